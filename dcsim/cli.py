@@ -1,0 +1,158 @@
+"""The ``dcsim`` command (also ``python -m dcsim``): Hydra runs and sweeps.
+
+Before Hydra starts, every run the command line asks for (each point of a sweep)
+is composed and validated here, so a typo, a wrong type or an impossible value
+stops with one line naming the field, the value and what is allowed, and exit
+status 2 - never a traceback, never a half-done sweep.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+import dcsim
+from dcsim.api import compose_config
+from dcsim.config.build import build
+from dcsim.config.store import register_configs
+from dcsim.core.errors import ConfigError
+from dcsim.core.units import KWH_J
+
+log = logging.getLogger("dcsim")
+register_configs()
+
+# Command-line flags that do not run a scenario: Hydra handles them alone.
+_INFO_FLAGS = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc",
+               "--resolve", "--version"}
+
+
+def _one_line(exc: BaseException) -> str:
+    """A Hydra/OmegaConf error as one line: the message and its cause, without details."""
+    parts: list[str] = []
+    e: BaseException | None = exc
+    while e is not None:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if first not in parts:
+            parts.append(first)
+        e = e.__cause__
+    return ": ".join(parts)
+
+
+def _runs_requested(argv: list[str]) -> list[list[str]]:
+    """The override lists of every run the command line asks for (sweeps expanded)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra._internal.utils import get_args_parser
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    args, _ = get_args_parser().parse_known_args(argv)
+    overrides = [o for o in args.overrides if not o.lstrip("+~").startswith("hydra")]
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    if not args.multirun:
+        return [overrides]
+    batches = BasicSweeper.split_arguments(parsed, max_batch_size=None)
+    return [list(run) for batch in batches for run in batch]
+
+
+def validate(argv: list[str]) -> str | None:
+    """None if every requested run composes and builds; else the first error as one line."""
+    try:
+        runs = _runs_requested(argv)
+    except Exception as e:  # noqa: BLE001 - any parse error is reported as one line
+        return _one_line(e)
+    for overrides in runs:
+        try:
+            build(compose_config(overrides))
+        except ConfigError as e:
+            return str(e)
+        except Exception as e:  # noqa: BLE001 - Hydra/OmegaConf composition errors
+            return _one_line(e)
+    return None
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    """The headline KPIs as an aligned table."""
+    def num(v: Any, fmt: str) -> str:
+        return "n/a" if v is None or v != v else format(v, fmt)
+
+    rows = [
+        ("GPUs", f"{s['gpus_total']}"),
+        ("simulated time", f"{s['duration_s'] / 3600:.2f} h"),
+        ("GPU utilisation (busy, time-weighted)", num(100 * s["gpu_utilisation"], ".1f") + " %"),
+        ("GPU allocation (time-weighted)", num(100 * s["gpu_allocation"], ".1f") + " %"),
+        ("IT energy", num(s["it_energy_j"] / KWH_J, ",.1f") + " kWh"),
+        ("facility energy", num(s["facility_energy_j"] / KWH_J, ",.1f") + " kWh"),
+        ("PUE", num(s["pue"], ".3f")),
+        ("requests completed / arrived", f"{s['requests_completed']} / {s['requests_arrived']}"),
+        ("output tokens per second", num(s["output_tokens_per_s"], ",.0f")),
+        ("energy per output token, GPU", num(s["energy_per_output_token_gpu_j"], ".3f") + " J"),
+        ("energy per output token, facility", num(s["energy_per_output_token_facility_j"], ".3f") + " J"),
+        ("TTFT p50 / p99", num(s["ttft_p50_s"], ".3f") + " / " + num(s["ttft_p99_s"], ".3f") + " s"),
+        ("TPOT p50 / p99", num(1e3 * s["tpot_p50_s"], ".1f") + " / " + num(1e3 * s["tpot_p99_s"], ".1f") + " ms"),
+        ("training jobs completed / submitted", f"{s['jobs_completed']} / {s['jobs_submitted']}"),
+        ("training job wait, mean", num(s["job_wait_mean_s"] / 60 if s["job_wait_mean_s"] is not None else None,
+                                        ".1f") + " min"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
+
+
+def run_and_write(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
+    """Build, run and write one scenario; return its summary."""
+    scenario = build(cfg)
+    t0 = time.perf_counter()
+    results = scenario.run()
+    wall_s = time.perf_counter() - t0
+    summary = results.summary()
+    summary.update(dcsim_version=dcsim.__version__, overrides=list(overrides), wall_time_s=wall_s)
+    if cfg.output.write:
+        from dcsim.io.writer import write_run
+
+        frames = results.frames()
+        extra = {}
+        if cfg.output.report:
+            from dcsim.analysis.report import report_png
+
+            extra["report.png"] = report_png(frames, summary)
+        write_run(run_dir, frames, summary, extra)
+    return summary
+
+
+@hydra.main(version_base="1.3", config_path="pkg://dcsim.conf", config_name="config")
+def _hydra_main(cfg: DictConfig) -> None:
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    overrides = list(hc.overrides.task)
+    try:
+        summary = run_and_write(cfg, run_dir, overrides)
+    except ConfigError as e:
+        print(f"dcsim: error: {e}", file=sys.stderr)
+        if cfg.output.write:
+            (run_dir / "error.json").write_text(json.dumps({"error": str(e), "overrides": overrides}) + "\n")
+        raise SystemExit(2) from None
+    if cfg.output.print_summary:
+        where = f" -> {run_dir}" if cfg.output.write else ""
+        label = " ".join(overrides) or "default scenario"
+        print(f"dcsim {dcsim.__version__}: {label}{where}\n{format_summary(summary)}", flush=True)
+
+
+def main() -> None:
+    """Console entry point."""
+    argv = sys.argv[1:]
+    if not _INFO_FLAGS.intersection(argv):
+        err = validate(argv)
+        if err is not None:
+            print(f"dcsim: error: {err}", file=sys.stderr)
+            raise SystemExit(2)
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""From a composed config to a validated :class:`Scenario`.
+
+This is where the DictConfig stops: ``to_config`` turns it into the typed schema
+objects, ``build`` checks every value a schema cannot (ranges, divisibility, fit in
+memory) and raises :class:`ConfigError` naming the field, the value and what is
+allowed. Building is pure: it creates no directory and writes no file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from dcsim.config.schema import DcsimConfig
+from dcsim.core.errors import ConfigError, require
+from dcsim.core.units import GB_B, KW_W
+from dcsim.facility.climate import Climate
+from dcsim.facility.config import FacilityConfig, StageConfig
+from dcsim.facility.cooling import CoolingPlant
+from dcsim.facility.power_path import ConversionStage, PowerPath
+from dcsim.facility.topology import Topology
+from dcsim.hardware.gpus import GPUS, GpuSpec
+from dcsim.hardware.models import MODELS, LlmSpec
+from dcsim.hardware.node import NodeSpec
+from dcsim.hardware.performance import InferencePerfParams, max_kv_tokens, training_step
+from dcsim.hardware.power import GpuPowerModel
+from dcsim.policies.registry import ROUTERS, SCHEDULERS
+from dcsim.scenario import Scenario
+from dcsim.workloads.config import LengthConfig, ServiceConfig, TrainingJobConfig
+from dcsim.workloads.inference.requests import LENGTH_DISTRIBUTIONS, LengthDistribution
+from dcsim.workloads.inference.service import ServiceSpec
+from dcsim.workloads.training.job import JobSpec
+
+# Bytes of training state per parameter with mixed-precision Adam: BF16 weights and
+# gradients (2 + 2) and FP32 master weights, momentum and variance (4 + 4 + 4)
+# (Rajbhandari et al., ZeRO, SC 2020, section 3.1).
+TRAINING_BYTES_PER_PARAM = 16.0
+
+
+def to_config(cfg: DictConfig | DcsimConfig) -> DcsimConfig:
+    """The typed config object of a composed DictConfig (or the object itself)."""
+    if isinstance(cfg, DcsimConfig):
+        return cfg
+    obj = OmegaConf.to_object(cfg)
+    if not isinstance(obj, DcsimConfig):
+        raise TypeError(f"expected a config of schema DcsimConfig, got {type(obj).__name__}")
+    return obj
+
+
+def build(cfg: DictConfig | DcsimConfig) -> Scenario:
+    """Validate a config and turn it into a runnable scenario."""
+    c = to_config(cfg)
+    require(c.seed >= 0, "seed", c.seed, "an integer >= 0")
+    require(c.duration_s > 0, "duration_s", c.duration_s, "a duration in seconds > 0")
+    topology, gpu = _topology(c.facility)
+    power_model = GpuPowerModel(gpu)
+    perf = InferencePerfParams()
+    require(c.scheduler.name in SCHEDULERS, "scheduler.name", c.scheduler.name, f"one of {sorted(SCHEDULERS)}")
+    services = tuple(
+        (_service(f"workload.services.{name}", name, s, topology, gpu), s.router)
+        for name, s in c.workload.services.items()
+    )
+    replica_gpus = sum(spec.replicas * spec.tp for spec, _ in services)
+    require(replica_gpus <= topology.gpus_total, "workload.services", f"{replica_gpus} GPUs of replicas",
+            f"at most the facility's {topology.gpus_total} GPUs")
+    first_job_id = sum(spec.replicas for spec, _ in services)
+    jobs = tuple(
+        _job(f"workload.training.{name}", first_job_id + i, name, j, topology, gpu, c.facility)
+        for i, (name, j) in enumerate(c.workload.training.items())
+    )
+    return Scenario(
+        seed=c.seed,
+        duration_s=c.duration_s,
+        topology=topology,
+        power_path=_power_path(c.facility, topology),
+        cooling=_cooling(c.facility),
+        climate=_climate(c.facility),
+        control_interval_s=c.facility.control_interval_s,
+        perf=perf,
+        power_model=power_model,
+        scheduler=c.scheduler.name,
+        services=services,
+        jobs=jobs,
+    )
+
+
+def _positive(field: str, value: Any, what: str = "a number > 0") -> None:
+    require(value > 0, field, value, what)
+
+
+def _topology(f: FacilityConfig) -> tuple[Topology, GpuSpec]:
+    require(f.node.gpu in GPUS, "facility.node.gpu", f.node.gpu, f"one of {sorted(GPUS)}")
+    gpu = GPUS[f.node.gpu]
+    _positive("facility.num_racks", f.num_racks, "an integer >= 1")
+    _positive("facility.node.gpus_per_node", f.node.gpus_per_node, "an integer >= 1")
+    g = f.node.gpus_per_node
+    require(f.rack.gpus_per_rack >= g and f.rack.gpus_per_rack % g == 0, "facility.rack.gpus_per_rack",
+            f.rack.gpus_per_rack, f"a positive multiple of facility.node.gpus_per_node={g}")
+    require(0 <= f.node.host_idle_w <= f.node.host_busy_w, "facility.node.host_idle_w", f.node.host_idle_w,
+            f"between 0 and facility.node.host_busy_w={f.node.host_busy_w}")
+    _positive("facility.control_interval_s", f.control_interval_s, "an interval in seconds > 0")
+    node = NodeSpec(gpu, g, f.node.host_idle_w, f.node.host_busy_w)
+    return Topology(f.num_racks, f.rack.gpus_per_rack // g, node), gpu
+
+
+def _power_path(f: FacilityConfig, topology: Topology) -> PowerPath:
+    stages = []
+    for name in ("transformer", "ups", "pdu"):
+        s: StageConfig = getattr(f.power, name)
+        for coef in ("no_load", "proportional", "square"):
+            v = getattr(s, coef)
+            require(0 <= v < 0.5, f"facility.power.{name}.{coef}", v, "a loss fraction in [0, 0.5)")
+        if s.rated_kw is not None:
+            _positive(f"facility.power.{name}.rated_kw", s.rated_kw, "a rating in kW > 0, or null to size to the IT nameplate")
+        rated_w = s.rated_kw * KW_W if s.rated_kw is not None else topology.it_nameplate_w
+        stages.append(ConversionStage(name, rated_w, s.no_load, s.proportional, s.square))
+    return PowerPath(tuple(stages))
+
+
+def _cooling(f: FacilityConfig) -> CoolingPlant:
+    c = f.cooling
+    require(0 < c.carnot_fraction <= 1, "facility.cooling.carnot_fraction", c.carnot_fraction, "a fraction in (0, 1]")
+    require(0 <= c.fan_pump_fraction < 1, "facility.cooling.fan_pump_fraction", c.fan_pump_fraction, "a fraction in [0, 1)")
+    require(c.economiser_band_k >= 0, "facility.cooling.economiser_band_k", c.economiser_band_k, "kelvin >= 0")
+    for name in ("evaporator_approach_k", "condenser_approach_k"):
+        require(getattr(c, name) >= 0, f"facility.cooling.{name}", getattr(c, name), "kelvin >= 0")
+    return CoolingPlant(c.chilled_water_supply_c, c.evaporator_approach_k, c.condenser_approach_k,
+                        c.carnot_fraction, c.economiser_full_c, c.economiser_band_k, c.fan_pump_fraction)
+
+
+def _climate(f: FacilityConfig) -> Climate:
+    cl = f.climate
+    require(1 <= cl.start_day_of_year <= 365, "facility.climate.start_day_of_year", cl.start_day_of_year,
+            "a day of the year in 1..365")
+    require(0 <= cl.start_hour < 24, "facility.climate.start_hour", cl.start_hour, "an hour in [0, 24)")
+    try:
+        return Climate.from_epw(cl.epw_path, cl.start_day_of_year, cl.start_hour)
+    except (OSError, ValueError, IndexError) as e:
+        raise ConfigError("facility.climate.epw_path", cl.epw_path, f"a readable EnergyPlus EPW file ({e})") from None
+
+
+def _model(field: str, name: str) -> LlmSpec:
+    require(name in MODELS, field, name, f"one of {sorted(MODELS)}")
+    return MODELS[name]
+
+
+def _lengths(field: str, lc: LengthConfig) -> LengthDistribution:
+    require(lc.distribution in LENGTH_DISTRIBUTIONS, f"{field}.distribution", lc.distribution,
+            f"one of {list(LENGTH_DISTRIBUTIONS)}")
+    require(lc.min_tokens >= 1, f"{field}.min_tokens", lc.min_tokens, "an integer >= 1")
+    require(lc.max_tokens >= lc.min_tokens, f"{field}.max_tokens", lc.max_tokens, f">= min_tokens={lc.min_tokens}")
+    if lc.distribution in ("constant", "exponential"):
+        _positive(f"{field}.mean", lc.mean, f"a mean token count > 0 for a {lc.distribution} distribution")
+    else:
+        require(lc.log_sigma >= 0, f"{field}.log_sigma", lc.log_sigma, "a log standard deviation >= 0")
+    return LengthDistribution(lc.distribution, lc.mean, lc.log_mu, lc.log_sigma, lc.min_tokens, lc.max_tokens)
+
+
+def _service(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: GpuSpec) -> ServiceSpec:
+    model = _model(f"{field}.model", s.model)
+    g = topology.node.gpus_per_node
+    require(s.replicas >= 0, f"{field}.replicas", s.replicas, "an integer >= 0")
+    require(s.tp >= 1 and g % s.tp == 0, f"{field}.tp", s.tp,
+            f"a divisor of facility.node.gpus_per_node={g}: one of {[d for d in range(1, g + 1) if g % d == 0]}")
+    require(s.router in ROUTERS, f"{field}.router", s.router, f"one of {sorted(ROUTERS)}")
+    require(s.arrival_rate_per_s >= 0, f"{field}.arrival_rate_per_s", s.arrival_rate_per_s, "requests per second >= 0")
+    require(0 < s.gpu_memory_utilization <= 1, f"{field}.gpu_memory_utilization", s.gpu_memory_utilization,
+            "a fraction in (0, 1]")
+    require(s.max_num_seqs >= 1, f"{field}.max_num_seqs", s.max_num_seqs, "an integer >= 1")
+    require(s.max_batch_tokens >= s.max_num_seqs, f"{field}.max_batch_tokens", s.max_batch_tokens,
+            f"an integer >= max_num_seqs={s.max_num_seqs}")
+    prompt = _lengths(f"{field}.prompt_tokens", s.prompt_tokens)
+    output = _lengths(f"{field}.output_tokens", s.output_tokens)
+    kv = max_kv_tokens(model, gpu, s.tp, s.gpu_memory_utilization)
+    longest = prompt.max_tokens + output.max_tokens
+    need_gb = (model.weight_bytes + longest * model.kv_bytes_per_token) / GB_B
+    have_gb = s.tp * gpu.hbm_bytes * s.gpu_memory_utilization / GB_B
+    require(kv >= longest, f"{field}.tp", s.tp,
+            f"a TP degree whose GPU memory holds {model.name}: weights plus the KV cache of the longest request "
+            f"need {need_gb:.0f} GB, {s.tp} x {gpu.name} give {have_gb:.0f} GB")
+    return ServiceSpec(name, model, s.replicas, s.tp, s.arrival_rate_per_s, prompt, output, s.max_num_seqs,
+                       s.max_batch_tokens, kv)
+
+
+def _job(field: str, job_id: int, name: str, j: TrainingJobConfig, topology: Topology, gpu: GpuSpec,
+         f: FacilityConfig) -> JobSpec:
+    model = _model(f"{field}.model", j.model)
+    g = topology.node.gpus_per_node
+    require(j.gpus >= 1 and (j.gpus <= g and g % j.gpus == 0 or j.gpus % g == 0), f"{field}.gpus", j.gpus,
+            f"a divisor or a multiple of facility.node.gpus_per_node={g}")
+    require(j.gpus <= topology.gpus_total, f"{field}.gpus", j.gpus, f"at most the facility's {topology.gpus_total} GPUs")
+    require(j.model_parallel >= 1 and j.gpus % j.model_parallel == 0, f"{field}.model_parallel", j.model_parallel,
+            f"a divisor of gpus={j.gpus}")
+    require(j.submit_time_s >= 0, f"{field}.submit_time_s", j.submit_time_s, "seconds >= 0")
+    require(j.steps >= 1, f"{field}.steps", j.steps, "an integer >= 1")
+    _positive(f"{field}.tokens_per_step", j.tokens_per_step)
+    require(0 < j.compute_efficiency <= 1, f"{field}.compute_efficiency", j.compute_efficiency, "a fraction in (0, 1]")
+    require(0 <= j.comm_overlap <= 1, f"{field}.comm_overlap", j.comm_overlap, "a fraction in [0, 1]")
+    _positive("facility.network.scaleout_gbit_per_s_per_gpu", f.network.scaleout_gbit_per_s_per_gpu)
+    state_gb = model.params * TRAINING_BYTES_PER_PARAM / j.gpus / GB_B
+    require(state_gb <= gpu.hbm_bytes / GB_B, f"{field}.gpus", j.gpus,
+            f"enough GPUs to hold {model.name}'s training state: {state_gb:.0f} GB per GPU sharded over {j.gpus}, "
+            f"{gpu.name} has {gpu.hbm_bytes / GB_B:.0f} GB")
+    step = training_step(model, gpu, j.gpus, j.tokens_per_step, j.compute_efficiency, j.gpus // j.model_parallel,
+                         f.network.scaleout_gbit_per_s_per_gpu * 1e9 / 8, j.comm_overlap)
+    return JobSpec(job_id, name, model, j.gpus, j.submit_time_s, j.steps, step)

@@ -1,0 +1,26 @@
+"""The top-level config schema; each group's schema lives beside its component."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dcsim.facility.config import FacilityConfig
+from dcsim.policies.config import SchedulerConfig
+from dcsim.workloads.config import WorkloadConfig
+
+
+@dataclass
+class OutputConfig:
+    write: bool = True  # write the run directory
+    report: bool = True  # draw report.png
+    print_summary: bool = True
+
+
+@dataclass
+class DcsimConfig:
+    seed: int = 0
+    duration_s: float = 3600.0
+    facility: FacilityConfig = field(default_factory=FacilityConfig)
+    workload: WorkloadConfig = field(default_factory=WorkloadConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)

@@ -1,0 +1,65 @@
+"""The simulation: one SimPy environment, the run's RNG streams and its recorder."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Protocol
+
+import simpy
+
+from dcsim.core.rng import RngStreams
+
+
+class Collector(Protocol):
+    """What a simulation needs of its recorder (implemented by ``dcsim.metrics.Recorder``)."""
+
+    def results(self, until_s: float) -> Any:
+        """Close every open account at ``until_s`` and return the run's results."""
+
+
+class CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts the events it processes (for tests and benchmarks)."""
+
+    def __init__(self, initial_time: float = 0.0) -> None:
+        super().__init__(initial_time)
+        self.events_processed = 0
+
+    def step(self) -> None:
+        self.events_processed += 1
+        super().step()
+
+
+class Simulation:
+    """One run: the clock, named random streams and the recorder.
+
+    Components receive the simulation and take what they need: ``sim.env`` to create
+    processes and timeouts, ``sim.rng.stream(name)`` for randomness, ``sim.recorder``
+    to report. ``run(until_s)`` advances the clock and returns the recorder's results.
+    """
+
+    def __init__(self, seed: int, recorder_factory: Callable[["Simulation"], Collector]) -> None:
+        self.env = CountingEnvironment()
+        self.rng = RngStreams(seed)
+        self.recorder = recorder_factory(self)
+        self._finalisers: list[Callable[[float], None]] = []
+        self._ran = False
+
+    @property
+    def now_s(self) -> float:
+        """Current simulated time in seconds."""
+        return float(self.env.now)
+
+    def on_finish(self, fn: Callable[[float], None]) -> None:
+        """Call ``fn(until_s)`` when the run ends, before results are collected."""
+        self._finalisers.append(fn)
+
+    def run(self, until_s: float) -> Any:
+        """Run until ``until_s`` seconds and return the results. A simulation runs once."""
+        if self._ran:
+            raise RuntimeError("a Simulation runs once; build a new one for another run")
+        if until_s <= 0:
+            raise ValueError(f"until_s must be > 0, got {until_s}")
+        self._ran = True
+        self.env.run(until=until_s)
+        for fn in self._finalisers:
+            fn(until_s)
+        return self.recorder.results(until_s)

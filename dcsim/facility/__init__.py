@@ -1,0 +1,1 @@
+"""The building: topology, power delivery, cooling, climate and the control loop."""

@@ -1,0 +1,101 @@
+"""The facility: its power path, cooling plant and climate, run by a control loop.
+
+Conversion losses follow the IT power exactly: the ledger tells the facility of
+every change and the loss meter is set at once. The cooling plant acts at the
+control interval: at each tick it removes the mean IT heat of the interval just
+ended at the outdoor temperature of now. Every interval, one timeseries row per
+facility and per rack records mean powers over the interval (from the ledger, so
+the series integrates exactly to the energy totals).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from dcsim.facility.climate import Climate
+from dcsim.facility.cooling import CoolingPlant
+from dcsim.facility.power_path import PowerPath
+from dcsim.facility.topology import Topology
+
+if TYPE_CHECKING:
+    from dcsim.core.simulation import Simulation
+
+
+class Facility:
+    """The building around the IT load."""
+
+    def __init__(
+        self,
+        sim: "Simulation",
+        topology: Topology,
+        power_path: PowerPath,
+        cooling: CoolingPlant,
+        climate: Climate,
+        control_interval_s: float,
+    ) -> None:
+        self.sim = sim
+        self.topology = topology
+        self.power_path = power_path
+        self.cooling = cooling
+        self.climate = climate
+        self.control_interval_s = control_interval_s
+        rec = sim.recorder
+        self._ledger = rec.ledger
+        self._loss = self._ledger.meter("conversion_loss", "conversion_loss")
+        self._cooling = self._ledger.meter("cooling", "cooling")
+        self._overloaded: list[str] = []
+        self._ledger.on_it_power_change(self._follow_it_power)
+        self._busy = rec.monitor("gpus_busy")
+        self._allocated = rec.monitor("gpus_allocated")
+        self._rack_names = [topology.rack_name(r) for r in range(topology.num_racks)]
+        self._last = self._snapshot()
+        sim.env.process(self._control_loop())
+        sim.on_finish(self._close_interval)
+
+    def _follow_it_power(self, it_w: float) -> None:
+        self._loss.set_power(self.power_path.loss_w(it_w))
+        over = self.power_path.overloaded(it_w)
+        if over != self._overloaded:
+            for name in set(over) - set(self._overloaded):
+                self.sim.recorder.event("overload", f"power/{name}", "stage output above its rating", it_w)
+            self._overloaded = over
+
+    def _snapshot(self) -> dict[str, float]:
+        led = self._ledger
+        snap = {kind: led.energy_now_j(kind) for kind in led.kind_totals}
+        snap["facility"] = led.energy_now_j(None)
+        snap["busy"] = self._busy.integral()
+        snap["allocated"] = self._allocated.integral()
+        for r in self._rack_names:
+            snap[r] = led.group_energy_now_j(r) if r in led.group_totals else 0.0
+        snap["t"] = self.sim.now_s
+        return snap
+
+    def _control_loop(self):
+        env = self.sim.env
+        heat_w = self._ledger.it_power_w()
+        while True:
+            self._cooling.set_power(self.cooling.power_w(heat_w, self.climate.outdoor_temp_c(self.sim.now_s)))
+            yield env.timeout(self.control_interval_s)
+            heat_w = self._close_interval(self.sim.now_s)
+
+    def _close_interval(self, now_s: float) -> float:
+        """Record the interval since the last tick; return its mean IT power."""
+        start, end = self._last, self._snapshot()
+        dt = end["t"] - start["t"]
+        if dt <= 0:
+            return self._ledger.it_power_w()
+        d = {k: (end[k] - start[k]) / dt for k in end if k != "t"}
+        it_w = d["gpu"] + d["host"]
+        t0 = start["t"]
+        self.sim.recorder.record("timeseries", (
+            t0, "facility", it_w, d["gpu"], d["host"], d["conversion_loss"], d["cooling"], d["facility"],
+            d["facility"] / it_w if it_w > 0 else math.nan, self.climate.outdoor_temp_c(t0),
+            d["busy"], d["allocated"],
+        ))
+        nan = math.nan
+        for r in self._rack_names:
+            self.sim.recorder.record("timeseries", (t0, r, d[r], nan, nan, nan, nan, nan, nan, nan, nan, nan))
+        self._last = end
+        return it_w

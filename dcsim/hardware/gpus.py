@@ -1,0 +1,78 @@
+"""GPU catalogue: the datasheet numbers every model in dcsim starts from.
+
+Each entry cites its source beside the values. Peak FLOP/s are *dense* BF16 (no
+structured sparsity). Bandwidths are bytes per second; NVLink is the per-GPU
+bidirectional aggregate as quoted by NVIDIA, of which half flows each way.
+
+Idle power is not on datasheets. It is measured: the AcmeTrace telemetry of two
+A100 LLM clusters (Hu et al., NSDI 2024; ../shared/data/telemetry/acme,
+gpu_power_*_cdf.csv) shows idle GPUs at 58-66 W out of a 400 W TDP (the 5-25th
+percentiles, before the busy mode). We carry that idle share of TDP, 0.155, to the
+other SXM parts, an assumption recorded in DATA_SOURCES.md until a measurement of
+each part replaces it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dcsim.core.units import GB_B, TB_B, TFLOPS
+
+# Share of TDP an idle SXM GPU draws: AcmeTrace A100 clusters, 62 W / 400 W.
+IDLE_SHARE_OF_TDP = 62.0 / 400.0
+
+
+@dataclass(frozen=True, slots=True)
+class GpuSpec:
+    """Datasheet description of one GPU model."""
+
+    name: str
+    peak_bf16_flops: float  # dense, FLOP/s
+    hbm_bytes: float
+    hbm_bw_bytes_per_s: float
+    tdp_w: float
+    idle_w: float
+    nvlink_bw_bytes_per_s: float  # per GPU, both directions together
+    source: str
+
+    def __post_init__(self) -> None:
+        for field in ("peak_bf16_flops", "hbm_bytes", "hbm_bw_bytes_per_s", "tdp_w", "nvlink_bw_bytes_per_s"):
+            if getattr(self, field) <= 0:
+                raise ValueError(f"GpuSpec {self.name}: {field} must be > 0")
+        if not 0 <= self.idle_w < self.tdp_w:
+            raise ValueError(f"GpuSpec {self.name}: idle_w must be in [0, tdp_w)")
+
+
+def _sxm(name: str, tflops: float, hbm_gb: float, hbm_tb_s: float, tdp_w: float, nvlink_gb_s: float, source: str) -> GpuSpec:
+    return GpuSpec(
+        name=name,
+        peak_bf16_flops=tflops * TFLOPS,
+        hbm_bytes=hbm_gb * GB_B,
+        hbm_bw_bytes_per_s=hbm_tb_s * TB_B,
+        tdp_w=tdp_w,
+        idle_w=IDLE_SHARE_OF_TDP * tdp_w,
+        nvlink_bw_bytes_per_s=nvlink_gb_s * GB_B,
+        source=source,
+    )
+
+
+GPUS: dict[str, GpuSpec] = {
+    # NVIDIA A100 Tensor Core GPU datasheet (2021), SXM 80GB column: BF16 312 TFLOPS
+    # dense, 80 GB HBM2e, 2,039 GB/s, max TDP 400 W, NVLink 600 GB/s.
+    "A100-80GB": _sxm("A100-80GB", 312.0, 80.0, 2.039, 400.0, 600.0, "NVIDIA A100 datasheet (SXM 80GB)"),
+    # NVIDIA H100 Tensor Core GPU datasheet, H100 SXM column: BF16 1,979 TFLOPS with
+    # sparsity = 989.4 dense, 80 GB HBM3, 3.35 TB/s, up to 700 W, NVLink 900 GB/s.
+    "H100-SXM": _sxm("H100-SXM", 989.4, 80.0, 3.35, 700.0, 900.0, "NVIDIA H100 datasheet (SXM)"),
+    # NVIDIA H200 Tensor Core GPU datasheet, H200 SXM column: BF16 1,979 TFLOPS with
+    # sparsity = 989.4 dense, 141 GB HBM3e, 4.8 TB/s, up to 700 W, NVLink 900 GB/s.
+    "H200": _sxm("H200", 989.4, 141.0, 4.8, 700.0, 900.0, "NVIDIA H200 datasheet (SXM)"),
+    # NVIDIA DGX B200 datasheet: 8 GPUs, 72 PFLOPS FP8 training (sparse) -> 2.25 PFLOPS
+    # dense BF16 per GPU; 1,440 GB HBM3e total (180 GB per GPU), 64 TB/s total (8 TB/s
+    # per GPU); NVLink 5 1.8 TB/s per GPU; HGX B200 GPU TDP 1,000 W.
+    "B200": _sxm("B200", 2250.0, 180.0, 8.0, 1000.0, 1800.0, "NVIDIA DGX B200 / HGX B200 datasheets"),
+}
+
+
+def gpu_names() -> list[str]:
+    """Names accepted wherever a GPU is chosen."""
+    return sorted(GPUS)

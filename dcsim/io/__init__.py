@@ -1,0 +1,1 @@
+"""Writing run directories (atomically) and reading them back."""

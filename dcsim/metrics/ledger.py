@@ -1,0 +1,128 @@
+"""The exact energy ledger.
+
+Every consumer of power (a GPU, a node's host, the conversion losses of the power
+path, the cooling plant) holds a :class:`Meter` with a piecewise-constant power.
+When the power changes, the meter first adds ``power_w * (now - t_last)`` to its
+energy. The ledger keeps running totals per kind and per group (a rack) the same
+way, updated by the change in power, so totals are integrated independently of the
+meters: ``sum(meter energies) == total energy`` is a checkable conservation law,
+not an identity.
+
+Kinds: ``gpu`` and ``host`` are IT power; ``conversion_loss`` and ``cooling`` are
+facility overheads. The facility meter (utility input) is the total of all kinds.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+IT_KINDS = ("gpu", "host")
+KINDS = ("gpu", "host", "conversion_loss", "cooling")
+
+
+class _Account:
+    """A running integral of a piecewise-constant power."""
+
+    __slots__ = ("power_w", "energy_j", "t_last_s")
+
+    def __init__(self, t0_s: float) -> None:
+        self.power_w = 0.0
+        self.energy_j = 0.0
+        self.t_last_s = t0_s
+
+    def advance(self, now_s: float) -> None:
+        self.energy_j += self.power_w * (now_s - self.t_last_s)
+        self.t_last_s = now_s
+
+
+class Meter(_Account):
+    """The power and energy of one consumer."""
+
+    __slots__ = ("name", "kind", "group", "_ledger")
+
+    def __init__(self, ledger: "EnergyLedger", name: str, kind: str, group: str | None, t0_s: float) -> None:
+        super().__init__(t0_s)
+        self.name = name
+        self.kind = kind
+        self.group = group
+        self._ledger = ledger
+
+    def set_power(self, power_w: float) -> None:
+        """Change this consumer's power from now on."""
+        self._ledger._change(self, power_w)
+
+
+class EnergyLedger:
+    """All meters of a run, with per-kind, per-group and facility totals."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        t0 = clock()
+        self.meters: list[Meter] = []
+        self.kind_totals = {k: _Account(t0) for k in KINDS}
+        self.group_totals: dict[str, _Account] = {}
+        self.facility = _Account(t0)
+        self._it_listeners: list[Callable[[float], None]] = []
+
+    def meter(self, name: str, kind: str, group: str | None = None) -> Meter:
+        """A new meter at zero power. ``group`` (a rack) aggregates IT meters."""
+        if kind not in KINDS:
+            raise ValueError(f"meter kind must be one of {KINDS}, got {kind!r}")
+        m = Meter(self, name, kind, group, self._clock())
+        if group is not None and group not in self.group_totals:
+            self.group_totals[group] = _Account(self._clock())
+        self.meters.append(m)
+        return m
+
+    def on_it_power_change(self, fn: Callable[[float], None]) -> None:
+        """Call ``fn(it_power_w)`` whenever the total IT power changes."""
+        self._it_listeners.append(fn)
+
+    def _change(self, m: Meter, power_w: float) -> None:
+        if power_w < 0:
+            raise ValueError(f"meter {m.name}: power must be >= 0, got {power_w}")
+        delta = power_w - m.power_w
+        if delta == 0.0:
+            return
+        now = self._clock()
+        m.advance(now)
+        m.power_w = power_w
+        for acc in (self.kind_totals[m.kind], self.facility):
+            acc.advance(now)
+            acc.power_w += delta
+        if m.group is not None:
+            acc = self.group_totals[m.group]
+            acc.advance(now)
+            acc.power_w += delta
+        if m.kind in IT_KINDS and self._it_listeners:
+            it_w = self.it_power_w()
+            for fn in self._it_listeners:
+                fn(it_w)
+
+    def it_power_w(self) -> float:
+        """Current total IT power."""
+        return self.kind_totals["gpu"].power_w + self.kind_totals["host"].power_w
+
+    def flush(self, now_s: float | None = None) -> None:
+        """Integrate every account up to ``now_s`` (default: the clock)."""
+        now = self._clock() if now_s is None else now_s
+        for acc in (*self.meters, *self.kind_totals.values(), *self.group_totals.values(), self.facility):
+            acc.advance(now)
+
+    def energy_j(self, kind: str) -> float:
+        """Energy of one kind, integrated up to the last flush or change."""
+        return self.kind_totals[kind].energy_j
+
+    def it_energy_j(self) -> float:
+        """IT energy (GPUs and hosts) up to the last flush."""
+        return self.energy_j("gpu") + self.energy_j("host")
+
+    def energy_now_j(self, kind: str | None = None) -> float:
+        """Energy of a kind (or the facility meter) integrated to the current time, without mutating."""
+        acc = self.facility if kind is None else self.kind_totals[kind]
+        return acc.energy_j + acc.power_w * (self._clock() - acc.t_last_s)
+
+    def group_energy_now_j(self, group: str) -> float:
+        """Energy of a group integrated to the current time, without mutating."""
+        acc = self.group_totals[group]
+        return acc.energy_j + acc.power_w * (self._clock() - acc.t_last_s)

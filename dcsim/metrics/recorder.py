@@ -1,0 +1,86 @@
+"""The recorder: where components report what happened.
+
+Records are flat rows in named tables (``requests``, ``jobs``, ``events``,
+``timeseries``), each with fixed columns, turned into DataFrames only at the end
+(``dcsim.metrics.frames``). Levels go to :class:`LevelMonitor`; energy to the
+:class:`EnergyLedger`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dcsim.metrics.ledger import KINDS, EnergyLedger
+from dcsim.metrics.monitors import LevelMonitor
+from dcsim.metrics.results import Results
+
+if TYPE_CHECKING:
+    from dcsim.core.simulation import Simulation
+
+REQUEST_COLUMNS = (
+    "request_id", "service", "replica", "status", "t_arrival_s", "t_admitted_s", "t_first_token_s", "t_done_s",
+    "prompt_tokens", "output_tokens", "generated_tokens", "ttft_s", "tpot_s", "e2e_s", "queue_delay_s", "energy_j",
+)
+JOB_COLUMNS = (
+    "job_id", "name", "model", "gpus", "status", "t_submit_s", "t_start_s", "t_end_s", "wait_s", "steps",
+    "steps_done", "step_time_s", "mfu", "restarts", "lost_gpu_s", "energy_j",
+)
+EVENT_COLUMNS = ("t_s", "record_type", "component", "detail", "value")
+TIMESERIES_COLUMNS = (
+    "t_s", "component", "it_power_w", "gpu_power_w", "host_power_w", "conversion_loss_power_w",
+    "cooling_power_w", "facility_power_w", "pue", "outdoor_temp_c", "gpus_busy", "gpus_allocated",
+)
+TABLES = {
+    "requests": REQUEST_COLUMNS,
+    "jobs": JOB_COLUMNS,
+    "events": EVENT_COLUMNS,
+    "timeseries": TIMESERIES_COLUMNS,
+}
+
+
+class Recorder:
+    """Collects a run's records, levels and energy."""
+
+    def __init__(self, sim: "Simulation") -> None:
+        self._sim = sim
+        clock = lambda: float(sim.env.now)  # noqa: E731
+        self.ledger = EnergyLedger(clock)
+        self.monitors: dict[str, LevelMonitor] = {}
+        self.rows: dict[str, list[tuple]] = {name: [] for name in TABLES}
+        self.meta: dict[str, Any] = {}
+        self._clock = clock
+
+    def monitor(self, name: str, initial: float = 0.0) -> LevelMonitor:
+        """A time-weighted monitor, created on first use."""
+        mon = self.monitors.get(name)
+        if mon is None:
+            mon = self.monitors[name] = LevelMonitor(name, self._clock, initial)
+        return mon
+
+    def record(self, table: str, row: tuple) -> None:
+        """Append a row (in the table's column order)."""
+        self.rows[table].append(row)
+
+    def event(self, record_type: str, component: str, detail: str = "", value: float = float("nan")) -> None:
+        """Record a discrete event of note at the current time."""
+        self.rows["events"].append((self._clock(), record_type, component, detail, value))
+
+    def results(self, until_s: float) -> Results:
+        """Close the ledger at ``until_s`` and package everything recorded."""
+        self.ledger.flush(until_s)
+        led = self.ledger
+        energy = {kind: led.kind_totals[kind].energy_j for kind in KINDS}
+        energy["facility"] = led.facility.energy_j
+        return Results(
+            until_s=until_s,
+            seed=self._sim.rng.seed,
+            rows={k: list(v) for k, v in self.rows.items()},
+            columns=dict(TABLES),
+            energy_j=energy,
+            meter_energy_j={m.name: (m.kind, m.energy_j) for m in led.meters},
+            group_energy_j={g: acc.energy_j for g, acc in led.group_totals.items()},
+            monitor_means={name: mon.mean(until_s) for name, mon in self.monitors.items()},
+            monitor_max={name: mon.maximum for name, mon in self.monitors.items()},
+            meta=dict(self.meta),
+            events_processed=self._sim.env.events_processed,
+        )

@@ -1,0 +1,44 @@
+"""The results of one run: raw records, energy totals, and their views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass
+class Results:
+    """Everything a run produced, before any file is written.
+
+    ``frames()`` gives the tidy tables as DataFrames; ``summary()`` the KPIs.
+    """
+
+    until_s: float
+    seed: int
+    rows: dict[str, list[tuple]]
+    columns: dict[str, tuple[str, ...]]
+    energy_j: dict[str, float]
+    meter_energy_j: dict[str, tuple[str, float]]
+    group_energy_j: dict[str, float]
+    monitor_means: dict[str, float]
+    monitor_max: dict[str, float]
+    meta: dict[str, Any] = field(default_factory=dict)
+    events_processed: int = 0
+    _frames: dict[str, "pd.DataFrame"] | None = field(default=None, repr=False)
+
+    def frames(self) -> dict[str, "pd.DataFrame"]:
+        """The run's tables (requests, jobs, events, timeseries) as typed DataFrames."""
+        if self._frames is None:
+            from dcsim.metrics.frames import to_frames
+
+            self._frames = to_frames(self)
+        return self._frames
+
+    def summary(self) -> dict[str, Any]:
+        """The run's KPIs, keys with units (see docs/metrics.md)."""
+        from dcsim.metrics.kpis import summarise
+
+        return summarise(self)

@@ -1,0 +1,1 @@
+"""Workloads: the cluster's GPUs, inference services and training jobs."""

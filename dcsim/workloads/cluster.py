@@ -1,0 +1,163 @@
+"""The cluster: every GPU's state and power, and the queue of work waiting for GPUs.
+
+Work (an inference replica or a training job) is submitted with a GPU count and a
+start callback. Whenever the queue or the free GPUs change, the scheduling policy
+sees a read-only view and returns placements, which the cluster applies: it grants
+an :class:`Allocation` and calls the work's start callback.
+
+Each GPU has a ledger meter in its rack's group; each node a host meter whose power
+follows how many of its GPUs are busy (``NodeSpec.host_power_w``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from dcsim.facility.topology import Topology
+from dcsim.policies.scheduling import ClusterView, Placement, QueuedWork
+
+if TYPE_CHECKING:
+    from dcsim.core.simulation import Simulation
+
+
+@dataclass
+class WorkRequest:
+    """A request for ``gpus`` GPUs; ``start`` is called with the allocation when granted."""
+
+    work_id: int
+    name: str
+    gpus: int
+    start: Callable[["Allocation"], None]
+    t_submit_s: float = 0.0
+
+
+class Allocation:
+    """GPUs granted to one piece of work, with the exact GPU energy it used."""
+
+    def __init__(self, cluster: "Cluster", work: WorkRequest, gpu_ids: tuple[int, ...]) -> None:
+        self.cluster = cluster
+        self.work = work
+        self.gpu_ids = gpu_ids
+        self.power_each_w = 0.0
+        self.busy = False
+        self.energy_j = 0.0
+        self._t_last_s = cluster.sim.now_s
+        self.released = False
+
+    @property
+    def gpus(self) -> int:
+        return len(self.gpu_ids)
+
+    def set_state(self, power_each_w: float, busy: bool) -> None:
+        """Every GPU of the allocation draws ``power_each_w`` from now on; ``busy`` if computing."""
+        if self.released:
+            raise RuntimeError(f"work {self.work.name}: allocation used after release")
+        now = self.cluster.sim.now_s
+        self.energy_j += self.power_each_w * self.gpus * (now - self._t_last_s)
+        self._t_last_s = now
+        if busy != self.busy:
+            self.cluster._set_busy(self.gpu_ids, busy)
+            self.busy = busy
+        if power_each_w != self.power_each_w:
+            self.power_each_w = power_each_w
+            for g in self.gpu_ids:
+                self.cluster.gpu_meters[g].set_power(power_each_w)
+
+    def energy_now_j(self) -> float:
+        """GPU energy of this allocation up to now (or up to its release)."""
+        if self.released:
+            return self.energy_j
+        return self.energy_j + self.power_each_w * self.gpus * (self.cluster.sim.now_s - self._t_last_s)
+
+
+class Cluster:
+    """GPUs, their allocation to work, and the scheduling queue."""
+
+    def __init__(self, sim: "Simulation", topology: Topology, scheduler: Any) -> None:
+        self.sim = sim
+        self.topology = topology
+        self.scheduler = scheduler
+        node = topology.node
+        led = sim.recorder.ledger
+        self.idle_w = node.gpu.idle_w
+        self.gpu_meters = []
+        self.host_meters = []
+        for n in range(topology.num_nodes):
+            rack = topology.rack_name(topology.rack_of_node(n))
+            for g in topology.gpus_of_node(n):
+                m = led.meter(f"gpu/{g}", "gpu", rack)
+                m.set_power(self.idle_w)
+                self.gpu_meters.append(m)
+            h = led.meter(f"host/{n}", "host", rack)
+            h.set_power(node.host_power_w(0))
+            self.host_meters.append(h)
+        self.free: list[list[int]] = [list(topology.gpus_of_node(n)) for n in range(topology.num_nodes)]
+        self.busy_by_node = [0] * topology.num_nodes
+        self.queue: list[WorkRequest] = []
+        self._busy = sim.recorder.monitor("gpus_busy")
+        self._allocated = sim.recorder.monitor("gpus_allocated")
+        sim.recorder.meta["gpus_total"] = topology.gpus_total
+
+    # -- queue and placement -------------------------------------------------------
+    def submit(self, work: WorkRequest) -> None:
+        """Queue ``work`` and start whatever the policy places."""
+        work.t_submit_s = self.sim.now_s
+        self.queue.append(work)
+        self.sim.recorder.event("submit", work.name, f"gpus={work.gpus}", work.gpus)
+        self.schedule()
+
+    def schedule(self) -> None:
+        """Ask the policy for placements and apply them."""
+        if not self.queue:
+            return
+        view = ClusterView(
+            gpus_per_node=self.topology.node.gpus_per_node,
+            free_by_node=tuple(len(f) for f in self.free),
+            queue=tuple(QueuedWork(w.work_id, w.gpus) for w in self.queue),
+        )
+        for placement in self.scheduler.decide(view):
+            self._apply(placement)
+
+    def _apply(self, p: Placement) -> None:
+        work = next((w for w in self.queue if w.work_id == p.work_id), None)
+        if work is None:
+            raise RuntimeError(f"policy placed work {p.work_id}, which is not queued")
+        gpu_ids: list[int] = []
+        for node, count in p.nodes:
+            if count > len(self.free[node]):
+                raise RuntimeError(f"policy placed {count} GPUs on node {node}, which has {len(self.free[node])} free")
+            gpu_ids += self.free[node][:count]
+            del self.free[node][:count]
+        if len(gpu_ids) != work.gpus:
+            raise RuntimeError(f"policy gave work {work.name} {len(gpu_ids)} GPUs, it asked for {work.gpus}")
+        self.queue.remove(work)
+        self._allocated.add(work.gpus)
+        alloc = Allocation(self, work, tuple(gpu_ids))
+        self.sim.recorder.event("start", work.name, f"gpus={gpu_ids[0]}..{gpu_ids[-1]}", work.gpus)
+        work.start(alloc)
+
+    def release(self, alloc: Allocation) -> None:
+        """Return an allocation's GPUs (idle from now on) and schedule again."""
+        alloc.set_state(self.idle_w, busy=False)
+        alloc.released = True
+        for g in alloc.gpu_ids:
+            self.free[self.topology.node_of_gpu(g)].append(g)
+        for f in self.free:
+            f.sort()
+        self._allocated.add(-alloc.gpus)
+        self.sim.recorder.event("end", alloc.work.name, "", alloc.gpus)
+        self.schedule()
+
+    # -- power ---------------------------------------------------------------------
+    def _set_busy(self, gpu_ids: tuple[int, ...], busy: bool) -> None:
+        step = 1 if busy else -1
+        node_spec = self.topology.node
+        touched = set()
+        for g in gpu_ids:
+            n = self.topology.node_of_gpu(g)
+            self.busy_by_node[n] += step
+            touched.add(n)
+        for n in sorted(touched):
+            self.host_meters[n].set_power(node_spec.host_power_w(self.busy_by_node[n]))
+        self._busy.add(step * len(gpu_ids))

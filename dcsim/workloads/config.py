@@ -1,0 +1,54 @@
+"""Config schema of the workload group (``conf/workload/*.yaml``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class LengthConfig:
+    """Token-count distribution: constant (mean), exponential (mean) or lognormal (log_mu, log_sigma)."""
+
+    distribution: str = "lognormal"
+    mean: float = 0.0
+    log_mu: float = 0.0
+    log_sigma: float = 0.0
+    min_tokens: int = 1
+    max_tokens: int = 8192
+
+
+@dataclass
+class ServiceConfig:
+    model: str = "Llama-3.1-70B"  # a name in dcsim.hardware.models.MODELS
+    replicas: int = 1
+    tp: int = 8
+    router: str = "least_outstanding"  # a name in dcsim.policies.ROUTERS
+    arrival_rate_per_s: float = 1.0
+    # Defaults: lognormal fits to the Azure LLM inference trace 2023, conversation
+    # (Patel et al., Splitwise, ISCA 2024): log-mean and log-std of ContextTokens and
+    # GeneratedTokens over its 19,366 requests.
+    prompt_tokens: LengthConfig = field(default_factory=lambda: LengthConfig("lognormal", 0.0, 6.6333, 0.9852, 1, 14050))
+    output_tokens: LengthConfig = field(default_factory=lambda: LengthConfig("lognormal", 0.0, 5.019, 0.859, 1, 1000))
+    max_num_seqs: int = 256  # vLLM default
+    max_batch_tokens: int = 8192
+    gpu_memory_utilization: float = 0.9  # vLLM default
+
+
+@dataclass
+class TrainingJobConfig:
+    model: str = "Llama-3.1-8B"
+    gpus: int = 8
+    model_parallel: int = 1  # GPUs per model replica (tensor x pipeline); data parallel = gpus / this
+    submit_time_s: float = 0.0
+    tokens_per_step: float = 4194304.0  # global batch x sequence length
+    steps: int = 100
+    # Share of peak BF16 FLOP/s during compute: Llama 3 405B pre-training reached 38-43 %
+    # MFU on 8k-16k H100s (Dubey et al., The Llama 3 Herd of Models, 2024, Table 4).
+    compute_efficiency: float = 0.40
+    comm_overlap: float = 0.8
+
+
+@dataclass
+class WorkloadConfig:
+    services: dict[str, ServiceConfig] = field(default_factory=dict)
+    training: dict[str, TrainingJobConfig] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""LLM inference: requests, arrivals, the replica engine and the service."""

@@ -1,11 +1,13 @@
 """The facility: its power path, cooling plant and climate, run by a control loop.
 
-Conversion losses follow the IT power exactly: the ledger tells the facility of
-every change and the loss meter is set at once. The cooling plant acts at the
-control interval: at each tick it removes the mean IT heat of the interval just
-ended at the outdoor temperature of now. Every interval, one timeseries row per
-facility and per rack records mean powers over the interval (from the ledger, so
-the series integrates exactly to the energy totals).
+Conversion losses and cooling follow the IT power exactly: the ledger tells the
+facility of every change of IT power, and the loss and cooling meters are set at
+once. Cooling removes the heat of the IT load and of the conversion losses (all of
+it is dissipated inside the building) at the outdoor temperature read at the last
+control tick. The control loop runs every ``control_interval_s``: it reads the
+weather and records one timeseries row for the facility and one per rack, with
+mean powers over the interval taken from the ledger (so the series integrates
+exactly to the energy totals).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class Facility:
         self._loss = self._ledger.meter("conversion_loss", "conversion_loss")
         self._cooling = self._ledger.meter("cooling", "cooling")
         self._overloaded: list[str] = []
+        self._outdoor_c = climate.outdoor_temp_c(0.0)
         self._ledger.on_it_power_change(self._follow_it_power)
         self._busy = rec.monitor("gpus_busy")
         self._allocated = rec.monitor("gpus_allocated")
@@ -54,7 +57,9 @@ class Facility:
         sim.on_finish(self._close_interval)
 
     def _follow_it_power(self, it_w: float) -> None:
-        self._loss.set_power(self.power_path.loss_w(it_w))
+        loss_w = self.power_path.loss_w(it_w)
+        self._loss.set_power(loss_w)
+        self._cooling.set_power(self.cooling.power_w(it_w + loss_w, self._outdoor_c))
         over = self.power_path.overloaded(it_w)
         if over != self._overloaded:
             for name in set(over) - set(self._overloaded):
@@ -74,18 +79,18 @@ class Facility:
 
     def _control_loop(self):
         env = self.sim.env
-        heat_w = self._ledger.it_power_w()
         while True:
-            self._cooling.set_power(self.cooling.power_w(heat_w, self.climate.outdoor_temp_c(self.sim.now_s)))
+            self._outdoor_c = self.climate.outdoor_temp_c(self.sim.now_s)
+            self._follow_it_power(self._ledger.it_power_w())
             yield env.timeout(self.control_interval_s)
-            heat_w = self._close_interval(self.sim.now_s)
+            self._close_interval(self.sim.now_s)
 
-    def _close_interval(self, now_s: float) -> float:
-        """Record the interval since the last tick; return its mean IT power."""
+    def _close_interval(self, now_s: float) -> None:
+        """Record the interval since the last tick."""
         start, end = self._last, self._snapshot()
         dt = end["t"] - start["t"]
         if dt <= 0:
-            return self._ledger.it_power_w()
+            return
         d = {k: (end[k] - start[k]) / dt for k in end if k != "t"}
         it_w = d["gpu"] + d["host"]
         t0 = start["t"]
@@ -98,4 +103,3 @@ class Facility:
         for r in self._rack_names:
             self.sim.recorder.record("timeseries", (t0, r, d[r], nan, nan, nan, nan, nan, nan, nan, nan, nan))
         self._last = end
-        return it_w

@@ -1,0 +1,67 @@
+"""The energy ledger and level monitors on hand-made timelines."""
+
+from __future__ import annotations
+
+import pytest
+
+from dcsim.metrics.ledger import EnergyLedger
+from dcsim.metrics.monitors import LevelMonitor
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_piecewise_constant_power_integrates_exactly():
+    """100 W for 2 s then 300 W for 3 s is 1,100 J, on the meter and in its totals."""
+    clock = Clock()
+    led = EnergyLedger(clock)
+    m = led.meter("gpu/0", "gpu", "rack/000")
+    m.set_power(100.0)
+    clock.t = 2.0
+    m.set_power(300.0)
+    clock.t = 5.0
+    led.flush()
+    assert m.energy_j == 1100.0
+    assert led.energy_j("gpu") == 1100.0
+    assert led.group_totals["rack/000"].energy_j == 1100.0
+    assert led.facility.energy_j == 1100.0
+
+
+def test_it_listener_sees_every_change_of_it_power():
+    """Overheads that follow IT power are told the new total at each change, and only of IT kinds."""
+    clock = Clock()
+    led = EnergyLedger(clock)
+    seen: list[float] = []
+    led.on_it_power_change(seen.append)
+    gpu, host, cool = led.meter("g", "gpu"), led.meter("h", "host"), led.meter("c", "cooling")
+    gpu.set_power(500.0)
+    host.set_power(1000.0)
+    cool.set_power(200.0)
+    gpu.set_power(500.0)  # no change, no call
+    gpu.set_power(50.0)
+    assert seen == [500.0, 1500.0, 1050.0]
+
+
+def test_negative_power_is_refused():
+    """A meter never runs backwards."""
+    led = EnergyLedger(Clock())
+    with pytest.raises(ValueError, match="power must be >= 0"):
+        led.meter("g", "gpu").set_power(-1.0)
+
+
+def test_level_monitor_is_time_weighted():
+    """A level of 100 for 1 s and 0 for 99 s has mean 1, not the sample mean 50."""
+    clock = Clock()
+    mon = LevelMonitor("busy", clock)
+    mon.set(100.0)
+    clock.t = 1.0
+    mon.set(0.0)
+    clock.t = 100.0
+    assert mon.mean() == pytest.approx(1.0)
+    assert mon.maximum == 100.0
+    assert mon.integral() == pytest.approx(100.0)

@@ -1,0 +1,127 @@
+"""Timelines of the replica engine: continuous batching with one event per batch change."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dcsim.core.simulation import Simulation
+from dcsim.facility.topology import Topology
+from dcsim.hardware.gpus import GPUS
+from dcsim.hardware.models import MODELS
+from dcsim.hardware.node import NodeSpec
+from dcsim.hardware.performance import InferencePerfParams, iteration_cost, max_kv_tokens, prefill_attn_pairs
+from dcsim.hardware.power import GpuPowerModel
+from dcsim.metrics.recorder import Recorder
+from dcsim.policies.routing import RoundRobinRouter
+from dcsim.policies.scheduling import FifoScheduler
+from dcsim.workloads.cluster import Cluster
+from dcsim.workloads.inference.requests import LengthDistribution, Request
+from dcsim.workloads.inference.service import InferenceService, ServiceSpec
+
+MODEL, GPU, TP = MODELS["Llama-3.1-70B"], GPUS["H100-SXM"], 8
+PERF = InferencePerfParams()
+UNUSED = LengthDistribution("constant", 1, 0, 0, 1, 1)
+
+
+def cost(new, pairs, kv, seqs) -> float:
+    return float(iteration_cost(MODEL, GPU, TP, PERF, new, pairs, kv, seqs).time_s)
+
+
+def decode_times(batch: int, ctx0: int, n: int) -> np.ndarray:
+    ctx = ctx0 + batch * np.arange(n, dtype=float)
+    return np.broadcast_to(iteration_cost(MODEL, GPU, TP, PERF, batch, ctx, ctx, batch).time_s, (n,))
+
+
+def serve(arrivals: list[tuple[float, int, int]], until_s: float = 600.0, max_batch_tokens: int = 8192,
+          kv_capacity_tokens: int | None = None):
+    """Run one replica on a one-node cluster; ``arrivals`` are (time, prompt, output)."""
+    sim = Simulation(0, Recorder)
+    topo = Topology(1, 1, NodeSpec(GPU))
+    cluster = Cluster(sim, topo, FifoScheduler())
+    kv = kv_capacity_tokens or max_kv_tokens(MODEL, GPU, TP, 0.9)
+    spec = ServiceSpec("svc", MODEL, 1, TP, 0.0, UNUSED, UNUSED, 256, max_batch_tokens, kv)
+    svc = InferenceService(sim, spec, GPU, PERF, GpuPowerModel(GPU), RoundRobinRouter(), cluster, 0)
+
+    def feed():
+        for i, (t, p, o) in enumerate(arrivals):
+            yield sim.env.timeout(t - sim.env.now)
+            svc.arrive(Request(i, "svc", sim.env.now, p, o))
+
+    sim.env.process(feed())
+    results = sim.run(until_s)
+    req = results.frames()["requests"].sort_values("request_id").reset_index(drop=True)
+    return results, req, svc
+
+
+def test_single_request_timeline_is_the_roofline():
+    """Alone on a replica, a request's first token comes after one prefill iteration and
+    its last after output - 1 decode iterations, each costed by the performance model."""
+    p, o = 1000, 50
+    results, req, _ = serve([(1.0, p, o)])
+    ttft = cost(p, prefill_attn_pairs(p), p, 0)
+    tdone = 1.0 + ttft + float(np.sum(decode_times(1, p + 1, o - 1)))
+    r = req.iloc[0]
+    assert r["status"] == "completed"
+    assert r["ttft_s"] == pytest.approx(ttft, rel=1e-12)
+    assert r["t_done_s"] == pytest.approx(tdone, rel=1e-12)
+    assert r["tpot_s"] == pytest.approx((tdone - 1.0 - ttft) / (o - 1), rel=1e-12)
+    assert r["queue_delay_s"] == 0.0
+
+
+def test_events_per_request_not_per_decode_step():
+    """Generating 2,000 tokens takes a handful of events, not one per decode step."""
+    results, req, _ = serve([(0.0, 100, 2000)], until_s=600.0)
+    assert req.iloc[0]["status"] == "completed"
+    # facility ticks are absent here; the simulation's own events are O(1)
+    assert results.events_processed < 20
+
+
+def test_long_prompt_is_prefilled_in_chunks_of_the_token_budget():
+    """A 20,000-token prompt with an 8,192-token budget takes three prefill iterations."""
+    p, budget = 20_000, 8192
+    _, req, _ = serve([(0.0, p, 2)], max_batch_tokens=budget)
+    chunks = [(8192, 0), (8192, 8192), (3616, 16384)]
+    ttft = sum(cost(c, prefill_attn_pairs(c, before), before + c, 0) for c, before in chunks)
+    assert req.iloc[0]["ttft_s"] == pytest.approx(ttft, rel=1e-12)
+
+
+def test_arrival_joins_the_batch_at_the_next_iteration_boundary():
+    """A request arriving mid-iteration is admitted when the running iteration ends, and
+    its prefill runs together with the other sequence's decode in one mixed iteration."""
+    pa, oa, pb, ob, t_b = 100, 1000, 300, 10, 5.0
+    _, req, _ = serve([(0.0, pa, oa), (t_b, pb, ob)])
+    a, b = req.iloc[0], req.iloc[1]
+    boundaries = a["t_first_token_s"] + np.cumsum(decode_times(1, pa + 1, oa - 1))
+    k = int(np.searchsorted(boundaries, t_b))  # iterations of A finished by B's admission: k + 1
+    assert b["t_admitted_s"] == pytest.approx(boundaries[k], rel=1e-12)
+    ctx_a = pa + 1 + (k + 1)  # A's context: prompt, first token, k + 1 decoded tokens
+    mixed = cost(1 + pb, ctx_a + prefill_attn_pairs(pb), ctx_a + pb, 1)
+    assert b["t_first_token_s"] == pytest.approx(boundaries[k] + mixed, rel=1e-12)
+    assert a["status"] == b["status"] == "completed"
+
+
+def test_request_energy_plus_idle_is_the_replica_energy():
+    """Energy shared out to requests plus idle GPU energy is the replica's GPU energy."""
+    arrivals = [(0.5 * i, 200 + 50 * i, 40 + 7 * i) for i in range(12)]
+    results, req, svc = serve(arrivals, until_s=300.0)
+    assert (req["status"] == "completed").all()
+    alloc = svc.allocations[0]
+    busy_s = results.monitor_means["gpus_busy"] * 300.0 / TP
+    idle_j = GPU.idle_w * TP * (300.0 - busy_s)
+    assert req["energy_j"].sum() + idle_j == pytest.approx(alloc.energy_now_j(), rel=1e-9)
+
+
+def test_request_larger_than_the_kv_cache_is_dropped_with_a_reason():
+    """A request whose prompt and output cannot fit the KV cache is dropped, not lost."""
+    _, req, _ = serve([(0.0, 900, 200), (1.0, 100, 10)], kv_capacity_tokens=1000)
+    assert list(req["status"]) == ["dropped", "completed"]
+    assert math.isnan(req.iloc[0]["ttft_s"])
+
+
+def test_in_flight_requests_are_accounted_at_the_end():
+    """Requests still queued or running when the run stops appear with their status."""
+    _, req, _ = serve([(0.0, 100, 5000), (1.0, 100, 5000)], until_s=10.0)
+    assert list(req["status"]) == ["running", "running"]

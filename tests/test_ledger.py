@@ -65,3 +65,21 @@ def test_level_monitor_is_time_weighted():
     assert mon.mean() == pytest.approx(1.0)
     assert mon.maximum == 100.0
     assert mon.integral() == pytest.approx(100.0)
+
+
+def test_setting_many_meters_integrates_each_and_notifies_once():
+    """A replica's TP GPUs change power together: each meter is exact, listeners hear once."""
+    clock = Clock()
+    led = EnergyLedger(clock)
+    seen: list[float] = []
+    led.on_it_power_change(seen.append)
+    gpus = [led.meter(f"g{i}", "gpu") for i in range(4)]
+    led.set_power_many(gpus, 100.0)
+    clock.t = 10.0
+    led.set_power_many(gpus, 100.0)  # no change, no call
+    led.set_power_many(gpus[:2], 50.0)
+    clock.t = 20.0
+    led.flush()
+    assert seen == [400.0, 300.0]
+    assert [m.energy_j for m in gpus] == [1500.0, 1500.0, 2000.0, 2000.0]
+    assert led.energy_j("gpu") == 7000.0

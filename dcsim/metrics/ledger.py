@@ -78,12 +78,21 @@ class EnergyLedger:
         """Call ``fn(it_power_w)`` whenever the total IT power changes."""
         self._it_listeners.append(fn)
 
-    def _change(self, m: Meter, power_w: float) -> None:
+    def set_power_many(self, meters: list[Meter] | tuple[Meter, ...], power_w: float) -> None:
+        """Set several meters to the same power at once; IT listeners hear of it once."""
+        changed_it = False
+        for m in meters:
+            changed_it |= self._change(m, power_w, notify=False)
+        if changed_it:
+            self._notify_it()
+
+    def _change(self, m: Meter, power_w: float, notify: bool = True) -> bool:
+        """Integrate ``m`` to now and set its power; True if IT power changed."""
         if power_w < 0:
             raise ValueError(f"meter {m.name}: power must be >= 0, got {power_w}")
         delta = power_w - m.power_w
         if delta == 0.0:
-            return
+            return False
         now = self._clock()
         m.advance(now)
         m.power_w = power_w
@@ -94,7 +103,13 @@ class EnergyLedger:
             acc = self.group_totals[m.group]
             acc.advance(now)
             acc.power_w += delta
-        if m.kind in IT_KINDS and self._it_listeners:
+        is_it = m.kind in IT_KINDS
+        if is_it and notify:
+            self._notify_it()
+        return is_it
+
+    def _notify_it(self) -> None:
+        if self._it_listeners:
             it_w = self.it_power_w()
             for fn in self._it_listeners:
                 fn(it_w)

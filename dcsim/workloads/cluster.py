@@ -44,6 +44,7 @@ class Allocation:
         self.energy_j = 0.0
         self._t_last_s = cluster.sim.now_s
         self.released = False
+        self._meters = tuple(cluster.gpu_meters[g] for g in gpu_ids)
 
     @property
     def gpus(self) -> int:
@@ -61,8 +62,7 @@ class Allocation:
             self.busy = busy
         if power_each_w != self.power_each_w:
             self.power_each_w = power_each_w
-            for g in self.gpu_ids:
-                self.cluster.gpu_meters[g].set_power(power_each_w)
+            self.cluster.ledger.set_power_many(self._meters, power_each_w)
 
     def energy_now_j(self) -> float:
         """GPU energy of this allocation up to now (or up to its release)."""
@@ -79,7 +79,7 @@ class Cluster:
         self.topology = topology
         self.scheduler = scheduler
         node = topology.node
-        led = sim.recorder.ledger
+        led = self.ledger = sim.recorder.ledger
         self.idle_w = node.gpu.idle_w
         self.gpu_meters = []
         self.host_meters = []

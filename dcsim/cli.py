@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 import dcsim
 from dcsim.api import compose_config
 from dcsim.config.build import build
+from dcsim.config.keys import allowed_keys
 from dcsim.config.store import register_configs
 from dcsim.core.errors import ConfigError
 from dcsim.core.units import KWH_J
@@ -35,15 +36,31 @@ _INFO_FLAGS = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "-
 
 
 def _one_line(exc: BaseException) -> str:
-    """A Hydra/OmegaConf error as one line: the message and its cause, without details."""
+    """A Hydra/OmegaConf error as one line: the message and its cause, plus what is allowed."""
     parts: list[str] = []
     e: BaseException | None = exc
     while e is not None:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = first.rstrip(".")
         if first not in parts:
             parts.append(first)
+        options = getattr(e, "options", None)
+        if options:  # an unknown config option: name the real ones (not the schemas)
+            parts.append(f"options are {[o for o in options if not o.startswith('base_')]}")
+        key = getattr(e, "full_key", None) or _override_key(first)
+        if key and "not in" in str(e):
+            parent = key.rpartition(".")[0]
+            allowed = allowed_keys(parent)
+            if allowed is not None:
+                parts.append(f"keys of {parent or 'the top level'} are {allowed}")
         e = e.__cause__
     return ": ".join(parts)
+
+
+def _override_key(message: str) -> str | None:
+    """The key of a Hydra 'Could not override 'KEY'' message."""
+    prefix = "Could not override '"
+    return message[len(prefix):].split("'")[0] if message.startswith(prefix) else None
 
 
 def _runs_requested(argv: list[str]) -> list[list[str]]:

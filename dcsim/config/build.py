@@ -12,6 +12,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from dcsim.config.keys import check_no_unknown_keys
 from dcsim.config.schema import DcsimConfig
 from dcsim.core.errors import ConfigError, require
 from dcsim.core.units import GB_B, KW_W
@@ -42,6 +43,7 @@ def to_config(cfg: DictConfig | DcsimConfig) -> DcsimConfig:
     """The typed config object of a composed DictConfig (or the object itself)."""
     if isinstance(cfg, DcsimConfig):
         return cfg
+    check_no_unknown_keys(cfg)
     obj = OmegaConf.to_object(cfg)
     if not isinstance(obj, DcsimConfig):
         raise TypeError(f"expected a config of schema DcsimConfig, got {type(obj).__name__}")

@@ -1,0 +1,126 @@
+"""Composing and building configs in-process: every packaged option, purity, and errors that name the field."""
+
+from __future__ import annotations
+
+import importlib.resources
+
+import pytest
+
+from dcsim.api import compose_config
+from dcsim.config.build import build
+from dcsim.core.errors import ConfigError
+from dcsim.scenario import Scenario
+
+SKIP_DIRS = {"hydra", "__pycache__"}
+
+
+def _options(folder, prefix: str = "") -> list[tuple[str, str]]:
+    """(group, option) for every YAML file in the config groups below ``folder`` (recursively)."""
+    found: list[tuple[str, str]] = []
+    for entry in folder.iterdir():
+        if entry.is_dir() and entry.name not in SKIP_DIRS and not entry.name.startswith("."):
+            group = f"{prefix}{entry.name}"
+            for sub in entry.iterdir():
+                if sub.is_file() and sub.name.endswith((".yaml", ".yml")):
+                    found.append((group, sub.name.rsplit(".", 1)[0]))
+            found.extend(_options(entry, f"{group}/"))
+    return sorted(found)
+
+
+CONF = importlib.resources.files("dcsim.conf")
+OPTIONS = _options(CONF)
+
+
+def test_option_discovery_finds_the_packaged_groups():
+    """The packaged conf/ ships its config groups (and this file's discovery of them works)."""
+    groups = {g for g, _ in OPTIONS}
+    assert {"facility", "workload", "scheduler"} <= groups
+    assert ("facility", "small_h100") in OPTIONS
+    assert ("workload", "mixed") in OPTIONS
+    assert CONF.joinpath("config.yaml").is_file()
+
+
+@pytest.mark.parametrize("group,option", OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_every_packaged_option_composes_and_builds(group, option):
+    """Every option a user can pick with GROUP=OPTION composes and validates into a runnable scenario."""
+    cfg = compose_config([f"{group}={option}"])
+    scenario = build(cfg)
+    assert isinstance(scenario, Scenario)
+    assert scenario.topology.gpus_total > 0
+    assert scenario.duration_s > 0
+    assert scenario.services or scenario.jobs, "an option that gives a scenario with no work at all"
+
+
+def test_default_config_composes_and_builds():
+    """The default scenario (no overrides) builds, with the documented 128 GPUs."""
+    scenario = build(compose_config())
+    assert isinstance(scenario, Scenario)
+    assert scenario.topology.gpus_total == 128
+
+
+def test_compose_and_build_write_nothing(tmp_path, monkeypatch):
+    """Composing and building are pure: no output directory or file appears in the working directory."""
+    monkeypatch.chdir(tmp_path)
+    build(compose_config())
+    for group, option in OPTIONS:
+        build(compose_config([f"{group}={option}"]))
+    with pytest.raises(ConfigError):
+        build(compose_config(["facility.num_racks=-1"]))
+    assert list(tmp_path.iterdir()) == []
+
+
+# (id, overrides, field the ConfigError names, its value)
+CONFIG_ERRORS = [
+    ("gpus_per_rack_not_multiple", ["facility.rack.gpus_per_rack=12"], "facility.rack.gpus_per_rack", 12),
+    ("job_larger_than_facility", ["workload.training.pretrain_8b.gpus=256"], "workload.training.pretrain_8b.gpus",
+     256),
+    ("negative_racks", ["facility.num_racks=-2"], "facility.num_racks", -2),
+    ("tp_not_divisor", ["workload.services.chat.tp=3"], "workload.services.chat.tp", 3),
+    ("model_does_not_fit", ["workload.services.chat.model=Llama-3.1-405B", "workload.services.chat.tp=1"],
+     "workload.services.chat.tp", 1),
+    ("unknown_gpu", ["facility.node.gpu=H999"], "facility.node.gpu", "H999"),
+    ("unknown_model", ["workload.services.chat.model=GPT-9"], "workload.services.chat.model", "GPT-9"),
+    ("unknown_router", ["workload.services.chat.router=random_walk"], "workload.services.chat.router",
+     "random_walk"),
+    ("unknown_scheduler", ["scheduler.name=nope"], "scheduler.name", "nope"),
+    ("negative_seed", ["seed=-1"], "seed", -1),
+    ("zero_duration", ["duration_s=0"], "duration_s", 0),
+    ("hour_out_of_range", ["facility.climate.start_hour=24"], "facility.climate.start_hour", 24),
+    ("added_unknown_key", ["+foo=1"], "foo", 1),
+    ("added_unknown_service_key", ["+workload.services.chat.speed=3"], "workload.services.chat.speed", 3),
+    ("missing_epw", ["facility.climate.epw_path=/nonexistent/weather.epw"], "facility.climate.epw_path",
+     "/nonexistent/weather.epw"),
+]
+
+
+@pytest.mark.parametrize("overrides,field,value", [c[1:] for c in CONFIG_ERRORS], ids=[c[0] for c in CONFIG_ERRORS])
+def test_config_error_names_field_and_value(overrides, field, value):
+    """An impossible value raises ConfigError carrying the field, the value and a message naming both."""
+    cfg = compose_config(overrides)  # composes: only build() knows the value is impossible
+    with pytest.raises(ConfigError) as info:
+        build(cfg)
+    err = info.value
+    assert err.field == field
+    assert err.value == value
+    assert str(err).startswith(f"{field}=")
+    assert err.allowed and err.allowed in str(err)
+    assert "\n" not in str(err)
+
+
+def test_replicas_needing_more_gpus_than_the_facility_name_the_field():
+    """Replicas that need more GPUs than the facility has raise ConfigError naming workload.services."""
+    cfg = compose_config(["workload=inference_only", "workload.services.chat.replicas=40"])  # 40 x TP4 > 128
+    with pytest.raises(ConfigError) as info:
+        build(cfg)
+    err = info.value
+    assert err.field == "workload.services"
+    assert "160" in str(err.value)
+    assert "128" in err.allowed
+    assert str(err).startswith("workload.services=")
+
+
+def test_config_error_is_a_value_error():
+    """Callers catching ValueError (as the CLI and library users do) also catch ConfigError."""
+    assert issubclass(ConfigError, ValueError)
+    with pytest.raises(ValueError):
+        build(compose_config(["facility.rack.gpus_per_rack=12"]))

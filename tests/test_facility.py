@@ -7,7 +7,9 @@ import pytest
 from dcsim.facility.climate import Climate
 from dcsim.facility.cooling import CoolingPlant
 from dcsim.facility.power_path import ConversionStage, PowerPath
-from dcsim.facility.config import PowerConfig
+import dataclasses
+
+from dcsim.facility.config import CoolingConfig, PowerConfig
 
 
 def default_path(rated_w: float = 1e6) -> PowerPath:
@@ -39,7 +41,7 @@ def test_power_path_chains_losses_from_racks_to_utility():
 
 def test_cooling_uses_the_economiser_when_cold_and_the_chiller_when_hot():
     """Below the economiser limit only fans and pumps run; above, the chiller's COP falls as it warms."""
-    plant = CoolingPlant()
+    plant = CoolingPlant(**dataclasses.asdict(CoolingConfig()))
     heat = 1e6
     assert plant.power_w(heat, 0.0) == pytest.approx(heat * plant.fan_pump_fraction)
     assert plant.chiller_cop(35.0) < plant.chiller_cop(25.0)

@@ -8,6 +8,7 @@ allowed. Building is pure: it creates no directory and writes no file.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -127,8 +128,7 @@ def _cooling(f: FacilityConfig) -> CoolingPlant:
     require(c.economiser_band_k >= 0, "facility.cooling.economiser_band_k", c.economiser_band_k, "kelvin >= 0")
     for name in ("evaporator_approach_k", "condenser_approach_k"):
         require(getattr(c, name) >= 0, f"facility.cooling.{name}", getattr(c, name), "kelvin >= 0")
-    return CoolingPlant(c.chilled_water_supply_c, c.evaporator_approach_k, c.condenser_approach_k,
-                        c.carnot_fraction, c.economiser_full_c, c.economiser_band_k, c.fan_pump_fraction)
+    return CoolingPlant(**dataclasses.asdict(c))
 
 
 def _climate(f: FacilityConfig) -> Climate:

@@ -43,6 +43,8 @@ class PowerConfig:
 
 @dataclass
 class CoolingConfig:
+    """The cooling plant's parameters (see dcsim/facility/cooling.py); assumptions listed in DATA_SOURCES.md."""
+
     chilled_water_supply_c: float = 18.0
     evaporator_approach_k: float = 5.0
     condenser_approach_k: float = 10.0

@@ -27,15 +27,15 @@ from dcsim.core.units import ZERO_C_K
 
 @dataclass(frozen=True, slots=True)
 class CoolingPlant:
-    """Chilled-water air cooling with economiser."""
+    """Chilled-water air cooling with economiser (defaults: ``facility.config.CoolingConfig``)."""
 
-    chilled_water_supply_c: float = 18.0
-    evaporator_approach_k: float = 5.0
-    condenser_approach_k: float = 10.0
-    carnot_fraction: float = 0.5
-    economiser_full_c: float = 8.0
-    economiser_band_k: float = 6.0
-    fan_pump_fraction: float = 0.05
+    chilled_water_supply_c: float
+    evaporator_approach_k: float
+    condenser_approach_k: float
+    carnot_fraction: float
+    economiser_full_c: float
+    economiser_band_k: float
+    fan_pump_fraction: float
 
     def chiller_cop(self, outdoor_c: float) -> float:
         """Coefficient of performance of the chiller at ``outdoor_c``."""

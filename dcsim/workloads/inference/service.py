@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -115,7 +116,7 @@ class InferenceService:
         """Account for requests still in flight, and the service's GPU energy."""
         for req in self.requests:
             if req.request_id not in self._done:
-                status = "running" if req.t_admitted_s == req.t_admitted_s else "queued"
+                status = "queued" if math.isnan(req.t_admitted_s) else "running"
                 self.sim.recorder.record("requests", req.row(status))
         meta = self.sim.recorder.meta
         meta["inference_output_tokens"] = meta.get("inference_output_tokens", 0) + self.output_tokens

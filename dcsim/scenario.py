@@ -14,12 +14,12 @@ from dcsim.facility.controller import Facility
 from dcsim.facility.cooling import CoolingPlant
 from dcsim.facility.power_path import PowerPath
 from dcsim.facility.topology import Topology
-from dcsim.hardware.performance import InferencePerfParams
-from dcsim.hardware.power import GpuPowerModel
+from dcsim.hardware.device import DeviceModel
 from dcsim.metrics.recorder import Recorder
 from dcsim.metrics.results import Results
 from dcsim.policies.registry import ROUTERS, SCHEDULERS
 from dcsim.workloads.cluster import Cluster
+from dcsim.workloads.inference.fluid import FluidService
 from dcsim.workloads.inference.service import InferenceService, ServiceSpec
 from dcsim.workloads.training.job import JobSpec, TrainingJob
 
@@ -35,8 +35,7 @@ class Scenario:
     cooling: CoolingPlant
     climate: Climate
     control_interval_s: float
-    perf: InferencePerfParams
-    power_model: GpuPowerModel
+    device: DeviceModel
     scheduler: str
     services: tuple[tuple[ServiceSpec, str], ...]  # (spec, router name)
     jobs: tuple[JobSpec, ...]
@@ -44,14 +43,15 @@ class Scenario:
     def run(self) -> Results:
         """Simulate ``duration_s`` seconds and return the results."""
         sim = Simulation(self.seed, Recorder)
+        sim.recorder.meta["control_interval_s"] = self.control_interval_s
         Facility(sim, self.topology, self.power_path, self.cooling, self.climate, self.control_interval_s)
         cluster = Cluster(sim, self.topology, SCHEDULERS[self.scheduler]())
         work_id = 0
         for spec, router in self.services:
-            InferenceService(sim, spec, self.topology.node.gpu, self.perf, self.power_model, ROUTERS[router](),
-                             cluster, first_work_id=work_id)
+            service = FluidService if spec.fidelity == "fluid" else InferenceService
+            service(sim, spec, self.device, ROUTERS[router](), cluster, work_id, self.duration_s)
             work_id += spec.replicas
         for job in self.jobs:
-            TrainingJob(sim, job, cluster, self.power_model)
+            TrainingJob(sim, job, cluster, self.device)
         sim.recorder.meta["climate"] = self.climate.name
         return sim.run(self.duration_s)

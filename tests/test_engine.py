@@ -12,43 +12,58 @@ from dcsim.facility.topology import Topology
 from dcsim.hardware.gpus import GPUS
 from dcsim.hardware.models import MODELS
 from dcsim.hardware.node import NodeSpec
-from dcsim.hardware.performance import InferencePerfParams, iteration_cost, max_kv_tokens, prefill_attn_pairs
+from dcsim.hardware.device import DeviceModel
+from dcsim.hardware.performance import InferencePerfParams, max_kv_tokens, prefill_attn_pairs
 from dcsim.hardware.power import GpuPowerModel
 from dcsim.metrics.recorder import Recorder
 from dcsim.policies.routing import RoundRobinRouter
 from dcsim.policies.scheduling import FifoScheduler
 from dcsim.workloads.cluster import Cluster
-from dcsim.workloads.inference.requests import LengthDistribution, Request
+from dcsim.workloads.inference.requests import Request
 from dcsim.workloads.inference.service import InferenceService, ServiceSpec
 
 MODEL, GPU, TP = MODELS["Llama-3.1-70B"], GPUS["H100-SXM"], 8
-PERF = InferencePerfParams()
-UNUSED = LengthDistribution("constant", 1, 0, 0, 1, 1)
+DEVICE = DeviceModel(GPU, InferencePerfParams(), GpuPowerModel(GPU))
+
+
+class NoArrivals:
+    """The tests feed requests themselves."""
+
+    def arrival_times_s(self, rng, until_s):
+        return np.empty(0)
+
+    def mean_rate_per_s(self, t0_s, t1_s):
+        return 0.0
+
+
+def no_lengths(rng, n):
+    return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
 
 
 def cost(new, pairs, kv, seqs) -> float:
-    return float(iteration_cost(MODEL, GPU, TP, PERF, new, pairs, kv, seqs).time_s)
+    return float(DEVICE.iteration(MODEL, TP, new, pairs, kv, seqs)[0])
 
 
 def decode_times(batch: int, ctx0: int, n: int) -> np.ndarray:
     ctx = ctx0 + batch * np.arange(n, dtype=float)
-    return np.broadcast_to(iteration_cost(MODEL, GPU, TP, PERF, batch, ctx, ctx, batch).time_s, (n,))
+    return np.broadcast_to(DEVICE.iteration(MODEL, TP, batch, ctx, ctx, batch)[0], (n,))
 
 
-def serve(arrivals: list[tuple[float, int, int]], until_s: float = 600.0, max_batch_tokens: int = 8192,
-          kv_capacity_tokens: int | None = None):
-    """Run one replica on a one-node cluster; ``arrivals`` are (time, prompt, output)."""
+def serve(arrivals: list[tuple], until_s: float = 600.0, max_batch_tokens: int = 8192,
+          kv_capacity_tokens: int | None = None, replicas: int = 1, **spec_fields):
+    """Run replicas on a one-rack cluster; ``arrivals`` are (time, prompt, output[, hash_ids])."""
     sim = Simulation(0, Recorder)
-    topo = Topology(1, 1, NodeSpec(GPU))
+    topo = Topology(1, max(replicas, 1), NodeSpec(GPU))
     cluster = Cluster(sim, topo, FifoScheduler())
     kv = kv_capacity_tokens or max_kv_tokens(MODEL, GPU, TP, 0.9)
-    spec = ServiceSpec("svc", MODEL, 1, TP, 0.0, UNUSED, UNUSED, 256, max_batch_tokens, kv)
-    svc = InferenceService(sim, spec, GPU, PERF, GpuPowerModel(GPU), RoundRobinRouter(), cluster, 0)
+    spec = ServiceSpec("svc", MODEL, replicas, TP, NoArrivals(), no_lengths, 1000.0, 100.0, 256, max_batch_tokens, kv,
+                       **spec_fields)
+    svc = InferenceService(sim, spec, DEVICE, RoundRobinRouter(), cluster, 0, until_s)
 
     def feed():
-        for i, (t, p, o) in enumerate(arrivals):
+        for i, (t, p, o, *h) in enumerate(arrivals):
             yield sim.env.timeout(t - sim.env.now)
-            svc.arrive(Request(i, "svc", sim.env.now, p, o))
+            svc.arrive(Request(i, "svc", sim.env.now, p, o, h[0] if h else None))
 
     sim.env.process(feed())
     results = sim.run(until_s)
@@ -62,7 +77,7 @@ def test_single_request_timeline_is_the_roofline():
     p, o = 1000, 50
     results, req, _ = serve([(1.0, p, o)])
     ttft = cost(p, prefill_attn_pairs(p), p, 0)
-    tdone = 1.0 + ttft + float(np.sum(decode_times(1, p + 1, o - 1)))
+    tdone = 1.0 + ttft + float(np.sum(decode_times(1, p, o - 1)))
     r = req.iloc[0]
     assert r["status"] == "completed"
     assert r["ttft_s"] == pytest.approx(ttft, rel=1e-12)
@@ -94,10 +109,10 @@ def test_arrival_joins_the_batch_at_the_next_iteration_boundary():
     pa, oa, pb, ob, t_b = 100, 1000, 300, 10, 5.0
     _, req, _ = serve([(0.0, pa, oa), (t_b, pb, ob)])
     a, b = req.iloc[0], req.iloc[1]
-    boundaries = a["t_first_token_s"] + np.cumsum(decode_times(1, pa + 1, oa - 1))
+    boundaries = a["t_first_token_s"] + np.cumsum(decode_times(1, pa, oa - 1))
     k = int(np.searchsorted(boundaries, t_b))  # iterations of A finished by B's admission: k + 1
     assert b["t_admitted_s"] == pytest.approx(boundaries[k], rel=1e-12)
-    ctx_a = pa + 1 + (k + 1)  # A's context: prompt, first token, k + 1 decoded tokens
+    ctx_a = pa + (k + 1)  # A's KV cache: its prompt and the k + 1 tokens decoded since
     mixed = cost(1 + pb, ctx_a + prefill_attn_pairs(pb), ctx_a + pb, 1)
     assert b["t_first_token_s"] == pytest.approx(boundaries[k] + mixed, rel=1e-12)
     assert a["status"] == b["status"] == "completed"

@@ -43,4 +43,13 @@ def test_routers():
 def test_registries_name_every_policy():
     """Policies are selectable by name from config."""
     assert SCHEDULERS["fifo"] is FifoScheduler
-    assert set(ROUTERS) == {"round_robin", "least_outstanding"}
+    assert set(ROUTERS) == {"round_robin", "least_outstanding", "power_aware"}
+
+
+def test_power_aware_router_prefers_the_cooler_rack_among_the_least_loaded():
+    """Within the load slack the lowest rack power wins; a much busier replica is never chosen."""
+    from dcsim.policies.routing import PowerAwareRouter
+
+    r = PowerAwareRouter(slack=1)
+    assert r.route((3, 4, 3, 9), (50e3, 10e3, 30e3, 1e3)) == 1
+    assert r.route((0, 5), (90e3, 1e3)) == 0

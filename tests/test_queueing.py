@@ -22,7 +22,7 @@ def analytic_service_times() -> tuple[np.ndarray, np.ndarray]:
     """
     m, g, p = MODELS["Llama-3.1-70B"], GPUS["H100-SXM"], InferencePerfParams()
     prefill_s = float(iteration_cost(m, g, 8, p, 1, 1, 1, 0).time_s)
-    ctx = 1.0 + np.arange(1, 4000)
+    ctx = np.arange(1, 4000, dtype=float)  # KV cache of the k-th decode: the prompt token and k - 1 outputs
     decode_s = iteration_cost(m, g, 8, p, 1, ctx, ctx, 1).time_s
     service_s = np.concatenate([[prefill_s], prefill_s + np.cumsum(decode_s)])
     q = 1.0 - np.exp(-1.0 / MEAN_OUTPUT)

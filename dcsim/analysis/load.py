@@ -21,6 +21,7 @@ class Run:
     jobs: pd.DataFrame
     timeseries: pd.DataFrame
     events: pd.DataFrame
+    services: pd.DataFrame  # fluid fidelity: one row per control interval and service
 
 
 def load_run(path: str | Path) -> Run:
@@ -29,4 +30,4 @@ def load_run(path: str | Path) -> Run:
     if not is_complete(p):
         raise FileNotFoundError(f"{p} is not a complete dcsim run directory (no summary.json)")
     t = read_tables(p)
-    return Run(p, read_summary(p), t["requests"], t["jobs"], t["timeseries"], t["events"])
+    return Run(p, read_summary(p), t["requests"], t["jobs"], t["timeseries"], t["events"], t["services"])

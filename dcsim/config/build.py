@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from dcsim.config.keys import check_no_unknown_keys
@@ -25,13 +26,14 @@ from dcsim.facility.topology import Topology
 from dcsim.hardware.gpus import GPUS, GpuSpec
 from dcsim.hardware.models import MODELS, LlmSpec
 from dcsim.hardware.node import NodeSpec
+from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.performance import InferencePerfParams, max_kv_tokens, training_step
 from dcsim.hardware.power import GpuPowerModel
 from dcsim.policies.registry import ROUTERS, SCHEDULERS
 from dcsim.scenario import Scenario
 from dcsim.workloads.config import LengthConfig, ServiceConfig, TrainingJobConfig
 from dcsim.workloads.inference.requests import LENGTH_DISTRIBUTIONS, LengthDistribution
-from dcsim.workloads.inference.service import ServiceSpec
+from dcsim.workloads.inference.service import ServiceSpec, length_sampler
 from dcsim.workloads.training.job import JobSpec
 
 # Bytes of training state per parameter with mixed-precision Adam: BF16 weights and
@@ -57,11 +59,10 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
     require(c.seed >= 0, "seed", c.seed, "an integer >= 0")
     require(c.duration_s > 0, "duration_s", c.duration_s, "a duration in seconds > 0")
     topology, gpu = _topology(c.facility)
-    power_model = GpuPowerModel(gpu)
-    perf = InferencePerfParams()
+    device = DeviceModel(gpu, InferencePerfParams(), GpuPowerModel(gpu))
     require(c.scheduler.name in SCHEDULERS, "scheduler.name", c.scheduler.name, f"one of {sorted(SCHEDULERS)}")
     services = tuple(
-        (_service(f"workload.services.{name}", name, s, topology, gpu), s.router)
+        (_service(f"workload.services.{name}", name, s, topology, gpu, c.facility.climate.start_hour), s.router)
         for name, s in c.workload.services.items()
     )
     replica_gpus = sum(spec.replicas * spec.tp for spec, _ in services)
@@ -80,8 +81,7 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
         cooling=_cooling(c.facility),
         climate=_climate(c.facility),
         control_interval_s=c.facility.control_interval_s,
-        perf=perf,
-        power_model=power_model,
+        device=device,
         scheduler=c.scheduler.name,
         services=services,
         jobs=jobs,
@@ -159,30 +159,91 @@ def _lengths(field: str, lc: LengthConfig) -> LengthDistribution:
     return LengthDistribution(lc.distribution, lc.mean, lc.log_mu, lc.log_sigma, lc.min_tokens, lc.max_tokens)
 
 
-def _service(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: GpuSpec) -> ServiceSpec:
+ARRIVAL_PROCESSES = ("poisson", "gamma", "diurnal", "trace", "servegen")
+FIDELITIES = ("request", "fluid")
+LENGTH_MEAN_SAMPLES = 100_000  # draws that estimate mean lengths for the fluid model (fixed seed)
+
+
+def _arrivals(field: str, s: ServiceConfig, start_hour: float) -> tuple[Any, Any, Any]:
+    """(arrival process, trace or None, length sampler or None) of a service."""
+    from dcsim.workloads.inference import arrivals as arr
+
+    a = s.arrivals
+    require(a.process in ARRIVAL_PROCESSES, f"{field}.arrivals.process", a.process, f"one of {list(ARRIVAL_PROCESSES)}")
+    if a.process in ("trace", "servegen"):
+        require(a.trace_path is not None, f"{field}.arrivals.trace_path", a.trace_path,
+                f"a file (trace) or directory (servegen) for arrivals.process={a.process}")
+        _positive(f"{field}.arrivals.rate_multiplier", a.rate_multiplier)
+        from dcsim.workloads.inference import traces
+
+        try:
+            if a.process == "trace":
+                trace = traces.read_trace(a.trace_path, a.trace_format)
+                return arr.TraceArrivals(trace, a.rate_multiplier), trace, None
+            wl = traces.read_servegen(a.trace_path)
+            return arr.ScaledArrivals(wl, a.rate_multiplier) if a.rate_multiplier != 1.0 else wl, None, wl.sample_lengths
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"{field}.arrivals.trace_path", a.trace_path, f"a readable trace: {e}") from None
+    require(s.arrival_rate_per_s >= 0, f"{field}.arrival_rate_per_s", s.arrival_rate_per_s, "requests per second >= 0")
+    try:
+        if a.process == "poisson":
+            return arr.PoissonArrivals(s.arrival_rate_per_s), None, None
+        if a.process == "gamma":
+            return arr.GammaArrivals(s.arrival_rate_per_s, a.cv), None, None
+        return arr.DiurnalArrivals(s.arrival_rate_per_s, a.peak_to_trough, a.peak_hour, a.cv, start_hour), None, None
+    except ValueError as e:
+        raise ConfigError(f"{field}.arrivals", a.process, str(e)) from None
+
+
+def _service(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: GpuSpec, start_hour: float) -> ServiceSpec:
     model = _model(f"{field}.model", s.model)
     g = topology.node.gpus_per_node
     require(s.replicas >= 0, f"{field}.replicas", s.replicas, "an integer >= 0")
     require(s.tp >= 1 and g % s.tp == 0, f"{field}.tp", s.tp,
             f"a divisor of facility.node.gpus_per_node={g}: one of {[d for d in range(1, g + 1) if g % d == 0]}")
     require(s.router in ROUTERS, f"{field}.router", s.router, f"one of {sorted(ROUTERS)}")
-    require(s.arrival_rate_per_s >= 0, f"{field}.arrival_rate_per_s", s.arrival_rate_per_s, "requests per second >= 0")
+    require(s.fidelity in FIDELITIES, f"{field}.fidelity", s.fidelity, f"one of {list(FIDELITIES)}")
     require(0 < s.gpu_memory_utilization <= 1, f"{field}.gpu_memory_utilization", s.gpu_memory_utilization,
             "a fraction in (0, 1]")
     require(s.max_num_seqs >= 1, f"{field}.max_num_seqs", s.max_num_seqs, "an integer >= 1")
     require(s.max_batch_tokens >= s.max_num_seqs, f"{field}.max_batch_tokens", s.max_batch_tokens,
             f"an integer >= max_num_seqs={s.max_num_seqs}")
-    prompt = _lengths(f"{field}.prompt_tokens", s.prompt_tokens)
-    output = _lengths(f"{field}.output_tokens", s.output_tokens)
+    require(0 <= s.prefix_cache_fraction < 1, f"{field}.prefix_cache_fraction", s.prefix_cache_fraction,
+            "a fraction in [0, 1)")
+    require(s.prefix_block_tokens >= 1, f"{field}.prefix_block_tokens", s.prefix_block_tokens, "an integer >= 1")
+    require(0 <= s.prefill_replicas < max(s.replicas, 1), f"{field}.prefill_replicas", s.prefill_replicas,
+            f"0 (not disaggregated) or fewer than replicas={s.replicas}, so that decode replicas remain")
+    _positive(f"{field}.kv_transfer_gbit_per_s", s.kv_transfer_gbit_per_s)
+    for slo in ("slo_ttft_s", "slo_tpot_s"):
+        v = getattr(s, slo)
+        require(v is None or v > 0, f"{field}.{slo}", v, "seconds > 0, or null for no SLO")
+    arrivals, trace, sampler = _arrivals(field, s, start_hour)
+    if sampler is None:
+        prompt = _lengths(f"{field}.prompt_tokens", s.prompt_tokens)
+        output = _lengths(f"{field}.output_tokens", s.output_tokens)
+        sampler = length_sampler(prompt, output)
+    if trace is not None:
+        longest = int(trace.prompt_tokens.max() + trace.output_tokens.max()) if len(trace.prompt_tokens) else 0
+        mean_p, mean_o = float(trace.prompt_tokens.mean()), float(trace.output_tokens.mean())
+    else:
+        p, o = sampler(np.random.default_rng(0), LENGTH_MEAN_SAMPLES)
+        mean_p, mean_o = float(p.mean()), float(o.mean())
+        longest = int(p.max() + o.max()) if s.arrivals.process == "servegen" else (
+            s.prompt_tokens.max_tokens + s.output_tokens.max_tokens)
     kv = max_kv_tokens(model, gpu, s.tp, s.gpu_memory_utilization)
-    longest = prompt.max_tokens + output.max_tokens
     need_gb = (model.weight_bytes + longest * model.kv_bytes_per_token) / GB_B
     have_gb = s.tp * gpu.hbm_bytes * s.gpu_memory_utilization / GB_B
     require(kv >= longest, f"{field}.tp", s.tp,
             f"a TP degree whose GPU memory holds {model.name}: weights plus the KV cache of the longest request "
             f"need {need_gb:.0f} GB, {s.tp} x {gpu.name} give {have_gb:.0f} GB")
-    return ServiceSpec(name, model, s.replicas, s.tp, s.arrival_rate_per_s, prompt, output, s.max_num_seqs,
-                       s.max_batch_tokens, kv)
+    return ServiceSpec(
+        name=name, model=model, replicas=s.replicas, tp=s.tp, arrivals=arrivals, lengths=sampler,
+        mean_prompt_tokens=mean_p, mean_output_tokens=mean_o, max_num_seqs=s.max_num_seqs,
+        max_batch_tokens=s.max_batch_tokens, kv_capacity_tokens=kv, trace=trace,
+        prefix_cache_fraction=s.prefix_cache_fraction, prefix_block_tokens=s.prefix_block_tokens,
+        prefill_replicas=s.prefill_replicas, kv_transfer_bytes_per_s=s.kv_transfer_gbit_per_s * 1e9 / 8,
+        slo_ttft_s=s.slo_ttft_s, slo_tpot_s=s.slo_tpot_s, fidelity=s.fidelity,
+    )
 
 
 def _job(field: str, job_id: int, name: str, j: TrainingJobConfig, topology: Topology, gpu: GpuSpec,

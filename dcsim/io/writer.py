@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 SUMMARY = "summary.json"
-TABLE_FILES = ("requests", "jobs", "timeseries", "events")
+TABLE_FILES = ("requests", "jobs", "timeseries", "events", "services")
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:

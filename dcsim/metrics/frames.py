@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 # Columns that are labels, not numbers; everything else is float64 or int64.
 CATEGORICAL = {"service", "status", "record_type", "component", "name", "model", "detail"}
 INTEGER = {"request_id", "replica", "prompt_tokens", "output_tokens", "generated_tokens", "job_id", "gpus",
-           "steps", "steps_done", "restarts"}
+           "steps", "steps_done", "restarts", "preemptions", "cached_tokens", "replicas", "saturated"}
 
 
 def to_frame(rows: list[tuple], columns: tuple[str, ...]) -> pd.DataFrame:

@@ -49,22 +49,61 @@ def summarise(results: "Results") -> dict[str, Any]:
         "it_power_mean_w": it_j / duration_s,
         "facility_power_mean_w": e["facility"] / duration_s,
     }
-    out.update(_inference_kpis(f["requests"], meta, e, duration_s))
+    out.update(_inference_kpis(f["requests"], f["services"], meta, e, duration_s))
     out.update(_training_kpis(f["jobs"]))
     out["events_processed"] = results.events_processed
     return out
 
 
-def _inference_kpis(req: pd.DataFrame, meta: dict, e: dict, duration_s: float) -> dict[str, Any]:
+def _weighted_median(values: pd.Series, weights: pd.Series) -> float:
+    ok = values.notna() & (weights > 0)
+    v, w = values[ok].to_numpy(), weights[ok].to_numpy()
+    if not len(v):
+        return math.nan
+    order = np.argsort(v)
+    cum = np.cumsum(w[order])
+    return float(v[order][np.searchsorted(cum, 0.5 * cum[-1])])
+
+
+def _slo_kpis(req: pd.DataFrame, services: dict, duration_s: float) -> dict[str, Any]:
+    """SLO attainment and goodput over requests whose fate is known (completed or dropped)."""
+    decided = req[req["status"].isin(["completed", "dropped"])]
+    met = pd.Series(False, index=decided.index)
+    has_slo = False
+    for name, info in services.items():
+        ttft_slo, tpot_slo = info.get("slo_ttft_s"), info.get("slo_tpot_s")
+        if ttft_slo is None and tpot_slo is None:
+            continue
+        has_slo = True
+        rows = decided["service"] == name
+        ok = decided["status"] == "completed"
+        if ttft_slo is not None:
+            ok &= decided["ttft_s"] <= ttft_slo
+        if tpot_slo is not None:
+            ok &= decided["tpot_s"].isna() | (decided["tpot_s"] <= tpot_slo)
+        met |= rows & ok
+    if not has_slo:
+        return {"slo_attainment": math.nan, "goodput_requests_per_s": math.nan}
+    slo_rows = decided["service"].isin([n for n, i in services.items()
+                                        if i.get("slo_ttft_s") is not None or i.get("slo_tpot_s") is not None])
+    return {
+        "slo_attainment": _ratio(float(met.sum()), float(slo_rows.sum())),
+        "goodput_requests_per_s": float(met.sum()) / duration_s,
+    }
+
+
+def _inference_kpis(req: pd.DataFrame, fluid: pd.DataFrame, meta: dict, e: dict, duration_s: float) -> dict[str, Any]:
     done = req[req["status"] == "completed"]
     tokens = int(meta.get("inference_output_tokens", 0))
     gpu_j = float(meta.get("inference_gpu_energy_j", 0.0))
     per_token_gpu = _ratio(gpu_j, tokens)
     # Facility overheads (hosts, conversion losses, cooling) are shared in proportion to GPU energy.
     per_token_fac = per_token_gpu * _ratio(e["facility"], e["gpu"]) if tokens else math.nan
-    return {
+    out = {
         "requests_arrived": int(len(req)),
         "requests_completed": int(len(done)),
+        "requests_dropped": int((req["status"] == "dropped").sum()),
+        "preemptions": int(meta.get("inference_preemptions", 0)),
         "output_tokens": tokens,
         "output_tokens_per_s": tokens / duration_s,
         "ttft_p50_s": _pct(done["ttft_s"], 50),
@@ -78,6 +117,17 @@ def _inference_kpis(req: pd.DataFrame, meta: dict, e: dict, duration_s: float) -
         "energy_per_output_token_gpu_j": per_token_gpu,
         "energy_per_output_token_facility_j": per_token_fac,
     }
+    out.update(_slo_kpis(req, meta.get("services", {}), duration_s))
+    if len(fluid) and not len(req):
+        # fluid fidelity: medians weighted by requests served per interval; tails are not modelled
+        served = fluid["served_rate_per_s"] * fluid["interval_s"]
+        out.update(
+            requests_arrived=int(round(float((fluid["arrival_rate_per_s"] * fluid["interval_s"]).sum()))),
+            requests_completed=int(round(float(served.sum()))),
+            ttft_p50_s=_weighted_median(fluid["ttft_s"], served),
+            tpot_p50_s=_weighted_median(fluid["tpot_s"], served),
+        )
+    return out
 
 
 def _training_kpis(jobs: pd.DataFrame) -> dict[str, Any]:

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 REQUEST_COLUMNS = (
     "request_id", "service", "replica", "status", "t_arrival_s", "t_admitted_s", "t_first_token_s", "t_done_s",
-    "prompt_tokens", "output_tokens", "generated_tokens", "ttft_s", "tpot_s", "e2e_s", "queue_delay_s", "energy_j",
+    "prompt_tokens", "output_tokens", "generated_tokens", "ttft_s", "tpot_s", "e2e_s", "queue_delay_s", "preemptions",
+    "cached_tokens", "energy_j",
 )
 JOB_COLUMNS = (
     "job_id", "name", "model", "gpus", "status", "t_submit_s", "t_start_s", "t_end_s", "wait_s", "steps",
@@ -30,11 +31,16 @@ TIMESERIES_COLUMNS = (
     "t_s", "component", "it_power_w", "gpu_power_w", "host_power_w", "conversion_loss_power_w",
     "cooling_power_w", "facility_power_w", "pue", "outdoor_temp_c", "gpus_busy", "gpus_allocated",
 )
+SERVICE_COLUMNS = (
+    "t_s", "service", "arrival_rate_per_s", "served_rate_per_s", "output_tokens_per_s", "batch_mean", "ttft_s",
+    "tpot_s", "busy_fraction", "power_w_per_gpu", "replicas", "backlog_requests", "saturated", "interval_s",
+)
 TABLES = {
     "requests": REQUEST_COLUMNS,
     "jobs": JOB_COLUMNS,
     "events": EVENT_COLUMNS,
     "timeseries": TIMESERIES_COLUMNS,
+    "services": SERVICE_COLUMNS,
 }
 
 

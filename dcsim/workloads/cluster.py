@@ -150,6 +150,11 @@ class Cluster:
         self.schedule()
 
     # -- power ---------------------------------------------------------------------
+    def rack_power_w(self, alloc: Allocation) -> float:
+        """IT power now of the rack holding the allocation's first GPU."""
+        rack = self.topology.rack_name(self.topology.rack_of_node(self.topology.node_of_gpu(alloc.gpu_ids[0])))
+        return self.ledger.group_totals[rack].power_w
+
     def _set_busy(self, gpu_ids: tuple[int, ...], busy: bool) -> None:
         step = 1 if busy else -1
         node_spec = self.topology.node

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 
 @dataclass
@@ -18,12 +19,29 @@ class LengthConfig:
 
 
 @dataclass
+class ArrivalConfig:
+    """How requests arrive. ``process``: poisson, gamma (bursty renewal with ``cv``),
+    diurnal (daily sinusoidal rate), trace (replay ``trace_path``) or servegen (the
+    ServeGen per-client descriptions in the directory ``trace_path``)."""
+
+    process: str = "poisson"
+    cv: float = 1.0  # coefficient of variation of inter-arrival times (gamma, diurnal)
+    peak_to_trough: float = 3.0  # diurnal: ratio of the highest to the lowest rate
+    peak_hour: float = 14.0  # diurnal: local hour of the peak
+    trace_path: Optional[str] = None  # trace / servegen
+    trace_format: str = "auto"  # trace: auto, azure, mooncake or generic (docs/traces.md)
+    rate_multiplier: float = 1.0  # trace / servegen: 2.0 replays twice as fast
+
+
+@dataclass
 class ServiceConfig:
     model: str = "Llama-3.1-70B"  # a name in dcsim.hardware.models.MODELS
     replicas: int = 1
     tp: int = 8
     router: str = "least_outstanding"  # a name in dcsim.policies.ROUTERS
-    arrival_rate_per_s: float = 1.0
+    fidelity: str = "request"  # request: every request simulated; fluid: steady state per control interval
+    arrival_rate_per_s: float = 1.0  # mean rate of poisson, gamma and diurnal arrivals
+    arrivals: ArrivalConfig = field(default_factory=ArrivalConfig)
     # Defaults: lognormal fits to the Azure LLM inference trace 2023, conversation
     # (Patel et al., Splitwise, ISCA 2024): log-mean and log-std of ContextTokens and
     # GeneratedTokens over its 19,366 requests.
@@ -32,6 +50,12 @@ class ServiceConfig:
     max_num_seqs: int = 256  # vLLM default
     max_batch_tokens: int = 8192
     gpu_memory_utilization: float = 0.9  # vLLM default
+    prefix_cache_fraction: float = 0.0  # share of the KV cache kept for cached prompt blocks; 0: off
+    prefix_block_tokens: int = 512  # tokens per cached block (Mooncake's hash_ids blocks)
+    prefill_replicas: int = 0  # > 0: disaggregated, the first replicas prefill and the rest decode
+    kv_transfer_gbit_per_s: float = 400.0  # per GPU, prefill -> decode KV-cache transfer
+    slo_ttft_s: Optional[float] = None  # SLO thresholds; None: no SLO
+    slo_tpot_s: Optional[float] = None
 
 
 @dataclass

@@ -4,169 +4,274 @@ A replica serves requests on its TP GPUs. Each iteration has a token budget
 (``max_batch_tokens``): every running sequence that is decoding takes one token of it,
 and prompts still being prefilled take the rest in chunks (chunked prefill), oldest
 first. A request is admitted from the FIFO queue when a sequence slot is free
-(``max_num_seqs``) and the KV cache can hold its prompt and output
-(``kv_capacity_tokens``; reservation, no preemption yet).
+(``max_num_seqs``) and the KV cache can hold its prompt (``kv_capacity_tokens``, the
+memory left after the weights). The cache is accounted per token (PagedAttention
+wastes under 4 % to block fragmentation; Kwon et al., SOSP 2023). When decoding would
+overflow it, the most recently admitted sequence is preempted: its cache is freed and
+it goes back to the head of the queue, to recompute its prompt and the tokens it had
+generated when it is admitted again (vLLM's recompute preemption).
 
-While only decodes run, nothing changes until the next completion or arrival, so the
-engine costs all iterations up to the next completion in one vectorised call and
-waits once for their sum. An arrival that can be admitted wakes it: the iteration in
-progress finishes, the finished iterations are credited, and the batch changes.
-Events per request are O(1 + prompt/budget), never one per decode step.
+With prefix caching, a replica keeps the KV blocks of recent prompts (by the block
+hashes of the request, as in the Mooncake trace) in an LRU cache; a new prompt whose
+leading blocks are cached prefills only the rest.
+
+Between batch changes nothing happens but decode iterations, so the engine costs all
+iterations up to the next completion (or a full KV cache) in one vectorised call and
+sets a single timer for their end. An arrival that can be admitted cuts the segment at
+the end of the iteration in progress. The engine is driven by timer callbacks, not a
+generator process, and a stale timer is recognised by a token and ignored: events per
+request are O(1 + prompt / budget), never one per decode step.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from typing import TYPE_CHECKING
+from collections import OrderedDict, deque
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from dcsim.hardware.performance import iteration_cost, prefill_attn_pairs
+from dcsim.hardware.performance import prefill_attn_pairs
 from dcsim.workloads.inference.requests import Request
 
 if TYPE_CHECKING:
     from dcsim.workloads.cluster import Allocation
     from dcsim.workloads.inference.service import InferenceService
 
+IDLE, MIXED, DECODE, CUT = "idle", "mixed", "decode", "cut"
+ROLES = ("both", "prefill", "decode")
+
+
+class PrefixCache:
+    """An LRU set of KV blocks, by block hash."""
+
+    def __init__(self, capacity_blocks: int, block_tokens: int) -> None:
+        self.capacity_blocks = capacity_blocks
+        self.block_tokens = block_tokens
+        self._blocks: OrderedDict[int, None] = OrderedDict()
+
+    def hit_tokens(self, hash_ids: tuple[int, ...]) -> int:
+        """Tokens of the longest cached prefix of ``hash_ids`` (the hits become most recent)."""
+        hits = 0
+        for h in hash_ids:
+            if h not in self._blocks:
+                break
+            self._blocks.move_to_end(h)
+            hits += 1
+        return hits * self.block_tokens
+
+    def insert(self, hash_ids: tuple[int, ...]) -> None:
+        """Cache the blocks of a prefilled prompt, evicting the least recently used."""
+        for h in hash_ids:
+            self._blocks[h] = None
+            self._blocks.move_to_end(h)
+        while len(self._blocks) > self.capacity_blocks:
+            self._blocks.popitem(last=False)
+
 
 class Replica:
     """One model replica on ``tp`` GPUs."""
 
-    def __init__(self, service: "InferenceService", index: int, alloc: "Allocation") -> None:
+    def __init__(self, service: "InferenceService", index: int, alloc: "Allocation", role: str = "both") -> None:
         self.service = service
         self.index = index
         self.alloc = alloc
+        self.role = role
         self.env = service.sim.env
         s = service.spec
+        self.model = s.model
+        self.device = service.device
         self.tp = s.tp
         self.max_num_seqs = s.max_num_seqs
         self.max_batch_tokens = s.max_batch_tokens
         self.kv_capacity_tokens = service.kv_capacity_tokens
+        self.kv_watermark_tokens = int(0.01 * self.kv_capacity_tokens)  # vLLM keeps 1 % free at admission
+        self.prefix_cache = (
+            PrefixCache(int(s.prefix_cache_fraction * self.kv_capacity_tokens) // s.prefix_block_tokens,
+                        s.prefix_block_tokens)
+            if s.prefix_cache_fraction > 0 else None
+        )
         self.waiting: deque[Request] = deque()
-        self.running: list[Request] = []
-        self.kv_reserved = 0
-        self._wake = None
-        self.process = self.env.process(self._serve())
+        self.running: list[Request] = []  # in admission order
+        self.kv_committed = 0  # sum of ctx + prefill_remaining over running
+        self._phase = IDLE
+        self._token = 0
+        self._segment: tuple[float, np.ndarray, int, float, int] | None = None
+        self._idle_w = self.device.idle_w()
+        self._step()
 
     @property
     def outstanding(self) -> int:
         """Requests queued or running here."""
         return len(self.waiting) + len(self.running)
 
-    def enqueue(self, req: Request) -> None:
-        """Take a routed request; wake the engine if it can join the batch now."""
+    # -- arrivals --------------------------------------------------------------------
+    def enqueue(self, req: Request, first: bool = False) -> None:
+        """Take a request (at the head of the queue if ``first``); cut a decode segment if it can join now."""
         req.replica = self.index
-        self.waiting.append(req)
-        if self._wake is not None and not self._wake.triggered and self._can_admit():
-            self._wake.succeed()
+        if first:
+            self.waiting.appendleft(req)
+        else:
+            self.waiting.append(req)
+        if self._phase == IDLE:
+            self._step()
+        elif self._phase == DECODE and self._can_admit():
+            self._cut_segment()
 
     def _can_admit(self) -> bool:
-        return (
-            bool(self.waiting)
-            and len(self.running) < self.max_num_seqs
-            and self.kv_reserved + self.waiting[0].kv_tokens_reserved <= self.kv_capacity_tokens
-        )
+        if not self.waiting or len(self.running) >= self.max_num_seqs:
+            return False
+        r = self.waiting[0]
+        need = r.ctx + r.prefill_remaining
+        return self.kv_committed + need + self.kv_watermark_tokens <= self.kv_capacity_tokens or (
+            not self.running and self.kv_committed + need <= self.kv_capacity_tokens)
 
     def _admit(self) -> None:
         now = self.env.now
         while self._can_admit():
-            req = self.waiting.popleft()
-            req.t_admitted_s = now
-            self.kv_reserved += req.kv_tokens_reserved
-            self.running.append(req)
+            r = self.waiting.popleft()
+            if r.t_admitted_s != r.t_admitted_s:  # first admission (NaN before)
+                r.t_admitted_s = now
+            if self.prefix_cache is not None and r.hash_ids and r.generated == 0 and r.ctx == 0:
+                cached = min(self.prefix_cache.hit_tokens(r.hash_ids), r.prompt_tokens - 1)
+                r.cached_tokens = cached
+                r.ctx = cached
+                r.prefill_remaining = r.prompt_tokens - cached
+            self.kv_committed += r.ctx + r.prefill_remaining
+            self.running.append(r)
 
-    def _serve(self):
-        svc = self.service
-        idle_w = svc.power_model.idle_w()
-        while True:
-            self._admit()
-            if not self.running:
-                self.alloc.set_state(idle_w, busy=False)
-                self._wake = self.env.event()
-                yield self._wake
-                self._wake = None
+    # -- the state machine -----------------------------------------------------------
+    def _timer(self, delay_s: float, fn: Callable[[], None]) -> None:
+        """Call ``fn`` after ``delay_s`` unless another timer is set first."""
+        self._token += 1
+        token = self._token
+        ev = self.env.timeout(delay_s)
+        ev.callbacks.append(lambda _ev: fn() if token == self._token else None)
+
+    def _step(self) -> None:
+        """Decide what the replica does next, at an iteration boundary."""
+        self._admit()
+        while self.running:
+            decoders = sum(1 for r in self.running if r.prefill_remaining == 0)
+            prefilling = decoders < len(self.running)
+            room = self.kv_capacity_tokens - self.kv_committed
+            if decoders and room < decoders:
+                self._preempt()
                 continue
-            if any(r.prefilled < r.prompt_tokens for r in self.running):
-                yield from self._mixed_iteration()
+            if prefilling:
+                self._start_mixed()
             else:
-                yield from self._decode_segment()
+                self._start_decode(room)
+            return
+        self._phase = IDLE
+        self._segment = None
+        self.alloc.set_state(self._idle_w, busy=False)
 
-    def _cost(self, new_tokens, attn_pairs, kv_read, decode_seqs):
-        svc = self.service
-        return iteration_cost(svc.model, svc.gpu, self.tp, svc.perf, new_tokens, attn_pairs, kv_read, decode_seqs)
+    def _preempt(self) -> None:
+        r = self.running.pop()
+        self.kv_committed -= r.ctx + r.prefill_remaining
+        r.prefill_remaining = r.prompt_tokens + r.generated
+        r.ctx = 0
+        r.preemptions += 1
+        self.service.preemptions += 1
+        self.waiting.appendleft(r)
 
-    def _mixed_iteration(self):
-        """One iteration with prefill chunks (and the decodes of every other running sequence)."""
-        decoders = [r for r in self.running if r.prefilled == r.prompt_tokens]
+    def _start_mixed(self) -> None:
+        """One iteration with prefill chunks and the decodes of every other running sequence."""
+        decoders = [r for r in self.running if r.prefill_remaining == 0]
         budget = self.max_batch_tokens - len(decoders)
         chunks: list[tuple[Request, int]] = []
         for r in self.running:
             if budget <= 0:
                 break
-            if r.prefilled < r.prompt_tokens:
-                c = min(budget, r.prompt_tokens - r.prefilled)
+            if r.prefill_remaining > 0:
+                c = min(budget, r.prefill_remaining)
                 chunks.append((r, c))
                 budget -= c
-        ctx = sum(r.context_tokens for r in decoders)
+        ctx = sum(r.ctx for r in decoders)
         new = len(decoders) + sum(c for _, c in chunks)
-        pairs = ctx + sum(prefill_attn_pairs(c, r.prefilled) for r, c in chunks)
-        kv_read = ctx + sum(r.prefilled + c for r, c in chunks)
-        cost = self._cost(new, pairs, kv_read, len(decoders))
-        dt = float(cost.time_s)
-        power_w = float(self.service.power_model.iteration_w(cost.time_s, cost.compute_s, cost.memory_s))
+        pairs = ctx + sum(prefill_attn_pairs(c, r.ctx) for r, c in chunks)
+        kv_read = ctx + sum(r.ctx + c for r, c in chunks)
+        dt, power_w = self.device.iteration(self.model, self.tp, new, pairs, kv_read, len(decoders))
+        dt, power_w = float(dt), float(power_w)
         self.alloc.set_state(power_w, busy=True)
-        yield self.env.timeout(dt)
-        energy_per_token = power_w * self.tp * dt / new
-        produced = len(decoders)
+        self._phase = MIXED
+        self._timer(dt, lambda: self._end_mixed(decoders, chunks, power_w * self.tp * dt / new))
+
+    def _end_mixed(self, decoders: list[Request], chunks: list[tuple[Request, int]], energy_per_token: float) -> None:
         now = self.env.now
+        produced = len(decoders)
         for r in decoders:
+            r.ctx += 1
             r.generated += 1
             r.energy_j += energy_per_token
+        self.kv_committed += len(decoders)
+        handoff: list[Request] = []
         for r, c in chunks:
-            r.prefilled += c
+            r.ctx += c
+            r.prefill_remaining -= c
             r.energy_j += energy_per_token * c
-            if r.prefilled == r.prompt_tokens:
-                r.generated = 1
-                r.t_first_token_s = now
+            if r.prefill_remaining == 0:
+                r.generated += 1
                 produced += 1
+                if r.t_first_token_s != r.t_first_token_s:
+                    r.t_first_token_s = now
+                if self.prefix_cache is not None and r.hash_ids:
+                    self.prefix_cache.insert(r.hash_ids)
+                if self.role == "prefill" and r.generated < r.output_tokens:
+                    handoff.append(r)
         self.service.output_tokens += produced
+        for r in handoff:
+            self.running.remove(r)
+            self.kv_committed -= r.ctx
+            self.service.hand_over(r)
         self._complete_finished()
+        self._step()
 
-    def _decode_segment(self):
-        """Decode iterations of an unchanged batch until the next completion or admissible arrival."""
+    def _start_decode(self, room: int) -> None:
+        """Decode iterations of an unchanged batch until the next completion or a full cache."""
         batch = self.running
         b = len(batch)
-        n = min(r.output_tokens - r.generated for r in batch)
-        ctx0 = sum(r.context_tokens for r in batch)
-        ctx = ctx0 + b * np.arange(n, dtype=np.float64)
-        cost = self._cost(b, ctx, ctx, b)
-        times = np.broadcast_to(cost.time_s, (n,))
-        cum = np.cumsum(times)
-        # Power is evaluated at the segment's first iteration and held for the segment.
-        power_w = float(self.service.power_model.iteration_w(times[0], np.atleast_1d(cost.compute_s)[0],
-                                                             np.atleast_1d(cost.memory_s)[0]))
-        self.alloc.set_state(power_w, busy=True)
-        t0 = self.env.now
-        done = n
-        if len(self.running) < self.max_num_seqs:
-            self._wake = self.env.event()
-            yield self.env.any_of([self.env.timeout(float(cum[-1])), self._wake])
-            woke = self._wake.triggered
-            self._wake = None
-            if woke:
-                elapsed = self.env.now - t0
-                done = min(n, int(np.searchsorted(cum, elapsed, side="left")) + 1)
-                wait = t0 + float(cum[done - 1]) - self.env.now
-                if wait > 0:
-                    yield self.env.timeout(wait)
+        n = min(min(r.output_tokens - r.generated for r in batch), room // b)
+        ctx0 = sum(r.ctx for r in batch)
+        if n == 1:
+            t, p = self.device.iteration(self.model, self.tp, b, ctx0, ctx0, b)
+            cum = np.array([float(t)])
+            power_w = float(p)
         else:
-            yield self.env.timeout(float(cum[-1]))
+            ctx = ctx0 + b * np.arange(n, dtype=np.float64)
+            times, powers = self.device.iteration(self.model, self.tp, b, ctx, ctx, b)
+            cum = np.cumsum(np.broadcast_to(times, (n,)))
+            # Power is that of the segment's first iteration, held for the segment.
+            power_w = float(np.broadcast_to(powers, (n,))[0])
+        self.alloc.set_state(power_w, busy=True)
+        self._phase = DECODE
+        self._segment = (self.env.now, cum, n, power_w, b)
+        self._timer(float(cum[-1]), lambda: self._end_segment(n))
+
+    def _cut_segment(self) -> None:
+        """End the decode segment at the end of the iteration in progress."""
+        t0, cum, n, _, _ = self._segment
+        now = self.env.now
+        done = min(n, int(np.searchsorted(cum, now - t0, side="left")) + 1)
+        self._phase = CUT
+        wait = t0 + float(cum[done - 1]) - now
+        if wait <= 0:
+            self._token += 1  # the segment's own timer is now stale
+            self._end_segment(done)
+        else:
+            self._timer(wait, lambda: self._end_segment(done))
+
+    def _end_segment(self, done: int) -> None:
+        t0, cum, n, power_w, b = self._segment
         energy_each = power_w * self.tp * float(cum[done - 1]) / b
-        for r in batch:
+        for r in self.running:
+            r.ctx += done
             r.generated += done
             r.energy_j += energy_each
+        self.kv_committed += done * b
         self.service.output_tokens += done * b
         self._complete_finished()
+        self._step()
 
     def _complete_finished(self) -> None:
         finished = [r for r in self.running if r.generated >= r.output_tokens]
@@ -176,5 +281,5 @@ class Replica:
         self.running = [r for r in self.running if r.generated < r.output_tokens]
         for r in finished:
             r.t_done_s = now
-            self.kv_reserved -= r.kv_tokens_reserved
+            self.kv_committed -= r.ctx + r.prefill_remaining
             self.service.complete(r)

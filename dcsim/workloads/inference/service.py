@@ -1,15 +1,23 @@
-"""An inference service: an LLM on N replicas of TP GPUs behind a router, fed by arrivals."""
+"""An inference service: an LLM on N replicas of TP GPUs behind a router, fed by arrivals.
+
+Arrivals come from an arrival process (Poisson, bursty, diurnal) with lengths drawn
+from distributions, or from a replayed trace; either way all arrival times are drawn
+up front, in bulk, and each arrival is one timer event. With ``prefill_replicas > 0``
+the service is disaggregated (Splitwise-style): the first replicas only prefill, then
+the KV cache moves to a decode replica over the scale-out network and decoding
+continues there.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from dcsim.hardware.gpus import GpuSpec
+import numpy as np
+
+from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.models import LlmSpec
-from dcsim.hardware.performance import InferencePerfParams
-from dcsim.hardware.power import GpuPowerModel
 from dcsim.workloads.cluster import Allocation, Cluster, WorkRequest
 from dcsim.workloads.inference.engine import Replica
 from dcsim.workloads.inference.requests import LengthDistribution, Request
@@ -26,87 +34,145 @@ class ServiceSpec:
     model: LlmSpec
     replicas: int
     tp: int
-    arrival_rate_per_s: float
-    prompt_tokens: LengthDistribution
-    output_tokens: LengthDistribution
+    arrivals: Any  # an ArrivalProcess (dcsim.workloads.inference.arrivals)
+    lengths: Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]]  # (prompts, outputs) of n requests
+    mean_prompt_tokens: float
+    mean_output_tokens: float
     max_num_seqs: int
     max_batch_tokens: int
     kv_capacity_tokens: int
+    trace: Any = None  # a Trace (dcsim.workloads.inference.traces) replayed instead of drawn lengths
+    prefix_cache_fraction: float = 0.0
+    prefix_block_tokens: int = 512
+    prefill_replicas: int = 0
+    kv_transfer_bytes_per_s: float = 50e9
+    slo_ttft_s: float | None = None
+    slo_tpot_s: float | None = None
+    fidelity: str = "request"
+
+
+def length_sampler(prompt: LengthDistribution, output: LengthDistribution):
+    """Independent prompt and output lengths from two distributions."""
+
+    def sample(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        return prompt.sample_many(rng, n), output.sample_many(rng, n)
+
+    return sample
 
 
 class InferenceService:
-    """Replicas of one model, a router, and a Poisson arrival process."""
+    """Replicas of one model, a router, and the requests that arrive for it."""
 
     def __init__(
         self,
         sim: "Simulation",
         spec: ServiceSpec,
-        gpu: GpuSpec,
-        perf: InferencePerfParams,
-        power_model: GpuPowerModel,
+        device: DeviceModel,
         router: Any,
         cluster: Cluster,
         first_work_id: int,
+        until_s: float,
     ) -> None:
         self.sim = sim
         self.spec = spec
         self.name = spec.name
         self.model = spec.model
-        self.gpu = gpu
-        self.perf = perf
-        self.power_model = power_model
+        self.device = device
         self.router = router
+        self.cluster = cluster
         self.kv_capacity_tokens = spec.kv_capacity_tokens
         self.replicas: list[Replica] = []
         self.allocations: list[Allocation] = []
         self.pending: list[Request] = []  # arrived while no replica was up
         self.requests: list[Request] = []
         self.output_tokens = 0
+        self.preemptions = 0
         self._done: set[int] = set()
         for i in range(spec.replicas):
             cluster.submit(WorkRequest(first_work_id + i, f"{spec.name}/replica/{i}", spec.tp, self._start_replica))
-        if spec.arrival_rate_per_s > 0:
-            sim.env.process(self._poisson_arrivals())
+        self._load_arrivals(until_s)
+        self._next = 0
+        if len(self._times):
+            self._schedule_next_arrival()
+        sim.recorder.meta.setdefault("services", {})[spec.name] = {
+            "slo_ttft_s": spec.slo_ttft_s, "slo_tpot_s": spec.slo_tpot_s,
+        }
         sim.on_finish(self._finish)
 
+    # -- replicas --------------------------------------------------------------------
+    def _role(self, index: int) -> str:
+        if self.spec.prefill_replicas == 0:
+            return "both"
+        return "prefill" if index < self.spec.prefill_replicas else "decode"
+
     def _start_replica(self, alloc: Allocation) -> None:
-        replica = Replica(self, len(self.replicas), alloc)
+        index = len(self.replicas)
+        replica = Replica(self, index, alloc, self._role(index))
         self.replicas.append(replica)
         self.allocations.append(alloc)
         pending, self.pending = self.pending, []
         for req in pending:
             self._route(req)
 
-    def _poisson_arrivals(self):
-        env = self.sim.env
-        gaps = self.sim.rng.stream(f"arrivals/{self.name}")
-        lengths = self.sim.rng.stream(f"lengths/{self.name}")
-        mean_gap_s = 1.0 / self.spec.arrival_rate_per_s
-        rid = 0
-        while True:
-            yield env.timeout(gaps.exponential(mean_gap_s))
-            req = Request(rid, self.name, env.now, self.spec.prompt_tokens.sample(lengths),
-                          self.spec.output_tokens.sample(lengths))
-            rid += 1
-            self.arrive(req)
+    # -- arrivals --------------------------------------------------------------------
+    def _load_arrivals(self, until_s: float) -> None:
+        spec = self.spec
+        if spec.trace is not None:
+            times = spec.arrivals.arrival_times_s(None, until_s)
+            n = len(times)
+            self._times = times
+            self._prompts = spec.trace.prompt_tokens[:n]
+            self._outputs = spec.trace.output_tokens[:n]
+            self._hashes = spec.trace.hash_ids
+            return
+        self._times = spec.arrivals.arrival_times_s(self.sim.rng.stream(f"arrivals/{self.name}"), until_s)
+        self._prompts, self._outputs = spec.lengths(self.sim.rng.stream(f"lengths/{self.name}"), len(self._times))
+        self._hashes = None
+
+    def _schedule_next_arrival(self) -> None:
+        delay = float(self._times[self._next]) - self.sim.env.now
+        self.sim.env.timeout(max(delay, 0.0)).callbacks.append(self._on_arrival)
+
+    def _on_arrival(self, _event: Any) -> None:
+        i = self._next
+        req = Request(i, self.name, self.sim.env.now, int(self._prompts[i]), int(self._outputs[i]),
+                      self._hashes[i] if self._hashes is not None else None)
+        self._next = i + 1
+        if self._next < len(self._times):
+            self._schedule_next_arrival()
+        self.arrive(req)
 
     def arrive(self, req: Request) -> None:
         """A request reaches the service now."""
         self.requests.append(req)
-        if req.kv_tokens_reserved > self.kv_capacity_tokens:
+        if req.kv_tokens_max > self.kv_capacity_tokens:
             self._done.add(req.request_id)
             self.sim.recorder.record("requests", req.row("dropped"))
-            self.sim.recorder.event("drop", f"{self.name}", "request larger than the KV cache", req.kv_tokens_reserved)
+            self.sim.recorder.event("drop", self.name, "request larger than the KV cache", req.kv_tokens_max)
             return
         self._route(req)
 
-    def _route(self, req: Request) -> None:
-        if not self.replicas:
+    def _route(self, req: Request, decode_pool: bool = False) -> None:
+        pool = self._pool(decode_pool)
+        if not pool:
             self.pending.append(req)
             return
-        i = self.router.route(tuple(r.outstanding for r in self.replicas))
-        self.replicas[i].enqueue(req)
+        power = tuple(self.cluster.rack_power_w(r.alloc) for r in pool) if self.router.needs_power else None
+        pool[self.router.route(tuple(r.outstanding for r in pool), power)].enqueue(req)
 
+    def _pool(self, decode_pool: bool) -> list[Replica]:
+        if self.spec.prefill_replicas == 0:
+            return self.replicas
+        want = "decode" if decode_pool else "prefill"
+        return [r for r in self.replicas if r.role == want]
+
+    def hand_over(self, req: Request) -> None:
+        """A prefill replica finished ``req``'s prompt: move its KV cache to a decode replica."""
+        transfer_s = req.ctx * self.model.kv_bytes_per_token / (self.spec.tp * self.spec.kv_transfer_bytes_per_s)
+        ev = self.sim.env.timeout(transfer_s)
+        ev.callbacks.append(lambda _ev: self._route(req, decode_pool=True))
+
+    # -- completion and accounting ---------------------------------------------------
     def complete(self, req: Request) -> None:
         """A replica finished ``req``."""
         self._done.add(req.request_id)
@@ -122,3 +188,6 @@ class InferenceService:
         meta["inference_output_tokens"] = meta.get("inference_output_tokens", 0) + self.output_tokens
         gpu_j = sum(a.energy_now_j() for a in self.allocations)
         meta["inference_gpu_energy_j"] = meta.get("inference_gpu_energy_j", 0.0) + gpu_j
+        meta["inference_preemptions"] = meta.get("inference_preemptions", 0) + self.preemptions
+        meta["services"][self.name].update(output_tokens=self.output_tokens, gpu_energy_j=gpu_j,
+                                           preemptions=self.preemptions)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from dcsim.hardware.models import LlmSpec
 from dcsim.hardware.performance import TrainingStep
-from dcsim.hardware.power import GpuPowerModel
+from dcsim.hardware.device import DeviceModel
 from dcsim.workloads.cluster import Allocation, Cluster, WorkRequest
 
 if TYPE_CHECKING:
@@ -37,11 +37,11 @@ class JobSpec:
 class TrainingJob:
     """One job's life: submit, wait, run, release."""
 
-    def __init__(self, sim: "Simulation", spec: JobSpec, cluster: Cluster, power_model: GpuPowerModel) -> None:
+    def __init__(self, sim: "Simulation", spec: JobSpec, cluster: Cluster, device: DeviceModel) -> None:
         self.sim = sim
         self.spec = spec
         self.cluster = cluster
-        self.power_model = power_model
+        self.device = device
         self.status = "not_submitted"
         self.t_start_s = math.nan
         self.t_end_s = math.nan
@@ -62,7 +62,7 @@ class TrainingJob:
 
     def _run(self):
         assert self.alloc is not None
-        self.alloc.set_state(self.power_model.training_w(), busy=True)
+        self.alloc.set_state(self.device.training_w(), busy=True)
         yield self.sim.env.timeout(self.spec.steps * self.spec.step.time_s)
         self.t_end_s = self.sim.now_s
         self.status = "completed"

@@ -1,0 +1,199 @@
+"""The ``fluid`` fidelity: replica groups in steady state, one step per control interval.
+
+Instead of simulating every request, each interval the service takes the mean arrival
+rate of its arrival process, splits it evenly over its replicas, and solves for the
+steady state of continuous batching with the same device model the ``request``
+engine uses. Per replica, with arrival rate lambda, mean prompt P (prefilled in
+k = ceil(P / token budget) chunks) and mean output O:
+
+- iterations come in two kinds: lambda * k mixed iterations per second (a prompt chunk
+  plus the decodes) and n_d decode-only iterations per second;
+- every iteration advances each decoding sequence by a token, so the mean decode batch
+  per iteration is B = lambda (O - 1) / (lambda k + n_d);
+- busy time per second is lambda k t_mixed(B) + n_d t_decode(B), and TPOT is the busy
+  time per iteration;
+- the replica idles only when it holds no request; with L = lambda * E2E requests in
+  it on average, P(empty) = exp(-L) (Poisson occupancy), so busy = 1 - exp(-L).
+
+The last two conditions fix n_d (bisection). When no steady state exists the replica
+is saturated: it runs back to back at its largest batch (``max_num_seqs`` or the KV
+cache), serves its capacity, and the excess accumulates in a backlog that later
+intervals drain. TTFT is the prompt's k mixed iterations plus, on average, half an
+iteration of waiting for the current one to end, plus the backlog's queueing.
+Power per GPU is the time average of the two iteration kinds' power and idle power.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dcsim.hardware.device import DeviceModel
+from dcsim.hardware.models import LlmSpec
+from dcsim.hardware.performance import prefill_attn_pairs
+from dcsim.workloads.cluster import Allocation, Cluster, WorkRequest
+
+if TYPE_CHECKING:
+    from dcsim.core.simulation import Simulation
+    from dcsim.workloads.inference.service import ServiceSpec
+
+
+@dataclass(frozen=True, slots=True)
+class FluidPoint:
+    """Steady state of one replica."""
+
+    rate_per_s: float  # requests served per second
+    busy: float  # share of time iterating
+    batch: float  # mean decoding sequences per iteration
+    tpot_s: float
+    ttft_s: float
+    power_w: float  # mean per GPU
+    saturated: bool
+    capacity_per_s: float
+
+
+class ReplicaModel:
+    """Iteration costs of one replica at a mean operating point."""
+
+    def __init__(self, device: DeviceModel, model: LlmSpec, tp: int, mean_prompt: float, mean_output: float,
+                 max_batch_tokens: int, max_num_seqs: int, kv_capacity_tokens: int) -> None:
+        self.device, self.model, self.tp = device, model, tp
+        self.prompt = mean_prompt
+        self.output = mean_output
+        self.chunks = max(1, math.ceil(mean_prompt / max_batch_tokens))
+        self.chunk = mean_prompt / self.chunks
+        self.ctx = mean_prompt + mean_output / 2.0  # mean context of a decoding sequence
+        self.max_batch = min(float(max_num_seqs), kv_capacity_tokens / (mean_prompt + mean_output / 2.0))
+        self.idle_w = device.idle_w()
+        self.capacity_per_s = self._capacity()
+
+    def mixed(self, b: float) -> tuple[float, float]:
+        """(time, power) of an iteration with one prompt chunk and ``b`` decodes."""
+        before = self.chunk * (self.chunks - 1) / 2.0  # mean context already prefilled
+        t, p = self.device.iteration(self.model, self.tp, b + self.chunk,
+                                     b * self.ctx + prefill_attn_pairs(self.chunk, before),
+                                     b * self.ctx + before + self.chunk, b)
+        return float(t), float(p)
+
+    def decode(self, b: float) -> tuple[float, float]:
+        """(time, power) of a decode-only iteration of ``b`` sequences."""
+        t, p = self.device.iteration(self.model, self.tp, b, b * self.ctx, b * self.ctx, b)
+        return float(t), float(p)
+
+    def _capacity(self) -> float:
+        """Requests per second when iterating back to back at the largest batch."""
+        b = self.max_batch
+        t_m, _ = self.mixed(b)
+        t_d, _ = self.decode(b)
+        decode_iters = max((self.output - 1.0) / b - self.chunks, 0.0)
+        return 1.0 / (self.chunks * t_m + decode_iters * t_d)
+
+    def steady_state(self, lam: float) -> FluidPoint:
+        """The replica's steady state at ``lam`` requests per second."""
+        if lam <= 0:
+            return FluidPoint(0.0, 0.0, 0.0, math.nan, math.nan, self.idle_w, False, self.capacity_per_s)
+        if lam >= self.capacity_per_s:
+            return self._saturated()
+        k, o = self.chunks, self.output
+
+        def solve(n_d: float):
+            r_it = lam * k + n_d
+            b = lam * (o - 1.0) / r_it
+            (t_m, p_m), (t_d, p_d) = self.mixed(b), self.decode(b)
+            busy_time = lam * k * t_m + n_d * t_d
+            tpot = busy_time / r_it
+            e2e = k * t_m + (o - 1.0) * tpot
+            return busy_time - (1.0 - math.exp(-lam * e2e)), (b, t_m, p_m, t_d, p_d, busy_time, tpot)
+
+        lo, hi = 0.0, 1.0 / self.decode(0.0)[0]
+        g_lo, _ = solve(lo)
+        if g_lo > 0:  # even with every iteration mixed the replica is busier than its occupancy allows
+            n_d = 0.0
+        else:
+            for _ in range(60):
+                mid = 0.5 * (lo + hi)
+                if solve(mid)[0] > 0:
+                    hi = mid
+                else:
+                    lo = mid
+            n_d = 0.5 * (lo + hi)
+        _, (b, t_m, p_m, t_d, p_d, busy, tpot) = solve(n_d)
+        if busy >= 1.0:
+            return self._saturated()
+        power = lam * k * t_m * p_m + n_d * t_d * p_d + (1.0 - busy) * self.idle_w
+        ttft = k * t_m + 0.5 * busy * tpot
+        return FluidPoint(lam, busy, b, tpot, ttft, power, False, self.capacity_per_s)
+
+    def _saturated(self) -> FluidPoint:
+        b, k, mu = self.max_batch, self.chunks, self.capacity_per_s
+        (t_m, p_m), (t_d, p_d) = self.mixed(b), self.decode(b)
+        n_d = max(mu * (self.output - 1.0) / b - mu * k, 0.0)
+        r_it = mu * k + n_d
+        power = (mu * k * t_m * p_m + n_d * t_d * p_d) / (mu * k * t_m + n_d * t_d)
+        return FluidPoint(mu, 1.0, b, 1.0 / r_it, k * t_m + 0.5 / r_it, power, True, mu)
+
+
+class FluidService:
+    """A service at ``fluid`` fidelity: same constructor as ``InferenceService``."""
+
+    def __init__(self, sim: "Simulation", spec: "ServiceSpec", device: DeviceModel, router: Any, cluster: Cluster,
+                 first_work_id: int, until_s: float) -> None:
+        self.sim = sim
+        self.spec = spec
+        self.name = spec.name
+        self.device = device
+        self.allocations: list[Allocation] = []
+        self.interval_s = sim.recorder.meta.get("control_interval_s", 60.0)
+        self.model = ReplicaModel(device, spec.model, spec.tp, spec.mean_prompt_tokens, spec.mean_output_tokens,
+                                  spec.max_batch_tokens, spec.max_num_seqs, spec.kv_capacity_tokens)
+        self.backlog = 0.0  # requests arrived and not yet served
+        self.output_tokens = 0.0
+        self.served = 0.0
+        self.arrived = 0.0
+        self.until_s = until_s
+        for i in range(spec.replicas):
+            cluster.submit(WorkRequest(first_work_id + i, f"{spec.name}/replica/{i}", spec.tp, self._start_replica))
+        sim.recorder.meta.setdefault("services", {})[spec.name] = {
+            "slo_ttft_s": spec.slo_ttft_s, "slo_tpot_s": spec.slo_tpot_s, "fidelity": "fluid",
+        }
+        sim.env.process(self._run())
+        sim.on_finish(self._finish)
+
+    def _start_replica(self, alloc: Allocation) -> None:
+        self.allocations.append(alloc)
+
+    def _run(self):
+        env = self.sim.env
+        while True:
+            t0 = env.now
+            dt = min(self.interval_s, self.until_s - t0)
+            n = len(self.allocations)
+            lam_total = self.spec.arrivals.mean_rate_per_s(t0, t0 + dt)
+            self.arrived += lam_total * dt
+            # offered load: new arrivals plus the backlog spread over this interval
+            offered = lam_total + self.backlog / dt
+            point = self.model.steady_state(offered / n) if n else None
+            served_rate = point.rate_per_s * n if point else 0.0
+            self.backlog = max(0.0, self.backlog + (lam_total - served_rate) * dt)
+            queue_s = self.backlog / served_rate if served_rate > 0 else math.nan
+            for a in self.allocations:
+                a.set_state(point.power_w, busy=point.busy > 0)
+            tokens = served_rate * dt * self.spec.mean_output_tokens
+            self.served += served_rate * dt
+            self.output_tokens += tokens
+            self.sim.recorder.record("services", (
+                t0, self.name, lam_total, served_rate, tokens / dt,
+                point.batch if point else math.nan, point.ttft_s + (queue_s if point and point.saturated else 0.0)
+                if point else math.nan, point.tpot_s if point else math.nan, point.busy if point else 0.0,
+                point.power_w if point else math.nan, n, self.backlog, int(bool(point and point.saturated)), dt,
+            ))
+            yield env.timeout(dt)
+
+    def _finish(self, until_s: float) -> None:
+        meta = self.sim.recorder.meta
+        gpu_j = sum(a.energy_now_j() for a in self.allocations)
+        meta["inference_output_tokens"] = meta.get("inference_output_tokens", 0) + int(round(self.output_tokens))
+        meta["inference_gpu_energy_j"] = meta.get("inference_gpu_energy_j", 0.0) + gpu_j
+        meta["services"][self.name].update(output_tokens=self.output_tokens, gpu_energy_j=gpu_j,
+                                           requests_served=self.served, requests_arrived=self.arrived)

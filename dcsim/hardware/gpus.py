@@ -1,14 +1,15 @@
 """GPU catalogue: the datasheet numbers every model in dcsim starts from.
 
 Each entry cites its source beside the values. Peak FLOP/s are *dense* BF16 (no
-structured sparsity). Bandwidths are bytes per second; NVLink is the per-GPU
-bidirectional aggregate as quoted by NVIDIA, of which half flows each way.
+structured sparsity). Bandwidths are bytes per second; NVLink (AMD: Infinity Fabric)
+is the per-GPU bidirectional aggregate as quoted by the vendor, of which half flows
+each way.
 
 Idle power is not on datasheets. It is measured: the AcmeTrace telemetry of two
 A100 LLM clusters (Hu et al., NSDI 2024; ../shared/data/telemetry/acme,
 gpu_power_*_cdf.csv) shows idle GPUs at 58-66 W out of a 400 W TDP (the 5-25th
 percentiles, before the busy mode). We carry that idle share of TDP, 0.155, to the
-other SXM parts, an assumption recorded in DATA_SOURCES.md until a measurement of
+other SXM and OAM parts, an assumption recorded in DATA_SOURCES.md until a measurement of
 each part replaces it.
 """
 
@@ -43,6 +44,7 @@ class GpuSpec:
             raise ValueError(f"GpuSpec {self.name}: idle_w must be in [0, tdp_w)")
 
 
+# A module (SXM or OAM) GPU: datasheet units in, SI units out.
 def _sxm(name: str, tflops: float, hbm_gb: float, hbm_tb_s: float, tdp_w: float, nvlink_gb_s: float, source: str) -> GpuSpec:
     return GpuSpec(
         name=name,
@@ -70,6 +72,24 @@ GPUS: dict[str, GpuSpec] = {
     # dense BF16 per GPU; 1,440 GB HBM3e total (180 GB per GPU), 64 TB/s total (8 TB/s
     # per GPU); NVLink 5 1.8 TB/s per GPU; HGX B200 GPU TDP 1,000 W.
     "B200": _sxm("B200", 2250.0, 180.0, 8.0, 1000.0, 1800.0, "NVIDIA DGX B200 / HGX B200 datasheets"),
+    # One Blackwell GPU of a GB200 superchip (2 GPUs + 1 Grace CPU), as in GB200 NVL72.
+    # NVIDIA GB200 NVL72 specifications (72 GPUs): FP16/BF16 Tensor Core 360 PFLOPS with
+    # sparsity -> 2.5 PFLOPS dense per GPU; up to 13.4 TB HBM3e, 576 TB/s -> 186 GB
+    # (as MLPerf submissions list "GB200-186GB") and 8 TB/s per GPU; NVLink 130 TB/s ->
+    # NVLink 5 1.8 TB/s per GPU. Power: not on the NVL72 spec sheet; 1,200 W per GPU is
+    # NVIDIA's liquid-cooled Blackwell figure from the GTC 2024 launch (GB200 superchip up
+    # to 2,700 W with its Grace CPU), an assumption until a datasheet gives it.
+    "GB200": _sxm("GB200", 2500.0, 186.0, 8.0, 1200.0, 1800.0,
+                  "NVIDIA GB200 NVL72 specifications (per-rack totals / 72); GPU power: NVIDIA GTC 2024"),
+    # AMD Instinct MI300X (OAM module) product page and footnote MI300-17: BF16 1,307.4
+    # TFLOPS dense (2,614.9 with sparsity), 192 GB HBM3, 5.3 TB/s (5.325 exact), 750 W
+    # peak typical board power; 8 Infinity Fabric links of 128 GB/s peak each, 7 of
+    # which join the peers of an 8-GPU platform: 7 x 128 = 896 GB/s aggregate. Unlike
+    # NVLink through NVSwitch, each link reaches one peer only: collectives reach the
+    # aggregate only by running several rings over the mesh at once. Idle share of TDP
+    # carried over from the A100 (see above).
+    "MI300X": _sxm("MI300X", 1307.4, 192.0, 5.3, 750.0, 896.0,
+                   "AMD Instinct MI300X product page / datasheet (footnote MI300-17)"),
 }
 
 

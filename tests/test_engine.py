@@ -56,7 +56,7 @@ def serve(arrivals: list[tuple], until_s: float = 600.0, max_batch_tokens: int =
     topo = Topology(1, max(replicas, 1), NodeSpec(GPU))
     cluster = Cluster(sim, topo, FifoScheduler())
     kv = kv_capacity_tokens or max_kv_tokens(MODEL, GPU, TP, 0.9)
-    spec = ServiceSpec("svc", MODEL, replicas, TP, NoArrivals(), no_lengths, 1000.0, 100.0, 256, max_batch_tokens, kv,
+    spec = ServiceSpec("svc", MODEL, replicas, TP, NoArrivals(), no_lengths, 1000.0, 100.0, 1000.0, 256, max_batch_tokens, kv,
                        **spec_fields)
     svc = InferenceService(sim, spec, DEVICE, RoundRobinRouter(), cluster, 0, until_s)
 
@@ -140,3 +140,45 @@ def test_in_flight_requests_are_accounted_at_the_end():
     """Requests still queued or running when the run stops appear with their status."""
     _, req, _ = serve([(0.0, 100, 5000), (1.0, 100, 5000)], until_s=10.0)
     assert list(req["status"]) == ["running", "running"]
+
+
+def test_full_kv_cache_preempts_the_newest_and_recomputes():
+    """When decoding would overflow the cache, the most recently admitted request is
+    preempted, requeued at the head, and later recomputes its prompt and output so far;
+    every request still completes with all its tokens."""
+    arrivals = [(0.0, 400, 300), (0.01, 400, 300), (0.02, 400, 300)]
+    _, req, svc = serve(arrivals, kv_capacity_tokens=1500)
+    assert (req["status"] == "completed").all()
+    assert (req["generated_tokens"] == req["output_tokens"]).all()
+    assert req["preemptions"].sum() >= 1
+    assert req.loc[0, "preemptions"] == 0  # the oldest is never the victim
+    assert svc.preemptions == req["preemptions"].sum()
+    # the cache never held more than its capacity: at most 1500 tokens -> at most 3 prompts in flight
+    assert req.loc[2, "t_done_s"] > req.loc[0, "t_done_s"]
+
+
+def test_prefix_cache_skips_the_cached_blocks():
+    """A second prompt sharing its first blocks with a cached one prefills only the rest."""
+    block = 512
+    first = (0.0, 4 * block, 5, (1, 2, 3, 4))
+    second = (30.0, 4 * block, 5, (1, 2, 3, 9))  # three blocks in common
+    _, req, _ = serve([first, second], prefix_cache_fraction=0.2, prefix_block_tokens=block)
+    assert list(req["cached_tokens"]) == [0, 3 * block]
+    ttft_cached = cost(block, prefill_attn_pairs(block, 3 * block), 4 * block, 0)
+    assert req.loc[1, "ttft_s"] == pytest.approx(ttft_cached, rel=1e-12)
+    assert req.loc[1, "ttft_s"] < req.loc[0, "ttft_s"]
+
+
+def test_disaggregated_prefill_hands_kv_to_a_decode_replica():
+    """With prefill and decode pools, a request prefills on one replica, its KV cache moves
+    over the network, and it decodes on another; TTFT is the prefill alone."""
+    p, o = 2000, 20
+    _, req, svc = serve([(0.0, p, o)], replicas=2, prefill_replicas=1, kv_transfer_bytes_per_s=50e9)
+    r = req.iloc[0]
+    assert r["status"] == "completed"
+    assert r["replica"] == 1  # finished on the decode replica
+    ttft = cost(p, prefill_attn_pairs(p), p, 0)
+    assert r["ttft_s"] == pytest.approx(ttft, rel=1e-12)
+    transfer = p * MODEL.kv_bytes_per_token / (TP * 50e9)
+    decode = float(np.sum(decode_times(1, p, o - 1)))
+    assert r["e2e_s"] == pytest.approx(ttft + transfer + decode, rel=1e-12)

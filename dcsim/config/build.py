@@ -225,9 +225,10 @@ def _service(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: G
     if trace is not None:
         longest = int(trace.prompt_tokens.max() + trace.output_tokens.max()) if len(trace.prompt_tokens) else 0
         mean_p, mean_o = float(trace.prompt_tokens.mean()), float(trace.output_tokens.mean())
+        median_p = float(np.median(trace.prompt_tokens))
     else:
         p, o = sampler(np.random.default_rng(0), LENGTH_MEAN_SAMPLES)
-        mean_p, mean_o = float(p.mean()), float(o.mean())
+        mean_p, mean_o, median_p = float(p.mean()), float(o.mean()), float(np.median(p))
         longest = int(p.max() + o.max()) if s.arrivals.process == "servegen" else (
             s.prompt_tokens.max_tokens + s.output_tokens.max_tokens)
     kv = max_kv_tokens(model, gpu, s.tp, s.gpu_memory_utilization)
@@ -238,7 +239,7 @@ def _service(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: G
             f"need {need_gb:.0f} GB, {s.tp} x {gpu.name} give {have_gb:.0f} GB")
     return ServiceSpec(
         name=name, model=model, replicas=s.replicas, tp=s.tp, arrivals=arrivals, lengths=sampler,
-        mean_prompt_tokens=mean_p, mean_output_tokens=mean_o, max_num_seqs=s.max_num_seqs,
+        mean_prompt_tokens=mean_p, mean_output_tokens=mean_o, median_prompt_tokens=median_p, max_num_seqs=s.max_num_seqs,
         max_batch_tokens=s.max_batch_tokens, kv_capacity_tokens=kv, trace=trace,
         prefix_cache_fraction=s.prefix_cache_fraction, prefix_block_tokens=s.prefix_block_tokens,
         prefill_replicas=s.prefill_replicas, kv_transfer_bytes_per_s=s.kv_transfer_gbit_per_s * 1e9 / 8,

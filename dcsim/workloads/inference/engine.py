@@ -25,6 +25,7 @@ request are O(1 + prompt / budget), never one per decode step.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Callable
 
@@ -68,6 +69,50 @@ class PrefixCache:
             self._blocks.popitem(last=False)
 
 
+class LinearSegment:
+    """Decode iterations whose times grow linearly, t_k = a + b k: sums in closed form."""
+
+    __slots__ = ("a", "b", "n")
+
+    def __init__(self, a: float, b: float, n: int) -> None:
+        self.a, self.b, self.n = a, b, n
+
+    def end_s(self, k: int) -> float:
+        """Time from the segment's start to the end of its first ``k`` iterations."""
+        return k * self.a + self.b * k * (k - 1) / 2.0
+
+    def done_by(self, elapsed_s: float) -> int:
+        """Iterations finished by ``elapsed_s``, counting the one in progress (1..n)."""
+        a, b = self.a, self.b
+        # smallest k with end_s(k) >= elapsed: b/2 k^2 + (a - b/2) k - elapsed >= 0
+        if b > 0:
+            h = a - b / 2.0
+            k = math.ceil((-h + math.sqrt(h * h + 2.0 * b * elapsed_s)) / b)
+        else:
+            k = math.ceil(elapsed_s / a)
+        while k > 1 and self.end_s(k - 1) >= elapsed_s:  # guard the rounding of the root
+            k -= 1
+        while self.end_s(k) < elapsed_s:
+            k += 1
+        return max(1, min(self.n, k))
+
+
+class ArraySegment:
+    """Decode iterations of any time profile, by cumulative sums."""
+
+    __slots__ = ("cum", "n")
+
+    def __init__(self, times: np.ndarray) -> None:
+        self.cum = np.cumsum(times)
+        self.n = len(times)
+
+    def end_s(self, k: int) -> float:
+        return float(self.cum[k - 1])
+
+    def done_by(self, elapsed_s: float) -> int:
+        return min(self.n, int(np.searchsorted(self.cum, elapsed_s, side="left")) + 1)
+
+
 class Replica:
     """One model replica on ``tp`` GPUs."""
 
@@ -95,7 +140,8 @@ class Replica:
         self.kv_committed = 0  # sum of ctx + prefill_remaining over running
         self._phase = IDLE
         self._token = 0
-        self._segment: tuple[float, np.ndarray, int, float, int] | None = None
+        self._segment: tuple[float, LinearSegment | ArraySegment, float, int] | None = None
+        self._prefilling = 0  # running sequences with prompt tokens still to prefill
         self._idle_w = self.device.idle_w()
         self._step()
 
@@ -137,6 +183,8 @@ class Replica:
                 r.ctx = cached
                 r.prefill_remaining = r.prompt_tokens - cached
             self.kv_committed += r.ctx + r.prefill_remaining
+            if r.prefill_remaining > 0:
+                self._prefilling += 1
             self.running.append(r)
 
     # -- the state machine -----------------------------------------------------------
@@ -151,8 +199,8 @@ class Replica:
         """Decide what the replica does next, at an iteration boundary."""
         self._admit()
         while self.running:
-            decoders = sum(1 for r in self.running if r.prefill_remaining == 0)
-            prefilling = decoders < len(self.running)
+            decoders = len(self.running) - self._prefilling
+            prefilling = self._prefilling > 0
             room = self.kv_capacity_tokens - self.kv_committed
             if decoders and room < decoders:
                 self._preempt()
@@ -169,6 +217,8 @@ class Replica:
     def _preempt(self) -> None:
         r = self.running.pop()
         self.kv_committed -= r.ctx + r.prefill_remaining
+        if r.prefill_remaining > 0:
+            self._prefilling -= 1
         r.prefill_remaining = r.prompt_tokens + r.generated
         r.ctx = 0
         r.preemptions += 1
@@ -211,6 +261,7 @@ class Replica:
             r.prefill_remaining -= c
             r.energy_j += energy_per_token * c
             if r.prefill_remaining == 0:
+                self._prefilling -= 1
                 r.generated += 1
                 produced += 1
                 if r.t_first_token_s != r.t_first_token_s:
@@ -232,29 +283,38 @@ class Replica:
         batch = self.running
         b = len(batch)
         n = min(min(r.output_tokens - r.generated for r in batch), room // b)
-        ctx0 = sum(r.ctx for r in batch)
+        ctx0 = self.kv_committed  # every running sequence is decoding: the cache is their context
+        it = self.device.iteration
+        t0, p0 = it(self.model, self.tp, b, ctx0, ctx0, b)
+        t0 = float(t0)
         if n == 1:
-            t, p = self.device.iteration(self.model, self.tp, b, ctx0, ctx0, b)
-            cum = np.array([float(t)])
-            power_w = float(p)
+            seg: LinearSegment | ArraySegment = LinearSegment(t0, 0.0, 1)
         else:
-            ctx = ctx0 + b * np.arange(n, dtype=np.float64)
-            times, powers = self.device.iteration(self.model, self.tp, b, ctx, ctx, b)
-            cum = np.cumsum(np.broadcast_to(times, (n,)))
-            # Power is that of the segment's first iteration, held for the segment.
-            power_w = float(np.broadcast_to(powers, (n,))[0])
+            # Iteration time is linear in the context unless the roofline regime or a cap
+            # changes within the segment: check the far end and the middle, else cost every step.
+            t_last = float(it(self.model, self.tp, b, ctx0 + b * (n - 1), ctx0 + b * (n - 1), b)[0])
+            slope = (t_last - t0) / (n - 1)
+            mid = (n - 1) // 2
+            t_mid = float(it(self.model, self.tp, b, ctx0 + b * mid, ctx0 + b * mid, b)[0])
+            if abs(t0 + slope * mid - t_mid) <= 1e-12 * t_mid:
+                seg = LinearSegment(t0, slope, n)
+            else:
+                ctx = ctx0 + b * np.arange(n, dtype=np.float64)
+                seg = ArraySegment(np.broadcast_to(it(self.model, self.tp, b, ctx, ctx, b)[0], (n,)))
+        # Power is that of the segment's first iteration, held for the segment.
+        power_w = float(p0)
         self.alloc.set_state(power_w, busy=True)
         self._phase = DECODE
-        self._segment = (self.env.now, cum, n, power_w, b)
-        self._timer(float(cum[-1]), lambda: self._end_segment(n))
+        self._segment = (self.env.now, seg, power_w, b)
+        self._timer(seg.end_s(n), lambda: self._end_segment(n))
 
     def _cut_segment(self) -> None:
         """End the decode segment at the end of the iteration in progress."""
-        t0, cum, n, _, _ = self._segment
+        t0, seg, _, _ = self._segment
         now = self.env.now
-        done = min(n, int(np.searchsorted(cum, now - t0, side="left")) + 1)
+        done = seg.done_by(now - t0)
         self._phase = CUT
-        wait = t0 + float(cum[done - 1]) - now
+        wait = t0 + seg.end_s(done) - now
         if wait <= 0:
             self._token += 1  # the segment's own timer is now stale
             self._end_segment(done)
@@ -262,8 +322,8 @@ class Replica:
             self._timer(wait, lambda: self._end_segment(done))
 
     def _end_segment(self, done: int) -> None:
-        t0, cum, n, power_w, b = self._segment
-        energy_each = power_w * self.tp * float(cum[done - 1]) / b
+        _, seg, power_w, b = self._segment
+        energy_each = power_w * self.tp * seg.end_s(done) / b
         for r in self.running:
             r.ctx += done
             r.generated += done

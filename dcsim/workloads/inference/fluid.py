@@ -57,9 +57,12 @@ class ReplicaModel:
     """Iteration costs of one replica at a mean operating point."""
 
     def __init__(self, device: DeviceModel, model: LlmSpec, tp: int, mean_prompt: float, mean_output: float,
-                 max_batch_tokens: int, max_num_seqs: int, kv_capacity_tokens: int) -> None:
+                 max_batch_tokens: int, max_num_seqs: int, kv_capacity_tokens: int,
+                 median_prompt: float | None = None) -> None:
         self.device, self.model, self.tp = device, model, tp
         self.prompt = mean_prompt
+        self.max_batch_tokens = max_batch_tokens
+        self.median_prompt = mean_prompt if median_prompt is None else median_prompt
         self.output = mean_output
         self.chunks = max(1, math.ceil(mean_prompt / max_batch_tokens))
         self.chunk = mean_prompt / self.chunks
@@ -68,13 +71,46 @@ class ReplicaModel:
         self.idle_w = device.idle_w()
         self.capacity_per_s = self._capacity()
 
-    def mixed(self, b: float) -> tuple[float, float]:
-        """(time, power) of an iteration with one prompt chunk and ``b`` decodes."""
-        before = self.chunk * (self.chunks - 1) / 2.0  # mean context already prefilled
-        t, p = self.device.iteration(self.model, self.tp, b + self.chunk,
-                                     b * self.ctx + prefill_attn_pairs(self.chunk, before),
-                                     b * self.ctx + before + self.chunk, b)
+    def mixed(self, b: float, prompt: float | None = None) -> tuple[float, float]:
+        """(time, power) of an iteration with a chunk of a mean prompt (or of ``prompt``) and ``b`` decodes."""
+        if prompt is None:
+            chunks, chunk = self.chunks, self.chunk
+        else:
+            chunks = max(1, math.ceil(prompt / self.max_batch_tokens))
+            chunk = prompt / chunks
+        before = chunk * (chunks - 1) / 2.0  # mean context already prefilled
+        t, p = self.device.iteration(self.model, self.tp, b + chunk,
+                                     b * self.ctx + prefill_attn_pairs(chunk, before),
+                                     b * self.ctx + before + chunk, b)
         return float(t), float(p)
+
+    def median_ttft_s(self, lam: float, b: float, busy: float, t_m: float, t_d: float, n_d: float) -> float:
+        """Median TTFT: the median prompt's own prefill iterations plus the median wait for
+        the iteration in progress at arrival. An arrival finds the replica busy with
+        probability ``busy``, inside a mixed or decode iteration in proportion to the time
+        spent in each, at a uniform point of it. Prompts that arrived during the previous
+        iteration (lam x mean iteration time of them, of mean length) are prefilled in the
+        same iteration and lengthen it. (The prefill queue adds nothing to the median while
+        under half the time is spent prefilling: most prompts find none ahead.)
+        """
+        k = self.chunks
+        r_it = lam * k + n_d
+        m = lam * k / r_it if r_it > 0 else 1.0
+        busy_m, busy_d = m * t_m, (1 - m) * t_d
+        w_m = busy_m / (busy_m + busy_d) if busy_m + busy_d > 0 else 1.0
+
+        def cdf(x: float) -> float:
+            return (1 - busy) + busy * (w_m * min(x / t_m, 1.0) + (1 - w_m) * min(x / t_d, 1.0))
+
+        lo, hi = 0.0, max(t_m, t_d)
+        if cdf(0.0) < 0.5:
+            for _ in range(50):
+                mid = 0.5 * (lo + hi)
+                lo, hi = (lo, mid) if cdf(mid) >= 0.5 else (mid, hi)
+        mean_t = busy_m + busy_d  # mean iteration time
+        tokens = self.median_prompt + lam * mean_t * self.prompt
+        chunks = max(1, math.ceil(tokens / self.max_batch_tokens))
+        return chunks * self.mixed(b, tokens)[0] + hi * (cdf(0.0) < 0.5)
 
     def decode(self, b: float) -> tuple[float, float]:
         """(time, power) of a decode-only iteration of ``b`` sequences."""
@@ -119,10 +155,9 @@ class ReplicaModel:
                     lo = mid
             n_d = 0.5 * (lo + hi)
         _, (b, t_m, p_m, t_d, p_d, busy, tpot) = solve(n_d)
-        if busy >= 1.0:
-            return self._saturated()
+        busy = min(busy, 1.0)  # a full replica iterates back to back below its capacity
         power = lam * k * t_m * p_m + n_d * t_d * p_d + (1.0 - busy) * self.idle_w
-        ttft = k * t_m + 0.5 * busy * tpot
+        ttft = self.median_ttft_s(lam, b, busy, t_m, t_d, n_d)
         return FluidPoint(lam, busy, b, tpot, ttft, power, False, self.capacity_per_s)
 
     def _saturated(self) -> FluidPoint:
@@ -131,7 +166,7 @@ class ReplicaModel:
         n_d = max(mu * (self.output - 1.0) / b - mu * k, 0.0)
         r_it = mu * k + n_d
         power = (mu * k * t_m * p_m + n_d * t_d * p_d) / (mu * k * t_m + n_d * t_d)
-        return FluidPoint(mu, 1.0, b, 1.0 / r_it, k * t_m + 0.5 / r_it, power, True, mu)
+        return FluidPoint(mu, 1.0, b, 1.0 / r_it, self.median_ttft_s(mu, b, 1.0, t_m, t_d, n_d), power, True, mu)
 
 
 class FluidService:
@@ -146,7 +181,8 @@ class FluidService:
         self.allocations: list[Allocation] = []
         self.interval_s = sim.recorder.meta.get("control_interval_s", 60.0)
         self.model = ReplicaModel(device, spec.model, spec.tp, spec.mean_prompt_tokens, spec.mean_output_tokens,
-                                  spec.max_batch_tokens, spec.max_num_seqs, spec.kv_capacity_tokens)
+                                  spec.max_batch_tokens, spec.max_num_seqs, spec.kv_capacity_tokens,
+                                  spec.median_prompt_tokens)
         self.backlog = 0.0  # requests arrived and not yet served
         self.output_tokens = 0.0
         self.served = 0.0

@@ -38,6 +38,7 @@ class ServiceSpec:
     lengths: Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]]  # (prompts, outputs) of n requests
     mean_prompt_tokens: float
     mean_output_tokens: float
+    median_prompt_tokens: float
     max_num_seqs: int
     max_batch_tokens: int
     kv_capacity_tokens: int
@@ -88,6 +89,7 @@ class InferenceService:
         self.output_tokens = 0
         self.preemptions = 0
         self._done: set[int] = set()
+        self.in_system = sim.recorder.monitor(f"requests_in_system/{spec.name}")
         for i in range(spec.replicas):
             cluster.submit(WorkRequest(first_work_id + i, f"{spec.name}/replica/{i}", spec.tp, self._start_replica))
         self._load_arrivals(until_s)
@@ -145,7 +147,9 @@ class InferenceService:
     def arrive(self, req: Request) -> None:
         """A request reaches the service now."""
         self.requests.append(req)
+        self.in_system.add(1)
         if req.kv_tokens_max > self.kv_capacity_tokens:
+            self.in_system.add(-1)
             self._done.add(req.request_id)
             self.sim.recorder.record("requests", req.row("dropped"))
             self.sim.recorder.event("drop", self.name, "request larger than the KV cache", req.kv_tokens_max)
@@ -176,6 +180,7 @@ class InferenceService:
     def complete(self, req: Request) -> None:
         """A replica finished ``req``."""
         self._done.add(req.request_id)
+        self.in_system.add(-1)
         self.sim.recorder.record("requests", req.row("completed"))
 
     def _finish(self, until_s: float) -> None:

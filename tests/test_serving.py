@@ -1,0 +1,80 @@
+"""Inference serving at load: saturation, Little's law, and the fluid fidelity."""
+
+from __future__ import annotations
+
+import pytest
+
+import dcsim
+from dcsim.api import compose_config
+from dcsim.config.build import build
+from dcsim.workloads.inference.fluid import ReplicaModel
+
+CHAT = ["workload=inference_only", "workload.services.chat.replicas=8", "workload.services.chat.tp=4"]
+
+
+def replica_model(overrides: list[str]) -> ReplicaModel:
+    sc = build(compose_config(overrides))
+    s = sc.services[0][0]
+    return ReplicaModel(sc.device, s.model, s.tp, s.mean_prompt_tokens, s.mean_output_tokens, s.max_batch_tokens,
+                        s.max_num_seqs, s.kv_capacity_tokens, s.median_prompt_tokens)
+
+
+@pytest.fixture(scope="module")
+def capacity_per_s() -> float:
+    """Capacity of the 8-replica chat service by the model: replicas x one replica's back-to-back rate."""
+    return 8 * replica_model(CHAT).capacity_per_s
+
+
+@pytest.fixture(scope="module")
+def by_load(capacity_per_s):
+    """Request- and fluid-fidelity summaries at 30 %, 70 % and 95 % of capacity."""
+    out = {}
+    for load in (0.3, 0.7, 0.95):
+        rate = f"workload.services.chat.arrival_rate_per_s={load * capacity_per_s}"
+        for fid in ("request", "fluid"):
+            r = dcsim.run(CHAT + ["duration_s=1800", rate, f"workload.services.chat.fidelity={fid}"])
+            out[load, fid] = r
+    return out
+
+
+def test_latency_grows_with_load(by_load):
+    """Median and tail TTFT, TPOT and end-to-end latency all rise as load rises."""
+    s = [by_load[load, "request"].summary() for load in (0.3, 0.7, 0.95)]
+    for key in ("ttft_p50_s", "ttft_p99_s", "tpot_p50_s", "e2e_p50_s"):
+        assert s[0][key] < s[1][key] < s[2][key], key
+
+
+def test_littles_law_on_the_simulated_queue(by_load):
+    """Time-averaged requests in the system (a level monitor) equals arrival rate times mean
+    time in system, within 3 % over a 30-minute run at 70 % load."""
+    r = by_load[0.7, "request"]
+    req = r.frames()["requests"]
+    in_system = r.monitor_means["requests_in_system/chat"]
+    done = req[req["status"] == "completed"]
+    lam = len(req) / r.until_s
+    assert in_system == pytest.approx(lam * done["e2e_s"].mean(), rel=0.03)
+
+
+def test_saturated_service_serves_its_modelled_capacity():
+    """Offered twice its capacity, one replica completes requests at the rate the model
+    predicts for back-to-back iterations at its largest batch (within 10 %), and the
+    queue grows."""
+    one = ["workload=inference_only", "workload.services.chat.replicas=1", "workload.services.chat.tp=4",
+           "workload.services.chat.max_num_seqs=64"]
+    cap = replica_model(one).capacity_per_s
+    r = dcsim.run(one + [f"workload.services.chat.arrival_rate_per_s={2 * cap}", "duration_s=1200"])
+    req = r.frames()["requests"]
+    late = req[(req["status"] == "completed") & (req["t_done_s"] > 600)]
+    assert len(late) / 600.0 == pytest.approx(cap, rel=0.10)
+    assert (req["status"] == "queued").sum() > 0.3 * cap * 1200
+
+
+@pytest.mark.parametrize("load", [0.3, 0.7])
+def test_fluid_agrees_with_request_fidelity(by_load, load):
+    """At loads up to 70 % of capacity the fluid model's throughput and energy per token
+    are within 5 %, and its median TTFT and TPOT within 15 %, of simulating every request."""
+    a, b = by_load[load, "request"].summary(), by_load[load, "fluid"].summary()
+    assert b["output_tokens_per_s"] == pytest.approx(a["output_tokens_per_s"], rel=0.05)
+    assert b["energy_per_output_token_gpu_j"] == pytest.approx(a["energy_per_output_token_gpu_j"], rel=0.05)
+    assert b["ttft_p50_s"] == pytest.approx(a["ttft_p50_s"], rel=0.15)
+    assert b["tpot_p50_s"] == pytest.approx(a["tpot_p50_s"], rel=0.15)

@@ -159,6 +159,19 @@ def _lengths(field: str, lc: LengthConfig) -> LengthDistribution:
     return LengthDistribution(lc.distribution, lc.mean, lc.log_mu, lc.log_sigma, lc.min_tokens, lc.max_tokens)
 
 
+PACKAGED_PREFIX = "dcsim:"
+
+
+def resolve_data_path(path: str) -> str:
+    """A path, with ``dcsim:NAME`` meaning a file shipped in the package's data (e.g.
+    ``dcsim:traces/AzureLLMInferenceTrace_conv.csv.gz``)."""
+    if not path.startswith(PACKAGED_PREFIX):
+        return path
+    from importlib import resources
+
+    return str(resources.files("dcsim.data").joinpath(path[len(PACKAGED_PREFIX):]))
+
+
 ARRIVAL_PROCESSES = ("poisson", "gamma", "diurnal", "trace", "servegen")
 FIDELITIES = ("request", "fluid")
 LENGTH_MEAN_SAMPLES = 100_000  # draws that estimate mean lengths for the fluid model (fixed seed)
@@ -178,7 +191,7 @@ def _arrivals(field: str, s: ServiceConfig, start_hour: float) -> tuple[Any, Any
 
         try:
             if a.process == "trace":
-                trace = traces.read_trace(a.trace_path, a.trace_format)
+                trace = traces.read_trace(resolve_data_path(a.trace_path), a.trace_format)
                 return arr.TraceArrivals(trace, a.rate_multiplier), trace, None
             wl = traces.read_servegen(a.trace_path)
             return arr.ScaledArrivals(wl, a.rate_multiplier) if a.rate_multiplier != 1.0 else wl, None, wl.sample_lengths

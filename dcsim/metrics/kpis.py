@@ -118,6 +118,11 @@ def _inference_kpis(req: pd.DataFrame, fluid: pd.DataFrame, meta: dict, e: dict,
         "energy_per_output_token_facility_j": per_token_fac,
     }
     out.update(_slo_kpis(req, meta.get("services", {}), duration_s))
+    out["services"] = {
+        name: {**info, "energy_per_output_token_gpu_j": _ratio(info.get("gpu_energy_j", 0.0),
+                                                               info.get("output_tokens", 0))}
+        for name, info in meta.get("services", {}).items()
+    }
     if len(fluid) and not len(req):
         # fluid fidelity: medians weighted by requests served per interval; tails are not modelled
         served = fluid["served_rate_per_s"] * fluid["interval_s"]

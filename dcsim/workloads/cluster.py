@@ -52,6 +52,11 @@ class Allocation:
 
     def set_state(self, power_each_w: float, busy: bool) -> None:
         """Every GPU of the allocation draws ``power_each_w`` from now on; ``busy`` if computing."""
+        if self._account(power_each_w, busy):
+            self.cluster.ledger.set_power_many(self._meters, power_each_w)
+
+    def _account(self, power_each_w: float, busy: bool) -> bool:
+        """Close the energy account to now and take the new state; True if the power changes."""
         if self.released:
             raise RuntimeError(f"work {self.work.name}: allocation used after release")
         now = self.cluster.sim.now_s
@@ -60,9 +65,10 @@ class Allocation:
         if busy != self.busy:
             self.cluster._set_busy(self.gpu_ids, busy)
             self.busy = busy
-        if power_each_w != self.power_each_w:
-            self.power_each_w = power_each_w
-            self.cluster.ledger.set_power_many(self._meters, power_each_w)
+        if power_each_w == self.power_each_w:
+            return False
+        self.power_each_w = power_each_w
+        return True
 
     def energy_now_j(self) -> float:
         """GPU energy of this allocation up to now (or up to its release)."""
@@ -150,6 +156,12 @@ class Cluster:
         self.schedule()
 
     # -- power ---------------------------------------------------------------------
+    def set_group_state(self, allocs: list[Allocation], power_each_w: float, busy: bool) -> None:
+        """Set many allocations to one state at once (one notification of the facility)."""
+        meters = [m for a in allocs if a._account(power_each_w, busy) for m in a._meters]
+        if meters:
+            self.ledger.set_power_many(meters, power_each_w)
+
     def rack_power_w(self, alloc: Allocation) -> float:
         """IT power now of the rack holding the allocation's first GPU."""
         rack = self.topology.rack_name(self.topology.rack_of_node(self.topology.node_of_gpu(alloc.gpu_ids[0])))

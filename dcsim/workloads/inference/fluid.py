@@ -179,6 +179,7 @@ class FluidService:
         self.name = spec.name
         self.device = device
         self.allocations: list[Allocation] = []
+        self.cluster = cluster
         self.interval_s = sim.recorder.meta.get("control_interval_s", 60.0)
         self.model = ReplicaModel(device, spec.model, spec.tp, spec.mean_prompt_tokens, spec.mean_output_tokens,
                                   spec.max_batch_tokens, spec.max_num_seqs, spec.kv_capacity_tokens,
@@ -213,8 +214,8 @@ class FluidService:
             served_rate = point.rate_per_s * n if point else 0.0
             self.backlog = max(0.0, self.backlog + (lam_total - served_rate) * dt)
             queue_s = self.backlog / served_rate if served_rate > 0 else math.nan
-            for a in self.allocations:
-                a.set_state(point.power_w, busy=point.busy > 0)
+            if point is not None:
+                self.cluster.set_group_state(self.allocations, point.power_w, busy=point.busy > 0)
             tokens = served_rate * dt * self.spec.mean_output_tokens
             self.served += served_rate * dt
             self.output_tokens += tokens

@@ -48,6 +48,8 @@ class Facility:
         self._cooling = self._ledger.meter("cooling", "cooling")
         self._overloaded: list[str] = []
         self._outdoor_c = climate.outdoor_temp_c(0.0)
+        self._cooling_w_per_heat_w = cooling.power_w(1.0, self._outdoor_c)  # linear in heat at a given weather
+        self._no_overload_below_w = power_path.max_output_w()
         self._ledger.on_it_power_change(self._follow_it_power)
         self._busy = rec.monitor("gpus_busy")
         self._allocated = rec.monitor("gpus_allocated")
@@ -58,8 +60,9 @@ class Facility:
 
     def _follow_it_power(self, it_w: float) -> None:
         loss_w = self.power_path.loss_w(it_w)
-        self._loss.set_power(loss_w)
-        self._cooling.set_power(self.cooling.power_w(it_w + loss_w, self._outdoor_c))
+        self._ledger.set_powers(((self._loss, loss_w), (self._cooling, (it_w + loss_w) * self._cooling_w_per_heat_w)))
+        if it_w <= self._no_overload_below_w and not self._overloaded:
+            return
         over = self.power_path.overloaded(it_w)
         if over != self._overloaded:
             for name in set(over) - set(self._overloaded):
@@ -81,6 +84,7 @@ class Facility:
         env = self.sim.env
         while True:
             self._outdoor_c = self.climate.outdoor_temp_c(self.sim.now_s)
+            self._cooling_w_per_heat_w = self.cooling.power_w(1.0, self._outdoor_c)
             self._follow_it_power(self._ledger.it_power_w())
             yield env.timeout(self.control_interval_s)
             self._close_interval(self.sim.now_s)

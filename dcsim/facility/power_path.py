@@ -54,6 +54,16 @@ class PowerPath:
         """Total conversion loss while delivering ``output_w``."""
         return self.input_w(output_w) - output_w
 
+    def max_output_w(self) -> float:
+        """The largest rack-side load that overloads no stage (input grows with output)."""
+        lo, hi = 0.0, min(s.rated_w for s in self.stages)
+        if not self.overloaded(hi):
+            return hi
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if not self.overloaded(mid) else (lo, mid)
+        return lo
+
     def overloaded(self, output_w: float) -> list[str]:
         """Names of the stages whose output exceeds their rating at ``output_w``."""
         names = []

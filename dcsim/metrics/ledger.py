@@ -38,7 +38,7 @@ class _Account:
 class Meter(_Account):
     """The power and energy of one consumer."""
 
-    __slots__ = ("name", "kind", "group", "_ledger")
+    __slots__ = ("name", "kind", "group", "_ledger", "_totals", "is_it")
 
     def __init__(self, ledger: "EnergyLedger", name: str, kind: str, group: str | None, t0_s: float) -> None:
         super().__init__(t0_s)
@@ -46,6 +46,12 @@ class Meter(_Account):
         self.kind = kind
         self.group = group
         self._ledger = ledger
+        self.is_it = kind in IT_KINDS
+        # the running totals this meter feeds: its kind, the facility, and its group
+        totals = [ledger.kind_totals[kind], ledger.facility]
+        if group is not None:
+            totals.append(ledger.group_totals[group])
+        self._totals = tuple(totals)
 
     def set_power(self, power_w: float) -> None:
         """Change this consumer's power from now on."""
@@ -68,15 +74,23 @@ class EnergyLedger:
         """A new meter at zero power. ``group`` (a rack) aggregates IT meters."""
         if kind not in KINDS:
             raise ValueError(f"meter kind must be one of {KINDS}, got {kind!r}")
-        m = Meter(self, name, kind, group, self._clock())
         if group is not None and group not in self.group_totals:
             self.group_totals[group] = _Account(self._clock())
+        m = Meter(self, name, kind, group, self._clock())
         self.meters.append(m)
         return m
 
     def on_it_power_change(self, fn: Callable[[float], None]) -> None:
         """Call ``fn(it_power_w)`` whenever the total IT power changes."""
         self._it_listeners.append(fn)
+
+    def set_powers(self, changes) -> None:
+        """Set several meters to their own powers at once: ``((meter, power_w), ...)``."""
+        changed_it = False
+        for m, p in changes:
+            changed_it |= self._change(m, p, notify=False)
+        if changed_it:
+            self._notify_it()
 
     def set_power_many(self, meters: list[Meter] | tuple[Meter, ...], power_w: float) -> None:
         """Set several meters to the same power at once; IT listeners hear of it once."""
@@ -94,19 +108,16 @@ class EnergyLedger:
         if delta == 0.0:
             return False
         now = self._clock()
-        m.advance(now)
+        m.energy_j += m.power_w * (now - m.t_last_s)
+        m.t_last_s = now
         m.power_w = power_w
-        for acc in (self.kind_totals[m.kind], self.facility):
-            acc.advance(now)
+        for acc in m._totals:
+            acc.energy_j += acc.power_w * (now - acc.t_last_s)
+            acc.t_last_s = now
             acc.power_w += delta
-        if m.group is not None:
-            acc = self.group_totals[m.group]
-            acc.advance(now)
-            acc.power_w += delta
-        is_it = m.kind in IT_KINDS
-        if is_it and notify:
+        if m.is_it and notify:
             self._notify_it()
-        return is_it
+        return m.is_it
 
     def _notify_it(self) -> None:
         if self._it_listeners:

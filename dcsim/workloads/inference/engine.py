@@ -285,17 +285,19 @@ class Replica:
         n = min(min(r.output_tokens - r.generated for r in batch), room // b)
         ctx0 = self.kv_committed  # every running sequence is decoding: the cache is their context
         it = self.device.iteration
-        t0, p0 = it(self.model, self.tp, b, ctx0, ctx0, b)
-        t0 = float(t0)
         if n == 1:
-            seg: LinearSegment | ArraySegment = LinearSegment(t0, 0.0, 1)
+            t0, p0 = it(self.model, self.tp, b, ctx0, ctx0, b)
+            seg: LinearSegment | ArraySegment = LinearSegment(float(t0), 0.0, 1)
         else:
             # Iteration time is linear in the context unless the roofline regime or a cap
-            # changes within the segment: check the far end and the middle, else cost every step.
-            t_last = float(it(self.model, self.tp, b, ctx0 + b * (n - 1), ctx0 + b * (n - 1), b)[0])
-            slope = (t_last - t0) / (n - 1)
+            # changes within the segment: cost the first, middle and last iterations in one
+            # call, and cost every iteration only if the three are not on a line.
             mid = (n - 1) // 2
-            t_mid = float(it(self.model, self.tp, b, ctx0 + b * mid, ctx0 + b * mid, b)[0])
+            ctx3 = ctx0 + b * np.array((0.0, mid, n - 1))
+            t3, p3 = it(self.model, self.tp, b, ctx3, ctx3, b)
+            t0, t_mid, t_last = (float(x) for x in np.broadcast_to(t3, (3,)))
+            p0 = np.broadcast_to(p3, (3,))[0]
+            slope = (t_last - t0) / (n - 1)
             if abs(t0 + slope * mid - t_mid) <= 1e-12 * t_mid:
                 seg = LinearSegment(t0, slope, n)
             else:

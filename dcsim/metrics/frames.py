@@ -4,30 +4,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
+
+from dcsim.metrics.table import CATEGORICAL, INTEGER, Table
 
 if TYPE_CHECKING:
     from dcsim.metrics.results import Results
 
-# Columns that are labels, not numbers; everything else is float64 or int64.
-CATEGORICAL = {"service", "status", "record_type", "component", "name", "model", "detail"}
-INTEGER = {"request_id", "replica", "prompt_tokens", "output_tokens", "generated_tokens", "job_id", "gpus",
-           "steps", "steps_done", "restarts", "preemptions", "cached_tokens", "replicas", "saturated"}
 
-
-def to_frame(rows: list[tuple], columns: tuple[str, ...]) -> pd.DataFrame:
-    """One table as a DataFrame with stable dtypes, also when empty."""
-    df = pd.DataFrame.from_records(rows, columns=list(columns))
-    for col in columns:
-        if col in CATEGORICAL:
-            df[col] = df[col].astype("string")
-        elif col in INTEGER:
-            df[col] = df[col].astype("int64")
+def to_frame(table: Table) -> pd.DataFrame:
+    """One table as a DataFrame with stable dtypes (string, int64, float64), also when empty."""
+    cols = {}
+    for name, data in zip(table.columns, table.data):
+        if name in CATEGORICAL:
+            cols[name] = pd.array(data, dtype="string")
         else:
-            df[col] = df[col].astype("float64")
-    return df
+            cols[name] = np.frombuffer(data, dtype=np.int64 if name in INTEGER else np.float64).copy() \
+                if len(data) else np.empty(0, dtype=np.int64 if name in INTEGER else np.float64)
+    return pd.DataFrame(cols, columns=list(table.columns))
 
 
 def to_frames(results: "Results") -> dict[str, pd.DataFrame]:
     """All tables of a run."""
-    return {name: to_frame(results.rows[name], cols) for name, cols in results.columns.items()}
+    return {name: to_frame(table) for name, table in results.tables.items()}

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from dcsim.metrics.ledger import KINDS, EnergyLedger
 from dcsim.metrics.monitors import LevelMonitor
 from dcsim.metrics.results import Results
+from dcsim.metrics.table import Table
 
 if TYPE_CHECKING:
     from dcsim.core.simulation import Simulation
@@ -52,7 +53,7 @@ class Recorder:
         clock = lambda: float(sim.env.now)  # noqa: E731
         self.ledger = EnergyLedger(clock)
         self.monitors: dict[str, LevelMonitor] = {}
-        self.rows: dict[str, list[tuple]] = {name: [] for name in TABLES}
+        self.tables: dict[str, Table] = {name: Table(cols) for name, cols in TABLES.items()}
         self.meta: dict[str, Any] = {}
         self._clock = clock
 
@@ -65,11 +66,11 @@ class Recorder:
 
     def record(self, table: str, row: tuple) -> None:
         """Append a row (in the table's column order)."""
-        self.rows[table].append(row)
+        self.tables[table].append(row)
 
     def event(self, record_type: str, component: str, detail: str = "", value: float = float("nan")) -> None:
         """Record a discrete event of note at the current time."""
-        self.rows["events"].append((self._clock(), record_type, component, detail, value))
+        self.tables["events"].append((self._clock(), record_type, component, detail, value))
 
     def results(self, until_s: float) -> Results:
         """Close the ledger at ``until_s`` and package everything recorded."""
@@ -80,8 +81,7 @@ class Recorder:
         return Results(
             until_s=until_s,
             seed=self._sim.rng.seed,
-            rows={k: list(v) for k, v in self.rows.items()},
-            columns=dict(TABLES),
+            tables=self.tables,
             energy_j=energy,
             meter_energy_j={m.name: (m.kind, m.energy_j) for m in led.meters},
             group_energy_j={g: acc.energy_j for g, acc in led.group_totals.items()},

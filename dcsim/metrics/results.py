@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from dcsim.metrics.table import Table
+
 
 @dataclass
 class Results:
@@ -18,8 +20,7 @@ class Results:
 
     until_s: float
     seed: int
-    rows: dict[str, list[tuple]]
-    columns: dict[str, tuple[str, ...]]
+    tables: dict[str, "Table"]
     energy_j: dict[str, float]
     meter_energy_j: dict[str, tuple[str, float]]
     group_energy_j: dict[str, float]

@@ -85,10 +85,9 @@ class InferenceService:
         self.replicas: list[Replica] = []
         self.allocations: list[Allocation] = []
         self.pending: list[Request] = []  # arrived while no replica was up
-        self.requests: list[Request] = []
+        self.in_flight: dict[int, Request] = {}  # arrived, neither completed nor dropped
         self.output_tokens = 0
         self.preemptions = 0
-        self._done: set[int] = set()
         self.in_system = sim.recorder.monitor(f"requests_in_system/{spec.name}")
         for i in range(spec.replicas):
             cluster.submit(WorkRequest(first_work_id + i, f"{spec.name}/replica/{i}", spec.tp, self._start_replica))
@@ -146,14 +145,13 @@ class InferenceService:
 
     def arrive(self, req: Request) -> None:
         """A request reaches the service now."""
-        self.requests.append(req)
         self.in_system.add(1)
         if req.kv_tokens_max > self.kv_capacity_tokens:
             self.in_system.add(-1)
-            self._done.add(req.request_id)
             self.sim.recorder.record("requests", req.row("dropped"))
             self.sim.recorder.event("drop", self.name, "request larger than the KV cache", req.kv_tokens_max)
             return
+        self.in_flight[req.request_id] = req
         self._route(req)
 
     def _route(self, req: Request, decode_pool: bool = False) -> None:
@@ -179,16 +177,15 @@ class InferenceService:
     # -- completion and accounting ---------------------------------------------------
     def complete(self, req: Request) -> None:
         """A replica finished ``req``."""
-        self._done.add(req.request_id)
+        del self.in_flight[req.request_id]
         self.in_system.add(-1)
         self.sim.recorder.record("requests", req.row("completed"))
 
     def _finish(self, until_s: float) -> None:
         """Account for requests still in flight, and the service's GPU energy."""
-        for req in self.requests:
-            if req.request_id not in self._done:
-                status = "queued" if math.isnan(req.t_admitted_s) else "running"
-                self.sim.recorder.record("requests", req.row(status))
+        for req in self.in_flight.values():
+            status = "queued" if math.isnan(req.t_admitted_s) else "running"
+            self.sim.recorder.record("requests", req.row(status))
         meta = self.sim.recorder.meta
         meta["inference_output_tokens"] = meta.get("inference_output_tokens", 0) + self.output_tokens
         gpu_j = sum(a.energy_now_j() for a in self.allocations)

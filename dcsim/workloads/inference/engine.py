@@ -135,6 +135,7 @@ class Replica:
                         s.prefix_block_tokens)
             if s.prefix_cache_fraction > 0 else None
         )
+        self.outstanding = 0  # requests queued or running here
         self.waiting: deque[Request] = deque()
         self.running: list[Request] = []  # in admission order
         self.kv_committed = 0  # sum of ctx + prefill_remaining over running
@@ -145,19 +146,13 @@ class Replica:
         self._idle_w = self.device.idle_w()
         self._step()
 
-    @property
-    def outstanding(self) -> int:
-        """Requests queued or running here."""
-        return len(self.waiting) + len(self.running)
 
     # -- arrivals --------------------------------------------------------------------
-    def enqueue(self, req: Request, first: bool = False) -> None:
-        """Take a request (at the head of the queue if ``first``); cut a decode segment if it can join now."""
+    def enqueue(self, req: Request) -> None:
+        """Take a request; cut a decode segment if it can join the batch now."""
         req.replica = self.index
-        if first:
-            self.waiting.appendleft(req)
-        else:
-            self.waiting.append(req)
+        self.outstanding += 1
+        self.waiting.append(req)
         if self._phase == IDLE:
             self._step()
         elif self._phase == DECODE and self._can_admit():
@@ -273,6 +268,7 @@ class Replica:
         self.service.output_tokens += produced
         for r in handoff:
             self.running.remove(r)
+            self.outstanding -= 1
             self.kv_committed -= r.ctx
             self.service.hand_over(r)
         self._complete_finished()
@@ -295,8 +291,8 @@ class Replica:
             mid = (n - 1) // 2
             ctx3 = ctx0 + b * np.array((0.0, mid, n - 1))
             t3, p3 = it(self.model, self.tp, b, ctx3, ctx3, b)
-            t0, t_mid, t_last = (float(x) for x in np.broadcast_to(t3, (3,)))
-            p0 = np.broadcast_to(p3, (3,))[0]
+            t0, t_mid, t_last = t3.tolist()
+            p0 = p3[0]
             slope = (t_last - t0) / (n - 1)
             if abs(t0 + slope * mid - t_mid) <= 1e-12 * t_mid:
                 seg = LinearSegment(t0, slope, n)
@@ -341,6 +337,7 @@ class Replica:
             return
         now = self.env.now
         self.running = [r for r in self.running if r.generated < r.output_tokens]
+        self.outstanding -= len(finished)
         for r in finished:
             r.t_done_s = now
             self.kv_committed -= r.ctx + r.prefill_remaining

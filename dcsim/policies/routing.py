@@ -32,7 +32,7 @@ class LeastOutstandingRouter:
     needs_power = False
 
     def route(self, outstanding: tuple[int, ...], power_w: tuple[float, ...] | None = None) -> int:
-        return min(range(len(outstanding)), key=outstanding.__getitem__)
+        return outstanding.index(min(outstanding))
 
 
 @register(ROUTERS, "power_aware")

@@ -159,8 +159,8 @@ class InferenceService:
         if not pool:
             self.pending.append(req)
             return
-        power = tuple(self.cluster.rack_power_w(r.alloc) for r in pool) if self.router.needs_power else None
-        pool[self.router.route(tuple(r.outstanding for r in pool), power)].enqueue(req)
+        power = tuple([self.cluster.rack_power_w(r.alloc) for r in pool]) if self.router.needs_power else None
+        pool[self.router.route(tuple([r.outstanding for r in pool]), power)].enqueue(req)
 
     def _pool(self, decode_pool: bool) -> list[Replica]:
         if self.spec.prefill_replicas == 0:

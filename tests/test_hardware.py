@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from dcsim.hardware.gpus import GPUS
 from dcsim.hardware.models import MODELS
 from dcsim.hardware.performance import InferencePerfParams, decode_iteration_time_s, max_kv_tokens
 from dcsim.hardware.power import GpuPowerModel
-
-SPLITWISE = Path(__file__).resolve().parents[2] / "shared" / "data" / "calibration" / "splitwise" / "perf_model.csv"
 
 
 def test_kv_cache_bytes_per_token_follow_the_architecture():
@@ -59,15 +55,3 @@ def test_power_is_between_idle_and_tdp():
     low = pm.iteration_w(1.0, 0.05, 0.7)
     assert pm.idle_w() < low < 700.0
     assert pm.idle_w() < pm.training_w() < 700.0
-
-
-@pytest.mark.skipif(not SPLITWISE.exists(), reason="shared/data beside the checkout is needed")
-def test_default_efficiencies_fit_splitwise_h100_within_ten_percent():
-    """The shipped defaults reproduce measured Llama-2-70B H100 prompt (batch 1) and token
-    times with a median absolute error of at most 10 % (Splitwise, ISCA 2024)."""
-    from dcsim.hardware.calibrate import errors, load_observations
-
-    obs = load_observations(str(SPLITWISE), "h100-80gb", "llama2-70b")
-    err = errors(obs, "h100-80gb", "llama2-70b", InferencePerfParams())
-    assert err["prompt_median_ape_pct"] <= 10.0
-    assert err["token_median_ape_pct"] <= 10.0

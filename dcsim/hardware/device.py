@@ -4,16 +4,32 @@ The engine asks a :class:`DeviceModel` for the time and per-GPU power of an
 iteration; the roofline (``performance``), the power model (``power``) and the
 power cap all meet here, so a cap slows the work through the same path whatever
 imposed it (a static cap, a capping policy, a thermal limit).
+
+**Cap.** When an iteration would draw more than ``cap_w`` at full clock, the GPU lowers
+its SM clock to the fraction ``f`` at which it draws exactly the cap (found by
+bisection, elementwise on arrays). At clock ``f`` the roofline's compute time becomes
+``compute_s / f``; the memory time stays (HBM keeps its clock), and so do
+communication and fixed overheads. A compute-bound prefill therefore slows by about
+``1 / f`` while a memory-bound decode, whose compute hides under its weight streaming,
+barely slows; the power of the activity at clock ``f`` follows
+:meth:`GpuPowerModel.power_at_clock_w`. If even the lowest clock (``min_clock``) draws
+more than the cap, the GPU also idles part of the time (duty cycling) so that the
+average meets the cap. The model is calibrated on Splitwise's power-capped H100
+(docs/calibration.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from dcsim.hardware.gpus import GpuSpec
 from dcsim.hardware.models import LlmSpec
-from dcsim.hardware.performance import InferencePerfParams, iteration_cost
+from dcsim.hardware.performance import InferencePerfParams, calibrated_perf, iteration_cost
 from dcsim.hardware.power import GpuPowerModel
+
+_BISECTION_STEPS = 48  # clock resolution 2**-48 of the search interval
 
 
 @dataclass(frozen=True)
@@ -25,15 +41,84 @@ class DeviceModel:
     power: GpuPowerModel
     cap_w: float | None = None  # per-GPU power cap; None: TDP
 
+    def __post_init__(self) -> None:
+        if self.cap_w is not None and not self.cap_w > self.gpu.idle_w:
+            raise ValueError(f"cap_w must exceed the idle power of {self.gpu.name} ({self.gpu.idle_w:g} W), "
+                             f"got {self.cap_w!r}")
+
+    @classmethod
+    def for_gpu(cls, gpu: GpuSpec, cap_w: float | None = None) -> "DeviceModel":
+        """The calibrated device of a GPU type (the H100 fit for GPUs never measured)."""
+        return cls(gpu, calibrated_perf(gpu.name), GpuPowerModel(gpu), cap_w)
+
     def iteration(self, model: LlmSpec, tp: int, new_tokens, attn_pairs, kv_read_tokens, decode_seqs):
         """(time_s, power_w per GPU) of an engine iteration; arrays in, arrays out."""
         cost = iteration_cost(model, self.gpu, tp, self.perf, new_tokens, attn_pairs, kv_read_tokens, decode_seqs)
-        return cost.time_s, self.power.iteration_w(cost.time_s, cost.compute_s, cost.memory_s)
+        power_w = self.power.iteration_w(cost.time_s, cost.compute_s, cost.memory_s)
+        if self.cap_w is None or not np.any(power_w > self.cap_w):
+            return cost.time_s, power_w
+        return self._throttled(cost.time_s, cost.compute_s, cost.memory_s, power_w)
+
+    def _throttled(self, time_s, compute_s, memory_s, power_w):
+        """Time and power of iterations at the clock at which they draw the cap (see module docstring)."""
+        t, c, m, p = (np.asarray(a, dtype=np.float64) for a in np.broadcast_arrays(time_s, compute_s, memory_s, power_w))
+        over = p > self.cap_w
+        t_o, c_o, m_o = t[over], c[over], m[over]
+        rest_o = t_o - np.maximum(c_o, m_o)
+
+        def at_clock(f):
+            t_f = np.maximum(c_o / f, m_o) + rest_o
+            return t_f, self.power.power_at_clock_w(self.power.activity(t_f, c_o / f, m_o), f)
+
+        lo = np.full(t_o.shape, self.power.min_clock)
+        hi = np.ones(t_o.shape)
+        t_lo, p_lo = at_clock(lo)
+        reachable = p_lo <= self.cap_w
+        for _ in range(_BISECTION_STEPS):
+            mid = 0.5 * (lo + hi)
+            p_mid = at_clock(mid)[1]
+            fits = p_mid <= self.cap_w
+            lo = np.where(fits & reachable, mid, lo)
+            hi = np.where(fits | ~reachable, hi, mid)
+        t_f, p_f = at_clock(lo)
+        # Below the lowest clock the GPU duty-cycles: busy share d of the time at min_clock, idle otherwise.
+        duty = np.where(reachable, 1.0, (self.cap_w - self.gpu.idle_w) / (p_f - self.gpu.idle_w))
+        t[over] = t_f / duty
+        p[over] = np.where(reachable, p_f, self.cap_w)
+        shape = np.shape(t)
+        return (t if shape else t[()]), (p if shape else p[()])
 
     def idle_w(self) -> float:
         """Power of an idle GPU."""
         return self.power.idle_w()
 
+    def training_clock(self) -> float:
+        """Relative SM clock of a training step under the cap (1 without a cap or below it).
+
+        Below ``min_clock`` the value is the effective clock of duty cycling at ``min_clock``.
+        """
+        uncapped_w = self.power.training_w()
+        if self.cap_w is None or uncapped_w <= self.cap_w:
+            return 1.0
+        activity = self.power.training_activity
+        share = (self.cap_w - self.gpu.idle_w) / (self.power.dynamic_range_w * activity)
+        clock = share ** (1.0 / self.power.clock_power_exponent)
+        if clock >= self.power.min_clock:
+            return float(clock)
+        p_min = self.power.power_at_clock_w(activity, self.power.min_clock)
+        return float(self.power.min_clock * (self.cap_w - self.gpu.idle_w) / (p_min - self.gpu.idle_w))
+
+    def training_slowdown(self) -> float:
+        """Factor (>= 1) by which the cap stretches a training step; 1 without a cap.
+
+        A training step is taken as compute-bound, so it slows as 1 / clock; exposed
+        communication, which the clock does not slow, makes the true factor smaller.
+        """
+        return 1.0 / self.training_clock()
+
     def training_w(self) -> float:
-        """Power of a GPU during training."""
-        return self.power.training_w()
+        """Power of a GPU during training, at most the cap."""
+        uncapped_w = self.power.training_w()
+        if self.cap_w is None:
+            return uncapped_w
+        return min(uncapped_w, float(self.cap_w))

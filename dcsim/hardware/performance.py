@@ -8,12 +8,21 @@ overheads:
     compute_s = (2 * active_params * T + attn_flops_per_ctx * A) / (tp * peak_flops * compute_efficiency)
     memory_s  = (weight_bytes / tp + kv_bytes_per_token * K / tp) / (hbm_bw * memory_efficiency)
     comm_s    = 2 * layers * (2 * (tp - 1) * allreduce_hop_latency_s
-                               + 2 * (tp - 1) / tp * T * hidden * 2 B / (nvlink_bw / 2))
-    time_s    = max(compute_s, memory_s) + comm_s + iteration_overhead_s + per_seq_overhead_s * S
+                              + 2 * (tp - 1) / tp * T * hidden * 2 B / (nvlink_bw / 2 * allreduce_bw_efficiency))
+    time_s    = max(compute_s, memory_s) + comm_s
+                + layers * layer_overhead_s + per_seq_overhead_s * S
+                + prefill_overhead_s * [T > S]
 
 with T new tokens, A (new token, context token) attention pairs, K context tokens whose
-KV cache is read, S decoding sequences. Every function is pure and accepts numpy arrays,
-so a run of decode iterations is costed in one vectorised call.
+KV cache is read, S decoding sequences; [T > S] is 1 when the iteration holds prompt
+tokens. Every function is pure and accepts numpy arrays, so a run of decode iterations
+is costed in one vectorised call.
+
+The parameters are fitted per GPU type to the Splitwise measurements (Patel et al.,
+"Splitwise: Efficient Generative LLM Inference Using Phase Splitting", ISCA 2024;
+data from github.com/Mutinifni/splitwise-sim @ 8f99e7dc, ``data/perf_model.csv``) by
+``python -m dcsim.hardware.calibrate``; :data:`CALIBRATED_PERF` holds the results and
+docs/calibration.md their errors.
 
 A training step costs 6 * active_params * tokens FLOPs at a compute efficiency, plus
 the exposed share of the data-parallel gradient all-reduce over the scale-out network.
@@ -34,26 +43,46 @@ ACT_BYTES = 2.0  # BF16 activations exchanged by tensor-parallel all-reduce
 
 @dataclass(frozen=True, slots=True)
 class InferencePerfParams:
-    """Calibrated efficiencies of the inference roofline.
+    """Calibrated efficiencies and overheads of the inference roofline.
 
-    Defaults are a least-squares fit to the Splitwise measurements of Llama-2-70B on
-    H100-80GB at TP 2/4/8 (Patel et al., ISCA 2024; shared/data/calibration/splitwise,
-    fitted by ``python -m dcsim.hardware.calibrate``).
+    The defaults are the H100-SXM fit (:data:`CALIBRATED_PERF`); the first five
+    fields keep their positions so that ``InferencePerfParams(c, m, 0, 0, 0)`` is a
+    roofline without fixed overheads.
     """
 
-    # Fit on 2026-11-22: median |error| 8.2 % (prompt, batch 1), 1.4 % (token);
-    # worst 49 % and 24 %. See docs/calibration.md.
-    compute_efficiency: float = 0.46
-    memory_efficiency: float = 0.83
-    iteration_overhead_s: float = 0.0102
-    per_seq_overhead_s: float = 1.97e-4
-    allreduce_hop_latency_s: float = 6.9e-6
+    compute_efficiency: float = 0.56  # share of peak dense BF16 FLOP/s reached by prefill GEMMs
+    memory_efficiency: float = 0.86  # share of HBM bandwidth reached when streaming weights and KV
+    layer_overhead_s: float = 1.42e-4  # fixed cost per layer per iteration (kernel launches, small ops)
+    per_seq_overhead_s: float = 2.94e-4  # per decoding sequence per iteration (sampling, per-sequence kernels)
+    allreduce_hop_latency_s: float = 5.39e-6  # latency of one step of a ring all-reduce
+    allreduce_bw_efficiency: float = 0.475  # share of one-way NVLink bandwidth a ring all-reduce reaches
+    prefill_overhead_s: float = 0.0  # extra fixed cost of an iteration that holds prompt tokens
 
     def __post_init__(self) -> None:
-        if not (0 < self.compute_efficiency <= 1 and 0 < self.memory_efficiency <= 1):
-            raise ValueError("efficiencies must be in (0, 1]")
-        if min(self.iteration_overhead_s, self.per_seq_overhead_s, self.allreduce_hop_latency_s) < 0:
-            raise ValueError("overheads and latencies must be >= 0")
+        for name in ("compute_efficiency", "memory_efficiency", "allreduce_bw_efficiency"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)!r}")
+        for name in ("layer_overhead_s", "per_seq_overhead_s", "allreduce_hop_latency_s", "prefill_overhead_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+
+
+# Fitted by ``python -m dcsim.hardware.calibrate`` on Llama-2-70B (TP 2/4/8) and
+# BLOOM-176B (TP 8) prompt and token times of Splitwise (ISCA 2024); errors per GPU,
+# model and phase in docs/calibration.md.
+CALIBRATED_PERF: dict[str, InferencePerfParams] = {
+    "A100-80GB": InferencePerfParams(
+        compute_efficiency=0.72, memory_efficiency=1.0, layer_overhead_s=3.0e-4, per_seq_overhead_s=3.71e-4,
+        allreduce_hop_latency_s=3.2e-6, allreduce_bw_efficiency=0.433, prefill_overhead_s=0.0101),
+    "H100-SXM": InferencePerfParams(),
+}
+# GPUs without a measurement (H200, B200, ...) use the fit of the closest measured part.
+FALLBACK_PERF_GPU = "H100-SXM"
+
+
+def calibrated_perf(gpu_name: str) -> InferencePerfParams:
+    """The calibrated parameters of a GPU type; the H100-SXM fit for GPUs never measured."""
+    return CALIBRATED_PERF.get(gpu_name, CALIBRATED_PERF[FALLBACK_PERF_GPU])
 
 
 class IterationCost(NamedTuple):
@@ -79,11 +108,13 @@ def iteration_cost(
     compute_s = flops / (tp * gpu.peak_bf16_flops * params.compute_efficiency)
     mem_bytes = (model.weight_bytes + model.kv_bytes_per_token * kv_read_tokens) / tp
     memory_s = mem_bytes / (gpu.hbm_bw_bytes_per_s * params.memory_efficiency)
+    has_prompt = np.greater(new_tokens, decode_seqs)
     time_s = (
         np.maximum(compute_s, memory_s)
         + tp_comm_s(model, gpu, tp, params, new_tokens)
-        + params.iteration_overhead_s
+        + model.layers * params.layer_overhead_s
         + params.per_seq_overhead_s * decode_seqs
+        + params.prefill_overhead_s * has_prompt
     )
     return IterationCost(time_s, compute_s, memory_s)
 
@@ -93,7 +124,7 @@ def tp_comm_s(model: LlmSpec, gpu: GpuSpec, tp: int, params: InferencePerfParams
     if tp == 1:
         return 0.0 * new_tokens
     size_b = new_tokens * model.hidden * ACT_BYTES
-    one_way_bw = gpu.nvlink_bw_bytes_per_s / 2.0
+    one_way_bw = gpu.nvlink_bw_bytes_per_s / 2.0 * params.allreduce_bw_efficiency
     per_allreduce = 2 * (tp - 1) * params.allreduce_hop_latency_s + 2.0 * (tp - 1) / tp * size_b / one_way_bw
     return 2 * model.layers * per_allreduce
 

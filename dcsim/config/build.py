@@ -27,8 +27,7 @@ from dcsim.hardware.gpus import GPUS, GpuSpec
 from dcsim.hardware.models import MODELS, LlmSpec
 from dcsim.hardware.node import NodeSpec
 from dcsim.hardware.device import DeviceModel
-from dcsim.hardware.performance import InferencePerfParams, max_kv_tokens, training_step
-from dcsim.hardware.power import GpuPowerModel
+from dcsim.hardware.performance import TrainingStep, max_kv_tokens, training_step
 from dcsim.policies.registry import ROUTERS, SCHEDULERS
 from dcsim.scenario import Scenario
 from dcsim.workloads.config import LengthConfig, ServiceConfig, TrainingJobConfig
@@ -59,7 +58,10 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
     require(c.seed >= 0, "seed", c.seed, "an integer >= 0")
     require(c.duration_s > 0, "duration_s", c.duration_s, "a duration in seconds > 0")
     topology, gpu = _topology(c.facility)
-    device = DeviceModel(gpu, InferencePerfParams(), GpuPowerModel(gpu))
+    cap = c.facility.node.gpu_power_cap_w
+    require(cap is None or gpu.idle_w < cap, "facility.node.gpu_power_cap_w", cap,
+            f"watts above {gpu.name}'s idle power ({gpu.idle_w:g} W), or null for no cap")
+    device = DeviceModel.for_gpu(gpu, cap)
     require(c.scheduler.name in SCHEDULERS, "scheduler.name", c.scheduler.name, f"one of {sorted(SCHEDULERS)}")
     services = tuple(
         (_service(f"workload.services.{name}", name, s, topology, gpu, c.facility.climate.start_hour), s.router)
@@ -70,7 +72,7 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
             f"at most the facility's {topology.gpus_total} GPUs")
     first_job_id = sum(spec.replicas for spec, _ in services)
     jobs = tuple(
-        _job(f"workload.training.{name}", first_job_id + i, name, j, topology, gpu, c.facility)
+        _job(f"workload.training.{name}", first_job_id + i, name, j, topology, gpu, c.facility, device)
         for i, (name, j) in enumerate(c.workload.training.items())
     )
     return Scenario(
@@ -261,7 +263,7 @@ def _service(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: G
 
 
 def _job(field: str, job_id: int, name: str, j: TrainingJobConfig, topology: Topology, gpu: GpuSpec,
-         f: FacilityConfig) -> JobSpec:
+         f: FacilityConfig, device: DeviceModel) -> JobSpec:
     model = _model(f"{field}.model", j.model)
     g = topology.node.gpus_per_node
     require(j.gpus >= 1 and (j.gpus <= g and g % j.gpus == 0 or j.gpus % g == 0), f"{field}.gpus", j.gpus,
@@ -281,4 +283,9 @@ def _job(field: str, job_id: int, name: str, j: TrainingJobConfig, topology: Top
             f"{gpu.name} has {gpu.hbm_bytes / GB_B:.0f} GB")
     step = training_step(model, gpu, j.gpus, j.tokens_per_step, j.compute_efficiency, j.gpus // j.model_parallel,
                          f.network.scaleout_gbit_per_s_per_gpu * 1e9 / 8, j.comm_overlap)
+    slowdown = device.training_slowdown()
+    if slowdown != 1.0:  # a power cap lowers the clock: compute stretches, communication does not
+        compute_s = step.compute_s * slowdown
+        time_s = compute_s + step.exposed_comm_s
+        step = TrainingStep(time_s, compute_s, step.exposed_comm_s, step.mfu * step.time_s / time_s)
     return JobSpec(job_id, name, model, j.gpus, j.submit_time_s, j.steps, step)

@@ -16,6 +16,7 @@ class NodeConfig:
     gpus_per_node: int = 8
     host_idle_w: float = 1000.0  # AcmeTrace, see dcsim/hardware/node.py
     host_busy_w: float = 1650.0
+    gpu_power_cap_w: Optional[float] = None  # a static per-GPU power cap (slows work, see docs/calibration.md)
 
 
 @dataclass

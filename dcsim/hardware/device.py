@@ -20,16 +20,17 @@ average meets the cap. The model is calibrated on Splitwise's power-capped H100
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from dcsim.hardware.gpus import GpuSpec
 from dcsim.hardware.models import LlmSpec
-from dcsim.hardware.performance import InferencePerfParams, calibrated_perf, iteration_cost
+from dcsim.hardware.performance import ACT_BYTES, InferencePerfParams, calibrated_perf, iteration_cost
 from dcsim.hardware.power import GpuPowerModel
 
-_BISECTION_STEPS = 48  # clock resolution 2**-48 of the search interval
+_BISECTION_STEPS = 48
+  # clock resolution 2**-48 of the search interval
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class DeviceModel:
     perf: InferencePerfParams
     power: GpuPowerModel
     cap_w: float | None = None  # per-GPU power cap; None: TDP
+    # constants of iteration_scalar folded per (model, TP), filled on first use
+    _folded: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.cap_w is not None and not self.cap_w > self.gpu.idle_w:
@@ -87,6 +90,48 @@ class DeviceModel:
         p[over] = np.where(reachable, p_f, self.cap_w)
         shape = np.shape(t)
         return (t if shape else t[()]), (p if shape else p[()])
+
+    def iteration_scalar(self, model: LlmSpec, tp: int, new_tokens: float, attn_pairs: float,
+                         kv_read_tokens: float, decode_seqs: float) -> tuple[float, float]:
+        """:meth:`iteration` for one iteration, in plain floats (the engine's hot path).
+
+        The same formulas with the per-(model, TP) constants folded once; it agrees with
+        :meth:`iteration` to rounding. A binding cap takes the general path.
+        """
+        k = self._coefficients(model, tp)
+        compute_s = k[0] * new_tokens + k[1] * attn_pairs
+        memory_s = k[2] + k[3] * kv_read_tokens
+        roof_s = compute_s if compute_s > memory_s else memory_s
+        time_s = roof_s + k[4] + k[5] * new_tokens + k[6] + k[7] * decode_seqs + (k[8] if new_tokens > decode_seqs else 0.0)
+        pm = self.power
+        busy = pm.compute_weight * compute_s + pm.memory_weight * memory_s + pm.overhead_weight * (time_s - roof_s)
+        activity = busy / time_s
+        power_w = self.gpu.idle_w + k[9] * (activity if activity < 1.0 else 1.0)
+        if self.cap_w is not None and power_w > self.cap_w:
+            t, p = self._throttled(time_s, compute_s, memory_s, power_w)
+            return float(t), float(p)
+        return time_s, power_w
+
+    def _coefficients(self, model: LlmSpec, tp: int) -> tuple[float, ...]:
+        key = (model.name, tp)
+        k = self._folded.get(key)
+        if k is None:
+            g, pp = self.gpu, self.perf
+            flops_s = tp * g.peak_bf16_flops * pp.compute_efficiency
+            bytes_s = g.hbm_bw_bytes_per_s * pp.memory_efficiency
+            comm0 = comm1 = 0.0
+            if tp > 1:
+                one_way = g.nvlink_bw_bytes_per_s / 2.0 * pp.allreduce_bw_efficiency
+                comm0 = 2 * model.layers * 2 * (tp - 1) * pp.allreduce_hop_latency_s
+                comm1 = 2 * model.layers * 2.0 * (tp - 1) / tp * model.hidden * ACT_BYTES / one_way
+            k = (
+                2.0 * model.active_params / flops_s, model.attn_flops_per_token_per_ctx / flops_s,
+                model.weight_bytes / tp / bytes_s, model.kv_bytes_per_token / tp / bytes_s,
+                comm0, comm1, model.layers * pp.layer_overhead_s, pp.per_seq_overhead_s, pp.prefill_overhead_s,
+                self.power.dynamic_range_w,
+            )
+            self._folded[key] = k
+        return k
 
     def idle_w(self) -> float:
         """Power of an idle GPU."""

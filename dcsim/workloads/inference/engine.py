@@ -236,8 +236,7 @@ class Replica:
         new = len(decoders) + sum(c for _, c in chunks)
         pairs = ctx + sum(prefill_attn_pairs(c, r.ctx) for r, c in chunks)
         kv_read = ctx + sum(r.ctx + c for r, c in chunks)
-        dt, power_w = self.device.iteration(self.model, self.tp, new, pairs, kv_read, len(decoders))
-        dt, power_w = float(dt), float(power_w)
+        dt, power_w = self.device.iteration_scalar(self.model, self.tp, new, pairs, kv_read, len(decoders))
         self.alloc.set_state(power_w, busy=True)
         self._phase = MIXED
         self._timer(dt, lambda: self._end_mixed(decoders, chunks, power_w * self.tp * dt / new))
@@ -280,25 +279,25 @@ class Replica:
         b = len(batch)
         n = min(min(r.output_tokens - r.generated for r in batch), room // b)
         ctx0 = self.kv_committed  # every running sequence is decoding: the cache is their context
-        it = self.device.iteration
+        one = self.device.iteration_scalar
+        t0, p0 = one(self.model, self.tp, b, ctx0, ctx0, b)
         if n == 1:
-            t0, p0 = it(self.model, self.tp, b, ctx0, ctx0, b)
-            seg: LinearSegment | ArraySegment = LinearSegment(float(t0), 0.0, 1)
+            seg: LinearSegment | ArraySegment = LinearSegment(t0, 0.0, 1)
         else:
             # Iteration time is linear in the context unless the roofline regime or a cap
-            # changes within the segment: cost the first, middle and last iterations in one
-            # call, and cost every iteration only if the three are not on a line.
+            # changes within the segment: check the middle and last iterations against the
+            # line, and cost every iteration only if they are off it.
             mid = (n - 1) // 2
-            ctx3 = ctx0 + b * np.array((0.0, mid, n - 1))
-            t3, p3 = it(self.model, self.tp, b, ctx3, ctx3, b)
-            t0, t_mid, t_last = t3.tolist()
-            p0 = p3[0]
+            c_mid, c_last = ctx0 + b * mid, ctx0 + b * (n - 1)
+            t_mid = one(self.model, self.tp, b, c_mid, c_mid, b)[0]
+            t_last = one(self.model, self.tp, b, c_last, c_last, b)[0]
             slope = (t_last - t0) / (n - 1)
             if abs(t0 + slope * mid - t_mid) <= 1e-12 * t_mid:
                 seg = LinearSegment(t0, slope, n)
             else:
                 ctx = ctx0 + b * np.arange(n, dtype=np.float64)
-                seg = ArraySegment(np.broadcast_to(it(self.model, self.tp, b, ctx, ctx, b)[0], (n,)))
+                times = self.device.iteration(self.model, self.tp, b, ctx, ctx, b)[0]
+                seg = ArraySegment(np.broadcast_to(times, (n,)))
         # Power is that of the segment's first iteration, held for the segment.
         power_w = float(p0)
         self.alloc.set_state(power_w, busy=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 import sys
 
 import pytest
@@ -72,3 +73,24 @@ def test_bad_trace_is_one_clear_line(tmp_path, content, where):
     assert len(lines) == 1 and "Traceback" not in proc.stderr
     assert "workload.services.chat.arrivals.trace_path" in lines[0] and str(bad) in lines[0] and where in lines[0]
     assert not (tmp_path / "run").exists()
+
+
+MOONCAKE = Path(__file__).resolve().parents[2] / "shared" / "data" / "traces" / "mooncake" / "conversation_trace.jsonl"
+
+
+@pytest.mark.skipif(not MOONCAKE.exists(), reason="shared/data beside the checkout is needed")
+def test_mooncake_replay_with_prefix_caching_reuses_blocks():
+    """Replaying the Mooncake conversation trace with prefix caching on, requests find
+    their leading 512-token blocks cached, prefill less and reach the first token sooner."""
+    base = ["workload=inference_only", "workload.services.chat.replicas=2", "workload.services.chat.tp=8",
+            "workload.services.chat.arrivals.process=trace", f"workload.services.chat.arrivals.trace_path={MOONCAKE}",
+            "duration_s=300"]
+    off = dcsim.run(base).frames()["requests"]
+    on = dcsim.run(base + ["workload.services.chat.prefix_cache_fraction=0.3"]).frames()["requests"]
+    assert off["cached_tokens"].sum() == 0
+    assert on["cached_tokens"].sum() > 0.02 * on["prompt_tokens"].sum()
+    # whole blocks, except that the last prompt token is always computed
+    whole = (on["cached_tokens"] % 512 == 0) | (on["cached_tokens"] == on["prompt_tokens"] - 1)
+    assert whole.all() and (on["cached_tokens"] < on["prompt_tokens"]).all()
+    done_on, done_off = on[on["status"] == "completed"], off[off["status"] == "completed"]
+    assert done_on["ttft_s"].median() < done_off["ttft_s"].median()

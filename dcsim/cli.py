@@ -113,8 +113,8 @@ def format_summary(s: dict[str, Any]) -> str:
         ("energy per output token, facility", num(s["energy_per_output_token_facility_j"], ".3f") + " J"),
         ("TTFT p50 / p99", num(s["ttft_p50_s"], ".3f") + " / " + num(s["ttft_p99_s"], ".3f") + " s"),
         ("TPOT p50 / p99", num(1e3 * s["tpot_p50_s"], ".1f") + " / " + num(1e3 * s["tpot_p99_s"], ".1f") + " ms"),
-        ("SLO attainment / goodput", num(100 * s["slo_attainment"] if s["slo_attainment"] is not None else None, ".1f")
-         + " % / " + num(s["goodput_requests_per_s"], ".2f") + " req/s"),
+        ("SLO attainment / goodput", "no SLO set" if s["slo_attainment"] is None or s["slo_attainment"] != s["slo_attainment"]
+         else num(100 * s["slo_attainment"], ".1f") + " % / " + num(s["goodput_requests_per_s"], ".2f") + " req/s"),
         ("preemptions", f"{s['preemptions']}"),
         ("training jobs completed / submitted", f"{s['jobs_completed']} / {s['jobs_submitted']}"),
         ("training job wait, mean", num(s["job_wait_mean_s"] / 60 if s["job_wait_mean_s"] is not None else None,

@@ -43,6 +43,8 @@ class DeviceModel:
     cap_w: float | None = None  # per-GPU power cap; None: TDP
     # constants of iteration_scalar folded per (model, TP), filled on first use
     _folded: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    # devices of the same GPU under other caps, made on first use
+    _capped: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.cap_w is not None and not self.cap_w > self.gpu.idle_w:
@@ -53,6 +55,15 @@ class DeviceModel:
     def for_gpu(cls, gpu: GpuSpec, cap_w: float | None = None) -> "DeviceModel":
         """The calibrated device of a GPU type (the H100 fit for GPUs never measured)."""
         return cls(gpu, calibrated_perf(gpu.name), GpuPowerModel(gpu), cap_w)
+
+    def with_cap(self, cap_w: float | None) -> "DeviceModel":
+        """This device under another per-GPU cap (None: uncapped); the same object for the same cap."""
+        if cap_w == self.cap_w:
+            return self
+        dev = self._capped.get(cap_w)
+        if dev is None:
+            dev = self._capped[cap_w] = DeviceModel(self.gpu, self.perf, self.power, cap_w)
+        return dev
 
     def iteration(self, model: LlmSpec, tp: int, new_tokens, attn_pairs, kv_read_tokens, decode_seqs):
         """(time_s, power_w per GPU) of an engine iteration; arrays in, arrays out."""

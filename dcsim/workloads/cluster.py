@@ -30,6 +30,7 @@ class WorkRequest:
     gpus: int
     start: Callable[["Allocation"], None]
     t_submit_s: float = 0.0
+    owner: Any = None  # the workload (replica group or job) the power policy can cap
 
 
 class Allocation:
@@ -43,6 +44,7 @@ class Allocation:
         self.busy = False
         self.energy_j = 0.0
         self._t_last_s = cluster.sim.now_s
+        self.owner = work.owner  # the workload a power policy caps; set by the workload when it starts
         self.released = False
         self._meters = tuple(cluster.gpu_meters[g] for g in gpu_ids)
 
@@ -101,6 +103,7 @@ class Cluster:
         self.free: list[list[int]] = [list(topology.gpus_of_node(n)) for n in range(topology.num_nodes)]
         self.busy_by_node = [0] * topology.num_nodes
         self.queue: list[WorkRequest] = []
+        self._live: dict[int, Allocation] = {}
         self._busy = sim.recorder.monitor("gpus_busy")
         self._allocated = sim.recorder.monitor("gpus_allocated")
         sim.recorder.meta["gpus_total"] = topology.gpus_total
@@ -140,6 +143,7 @@ class Cluster:
         self.queue.remove(work)
         self._allocated.add(work.gpus)
         alloc = Allocation(self, work, tuple(gpu_ids))
+        self._live[work.work_id] = alloc
         self.sim.recorder.event("start", work.name, f"gpus={gpu_ids[0]}..{gpu_ids[-1]}", work.gpus)
         work.start(alloc)
 
@@ -147,6 +151,7 @@ class Cluster:
         """Return an allocation's GPUs (idle from now on) and schedule again."""
         alloc.set_state(self.idle_w, busy=False)
         alloc.released = True
+        del self._live[alloc.work.work_id]
         for g in alloc.gpu_ids:
             self.free[self.topology.node_of_gpu(g)].append(g)
         for f in self.free:
@@ -156,6 +161,10 @@ class Cluster:
         self.schedule()
 
     # -- power ---------------------------------------------------------------------
+    def allocations(self) -> list[Allocation]:
+        """Allocations in use, in the order they were granted."""
+        return list(self._live.values())
+
     def set_group_state(self, allocs: list[Allocation], power_each_w: float, busy: bool) -> None:
         """Set many allocations to one state at once (one notification of the facility)."""
         meters = [m for a in allocs if a._account(power_each_w, busy) for m in a._meters]

@@ -120,11 +120,15 @@ class Replica:
         self.service = service
         self.index = index
         self.alloc = alloc
+        alloc.owner = self
         self.role = role
         self.env = service.sim.env
         s = service.spec
         self.model = s.model
-        self.device = service.device
+        self.base_device = service.device  # uncapped (or statically capped) device
+        self.device = service.device  # the device under the current cap
+        self.cap_w: float | None = service.device.cap_w
+        self._last_iteration: tuple = (0, 0, 0, 0)  # inputs of the latest iteration, for power demand
         self.tp = s.tp
         self.max_num_seqs = s.max_num_seqs
         self.max_batch_tokens = s.max_batch_tokens
@@ -146,6 +150,26 @@ class Replica:
         self._idle_w = self.device.idle_w()
         self._step()
 
+
+    # -- power capping -----------------------------------------------------------------
+    kind = "inference"
+
+    def set_cap(self, cap_w: float | None) -> None:
+        """Run under a per-GPU power cap from the next iteration on (None: the base device's)."""
+        if cap_w is None:
+            cap_w = self.base_device.cap_w
+        if cap_w == self.cap_w:
+            return
+        self.cap_w = cap_w
+        self.device = self.base_device.with_cap(cap_w)
+        if self._phase == DECODE:
+            self._cut_segment()  # re-cost the rest of the segment at the new clock
+
+    def uncapped_w_per_gpu(self) -> float:
+        """Per-GPU power the latest iteration would draw without a cap (idle when idle)."""
+        if self._phase == IDLE:
+            return self._idle_w
+        return self.base_device.iteration_scalar(self.model, self.tp, *self._last_iteration)[1]
 
     # -- arrivals --------------------------------------------------------------------
     def enqueue(self, req: Request) -> None:
@@ -236,6 +260,7 @@ class Replica:
         new = len(decoders) + sum(c for _, c in chunks)
         pairs = ctx + sum(prefill_attn_pairs(c, r.ctx) for r, c in chunks)
         kv_read = ctx + sum(r.ctx + c for r, c in chunks)
+        self._last_iteration = (new, pairs, kv_read, len(decoders))
         dt, power_w = self.device.iteration_scalar(self.model, self.tp, new, pairs, kv_read, len(decoders))
         self.alloc.set_state(power_w, busy=True)
         self._phase = MIXED
@@ -280,6 +305,7 @@ class Replica:
         n = min(min(r.output_tokens - r.generated for r in batch), room // b)
         ctx0 = self.kv_committed  # every running sequence is decoding: the cache is their context
         one = self.device.iteration_scalar
+        self._last_iteration = (b, ctx0, ctx0, b)
         t0, p0 = one(self.model, self.tp, b, ctx0, ctx0, b)
         if n == 1:
             seg: LinearSegment | ArraySegment = LinearSegment(t0, 0.0, 1)

@@ -181,9 +181,10 @@ class FluidService:
         self.allocations: list[Allocation] = []
         self.cluster = cluster
         self.interval_s = sim.recorder.meta.get("control_interval_s", 60.0)
-        self.model = ReplicaModel(device, spec.model, spec.tp, spec.mean_prompt_tokens, spec.mean_output_tokens,
-                                  spec.max_batch_tokens, spec.max_num_seqs, spec.kv_capacity_tokens,
-                                  spec.median_prompt_tokens)
+        self.base_device = device
+        self.model = self._replica_model(device)
+        self._models = {device.cap_w: self.model}
+        self._uncapped_w = device.idle_w()
         self.backlog = 0.0  # requests arrived and not yet served
         self.output_tokens = 0.0
         self.served = 0.0
@@ -198,7 +199,29 @@ class FluidService:
         sim.on_finish(self._finish)
 
     def _start_replica(self, alloc: Allocation) -> None:
+        alloc.owner = self
         self.allocations.append(alloc)
+
+    # -- power capping: the group is one consumer -------------------------------------
+    kind = "inference"
+
+    def set_cap(self, cap_w: float | None) -> None:
+        """Run every replica under a per-GPU cap from the next interval on."""
+        if cap_w is None:
+            cap_w = self.base_device.cap_w
+        if cap_w == self.device.cap_w:
+            return
+        self.device = self.base_device.with_cap(cap_w)
+        self.model = self._models.get(cap_w) or self._models.setdefault(cap_w, self._replica_model(self.device))
+
+    def uncapped_w_per_gpu(self) -> float:
+        """Per-GPU power of the current steady state without a cap."""
+        return self._uncapped_w
+
+    def _replica_model(self, device: DeviceModel) -> ReplicaModel:
+        s = self.spec
+        return ReplicaModel(device, s.model, s.tp, s.mean_prompt_tokens, s.mean_output_tokens, s.max_batch_tokens,
+                            s.max_num_seqs, s.kv_capacity_tokens, s.median_prompt_tokens)
 
     def _run(self):
         env = self.sim.env
@@ -211,6 +234,9 @@ class FluidService:
             # offered load: new arrivals plus the backlog spread over this interval
             offered = lam_total + self.backlog / dt
             point = self.model.steady_state(offered / n) if n else None
+            if point is not None:
+                base = self._models[self.base_device.cap_w]
+                self._uncapped_w = point.power_w if base is self.model else base.steady_state(offered / n).power_w
             served_rate = point.rate_per_s * n if point else 0.0
             self.backlog = max(0.0, self.backlog + (lam_total - served_rate) * dt)
             queue_s = self.backlog / served_rate if served_rate > 0 else math.nan

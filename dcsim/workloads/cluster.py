@@ -104,9 +104,14 @@ class Cluster:
         self.busy_by_node = [0] * topology.num_nodes
         self.queue: list[WorkRequest] = []
         self._live: dict[int, Allocation] = {}
+        self._start_hooks: list[Callable[[Allocation], None]] = []
         self._busy = sim.recorder.monitor("gpus_busy")
         self._allocated = sim.recorder.monitor("gpus_allocated")
         sim.recorder.meta["gpus_total"] = topology.gpus_total
+
+    def on_start(self, fn: Callable[["Allocation"], None]) -> None:
+        """Call ``fn(allocation)`` right after any work starts."""
+        self._start_hooks.append(fn)
 
     # -- queue and placement -------------------------------------------------------
     def submit(self, work: WorkRequest) -> None:
@@ -146,6 +151,8 @@ class Cluster:
         self._live[work.work_id] = alloc
         self.sim.recorder.event("start", work.name, f"gpus={gpu_ids[0]}..{gpu_ids[-1]}", work.gpus)
         work.start(alloc)
+        for fn in self._start_hooks:
+            fn(alloc)
 
     def release(self, alloc: Allocation) -> None:
         """Return an allocation's GPUs (idle from now on) and schedule again."""

@@ -1,0 +1,153 @@
+"""Power control: the power policy's caps, the facility budget and thermal throttling.
+
+Every control interval, and whenever work starts or a demand-response window opens or
+closes, the controller builds a read-only :class:`PowerView` of the running workloads
+(one consumer per replica, replica group or training job), asks the registered power
+policy for per-GPU caps, and applies them through each workload's ``set_cap``, which
+slows it through its device model. Thermal throttling adds a cap where a rack's GPUs
+would run above their temperature limit; the lower cap wins.
+
+With a budget and a policy other than ``none``, the controller guarantees the budget
+by construction: the caps it applies satisfy
+
+    worst-case fixed IT power + sum over consumers of GPUs x cap <= IT budget
+
+where the fixed part is every host at its busy power plus every unallocated GPU idle,
+and the IT budget is the facility budget (at the utility meter) less conversion losses
+and cooling at the current weather. So the facility meter never exceeds the budget,
+not only on average. Each cap change is an event in ``events.parquet``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from dcsim.policies.power import PowerConsumer, PowerView
+from dcsim.workloads.cluster import Cluster
+
+if TYPE_CHECKING:
+    from dcsim.core.simulation import Simulation
+
+PRIORITY = {"inference": 1, "training": 0}  # inference outranks training by default
+
+
+class PowerController:
+    """Applies a power policy's caps to the workloads of a cluster."""
+
+    def __init__(
+        self,
+        sim: "Simulation",
+        cluster: Cluster,
+        policy: Any,
+        policy_name: str,
+        it_budget_w: Callable[[float], float | None],
+        thermal_cap_w: Callable[[int], float | None],
+        interval_s: float,
+        gpu_min_cap_w: float,
+    ) -> None:
+        self.sim = sim
+        self.cluster = cluster
+        self.policy = policy
+        self.enforce = policy_name != "none"
+        self.it_budget_w = it_budget_w  # IT budget now, from the facility budget and demand response
+        self.thermal_cap_w = thermal_cap_w  # per-GPU cap for a rack, or None
+        self.interval_s = interval_s
+        node = cluster.topology.node
+        self.gpu_tdp_w = node.gpu.tdp_w
+        self.gpu_min_cap_w = gpu_min_cap_w
+        self.policy_caps: dict[int, float | None] = {}
+        self.applied: dict[int, float | None] = {}
+        self._throttled = sim.recorder.monitor("gpus_capped")
+        self._thermal = sim.recorder.monitor("gpus_thermally_throttled")
+        cluster.on_start(lambda alloc: self.decide())
+        sim.env.process(self._loop())
+
+    def _loop(self):
+        while True:
+            self.decide()
+            yield self.sim.env.timeout(self.interval_s)
+
+    def _consumers(self) -> dict[int, tuple[Any, int, int]]:
+        """work id of each capping owner -> (owner, GPUs, rack of its first GPU)."""
+        topo = self.cluster.topology
+        out: dict[int, tuple[Any, int, int]] = {}
+        by_owner: dict[int, int] = {}
+        for alloc in self.cluster.allocations():
+            owner = alloc.owner
+            if owner is None or not hasattr(owner, "set_cap"):
+                continue
+            key = by_owner.get(id(owner))
+            if key is None:
+                key = by_owner[id(owner)] = alloc.work.work_id
+                rack = topo.rack_of_node(topo.node_of_gpu(alloc.gpu_ids[0]))
+                out[key] = (owner, alloc.gpus, rack)
+            else:
+                o, g, r = out[key]
+                out[key] = (o, g + alloc.gpus, r)
+        return out
+
+    def decide(self) -> None:
+        """Ask the policy, add thermal caps, enforce the budget, apply."""
+        consumers = self._consumers()
+        budget = self.it_budget_w(self.sim.now_s)
+        fixed = self._fixed_worst_w()
+        view = PowerView(
+            budget_w=budget,
+            it_power_w=self.sim.recorder.ledger.it_power_w(),
+            fixed_w=fixed,
+            consumers=tuple(
+                PowerConsumer(wid, owner.kind, PRIORITY.get(owner.kind, 0), gpus, owner.uncapped_w_per_gpu(),
+                              self.policy_caps.get(wid))
+                for wid, (owner, gpus, _) in sorted(consumers.items())
+            ),
+            gpu_min_cap_w=self.gpu_min_cap_w,
+            gpu_tdp_w=self.gpu_tdp_w,
+        )
+        for wid, cap in self.policy.decide(view).items():
+            self.policy_caps[wid] = cap
+        caps = {wid: self.policy_caps.get(wid) for wid in consumers}
+        if budget is not None and self.enforce:
+            caps = self._within_budget(caps, consumers, budget - fixed)
+        capped = thermal = 0
+        for wid, (owner, gpus, rack) in sorted(consumers.items()):
+            cap = caps[wid]
+            hot = self.thermal_cap_w(rack)
+            if hot is not None and (cap is None or hot < cap):
+                cap = hot
+                thermal += gpus
+            if cap is not None and cap < owner.uncapped_w_per_gpu():
+                capped += gpus
+            if self.applied.get(wid, "unset") != cap:
+                self.applied[wid] = cap
+                owner.set_cap(cap)
+                self.sim.recorder.event("cap", f"work/{wid}", "thermal" if hot is not None and cap == hot else
+                                        "policy", float("nan") if cap is None else cap)
+        self._throttled.set(capped)
+        self._thermal.set(thermal)
+
+    def _fixed_worst_w(self) -> float:
+        """IT power no cap can lower, at its highest: busy hosts and unallocated idle GPUs."""
+        c = self.cluster
+        node = c.topology.node
+        free_gpus = sum(len(f) for f in c.free)
+        return c.topology.num_nodes * node.host_busy_w + free_gpus * node.gpu.idle_w
+
+    def _within_budget(self, caps: dict[int, float | None], consumers: dict, room_w: float) -> dict[int, float | None]:
+        """Lower caps (never below the minimum) until every GPU at its cap fits ``room_w``."""
+        total_gpus = sum(g for _, g, _ in consumers.values())
+        if total_gpus == 0:
+            return caps
+        worst = sum(g * (self.gpu_tdp_w if caps[w] is None else caps[w]) for w, (_, g, _) in consumers.items())
+        if worst <= room_w:
+            return caps
+        floor = self.gpu_min_cap_w * total_gpus
+        # scale the part above the minimum by one factor for everyone
+        factor = max(0.0, (room_w - floor) / (worst - floor)) if worst > floor else 0.0
+        out = {}
+        for w, (_, g, _) in consumers.items():
+            cap = self.gpu_tdp_w if caps[w] is None else caps[w]
+            out[w] = self.gpu_min_cap_w + (cap - self.gpu_min_cap_w) * factor
+        if room_w < floor:
+            self.sim.recorder.event("budget_infeasible", "power", "GPUs at their minimum cap exceed the budget",
+                                    floor - room_w)
+        return out

@@ -1,4 +1,4 @@
-"""Power delivery: utility -> transformer -> UPS -> PDU -> racks.
+"""Power delivery: utility -> transformer -> UPS -> PDU/busway -> rack power supplies.
 
 Each conversion stage loses power as a function of its load, in the standard
 three-term form (no-load, proportional and square-law losses; Schneider Electric
@@ -6,35 +6,108 @@ White Papers 108 and 113):
 
     loss_w = rated_w * (no_load + proportional * x + square * x**2),  x = output_w / rated_w
 
+for one unit of rating ``rated_w``. A stage has ``units`` identical units sharing its
+load equally, and a redundancy scheme that says how many of them the design may rely
+on ("N": all, "N+k": all but k, "2N": half). Redundant units are energised, so they
+add their no-load loss and lower the load each unit carries: a 2N UPS runs at most at
+50 % of its rating, where its efficiency is that of half load.
+
 The input of a stage is its output plus its loss; stages chain from the racks up to
-the utility meter. The defaults give about 99 % for a transformer, 94-96 % for a
-double-conversion UPS and 99 % for a PDU between 30 % and 100 % load, as in the
-LBNL/EPRI UPS measurements (Ton & Fortenbury, 2005) - see DATA_SOURCES.md.
+the utility meter. ``DEFAULT_STAGES`` holds cited loss curves for each stage (see
+docs/power.md for the sources and the efficiency each gives at 25/50/100 % load).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
+
+
+def usable_units(redundancy: str, units: int) -> int:
+    """How many of ``units`` the design may load under ``redundancy`` ("N", "N+k", "2N")."""
+    r = redundancy.replace(" ", "").upper()
+    if units < 1:
+        raise ValueError(f"a stage needs at least one unit, got {units}")
+    if r == "N":
+        return units
+    if r == "2N":
+        if units % 2:
+            raise ValueError(f"2N redundancy needs an even number of units, got {units}")
+        return units // 2
+    if r.startswith("N+") and r[2:].isdigit():
+        spare = int(r[2:])
+        if units <= spare:
+            raise ValueError(f"{redundancy} redundancy needs more than {spare} units, got {units}")
+        return units - spare
+    raise ValueError(f"redundancy must be 'N', 'N+k' or '2N', got {redundancy!r}")
 
 
 @dataclass(frozen=True, slots=True)
 class ConversionStage:
-    """One stage of the power path."""
+    """One stage of the power path: ``units`` identical units of ``rated_w`` each.
+
+    The loss coefficients are per unit, as fractions of ``rated_w``. With the
+    defaults (one unit, "N") this is a single converter, as before redundancy existed.
+    """
 
     name: str
-    rated_w: float
+    rated_w: float  # rating of one unit
     no_load: float
     proportional: float
     square: float
+    units: int = 1
+    redundancy: str = "N"
+
+    def __post_init__(self) -> None:
+        if not self.rated_w > 0:
+            raise ValueError(f"stage {self.name!r}: rated_w must be > 0, got {self.rated_w}")
+        usable_units(self.redundancy, self.units)  # validates
+
+    @property
+    def usable_units(self) -> int:
+        """Units the design may load (the rest are redundancy)."""
+        return usable_units(self.redundancy, self.units)
+
+    @property
+    def usable_w(self) -> float:
+        """Output this stage may carry without losing its redundancy."""
+        return self.usable_units * self.rated_w
+
+    @property
+    def installed_w(self) -> float:
+        """Output all units together could carry (redundancy spent)."""
+        return self.units * self.rated_w
+
+    def unit_load_fraction(self, output_w: float) -> float:
+        """Load of each unit as a fraction of its rating; all units share equally."""
+        return output_w / self.installed_w
 
     def loss_w(self, output_w: float) -> float:
-        """Power lost in this stage while it delivers ``output_w``."""
-        x = output_w / self.rated_w
-        return self.rated_w * (self.no_load + self.proportional * x + self.square * x * x)
+        """Power lost in this stage (all its units) while it delivers ``output_w``."""
+        x = self.unit_load_fraction(output_w)
+        return self.units * self.rated_w * (self.no_load + self.proportional * x + self.square * x * x)
 
     def efficiency(self, output_w: float) -> float:
         """Output over input at ``output_w``."""
         return output_w / (output_w + self.loss_w(output_w)) if output_w > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class StageSpec:
+    """A stage as configured: loss curve per unit, redundancy, unit count and rating.
+
+    ``unit_rating_w=None`` sizes the units so that the stage's usable capacity is
+    exactly what it must carry when the IT load is the path's IT capacity (see
+    :meth:`PowerPath.build`).
+    """
+
+    name: str
+    no_load: float
+    proportional: float
+    square: float
+    redundancy: str = "N"
+    units: int = 1
+    unit_rating_w: float | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +115,28 @@ class PowerPath:
     """Stages in order from the utility to the racks."""
 
     stages: tuple[ConversionStage, ...]
+
+    @classmethod
+    def build(cls, it_capacity_w: float, stages: Sequence[StageSpec]) -> "PowerPath":
+        """A path able to deliver ``it_capacity_w`` at its output with every redundancy intact.
+
+        ``stages`` run from the utility to the racks. Units without a rating are sized
+        from the racks upwards: a stage's usable capacity equals its output at full IT
+        capacity, which is the IT capacity plus the losses of the stages below it.
+        """
+        if not it_capacity_w > 0:
+            raise ValueError(f"it_capacity_w must be > 0, got {it_capacity_w}")
+        built: list[ConversionStage] = []
+        out_w = it_capacity_w
+        for spec in reversed(stages):
+            rated_w = spec.unit_rating_w
+            if rated_w is None:
+                rated_w = out_w / usable_units(spec.redundancy, spec.units)
+            stage = ConversionStage(spec.name, rated_w, spec.no_load, spec.proportional, spec.square,
+                                    spec.units, spec.redundancy)
+            built.append(stage)
+            out_w += stage.loss_w(out_w)
+        return cls(tuple(reversed(built)))
 
     def input_w(self, output_w: float) -> float:
         """Utility-side power needed to deliver ``output_w`` to the racks."""
@@ -54,9 +149,46 @@ class PowerPath:
         """Total conversion loss while delivering ``output_w``."""
         return self.input_w(output_w) - output_w
 
-    def max_output_w(self) -> float:
-        """The largest rack-side load that overloads no stage (input grows with output)."""
-        lo, hi = 0.0, min(s.rated_w for s in self.stages)
+    def efficiency(self, output_w: float) -> float:
+        """Output over utility input at ``output_w``."""
+        return output_w / self.input_w(output_w) if output_w > 0 else 0.0
+
+    def loss_by_stage_w(self, output_w: float) -> dict[str, float]:
+        """Loss of each stage while delivering ``output_w`` (utility first)."""
+        out: dict[str, float] = {}
+        p = output_w
+        for stage in reversed(self.stages):
+            loss = stage.loss_w(p)
+            out[stage.name] = loss
+            p += loss
+        return {s.name: out[s.name] for s in self.stages}
+
+    def load_fraction_by_stage(self, output_w: float) -> dict[str, float]:
+        """Load of each unit of each stage, as a fraction of its rating (utility first)."""
+        out: dict[str, float] = {}
+        p = output_w
+        for stage in reversed(self.stages):
+            out[stage.name] = stage.unit_load_fraction(p)
+            p += stage.loss_w(p)
+        return {s.name: out[s.name] for s in self.stages}
+
+    def overloaded(self, output_w: float) -> list[str]:
+        """Names of the stages whose output exceeds their usable capacity at ``output_w``.
+
+        Above usable capacity a redundant stage still runs but has lost its redundancy;
+        a stage with "N" redundancy is over its rating.
+        """
+        names = []
+        p = output_w
+        for stage in reversed(self.stages):
+            if p > stage.usable_w * (1.0 + 1e-12):  # tolerance: sizing by build() is exact up to rounding
+                names.append(stage.name)
+            p += stage.loss_w(p)
+        return names
+
+    def usable_capacity_w(self) -> float:
+        """The largest output (IT power) that keeps every stage within its usable capacity."""
+        lo, hi = 0.0, min(s.usable_w for s in self.stages)
         if not self.overloaded(hi):
             return hi
         for _ in range(60):
@@ -64,12 +196,94 @@ class PowerPath:
             lo, hi = (mid, hi) if not self.overloaded(mid) else (lo, mid)
         return lo
 
-    def overloaded(self, output_w: float) -> list[str]:
-        """Names of the stages whose output exceeds their rating at ``output_w``."""
-        names = []
-        p = output_w
-        for stage in reversed(self.stages):
-            if p > stage.rated_w:
-                names.append(stage.name)
-            p += stage.loss_w(p)
-        return names
+    def max_output_w(self) -> float:
+        """Same as :meth:`usable_capacity_w` (kept for the facility controller)."""
+        return self.usable_capacity_w()
+
+    def oversubscription_ratio(self, it_nameplate_w: float) -> float:
+        """Sum of IT nameplate power over usable IT capacity (> 1 means oversubscribed)."""
+        return it_nameplate_w / self.usable_capacity_w()
+
+
+# ----------------------------------------------------------------------------------
+# Fitting loss curves to published efficiencies, and the cited defaults.
+
+
+def fit_loss_coefficients(points: Sequence[tuple[float, float]]) -> tuple[float, float, float]:
+    """(no_load, proportional, square) through published (load fraction, efficiency) points.
+
+    Three points give the exact curve, more a least-squares fit of the loss fraction
+    ``x * (1/eta - 1)``. A coefficient may come out negative (a PSU whose efficiency
+    falls at full load has a negative proportional term); the loss stays >= 0 over
+    [0, 1] or this raises.
+    """
+    if len(points) < 3:
+        raise ValueError("need at least three (load, efficiency) points")
+    rows = [(1.0, x, x * x) for x, _ in points]
+    ys = [x * (1.0 / eta - 1.0) for x, eta in points]
+    # Normal equations A^T A c = A^T y, solved by Gaussian elimination (3x3).
+    m = [[sum(r[i] * r[j] for r in rows) for j in range(3)] + [sum(r[i] * y for r, y in zip(rows, ys))]
+         for i in range(3)]
+    for col in range(3):
+        piv = max(range(col, 3), key=lambda r: abs(m[r][col]))
+        m[col], m[piv] = m[piv], m[col]
+        for r in range(3):
+            if r != col:
+                f = m[r][col] / m[col][col]
+                m[r] = [a - f * b for a, b in zip(m[r], m[col])]
+    a, b, c = (m[i][3] / m[i][i] for i in range(3))
+    if min(a + b * x + c * x * x for x in (i / 100 for i in range(101))) < 0:
+        raise ValueError(f"points {points} give a negative loss somewhere in [0, 1]")
+    return a, b, c
+
+
+def transformer_coefficients(efficiency: float, at_load: float) -> tuple[float, float, float]:
+    """Loss curve of a transformer from one rated efficiency point.
+
+    A transformer has core (no-load) and copper (square-law) losses; designs put the
+    peak efficiency near the load at which the standard rates them, where the two are
+    equal. That one assumption turns the single regulated point into a curve.
+    """
+    loss = at_load * (1.0 / efficiency - 1.0)
+    return loss / 2.0, 0.0, loss / (2.0 * at_load * at_load)
+
+
+# 10 CFR 431.196(b)(2): liquid-immersed three-phase distribution transformer, 2500 kVA,
+# 99.53 % at 50 % per-unit load (standard from 1 January 2016). MV -> 480 V.
+TRANSFORMER_COEFFICIENTS = transformer_coefficients(0.9953, 0.50)
+# Double-conversion UPS: the curve already shipped with dcsim, fitted to the LBNL/EPRI
+# measurements (Ton & Fortenbury 2005): 93.3 / 95.3 / 96.0 % at 25 / 50 / 100 % load.
+UPS_COEFFICIENTS = (0.0125, 0.0192, 0.010)
+# PDU with a 480 -> 208/120 V transformer: 10 CFR 431.196(a)(2), low-voltage dry-type
+# three-phase, 300 kVA, 99.02 % at 35 % per-unit load (from 1 January 2016).
+PDU_COEFFICIENTS = transformer_coefficients(0.9902, 0.35)
+# Busway at 415/240 V without a transformer: resistive loss only, 0.5 % at full load
+# (assumption, in the range Schneider WP 113 gives for distribution wiring).
+BUSWAY_COEFFICIENTS = (0.0, 0.0, 0.005)
+# Rack power supplies: 80 PLUS Titanium, "230 V internal redundant" levels
+# (CLEAResult 80 PLUS programme): 94 / 96 / 91 % at 20 / 50 / 100 % load.
+PSU_COEFFICIENTS = fit_loss_coefficients(((0.20, 0.94), (0.50, 0.96), (1.00, 0.91)))
+
+DEFAULT_STAGES: tuple[StageSpec, ...] = (
+    StageSpec("transformer", *TRANSFORMER_COEFFICIENTS, redundancy="2N", units=2),
+    StageSpec("ups", *UPS_COEFFICIENTS, redundancy="N+1", units=5),
+    StageSpec("pdu", *PDU_COEFFICIENTS, redundancy="2N", units=2),
+    StageSpec("psu", *PSU_COEFFICIENTS, redundancy="2N", units=2),
+)
+"""A Tier III-style chain (2N transformers and distribution, N+1 UPS, 1+1 server
+PSUs). Drop the last entry when the IT power already counts PSU losses, as a
+wall-plug measurement does. See docs/power.md."""
+
+
+def stage_efficiency(coefficients: tuple[float, float, float], load_fraction: float) -> float:
+    """Efficiency of one unit with ``coefficients`` at ``load_fraction`` of its rating."""
+    a, b, c = coefficients
+    loss = a + b * load_fraction + c * load_fraction * load_fraction
+    return load_fraction / (load_fraction + loss) if load_fraction > 0 else 0.0
+
+
+__all__ = [
+    "BUSWAY_COEFFICIENTS", "DEFAULT_STAGES", "PDU_COEFFICIENTS", "PSU_COEFFICIENTS", "TRANSFORMER_COEFFICIENTS",
+    "UPS_COEFFICIENTS", "ConversionStage", "PowerPath", "StageSpec", "fit_loss_coefficients", "stage_efficiency",
+    "transformer_coefficients", "usable_units",
+]

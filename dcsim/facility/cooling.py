@@ -1,21 +1,45 @@
-"""Cooling: from IT heat and outdoor temperature to cooling power.
+"""Cooling: from IT heat and outdoor weather to cooling power, water and reusable heat.
 
-An air-cooled hall (CRAH units on a chilled-water loop) with an air-cooled chiller
-and a water-side economiser:
+Two layers, both pure:
 
-- CRAH fans and chilled-water pumps draw ``fan_pump_fraction`` of the heat they move;
-- the chiller's COP is a fraction of the Carnot COP between the evaporator
-  (``chilled_water_supply_c - evaporator_approach_k``) and the condenser
-  (``outdoor + condenser_approach_k``):
+- :class:`CoolingTechnology` is what sits at the rack: air (CRAH units on chilled
+  water), a rear-door heat exchanger, direct-to-chip cold plates with a residual
+  air-cooled share, or single-phase immersion. It sets how dense a rack may be, which
+  share of the heat goes to liquid, how warm the facility water may be, and the fan and
+  pump power at the rack and in the room. ``TECHNOLOGIES`` is the registry.
+- :class:`CoolingPlant` is the building's heat-rejection plant: chillers, an economiser
+  (free cooling through a plate heat exchanger), pumps, and a condenser that is either
+  an evaporative cooling tower (follows the wet bulb, uses water) or a dry cooler /
+  air-cooled condenser (follows the dry bulb, uses no water).
 
-      cop = carnot_fraction * T_evap_K / (T_cond_K - T_evap_K)
+Everything is linear in heat by design: :meth:`CoolingPlant.coefficients` returns
+watts of each component per watt of heat at a given weather, so the control loop
+multiplies by the heat of the moment. The physics, each loop (liquid, and the chilled
+air loop for the air-cooled share) taken on its own:
 
-- below ``economiser_full_c`` outdoors the chiller is off (free cooling); between that
-  and ``economiser_full_c + economiser_band_k`` the economiser carries a linearly
-  falling share of the load.
+- economiser: the condenser side can deliver water at ``sink + economiser_approach``
+  (sink = wet bulb for a tower, dry bulb for a dry cooler). Run in series with the
+  chiller on the return water, it carries
 
-So PUE follows the weather: it is an output, never an input. Issue 4 adds other
-technologies, cooling towers (wet bulb) and water use.
+      share = clip((T_return - T_econ) / (T_return - T_supply), 0, 1)
+
+  so it carries everything when ``T_econ <= T_supply``, nothing when
+  ``T_econ >= T_return = T_supply + loop_delta_t_k``, and linearly in that band;
+- chiller: COP is a fraction of the Carnot COP between the refrigerant evaporating at
+  ``T_supply - evaporator_approach_k`` and condensing at ``sink + condenser_approach``
+  (so COP falls as the condenser side warms). The chiller only carries the share the
+  economiser does not;
+- heat rejection fans (tower or dry cooler) move the heat plus the chiller's work;
+  facility pumps move the heat; CRAH fans move the air-cooled share; CDU pumps (or a
+  rear door's fans and pumps) move the liquid share. Server fans are IT power and stay
+  out of the total (``CoolingTechnology.server_fan_share`` is informational);
+- water (towers only): 85 % of the rejected heat leaves as latent heat of evaporation
+  (2.45 MJ/kg), plus blowdown ``evaporation / (cycles - 1)``;
+- reusable heat: the liquid loop's return temperature, ``supply + loop_delta_t_k``, is
+  warm enough to export when it reaches ``heat_reuse_min_c``.
+
+Every default is cited in ``docs/cooling.md``; numbers marked *assumption* there are
+engineering estimates a user should override when they know their plant.
 """
 
 from __future__ import annotations
@@ -24,35 +48,195 @@ from dataclasses import dataclass
 
 from dcsim.core.units import ZERO_C_K
 
+# Latent heat of vaporisation of water near 25-30 C (steam tables: 2.44 MJ/kg at 25 C).
+LATENT_HEAT_J_PER_KG = 2.45e6
+WATER_KG_PER_L = 1.0
+CONDENSERS = ("tower", "dry")
+AIR_LOOP_DELTA_T_K = 8.0  # chilled water for CRAH coils: 8 K between supply and return (typical 6-10 K)
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True)
+class CoolingTechnology:
+    """What cools the rack, and what it asks of the plant (sources in ``docs/cooling.md``)."""
+
+    name: str
+    max_rack_kw: float  # the most heat per rack it can remove
+    liquid_fraction: float  # share of the IT heat taken by liquid at the rack
+    supply_temp_c: float  # facility water supply temperature its liquid share allows
+    air_supply_temp_c: float  # chilled water the CRAH coils need for the air-cooled share
+    loop_delta_t_k: float  # return minus supply temperature of the facility water
+    rack_side_share: float  # CDU pumps / rear-door fans, W per W of liquid heat
+    air_side_share: float  # CRAH fans, W per W of air-cooled heat
+    server_fan_share: float  # server fans, W per W of IT heat: already inside IT power, informational
+    # Thermal dynamics of the rack (see dcsim/facility/thermal.py):
+    inlet_approach_k: float  # GPU inlet air / coolant above the facility supply temperature
+    gpu_resistance_k_per_w: float  # GPU temperature rise above inlet/coolant per watt
+    tau_s: float  # time constant of the inlet/coolant temperature
+    full_shortfall_rise_k: float  # inlet/coolant rise when none of the heat is removed
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.liquid_fraction <= 1.0:
+            raise ValueError(f"{self.name}: liquid_fraction {self.liquid_fraction} is not in [0, 1]")
+        if self.max_rack_kw <= 0 or self.loop_delta_t_k <= 0 or self.tau_s <= 0:
+            raise ValueError(f"{self.name}: max_rack_kw, loop_delta_t_k and tau_s must be > 0")
+
+    @property
+    def rack_inlet_c(self) -> float:
+        """GPU inlet air (air, rear door) or coolant (liquid) temperature with the plant keeping up."""
+        return self.supply_temp_c + self.inlet_approach_k
+
+    def check_rack_kw(self, rack_kw: float) -> None:
+        """Raise a clear error for a rack denser than this technology can cool."""
+        if rack_kw > self.max_rack_kw:
+            raise ValueError(
+                f"a {rack_kw:.1f} kW rack exceeds the {self.max_rack_kw:.0f} kW per rack that "
+                f"'{self.name}' cooling can remove; choose a denser technology or fewer GPUs per rack"
+            )
+
+
+TECHNOLOGIES: dict[str, CoolingTechnology] = {
+    # CRAH units on chilled water. 40 kW/rack is the practical ceiling of air (30-40 kW
+    # with containment); chilled water 18 C for 24-27 C inlet air (ASHRAE A1 recommended
+    # 18-27 C); CRAH EC fans ~0.04 W/W (146 cfm per kW at 12 K air rise x 0.3 W/cfm).
+    "air": CoolingTechnology(
+        name="air", max_rack_kw=40.0, liquid_fraction=0.0, supply_temp_c=18.0, air_supply_temp_c=18.0,
+        loop_delta_t_k=8.0, rack_side_share=0.0, air_side_share=0.04, server_fan_share=0.08,
+        inlet_approach_k=6.0, gpu_resistance_k_per_w=0.07, tau_s=600.0, full_shortfall_rise_k=40.0,
+    ),
+    # Active rear-door heat exchanger, room-neutral (all rack heat into the door's water):
+    # HPE/Motivair doors are rated up to 55-75 kW; water must stay above the dew point, so
+    # ~20 C supply; door EC fans (0.5-2 kW per door) plus secondary pumps ~0.02 W/W.
+    "rear_door": CoolingTechnology(
+        name="rear_door", max_rack_kw=75.0, liquid_fraction=1.0, supply_temp_c=20.0, air_supply_temp_c=18.0,
+        loop_delta_t_k=8.0, rack_side_share=0.02, air_side_share=0.04, server_fan_share=0.08,
+        inlet_approach_k=5.0, gpu_resistance_k_per_w=0.07, tau_s=480.0, full_shortfall_rise_k=40.0,
+    ),
+    # Direct-to-chip cold plates (GB200/GB300 NVL72 ~120-142 kW per rack): 80 % of the heat
+    # to liquid at ASHRAE class W32 (<= 32 C facility water), the rest to room air on
+    # chilled water; CDU pumps ~0.01-0.02 W/W of liquid heat.
+    "direct_liquid": CoolingTechnology(
+        name="direct_liquid", max_rack_kw=140.0, liquid_fraction=0.8, supply_temp_c=32.0, air_supply_temp_c=18.0,
+        loop_delta_t_k=10.0, rack_side_share=0.015, air_side_share=0.04, server_fan_share=0.02,
+        inlet_approach_k=3.0, gpu_resistance_k_per_w=0.04, tau_s=240.0, full_shortfall_rise_k=40.0,
+    ),
+    # Single-phase immersion: all heat into dielectric fluid, facility water ~35 C (between
+    # W32 and W40); pumps for the more viscous fluid ~0.02 W/W; tanks ~100-200 kW.
+    "immersion": CoolingTechnology(
+        name="immersion", max_rack_kw=150.0, liquid_fraction=1.0, supply_temp_c=35.0, air_supply_temp_c=18.0,
+        loop_delta_t_k=10.0, rack_side_share=0.02, air_side_share=0.04, server_fan_share=0.0,
+        inlet_approach_k=5.0, gpu_resistance_k_per_w=0.05, tau_s=700.0, full_shortfall_rise_k=40.0,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class CoolingCoefficients:
+    """Watts of each cooling component per watt of IT heat at one weather (linear in heat)."""
+
+    chiller: float
+    heat_rejection_fans: float  # cooling-tower or dry-cooler fans
+    pumps: float  # facility (chilled / condenser water) pumps
+    rack_side: float  # CDU pumps (liquid) or door fans and pumps (rear door)
+    air_fans: float  # CRAH fans for the air-cooled share
+    water_l_per_j: float  # tower evaporation + blowdown, litres per joule of IT heat
+    economiser_share: float  # share of the heat removed without the chiller
+    reusable_heat_share: float  # share of the heat exportable at a useful temperature
+    shortfall_share: float  # share of the heat the plant cannot remove (failed chiller capacity)
+
+    @property
+    def total(self) -> float:
+        """All cooling power per watt of heat (server fans excluded: they are IT power)."""
+        return self.chiller + self.heat_rejection_fans + self.pumps + self.rack_side + self.air_fans
+
+
+@dataclass(frozen=True)
 class CoolingPlant:
-    """Chilled-water air cooling with economiser (defaults: ``facility.config.CoolingConfig``)."""
+    """Heat-rejection plant serving one cooling technology (defaults cited in ``docs/cooling.md``)."""
 
-    chilled_water_supply_c: float
-    evaporator_approach_k: float
-    condenser_approach_k: float
-    carnot_fraction: float
-    economiser_full_c: float
-    economiser_band_k: float
-    fan_pump_fraction: float
+    technology: CoolingTechnology
+    condenser: str = "dry"  # "dry" (dry cooler / air-cooled chiller, dry bulb, no water) or "tower" (evaporative, wet bulb)
+    carnot_fraction: float = 0.6  # chiller COP / Carnot COP (second-law efficiency 0.5-0.7)
+    evaporator_approach_k: float = 2.0  # refrigerant below the leaving chilled water
+    tower_condenser_approach_k: float = 11.0  # condensing above wet bulb: tower approach 4 + range 5.5 + 1.5
+    dry_condenser_approach_k: float = 17.0  # condensing above dry bulb in an air-cooled condenser
+    tower_economiser_approach_k: float = 6.0  # water from tower + plate HX above wet bulb (4 + 2)
+    dry_economiser_approach_k: float = 8.0  # water from dry cooler + plate HX above dry bulb (6 + 2)
+    facility_pump_share: float = 0.02  # chilled + condenser water pumps, W per W of heat
+    tower_fan_share: float = 0.01  # tower fans, W per W rejected
+    dry_fan_share: float = 0.03  # dry-cooler fans, W per W rejected
+    evaporated_share: float = 0.85  # share of tower heat rejected as latent heat
+    cycles_of_concentration: float = 4.0  # blowdown = evaporation / (cycles - 1); 3-6 typical
+    heat_reuse_min_c: float = 40.0  # return water at least this warm is exportable heat
 
-    def chiller_cop(self, outdoor_c: float) -> float:
-        """Coefficient of performance of the chiller at ``outdoor_c``."""
-        t_evap_k = self.chilled_water_supply_c - self.evaporator_approach_k + ZERO_C_K
-        t_cond_k = outdoor_c + self.condenser_approach_k + ZERO_C_K
-        lift_k = max(t_cond_k - t_evap_k, 1.0)  # below 1 K of lift the economiser has taken over
+    def __post_init__(self) -> None:
+        if self.condenser not in CONDENSERS:
+            raise ValueError(f"condenser must be one of {CONDENSERS}, got {self.condenser!r}")
+        if not 0.0 < self.carnot_fraction <= 1.0:
+            raise ValueError(f"carnot_fraction {self.carnot_fraction} is not in (0, 1]")
+        if self.cycles_of_concentration <= 1.0:
+            raise ValueError(f"cycles_of_concentration {self.cycles_of_concentration} must be > 1")
+
+    def sink_c(self, dry_bulb_c: float, wet_bulb_c: float) -> float:
+        """The outdoor temperature the condenser rejects heat to."""
+        return wet_bulb_c if self.condenser == "tower" else dry_bulb_c
+
+    def chiller_cop(self, supply_c: float, sink_c: float) -> float:
+        """Chiller COP making ``supply_c`` water with the condenser on ``sink_c`` outdoors."""
+        approach = self.tower_condenser_approach_k if self.condenser == "tower" else self.dry_condenser_approach_k
+        t_evap_k = supply_c - self.evaporator_approach_k + ZERO_C_K
+        t_cond_k = sink_c + approach + ZERO_C_K
+        lift_k = max(t_cond_k - t_evap_k, 5.0)  # below ~5 K of lift the economiser carries the load anyway
         return self.carnot_fraction * t_evap_k / lift_k
 
-    def economiser_share(self, outdoor_c: float) -> float:
-        """Share of the heat removed without the chiller."""
-        if outdoor_c <= self.economiser_full_c:
-            return 1.0
-        if self.economiser_band_k <= 0 or outdoor_c >= self.economiser_full_c + self.economiser_band_k:
-            return 0.0
-        return 1.0 - (outdoor_c - self.economiser_full_c) / self.economiser_band_k
+    def economiser_share(self, supply_c: float, delta_t_k: float, sink_c: float) -> float:
+        """Share of a loop's heat the economiser carries (series pre-cooling of the return water)."""
+        approach = self.tower_economiser_approach_k if self.condenser == "tower" else self.dry_economiser_approach_k
+        econ_c = sink_c + approach
+        return min(1.0, max(0.0, (supply_c + delta_t_k - econ_c) / delta_t_k))
 
-    def power_w(self, heat_w: float, outdoor_c: float) -> float:
-        """Electrical power to remove ``heat_w`` with ``outdoor_c`` outside."""
-        chiller_w = heat_w * (1.0 - self.economiser_share(outdoor_c)) / self.chiller_cop(outdoor_c)
-        return chiller_w + heat_w * self.fan_pump_fraction
+    def coefficients(
+        self, dry_bulb_c: float, wet_bulb_c: float, chiller_capacity_share: float = 1.0
+    ) -> CoolingCoefficients:
+        """Cooling power, water and reusable heat per watt of IT heat at this weather.
+
+        ``chiller_capacity_share < 1`` models failed chillers: only that share of the
+        mechanically cooled heat is removed, the rest is ``shortfall_share``.
+        """
+        if not 0.0 <= chiller_capacity_share <= 1.0:
+            raise ValueError(f"chiller_capacity_share {chiller_capacity_share} is not in [0, 1]")
+        tech = self.technology
+        sink = self.sink_c(dry_bulb_c, wet_bulb_c)
+        loops = (  # (share of heat, supply temperature, loop delta T)
+            (tech.liquid_fraction, tech.supply_temp_c, tech.loop_delta_t_k),
+            (1.0 - tech.liquid_fraction, tech.air_supply_temp_c, AIR_LOOP_DELTA_T_K),
+        )
+        chiller = econ = shortfall = 0.0
+        for share, supply_c, delta_t_k in loops:
+            if share <= 0.0:
+                continue
+            econ_share = self.economiser_share(supply_c, delta_t_k, sink)
+            mech = share * (1.0 - econ_share)
+            econ += share * econ_share
+            chiller += mech * chiller_capacity_share / self.chiller_cop(supply_c, sink)
+            shortfall += mech * (1.0 - chiller_capacity_share)
+        removed = 1.0 - shortfall
+        rejected = removed + chiller  # the heat plus the chiller's work leaves through the condenser
+        fan_share = self.tower_fan_share if self.condenser == "tower" else self.dry_fan_share
+        water = 0.0
+        if self.condenser == "tower":
+            evaporation_l_per_j = self.evaporated_share * rejected / LATENT_HEAT_J_PER_KG / WATER_KG_PER_L
+            water = evaporation_l_per_j * self.cycles_of_concentration / (self.cycles_of_concentration - 1.0)
+        return_c = tech.supply_temp_c + tech.loop_delta_t_k
+        reusable = tech.liquid_fraction if return_c >= self.heat_reuse_min_c else 0.0
+        return CoolingCoefficients(
+            chiller=chiller,
+            heat_rejection_fans=fan_share * rejected,
+            pumps=self.facility_pump_share * removed,
+            rack_side=tech.rack_side_share * tech.liquid_fraction,
+            air_fans=tech.air_side_share * (1.0 - tech.liquid_fraction),
+            water_l_per_j=water,
+            economiser_share=econ,
+            reusable_heat_share=reusable,
+            shortfall_share=shortfall,
+        )
+

@@ -8,6 +8,7 @@ T = TypeVar("T")
 
 SCHEDULERS: dict[str, type] = {}
 ROUTERS: dict[str, type] = {}
+POWER_POLICIES: dict[str, type] = {}
 
 
 def register(registry: dict[str, type], name: str) -> Callable[[T], T]:
@@ -23,4 +24,4 @@ def register(registry: dict[str, type], name: str) -> Callable[[T], T]:
 
 
 # Import the policy modules so their decorators run.
-from dcsim.policies import routing, scheduling  # noqa: E402,F401
+from dcsim.policies import power, routing, scheduling  # noqa: E402,F401

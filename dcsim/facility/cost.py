@@ -1,0 +1,135 @@
+"""What compute costs: amortised capital (GPUs, servers, network, building, cooling) plus energy.
+
+Capital is spread evenly over each asset's life (straight-line), or, with a cost of
+capital ``r`` > 0, as a level annuity: capex x r / (1 - (1 + r)^-n) per year over ``n``
+years, which is what a loan or an investor's required return turns a purchase into.
+Nothing here knows about the simulation: the facility loop passes in what it measured
+(duration, energy cost, tokens) and gets dollars back.
+
+Defaults are round numbers from public sources (see ``docs/grid_and_cost.md`` and
+DATA_SOURCES.md); each is a field of ``CostModel`` and can be overridden, e.g.
+``CostModel(gpu_usd=35_000, cost_of_capital=0.08)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dcsim.core.units import DAY_S, HOUR_S, KWH_J
+
+YEAR_S = 365.0 * DAY_S
+
+
+def _cooling_defaults() -> dict[str, float]:
+    # Capital cost of the cooling system per W of critical IT, by technology (keys as in
+    # dcsim.facility.cooling.TECHNOLOGIES). Assumption: ~20 % of a $10/W air-cooled build is
+    # mechanical (chillers, CRAHs, towers, piping); liquid adds CDUs, secondary loops and
+    # manifolds, immersion adds tanks and dielectric fluid. Order-of-magnitude values; replace
+    # with quotes for a real design.
+    return {"air": 2.0, "rear_door": 2.5, "direct_liquid": 2.8, "immersion": 3.0}
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Unit costs and asset lives; every default is cited in docs/grid_and_cost.md."""
+
+    # H100 SXM: $25,000-30,000 per GPU (Raymond James estimate reported by Barron's and
+    # Tom's Hardware, Aug 2023; CNBC, Apr 2023 reports $25k-40k).
+    gpu_usd: float = 27_500.0
+    # An 8-GPU HGX H100 server costs ~$310-320k with eight 400G NICs (Thinkmate quotation,
+    # Aug 2024); minus 8 GPUs at $27.5k leaves ~$90k for CPUs, memory, NVSwitch board,
+    # NICs, storage and chassis.
+    server_usd: float = 90_000.0
+    # Scale-out fabric (switches, optics, cables) per GPU: ~$4k at 1k-GPU scale with $36k
+    # 64-port 400G InfiniBand switches (public 2024 cluster cost sheet); an estimate.
+    network_per_gpu_usd: float = 4_000.0
+    # Building, electrical and fit-out per W of critical IT, excluding cooling: US builds run
+    # ~$8-12 M per MW all-in (Turner & Townsend Data Centre Construction Cost Index 2023;
+    # Uptime Institute / JLL estimates); with ~$2/W of mechanical taken out, $8/W remains.
+    facility_usd_per_w: float = 8.0
+    cooling_usd_per_w: dict[str, float] = field(default_factory=_cooling_defaults)
+    # Lives: hyperscalers depreciate servers and network gear over 5-6 years (Microsoft FY2023
+    # 10-K: 6 years; Meta 2025: 5.5 years; CoreWeave: 6 years for GPUs); buildings 15-20 years
+    # and mechanical/electrical plant ~15 years.
+    gpu_life_years: float = 5.0
+    server_life_years: float = 5.0
+    network_life_years: float = 5.0
+    facility_life_years: float = 15.0
+    cooling_life_years: float = 15.0
+    # Annual cost of capital (0: plain straight-line); ~0.07-0.09 is typical of infrastructure.
+    cost_of_capital: float = 0.0
+    # US industrial average retail price, ~8 c/kWh in 2023 (EIA Electric Power Monthly, Table 5.3).
+    energy_usd_per_kwh: float = 0.08
+
+    def __post_init__(self) -> None:
+        for name in ("gpu_usd", "server_usd", "network_per_gpu_usd", "facility_usd_per_w", "cost_of_capital",
+                     "energy_usd_per_kwh"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"CostModel.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("gpu_life_years", "server_life_years", "network_life_years", "facility_life_years",
+                     "cooling_life_years"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"CostModel.{name} must be > 0, got {getattr(self, name)}")
+
+    def annual_factor(self, life_years: float) -> float:
+        """Share of a purchase paid per year: 1/n straight-line, or the capital recovery factor
+        r / (1 - (1 + r)^-n) with a cost of capital r."""
+        r = self.cost_of_capital
+        return 1.0 / life_years if r == 0 else r / (1.0 - (1.0 + r) ** -life_years)
+
+    def capex_usd(self, gpus: int, servers: int, it_capacity_w: float, cooling_technology: str) -> dict[str, float]:
+        """Purchase price of each asset class (not amortised)."""
+        if cooling_technology not in self.cooling_usd_per_w:
+            raise ValueError(f"no cooling cost for {cooling_technology!r}; known: {sorted(self.cooling_usd_per_w)}")
+        if gpus < 0 or servers < 0 or it_capacity_w < 0:
+            raise ValueError("gpus, servers and it_capacity_w must be >= 0")
+        return {
+            "gpu": gpus * self.gpu_usd,
+            "server": servers * self.server_usd,
+            "network": gpus * self.network_per_gpu_usd,
+            "facility": it_capacity_w * self.facility_usd_per_w,
+            "cooling": it_capacity_w * self.cooling_usd_per_w[cooling_technology],
+        }
+
+    def capex_breakdown_per_s(self, gpus: int, servers: int, it_capacity_w: float,
+                              cooling_technology: str) -> dict[str, float]:
+        """Amortised capital cost per second of each asset class ($/s)."""
+        lives = {"gpu": self.gpu_life_years, "server": self.server_life_years, "network": self.network_life_years,
+                 "facility": self.facility_life_years, "cooling": self.cooling_life_years}
+        capex = self.capex_usd(gpus, servers, it_capacity_w, cooling_technology)
+        return {k: v * self.annual_factor(lives[k]) / YEAR_S for k, v in capex.items()}
+
+    def capex_per_s(self, gpus: int, servers: int, it_capacity_w: float, cooling_technology: str) -> float:
+        """Total amortised capital cost per second ($/s) of a facility with ``gpus`` GPUs in
+        ``servers`` servers, ``it_capacity_w`` of critical IT capacity, and a cooling technology."""
+        return sum(self.capex_breakdown_per_s(gpus, servers, it_capacity_w, cooling_technology).values())
+
+    def energy_cost_usd(self, energy_j: float) -> float:
+        """Cost of facility energy at the flat default price (use dcsim.facility.grid for TOU or hourly)."""
+        return energy_j / KWH_J * self.energy_usd_per_kwh
+
+    def cost_breakdown(self, duration_s: float, energy_cost_usd: float, gpus: int, servers: int,
+                       it_capacity_w: float, cooling_technology: str) -> dict[str, float]:
+        """Dollars over a run of ``duration_s``: amortised capital per asset class
+        (``gpu_usd``, ``server_usd``, ``network_usd``, ``facility_usd``, ``cooling_usd``),
+        their sum ``capex_usd``, ``energy_usd`` and ``total_usd``."""
+        if duration_s < 0:
+            raise ValueError(f"duration_s must be >= 0, got {duration_s}")
+        out = {f"{k}_usd": v * duration_s
+               for k, v in self.capex_breakdown_per_s(gpus, servers, it_capacity_w, cooling_technology).items()}
+        out["capex_usd"] = sum(out.values())
+        out["energy_usd"] = float(energy_cost_usd)
+        out["total_usd"] = out["capex_usd"] + out["energy_usd"]
+        return out
+
+
+def cost_per_gpu_hour(total_usd: float, gpus: int, duration_s: float) -> float:
+    """Dollars per GPU-hour of installed capacity (busy or not)."""
+    if gpus <= 0 or duration_s <= 0:
+        raise ValueError("cost per GPU-hour needs gpus > 0 and duration_s > 0")
+    return total_usd / (gpus * duration_s / HOUR_S)
+
+
+def cost_per_million_tokens(total_usd: float, tokens: float) -> float:
+    """Dollars per million tokens served or trained (NaN when no tokens)."""
+    return total_usd / tokens * 1e6 if tokens > 0 else float("nan")

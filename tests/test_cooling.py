@@ -184,6 +184,16 @@ def test_failed_chiller_leaves_heat_unremoved_only_when_the_chiller_is_needed():
     assert plant.coefficients(0.0, -2.0, chiller_capacity_share=0.0).shortfall_share == 0.0
 
 
+def test_failed_chiller_spares_warm_water_gpus_on_a_mild_day():
+    """On a mild day a chiller loss leaves direct-liquid GPUs cooled (economiser) but not the residual air."""
+    plant = CoolingPlant(TECHNOLOGIES["direct_liquid"])
+    failed = plant.coefficients(20.0, 14.0, chiller_capacity_share=0.0)
+    assert failed.gpu_shortfall_share == 0.0
+    assert failed.shortfall_share > 0.0
+    air = CoolingPlant(TECHNOLOGIES["air"]).coefficients(20.0, 14.0, chiller_capacity_share=0.0)
+    assert air.gpu_shortfall_share == air.shortfall_share > 0.0
+
+
 def test_reusable_heat_comes_only_from_warm_liquid_loops():
     """Only warm-water liquid loops (return >= 40 C) give exportable heat; air and rear doors give none."""
     share = {name: CoolingPlant(t).coefficients(10.0, 8.0).reusable_heat_share for name, t in TECHNOLOGIES.items()}
@@ -243,7 +253,7 @@ def test_chiller_failure_throttles_then_recovers():
     """A total chiller loss on a hot day heats an air-cooled rack until GPUs throttle; repair cools it back."""
     plant = CoolingPlant(TECHNOLOGIES["air"])
     rack = RackThermal.from_technology(TECHNOLOGIES["air"])
-    failed = plant.coefficients(35.0, 24.0, chiller_capacity_share=0.0).shortfall_share
+    failed = plant.coefficients(35.0, 24.0, chiller_capacity_share=0.0).gpu_shortfall_share
     temp, caps = rack.nominal_inlet_c, []
     for _ in range(30):  # 30 minutes failed
         temp = rack.advance(temp, failed, 60.0)

@@ -81,6 +81,11 @@ class CoolingTechnology:
             raise ValueError(f"{self.name}: max_rack_kw, loop_delta_t_k and tau_s must be > 0")
 
     @property
+    def gpus_on_liquid(self) -> bool:
+        """Whether the GPUs sit on the liquid loop (cold plates, bath, or room air cooled by a rear door)."""
+        return self.liquid_fraction > 0.0
+
+    @property
     def rack_inlet_c(self) -> float:
         """GPU inlet air (air, rear door) or coolant (liquid) temperature with the plant keeping up."""
         return self.supply_temp_c + self.inlet_approach_k
@@ -142,6 +147,7 @@ class CoolingCoefficients:
     economiser_share: float  # share of the heat removed without the chiller
     reusable_heat_share: float  # share of the heat exportable at a useful temperature
     shortfall_share: float  # share of the heat the plant cannot remove (failed chiller capacity)
+    gpu_shortfall_share: float  # the same, for the loop that cools the GPUs (drives rack thermals)
 
     @property
     def total(self) -> float:
@@ -199,8 +205,10 @@ class CoolingPlant:
     ) -> CoolingCoefficients:
         """Cooling power, water and reusable heat per watt of IT heat at this weather.
 
-        ``chiller_capacity_share < 1`` models failed chillers: only that share of the
-        mechanically cooled heat is removed, the rest is ``shortfall_share``.
+        ``chiller_capacity_share < 1`` models failed chillers (or CDUs): only that share
+        of the mechanically cooled heat is removed, the rest is ``shortfall_share``;
+        ``gpu_shortfall_share`` is the unremoved share of the loop cooling the GPUs, the
+        input of :class:`dcsim.facility.thermal.RackThermal`.
         """
         if not 0.0 <= chiller_capacity_share <= 1.0:
             raise ValueError(f"chiller_capacity_share {chiller_capacity_share} is not in [0, 1]")
@@ -211,10 +219,12 @@ class CoolingPlant:
             (1.0 - tech.liquid_fraction, tech.air_supply_temp_c, AIR_LOOP_DELTA_T_K),
         )
         chiller = econ = shortfall = 0.0
+        loop_shortfall = []  # share of each loop's own heat left unremoved
         for share, supply_c, delta_t_k in loops:
+            econ_share = self.economiser_share(supply_c, delta_t_k, sink)
+            loop_shortfall.append((1.0 - econ_share) * (1.0 - chiller_capacity_share))
             if share <= 0.0:
                 continue
-            econ_share = self.economiser_share(supply_c, delta_t_k, sink)
             mech = share * (1.0 - econ_share)
             econ += share * econ_share
             chiller += mech * chiller_capacity_share / self.chiller_cop(supply_c, sink)
@@ -238,5 +248,6 @@ class CoolingPlant:
             economiser_share=econ,
             reusable_heat_share=reusable,
             shortfall_share=shortfall,
+            gpu_shortfall_share=loop_shortfall[0 if tech.gpus_on_liquid else 1],
         )
 

@@ -8,7 +8,7 @@ liquid, immersion) temperature ``T`` relaxes toward a target with time constant
 
 where ``T_nominal`` is the technology's supply temperature plus its inlet approach,
 and ``shortfall`` is the share of the rack's heat the plant cannot remove
-(``CoolingCoefficients.shortfall_share``). Over a step with a constant target the
+(``CoolingCoefficients.gpu_shortfall_share``). Over a step with a constant target the
 solution is exact: ``T(t + dt) = T_target + (T(t) - T_target) exp(-dt / tau_s)``, so
 the result does not depend on how the engine slices time.
 

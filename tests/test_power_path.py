@@ -25,9 +25,13 @@ def test_default_curves_reproduce_their_published_points():
     assert stage_efficiency(TRANSFORMER_COEFFICIENTS, 0.50) == pytest.approx(0.9953, abs=1e-6)
     # 10 CFR 431.196(a)(2): low-voltage dry-type 300 kVA, 99.02 % at 35 % load.
     assert stage_efficiency(PDU_COEFFICIENTS, 0.35) == pytest.approx(0.9902, abs=1e-6)
-    # 80 PLUS Titanium, 230 V internal redundant: 94 / 96 / 91 % at 20 / 50 / 100 %.
-    for x, eta in ((0.2, 0.94), (0.5, 0.96), (1.0, 0.91)):
+    # 80 PLUS Titanium, 230 V internal redundant: 90 / 94 / 96 % at 10 / 20 / 50 %, at least 91 % at 100 %.
+    for x, eta in ((0.1, 0.90), (0.2, 0.94), (0.5, 0.96)):
         assert stage_efficiency(PSU_COEFFICIENTS, x) == pytest.approx(eta, abs=1e-9)
+    assert 0.91 <= stage_efficiency(PSU_COEFFICIENTS, 1.0) < 0.96
+    # Every default coefficient is a loss, as the config builder requires.
+    for coefs in (TRANSFORMER_COEFFICIENTS, UPS_COEFFICIENTS, PDU_COEFFICIENTS, PSU_COEFFICIENTS):
+        assert all(0 <= v < 0.5 for v in coefs)
     # Double-conversion UPS (LBNL/EPRI 2005 measurements): 93-96 % from 25 % to full load.
     effs = [stage_efficiency(UPS_COEFFICIENTS, x) for x in (0.25, 0.5, 1.0)]
     assert effs == sorted(effs) and 0.93 < effs[0] and effs[-1] < 0.965

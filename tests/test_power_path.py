@@ -132,3 +132,11 @@ def test_redundancy_costs_energy_at_the_same_load():
     two_n = PowerPath.build(1e6, [StageSpec(s.name, s.no_load, s.proportional, s.square, "2N", 2)
                                   for s in DEFAULT_STAGES[:3]])
     assert two_n.loss_w(0.3e6) > n.loss_w(0.3e6)
+
+
+def test_output_w_inverts_input_w():
+    """A budget at the utility meter maps to the IT power whose input is that budget."""
+    path = PowerPath.build(10e6, DEFAULT_STAGES)
+    for it_w in (0.5e6, 4e6, 10e6):
+        assert path.output_w(path.input_w(it_w)) == pytest.approx(it_w, rel=1e-9)
+    assert path.output_w(path.input_w(0.0) * 0.5) == 0.0  # below the no-load losses nothing reaches the IT

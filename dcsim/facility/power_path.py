@@ -149,6 +149,21 @@ class PowerPath:
         """Total conversion loss while delivering ``output_w``."""
         return self.input_w(output_w) - output_w
 
+    def output_w(self, input_w: float) -> float:
+        """The IT (output) power a utility-side ``input_w`` can deliver: the inverse of :meth:`input_w`.
+
+        Use it to turn a budget at the utility meter (less cooling) into an IT budget.
+        """
+        if input_w <= self.input_w(0.0):
+            return 0.0
+        lo, hi = 0.0, input_w  # input >= output, so the answer is below input_w
+        for _ in range(100):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if self.input_w(mid) <= input_w else (lo, mid)
+            if hi - lo <= 1e-12 * input_w:
+                break
+        return lo
+
     def efficiency(self, output_w: float) -> float:
         """Output over utility input at ``output_w``."""
         return output_w / self.input_w(output_w) if output_w > 0 else 0.0

@@ -7,13 +7,10 @@ scenario runs again with identical results.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from dcsim.core.simulation import Simulation
-from dcsim.facility.climate import Climate
-from dcsim.facility.controller import Facility
-from dcsim.facility.cooling import CoolingPlant
-from dcsim.facility.power_path import PowerPath
-from dcsim.facility.topology import Topology
+from dcsim.facility.controller import Facility, FacilitySpec
 from dcsim.hardware.device import DeviceModel
 from dcsim.metrics.recorder import Recorder
 from dcsim.metrics.results import Results
@@ -21,6 +18,7 @@ from dcsim.policies.registry import ROUTERS, SCHEDULERS
 from dcsim.workloads.cluster import Cluster
 from dcsim.workloads.inference.fluid import FluidService
 from dcsim.workloads.inference.service import InferenceService, ServiceSpec
+from dcsim.workloads.power_control import PowerController
 from dcsim.workloads.training.job import JobSpec, TrainingJob
 
 
@@ -30,22 +28,36 @@ class Scenario:
 
     seed: int
     duration_s: float
-    topology: Topology
-    power_path: PowerPath
-    cooling: CoolingPlant
-    climate: Climate
-    control_interval_s: float
+    facility: FacilitySpec
+    power_policy: Any
+    power_policy_name: str
+    gpu_min_cap_w: float
     device: DeviceModel
     scheduler: str
     services: tuple[tuple[ServiceSpec, str], ...]  # (spec, router name)
     jobs: tuple[JobSpec, ...]
 
+    @property
+    def topology(self):
+        return self.facility.topology
+
     def run(self) -> Results:
         """Simulate ``duration_s`` seconds and return the results."""
         sim = Simulation(self.seed, Recorder)
-        sim.recorder.meta["control_interval_s"] = self.control_interval_s
-        Facility(sim, self.topology, self.power_path, self.cooling, self.climate, self.control_interval_s)
+        sim.recorder.meta["control_interval_s"] = self.facility.control_interval_s
+        facility = Facility(sim, self.facility)
         cluster = Cluster(sim, self.topology, SCHEDULERS[self.scheduler]())
+        topo = self.topology
+        facility.watch_gpu_meters([
+            [cluster.gpu_meters[g] for n in range(r * topo.nodes_per_rack, (r + 1) * topo.nodes_per_rack)
+             for g in topo.gpus_of_node(n)]
+            for r in range(topo.num_racks)
+        ])
+        controller = PowerController(sim, cluster, self.power_policy, self.power_policy_name, facility.it_budget_w,
+                                     facility.thermal_cap_w, self.facility.control_interval_s, self.gpu_min_cap_w)
+        for event in self.facility.demand_response.events:  # re-decide when a window opens and closes
+            for t in (event.start_s, event.start_s + event.duration_s):
+                sim.env.timeout(t).callbacks.append(lambda _ev: controller.decide())
         work_id = 0
         for spec, router in self.services:
             service = FluidService if spec.fidelity == "fluid" else InferenceService
@@ -53,5 +65,5 @@ class Scenario:
             work_id += spec.replicas
         for job in self.jobs:
             TrainingJob(sim, job, cluster, self.device)
-        sim.recorder.meta["climate"] = self.climate.name
+        sim.recorder.meta["gpu_min_cap_w"] = self.gpu_min_cap_w
         return sim.run(self.duration_s)

@@ -6,46 +6,32 @@ import pytest
 
 from dcsim.facility.climate import Climate
 from dcsim.facility.cooling import CoolingPlant
-from dcsim.facility.power_path import ConversionStage, PowerPath
-import dataclasses
-
-from dcsim.facility.config import CoolingConfig, PowerConfig
+from dcsim.facility.power_path import DEFAULT_STAGES, PowerPath
+from dcsim.facility.cooling import TECHNOLOGIES
 
 
-def default_path(rated_w: float = 1e6) -> PowerPath:
-    cfg = PowerConfig()
-    return PowerPath(tuple(ConversionStage(n, rated_w, s.no_load, s.proportional, s.square)
-                           for n, s in (("transformer", cfg.transformer), ("ups", cfg.ups), ("pdu", cfg.pdu))))
-
-
-def test_default_stage_efficiencies_are_in_the_documented_ranges():
-    """Transformer ~99 %, double-conversion UPS 94-96 % and PDU ~99 % from 30 % to 100 % load."""
-    path = default_path()
-    eff = {s.name: [s.efficiency(x * 1e6) for x in (0.3, 0.5, 1.0)] for s in path.stages}
-    assert all(0.985 <= e <= 0.995 for e in eff["transformer"])
-    assert all(0.935 <= e <= 0.965 for e in eff["ups"])
-    assert all(0.985 <= e <= 0.995 for e in eff["pdu"])
+def default_path(it_w: float = 1e6) -> PowerPath:
+    return PowerPath.build(it_w, [st for st in DEFAULT_STAGES if st.name != "psu"])
 
 
 def test_power_path_chains_losses_from_racks_to_utility():
     """Each stage carries the load below it plus that load's losses."""
     path = default_path()
     out = 600e3
-    pdu_in = out + path.stages[2].loss_w(out)
-    ups_in = pdu_in + path.stages[1].loss_w(pdu_in)
-    utility = ups_in + path.stages[0].loss_w(ups_in)
-    assert path.input_w(out) == pytest.approx(utility)
-    assert path.loss_w(out) == pytest.approx(utility - out)
-    assert path.overloaded(out) == [] and path.overloaded(1.2e6) == ["pdu", "ups", "transformer"]
+    p = out
+    for stage in reversed(path.stages):
+        p += stage.loss_w(p)
+    assert path.input_w(out) == pytest.approx(p)
+    assert path.loss_w(out) == pytest.approx(p - out)
+    assert 0.9 < out / path.input_w(out) < 0.99
+    assert path.overloaded(out) == [] and path.overloaded(1.2e6) != []
 
 
-def test_cooling_uses_the_economiser_when_cold_and_the_chiller_when_hot():
-    """Below the economiser limit only fans and pumps run; above, the chiller's COP falls as it warms."""
-    plant = CoolingPlant(**dataclasses.asdict(CoolingConfig()))
-    heat = 1e6
-    assert plant.power_w(heat, 0.0) == pytest.approx(heat * plant.fan_pump_fraction)
-    assert plant.chiller_cop(35.0) < plant.chiller_cop(25.0)
-    assert plant.power_w(heat, 35.0) > plant.power_w(heat, 25.0) > plant.power_w(heat, 0.0)
+def test_liquid_cooling_needs_less_power_than_air_in_the_same_weather():
+    """Per watt of heat, direct-to-chip liquid cooling draws less than air cooling on a warm day."""
+    air = CoolingPlant(TECHNOLOGIES["air"]).coefficients(30.0, 22.0).total
+    liquid = CoolingPlant(TECHNOLOGIES["direct_liquid"]).coefficients(30.0, 22.0).total
+    assert 0 < liquid < air
 
 
 def test_embedded_climate_reads_the_epw_file():

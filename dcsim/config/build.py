@@ -19,9 +19,11 @@ from dcsim.config.schema import DcsimConfig
 from dcsim.core.errors import ConfigError, require
 from dcsim.core.units import GB_B, KW_W
 from dcsim.facility.climate import Climate
-from dcsim.facility.config import FacilityConfig, StageConfig
+from dcsim.facility.config import FacilityConfig
+from dcsim.facility.controller import FacilitySpec, Fault
 from dcsim.facility.cooling import CoolingPlant
-from dcsim.facility.power_path import ConversionStage, PowerPath
+from dcsim.facility.power_path import PowerPath
+from dcsim.facility.thermal import RackThermal
 from dcsim.facility.topology import Topology
 from dcsim.hardware.gpus import GPUS, GpuSpec
 from dcsim.hardware.models import MODELS, LlmSpec
@@ -58,6 +60,9 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
     require(c.seed >= 0, "seed", c.seed, "an integer >= 0")
     require(c.duration_s > 0, "duration_s", c.duration_s, "a duration in seconds > 0")
     topology, gpu = _topology(c.facility)
+    facility = _facility(c.facility, topology, gpu)
+    policy = _power_policy(c.facility, gpu)
+    min_cap_w = gpu_min_cap_w(c.facility, gpu)
     cap = c.facility.node.gpu_power_cap_w
     require(cap is None or gpu.idle_w < cap, "facility.node.gpu_power_cap_w", cap,
             f"watts above {gpu.name}'s idle power ({gpu.idle_w:g} W), or null for no cap")
@@ -78,11 +83,10 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
     return Scenario(
         seed=c.seed,
         duration_s=c.duration_s,
-        topology=topology,
-        power_path=_power_path(c.facility, topology),
-        cooling=_cooling(c.facility),
-        climate=_climate(c.facility),
-        control_interval_s=c.facility.control_interval_s,
+        facility=facility,
+        power_policy=policy,
+        power_policy_name=c.facility.power.policy,
+        gpu_min_cap_w=min_cap_w,
         device=device,
         scheduler=c.scheduler.name,
         services=services,
@@ -105,32 +109,84 @@ def _topology(f: FacilityConfig) -> tuple[Topology, GpuSpec]:
     require(0 <= f.node.host_idle_w <= f.node.host_busy_w, "facility.node.host_idle_w", f.node.host_idle_w,
             f"between 0 and facility.node.host_busy_w={f.node.host_busy_w}")
     _positive("facility.control_interval_s", f.control_interval_s, "an interval in seconds > 0")
+    _positive("facility.rack.floor_area_m2", f.rack.floor_area_m2, "square metres per rack > 0")
     node = NodeSpec(gpu, g, f.node.host_idle_w, f.node.host_busy_w)
     return Topology(f.num_racks, f.rack.gpus_per_rack // g, node), gpu
 
 
-def _power_path(f: FacilityConfig, topology: Topology) -> PowerPath:
-    stages = []
-    for name in ("transformer", "ups", "pdu"):
-        s: StageConfig = getattr(f.power, name)
+# Lowest settable power limit (nvidia-smi -q "Min Power Limit"): 200 W for H100 SXM,
+# 100 W for A100 SXM; other parts: 30 % of TDP (assumption).
+MIN_CAP_W = {"H100-SXM": 200.0, "H200": 200.0, "A100-80GB": 100.0}
+
+
+def gpu_min_cap_w(f: FacilityConfig, gpu: GpuSpec) -> float:
+    """The lowest per-GPU cap a policy may set."""
+    cap = f.power.gpu_min_cap_w if f.power.gpu_min_cap_w is not None else MIN_CAP_W.get(gpu.name, 0.3 * gpu.tdp_w)
+    require(gpu.idle_w < cap <= gpu.tdp_w, "facility.power.gpu_min_cap_w", cap,
+            f"watts between {gpu.name}'s idle {gpu.idle_w:g} W and TDP {gpu.tdp_w:g} W")
+    return cap
+
+
+def _power_path(f: FacilityConfig, topology: Topology) -> tuple[PowerPath, float]:
+    """The power path sized for the provisioned IT capacity, and that capacity."""
+    from dcsim.facility.power_path import StageSpec
+
+    require(f.power.oversubscription >= 1.0, "facility.power.oversubscription", f.power.oversubscription,
+            "a ratio >= 1 of IT nameplate to provisioned IT capacity")
+    it_capacity_w = topology.it_nameplate_w / f.power.oversubscription
+    specs = []
+    for name, s in f.power.stages.items():
+        field = f"facility.power.stages.{name}"
         for coef in ("no_load", "proportional", "square"):
             v = getattr(s, coef)
-            require(0 <= v < 0.5, f"facility.power.{name}.{coef}", v, "a loss fraction in [0, 0.5)")
-        if s.rated_kw is not None:
-            _positive(f"facility.power.{name}.rated_kw", s.rated_kw, "a rating in kW > 0, or null to size to the IT nameplate")
-        rated_w = s.rated_kw * KW_W if s.rated_kw is not None else topology.it_nameplate_w
-        stages.append(ConversionStage(name, rated_w, s.no_load, s.proportional, s.square))
-    return PowerPath(tuple(stages))
+            require(0 <= v < 0.5, f"{field}.{coef}", v, "a loss fraction in [0, 0.5)")
+        require(s.units >= 1, f"{field}.units", s.units, "an integer >= 1")
+        require(s.unit_rating_kw is None or s.unit_rating_kw > 0, f"{field}.unit_rating_kw", s.unit_rating_kw,
+                "kW > 0, or null to size the units to the provisioned IT capacity")
+        specs.append(StageSpec(name, s.no_load, s.proportional, s.square, s.redundancy, s.units,
+                               None if s.unit_rating_kw is None else s.unit_rating_kw * KW_W))
+    try:
+        path = PowerPath.build(it_capacity_w, specs)
+    except ValueError as e:
+        raise ConfigError("facility.power.stages", [s.name for s in specs], f"{e} (redundancy: N, N+k or 2N)") from None
+    return path, it_capacity_w
 
 
-def _cooling(f: FacilityConfig) -> CoolingPlant:
+def _cooling(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> tuple[CoolingPlant, RackThermal, float | None]:
+    """The plant, the rack thermal model and the per-GPU density cap (throttle mode)."""
+    from dcsim.facility.cooling import TECHNOLOGIES
+    from dcsim.facility.thermal import RackThermal
+
     c = f.cooling
-    require(0 < c.carnot_fraction <= 1, "facility.cooling.carnot_fraction", c.carnot_fraction, "a fraction in (0, 1]")
-    require(0 <= c.fan_pump_fraction < 1, "facility.cooling.fan_pump_fraction", c.fan_pump_fraction, "a fraction in [0, 1)")
-    require(c.economiser_band_k >= 0, "facility.cooling.economiser_band_k", c.economiser_band_k, "kelvin >= 0")
-    for name in ("evaporator_approach_k", "condenser_approach_k"):
-        require(getattr(c, name) >= 0, f"facility.cooling.{name}", getattr(c, name), "kelvin >= 0")
-    return CoolingPlant(**dataclasses.asdict(c))
+    require(c.technology in TECHNOLOGIES, "facility.cooling.technology", c.technology, f"one of {sorted(TECHNOLOGIES)}")
+    require(c.condenser in ("dry", "tower"), "facility.cooling.condenser", c.condenser, "dry or tower")
+    require(c.over_density in ("error", "throttle"), "facility.cooling.over_density", c.over_density,
+            "error or throttle")
+    tech = TECHNOLOGIES[c.technology]
+    if c.supply_temp_c is not None:
+        tech = dataclasses.replace(tech, supply_temp_c=c.supply_temp_c)
+    rack_kw = topology.nodes_per_rack * topology.node.nameplate_w / KW_W
+    density_cap_w = None
+    if rack_kw > tech.max_rack_kw:
+        require(c.over_density == "throttle", "facility.rack.gpus_per_rack", f.rack.gpus_per_rack,
+                f"at most {tech.max_rack_kw:g} kW per rack with {tech.name} cooling: this rack is {rack_kw:.1f} kW at "
+                f"nameplate (use fewer GPUs per rack, another facility.cooling.technology, or "
+                f"facility.cooling.over_density=throttle)")
+        node = topology.node
+        density_cap_w = (tech.max_rack_kw * KW_W / topology.nodes_per_rack - node.host_busy_w) / node.gpus_per_node
+        require(density_cap_w > gpu.idle_w, "facility.rack.gpus_per_rack", f.rack.gpus_per_rack,
+                f"a density whose GPUs can run under the {tech.max_rack_kw:g} kW rack limit")
+    plant_fields = {k: getattr(c, k) for k in (
+        "condenser", "carnot_fraction", "evaporator_approach_k", "tower_condenser_approach_k",
+        "dry_condenser_approach_k", "tower_economiser_approach_k", "dry_economiser_approach_k",
+        "facility_pump_share", "tower_fan_share", "dry_fan_share", "evaporated_share", "cycles_of_concentration",
+        "heat_reuse_min_c")}
+    try:
+        plant = CoolingPlant(tech, **plant_fields)
+    except ValueError as e:
+        raise ConfigError("facility.cooling", c.technology, str(e)) from None
+    _positive("facility.cooling.gpu_limit_c", c.gpu_limit_c, "degrees C > 0")
+    return plant, RackThermal.from_technology(tech, c.gpu_limit_c), density_cap_w
 
 
 def _climate(f: FacilityConfig) -> Climate:
@@ -141,7 +197,94 @@ def _climate(f: FacilityConfig) -> Climate:
     try:
         return Climate.from_epw(cl.epw_path, cl.start_day_of_year, cl.start_hour)
     except (OSError, ValueError, IndexError) as e:
-        raise ConfigError("facility.climate.epw_path", cl.epw_path, f"a readable EnergyPlus EPW file ({e})") from None
+        raise ConfigError("facility.climate.epw_path", cl.epw_path,
+                          f"a named climate or a readable EnergyPlus EPW file ({e})") from None
+
+
+def _grid(f: FacilityConfig, climate: Climate):
+    from dcsim.facility.grid import CarbonIntensity, DemandResponse, DemandResponseEvent, ElectricityPrice
+
+    g, cl = f.grid, f.climate
+    try:
+        carbon = CarbonIntensity.flat(float(g.carbon))
+    except ValueError:
+        try:
+            carbon = CarbonIntensity.named(g.carbon, cl.start_day_of_year, cl.start_hour,
+                                           utc_offset_h=getattr(climate, "utc_offset_h", None))
+        except (KeyError, ValueError, OSError) as e:
+            raise ConfigError("facility.grid.carbon", g.carbon, f"pjm, ciso, erco or gCO2/kWh ({e})") from None
+    require(0 <= g.renewable_share <= 1, "facility.grid.renewable_share", g.renewable_share, "a fraction in [0, 1]")
+    try:
+        if g.price == "flat":
+            price = ElectricityPrice.flat(g.price_usd_per_kwh)
+        elif g.price == "tou":
+            price = ElectricityPrice.time_of_use(g.tou_peak_usd_per_kwh, g.price_usd_per_kwh, cl.start_hour,
+                                                 g.tou_peak_start_hour, g.tou_peak_end_hour)
+        else:
+            price = ElectricityPrice.from_csv(g.price, cl.start_day_of_year, cl.start_hour)
+    except (ValueError, OSError) as e:
+        raise ConfigError("facility.grid.price", g.price, f"flat, tou or a price CSV ({e})") from None
+    events = []
+    for i, e in enumerate(g.demand_response):
+        require(e.duration_s > 0 and e.start_s >= 0 and e.limit_kw >= 0, f"facility.grid.demand_response.{i}",
+                (e.start_s, e.duration_s, e.limit_kw), "start_s >= 0, duration_s > 0 and limit_kw >= 0")
+        events.append(DemandResponseEvent(e.start_s, e.duration_s, limit_w=e.limit_kw * KW_W))
+    return carbon, price, DemandResponse(tuple(events))
+
+
+def _cost(f: FacilityConfig):
+    from dcsim.facility.cost import CostModel
+
+    overrides = {k: v for k, v in dataclasses.asdict(f.cost).items() if v is not None}
+    overrides.setdefault("energy_usd_per_kwh", f.grid.price_usd_per_kwh)
+    try:
+        return CostModel(**overrides)
+    except ValueError as e:
+        raise ConfigError("facility.cost", overrides, str(e)) from None
+
+
+def _faults(f: FacilityConfig) -> tuple[Fault, ...]:
+    out = []
+    for i, x in enumerate(f.faults):
+        field = f"facility.faults.{i}"
+        require(x.kind in ("chiller", "utility"), f"{field}.kind", x.kind, "chiller or utility")
+        require(x.start_s >= 0, f"{field}.start_s", x.start_s, "seconds >= 0")
+        require(x.duration_s > 0, f"{field}.duration_s", x.duration_s, "seconds > 0")
+        require(0 <= x.capacity_share < 1, f"{field}.capacity_share", x.capacity_share, "a share in [0, 1)")
+        out.append(Fault(x.kind, x.start_s, x.duration_s, x.capacity_share))
+    _positive("facility.generator_start_s", f.generator_start_s, "seconds > 0")
+    _positive("facility.ups_ride_through_s", f.ups_ride_through_s, "seconds > 0")
+    return tuple(out)
+
+
+def _facility(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> FacilitySpec:
+    path, it_capacity_w = _power_path(f, topology)
+    require(f.power.budget_kw is None or f.power.budget_kw > 0, "facility.power.budget_kw", f.power.budget_kw,
+            "kW > 0 at the utility meter, or null")
+    plant, thermal, density_cap_w = _cooling(f, topology, gpu)
+    climate = _climate(f)
+    carbon, price, dr = _grid(f, climate)
+    return FacilitySpec(
+        topology=topology, power_path=path, it_capacity_w=it_capacity_w,
+        budget_w=None if f.power.budget_kw is None else f.power.budget_kw * KW_W,
+        plant=plant, thermal=thermal, density_cap_w=density_cap_w, climate=climate, carbon=carbon, price=price,
+        renewable_share=f.grid.renewable_share, demand_response=dr, cost=_cost(f), faults=_faults(f),
+        generator_start_s=f.generator_start_s, ups_ride_through_s=f.ups_ride_through_s,
+        control_interval_s=f.control_interval_s, floor_area_m2=topology.num_racks * f.rack.floor_area_m2,
+    )
+
+
+def _power_policy(f: FacilityConfig, gpu: GpuSpec):
+    from dcsim.policies.registry import POWER_POLICIES
+
+    p = f.power
+    require(p.policy in POWER_POLICIES, "facility.power.policy", p.policy, f"one of {sorted(POWER_POLICIES)}")
+    if p.policy == "static":
+        require(p.static_cap_w is not None and gpu.idle_w < p.static_cap_w <= gpu.tdp_w,
+                "facility.power.static_cap_w", p.static_cap_w,
+                f"watts between {gpu.name}'s idle {gpu.idle_w:g} W and TDP {gpu.tdp_w:g} W for the static policy")
+        return POWER_POLICIES["static"](p.static_cap_w)
+    return POWER_POLICIES[p.policy]()
 
 
 def _model(field: str, name: str) -> LlmSpec:

@@ -22,49 +22,119 @@ class NodeConfig:
 @dataclass
 class RackConfig:
     gpus_per_rack: int = 32  # a multiple of node.gpus_per_node
+    # White space per rack including its share of the aisles: a common planning figure
+    # of 25-30 ft^2 (2.3-2.8 m^2) per rack (assumption, see DATA_SOURCES.md).
+    floor_area_m2: float = 2.8
 
 
 @dataclass
 class StageConfig:
-    """Loss curve of a conversion stage: rated * (no_load + proportional x + square x^2)."""
+    """A conversion stage: per-unit loss curve rated * (no_load + proportional x + square x^2),
+    redundancy (N, N+1, 2N, ...) over ``units`` units, and the unit rating (null: sized
+    so the stage carries the provisioned IT capacity with its redundancy intact)."""
 
     no_load: float = 0.0
     proportional: float = 0.0
     square: float = 0.0
-    rated_kw: Optional[float] = None  # None: sized to the IT nameplate
+    redundancy: str = "N"
+    units: int = 1
+    unit_rating_kw: Optional[float] = None
+
+
+def _default_stages() -> dict[str, StageConfig]:
+    """Transformer, UPS and PDU of dcsim.facility.power_path.DEFAULT_STAGES. The server
+    power supplies are left out: dcsim's IT power is wall-plug power (host power comes
+    from AcmeTrace server measurements at the inlet), which already counts their losses."""
+    from dcsim.facility.power_path import DEFAULT_STAGES
+
+    return {s.name: StageConfig(s.no_load, s.proportional, s.square, s.redundancy, s.units,
+                                None if s.unit_rating_w is None else s.unit_rating_w / 1e3)
+            for s in DEFAULT_STAGES if s.name != "psu"}
 
 
 @dataclass
 class PowerConfig:
-    # Defaults: see dcsim/facility/power_path.py and DATA_SOURCES.md.
-    transformer: StageConfig = field(default_factory=lambda: StageConfig(0.002, 0.0, 0.008))
-    ups: StageConfig = field(default_factory=lambda: StageConfig(0.0125, 0.0192, 0.010))
-    pdu: StageConfig = field(default_factory=lambda: StageConfig(0.0, 0.005, 0.005))
+    # Stages from the utility to the racks; defaults and sources: docs/power.md.
+    stages: dict[str, StageConfig] = field(default_factory=_default_stages)
+    oversubscription: float = 1.0  # IT nameplate / provisioned IT capacity of the power path
+    budget_kw: Optional[float] = None  # facility power budget at the utility meter; null: none
+    policy: str = "none"  # none, static, proportional, priority (dcsim.policies.POWER_POLICIES)
+    static_cap_w: Optional[float] = None  # per-GPU cap of the static policy
+    gpu_min_cap_w: Optional[float] = None  # lowest settable cap; null: 200 W H100-class, 100 W A100-class
 
 
 @dataclass
 class CoolingConfig:
-    """The cooling plant's parameters (see dcsim/facility/cooling.py); assumptions listed in DATA_SOURCES.md."""
+    """The cooling technology and plant (dcsim/facility/cooling.py, sources in docs/cooling.md)."""
 
-    chilled_water_supply_c: float = 18.0
-    evaporator_approach_k: float = 5.0
-    condenser_approach_k: float = 10.0
-    carnot_fraction: float = 0.5
-    economiser_full_c: float = 8.0
-    economiser_band_k: float = 6.0
-    fan_pump_fraction: float = 0.05
+    technology: str = "air"  # air, rear_door, direct_liquid, immersion
+    condenser: str = "dry"  # dry (dry coolers, no water) or tower (evaporative, wet bulb)
+    over_density: str = "error"  # a rack denser than the technology allows: error, or throttle its GPUs
+    supply_temp_c: Optional[float] = None  # override the technology's facility water supply temperature
+    carnot_fraction: float = 0.6
+    evaporator_approach_k: float = 2.0
+    tower_condenser_approach_k: float = 11.0
+    dry_condenser_approach_k: float = 17.0
+    tower_economiser_approach_k: float = 6.0
+    dry_economiser_approach_k: float = 8.0
+    facility_pump_share: float = 0.02
+    tower_fan_share: float = 0.01
+    dry_fan_share: float = 0.03
+    evaporated_share: float = 0.85
+    cycles_of_concentration: float = 4.0
+    heat_reuse_min_c: float = 40.0
+    gpu_limit_c: float = 87.0  # H100 maximum operating temperature (product brief)
 
 
 @dataclass
 class ClimateConfig:
-    epw_path: Optional[str] = None  # None: the embedded Leesburg, VA typical year
+    # A named climate (leesburg_va, phoenix_az, seattle_wa, piedmont_it; shipped) or an
+    # EnergyPlus EPW path; null: Leesburg, VA.
+    epw_path: Optional[str] = None
     start_day_of_year: int = 196  # 15 July
     start_hour: float = 12.0
 
 
 @dataclass
+class DemandResponseConfig:
+    start_s: float = 0.0
+    duration_s: float = 3600.0
+    limit_kw: float = 0.0  # facility power limit at the utility meter during the window
+
+
+@dataclass
+class GridConfig:
+    carbon: str = "pjm"  # pjm, ciso, erco (EIA-930 2022, shipped) or a number of gCO2/kWh
+    price: str = "flat"  # flat, tou, or a CSV path (docs/grid_and_cost.md)
+    price_usd_per_kwh: float = 0.08  # flat price; TOU off-peak price
+    tou_peak_usd_per_kwh: float = 0.16
+    tou_peak_start_hour: int = 16
+    tou_peak_end_hour: int = 21
+    renewable_share: float = 0.0  # on-site carbon-free share of facility energy
+    demand_response: list[DemandResponseConfig] = field(default_factory=list)
+
+
+@dataclass
+class FaultConfig:
+    kind: str = "chiller"  # chiller (or CDU) loss, or utility (feed loss: cooling off until the generator runs)
+    start_s: float = 0.0
+    duration_s: float = 600.0
+    capacity_share: float = 0.0  # chiller: the share of mechanical cooling left during the fault
+
+
+@dataclass
 class NetworkConfig:
     scaleout_gbit_per_s_per_gpu: float = 400.0  # one 400G NIC per GPU (DGX H100 datasheet)
+
+
+@dataclass
+class CostConfig:
+    """Overrides of dcsim.facility.cost.CostModel (null: its cited default)."""
+
+    gpu_usd: Optional[float] = None
+    server_usd: Optional[float] = None
+    facility_usd_per_w: Optional[float] = None
+    cost_of_capital: Optional[float] = None
 
 
 @dataclass
@@ -76,4 +146,9 @@ class FacilityConfig:
     cooling: CoolingConfig = field(default_factory=CoolingConfig)
     climate: ClimateConfig = field(default_factory=ClimateConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    grid: GridConfig = field(default_factory=GridConfig)
+    cost: CostConfig = field(default_factory=CostConfig)
+    faults: list[FaultConfig] = field(default_factory=list)
+    generator_start_s: float = 10.0  # NFPA 110 Type 10: standby power within 10 s
+    ups_ride_through_s: float = 300.0  # battery autonomy at full load (typical 5 min)
     control_interval_s: float = 60.0

@@ -1,66 +1,153 @@
-"""The facility: its power path, cooling plant and climate, run by a control loop.
+"""The facility: power path, cooling plant, racks' temperatures, weather and grid.
 
 Conversion losses and cooling follow the IT power exactly: the ledger tells the
 facility of every change of IT power, and the loss and cooling meters are set at
-once. Cooling removes the heat of the IT load and of the conversion losses (all of
-it is dissipated inside the building) at the outdoor temperature read at the last
-control tick. The control loop runs every ``control_interval_s``: it reads the
-weather and records one timeseries row for the facility and one per rack, with
-mean powers over the interval taken from the ledger (so the series integrates
-exactly to the energy totals).
+once. Cooling power is linear in the heat it removes (IT power plus conversion losses,
+all dissipated in the building) with coefficients the plant computes from the weather
+and its state (a failed chiller) at each control tick, so each component's energy in
+an interval is its coefficient times the heat energy of the interval: exact.
+
+Every ``control_interval_s`` the facility closes the interval just ended: it records one
+timeseries row for the facility (powers by component, water, reusable heat, weather,
+carbon and price, temperatures) and one per rack (IT power, inlet and hottest-GPU
+temperature), advances each rack's temperature over the interval with the plant's
+shortfall, and computes the coefficients and thermal caps for the next interval.
+Faults take effect at the first control tick at or after their start.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from dcsim.facility.climate import Climate
-from dcsim.facility.cooling import CoolingPlant
+from dcsim.facility.cooling import CoolingCoefficients, CoolingPlant
+from dcsim.facility.cost import CostModel
+from dcsim.facility.grid import CarbonIntensity, DemandResponse, ElectricityPrice
 from dcsim.facility.power_path import PowerPath
+from dcsim.facility.thermal import RackThermal
 from dcsim.facility.topology import Topology
 
 if TYPE_CHECKING:
     from dcsim.core.simulation import Simulation
 
 
+@dataclass(frozen=True)
+class Fault:
+    """A chiller (or CDU) loss leaving ``capacity_share`` of mechanical cooling, or a
+    utility feed loss (cooling down until the generator runs)."""
+
+    kind: str
+    start_s: float
+    duration_s: float
+    capacity_share: float = 0.0
+
+
+@dataclass(frozen=True)
+class FacilitySpec:
+    """Everything the building needs, validated (``dcsim.config.build``)."""
+
+    topology: Topology
+    power_path: PowerPath
+    it_capacity_w: float  # provisioned IT capacity of the power path
+    budget_w: float | None  # facility power budget at the utility meter
+    plant: CoolingPlant
+    thermal: RackThermal
+    density_cap_w: float | None  # per-GPU cap of racks denser than the technology allows (throttle mode)
+    climate: Climate
+    carbon: CarbonIntensity
+    price: ElectricityPrice
+    renewable_share: float
+    demand_response: DemandResponse
+    cost: CostModel
+    faults: tuple[Fault, ...]
+    generator_start_s: float
+    ups_ride_through_s: float
+    control_interval_s: float
+    floor_area_m2: float  # white space of all racks
+
+
 class Facility:
     """The building around the IT load."""
 
-    def __init__(
-        self,
-        sim: "Simulation",
-        topology: Topology,
-        power_path: PowerPath,
-        cooling: CoolingPlant,
-        climate: Climate,
-        control_interval_s: float,
-    ) -> None:
+    def __init__(self, sim: "Simulation", spec: FacilitySpec) -> None:
         self.sim = sim
+        self.spec = spec
+        topology = spec.topology
         self.topology = topology
-        self.power_path = power_path
-        self.cooling = cooling
-        self.climate = climate
-        self.control_interval_s = control_interval_s
+        self.power_path = spec.power_path
+        self.plant = spec.plant
+        self.thermal = spec.thermal
+        self.climate = spec.climate
+        self.control_interval_s = spec.control_interval_s
         rec = sim.recorder
         self._ledger = rec.ledger
         self._loss = self._ledger.meter("conversion_loss", "conversion_loss")
         self._cooling = self._ledger.meter("cooling", "cooling")
         self._overloaded: list[str] = []
-        self._outdoor_c = climate.outdoor_temp_c(0.0)
-        self._cooling_w_per_heat_w = cooling.power_w(1.0, self._outdoor_c)  # linear in heat at a given weather
-        self._no_overload_below_w = power_path.max_output_w()
-        self._ledger.on_it_power_change(self._follow_it_power)
+        self._no_overload_below_w = spec.power_path.max_output_w()
         self._busy = rec.monitor("gpus_busy")
         self._allocated = rec.monitor("gpus_allocated")
+        self._capped = rec.monitor("gpus_capped")
         self._rack_names = [topology.rack_name(r) for r in range(topology.num_racks)]
+        self._rack_gpus: list[list] = [[] for _ in range(topology.num_racks)]  # GPU meters, filled by the cluster
+        self.inlet_c = [spec.thermal.nominal_inlet_c] * topology.num_racks
+        self.gpu_temp_c = list(self.inlet_c)
+        self._thermal_caps: list[float | None] = [spec.density_cap_w] * topology.num_racks
+        self._chiller_share = 1.0
+        self._weather = spec.climate.weather(0.0)
+        self._coeffs = spec.plant.coefficients(self._weather.dry_bulb_c, self._weather.wet_bulb_c)
+        self._ledger.on_it_power_change(self._follow_it_power)
         self._last = self._snapshot()
+        rec.meta.update(
+            it_capacity_w=spec.it_capacity_w, it_nameplate_w=topology.it_nameplate_w,
+            budget_w=spec.budget_w, floor_area_m2=spec.floor_area_m2, climate=spec.climate.name,
+            cooling_technology=spec.plant.technology.name, max_inlet_temp_c=self.inlet_c[0],
+            max_gpu_temp_c=self.inlet_c[0],
+        )
+        for fault in spec.faults:
+            sim.env.process(self._fault(fault))
         sim.env.process(self._control_loop())
         sim.on_finish(self._close_interval)
 
+    # -- wiring --------------------------------------------------------------------------
+    def watch_gpu_meters(self, meters_by_rack: list[list]) -> None:
+        """The GPU meters of each rack, for the hottest-GPU temperature."""
+        self._rack_gpus = meters_by_rack
+
+    def thermal_cap_w(self, rack: int) -> float | None:
+        """Per-GPU cap that keeps the rack's GPUs at or under their temperature limit (None: no need)."""
+        return self._thermal_caps[rack]
+
+    def it_budget_w(self, t_s: float) -> float:
+        """The IT power allowed now: the power path's provisioned IT capacity, lowered by the
+        facility budget and any demand-response limit at the utility meter, converted at
+        the present losses and cooling coefficients."""
+        limits = [lim for lim in (self.spec.budget_w, self.spec.demand_response.limit_w(t_s)) if lim is not None]
+        it_w = self.spec.it_capacity_w
+        if limits:
+            it_w = min(it_w, self._it_for_facility_w(min(limits)))
+        return it_w
+
+    def facility_power_w(self, it_w: float) -> float:
+        """Facility power at an IT power, with the present cooling coefficients."""
+        loss_w = self.power_path.loss_w(it_w)
+        return (it_w + loss_w) * (1.0 + self._coeffs.total)
+
+    def _it_for_facility_w(self, facility_w: float) -> float:
+        lo, hi = 0.0, max(facility_w, 1.0)
+        if self.facility_power_w(0.0) >= facility_w:
+            return 0.0
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if self.facility_power_w(mid) <= facility_w else (lo, mid)
+        return lo
+
+    # -- continuous: losses and cooling follow IT power -----------------------------------
     def _follow_it_power(self, it_w: float) -> None:
         loss_w = self.power_path.loss_w(it_w)
-        self._ledger.set_powers(((self._loss, loss_w), (self._cooling, (it_w + loss_w) * self._cooling_w_per_heat_w)))
+        self._ledger.set_powers(((self._loss, loss_w), (self._cooling, (it_w + loss_w) * self._coeffs.total)))
         if it_w <= self._no_overload_below_w and not self._overloaded:
             return
         over = self.power_path.overloaded(it_w)
@@ -69,12 +156,37 @@ class Facility:
                 self.sim.recorder.event("overload", f"power/{name}", "stage output above its rating", it_w)
             self._overloaded = over
 
+    # -- faults ---------------------------------------------------------------------------
+    def _fault(self, fault: Fault):
+        env, rec = self.sim.env, self.sim.recorder
+        yield env.timeout(fault.start_s)
+        if fault.kind == "chiller":
+            rec.event("fault", "cooling/chiller", f"capacity share {fault.capacity_share:g}", fault.capacity_share)
+            self._chiller_share = fault.capacity_share
+            yield env.timeout(fault.duration_s)
+            self._chiller_share = 1.0
+            rec.event("repair", "cooling/chiller", "capacity restored", 1.0)
+            return
+        # utility feed loss: IT rides through on the UPS; cooling stops until the generator runs
+        rec.event("fault", "power/utility", "feed lost; UPS carries IT, generator starting", fault.duration_s)
+        if self.spec.ups_ride_through_s < self.spec.generator_start_s:
+            rec.event("outage", "power/ups", "battery exhausted before the generator ran",
+                      self.spec.generator_start_s - self.spec.ups_ride_through_s)
+        gap = min(self.spec.generator_start_s, fault.duration_s)
+        self.inlet_c = [self.thermal.advance(t, 1.0, gap) for t in self.inlet_c]
+        yield env.timeout(gap)
+        rec.event("generator", "power/generator", "running; cooling restarts", gap)
+        yield env.timeout(max(fault.duration_s - gap, 0.0))
+        rec.event("repair", "power/utility", "feed restored", fault.duration_s)
+
+    # -- the control loop -----------------------------------------------------------------
     def _snapshot(self) -> dict[str, float]:
         led = self._ledger
         snap = {kind: led.energy_now_j(kind) for kind in led.kind_totals}
         snap["facility"] = led.energy_now_j(None)
         snap["busy"] = self._busy.integral()
         snap["allocated"] = self._allocated.integral()
+        snap["capped"] = self._capped.integral()
         for r in self._rack_names:
             snap[r] = led.group_energy_now_j(r) if r in led.group_totals else 0.0
         snap["t"] = self.sim.now_s
@@ -83,27 +195,59 @@ class Facility:
     def _control_loop(self):
         env = self.sim.env
         while True:
-            self._outdoor_c = self.climate.outdoor_temp_c(self.sim.now_s)
-            self._cooling_w_per_heat_w = self.cooling.power_w(1.0, self._outdoor_c)
-            self._follow_it_power(self._ledger.it_power_w())
+            self._set_coefficients()
             yield env.timeout(self.control_interval_s)
             self._close_interval(self.sim.now_s)
 
+    def _set_coefficients(self) -> None:
+        now = self.sim.now_s
+        self._weather = self.climate.weather(now)
+        self._coeffs = self.plant.coefficients(self._weather.dry_bulb_c, self._weather.wet_bulb_c,
+                                               chiller_capacity_share=self._chiller_share)
+        self._follow_it_power(self._ledger.it_power_w())
+        tdp = self.topology.node.gpu.tdp_w
+        for r in range(self.topology.num_racks):
+            hot = self.thermal.gpu_limit_c - self.inlet_c[r]
+            cap = max(hot, 0.0) / self.thermal.gpu_resistance_k_per_w
+            thermal = cap if cap < tdp else None
+            dens = self.spec.density_cap_w
+            self._thermal_caps[r] = min((c for c in (thermal, dens) if c is not None), default=None)
+
     def _close_interval(self, now_s: float) -> None:
-        """Record the interval since the last tick."""
+        """Record the interval since the last tick and advance the racks' temperatures."""
         start, end = self._last, self._snapshot()
         dt = end["t"] - start["t"]
         if dt <= 0:
             return
         d = {k: (end[k] - start[k]) / dt for k in end if k != "t"}
+        c: CoolingCoefficients = self._coeffs
         it_w = d["gpu"] + d["host"]
+        heat_w = it_w + d["conversion_loss"]
         t0 = start["t"]
+        w = self._weather
+        # temperatures: each rack relaxes toward the target of this interval's shortfall
+        meters = self._rack_gpus
+        for r in range(self.topology.num_racks):
+            self.inlet_c[r] = self.thermal.advance(self.inlet_c[r], c.gpu_shortfall_share, dt)
+            hottest_w = max((m.power_w for m in meters[r]), default=0.0)
+            self.gpu_temp_c[r] = self.thermal.gpu_temp_c(self.inlet_c[r], hottest_w)
+        meta = self.sim.recorder.meta
+        meta["max_inlet_temp_c"] = max(meta["max_inlet_temp_c"], max(self.inlet_c))
+        meta["max_gpu_temp_c"] = max(meta["max_gpu_temp_c"], max(self.gpu_temp_c))
         self.sim.recorder.record("timeseries", (
             t0, "facility", it_w, d["gpu"], d["host"], d["conversion_loss"], d["cooling"], d["facility"],
-            d["facility"] / it_w if it_w > 0 else math.nan, self.climate.outdoor_temp_c(t0),
+            d["facility"] / it_w if it_w > 0 else math.nan, w.dry_bulb_c,
             d["busy"], d["allocated"],
+            heat_w * c.chiller, heat_w * c.heat_rejection_fans, heat_w * c.pumps, heat_w * (c.rack_side + c.air_fans),
+            heat_w * c.water_l_per_j * dt, heat_w * c.reusable_heat_share, c.economiser_share, w.wet_bulb_c,
+            self.spec.carbon.intensity_g_per_kwh(t0), self.spec.price.price_per_kwh(t0),
+            max(self.inlet_c), max(self.gpu_temp_c), d["capped"], self.it_budget_w(t0), dt,
         ))
         nan = math.nan
-        for r in self._rack_names:
-            self.sim.recorder.record("timeseries", (t0, r, d[r], nan, nan, nan, nan, nan, nan, nan, nan, nan))
+        for r, name in enumerate(self._rack_names):
+            self.sim.recorder.record("timeseries", (
+                t0, name, d[name], nan, nan, nan, nan, nan, nan, nan, nan, nan,
+                nan, nan, nan, nan, nan, nan, nan, nan, nan, nan,
+                self.inlet_c[r], self.gpu_temp_c[r], nan, nan, dt,
+            ))
         self._last = end

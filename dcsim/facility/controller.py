@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from dcsim.core.units import KWH_J
 from dcsim.facility.climate import Climate
 from dcsim.facility.cooling import CoolingCoefficients, CoolingPlant
 from dcsim.facility.cost import CostModel
@@ -110,6 +111,7 @@ class Facility:
             sim.env.process(self._fault(fault))
         sim.env.process(self._control_loop())
         sim.on_finish(self._close_interval)
+        sim.on_finish(self._finish_costs)
 
     # -- wiring --------------------------------------------------------------------------
     def watch_gpu_meters(self, meters_by_rack: list[list]) -> None:
@@ -179,6 +181,21 @@ class Facility:
         yield env.timeout(max(fault.duration_s - gap, 0.0))
         rec.event("repair", "power/utility", "feed restored", fault.duration_s)
 
+    # -- carbon and cost of an interval (energy drawn evenly over it; hourly steps split exactly)
+    def _carbon_kg(self, t0_s: float, dt_s: float, energy_j: float) -> float:
+        g_per_kwh = self.spec.carbon.series.mean(t0_s, t0_s + dt_s)
+        return energy_j / KWH_J * g_per_kwh * (1.0 - self.spec.renewable_share) / 1000.0
+
+    def _energy_cost_usd(self, t0_s: float, dt_s: float, energy_j: float) -> float:
+        return energy_j / KWH_J * self.spec.price.series.mean(t0_s, t0_s + dt_s)
+
+    def _finish_costs(self, until_s: float) -> None:
+        """Amortised capital cost of the run's duration, by asset class."""
+        topo, spec = self.topology, self.spec
+        capex = spec.cost.capex_breakdown_per_s(topo.gpus_total, topo.num_nodes, spec.it_capacity_w,
+                                                spec.plant.technology.name)
+        self.sim.recorder.meta["capex_usd"] = {k: v * until_s for k, v in capex.items()}
+
     # -- the control loop -----------------------------------------------------------------
     def _snapshot(self) -> dict[str, float]:
         led = self._ledger
@@ -242,12 +259,13 @@ class Facility:
             heat_w * c.water_l_per_j * dt, heat_w * c.reusable_heat_share, c.economiser_share, w.wet_bulb_c,
             self.spec.carbon.intensity_g_per_kwh(t0), self.spec.price.price_per_kwh(t0),
             max(self.inlet_c), max(self.gpu_temp_c), d["capped"], self.it_budget_w(t0), dt,
+            self._carbon_kg(t0, dt, d["facility"] * dt), self._energy_cost_usd(t0, dt, d["facility"] * dt),
         ))
         nan = math.nan
         for r, name in enumerate(self._rack_names):
             self.sim.recorder.record("timeseries", (
                 t0, name, d[name], nan, nan, nan, nan, nan, nan, nan, nan, nan,
                 nan, nan, nan, nan, nan, nan, nan, nan, nan, nan,
-                self.inlet_c[r], self.gpu_temp_c[r], nan, nan, dt,
+                self.inlet_c[r], self.gpu_temp_c[r], nan, nan, dt, nan, nan,
             ))
         self._last = end

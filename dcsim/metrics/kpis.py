@@ -49,7 +49,9 @@ def summarise(results: "Results") -> dict[str, Any]:
         "it_power_mean_w": it_j / duration_s,
         "facility_power_mean_w": e["facility"] / duration_s,
     }
+    out.update(_facility_kpis(f["timeseries"], results, it_j))
     out.update(_inference_kpis(f["requests"], f["services"], meta, e, duration_s))
+    out.update(_cost_kpis(out, meta, duration_s))
     out.update(_training_kpis(f["jobs"]))
     out["events_processed"] = results.events_processed
     return out
@@ -90,6 +92,75 @@ def _slo_kpis(req: pd.DataFrame, services: dict, duration_s: float) -> dict[str,
         "slo_attainment": _ratio(float(met.sum()), float(slo_rows.sum())),
         "goodput_requests_per_s": float(met.sum()) / duration_s,
     }
+
+
+# Heat exported to a district heating network displaces heat from a gas boiler; a
+# condensing gas boiler's seasonal efficiency is ~0.9 (EU Ecodesign Regulation 813/2013
+# minimum for boilers <= 400 kW: 86-92 %; assumption).
+BOILER_EFFICIENCY = 0.9
+
+
+def _facility_kpis(ts: pd.DataFrame, results: "Results", it_j: float) -> dict[str, Any]:
+    """Cooling by component, water, carbon, heat reuse, temperatures, density and headroom."""
+    meta = results.meta
+    fac = ts[ts["component"] == "facility"]
+    dt = fac["interval_s"]
+    gpus = meta.get("gpus_total", 0)
+    nameplate_w = meta.get("it_nameplate_w", math.nan)
+    capacity_w = meta.get("it_capacity_w", math.nan)
+    peak_it_w = float(fac["it_power_w"].max()) if len(fac) else math.nan
+    peak_fac_w = float(fac["facility_power_w"].max()) if len(fac) else math.nan
+    water_l = float(fac["water_l"].sum())
+    reuse_j = float((fac["reusable_heat_w"] * dt).sum())
+    racks = ts[ts["component"].str.startswith("rack/")]
+    n_racks = racks["component"].nunique()
+    return {
+        "chiller_energy_j": float((fac["chiller_power_w"] * dt).sum()),
+        "heat_rejection_energy_j": float((fac["heat_rejection_power_w"] * dt).sum()),
+        "pumps_energy_j": float((fac["pumps_power_w"] * dt).sum()),
+        "air_energy_j": float((fac["air_power_w"] * dt).sum()),
+        "economiser_share": _ratio(float((fac["economiser_share"] * dt).sum()), float(dt.sum())),
+        "water_l": water_l,
+        "wue_l_per_kwh": _ratio(water_l, it_j / 3.6e6),
+        "carbon_kg": float(fac["carbon_kg"].sum()),
+        "energy_cost_usd": float(fac["energy_cost_usd"].sum()),
+        "heat_reuse_energy_j": reuse_j,
+        "avoided_heating_energy_j": reuse_j / BOILER_EFFICIENCY,
+        "max_inlet_temp_c": meta.get("max_inlet_temp_c", math.nan),
+        "max_gpu_temp_c": meta.get("max_gpu_temp_c", math.nan),
+        "throttled_gpu_hours": results.monitor_means.get("gpus_capped", 0.0) * results.until_s / 3600.0,
+        "thermally_throttled_gpu_hours":
+            results.monitor_means.get("gpus_thermally_throttled", 0.0) * results.until_s / 3600.0,
+        "it_nameplate_w": nameplate_w,
+        "it_capacity_w": capacity_w,
+        "oversubscription_ratio": _ratio(nameplate_w, capacity_w),
+        "budget_w": meta.get("budget_w"),
+        "peak_it_power_w": peak_it_w,
+        "peak_facility_power_w": peak_fac_w,
+        "stranded_power_w": capacity_w - peak_it_w,
+        "rack_nameplate_w": _ratio(nameplate_w, n_racks) if n_racks else math.nan,
+        "gpus_per_it_mw": _ratio(gpus, nameplate_w / 1e6),
+        "gpus_per_facility_mw": _ratio(gpus, peak_fac_w / 1e6),
+        "it_mw_per_m2": _ratio(nameplate_w / 1e6, meta.get("floor_area_m2", math.nan)),
+    }
+
+
+def _cost_kpis(out: dict[str, Any], meta: dict, duration_s: float) -> dict[str, Any]:
+    """Capital (amortised over the run) plus energy cost; inference's share by GPU-time."""
+    capex = meta.get("capex_usd", {})
+    total = sum(capex.values()) + out["energy_cost_usd"]
+    gpus = out["gpus_total"]
+    inference_share = _ratio(meta.get("inference_gpu_s", 0.0), gpus * duration_s)
+    tokens = out["output_tokens"]
+    res = {f"capex_{k.removesuffix('_usd')}_usd": v for k, v in capex.items()}
+    res.update(
+        cost_total_usd=total,
+        cost_per_gpu_hour_usd=_ratio(total, gpus * duration_s / 3600.0),
+        cost_per_million_tokens_usd=_ratio(total * inference_share, tokens / 1e6) if tokens else math.nan,
+        carbon_per_output_token_g=(_ratio(out["carbon_kg"] * 1e3 * out["inference_gpu_energy_j"], out["gpu_energy_j"])
+                                   / tokens) if tokens else math.nan,
+    )
+    return res
 
 
 def _inference_kpis(req: pd.DataFrame, fluid: pd.DataFrame, meta: dict, e: dict, duration_s: float) -> dict[str, Any]:

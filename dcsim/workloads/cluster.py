@@ -43,7 +43,7 @@ class Allocation:
         self.power_each_w = 0.0
         self.busy = False
         self.energy_j = 0.0
-        self._t_last_s = cluster.sim.now_s
+        self._t_last_s = self.t_granted_s = cluster.sim.now_s
         self.owner = work.owner  # the workload a power policy caps; set by the workload when it starts
         self.released = False
         self._meters = tuple(cluster.gpu_meters[g] for g in gpu_ids)

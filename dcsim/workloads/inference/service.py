@@ -189,6 +189,8 @@ class InferenceService:
         meta = self.sim.recorder.meta
         meta["inference_output_tokens"] = meta.get("inference_output_tokens", 0) + self.output_tokens
         gpu_j = sum(a.energy_now_j() for a in self.allocations)
+        meta["inference_gpu_s"] = meta.get("inference_gpu_s", 0.0) + sum(
+            a.gpus * (until_s - a.t_granted_s) for a in self.allocations)
         meta["inference_gpu_energy_j"] = meta.get("inference_gpu_energy_j", 0.0) + gpu_j
         meta["inference_preemptions"] = meta.get("inference_preemptions", 0) + self.preemptions
         meta["services"][self.name].update(output_tokens=self.output_tokens, gpu_energy_j=gpu_j,

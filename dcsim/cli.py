@@ -17,6 +17,7 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 import dcsim
@@ -78,20 +79,30 @@ def _runs_requested(argv: list[str]) -> list[list[str]]:
     return [list(run) for batch in batches for run in batch]
 
 
-def validate(argv: list[str]) -> str | None:
-    """None if every requested run composes and builds; else the first error as one line."""
+def validate(argv: list[str]) -> tuple[str | None, list[str]]:
+    """Check every requested run before any starts.
+
+    Returns (fatal error, refusals): a fatal error (a typo, a wrong type, or, for a single
+    run, an impossible value) stops the command; in a sweep, points with impossible values
+    are refused one line each while the others run.
+    """
     try:
         runs = _runs_requested(argv)
     except Exception as e:  # noqa: BLE001 - any parse error is reported as one line
-        return _one_line(e)
+        return _one_line(e), []
+    refused: list[str] = []
     for overrides in runs:
         try:
             build(compose_config(overrides))
         except ConfigError as e:
-            return str(e)
+            if len(runs) == 1:
+                return str(e), []
+            refused.append(f"refused run [{' '.join(overrides)}]: {e}")
         except Exception as e:  # noqa: BLE001 - Hydra/OmegaConf composition errors
-            return _one_line(e)
-    return None
+            return _one_line(e), []
+    if refused and len(refused) == len(runs):
+        return refused[0], []
+    return None, refused
 
 
 def format_summary(s: dict[str, Any]) -> str:
@@ -153,9 +164,12 @@ def _hydra_main(cfg: DictConfig) -> None:
     try:
         summary = run_and_write(cfg, run_dir, overrides)
     except ConfigError as e:
-        print(f"dcsim: error: {e}", file=sys.stderr)
         if cfg.output.write:
+            run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "error.json").write_text(json.dumps({"error": str(e), "overrides": overrides}) + "\n")
+        if hc.mode == RunMode.MULTIRUN:  # a refused point of a sweep: recorded, the sweep goes on
+            return
+        print(f"dcsim: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     if cfg.output.print_summary:
         where = f" -> {run_dir}" if cfg.output.write else ""
@@ -167,10 +181,12 @@ def main() -> None:
     """Console entry point."""
     argv = sys.argv[1:]
     if not _INFO_FLAGS.intersection(argv):
-        err = validate(argv)
+        err, refused = validate(argv)
         if err is not None:
             print(f"dcsim: error: {err}", file=sys.stderr)
             raise SystemExit(2)
+        for line in refused:
+            print(f"dcsim: {line}", file=sys.stderr)
     _hydra_main()
 
 

@@ -191,11 +191,23 @@ def test_bad_input_is_one_clear_line(tmp_path, args, field, value):
     assert "PUE" not in proc.stdout  # no KPI table: nothing ran
 
 
-def test_bad_value_in_sweep_rejected_before_any_run(tmp_path):
-    """A sweep with one impossible point stops up front: no point of it runs, not even the valid one."""
+def test_impossible_point_of_a_sweep_is_refused_and_the_rest_runs(tmp_path):
+    """In a sweep, a point with an impossible value is refused up front with one line naming
+    the field and the value, and recorded as error.json; the valid points run."""
     proc = dcsim(["-m", "facility.num_racks=2,-1", SHORT, *dir_args(tmp_path)], cwd=tmp_path)
-    assert_one_clear_error(proc, tmp_path, "facility.num_racks", "-1")
-    assert "PUE" not in proc.stdout
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    refusals = [line for line in proc.stderr.splitlines() if line.startswith("dcsim: refused run")]
+    assert len(refusals) == 1 and "facility.num_racks=-1" in refusals[0]
+    assert len(summaries_under(tmp_path / "multirun")) == 1
+    errors = list((tmp_path / "multirun").rglob("error.json"))
+    assert len(errors) == 1 and "facility.num_racks" in errors[0].read_text()
+
+
+def test_sweep_whose_every_point_is_impossible_stops_up_front(tmp_path):
+    """A sweep with no runnable point stops with one clear line and runs nothing."""
+    proc = dcsim(["-m", "facility.num_racks=-2,-1", SHORT, *dir_args(tmp_path)], cwd=tmp_path)
+    assert_one_clear_error(proc, tmp_path, "facility.num_racks", "-2")
     assert not (tmp_path / "multirun").exists() or summaries_under(tmp_path / "multirun") == []
 
 

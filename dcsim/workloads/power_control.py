@@ -117,7 +117,7 @@ class PowerController:
                 thermal += gpus
             if cap is not None and cap < owner.uncapped_w_per_gpu():
                 capped += gpus
-            if self.applied.get(wid, "unset") != cap:
+            if self.applied.get(wid) != cap:
                 self.applied[wid] = cap
                 owner.set_cap(cap)
                 self.sim.recorder.event("cap", f"work/{wid}", "thermal" if hot is not None and cap == hot else

@@ -79,10 +79,9 @@ class ReplicaModel:
             chunks = max(1, math.ceil(prompt / self.max_batch_tokens))
             chunk = prompt / chunks
         before = chunk * (chunks - 1) / 2.0  # mean context already prefilled
-        t, p = self.device.iteration(self.model, self.tp, b + chunk,
-                                     b * self.ctx + prefill_attn_pairs(chunk, before),
-                                     b * self.ctx + before + chunk, b)
-        return float(t), float(p)
+        return self.device.iteration_scalar(self.model, self.tp, b + chunk,
+                                            b * self.ctx + prefill_attn_pairs(chunk, before),
+                                            b * self.ctx + before + chunk, b)
 
     def median_ttft_s(self, lam: float, b: float, busy: float, t_m: float, t_d: float, n_d: float) -> float:
         """Median TTFT: the median prompt's own prefill iterations plus the median wait for
@@ -114,8 +113,7 @@ class ReplicaModel:
 
     def decode(self, b: float) -> tuple[float, float]:
         """(time, power) of a decode-only iteration of ``b`` sequences."""
-        t, p = self.device.iteration(self.model, self.tp, b, b * self.ctx, b * self.ctx, b)
-        return float(t), float(p)
+        return self.device.iteration_scalar(self.model, self.tp, b, b * self.ctx, b * self.ctx, b)
 
     def _capacity(self) -> float:
         """Requests per second when iterating back to back at the largest batch."""

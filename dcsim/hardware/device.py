@@ -119,9 +119,35 @@ class DeviceModel:
         activity = busy / time_s
         power_w = self.gpu.idle_w + k[9] * (activity if activity < 1.0 else 1.0)
         if self.cap_w is not None and power_w > self.cap_w:
-            t, p = self._throttled(time_s, compute_s, memory_s, power_w)
-            return float(t), float(p)
+            return self._throttled_scalar(time_s, compute_s, memory_s)
         return time_s, power_w
+
+    def _throttled_scalar(self, time_s: float, compute_s: float, memory_s: float) -> tuple[float, float]:
+        """:meth:`_throttled` for one iteration in plain floats (the same bisection, step for step)."""
+        pm, cap, idle, rng = self.power, self.cap_w, self.gpu.idle_w, self.power.dynamic_range_w
+        rest = time_s - (compute_s if compute_s > memory_s else memory_s)
+        wc, wm, wo, gamma = pm.compute_weight, pm.memory_weight, pm.overhead_weight, pm.clock_power_exponent
+
+        def at_clock(f: float) -> tuple[float, float]:
+            c = compute_s / f
+            roof = c if c > memory_s else memory_s
+            t_f = roof + rest
+            activity = (wc * c + wm * memory_s + wo * (t_f - roof)) / t_f
+            return t_f, idle + rng * (activity if activity < 1.0 else 1.0) * f ** gamma
+
+        lo, hi = pm.min_clock, 1.0
+        reachable = at_clock(lo)[1] <= cap
+        for _ in range(_BISECTION_STEPS):
+            mid = 0.5 * (lo + hi)
+            if at_clock(mid)[1] <= cap:
+                if reachable:
+                    lo = mid
+            elif reachable:
+                hi = mid
+        t_f, p_f = at_clock(lo)
+        if reachable:
+            return t_f, p_f
+        return t_f / ((cap - idle) / (p_f - idle)), cap
 
     def _coefficients(self, model: LlmSpec, tp: int) -> tuple[float, ...]:
         key = (model.name, tp)

@@ -216,4 +216,7 @@ def _training_kpis(jobs: pd.DataFrame) -> dict[str, Any]:
         "job_wait_mean_s": float(started["wait_s"].mean()) if len(started) else math.nan,
         "job_completion_time_mean_s": float((done["t_end_s"] - done["t_submit_s"]).mean()) if len(done) else math.nan,
         "training_energy_j": float(jobs["energy_j"].sum()),
+        "training_interruptions": int(jobs["restarts"].sum()),
+        "training_lost_gpu_hours": float(jobs["lost_gpu_s"].sum()) / 3600.0,
+        "training_effective_share_mean": float(started["effective_share"].mean()) if len(started) else math.nan,
     }

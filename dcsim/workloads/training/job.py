@@ -1,24 +1,42 @@
-"""Training jobs: gang-scheduled, a fixed number of steps, run to completion.
+"""Training jobs: gang-scheduled, checkpointed, interrupted by failures, run to completion.
 
-A job is submitted at its submit time, waits in the cluster queue until the
-scheduler grants all its GPUs at once, then runs ``steps`` steps of the step-time
-model (``hardware.performance.training_step``) and releases them. No event per
-step: the job waits once for ``steps * step_time_s``.
+A job is submitted at its submit time, waits in the cluster queue until the scheduler
+grants all its GPUs at once, then runs ``steps`` steps of its step-time model. Nothing
+happens per step: the job is a small state machine driven by timers, whose events are
+the next checkpoint, the next failure and completion.
+
+- **Checkpoints** every ``checkpoint_interval_s`` of running time. A synchronous one
+  stalls the job for the write time (GPUs idle); an asynchronous one is valid once its
+  write finishes, recording the progress at its start.
+- **Failures** arrive as a Poisson process of rate ``failure_rate_per_s`` (the job's
+  GPUs times the per-GPU hazard, by cause) while the job runs. Each interruption
+  loses the progress since the last valid checkpoint and costs ``restart_s``
+  (detection, rescheduling on spare nodes, restart) plus ``reload_s`` (reading the
+  checkpoint), with the GPUs idle; the failed node is assumed replaced by a hot spare.
+- **Power**: a running step draws training power; with ``power_swing`` the job
+  alternates a compute phase and a communication phase of each step at their own
+  power (two events per step: for short, finely sampled runs).
+- **Caps** stretch the compute part of a step (``DeviceModel.training_slowdown``); a cap
+  change credits progress at the old pace and reschedules.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
+from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.models import LlmSpec
 from dcsim.hardware.performance import TrainingStep
-from dcsim.hardware.device import DeviceModel
 from dcsim.workloads.cluster import Allocation, Cluster, WorkRequest
 
 if TYPE_CHECKING:
     from dcsim.core.simulation import Simulation
+
+# Power of the communication phase of a step, as a share of the idle-to-training range:
+# GPUs wait on the network with SMs mostly idle (assumption; see docs/training.md).
+COMM_PHASE_ACTIVITY = 0.3
 
 
 @dataclass(frozen=True)
@@ -32,14 +50,18 @@ class JobSpec:
     submit_time_s: float
     steps: int
     step: TrainingStep
+    checkpoint_interval_s: float | None = None  # None: no checkpoints
+    checkpoint_write_s: float = 0.0
+    checkpoint_async: bool = False
+    failure_rate_per_s: float = 0.0  # interruptions per second of the whole job
+    failure_causes: tuple[tuple[str, float], ...] = ()  # (cause, share of the rate)
+    restart_s: float = 0.0
+    reload_s: float = 0.0
+    power_swing: bool = False
 
 
 class TrainingJob:
-    """One job's life: submit, wait, run, release.
-
-    Under a power cap the job's steps stretch (``DeviceModel.training_slowdown``): a cap
-    change credits the steps done so far at the old pace and reschedules the end.
-    """
+    """One job's life: submit, wait, run (checkpoint, fail, restart), release."""
 
     kind = "training"
 
@@ -51,15 +73,32 @@ class TrainingJob:
         self.device = device
         self.cap_w: float | None = device.cap_w
         self.status = "not_submitted"
+        self.phase = "waiting"  # waiting, running, checkpointing, restarting, done
         self.t_start_s = math.nan
         self.t_end_s = math.nan
         self.alloc: Allocation | None = None
-        self.steps_done = 0.0  # steps completed up to t_progress_s
+        self.steps_done = 0.0  # progress up to t_progress_s (lost work is taken back)
         self.t_progress_s = math.nan
         self.step_time_s = spec.step.time_s
+        self.ckpt_steps = 0.0  # progress saved by the last valid checkpoint
+        self.restarts = 0
+        self.lost_gpu_s = 0.0
+        self.productive_s = 0.0  # running time whose progress was kept
+        self._lost_steps = 0.0
+        self._next_ckpt_s = math.inf
+        self._next_failure_s = math.inf
         self._token = 0
+        self._swing_token = 0
+        self._rng = sim.rng.stream(f"failures/{spec.name}")
         sim.env.process(self._submit())
         sim.on_finish(self._finish)
+
+    # -- timers -----------------------------------------------------------------------------
+    def _timer(self, at_s: float, fn: Callable[[], None]) -> None:
+        self._token += 1
+        token = self._token
+        ev = self.sim.env.timeout(max(at_s - self.sim.now_s, 0.0))
+        ev.callbacks.append(lambda _ev: fn() if token == self._token else None)
 
     def _submit(self):
         yield self.sim.env.timeout(self.spec.submit_time_s)
@@ -71,59 +110,150 @@ class TrainingJob:
         self.alloc = alloc
         self.status = "running"
         self.t_start_s = self.t_progress_s = self.sim.now_s
-        self.alloc.set_state(self.device.training_w(), busy=True)
-        self._schedule_end()
+        self._draw_failure()
+        self._resume()
 
-    def _schedule_end(self) -> None:
-        self._token += 1
-        token = self._token
-        remaining_s = (self.spec.steps - self.steps_done) * self.step_time_s
-        ev = self.sim.env.timeout(max(remaining_s, 0.0))
-        ev.callbacks.append(lambda _ev: self._end() if token == self._token else None)
-
-    def _end(self) -> None:
-        assert self.alloc is not None
-        self.steps_done = float(self.spec.steps)
-        self.t_end_s = self.t_progress_s = self.sim.now_s
-        self.status = "completed"
-        self.cluster.release(self.alloc)
+    # -- running ----------------------------------------------------------------------------
+    def _resume(self) -> None:
+        """Run from now: schedule the next of checkpoint, failure and completion."""
+        now = self.sim.now_s
+        self.phase = "running"
+        self.t_progress_s = now
+        if self.spec.checkpoint_interval_s is not None and self._next_ckpt_s == math.inf:
+            self._next_ckpt_s = now + self.spec.checkpoint_interval_s
+        self._set_power()
+        done_at = now + (self.spec.steps - self.steps_done) * self.step_time_s
+        nxt = min(done_at, self._next_ckpt_s, self._next_failure_s)
+        if nxt == done_at:
+            self._timer(done_at, self._end)
+        elif nxt == self._next_failure_s:
+            self._timer(nxt, self._fail)
+        else:
+            self._timer(nxt, self._checkpoint)
 
     def _credit_progress(self) -> None:
         now = self.sim.now_s
-        self.steps_done = min(float(self.spec.steps), self.steps_done + (now - self.t_progress_s) / self.step_time_s)
+        if self.phase == "running":
+            gained = min(float(self.spec.steps) - self.steps_done, (now - self.t_progress_s) / self.step_time_s)
+            self.steps_done += gained
         self.t_progress_s = now
 
+    def _checkpoint(self) -> None:
+        self._credit_progress()
+        saved = self.steps_done
+        write_s = self.spec.checkpoint_write_s
+        self._next_ckpt_s = math.inf
+        if self.spec.checkpoint_async:
+            self.sim.env.timeout(write_s).callbacks.append(lambda _ev, s=saved: self._checkpoint_done(s))
+            self._resume()
+            return
+        self.phase = "checkpointing"
+        self._set_power()
+        self._timer(self.sim.now_s + write_s, lambda: (self._checkpoint_done(saved), self._resume()))
+
+    def _checkpoint_done(self, saved_steps: float) -> None:
+        if self.status == "running" and saved_steps > self.ckpt_steps and saved_steps <= self.steps_done:
+            self.ckpt_steps = saved_steps
+
+    def _draw_failure(self) -> None:
+        rate = self.spec.failure_rate_per_s
+        self._next_failure_s = self.sim.now_s + self._rng.exponential(1.0 / rate) if rate > 0 else math.inf
+
+    def _fail(self) -> None:
+        self._credit_progress()
+        lost = self.steps_done - self.ckpt_steps
+        self._lost_steps += lost
+        self.steps_done = self.ckpt_steps
+        down_s = self.spec.restart_s + self.spec.reload_s
+        self.lost_gpu_s += (lost * self.step_time_s + down_s) * self.spec.gpus
+        self.restarts += 1
+        causes = self.spec.failure_causes
+        cause = "failure"
+        if causes:
+            shares = [s for _, s in causes]
+            cause = causes[int(self._rng.choice(len(causes), p=[s / sum(shares) for s in shares]))][0]
+        self.sim.recorder.event("failure", f"job/{self.spec.name}", cause, lost * self.step_time_s)
+        self.phase = "restarting"
+        self._set_power()
+        self._next_ckpt_s = math.inf
+        self._draw_failure()
+        restart_end = self.sim.now_s + down_s
+        if self._next_failure_s < restart_end:  # failures are counted while running only
+            self._next_failure_s = restart_end + (self._next_failure_s - self.sim.now_s)
+        self._timer(restart_end, self._resume)
+
+    def _end(self) -> None:
+        assert self.alloc is not None
+        self._credit_progress()
+        self.steps_done = float(self.spec.steps)
+        self.t_end_s = self.sim.now_s
+        self.status = "completed"
+        self.phase = "done"
+        self._swing_token += 1
+        self.cluster.release(self.alloc)
+
+    # -- power --------------------------------------------------------------------------------
+    def _set_power(self) -> None:
+        """Training power while running (swinging per step if asked), idle otherwise."""
+        self._swing_token += 1
+        if self.phase != "running":
+            self.alloc.set_state(self.device.idle_w(), busy=False)
+            return
+        if not self.spec.power_swing:
+            self.alloc.set_state(self.device.training_w(), busy=True)
+            return
+        self.sim.env.process(self._swing(self._swing_token))
+
+    def _swing(self, token: int):
+        """Alternate the compute and communication phases of each step (power only)."""
+        step = self.spec.step
+        stretch = self.step_time_s / step.time_s
+        compute_s = (step.time_s - step.exposed_comm_s) * stretch
+        comm_s = self.step_time_s - compute_s
+        idle, full = self.device.idle_w(), self.device.training_w()
+        comm_w = idle + COMM_PHASE_ACTIVITY * (full - idle)
+        env = self.sim.env
+        while token == self._swing_token:
+            self.alloc.set_state(full, busy=True)
+            yield env.timeout(compute_s)
+            if token != self._swing_token or comm_s <= 0:
+                continue
+            self.alloc.set_state(comm_w, busy=True)
+            yield env.timeout(comm_s)
+
+    # -- power capping -------------------------------------------------------------------------
     def set_cap(self, cap_w: float | None) -> None:
         """Run under a per-GPU power cap from now on (None: the base device's)."""
         if cap_w is None:
             cap_w = self.base_device.cap_w
         if cap_w == self.cap_w:
             return
-        running = self.status == "running"
-        if running:
-            self._credit_progress()
+        self._credit_progress()
         self.cap_w = cap_w
         self.device = self.base_device.with_cap(cap_w)
         step = self.spec.step
         # compute stretches with the clock, exposed communication does not
         self.step_time_s = step.compute_s * self.device.training_slowdown() / self.base_device.training_slowdown() \
             + step.exposed_comm_s
-        if running:
-            self.alloc.set_state(self.device.training_w(), busy=True)
-            self._schedule_end()
+        if self.phase == "running":
+            self._resume()
 
     def uncapped_w_per_gpu(self) -> float:
         """Per-GPU power of a training step without a cap."""
         return self.base_device.training_w()
 
+    # -- accounting -----------------------------------------------------------------------------
     def _finish(self, until_s: float) -> None:
         s = self.spec
         if self.status == "running":
             self._credit_progress()
-        steps_done = int(self.steps_done)
         energy_j = self.alloc.energy_now_j() if self.alloc is not None else 0.0
+        end = self.t_end_s if self.status == "completed" else until_s
+        wall_s = end - self.t_start_s if self.t_start_s == self.t_start_s else 0.0
+        productive_s = self.steps_done * self.step_time_s
         self.sim.recorder.record("jobs", (
             s.job_id, s.name, s.model.name, s.gpus, self.status, s.submit_time_s, self.t_start_s, self.t_end_s,
-            self.t_start_s - s.submit_time_s, s.steps, steps_done, self.step_time_s,
-            s.step.mfu * s.step.time_s / self.step_time_s, 0, 0.0, energy_j,
+            self.t_start_s - s.submit_time_s, s.steps, int(self.steps_done), self.step_time_s,
+            s.step.mfu * s.step.time_s / self.step_time_s, self.restarts, self.lost_gpu_s, energy_j,
+            productive_s / wall_s if wall_s > 0 else math.nan,
         ))

@@ -271,7 +271,22 @@ def _facility(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> FacilitySp
         renewable_share=f.grid.renewable_share, demand_response=dr, cost=_cost(f), faults=_faults(f),
         generator_start_s=f.generator_start_s, ups_ride_through_s=f.ups_ride_through_s,
         control_interval_s=f.control_interval_s, floor_area_m2=topology.num_racks * f.rack.floor_area_m2,
+        storage=_storage(f),
     )
+
+
+def _storage(f: FacilityConfig):
+    from dcsim.facility.controller import Storage
+
+    st = f.storage
+    if st.capacity_kwh == 0:
+        return None
+    require(st.capacity_kwh > 0, "facility.storage.capacity_kwh", st.capacity_kwh, "kWh >= 0 (0: no storage)")
+    _positive("facility.storage.max_power_kw", st.max_power_kw, "kW > 0 with storage")
+    _positive("facility.storage.tau_s", st.tau_s, "seconds > 0")
+    require(0 < st.round_trip_efficiency <= 1, "facility.storage.round_trip_efficiency", st.round_trip_efficiency,
+            "a fraction in (0, 1]")
+    return Storage(st.capacity_kwh * 3.6e6, st.max_power_kw * KW_W, st.tau_s, st.round_trip_efficiency)
 
 
 def _power_policy(f: FacilityConfig, gpu: GpuSpec):
@@ -405,6 +420,33 @@ def _service(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: G
     )
 
 
+def _resilience(field: str, j: TrainingJobConfig, model: LlmSpec) -> dict[str, Any]:
+    """Checkpoint and failure parameters of a job (dcsim.hardware.training)."""
+    from dcsim.hardware import training as tm
+
+    require(j.checkpoint in ("none", "fixed", "young_daly"), f"{field}.checkpoint", j.checkpoint,
+            "none, fixed or young_daly")
+    _positive(f"{field}.storage_gbyte_per_s", j.storage_gbyte_per_s, "GB/s > 0")
+    require(j.failure_rate_scale >= 0, f"{field}.failure_rate_scale", j.failure_rate_scale, "a factor >= 0")
+    require(j.restart_s >= 0, f"{field}.restart_s", j.restart_s, "seconds >= 0")
+    write_s = tm.checkpoint_write_s(tm.checkpoint_bytes(model), j.storage_gbyte_per_s * 1e9)
+    rate, causes = 0.0, ()
+    if j.failures and j.failure_rate_scale > 0:
+        rate = tm.interruption_rate_per_s(j.gpus) * j.failure_rate_scale
+        total = sum(c.per_gpu_hour for c in tm.FAILURE_CAUSES.values())
+        causes = tuple((c.name, c.per_gpu_hour / total) for c in tm.FAILURE_CAUSES.values())
+    interval = None
+    if j.checkpoint == "fixed":
+        _positive(f"{field}.checkpoint_interval_s", j.checkpoint_interval_s, "seconds > 0")
+        interval = j.checkpoint_interval_s
+    elif j.checkpoint == "young_daly":
+        require(rate > 0, f"{field}.checkpoint", j.checkpoint, "young_daly needs failures=true (it uses the failure rate)")
+        interval = tm.young_daly_interval_s(write_s, 1.0 / rate)
+    return dict(checkpoint_interval_s=interval, checkpoint_write_s=write_s if interval else 0.0,
+                checkpoint_async=j.checkpoint_async, failure_rate_per_s=rate, failure_causes=causes,
+                restart_s=j.restart_s, reload_s=write_s)
+
+
 def _job(field: str, job_id: int, name: str, j: TrainingJobConfig, topology: Topology, gpu: GpuSpec,
          f: FacilityConfig, device: DeviceModel) -> JobSpec:
     model = _model(f"{field}.model", j.model)
@@ -431,4 +473,5 @@ def _job(field: str, job_id: int, name: str, j: TrainingJobConfig, topology: Top
         compute_s = step.compute_s * slowdown
         time_s = compute_s + step.exposed_comm_s
         step = TrainingStep(time_s, compute_s, step.exposed_comm_s, step.mfu * step.time_s / time_s)
-    return JobSpec(job_id, name, model, j.gpus, j.submit_time_s, j.steps, step)
+    return JobSpec(job_id, name, model, j.gpus, j.submit_time_s, j.steps, step, power_swing=j.power_swing,
+                   **_resilience(field, j, model))

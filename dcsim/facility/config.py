@@ -128,6 +128,18 @@ class NetworkConfig:
 
 
 @dataclass
+class StorageConfig:
+    """On-site energy storage (battery or UPS) that smooths the facility's draw for the grid:
+    the grid sees a first-order low-pass of facility power with time constant ``tau_s``;
+    the battery supplies or absorbs the difference within its power and energy."""
+
+    capacity_kwh: float = 0.0  # 0: no storage
+    max_power_kw: float = 0.0
+    tau_s: float = 60.0
+    round_trip_efficiency: float = 0.9  # typical Li-ion, assumption
+
+
+@dataclass
 class CostConfig:
     """Overrides of dcsim.facility.cost.CostModel (null: its cited default)."""
 
@@ -149,6 +161,7 @@ class FacilityConfig:
     grid: GridConfig = field(default_factory=GridConfig)
     cost: CostConfig = field(default_factory=CostConfig)
     faults: list[FaultConfig] = field(default_factory=list)
+    storage: StorageConfig = field(default_factory=StorageConfig)
     generator_start_s: float = 10.0  # NFPA 110 Type 10: standby power within 10 s
     ups_ride_through_s: float = 300.0  # battery autonomy at full load (typical 5 min)
     control_interval_s: float = 60.0

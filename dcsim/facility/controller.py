@@ -46,6 +46,16 @@ class Fault:
 
 
 @dataclass(frozen=True)
+class Storage:
+    """A battery smoothing the grid draw (see ``StorageConfig``)."""
+
+    capacity_j: float
+    max_power_w: float
+    tau_s: float
+    round_trip_efficiency: float
+
+
+@dataclass(frozen=True)
 class FacilitySpec:
     """Everything the building needs, validated (``dcsim.config.build``)."""
 
@@ -67,6 +77,7 @@ class FacilitySpec:
     ups_ride_through_s: float
     control_interval_s: float
     floor_area_m2: float  # white space of all racks
+    storage: Storage | None = None
 
 
 class Facility:
@@ -100,6 +111,8 @@ class Facility:
         self._weather = spec.climate.weather(0.0)
         self._coeffs = spec.plant.coefficients(self._weather.dry_bulb_c, self._weather.wet_bulb_c)
         self._ledger.on_it_power_change(self._follow_it_power)
+        self._grid_w: float | None = None  # smoothed grid draw (with storage)
+        self._soc_j = spec.storage.capacity_j / 2 if spec.storage else 0.0
         self._last = self._snapshot()
         rec.meta.update(
             it_capacity_w=spec.it_capacity_w, it_nameplate_w=topology.it_nameplate_w,
@@ -181,6 +194,28 @@ class Facility:
         yield env.timeout(max(fault.duration_s - gap, 0.0))
         rec.event("repair", "power/utility", "feed restored", fault.duration_s)
 
+    def _grid_draw_w(self, facility_w: float, dt_s: float) -> float:
+        """Mean grid draw over an interval: facility power, or with storage its low-pass
+        (the battery discharges, or charges at its round-trip efficiency, the difference,
+        within its power and state of charge)."""
+        st = self.spec.storage
+        if st is None:
+            return facility_w
+        if self._grid_w is None:
+            self._grid_w = facility_w
+        target = self._grid_w + (facility_w - self._grid_w) * (1.0 - math.exp(-dt_s / st.tau_s))
+        battery_w = max(-st.max_power_w, min(st.max_power_w, facility_w - target))  # > 0: discharging
+        if battery_w > 0:
+            battery_w = min(battery_w, self._soc_j / dt_s)
+            self._soc_j -= battery_w * dt_s
+            grid_w = facility_w - battery_w
+        else:
+            charge_w = min(-battery_w, (st.capacity_j - self._soc_j) / (dt_s * st.round_trip_efficiency))
+            self._soc_j += charge_w * dt_s * st.round_trip_efficiency
+            grid_w = facility_w + charge_w
+        self._grid_w = grid_w
+        return grid_w
+
     # -- carbon and cost of an interval (energy drawn evenly over it; hourly steps split exactly)
     def _carbon_kg(self, t0_s: float, dt_s: float, energy_j: float) -> float:
         g_per_kwh = self.spec.carbon.series.mean(t0_s, t0_s + dt_s)
@@ -251,6 +286,7 @@ class Facility:
         meta = self.sim.recorder.meta
         meta["max_inlet_temp_c"] = max(meta["max_inlet_temp_c"], max(self.inlet_c))
         meta["max_gpu_temp_c"] = max(meta["max_gpu_temp_c"], max(self.gpu_temp_c))
+        grid_w = self._grid_draw_w(d["facility"], dt)
         self.sim.recorder.record("timeseries", (
             t0, "facility", it_w, d["gpu"], d["host"], d["conversion_loss"], d["cooling"], d["facility"],
             d["facility"] / it_w if it_w > 0 else math.nan, w.dry_bulb_c,
@@ -259,13 +295,13 @@ class Facility:
             heat_w * c.water_l_per_j * dt, heat_w * c.reusable_heat_share, c.economiser_share, w.wet_bulb_c,
             self.spec.carbon.intensity_g_per_kwh(t0), self.spec.price.price_per_kwh(t0),
             max(self.inlet_c), max(self.gpu_temp_c), d["capped"], self.it_budget_w(t0), dt,
-            self._carbon_kg(t0, dt, d["facility"] * dt), self._energy_cost_usd(t0, dt, d["facility"] * dt),
+            self._carbon_kg(t0, dt, grid_w * dt), self._energy_cost_usd(t0, dt, grid_w * dt), grid_w, self._soc_j,
         ))
         nan = math.nan
         for r, name in enumerate(self._rack_names):
             self.sim.recorder.record("timeseries", (
                 t0, name, d[name], nan, nan, nan, nan, nan, nan, nan, nan, nan,
                 nan, nan, nan, nan, nan, nan, nan, nan, nan, nan,
-                self.inlet_c[r], self.gpu_temp_c[r], nan, nan, dt, nan, nan,
+                self.inlet_c[r], self.gpu_temp_c[r], nan, nan, dt, nan, nan, nan, nan,
             ))
         self._last = end

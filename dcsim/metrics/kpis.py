@@ -114,7 +114,17 @@ def _facility_kpis(ts: pd.DataFrame, results: "Results", it_j: float) -> dict[st
     reuse_j = float((fac["reusable_heat_w"] * dt).sum())
     racks = ts[ts["component"].str.startswith("rack/")]
     n_racks = racks["component"].nunique()
+    def swing(values: pd.Series) -> float:
+        v = values.dropna().to_numpy()
+        return float(np.percentile(v, 95) - np.percentile(v, 5)) if len(v) else math.nan
+
+    rack_swing = max((swing(g["it_power_w"]) for _, g in racks.groupby("component")), default=math.nan)
     return {
+        "grid_energy_j": float((fac["grid_power_w"] * dt).sum()),
+        "power_swing_rack_w": rack_swing,
+        "power_swing_it_w": swing(fac["it_power_w"]),
+        "power_swing_facility_w": swing(fac["facility_power_w"]),
+        "power_swing_grid_w": swing(fac["grid_power_w"]),
         "chiller_energy_j": float((fac["chiller_power_w"] * dt).sum()),
         "heat_rejection_energy_j": float((fac["heat_rejection_power_w"] * dt).sum()),
         "pumps_energy_j": float((fac["pumps_power_w"] * dt).sum()),

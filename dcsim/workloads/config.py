@@ -70,6 +70,14 @@ class TrainingJobConfig:
     # MFU on 8k-16k H100s (Dubey et al., The Llama 3 Herd of Models, 2024, Table 4).
     compute_efficiency: float = 0.40
     comm_overlap: float = 0.8
+    checkpoint: str = "none"  # none, fixed (every checkpoint_interval_s) or young_daly (from the failure rate)
+    checkpoint_interval_s: float = 3600.0
+    checkpoint_async: bool = False
+    storage_gbyte_per_s: float = 100.0  # checkpoint write and read bandwidth of the job (assumption)
+    failures: bool = False  # interruptions at the per-GPU hazard rates of dcsim.hardware.training
+    failure_rate_scale: float = 1.0  # multiplies every cause's rate
+    restart_s: float = 600.0  # detection, rescheduling on spares and restart, before the reload
+    power_swing: bool = False  # alternate compute and communication power within each step
 
 
 @dataclass

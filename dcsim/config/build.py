@@ -9,6 +9,7 @@ allowed. Building is pure: it creates no directory and writes no file.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
@@ -447,6 +448,31 @@ def _resilience(field: str, j: TrainingJobConfig, model: LlmSpec) -> dict[str, A
                 restart_s=j.restart_s, reload_s=write_s)
 
 
+def _parallel_step(field: str, j: TrainingJobConfig, model: LlmSpec, gpu: GpuSpec, scaleout_bytes_per_s: float):
+    """The detailed step model with a parallelism, after checking it fits the job and memory."""
+    from dcsim.hardware import training as tm
+
+    p = j.parallelism
+    pfield = f"{field}.parallelism"
+    require(j.recompute in ("selective", "full"), f"{field}.recompute", j.recompute, "selective or full")
+    require(j.seq_len >= 1 and j.micro_batch_seqs >= 1, f"{field}.seq_len", j.seq_len,
+            "seq_len and micro_batch_seqs >= 1")
+    try:
+        par = tm.Parallelism.for_gpus(j.gpus, tp=p.tp, pp=p.pp, dp=p.dp, cp=p.cp, ep=p.ep, vpp=p.vpp)
+        par.check_model(model)
+    except ValueError as e:
+        raise ConfigError(pfield, f"tp={p.tp} pp={p.pp} dp={p.dp} cp={p.cp} ep={p.ep}", str(e)) from None
+    mem = tm.training_memory_per_gpu_bytes(model, par, j.micro_batch_seqs, j.seq_len, recompute=j.recompute)
+    require(mem.fits(gpu), pfield, f"tp={p.tp} pp={p.pp} dp={p.dp} cp={p.cp}",
+            f"a layout whose training state fits {gpu.name}: {mem.total / GB_B:.0f} GB per GPU needed "
+            f"({j.recompute} recomputation), {gpu.hbm_bytes / GB_B:.0f} GB available")
+    kw = {} if j.compute_efficiency is None else {"compute_efficiency": j.compute_efficiency}
+    b = tm.step_time(model, gpu, par, j.tokens_per_step, j.seq_len, j.micro_batch_seqs,
+                     scaleout_bytes_per_s_per_gpu=scaleout_bytes_per_s, dp_overlap=j.comm_overlap,
+                     full_recompute=j.recompute == "full", **kw)
+    return TrainingStep(b.time_s, b.compute_s, b.time_s - b.compute_s, b.mfu)
+
+
 def _job(field: str, job_id: int, name: str, j: TrainingJobConfig, topology: Topology, gpu: GpuSpec,
          f: FacilityConfig, device: DeviceModel) -> JobSpec:
     model = _model(f"{field}.model", j.model)
@@ -459,19 +485,28 @@ def _job(field: str, job_id: int, name: str, j: TrainingJobConfig, topology: Top
     require(j.submit_time_s >= 0, f"{field}.submit_time_s", j.submit_time_s, "seconds >= 0")
     require(j.steps >= 1, f"{field}.steps", j.steps, "an integer >= 1")
     _positive(f"{field}.tokens_per_step", j.tokens_per_step)
-    require(0 < j.compute_efficiency <= 1, f"{field}.compute_efficiency", j.compute_efficiency, "a fraction in (0, 1]")
+    steps = j.steps
+    if j.tokens_to_train is not None:
+        _positive(f"{field}.tokens_to_train", j.tokens_to_train, "tokens > 0, or null to give steps")
+        steps = math.ceil(j.tokens_to_train / j.tokens_per_step)
+    eff = j.compute_efficiency
+    require(eff is None or 0 < eff <= 1, f"{field}.compute_efficiency", eff, "a fraction in (0, 1], or null")
     require(0 <= j.comm_overlap <= 1, f"{field}.comm_overlap", j.comm_overlap, "a fraction in [0, 1]")
     _positive("facility.network.scaleout_gbit_per_s_per_gpu", f.network.scaleout_gbit_per_s_per_gpu)
-    state_gb = model.params * TRAINING_BYTES_PER_PARAM / j.gpus / GB_B
-    require(state_gb <= gpu.hbm_bytes / GB_B, f"{field}.gpus", j.gpus,
-            f"enough GPUs to hold {model.name}'s training state: {state_gb:.0f} GB per GPU sharded over {j.gpus}, "
-            f"{gpu.name} has {gpu.hbm_bytes / GB_B:.0f} GB")
-    step = training_step(model, gpu, j.gpus, j.tokens_per_step, j.compute_efficiency, j.gpus // j.model_parallel,
-                         f.network.scaleout_gbit_per_s_per_gpu * 1e9 / 8, j.comm_overlap)
+    scaleout = f.network.scaleout_gbit_per_s_per_gpu * 1e9 / 8
+    if j.parallelism.tp > 0:
+        step = _parallel_step(field, j, model, gpu, scaleout)
+    else:
+        state_gb = model.params * TRAINING_BYTES_PER_PARAM / j.gpus / GB_B
+        require(state_gb <= gpu.hbm_bytes / GB_B, f"{field}.gpus", j.gpus,
+                f"enough GPUs to hold {model.name}'s training state: {state_gb:.0f} GB per GPU sharded over {j.gpus}, "
+                f"{gpu.name} has {gpu.hbm_bytes / GB_B:.0f} GB")
+        step = training_step(model, gpu, j.gpus, j.tokens_per_step, 0.40 if eff is None else eff,
+                             j.gpus // j.model_parallel, scaleout, j.comm_overlap)
     slowdown = device.training_slowdown()
     if slowdown != 1.0:  # a power cap lowers the clock: compute stretches, communication does not
         compute_s = step.compute_s * slowdown
         time_s = compute_s + step.exposed_comm_s
         step = TrainingStep(time_s, compute_s, step.exposed_comm_s, step.mfu * step.time_s / time_s)
-    return JobSpec(job_id, name, model, j.gpus, j.submit_time_s, j.steps, step, power_swing=j.power_swing,
+    return JobSpec(job_id, name, model, j.gpus, j.submit_time_s, steps, step, power_swing=j.power_swing,
                    **_resilience(field, j, model))

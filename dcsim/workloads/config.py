@@ -59,6 +59,20 @@ class ServiceConfig:
 
 
 @dataclass
+class ParallelismConfig:
+    """Tensor, pipeline, data, context and expert parallel degrees (tp x pp x dp x cp = GPUs);
+    vpp: virtual pipeline stages per rank (interleaved 1F1B). tp = 0: not given, the job
+    uses the simple data-parallel step model."""
+
+    tp: int = 0
+    pp: int = 1
+    dp: int = 1
+    cp: int = 1
+    ep: int = 1
+    vpp: int = 1
+
+
+@dataclass
 class TrainingJobConfig:
     model: str = "Llama-3.1-8B"
     gpus: int = 8
@@ -66,10 +80,19 @@ class TrainingJobConfig:
     submit_time_s: float = 0.0
     tokens_per_step: float = 4194304.0  # global batch x sequence length
     steps: int = 100
+    tokens_to_train: Optional[float] = None  # set: steps = ceil(tokens_to_train / tokens_per_step)
     # Share of peak BF16 FLOP/s during compute: Llama 3 405B pre-training reached 38-43 %
-    # MFU on 8k-16k H100s (Dubey et al., The Llama 3 Herd of Models, 2024, Table 4).
-    compute_efficiency: float = 0.40
+    # MFU on 8k-16k H100s (Dubey et al., The Llama 3 Herd of Models, 2024, Table 4). Null:
+    # 0.40 for the simple data-parallel model, dcsim.hardware.training's calibrated 0.57
+    # (compute share before communication and bubbles) with a parallelism.
+    compute_efficiency: Optional[float] = None
     comm_overlap: float = 0.8
+    # Set: the detailed step model of dcsim.hardware.training (TP over NVLink, pipeline
+    # bubble, context and data parallel traffic) and its memory check.
+    parallelism: ParallelismConfig = field(default_factory=ParallelismConfig)
+    seq_len: int = 8192
+    micro_batch_seqs: int = 1
+    recompute: str = "selective"  # activation recomputation: selective or full
     checkpoint: str = "none"  # none, fixed (every checkpoint_interval_s) or young_daly (from the failure rate)
     checkpoint_interval_s: float = 3600.0
     checkpoint_async: bool = False

@@ -47,12 +47,7 @@ class Scenario:
         sim.recorder.meta["control_interval_s"] = self.facility.control_interval_s
         facility = Facility(sim, self.facility)
         cluster = Cluster(sim, self.topology, SCHEDULERS[self.scheduler]())
-        topo = self.topology
-        facility.watch_gpu_meters([
-            [cluster.gpu_meters[g] for n in range(r * topo.nodes_per_rack, (r + 1) * topo.nodes_per_rack)
-             for g in topo.gpus_of_node(n)]
-            for r in range(topo.num_racks)
-        ])
+        facility.watch_hottest_gpu(cluster.hottest_gpu_w)
         controller = PowerController(sim, cluster, self.power_policy, self.power_policy_name, facility.it_budget_w,
                                      facility.thermal_cap_w, self.facility.control_interval_s, self.gpu_min_cap_w)
         for event in self.facility.demand_response.events:  # re-decide when a window opens and closes

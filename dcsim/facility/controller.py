@@ -103,7 +103,7 @@ class Facility:
         self._allocated = rec.monitor("gpus_allocated")
         self._capped = rec.monitor("gpus_capped")
         self._rack_names = [topology.rack_name(r) for r in range(topology.num_racks)]
-        self._rack_gpus: list[list] = [[] for _ in range(topology.num_racks)]  # GPU meters, filled by the cluster
+        self._hottest_gpu_w = lambda rack: 0.0  # per-GPU power of a rack's hottest GPU, set by the cluster
         self.inlet_c = [spec.thermal.nominal_inlet_c] * topology.num_racks
         self.gpu_temp_c = list(self.inlet_c)
         self._thermal_caps: list[float | None] = [spec.density_cap_w] * topology.num_racks
@@ -127,9 +127,9 @@ class Facility:
         sim.on_finish(self._finish_costs)
 
     # -- wiring --------------------------------------------------------------------------
-    def watch_gpu_meters(self, meters_by_rack: list[list]) -> None:
-        """The GPU meters of each rack, for the hottest-GPU temperature."""
-        self._rack_gpus = meters_by_rack
+    def watch_hottest_gpu(self, hottest_gpu_w) -> None:
+        """``hottest_gpu_w(rack)``: per-GPU power of a rack's hottest GPU, for its temperature."""
+        self._hottest_gpu_w = hottest_gpu_w
 
     def thermal_cap_w(self, rack: int) -> float | None:
         """Per-GPU cap that keeps the rack's GPUs at or under their temperature limit (None: no need)."""
@@ -278,11 +278,9 @@ class Facility:
         t0 = start["t"]
         w = self._weather
         # temperatures: each rack relaxes toward the target of this interval's shortfall
-        meters = self._rack_gpus
         for r in range(self.topology.num_racks):
             self.inlet_c[r] = self.thermal.advance(self.inlet_c[r], c.gpu_shortfall_share, dt)
-            hottest_w = max((m.power_w for m in meters[r]), default=0.0)
-            self.gpu_temp_c[r] = self.thermal.gpu_temp_c(self.inlet_c[r], hottest_w)
+            self.gpu_temp_c[r] = self.thermal.gpu_temp_c(self.inlet_c[r], self._hottest_gpu_w(r))
         meta = self.sim.recorder.meta
         meta["max_inlet_temp_c"] = max(meta["max_inlet_temp_c"], max(self.inlet_c))
         meta["max_gpu_temp_c"] = max(meta["max_gpu_temp_c"], max(self.gpu_temp_c))

@@ -40,13 +40,18 @@ class Allocation:
         self.cluster = cluster
         self.work = work
         self.gpu_ids = gpu_ids
-        self.power_each_w = 0.0
+        self.power_each_w = cluster.idle_w  # granted GPUs are idle until the work sets them
         self.busy = False
         self.energy_j = 0.0
         self._t_last_s = self.t_granted_s = cluster.sim.now_s
         self.owner = work.owner  # the workload a power policy caps; set by the workload when it starts
         self.released = False
-        self._meters = tuple(cluster.gpu_meters[g] for g in gpu_ids)
+        topo = cluster.topology
+        per_rack: dict[int, int] = {}
+        for g in gpu_ids:
+            r = topo.rack_of_node(topo.node_of_gpu(g))
+            per_rack[r] = per_rack.get(r, 0) + 1
+        self.rack_gpus = tuple(sorted(per_rack.items()))  # (rack, GPUs of this allocation in it)
 
     @property
     def gpus(self) -> int:
@@ -54,23 +59,32 @@ class Allocation:
 
     def set_state(self, power_each_w: float, busy: bool) -> None:
         """Every GPU of the allocation draws ``power_each_w`` from now on; ``busy`` if computing."""
-        if self._account(power_each_w, busy):
-            self.cluster.ledger.set_power_many(self._meters, power_each_w)
+        changes = self._account(power_each_w, busy)
+        if changes:
+            self.cluster.ledger.set_powers(changes)
 
-    def _account(self, power_each_w: float, busy: bool) -> bool:
-        """Close the energy account to now and take the new state; True if the power changes."""
+    def _account(self, power_each_w: float, busy: bool) -> list:
+        """Close the energy account to now and take the new state; the rack meters' new powers."""
         if self.released:
             raise RuntimeError(f"work {self.work.name}: allocation used after release")
-        now = self.cluster.sim.now_s
+        c = self.cluster
+        now = c.sim.now_s
         self.energy_j += self.power_each_w * self.gpus * (now - self._t_last_s)
         self._t_last_s = now
         if busy != self.busy:
-            self.cluster._set_busy(self.gpu_ids, busy)
+            c._set_busy(self, busy)
             self.busy = busy
-        if power_each_w == self.power_each_w:
-            return False
+        delta = power_each_w - self.power_each_w
+        if delta == 0.0:
+            return []
         self.power_each_w = power_each_w
-        return True
+        wid = self.work.work_id
+        out = []
+        for rack, count in self.rack_gpus:
+            meter = c.gpu_meters[rack]
+            out.append((meter, meter.power_w + count * delta))
+            c.rack_alloc_power[rack][wid] = power_each_w
+        return out
 
     def energy_now_j(self) -> float:
         """GPU energy of this allocation up to now (or up to its release)."""
@@ -89,19 +103,23 @@ class Cluster:
         node = topology.node
         led = self.ledger = sim.recorder.ledger
         self.idle_w = node.gpu.idle_w
+        # One GPU meter and one host meter per rack: the rack's GPUs (hosts) together. A
+        # host draws idle power plus a share per busy GPU (NodeSpec.host_power_w is linear).
+        self._host_w_per_busy_gpu = (node.host_busy_w - node.host_idle_w) / node.gpus_per_node
         self.gpu_meters = []
         self.host_meters = []
-        for n in range(topology.num_nodes):
-            rack = topology.rack_name(topology.rack_of_node(n))
-            for g in topology.gpus_of_node(n):
-                m = led.meter(f"gpu/{g}", "gpu", rack)
-                m.set_power(self.idle_w)
-                self.gpu_meters.append(m)
-            h = led.meter(f"host/{n}", "host", rack)
-            h.set_power(node.host_power_w(0))
+        for r in range(topology.num_racks):
+            rack = topology.rack_name(r)
+            m = led.meter(f"gpus/{rack}", "gpu", rack)
+            m.set_power(self.idle_w * topology.gpus_per_rack)
+            self.gpu_meters.append(m)
+            h = led.meter(f"hosts/{rack}", "host", rack)
+            h.set_power(node.host_idle_w * topology.nodes_per_rack)
             self.host_meters.append(h)
+        # per rack: per-GPU power of each allocation in it (for the hottest GPU)
+        self.rack_alloc_power: list[dict[int, float]] = [{} for _ in range(topology.num_racks)]
         self.free: list[list[int]] = [list(topology.gpus_of_node(n)) for n in range(topology.num_nodes)]
-        self.busy_by_node = [0] * topology.num_nodes
+        self.busy_by_rack = [0] * topology.num_racks
         self.queue: list[WorkRequest] = []
         self._live: dict[int, Allocation] = {}
         self._start_hooks: list[Callable[[Allocation], None]] = []
@@ -159,6 +177,8 @@ class Cluster:
         alloc.set_state(self.idle_w, busy=False)
         alloc.released = True
         del self._live[alloc.work.work_id]
+        for rack, _ in alloc.rack_gpus:
+            self.rack_alloc_power[rack].pop(alloc.work.work_id, None)
         for g in alloc.gpu_ids:
             self.free[self.topology.node_of_gpu(g)].append(g)
         for f in self.free:
@@ -173,24 +193,29 @@ class Cluster:
         return list(self._live.values())
 
     def set_group_state(self, allocs: list[Allocation], power_each_w: float, busy: bool) -> None:
-        """Set many allocations to one state at once (one notification of the facility)."""
-        meters = [m for a in allocs if a._account(power_each_w, busy) for m in a._meters]
-        if meters:
-            self.ledger.set_power_many(meters, power_each_w)
+        """Set many allocations to one state at once (one update of the rack meters)."""
+        new: dict = {}
+        for a in allocs:
+            delta = power_each_w - a.power_each_w
+            a._account(power_each_w, busy)  # the per-allocation meter changes are aggregated here instead
+            if delta:
+                for rack, count in a.rack_gpus:
+                    m = self.gpu_meters[rack]
+                    new[m] = new.get(m, m.power_w) + count * delta
+        if new:
+            self.ledger.set_powers(new.items())
 
-    def rack_power_w(self, alloc: Allocation) -> float:
-        """IT power now of the rack holding the allocation's first GPU."""
-        rack = self.topology.rack_name(self.topology.rack_of_node(self.topology.node_of_gpu(alloc.gpu_ids[0])))
-        return self.ledger.group_totals[rack].power_w
-
-    def _set_busy(self, gpu_ids: tuple[int, ...], busy: bool) -> None:
+    def _set_busy(self, alloc: Allocation, busy: bool) -> None:
         step = 1 if busy else -1
-        node_spec = self.topology.node
-        touched = set()
-        for g in gpu_ids:
-            n = self.topology.node_of_gpu(g)
-            self.busy_by_node[n] += step
-            touched.add(n)
-        for n in sorted(touched):
-            self.host_meters[n].set_power(node_spec.host_power_w(self.busy_by_node[n]))
-        self._busy.add(step * len(gpu_ids))
+        idle_host_w = self.topology.node.host_idle_w * self.topology.nodes_per_rack
+        changes = []
+        for rack, count in alloc.rack_gpus:
+            self.busy_by_rack[rack] += step * count
+            changes.append((self.host_meters[rack], idle_host_w + self._host_w_per_busy_gpu * self.busy_by_rack[rack]))
+        self.ledger.set_powers(changes)
+        self._busy.add(step * alloc.gpus)
+
+    def hottest_gpu_w(self, rack: int) -> float:
+        """Per-GPU power of the most power-hungry allocation in a rack (idle if none)."""
+        powers = self.rack_alloc_power[rack]
+        return max(powers.values(), default=self.idle_w) if powers else self.idle_w

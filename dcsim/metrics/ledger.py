@@ -86,9 +86,10 @@ class EnergyLedger:
 
     def set_powers(self, changes) -> None:
         """Set several meters to their own powers at once: ``((meter, power_w), ...)``."""
+        now = self._clock()
         changed_it = False
         for m, p in changes:
-            changed_it |= self._change(m, p, notify=False)
+            changed_it |= self._change(m, p, False, now)
         if changed_it:
             self._notify_it()
 
@@ -100,14 +101,15 @@ class EnergyLedger:
         if changed_it:
             self._notify_it()
 
-    def _change(self, m: Meter, power_w: float, notify: bool = True) -> bool:
+    def _change(self, m: Meter, power_w: float, notify: bool = True, now: float | None = None) -> bool:
         """Integrate ``m`` to now and set its power; True if IT power changed."""
         if power_w < 0:
             raise ValueError(f"meter {m.name}: power must be >= 0, got {power_w}")
         delta = power_w - m.power_w
         if delta == 0.0:
             return False
-        now = self._clock()
+        if now is None:
+            now = self._clock()
         m.energy_j += m.power_w * (now - m.t_last_s)
         m.t_last_s = now
         m.power_w = power_w

@@ -18,7 +18,7 @@ Jobs larger than ``max_gpus`` (after rounding) are dropped (``JobTrace.n_dropped
 
 Any problem with a file is a :class:`JobTraceError`, one line ``path:row: message``
 (row = 1-based line number in the file). Files ending in ``.gz`` are read through gzip.
-This module imports only the standard library and numpy.
+This module imports only the standard library, numpy and the inference trace error it extends.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import IO, Iterator
 
 import numpy as np
+
+from dcsim.workloads.inference.traces import TraceError
 
 PHILLY_COLUMNS = ("timestamp", "duration", "num_gpus")
 PHILLY_DURATION_ALIASES = ("duration", "duration (s)")
@@ -59,15 +61,8 @@ ACME_CLUSTERS = {
 LLM_GPU_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 
-class JobTraceError(ValueError):
+class JobTraceError(TraceError):
     """A job trace file that cannot be read; ``str()`` is one line: ``path:row: message``."""
-
-    def __init__(self, path: str | os.PathLike, message: str, row: int | None = None) -> None:
-        self.path = str(path)
-        self.row = row
-        self.message = " ".join(str(message).split())
-        where = self.path if row is None else f"{self.path}:{row}"
-        super().__init__(f"{where}: {self.message}")
 
 
 @dataclass(frozen=True)

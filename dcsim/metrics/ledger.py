@@ -95,11 +95,7 @@ class EnergyLedger:
 
     def set_power_many(self, meters: list[Meter] | tuple[Meter, ...], power_w: float) -> None:
         """Set several meters to the same power at once; IT listeners hear of it once."""
-        changed_it = False
-        for m in meters:
-            changed_it |= self._change(m, power_w, notify=False)
-        if changed_it:
-            self._notify_it()
+        self.set_powers((m, power_w) for m in meters)
 
     def _change(self, m: Meter, power_w: float, notify: bool = True, now: float | None = None) -> bool:
         """Integrate ``m`` to now and set its power; True if IT power changed."""

@@ -1,5 +1,6 @@
 """Training benchmark (run on request): a 16,384-GPU H100 job training a 405B dense model
-for 54 simulated days, with Llama 3 failure rates and Young/Daly checkpoints.
+for 54 simulated days, with Llama 3 failure rates and Young/Daly checkpoints
+(``dcsim +experiment=llama3_405b``).
 
     python benchmarks/bench_training.py
 
@@ -13,15 +14,9 @@ import time
 from dcsim.api import compose_config
 from dcsim.config.build import build
 
-JOB = "workload.training.pretrain_8b"
-LLAMA3_405B = [
-    "workload=training_only", "~workload.training.finetune_70b", "~workload.training.sft_7b",
-    "facility.num_racks=512", f"{JOB}.model=Llama-3.1-405B", f"{JOB}.gpus=16384",
-    f"{JOB}.parallelism.tp=8", f"{JOB}.parallelism.pp=16", f"{JOB}.parallelism.dp=128", f"{JOB}.parallelism.vpp=4",
-    f"{JOB}.tokens_per_step=16777216", f"{JOB}.tokens_to_train=15e12", f"{JOB}.recompute=full",
-    f"{JOB}.failures=true", f"{JOB}.checkpoint=young_daly", "facility.control_interval_s=3600",
-    "output.write=false",
-]
+# conf/experiment/llama3_405b.yaml: Meta's layout, Llama 3 failure rates, Young/Daly
+# checkpoints to 2 TB/s storage
+LLAMA3_405B = ["+experiment=llama3_405b", "output.write=false"]
 
 
 def main() -> None:

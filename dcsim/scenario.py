@@ -36,6 +36,7 @@ class Scenario:
     scheduler: str
     services: tuple[tuple[ServiceSpec, str], ...]  # (spec, router name)
     jobs: tuple[JobSpec, ...]
+    trace_jobs_dropped: int = 0  # trace jobs larger than the facility, left out (docs/traces.md)
 
     @property
     def topology(self):
@@ -61,4 +62,5 @@ class Scenario:
         for job in self.jobs:
             TrainingJob(sim, job, cluster, self.device)
         sim.recorder.meta["gpu_min_cap_w"] = self.gpu_min_cap_w
+        sim.recorder.meta["trace_jobs_dropped"] = self.trace_jobs_dropped
         return sim.run(self.duration_s)

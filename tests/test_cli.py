@@ -150,6 +150,7 @@ def test_summary_agrees_with_parquet_tables(default_run):
 
 # --------------------------------------------------------------------------- bad input
 
+JOB = "workload.training.pretrain_8b"
 # (id, extra args, field the error line must name, value it must name right after the field or None)
 BAD_INPUT = [
     ("unknown_key", ["facility.num_rackz=3"], "facility.num_rackz", None),
@@ -161,6 +162,17 @@ BAD_INPUT = [
     ("unknown_option", ["workload=nope"], "workload", "nope"),
     ("unknown_gpu", ["facility.node.gpu=H999"], "facility.node.gpu", "H999"),
     ("added_unknown_key", ["+facility.node.bar=2"], "facility.node.bar", "2"),
+    ("parallelism_not_gpus", ["workload=training_only", f"{JOB}.parallelism.tp=8", f"{JOB}.parallelism.pp=2",
+                              f"{JOB}.parallelism.dp=2"], f"{JOB}.parallelism", "tp=8"),
+    ("training_state_too_big", ["workload=training_only", f"{JOB}.model=Llama-3.1-405B", f"{JOB}.parallelism.tp=8",
+                                f"{JOB}.parallelism.dp=8"], f"{JOB}.parallelism", "tp=8"),
+    ("negative_arrival_rate", ["workload.services.chat.arrival_rate_per_s=-1"],
+     "workload.services.chat.arrival_rate_per_s", "-1.0"),
+    ("negative_failure_rate", ["workload=training_only", f"{JOB}.failure_rate_scale=-0.5"],
+     f"{JOB}.failure_rate_scale", "-0.5"),
+    ("trace_window_backwards", ["workload=philly", "workload.job_traces.philly.window_start_s=20",
+                                "workload.job_traces.philly.window_end_s=10"], "workload.job_traces.philly.window_end_s",
+     "10.0"),
 ]
 
 

@@ -28,6 +28,11 @@ def _options(folder, prefix: str = "") -> list[tuple[str, str]]:
 
 
 CONF = importlib.resources.files("dcsim.conf")
+
+
+def option_override(group: str, option: str) -> str:
+    """The override that picks an option; experiments are appended to the defaults list."""
+    return f"+{group}={option}" if group == "experiment" else f"{group}={option}"
 OPTIONS = _options(CONF)
 
 
@@ -43,7 +48,7 @@ def test_option_discovery_finds_the_packaged_groups():
 @pytest.mark.parametrize("group,option", OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_every_packaged_option_composes_and_builds(group, option):
     """Every option a user can pick with GROUP=OPTION composes and validates into a runnable scenario."""
-    cfg = compose_config([f"{group}={option}"])
+    cfg = compose_config([option_override(group, option)])
     scenario = build(cfg)
     assert isinstance(scenario, Scenario)
     assert scenario.topology.gpus_total > 0
@@ -63,7 +68,7 @@ def test_compose_and_build_write_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     build(compose_config())
     for group, option in OPTIONS:
-        build(compose_config([f"{group}={option}"]))
+        build(compose_config([option_override(group, option)]))
     with pytest.raises(ConfigError):
         build(compose_config(["facility.num_racks=-1"]))
     assert list(tmp_path.iterdir()) == []

@@ -83,3 +83,24 @@ def test_setting_many_meters_integrates_each_and_notifies_once():
     assert seen == [400.0, 300.0]
     assert [m.energy_j for m in gpus] == [1500.0, 1500.0, 2000.0, 2000.0]
     assert led.energy_j("gpu") == 7000.0
+
+
+def test_spread_meter_shares_its_energy_over_groups_and_retires_into_them():
+    """A meter split 1/4 : 3/4 over two racks gives each its share, before and after retiring."""
+    clock = Clock()
+    led = EnergyLedger(clock)
+    local = led.meter("gpus/rack0/free", "gpu", "rack/000")
+    local.set_power(100.0)
+    spread = led.spread_meter("gpus/job#0", "gpu", (("rack/000", 0.25), ("rack/001", 0.75)))
+    spread.set_power(400.0)
+    clock.t = 10.0
+    assert led.group_power_w("rack/000") == 200.0 and led.group_power_w("rack/001") == 300.0
+    assert led.group_energy_now_j("rack/000") == 2000.0 and led.group_energy_now_j("rack/001") == 3000.0
+    led.retire(spread)
+    clock.t = 20.0
+    led.flush()
+    assert led.group_energy_now_j("rack/000") == 2000.0 + 1000.0
+    assert led.group_energy_now_j("rack/001") == 3000.0
+    assert led.energy_j("gpu") == led.facility.energy_j == 6000.0
+    with pytest.raises(ValueError, match="sum to 1"):
+        led.spread_meter("bad", "gpu", (("rack/000", 0.5),))

@@ -53,3 +53,12 @@ def test_power_aware_router_prefers_the_cooler_rack_among_the_least_loaded():
     r = PowerAwareRouter(slack=1)
     assert r.route((3, 4, 3, 9), (50e3, 10e3, 30e3, 1e3)) == 1
     assert r.route((0, 5), (90e3, 1e3)) == 0
+
+
+def test_every_router_runs_a_service_end_to_end():
+    """Each registered router serves the default chat service (the power-aware one reads rack power)."""
+    import dcsim
+
+    for name in sorted(ROUTERS):
+        s = dcsim.run([f"workload.services.chat.router={name}", "duration_s=300", "output.write=false"]).summary()
+        assert s["requests_completed"] > 0.9 * s["requests_arrived"] > 0, name

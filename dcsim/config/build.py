@@ -33,7 +33,7 @@ from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.performance import TrainingStep, max_kv_tokens, training_step
 from dcsim.policies.registry import ROUTERS, SCHEDULERS
 from dcsim.scenario import Scenario
-from dcsim.workloads.config import LengthConfig, ServiceConfig, TrainingJobConfig
+from dcsim.workloads.config import JobTraceConfig, LengthConfig, ServiceConfig, TrainingJobConfig
 from dcsim.workloads.inference.requests import LENGTH_DISTRIBUTIONS, LengthDistribution
 from dcsim.workloads.inference.service import ServiceSpec, length_sampler
 from dcsim.workloads.training.job import JobSpec
@@ -81,6 +81,12 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
         _job(f"workload.training.{name}", first_job_id + i, name, j, topology, gpu, c.facility, device)
         for i, (name, j) in enumerate(c.workload.training.items())
     )
+    next_id, dropped = first_job_id + len(jobs), 0
+    for name, t in c.workload.job_traces.items():
+        traced, n_dropped = _trace_jobs(f"workload.job_traces.{name}", next_id, name, t, topology, c.seed)
+        jobs += traced
+        next_id += len(traced)
+        dropped += n_dropped
     return Scenario(
         seed=c.seed,
         duration_s=c.duration_s,
@@ -92,6 +98,7 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
         scheduler=c.scheduler.name,
         services=services,
         jobs=jobs,
+        trace_jobs_dropped=dropped,
     )
 
 
@@ -430,6 +437,9 @@ def _resilience(field: str, j: TrainingJobConfig, model: LlmSpec) -> dict[str, A
     _positive(f"{field}.storage_gbyte_per_s", j.storage_gbyte_per_s, "GB/s > 0")
     require(j.failure_rate_scale >= 0, f"{field}.failure_rate_scale", j.failure_rate_scale, "a factor >= 0")
     require(j.restart_s >= 0, f"{field}.restart_s", j.restart_s, "seconds >= 0")
+    require(j.repair_s >= 0, f"{field}.repair_s", j.repair_s, "seconds >= 0")
+    require(j.hot_spare_nodes is None or j.hot_spare_nodes >= 0, f"{field}.hot_spare_nodes", j.hot_spare_nodes,
+            "an integer >= 0, or null for spares that never run out")
     write_s = tm.checkpoint_write_s(tm.checkpoint_bytes(model), j.storage_gbyte_per_s * 1e9)
     rate, causes = 0.0, ()
     if j.failures and j.failure_rate_scale > 0:
@@ -445,7 +455,8 @@ def _resilience(field: str, j: TrainingJobConfig, model: LlmSpec) -> dict[str, A
         interval = tm.young_daly_interval_s(write_s, 1.0 / rate)
     return dict(checkpoint_interval_s=interval, checkpoint_write_s=write_s if interval else 0.0,
                 checkpoint_async=j.checkpoint_async, failure_rate_per_s=rate, failure_causes=causes,
-                restart_s=j.restart_s, reload_s=write_s)
+                restart_s=j.restart_s, reload_s=write_s, hot_spare_nodes=j.hot_spare_nodes, repair_s=j.repair_s,
+                repair_causes=frozenset(c.name for c in tm.FAILURE_CAUSES.values() if c.sends_node_to_repair))
 
 
 def _parallel_step(field: str, j: TrainingJobConfig, model: LlmSpec, gpu: GpuSpec, scaleout_bytes_per_s: float):
@@ -510,3 +521,42 @@ def _job(field: str, job_id: int, name: str, j: TrainingJobConfig, topology: Top
         step = TrainingStep(time_s, compute_s, step.exposed_comm_s, step.mfu * step.time_s / time_s)
     return JobSpec(job_id, name, model, j.gpus, j.submit_time_s, steps, step, power_swing=j.power_swing,
                    **_resilience(field, j, model))
+
+
+JOB_TRACE_SOURCES = ("philly", "synthetic")
+
+
+def _trace_jobs(field: str, first_id: int, name: str, t: JobTraceConfig, topology: Topology,
+                seed: int) -> tuple[tuple[JobSpec, ...], int]:
+    """Duration-defined jobs of a job trace, each holding its GPUs for its traced run time,
+    and how many jobs were dropped for asking more GPUs than the facility has."""
+    from dcsim.core.rng import RngStreams
+    from dcsim.workloads.training import traces as jt
+
+    require(t.source in JOB_TRACE_SOURCES, f"{field}.source", t.source, f"one of {list(JOB_TRACE_SOURCES)}")
+    require(t.max_jobs is None or t.max_jobs >= 1, f"{field}.max_jobs", t.max_jobs, "an integer >= 1, or null for all")
+    require(t.submit_offset_s >= 0, f"{field}.submit_offset_s", t.submit_offset_s, "seconds >= 0")
+    g, total = topology.node.gpus_per_node, topology.gpus_total
+    if t.source == "philly":
+        for key in ("window_start_s", "window_end_s"):
+            v = getattr(t, key)
+            require(v is None or v >= 0, f"{field}.{key}", v, "seconds >= 0 from the first submission, or null")
+        if t.window_start_s is not None and t.window_end_s is not None:
+            require(t.window_end_s > t.window_start_s, f"{field}.window_end_s", t.window_end_s,
+                    f"a time after window_start_s={t.window_start_s}")
+        try:
+            trace = jt.read_philly(resolve_data_path(t.path), t.window_start_s, t.window_end_s, g, total)
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"{field}.path", t.path, f"a readable Philly job trace: {e}") from None
+    else:
+        require(t.n_jobs >= 0, f"{field}.n_jobs", t.n_jobs, "an integer >= 0")
+        _positive(f"{field}.horizon_s", t.horizon_s, "seconds > 0")
+        rng = RngStreams(seed).stream(f"job_trace/{name}")
+        trace = jt.synthetic_llm_jobs(rng, t.n_jobs, t.horizon_s, gpus_per_node=g, max_gpus=total, name=name)
+    n = len(trace) if t.max_jobs is None else min(len(trace), t.max_jobs)
+    return tuple(
+        JobSpec(first_id + i, f"{name}/{int(trace.job_id[i])}", None, int(trace.gpus[i]),
+                float(trace.t_submit_s[i]) + t.submit_offset_s, 1,
+                TrainingStep(float(trace.duration_s[i]), float(trace.duration_s[i]), 0.0, math.nan))
+        for i in range(n)
+    ), trace.n_dropped

@@ -52,7 +52,8 @@ def summarise(results: "Results") -> dict[str, Any]:
     out.update(_facility_kpis(f["timeseries"], results, it_j))
     out.update(_inference_kpis(f["requests"], f["services"], meta, e, duration_s))
     out.update(_cost_kpis(out, meta, duration_s))
-    out.update(_training_kpis(f["jobs"]))
+    out.update(_training_kpis(f["jobs"], out))
+    out["jobs_dropped_too_large"] = int(meta.get("trace_jobs_dropped", 0))
     out["events_processed"] = results.events_processed
     return out
 
@@ -216,16 +217,24 @@ def _inference_kpis(req: pd.DataFrame, fluid: pd.DataFrame, meta: dict, e: dict,
     return out
 
 
-def _training_kpis(jobs: pd.DataFrame) -> dict[str, Any]:
+def _training_kpis(jobs: pd.DataFrame, run: dict[str, Any]) -> dict[str, Any]:
+    """Jobs' waits, completion, reliability; energy, carbon and cost shared by GPU energy."""
     started = jobs[jobs["t_start_s"].notna()]
     done = jobs[jobs["status"] == "completed"]
+    gpu_j = float(jobs["energy_j"].sum())
+    share = _ratio(gpu_j, run["gpu_energy_j"]) if gpu_j else 0.0
     return {
         "jobs_submitted": int(len(jobs)),
         "jobs_started": int(len(started)),
         "jobs_completed": int(len(done)),
         "job_wait_mean_s": float(started["wait_s"].mean()) if len(started) else math.nan,
+        "job_wait_p50_s": _pct(started["wait_s"], 50),
+        "job_wait_p95_s": _pct(started["wait_s"], 95),
         "job_completion_time_mean_s": float((done["t_end_s"] - done["t_submit_s"]).mean()) if len(done) else math.nan,
-        "training_energy_j": float(jobs["energy_j"].sum()),
+        "training_energy_j": gpu_j,
+        "training_facility_energy_j": share * run["facility_energy_j"],
+        "training_carbon_kg": share * run["carbon_kg"],
+        "training_energy_cost_usd": share * run["energy_cost_usd"],
         "training_interruptions": int(jobs["restarts"].sum()),
         "training_lost_gpu_hours": float(jobs["lost_gpu_s"].sum()) / 3600.0,
         "training_effective_share_mean": float(started["effective_share"].mean()) if len(started) else math.nan,

@@ -8,6 +8,11 @@ way, updated by the change in power, so totals are integrated independently of t
 meters: ``sum(meter energies) == total energy`` is a checkable conservation law,
 not an identity.
 
+A *spread* meter (work spanning many racks) feeds fixed shares of its power to
+several groups. Changing its power costs O(1): its groups are not updated eagerly;
+a group's power and energy add its spread members' shares when asked (at control
+ticks), and :meth:`EnergyLedger.retire` folds a finished spread meter into them.
+
 Kinds: ``gpu`` and ``host`` are IT power; ``conversion_loss`` and ``cooling`` are
 facility overheads. The facility meter (utility input) is the total of all kinds.
 """
@@ -38,13 +43,15 @@ class _Account:
 class Meter(_Account):
     """The power and energy of one consumer."""
 
-    __slots__ = ("name", "kind", "group", "_ledger", "_totals", "is_it")
+    __slots__ = ("name", "kind", "group", "_ledger", "_totals", "is_it", "shares")
 
-    def __init__(self, ledger: "EnergyLedger", name: str, kind: str, group: str | None, t0_s: float) -> None:
+    def __init__(self, ledger: "EnergyLedger", name: str, kind: str, group: str | None, t0_s: float,
+                 shares: tuple[tuple[str, float], ...] = ()) -> None:
         super().__init__(t0_s)
         self.name = name
         self.kind = kind
         self.group = group
+        self.shares = shares  # spread meter: (group, share of this meter's power), shares sum to 1
         self._ledger = ledger
         self.is_it = kind in IT_KINDS
         # the running totals this meter feeds: its kind, the facility, and its group
@@ -67,6 +74,7 @@ class EnergyLedger:
         self.meters: list[Meter] = []
         self.kind_totals = {k: _Account(t0) for k in KINDS}
         self.group_totals: dict[str, _Account] = {}
+        self._spread: dict[str, dict[Meter, float]] = {}  # group -> live spread meters, their share
         self.facility = _Account(t0)
         self._it_listeners: list[Callable[[float], None]] = []
 
@@ -79,6 +87,30 @@ class EnergyLedger:
         m = Meter(self, name, kind, group, self._clock())
         self.meters.append(m)
         return m
+
+    def spread_meter(self, name: str, kind: str, shares: tuple[tuple[str, float], ...]) -> Meter:
+        """A new meter at zero power whose power is split over groups in fixed ``shares``
+        (summing to 1). Retire it (:meth:`retire`) when it will not draw power again."""
+        if kind not in KINDS:
+            raise ValueError(f"meter kind must be one of {KINDS}, got {kind!r}")
+        if not shares or abs(sum(w for _, w in shares) - 1.0) > 1e-9:
+            raise ValueError(f"meter {name}: shares must be non-empty and sum to 1, got {shares}")
+        now = self._clock()
+        m = Meter(self, name, kind, None, now, tuple(shares))
+        for g, w in shares:
+            if g not in self.group_totals:
+                self.group_totals[g] = _Account(now)
+            self._spread.setdefault(g, {})[m] = w
+        self.meters.append(m)
+        return m
+
+    def retire(self, m: Meter) -> None:
+        """Set a spread meter to zero and fold its energy into its groups' totals."""
+        self._change(m, 0.0)
+        m.advance(self._clock())
+        for g, w in m.shares:
+            self.group_totals[g].energy_j += w * m.energy_j
+            del self._spread[g][m]
 
     def on_it_power_change(self, fn: Callable[[float], None]) -> None:
         """Call ``fn(it_power_w)`` whenever the total IT power changes."""
@@ -148,5 +180,13 @@ class EnergyLedger:
 
     def group_energy_now_j(self, group: str) -> float:
         """Energy of a group integrated to the current time, without mutating."""
+        now = self._clock()
         acc = self.group_totals[group]
-        return acc.energy_j + acc.power_w * (self._clock() - acc.t_last_s)
+        e = acc.energy_j + acc.power_w * (now - acc.t_last_s)
+        for m, w in self._spread.get(group, {}).items():
+            e += w * (m.energy_j + m.power_w * (now - m.t_last_s))
+        return e
+
+    def group_power_w(self, group: str) -> float:
+        """Current power of a group, its spread meters' shares included."""
+        return self.group_totals[group].power_w + sum(m.power_w * w for m, w in self._spread.get(group, {}).items())

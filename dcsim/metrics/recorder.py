@@ -26,6 +26,7 @@ REQUEST_COLUMNS = (
 JOB_COLUMNS = (
     "job_id", "name", "model", "gpus", "status", "t_submit_s", "t_start_s", "t_end_s", "wait_s", "steps",
     "steps_done", "step_time_s", "mfu", "restarts", "lost_gpu_s", "energy_j", "effective_share",
+    "run_length_s",
 )
 EVENT_COLUMNS = ("t_s", "record_type", "component", "detail", "value")
 TIMESERIES_COLUMNS = (
@@ -87,7 +88,7 @@ class Recorder:
             tables=self.tables,
             energy_j=energy,
             meter_energy_j={m.name: (m.kind, m.energy_j) for m in led.meters},
-            group_energy_j={g: acc.energy_j for g, acc in led.group_totals.items()},
+            group_energy_j={g: led.group_energy_now_j(g) for g in led.group_totals},
             monitor_means={name: mon.mean(until_s) for name, mon in self.monitors.items()},
             monitor_max={name: mon.maximum for name, mon in self.monitors.items()},
             meta=dict(self.meta),

@@ -5,8 +5,11 @@ start callback. Whenever the queue or the free GPUs change, the scheduling polic
 sees a read-only view and returns placements, which the cluster applies: it grants
 an :class:`Allocation` and calls the work's start callback.
 
-Each GPU has a ledger meter in its rack's group; each node a host meter whose power
-follows how many of its GPUs are busy (``NodeSpec.host_power_w``).
+Power metering: each rack has a meter for its unallocated GPUs (idle) and one for its
+hosts' idle power. Each allocation has two *spread* meters (``EnergyLedger.spread_meter``)
+split over its racks by GPU count: its GPUs' power, and the busy part of its hosts'
+power (a host draws idle power plus a share per busy GPU, ``NodeSpec.host_power_w`` is
+linear). A power change of work spanning hundreds of racks is therefore O(1).
 """
 
 from __future__ import annotations
@@ -52,6 +55,12 @@ class Allocation:
             r = topo.rack_of_node(topo.node_of_gpu(g))
             per_rack[r] = per_rack.get(r, 0) + 1
         self.rack_gpus = tuple(sorted(per_rack.items()))  # (rack, GPUs of this allocation in it)
+        n = len(gpu_ids)
+        shares = tuple((topo.rack_name(r), count / n) for r, count in self.rack_gpus)
+        led = cluster.ledger
+        tag = f"{work.name}#{cluster._n_allocations}"
+        self.gpu_meter = led.spread_meter(f"gpus/{tag}", "gpu", shares)
+        self.host_meter = led.spread_meter(f"hosts/{tag}", "host", shares)
 
     @property
     def gpus(self) -> int:
@@ -64,26 +73,21 @@ class Allocation:
             self.cluster.ledger.set_powers(changes)
 
     def _account(self, power_each_w: float, busy: bool) -> list:
-        """Close the energy account to now and take the new state; the rack meters' new powers."""
+        """Close the energy account to now and take the new state; the meters' new powers."""
         if self.released:
             raise RuntimeError(f"work {self.work.name}: allocation used after release")
         c = self.cluster
         now = c.sim.now_s
         self.energy_j += self.power_each_w * self.gpus * (now - self._t_last_s)
         self._t_last_s = now
-        if busy != self.busy:
-            c._set_busy(self, busy)
-            self.busy = busy
-        delta = power_each_w - self.power_each_w
-        if delta == 0.0:
-            return []
-        self.power_each_w = power_each_w
-        wid = self.work.work_id
         out = []
-        for rack, count in self.rack_gpus:
-            meter = c.gpu_meters[rack]
-            out.append((meter, meter.power_w + count * delta))
-            c.rack_alloc_power[rack][wid] = power_each_w
+        if busy != self.busy:
+            self.busy = busy
+            c._busy.add(self.gpus if busy else -self.gpus)
+            out.append((self.host_meter, c._host_w_per_busy_gpu * self.gpus if busy else 0.0))
+        if power_each_w != self.power_each_w:
+            self.power_each_w = power_each_w
+            out.append((self.gpu_meter, power_each_w * self.gpus))
         return out
 
     def energy_now_j(self) -> float:
@@ -106,21 +110,22 @@ class Cluster:
         # One GPU meter and one host meter per rack: the rack's GPUs (hosts) together. A
         # host draws idle power plus a share per busy GPU (NodeSpec.host_power_w is linear).
         self._host_w_per_busy_gpu = (node.host_busy_w - node.host_idle_w) / node.gpus_per_node
-        self.gpu_meters = []
-        self.host_meters = []
+        self.free_gpu_meters = []  # per rack: its unallocated GPUs, idle
+        self.free_by_rack = [topology.gpus_per_rack] * topology.num_racks
         for r in range(topology.num_racks):
             rack = topology.rack_name(r)
-            m = led.meter(f"gpus/{rack}", "gpu", rack)
+            m = led.meter(f"gpus/{rack}/free", "gpu", rack)
             m.set_power(self.idle_w * topology.gpus_per_rack)
-            self.gpu_meters.append(m)
+            self.free_gpu_meters.append(m)
             h = led.meter(f"hosts/{rack}", "host", rack)
             h.set_power(node.host_idle_w * topology.nodes_per_rack)
-            self.host_meters.append(h)
-        # per rack: per-GPU power of each allocation in it (for the hottest GPU)
-        self.rack_alloc_power: list[dict[int, float]] = [{} for _ in range(topology.num_racks)]
+        # per rack: the allocations with GPUs in it (for the hottest GPU)
+        self.rack_allocs: list[dict[int, Allocation]] = [{} for _ in range(topology.num_racks)]
         self.free: list[list[int]] = [list(topology.gpus_of_node(n)) for n in range(topology.num_nodes)]
-        self.busy_by_rack = [0] * topology.num_racks
+        self._n_allocations = 0
         self.queue: list[WorkRequest] = []
+        self._queued: dict[int, tuple[WorkRequest, QueuedWork]] = {}  # work id -> queued work, its view
+        self._queue_view: tuple[QueuedWork, ...] | None = ()  # None: rebuild from the queue
         self._live: dict[int, Allocation] = {}
         self._start_hooks: list[Callable[[Allocation], None]] = []
         self._busy = sim.recorder.monitor("gpus_busy")
@@ -136,6 +141,8 @@ class Cluster:
         """Queue ``work`` and start whatever the policy places."""
         work.t_submit_s = self.sim.now_s
         self.queue.append(work)
+        self._queued[work.work_id] = (work, QueuedWork(work.work_id, work.gpus))
+        self._queue_view = None
         self.sim.recorder.event("submit", work.name, f"gpus={work.gpus}", work.gpus)
         self.schedule()
 
@@ -143,18 +150,21 @@ class Cluster:
         """Ask the policy for placements and apply them."""
         if not self.queue:
             return
+        if self._queue_view is None:
+            self._queue_view = tuple(self._queued[w.work_id][1] for w in self.queue)
         view = ClusterView(
             gpus_per_node=self.topology.node.gpus_per_node,
             free_by_node=tuple(len(f) for f in self.free),
-            queue=tuple(QueuedWork(w.work_id, w.gpus) for w in self.queue),
+            queue=self._queue_view,
         )
         for placement in self.scheduler.decide(view):
             self._apply(placement)
 
     def _apply(self, p: Placement) -> None:
-        work = next((w for w in self.queue if w.work_id == p.work_id), None)
-        if work is None:
+        queued = self._queued.get(p.work_id)
+        if queued is None:
             raise RuntimeError(f"policy placed work {p.work_id}, which is not queued")
+        work = queued[0]
         gpu_ids: list[int] = []
         for node, count in p.nodes:
             if count > len(self.free[node]):
@@ -164,9 +174,13 @@ class Cluster:
         if len(gpu_ids) != work.gpus:
             raise RuntimeError(f"policy gave work {work.name} {len(gpu_ids)} GPUs, it asked for {work.gpus}")
         self.queue.remove(work)
+        del self._queued[work.work_id]
+        self._queue_view = None
         self._allocated.add(work.gpus)
         alloc = Allocation(self, work, tuple(gpu_ids))
+        self._n_allocations += 1
         self._live[work.work_id] = alloc
+        self._move_idle(alloc, -1)
         self.sim.recorder.event("start", work.name, f"gpus={gpu_ids[0]}..{gpu_ids[-1]}", work.gpus)
         work.start(alloc)
         for fn in self._start_hooks:
@@ -177,8 +191,9 @@ class Cluster:
         alloc.set_state(self.idle_w, busy=False)
         alloc.released = True
         del self._live[alloc.work.work_id]
-        for rack, _ in alloc.rack_gpus:
-            self.rack_alloc_power[rack].pop(alloc.work.work_id, None)
+        self.ledger.retire(alloc.gpu_meter)
+        self.ledger.retire(alloc.host_meter)
+        self._move_idle(alloc, +1)
         for g in alloc.gpu_ids:
             self.free[self.topology.node_of_gpu(g)].append(g)
         for f in self.free:
@@ -193,29 +208,31 @@ class Cluster:
         return list(self._live.values())
 
     def set_group_state(self, allocs: list[Allocation], power_each_w: float, busy: bool) -> None:
-        """Set many allocations to one state at once (one update of the rack meters)."""
-        new: dict = {}
+        """Set many allocations to one state at once (IT listeners hear of it once)."""
+        changes: list = []
         for a in allocs:
-            delta = power_each_w - a.power_each_w
-            a._account(power_each_w, busy)  # the per-allocation meter changes are aggregated here instead
-            if delta:
-                for rack, count in a.rack_gpus:
-                    m = self.gpu_meters[rack]
-                    new[m] = new.get(m, m.power_w) + count * delta
-        if new:
-            self.ledger.set_powers(new.items())
+            changes += a._account(power_each_w, busy)
+        if changes:
+            self.ledger.set_powers(changes)
 
-    def _set_busy(self, alloc: Allocation, busy: bool) -> None:
-        step = 1 if busy else -1
-        idle_host_w = self.topology.node.host_idle_w * self.topology.nodes_per_rack
-        changes = []
+    def _move_idle(self, alloc: Allocation, sign: int) -> None:
+        """Take an allocation's GPUs out of (-1) or back into (+1) its racks' free meters."""
+        wid = alloc.work.work_id
+        changes = [(alloc.gpu_meter, alloc.power_each_w * alloc.gpus)] if sign < 0 else []
         for rack, count in alloc.rack_gpus:
-            self.busy_by_rack[rack] += step * count
-            changes.append((self.host_meters[rack], idle_host_w + self._host_w_per_busy_gpu * self.busy_by_rack[rack]))
+            self.free_by_rack[rack] += sign * count
+            changes.append((self.free_gpu_meters[rack], self.idle_w * self.free_by_rack[rack]))
+            if sign < 0:
+                self.rack_allocs[rack][wid] = alloc
+            else:
+                del self.rack_allocs[rack][wid]
         self.ledger.set_powers(changes)
-        self._busy.add(step * alloc.gpus)
 
     def hottest_gpu_w(self, rack: int) -> float:
         """Per-GPU power of the most power-hungry allocation in a rack (idle if none)."""
-        powers = self.rack_alloc_power[rack]
-        return max(powers.values(), default=self.idle_w) if powers else self.idle_w
+        allocs = self.rack_allocs[rack]
+        return max((a.power_each_w for a in allocs.values()), default=self.idle_w)
+
+    def rack_power_w(self, alloc: Allocation) -> float:
+        """IT power now of the rack holding an allocation's first GPU."""
+        return self.ledger.group_power_w(self.topology.rack_name(alloc.rack_gpus[0][0]))

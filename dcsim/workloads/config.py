@@ -100,10 +100,36 @@ class TrainingJobConfig:
     failures: bool = False  # interruptions at the per-GPU hazard rates of dcsim.hardware.training
     failure_rate_scale: float = 1.0  # multiplies every cause's rate
     restart_s: float = 600.0  # detection, rescheduling on spares and restart, before the reload
+    # A failure whose cause takes its node out of service (GPU, HBM, host, ...; see
+    # dcsim.hardware.training.FAILURE_CAUSES) sends the node to repair for repair_s. A hot
+    # spare node replaces it at once; with none free the job waits for the earliest repair.
+    # Null: spares never run out (the node is always replaced at once).
+    hot_spare_nodes: Optional[int] = None
+    repair_s: float = 86400.0  # node repair time (assumption: a day, swap and burn-in)
     power_swing: bool = False  # alternate compute and communication power within each step
+
+
+@dataclass
+class JobTraceConfig:
+    """Duration-defined jobs from a job trace, run through the scheduler (docs/traces.md).
+
+    ``source``: philly (the Microsoft Philly trace, Pollux's copy, at ``path``) or
+    synthetic (an AcmeTrace-shaped LLM development mix of ``n_jobs`` jobs submitted over
+    ``horizon_s``). Each job holds its GPUs for its traced duration at training power.
+    """
+
+    source: str = "philly"
+    path: str = "dcsim:traces/pollux_philly_jobs.csv.gz"
+    window_start_s: Optional[float] = None  # philly: keep jobs submitted in [start, end) s from the first
+    window_end_s: Optional[float] = None  # null: the whole trace
+    max_jobs: Optional[int] = None  # keep only the first max_jobs jobs (in submit order)
+    n_jobs: int = 1000  # synthetic
+    horizon_s: float = 86400.0  # synthetic: submissions spread over [0, horizon_s)
+    submit_offset_s: float = 0.0  # every job is submitted this much later
 
 
 @dataclass
 class WorkloadConfig:
     services: dict[str, ServiceConfig] = field(default_factory=dict)
     training: dict[str, TrainingJobConfig] = field(default_factory=dict)
+    job_traces: dict[str, JobTraceConfig] = field(default_factory=dict)

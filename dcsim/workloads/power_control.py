@@ -59,8 +59,16 @@ class PowerController:
         self.applied: dict[int, float | None] = {}
         self._throttled = sim.recorder.monitor("gpus_capped")
         self._thermal = sim.recorder.monitor("gpus_thermally_throttled")
-        cluster.on_start(lambda alloc: self.decide())
+        cluster.on_start(self._on_start)
         sim.env.process(self._loop())
+
+    def _on_start(self, alloc: Any) -> None:
+        """Decide again when work starts, unless nothing can change: without a capping
+        policy only thermal caps apply, and a new allocation in a rack without one changes
+        no cap (an owner's thermal cap follows the rack of its first allocation)."""
+        topo = self.cluster.topology
+        if self.enforce or self.thermal_cap_w(topo.rack_of_node(topo.node_of_gpu(alloc.gpu_ids[0]))) is not None:
+            self.decide()
 
     def _loop(self):
         while True:

@@ -12,7 +12,12 @@ the next checkpoint, the next failure and completion.
   GPUs times the per-GPU hazard, by cause) while the job runs. Each interruption
   loses the progress since the last valid checkpoint and costs ``restart_s``
   (detection, rescheduling on spare nodes, restart) plus ``reload_s`` (reading the
-  checkpoint), with the GPUs idle; the failed node is assumed replaced by a hot spare.
+  checkpoint), with the GPUs idle. A cause that takes its node out of service
+  (``repair_causes``) sends the node to repair for ``repair_s``: a free hot spare
+  replaces it at once; with ``hot_spare_nodes`` spares all in use the job also waits
+  for the earliest repair (``hot_spare_nodes`` None: spares never run out).
+- **Duration-defined jobs** (from a trace) have no model: one "step" of the traced
+  duration, at training power, without failures or checkpoints.
 - **Power**: a running step draws training power; with ``power_swing`` the job
   alternates a compute phase and a communication phase of each step at their own
   power (two events per step: for short, finely sampled runs).
@@ -45,7 +50,7 @@ class JobSpec:
 
     job_id: int
     name: str
-    model: LlmSpec
+    model: LlmSpec | None  # None: a duration-defined job from a trace
     gpus: int
     submit_time_s: float
     steps: int
@@ -57,7 +62,14 @@ class JobSpec:
     failure_causes: tuple[tuple[str, float], ...] = ()  # (cause, share of the rate)
     restart_s: float = 0.0
     reload_s: float = 0.0
+    repair_causes: frozenset[str] = frozenset()  # causes that send the failed node to repair
+    hot_spare_nodes: int | None = None  # None: a spare always replaces a failed node at once
+    repair_s: float = 0.0
     power_swing: bool = False
+
+    @property
+    def model_name(self) -> str:
+        return self.model.name if self.model is not None else "trace"
 
 
 class TrainingJob:
@@ -89,8 +101,9 @@ class TrainingJob:
         self._next_failure_s = math.inf
         self._token = 0
         self._swing_token = 0
-        self._rng = sim.rng.stream(f"failures/{spec.name}")
-        sim.env.process(self._submit())
+        self._repair_ends_s: list[float] = []  # nodes of this job in repair, until when
+        self._rng = sim.rng.stream(f"failures/{spec.name}") if spec.failure_rate_per_s > 0 else None
+        sim.env.timeout(spec.submit_time_s).callbacks.append(self._submit)
         sim.on_finish(self._finish)
 
     # -- timers -----------------------------------------------------------------------------
@@ -100,8 +113,7 @@ class TrainingJob:
         ev = self.sim.env.timeout(max(at_s - self.sim.now_s, 0.0))
         ev.callbacks.append(lambda _ev: fn() if token == self._token else None)
 
-    def _submit(self):
-        yield self.sim.env.timeout(self.spec.submit_time_s)
+    def _submit(self, _ev=None) -> None:
         self.status = "queued"
         self.cluster.submit(WorkRequest(self.spec.job_id, f"job/{self.spec.name}", self.spec.gpus, self._start,
                                         owner=self))
@@ -177,10 +189,32 @@ class TrainingJob:
         self._set_power()
         self._next_ckpt_s = math.inf
         self._draw_failure()
-        restart_end = self.sim.now_s + down_s
+        wait_s = self._repair_wait_s(cause)
+        if wait_s > 0:
+            self.sim.recorder.event("repair_wait", f"job/{self.spec.name}", "no hot spare free", wait_s)
+            self.lost_gpu_s += wait_s * self.spec.gpus
+        restart_end = self.sim.now_s + wait_s + down_s
         if self._next_failure_s < restart_end:  # failures are counted while running only
             self._next_failure_s = restart_end + (self._next_failure_s - self.sim.now_s)
         self._timer(restart_end, self._resume)
+
+    def _repair_wait_s(self, cause: str) -> float:
+        """Send the failed node to repair; how long the job waits for a node to run on.
+
+        The job runs on its nodes plus ``hot_spare_nodes`` spares; it can run while at
+        most that many nodes are in repair, so it waits for the repairs beyond it.
+        """
+        s = self.spec
+        if cause not in s.repair_causes:
+            return 0.0
+        now = self.sim.now_s
+        ends = sorted(t for t in self._repair_ends_s if t > now)
+        ends.append(now + s.repair_s)
+        self._repair_ends_s = ends
+        if s.hot_spare_nodes is None:
+            return 0.0
+        excess = len(ends) - s.hot_spare_nodes
+        return sorted(ends)[excess - 1] - now if excess > 0 else 0.0
 
     def _end(self) -> None:
         assert self.alloc is not None
@@ -251,9 +285,11 @@ class TrainingJob:
         end = self.t_end_s if self.status == "completed" else until_s
         wall_s = end - self.t_start_s if self.t_start_s == self.t_start_s else 0.0
         productive_s = self.steps_done * self.step_time_s
+        done = self.steps_done
+        projected_s = (end - self.t_start_s) * s.steps / done if done > 0 and wall_s > 0 else math.nan
         self.sim.recorder.record("jobs", (
-            s.job_id, s.name, s.model.name, s.gpus, self.status, s.submit_time_s, self.t_start_s, self.t_end_s,
+            s.job_id, s.name, s.model_name, s.gpus, self.status, s.submit_time_s, self.t_start_s, self.t_end_s,
             self.t_start_s - s.submit_time_s, s.steps, int(self.steps_done), self.step_time_s,
             s.step.mfu * s.step.time_s / self.step_time_s, self.restarts, self.lost_gpu_s, energy_j,
-            productive_s / wall_s if wall_s > 0 else math.nan,
+            productive_s / wall_s if wall_s > 0 else math.nan, projected_s,
         ))

@@ -6,6 +6,7 @@ scenario runs again with identical results.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,7 @@ from dcsim.facility.controller import Facility, FacilitySpec
 from dcsim.hardware.device import DeviceModel
 from dcsim.metrics.recorder import Recorder
 from dcsim.metrics.results import Results
-from dcsim.policies.registry import ROUTERS, SCHEDULERS
+from dcsim.policies.registry import PLACEMENTS, ROUTERS, SCHEDULERS
 from dcsim.workloads.cluster import Cluster
 from dcsim.workloads.inference.fluid import FluidService
 from dcsim.workloads.inference.service import InferenceService, ServiceSpec
@@ -37,6 +38,8 @@ class Scenario:
     services: tuple[tuple[ServiceSpec, str], ...]  # (spec, router name)
     jobs: tuple[JobSpec, ...]
     trace_jobs_dropped: int = 0  # trace jobs larger than the facility, left out (docs/traces.md)
+    placement: str = "pack"
+    power_admission: bool = False
 
     @property
     def topology(self):
@@ -47,7 +50,23 @@ class Scenario:
         sim = Simulation(self.seed, Recorder)
         sim.recorder.meta["control_interval_s"] = self.facility.control_interval_s
         facility = Facility(sim, self.facility)
-        cluster = Cluster(sim, self.topology, SCHEDULERS[self.scheduler]())
+        headroom = None
+        if self.power_admission:
+            led = sim.recorder.ledger
+
+            def headroom() -> float:
+                budget = facility.it_budget_w(sim.now_s)
+                return math.inf if budget is None else budget - led.it_power_w()
+
+            def reschedule(_ev=None):  # room may open without any work ending
+                cluster.schedule()
+                sim.env.timeout(self.facility.control_interval_s).callbacks.append(reschedule)
+
+            sim.env.timeout(self.facility.control_interval_s).callbacks.append(reschedule)
+        cluster = Cluster(sim, self.topology, SCHEDULERS[self.scheduler](placement=PLACEMENTS[self.placement]()),
+                          power_headroom_w=headroom, rack_temp_c=lambda r: facility.gpu_temp_c[r],
+                          rack_limit_w=self.facility.plant.technology.max_rack_kw * 1e3)
+        cluster.reserve_work_ids(sum(spec.replicas for spec, _ in self.services) + len(self.jobs))
         facility.watch_hottest_gpu(cluster.hottest_gpu_w)
         controller = PowerController(sim, cluster, self.power_policy, self.power_policy_name, facility.it_budget_w,
                                      facility.thermal_cap_w, self.facility.control_interval_s, self.gpu_min_cap_w)

@@ -9,6 +9,7 @@ allowed. Building is pure: it creates no directory and writes no file.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any
 
@@ -31,7 +32,7 @@ from dcsim.hardware.models import MODELS, LlmSpec
 from dcsim.hardware.node import NodeSpec
 from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.performance import TrainingStep, max_kv_tokens, training_step
-from dcsim.policies.registry import ROUTERS, SCHEDULERS
+from dcsim.policies.registry import PLACEMENTS, ROUTERS, SCHEDULERS
 from dcsim.scenario import Scenario
 from dcsim.workloads.config import JobTraceConfig, LengthConfig, ServiceConfig, TrainingJobConfig
 from dcsim.workloads.inference.requests import LENGTH_DISTRIBUTIONS, LengthDistribution
@@ -69,6 +70,8 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
             f"watts above {gpu.name}'s idle power ({gpu.idle_w:g} W), or null for no cap")
     device = DeviceModel.for_gpu(gpu, cap)
     require(c.scheduler.name in SCHEDULERS, "scheduler.name", c.scheduler.name, f"one of {sorted(SCHEDULERS)}")
+    require(c.scheduler.placement in PLACEMENTS, "scheduler.placement", c.scheduler.placement,
+            f"one of {sorted(PLACEMENTS)}")
     services = tuple(
         (_service(f"workload.services.{name}", name, s, topology, gpu, c.facility.climate.start_hour), s.router)
         for name, s in c.workload.services.items()
@@ -99,6 +102,8 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
         services=services,
         jobs=jobs,
         trace_jobs_dropped=dropped,
+        placement=c.scheduler.placement,
+        power_admission=c.scheduler.power_admission,
     )
 
 
@@ -440,7 +445,7 @@ def _resilience(field: str, j: TrainingJobConfig, model: LlmSpec) -> dict[str, A
     require(j.repair_s >= 0, f"{field}.repair_s", j.repair_s, "seconds >= 0")
     require(j.hot_spare_nodes is None or j.hot_spare_nodes >= 0, f"{field}.hot_spare_nodes", j.hot_spare_nodes,
             "an integer >= 0, or null for spares that never run out")
-    write_s = tm.checkpoint_write_s(tm.checkpoint_bytes(model), j.storage_gbyte_per_s * 1e9)
+    write_s = _checkpoint_write_s(model, j.storage_gbyte_per_s)
     rate, causes = 0.0, ()
     if j.failures and j.failure_rate_scale > 0:
         rate = tm.interruption_rate_per_s(j.gpus) * j.failure_rate_scale
@@ -459,8 +464,7 @@ def _resilience(field: str, j: TrainingJobConfig, model: LlmSpec) -> dict[str, A
                 repair_causes=frozenset(c.name for c in tm.FAILURE_CAUSES.values() if c.sends_node_to_repair))
 
 
-def _parallel_step(field: str, j: TrainingJobConfig, model: LlmSpec, gpu: GpuSpec, scaleout_bytes_per_s: float):
-    """The detailed step model with a parallelism, after checking it fits the job and memory."""
+def _check_parallelism(field: str, j: TrainingJobConfig, model: LlmSpec, gpu: GpuSpec) -> None:
     from dcsim.hardware import training as tm
 
     p = j.parallelism
@@ -477,11 +481,31 @@ def _parallel_step(field: str, j: TrainingJobConfig, model: LlmSpec, gpu: GpuSpe
     require(mem.fits(gpu), pfield, f"tp={p.tp} pp={p.pp} dp={p.dp} cp={p.cp}",
             f"a layout whose training state fits {gpu.name}: {mem.total / GB_B:.0f} GB per GPU needed "
             f"({j.recompute} recomputation), {gpu.hbm_bytes / GB_B:.0f} GB available")
-    kw = {} if j.compute_efficiency is None else {"compute_efficiency": j.compute_efficiency}
-    b = tm.step_time(model, gpu, par, j.tokens_per_step, j.seq_len, j.micro_batch_seqs,
-                     scaleout_bytes_per_s_per_gpu=scaleout_bytes_per_s, dp_overlap=j.comm_overlap,
-                     full_recompute=j.recompute == "full", **kw)
-    return TrainingStep(b.time_s, b.compute_s, b.time_s - b.compute_s, b.mfu)
+
+
+def _step_at(j: TrainingJobConfig, model: LlmSpec, gpu: GpuSpec, slowdown: float,
+             scaleout_bytes_per_s: float) -> TrainingStep:
+    """A (validated) job's step at a scale-out bandwidth per GPU, compute stretched by a
+    cap's ``slowdown``. Module level so that a partial of it pickles."""
+    from dcsim.hardware import training as tm
+
+    eff = j.compute_efficiency
+    if j.parallelism.tp > 0:
+        p = j.parallelism
+        par = tm.Parallelism.for_gpus(j.gpus, tp=p.tp, pp=p.pp, dp=p.dp, cp=p.cp, ep=p.ep, vpp=p.vpp)
+        kw = {} if eff is None else {"compute_efficiency": eff}
+        b = tm.step_time(model, gpu, par, j.tokens_per_step, j.seq_len, j.micro_batch_seqs,
+                         scaleout_bytes_per_s_per_gpu=scaleout_bytes_per_s, dp_overlap=j.comm_overlap,
+                         full_recompute=j.recompute == "full", **kw)
+        step = TrainingStep(b.time_s, b.compute_s, b.time_s - b.compute_s, b.mfu)
+    else:
+        step = training_step(model, gpu, j.gpus, j.tokens_per_step, 0.40 if eff is None else eff,
+                             j.gpus // j.model_parallel, scaleout_bytes_per_s, j.comm_overlap)
+    if slowdown != 1.0:  # a power cap lowers the clock: compute stretches, communication does not
+        compute_s = step.compute_s * slowdown
+        time_s = compute_s + step.exposed_comm_s
+        step = TrainingStep(time_s, compute_s, step.exposed_comm_s, step.mfu * step.time_s / time_s)
+    return step
 
 
 def _job(field: str, job_id: int, name: str, j: TrainingJobConfig, topology: Topology, gpu: GpuSpec,
@@ -504,23 +528,30 @@ def _job(field: str, job_id: int, name: str, j: TrainingJobConfig, topology: Top
     require(eff is None or 0 < eff <= 1, f"{field}.compute_efficiency", eff, "a fraction in (0, 1], or null")
     require(0 <= j.comm_overlap <= 1, f"{field}.comm_overlap", j.comm_overlap, "a fraction in [0, 1]")
     _positive("facility.network.scaleout_gbit_per_s_per_gpu", f.network.scaleout_gbit_per_s_per_gpu)
+    require(f.network.rack_uplink_oversubscription >= 1.0, "facility.network.rack_uplink_oversubscription",
+            f.network.rack_uplink_oversubscription, "a ratio >= 1 (1: non-blocking)")
     scaleout = f.network.scaleout_gbit_per_s_per_gpu * 1e9 / 8
     if j.parallelism.tp > 0:
-        step = _parallel_step(field, j, model, gpu, scaleout)
+        _check_parallelism(field, j, model, gpu)
     else:
         state_gb = model.params * TRAINING_BYTES_PER_PARAM / j.gpus / GB_B
         require(state_gb <= gpu.hbm_bytes / GB_B, f"{field}.gpus", j.gpus,
                 f"enough GPUs to hold {model.name}'s training state: {state_gb:.0f} GB per GPU sharded over {j.gpus}, "
                 f"{gpu.name} has {gpu.hbm_bytes / GB_B:.0f} GB")
-        step = training_step(model, gpu, j.gpus, j.tokens_per_step, 0.40 if eff is None else eff,
-                             j.gpus // j.model_parallel, scaleout, j.comm_overlap)
-    slowdown = device.training_slowdown()
-    if slowdown != 1.0:  # a power cap lowers the clock: compute stretches, communication does not
-        compute_s = step.compute_s * slowdown
-        time_s = compute_s + step.exposed_comm_s
-        step = TrainingStep(time_s, compute_s, step.exposed_comm_s, step.mfu * step.time_s / time_s)
-    return JobSpec(job_id, name, model, j.gpus, j.submit_time_s, steps, step, power_swing=j.power_swing,
-                   **_resilience(field, j, model))
+    step_at = functools.partial(_step_at, j, model, gpu, device.training_slowdown())
+    resilience = _resilience(field, j, model)
+    return JobSpec(job_id, name, model, j.gpus, j.submit_time_s, steps, step_at(scaleout), power_swing=j.power_swing,
+                   priority=j.priority, preemptible=j.preemptible,
+                   preempt_write_s=_checkpoint_write_s(model, j.storage_gbyte_per_s), step_at=step_at,
+                   scaleout_bytes_per_s=scaleout, uplink_oversubscription=f.network.rack_uplink_oversubscription,
+                   **resilience)
+
+
+def _checkpoint_write_s(model: LlmSpec, storage_gbyte_per_s: float) -> float:
+    """Seconds to write (or read) a model's full training checkpoint."""
+    from dcsim.hardware import training as tm
+
+    return tm.checkpoint_write_s(tm.checkpoint_bytes(model), storage_gbyte_per_s * 1e9)
 
 
 JOB_TRACE_SOURCES = ("philly", "synthetic")

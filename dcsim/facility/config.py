@@ -125,6 +125,10 @@ class FaultConfig:
 @dataclass
 class NetworkConfig:
     scaleout_gbit_per_s_per_gpu: float = 400.0  # one 400G NIC per GPU (DGX H100 datasheet)
+    # Rack (leaf) uplink capacity against the bandwidth of the GPUs below it: 1 is a
+    # non-blocking fat tree; Meta's Llama 3 RoCE cluster has 1:7 between pods (Dubey et al.
+    # 2024, sec. 3.3.1). Above 1, jobs spread over racks get less scale-out bandwidth.
+    rack_uplink_oversubscription: float = 1.0
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Decisions only: each policy takes a read-only view and returns decisions."""
 
-from dcsim.policies.registry import ROUTERS, SCHEDULERS
+from dcsim.policies.registry import PLACEMENTS, ROUTERS, SCHEDULERS
 
-__all__ = ["ROUTERS", "SCHEDULERS"]
+__all__ = ["PLACEMENTS", "ROUTERS", "SCHEDULERS"]

@@ -7,6 +7,7 @@ from typing import Callable, TypeVar
 T = TypeVar("T")
 
 SCHEDULERS: dict[str, type] = {}
+PLACEMENTS: dict[str, type] = {}
 ROUTERS: dict[str, type] = {}
 POWER_POLICIES: dict[str, type] = {}
 

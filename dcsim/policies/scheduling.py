@@ -1,15 +1,33 @@
-"""Scheduling policies: which queued work starts now, and on which GPUs.
+"""Scheduling policies: which queued work starts now, on which GPUs, and what is preempted.
 
-A policy sees a :class:`ClusterView` (free GPUs per node and the queue, oldest
-first) and returns :class:`Placement` decisions; the cluster applies them. Work that
-needs at most one node's GPUs goes on one node; larger work takes whole free nodes.
+A policy sees a read-only :class:`ClusterView` (free GPUs per node, the queue in
+submission order, the running work, rack power and temperature, the power headroom) and
+returns decisions: :class:`Placement` (start this work on these nodes) and
+:class:`Preemption` (checkpoint and requeue this running work). The cluster applies
+them. Policies hold no simulation state and are unit-tested on constructed views.
+
+Two choices are separate:
+
+- the **scheduler** (``SCHEDULERS``) decides the order and who is preempted: ``fifo``,
+  ``easy_backfill``, ``priority`` (with preemption) and ``inference_first``;
+- the **placement** (``PLACEMENTS``) decides the nodes: ``pack`` (fewest racks:
+  topology-aware), ``spread`` (as many racks as possible), ``power_aware`` (lowest rack
+  power, never past a rack's limit) and ``thermal_aware`` (coolest racks first).
+
+Work of up to one node's GPUs goes on one node; larger work takes whole free nodes.
+With ``power_headroom_w`` finite (power admission), work whose extra IT power would
+exceed the headroom is not started.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
 
-from dcsim.policies.registry import SCHEDULERS, register
+from dcsim.policies.registry import PLACEMENTS, SCHEDULERS, register
+
+Nodes = tuple[tuple[int, int], ...]  # (node, GPUs on it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,15 +36,45 @@ class QueuedWork:
 
     work_id: int
     gpus: int
+    kind: str = "training"  # training or inference
+    priority: int = 0  # higher goes first (priority schedulers)
+    t_submit_s: float = 0.0
+    runtime_s: float = math.inf  # expected run time once started (backfill); inf: unknown
+    extra_power_w: float = 0.0  # IT power the work adds when it runs (power admission)
+
+
+@dataclass(frozen=True, slots=True)
+class RunningWork:
+    """Work holding GPUs."""
+
+    work_id: int
+    gpus: int
+    kind: str
+    priority: int
+    nodes: Nodes
+    expected_end_s: float = math.inf  # inf: unknown (an inference replica)
+    t_start_s: float = 0.0
+    preemptible: bool = False
+    releasing: bool = False  # preempted, checkpointing: its GPUs come back soon
 
 
 @dataclass(frozen=True, slots=True)
 class ClusterView:
-    """What a scheduler may see: free GPUs per node and the queue in submission order."""
+    """What a scheduler may see."""
 
     gpus_per_node: int
     free_by_node: tuple[int, ...]
     queue: tuple[QueuedWork, ...]
+    now_s: float = 0.0
+    running: tuple[RunningWork, ...] = ()
+    nodes_per_rack: int = 1
+    rack_power_w: tuple[float, ...] = ()  # IT power per rack now (power-aware placement)
+    rack_limit_w: float = math.inf  # a rack's power limit
+    rack_temp_c: tuple[float, ...] = ()  # hottest GPU per rack now (thermal-aware placement)
+    power_headroom_w: float = math.inf  # IT budget minus IT power now; inf: no admission control
+
+    def rack_of(self, node: int) -> int:
+        return node // self.nodes_per_rack
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,37 +82,281 @@ class Placement:
     """Start ``work_id`` with ``count`` GPUs on each listed node."""
 
     work_id: int
-    nodes: tuple[tuple[int, int], ...]  # (node, gpus on that node)
+    nodes: Nodes
 
 
-def fit_on_free(gpus: int, gpus_per_node: int, free: list[int]) -> tuple[tuple[int, int], ...] | None:
-    """First-fit nodes for ``gpus`` GPUs given free GPUs per node, or None.
+@dataclass(frozen=True, slots=True)
+class Preemption:
+    """Checkpoint ``work_id``, release its GPUs and requeue it."""
 
-    Up to one node's worth goes on the first node with room (packing partial nodes);
-    more takes the first whole free nodes.
+    work_id: int
+    reason: str = ""
+
+
+# -- placements -------------------------------------------------------------------------------
+class _Placement:
+    """Choose nodes for ``gpus`` GPUs given free GPUs per node, or None.
+
+    Subclasses order candidate racks (``rack_order``); within a rack nodes go in index
+    order. Partial-node work goes on the first node, in rack order, that has room (the
+    fullest such node within a rack, keeping whole nodes free for large work).
     """
-    if gpus <= gpus_per_node:
-        for node, n_free in enumerate(free):
-            if n_free >= gpus:
-                return ((node, gpus),)
+
+    needs_racks_power = False
+    needs_racks_temp = False
+
+    def place(self, gpus: int, free: Sequence[int], view: ClusterView, extra_w: float = 0.0) -> Nodes | None:
+        """Nodes for ``gpus`` GPUs that add ``extra_w`` of IT power, or None."""
+        g = view.gpus_per_node
+        npr = view.nodes_per_rack
+        n_racks = -(-len(free) // npr)
+        order = self.rack_order(gpus, free, view, n_racks, extra_w)
+        if gpus <= g:
+            for r in order:
+                nodes = [n for n in range(r * npr, min((r + 1) * npr, len(free))) if free[n] >= gpus]
+                if nodes:
+                    return ((min(nodes, key=lambda n: (free[n], n)), gpus),)
+            return None
+        need = gpus // g
+        whole = {r: [n for n in range(r * npr, min((r + 1) * npr, len(free))) if free[n] == g] for r in order}
+        chosen = self.take_whole(need, order, whole)
+        return tuple((n, g) for n in sorted(chosen)) if chosen is not None else None
+
+    def rack_order(self, gpus: int, free: Sequence[int], view: ClusterView, n_racks: int,
+                   extra_w: float) -> list[int]:
+        return list(range(n_racks))
+
+    def take_whole(self, need: int, order: list[int], whole: dict[int, list[int]]) -> list[int] | None:
+        """First whole free nodes, racks in order."""
+        out: list[int] = []
+        for r in order:
+            out += whole[r][: need - len(out)]
+            if len(out) == need:
+                return out
         return None
-    need = gpus // gpus_per_node
-    whole = [node for node, n_free in enumerate(free) if n_free == gpus_per_node][:need]
-    return tuple((node, gpus_per_node) for node in whole) if len(whole) == need else None
+
+
+@register(PLACEMENTS, "pack")
+class PackPlacement(_Placement):
+    """Topology-aware: a job's nodes in as few racks as possible.
+
+    If one rack has enough whole free nodes, the rack with the fewest that suffice (best
+    fit, leaving larger holes for larger jobs); otherwise racks with the most whole free
+    nodes first. Partial-node work goes to the fullest node that fits.
+    """
+
+    def place(self, gpus: int, free: Sequence[int], view: ClusterView, extra_w: float = 0.0) -> Nodes | None:
+        if gpus <= view.gpus_per_node:
+            fits = [n for n, f in enumerate(free) if f >= gpus]
+            return ((min(fits, key=lambda n: (free[n], n)), gpus),) if fits else None
+        return super().place(gpus, free, view, extra_w)
+
+    def take_whole(self, need: int, order: list[int], whole: dict[int, list[int]]) -> list[int] | None:
+        single = [r for r in order if len(whole[r]) >= need]
+        if single:
+            best = min(single, key=lambda r: (len(whole[r]), r))
+            return whole[best][:need]
+        by_size = sorted(order, key=lambda r: (-len(whole[r]), r))
+        return super().take_whole(need, by_size, whole)
+
+
+@register(PLACEMENTS, "spread")
+class SpreadPlacement(_Placement):
+    """As many racks as possible: one node per rack in turn (the opposite of packing)."""
+
+    def rack_order(self, gpus: int, free: Sequence[int], view: ClusterView, n_racks: int,
+                   extra_w: float) -> list[int]:
+        npr = view.nodes_per_rack
+        # emptiest racks first for partial-node work
+        return sorted(range(n_racks), key=lambda r: (-sum(free[r * npr:(r + 1) * npr]), r))
+
+    def take_whole(self, need: int, order: list[int], whole: dict[int, list[int]]) -> list[int] | None:
+        if sum(len(v) for v in whole.values()) < need:
+            return None
+        out: list[int] = []
+        depth = 0
+        racks = sorted(whole)
+        while len(out) < need:
+            for r in racks:
+                if depth < len(whole[r]) and len(out) < need:
+                    out.append(whole[r][depth])
+            depth += 1
+        return out
+
+
+@register(PLACEMENTS, "power_aware")
+class PowerAwarePlacement(_Placement):
+    """Racks with the lowest power first; a rack the work would push past its limit is
+    skipped (the work's extra power is split evenly over its GPUs)."""
+
+    needs_racks_power = True
+
+    def rack_order(self, gpus: int, free: Sequence[int], view: ClusterView, n_racks: int,
+                   extra_w: float) -> list[int]:
+        power = view.rack_power_w or (0.0,) * n_racks
+        add = extra_w / gpus * min(gpus, view.gpus_per_node * view.nodes_per_rack)
+        ok = [r for r in range(n_racks) if power[r] + add <= view.rack_limit_w]
+        return sorted(ok, key=lambda r: (power[r], r))
+
+
+@register(PLACEMENTS, "thermal_aware")
+class ThermalAwarePlacement(_Placement):
+    """Coolest racks first (hottest GPU per rack), so heat does not pile up."""
+
+    needs_racks_temp = True
+
+    def rack_order(self, gpus: int, free: Sequence[int], view: ClusterView, n_racks: int,
+                   extra_w: float) -> list[int]:
+        temp = view.rack_temp_c or (0.0,) * n_racks
+        return sorted(range(n_racks), key=lambda r: (temp[r], r))
+
+
+# -- schedulers -------------------------------------------------------------------------------
+@dataclass
+class _Scheduler:
+    placement: _Placement = field(default_factory=PackPlacement)
+    needs_running = False
+
+    def _try(self, work: QueuedWork, free: list[int], view: ClusterView, headroom: list[float]) -> Nodes | None:
+        """Nodes for ``work`` now, within the power headroom; takes them from ``free``."""
+        if work.extra_power_w > headroom[0]:
+            return None
+        nodes = self.placement.place(work.gpus, free, view, work.extra_power_w)
+        if nodes is not None:
+            for node, count in nodes:
+                free[node] -= count
+            headroom[0] -= work.extra_power_w
+        return nodes
 
 
 @register(SCHEDULERS, "fifo")
-class FifoScheduler:
+class FifoScheduler(_Scheduler):
     """Strict first-in first-out: start queued work in order until the head does not fit."""
 
-    def decide(self, view: ClusterView) -> list[Placement]:
-        free = list(view.free_by_node)
-        out: list[Placement] = []
+    def decide(self, view: ClusterView) -> list[Placement | Preemption]:
+        free, headroom = list(view.free_by_node), [view.power_headroom_w]
+        out: list[Placement | Preemption] = []
         for work in view.queue:
-            nodes = fit_on_free(work.gpus, view.gpus_per_node, free)
+            nodes = self._try(work, free, view, headroom)
             if nodes is None:
                 break
-            for node, count in nodes:
-                free[node] -= count
             out.append(Placement(work.work_id, nodes))
         return out
+
+
+@register(SCHEDULERS, "easy_backfill")
+class EasyBackfillScheduler(_Scheduler):
+    """FIFO with EASY backfilling (Lifka 1995; Mu'alem and Feitelson, IEEE TPDS 2001).
+
+    When the head of the queue does not fit, it gets a reservation: the earliest time
+    (the *shadow time*) at which running work's expected ends free enough nodes for it,
+    on the nodes the placement would then choose. Later work may start now only if it
+    fits now and either ends before the shadow time or leaves the head's reservation
+    intact (it fits on nodes the head will not need). Work with an unknown run time
+    (inference replicas) ends at infinity.
+    """
+
+    needs_running = True
+
+    def decide(self, view: ClusterView) -> list[Placement | Preemption]:
+        free, headroom = list(view.free_by_node), [view.power_headroom_w]
+        out: list[Placement | Preemption] = []
+        queue = list(view.queue)
+        i = 0
+        while i < len(queue):
+            nodes = self._try(queue[i], free, view, headroom)
+            if nodes is None:
+                break
+            out.append(Placement(queue[i].work_id, nodes))
+            i += 1
+        if i >= len(queue):
+            return out
+        head, rest = queue[i], queue[i + 1:]
+        shadow_s, at_shadow = self.reservation(head, free, view)
+        for work in rest:
+            trial = list(free)
+            nodes = self._try(work, trial, view, [headroom[0]])
+            if nodes is None:
+                continue
+            ends_in_time = view.now_s + work.runtime_s <= shadow_s
+            if not ends_in_time:
+                later = list(at_shadow)
+                for node, count in nodes:
+                    later[node] -= count
+                if shadow_s < math.inf and self.placement.place(head.gpus, later, view, head.extra_power_w) is None:
+                    continue  # would delay the head's reservation
+                at_shadow = later
+            free[:] = trial
+            headroom[0] -= work.extra_power_w
+            out.append(Placement(work.work_id, nodes))
+        return out
+
+    def reservation(self, head: QueuedWork, free: list[int], view: ClusterView) -> tuple[float, list[int]]:
+        """The head's shadow time and the free GPUs per node then (inf and the free GPUs
+        once all finite work ended, if it never fits)."""
+        at = list(free)
+        for run in sorted(view.running, key=lambda r: (r.expected_end_s, r.work_id)):
+            if run.expected_end_s == math.inf:
+                break
+            for node, count in run.nodes:
+                at[node] += count
+            if self.placement.place(head.gpus, at, view, head.extra_power_w) is not None:
+                return run.expected_end_s, at
+        return math.inf, at
+
+
+@register(SCHEDULERS, "priority")
+class PriorityScheduler(_Scheduler):
+    """Highest priority first (then submission order). When the top queued work does not
+    fit, lower-priority preemptible work is preempted to make room (lowest priority, then
+    the latest started, first); nothing of lower priority starts meanwhile."""
+
+    needs_running = True
+
+    def rank(self, work: QueuedWork | RunningWork) -> int:
+        return work.priority
+
+    def decide(self, view: ClusterView) -> list[Placement | Preemption]:
+        free, headroom = list(view.free_by_node), [view.power_headroom_w]
+        out: list[Placement | Preemption] = []
+        queue = sorted(view.queue, key=lambda w: (-self.rank(w), w.t_submit_s, w.work_id))
+        for work in queue:
+            nodes = self._try(work, free, view, headroom)
+            if nodes is not None:
+                out.append(Placement(work.work_id, nodes))
+                continue
+            out += self.make_room(work, free, view)
+            break
+        return out
+
+    def make_room(self, work: QueuedWork, free: list[int], view: ClusterView) -> list[Preemption]:
+        """Preempt the fewest lower-ranked running work that lets ``work`` fit; [] if none does.
+
+        GPUs of work already releasing count as free (they come back after its checkpoint)."""
+        at = list(free)
+        for run in view.running:
+            if run.releasing:
+                for node, count in run.nodes:
+                    at[node] += count
+        if self.placement.place(work.gpus, at, view, work.extra_power_w) is not None:
+            return []  # room is on its way
+        victims = sorted((r for r in view.running if r.preemptible and not r.releasing
+                          and self.rank(r) < self.rank(work)),
+                         key=lambda r: (self.rank(r), -r.t_start_s, -r.work_id))
+        chosen: list[RunningWork] = []
+        for run in victims:
+            chosen.append(run)
+            for node, count in run.nodes:
+                at[node] += count
+            if self.placement.place(work.gpus, at, view, work.extra_power_w) is not None:
+                return [Preemption(r.work_id, f"for work {work.work_id}") for r in chosen]
+        return []
+
+
+@register(SCHEDULERS, "inference_first")
+class InferenceFirstScheduler(PriorityScheduler):
+    """Inference before training: queued inference starts first and preempts training
+    (checkpointed and requeued) when it does not fit; training runs FIFO on what is left."""
+
+    def rank(self, work: QueuedWork | RunningWork) -> int:
+        return 1 if work.kind == "inference" else 0

@@ -17,8 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
+import math
+
 from dcsim.facility.topology import Topology
-from dcsim.policies.scheduling import ClusterView, Placement, QueuedWork
+from dcsim.policies.scheduling import ClusterView, Placement, Preemption, QueuedWork, RunningWork
 
 if TYPE_CHECKING:
     from dcsim.core.simulation import Simulation
@@ -34,6 +36,11 @@ class WorkRequest:
     start: Callable[["Allocation"], None]
     t_submit_s: float = 0.0
     owner: Any = None  # the workload (replica group or job) the power policy can cap
+    kind: str = "training"  # training or inference
+    priority: int = 0  # higher first, for priority schedulers
+    remaining_s: Callable[[], float] | None = None  # expected run time left from now; None: unknown
+    preempt: Callable[[], None] | None = None  # checkpoint, release and requeue; None: not preemptible
+    extra_power_w: float = 0.0  # IT power the work adds when running (power admission)
 
 
 class Allocation:
@@ -49,6 +56,9 @@ class Allocation:
         self._t_last_s = self.t_granted_s = cluster.sim.now_s
         self.owner = work.owner  # the workload a power policy caps; set by the workload when it starts
         self.released = False
+        self.releasing = False  # preempted: checkpointing before it releases
+        self.nodes: tuple[tuple[int, int], ...] = ()  # (node, GPUs on it), as placed
+        self.busy_s = 0.0  # time the GPUs were busy (computing)
         topo = cluster.topology
         per_rack: dict[int, int] = {}
         for g in gpu_ids:
@@ -79,12 +89,14 @@ class Allocation:
         c = self.cluster
         now = c.sim.now_s
         self.energy_j += self.power_each_w * self.gpus * (now - self._t_last_s)
+        if self.busy:
+            self.busy_s += now - self._t_last_s
         self._t_last_s = now
         out = []
         if busy != self.busy:
             self.busy = busy
             c._busy.add(self.gpus if busy else -self.gpus)
-            out.append((self.host_meter, c._host_w_per_busy_gpu * self.gpus if busy else 0.0))
+            out.append((self.host_meter, c.host_w_per_busy_gpu * self.gpus if busy else 0.0))
         if power_each_w != self.power_each_w:
             self.power_each_w = power_each_w
             out.append((self.gpu_meter, power_each_w * self.gpus))
@@ -100,16 +112,22 @@ class Allocation:
 class Cluster:
     """GPUs, their allocation to work, and the scheduling queue."""
 
-    def __init__(self, sim: "Simulation", topology: Topology, scheduler: Any) -> None:
+    def __init__(self, sim: "Simulation", topology: Topology, scheduler: Any,
+                 power_headroom_w: Callable[[], float] | None = None,
+                 rack_temp_c: Callable[[int], float] | None = None, rack_limit_w: float = math.inf) -> None:
         self.sim = sim
         self.topology = topology
         self.scheduler = scheduler
+        self.power_headroom_w = power_headroom_w  # None: no power admission
+        self.rack_temp_c = rack_temp_c
+        self.rack_limit_w = rack_limit_w
+        self._next_work_id = 0
         node = topology.node
         led = self.ledger = sim.recorder.ledger
         self.idle_w = node.gpu.idle_w
         # One GPU meter and one host meter per rack: the rack's GPUs (hosts) together. A
         # host draws idle power plus a share per busy GPU (NodeSpec.host_power_w is linear).
-        self._host_w_per_busy_gpu = (node.host_busy_w - node.host_idle_w) / node.gpus_per_node
+        self.host_w_per_busy_gpu = (node.host_busy_w - node.host_idle_w) / node.gpus_per_node
         self.free_gpu_meters = []  # per rack: its unallocated GPUs, idle
         self.free_by_rack = [topology.gpus_per_rack] * topology.num_racks
         for r in range(topology.num_racks):
@@ -136,29 +154,91 @@ class Cluster:
         """Call ``fn(allocation)`` right after any work starts."""
         self._start_hooks.append(fn)
 
+    def new_work_id(self) -> int:
+        """A work id no other work has (for work created during the run)."""
+        self._next_work_id += 1
+        return self._next_work_id - 1
+
+    def reserve_work_ids(self, n: int) -> None:
+        """Ids below ``n`` are taken by work configured up front."""
+        self._next_work_id = max(self._next_work_id, n)
+
     # -- queue and placement -------------------------------------------------------
     def submit(self, work: WorkRequest) -> None:
         """Queue ``work`` and start whatever the policy places."""
+        if work.work_id in self._queued or work.work_id in self._live:
+            raise RuntimeError(f"work {work.name} (id {work.work_id}) is already queued or running")
         work.t_submit_s = self.sim.now_s
         self.queue.append(work)
-        self._queued[work.work_id] = (work, QueuedWork(work.work_id, work.gpus))
+        runtime = work.remaining_s() if work.remaining_s is not None else math.inf
+        self._queued[work.work_id] = (work, QueuedWork(work.work_id, work.gpus, work.kind, work.priority,
+                                                       work.t_submit_s, runtime, work.extra_power_w))
         self._queue_view = None
         self.sim.recorder.event("submit", work.name, f"gpus={work.gpus}", work.gpus)
         self.schedule()
 
-    def schedule(self) -> None:
-        """Ask the policy for placements and apply them."""
-        if not self.queue:
-            return
+    def cancel(self, work_id: int) -> bool:
+        """Take queued work out of the queue; False if it is not queued."""
+        queued = self._queued.pop(work_id, None)
+        if queued is None:
+            return False
+        self.queue.remove(queued[0])
+        self._queue_view = None
+        self.sim.recorder.event("cancel", queued[0].name, "", queued[0].gpus)
+        return True
+
+    def view(self) -> ClusterView:
+        """The read-only view the scheduler decides on."""
         if self._queue_view is None:
             self._queue_view = tuple(self._queued[w.work_id][1] for w in self.queue)
-        view = ClusterView(
-            gpus_per_node=self.topology.node.gpus_per_node,
+        topo = self.topology
+        sched = self.scheduler
+        placement = getattr(sched, "placement", None)
+        running: tuple[RunningWork, ...] = ()
+        if getattr(sched, "needs_running", False):
+            now = self.sim.now_s
+            running = tuple(
+                RunningWork(a.work.work_id, a.gpus, a.work.kind, a.work.priority, a.nodes,
+                            now + a.work.remaining_s() if a.work.remaining_s is not None else math.inf,
+                            a.work.preempt is not None, a.releasing, a.t_granted_s)
+                for a in self._live.values()
+            )
+        rack_power: tuple[float, ...] = ()
+        if getattr(placement, "needs_racks_power", False):
+            rack_power = tuple(self.ledger.group_power_w(topo.rack_name(r)) for r in range(topo.num_racks))
+        rack_temp: tuple[float, ...] = ()
+        if getattr(placement, "needs_racks_temp", False) and self.rack_temp_c is not None:
+            rack_temp = tuple(self.rack_temp_c(r) for r in range(topo.num_racks))
+        return ClusterView(
+            gpus_per_node=topo.node.gpus_per_node,
             free_by_node=tuple(len(f) for f in self.free),
             queue=self._queue_view,
+            now_s=self.sim.now_s,
+            running=running,
+            nodes_per_rack=topo.nodes_per_rack,
+            rack_power_w=rack_power,
+            rack_limit_w=self.rack_limit_w,
+            rack_temp_c=rack_temp,
+            power_headroom_w=self.power_headroom_w() if self.power_headroom_w is not None else math.inf,
         )
-        for placement in self.scheduler.decide(view):
-            self._apply(placement)
+
+    def schedule(self) -> None:
+        """Ask the policy for decisions and apply them."""
+        if not self.queue:
+            return
+        for decision in self.scheduler.decide(self.view()):
+            if isinstance(decision, Preemption):
+                self._preempt(decision)
+            else:
+                self._apply(decision)
+
+    def _preempt(self, p: Preemption) -> None:
+        alloc = self._live.get(p.work_id)
+        if alloc is None or alloc.work.preempt is None or alloc.releasing:
+            raise RuntimeError(f"policy preempted work {p.work_id}, which is not running preemptible work")
+        alloc.releasing = True
+        self.sim.recorder.event("preempt", alloc.work.name, p.reason, alloc.gpus)
+        alloc.work.preempt()
 
     def _apply(self, p: Placement) -> None:
         queued = self._queued.get(p.work_id)
@@ -178,6 +258,7 @@ class Cluster:
         self._queue_view = None
         self._allocated.add(work.gpus)
         alloc = Allocation(self, work, tuple(gpu_ids))
+        alloc.nodes = tuple(p.nodes)
         self._n_allocations += 1
         self._live[work.work_id] = alloc
         self._move_idle(alloc, -1)

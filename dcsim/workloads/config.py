@@ -107,6 +107,8 @@ class TrainingJobConfig:
     hot_spare_nodes: Optional[int] = None
     repair_s: float = 86400.0  # node repair time (assumption: a day, swap and burn-in)
     power_swing: bool = False  # alternate compute and communication power within each step
+    priority: int = 0  # higher runs first under the priority scheduler
+    preemptible: bool = True  # a scheduler may checkpoint it, take its GPUs and requeue it
 
 
 @dataclass

@@ -16,6 +16,15 @@ the next checkpoint, the next failure and completion.
   (``repair_causes``) sends the node to repair for ``repair_s``: a free hot spare
   replaces it at once; with ``hot_spare_nodes`` spares all in use the job also waits
   for the earliest repair (``hot_spare_nodes`` None: spares never run out).
+- **Preemption** (by a scheduler, for higher-priority work): the job writes a
+  checkpoint of all its progress (``preempt_write_s``, GPUs idle), releases its GPUs and
+  queues again; when it starts again it reloads (``reload_s``) and resumes. No work is
+  lost beyond that checkpoint.
+- **Placement**: with a rack uplink oversubscription ``o > 1``, a job spread over racks
+  gets less scale-out bandwidth per GPU: each rack holding ``n`` of its nodes can carry
+  ``n / o`` of full bandwidth for the ring collectives crossing it, so the job runs at
+  ``min(1, min_racks(n) / o)`` of full bandwidth (``step_at`` gives the step time at a
+  bandwidth); a job in one rack gets it all.
 - **Duration-defined jobs** (from a trace) have no model: one "step" of the traced
   duration, at training power, without failures or checkpoints.
 - **Power**: a running step draws training power; with ``power_swing`` the job
@@ -66,6 +75,16 @@ class JobSpec:
     hot_spare_nodes: int | None = None  # None: a spare always replaces a failed node at once
     repair_s: float = 0.0
     power_swing: bool = False
+    priority: int = 0
+    preemptible: bool = True
+    preempt_write_s: float = 0.0  # checkpoint write when preempted
+    step_at: Callable[[float], TrainingStep] | None = None  # step at a scale-out bandwidth per GPU (B/s)
+    scaleout_bytes_per_s: float = 0.0  # full scale-out bandwidth per GPU
+    uplink_oversubscription: float = 1.0  # rack uplinks: 1 is non-blocking
+
+    @property
+    def kind_label(self) -> str:
+        return "model" if self.model is not None else "trace"
 
     @property
     def model_name(self) -> str:
@@ -91,7 +110,11 @@ class TrainingJob:
         self.alloc: Allocation | None = None
         self.steps_done = 0.0  # progress up to t_progress_s (lost work is taken back)
         self.t_progress_s = math.nan
+        self.step = spec.step  # at the current placement, uncapped beyond the base device
         self.step_time_s = spec.step.time_s
+        self.preemptions = 0
+        self.racks = 0  # racks spanned at the last start
+        self._energy_before_j = 0.0  # GPU energy of allocations already released (preemptions)
         self.ckpt_steps = 0.0  # progress saved by the last valid checkpoint
         self.restarts = 0
         self.lost_gpu_s = 0.0
@@ -114,16 +137,75 @@ class TrainingJob:
         ev.callbacks.append(lambda _ev: fn() if token == self._token else None)
 
     def _submit(self, _ev=None) -> None:
+        s = self.spec
         self.status = "queued"
-        self.cluster.submit(WorkRequest(self.spec.job_id, f"job/{self.spec.name}", self.spec.gpus, self._start,
-                                        owner=self))
+        extra_w = s.gpus * (self.device.training_w() - self.device.idle_w() + self.cluster.host_w_per_busy_gpu)
+        self.cluster.submit(WorkRequest(
+            s.job_id, f"job/{s.name}", s.gpus, self._start, owner=self, kind="training", priority=s.priority,
+            remaining_s=self.remaining_s, preempt=self.preempt if s.preemptible else None, extra_power_w=extra_w,
+        ))
+
+    def remaining_s(self) -> float:
+        """Expected time to finish from now, without failures (backfill's estimate)."""
+        done = self.steps_done
+        if self.phase == "running":
+            done = min(float(self.spec.steps), done + (self.sim.now_s - self.t_progress_s) / self.step_time_s)
+        reload = self.spec.reload_s if self.phase == "waiting" and self.preemptions else 0.0
+        return (self.spec.steps - done) * self.step_time_s + reload
 
     def _start(self, alloc: Allocation) -> None:
         self.alloc = alloc
         self.status = "running"
-        self.t_start_s = self.t_progress_s = self.sim.now_s
+        now = self.sim.now_s
+        if self.t_start_s != self.t_start_s:  # first start
+            self.t_start_s = now
+        self.t_progress_s = now
+        self._place(alloc)
         self._draw_failure()
+        if self.preemptions and self.spec.reload_s > 0:  # resuming: read the checkpoint back first
+            self.phase = "restarting"
+            self._set_power()
+            self.lost_gpu_s += self.spec.reload_s * self.spec.gpus
+            self._timer(now + self.spec.reload_s, self._resume)
+            return
         self._resume()
+
+    def _place(self, alloc: Allocation) -> None:
+        """The step time on this allocation's racks (rack uplinks may slow scale-out traffic)."""
+        s = self.spec
+        self.racks = len(alloc.rack_gpus)
+        step = s.step
+        if s.step_at is not None and s.uplink_oversubscription > 1.0 and self.racks > 1:
+            per_node = self.cluster.topology.node.gpus_per_node
+            nodes_min = min(count for _, count in alloc.rack_gpus) / per_node
+            share = min(1.0, nodes_min / s.uplink_oversubscription)
+            step = s.step_at(s.scaleout_bytes_per_s * share)
+        self.step = step
+        self.cap_w = None  # re-derive the capped step time from this step
+        self._apply_cap(self.device.cap_w)
+
+    # -- preemption -------------------------------------------------------------------------
+    def preempt(self) -> None:
+        """Checkpoint all progress, release the GPUs and queue again (called by the cluster)."""
+        self._credit_progress()
+        self._token += 1  # cancel the pending checkpoint, failure or completion timer
+        self._next_ckpt_s = math.inf
+        self.phase = "preempting"
+        self._set_power()
+        write_s = self.spec.preempt_write_s
+        self.lost_gpu_s += write_s * self.spec.gpus
+        self._timer(self.sim.now_s + write_s, self._preempted)
+
+    def _preempted(self) -> None:
+        assert self.alloc is not None
+        self.ckpt_steps = self.steps_done  # the preemption checkpoint saved everything
+        self.preemptions += 1
+        self.sim.recorder.event("requeue", f"job/{self.spec.name}", "preempted", self.steps_done)
+        self._energy_before_j += self.alloc.energy_now_j()
+        alloc, self.alloc = self.alloc, None
+        self.phase = "waiting"
+        self.cluster.release(alloc)
+        self._submit()
 
     # -- running ----------------------------------------------------------------------------
     def _resume(self) -> None:
@@ -224,7 +306,9 @@ class TrainingJob:
         self.status = "completed"
         self.phase = "done"
         self._swing_token += 1
-        self.cluster.release(self.alloc)
+        self._energy_before_j += self.alloc.energy_now_j()
+        alloc, self.alloc = self.alloc, None
+        self.cluster.release(alloc)
 
     # -- power --------------------------------------------------------------------------------
     def _set_power(self) -> None:
@@ -240,7 +324,7 @@ class TrainingJob:
 
     def _swing(self, token: int):
         """Alternate the compute and communication phases of each step (power only)."""
-        step = self.spec.step
+        step = self.step
         stretch = self.step_time_s / step.time_s
         compute_s = (step.time_s - step.exposed_comm_s) * stretch
         comm_s = self.step_time_s - compute_s
@@ -263,14 +347,17 @@ class TrainingJob:
         if cap_w == self.cap_w:
             return
         self._credit_progress()
+        self._apply_cap(cap_w)
+        if self.phase == "running":
+            self._resume()
+
+    def _apply_cap(self, cap_w: float | None) -> None:
         self.cap_w = cap_w
         self.device = self.base_device.with_cap(cap_w)
-        step = self.spec.step
+        step = self.step
         # compute stretches with the clock, exposed communication does not
         self.step_time_s = step.compute_s * self.device.training_slowdown() / self.base_device.training_slowdown() \
             + step.exposed_comm_s
-        if self.phase == "running":
-            self._resume()
 
     def uncapped_w_per_gpu(self) -> float:
         """Per-GPU power of a training step without a cap."""
@@ -281,7 +368,7 @@ class TrainingJob:
         s = self.spec
         if self.status == "running":
             self._credit_progress()
-        energy_j = self.alloc.energy_now_j() if self.alloc is not None else 0.0
+        energy_j = self._energy_before_j + (self.alloc.energy_now_j() if self.alloc is not None else 0.0)
         end = self.t_end_s if self.status == "completed" else until_s
         wall_s = end - self.t_start_s if self.t_start_s == self.t_start_s else 0.0
         productive_s = self.steps_done * self.step_time_s
@@ -290,6 +377,7 @@ class TrainingJob:
         self.sim.recorder.record("jobs", (
             s.job_id, s.name, s.model_name, s.gpus, self.status, s.submit_time_s, self.t_start_s, self.t_end_s,
             self.t_start_s - s.submit_time_s, s.steps, int(self.steps_done), self.step_time_s,
-            s.step.mfu * s.step.time_s / self.step_time_s, self.restarts, self.lost_gpu_s, energy_j,
-            productive_s / wall_s if wall_s > 0 else math.nan, projected_s,
+            self.step.mfu * self.step.time_s / self.step_time_s, self.restarts, self.lost_gpu_s, energy_j,
+            productive_s / wall_s if wall_s > 0 else math.nan, projected_s, self.preemptions, self._lost_steps,
+            self.racks, s.kind_label,
         ))

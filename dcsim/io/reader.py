@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from dcsim.io.writer import SUMMARY, TABLE_FILES
+from dcsim.io.writer import ERROR, SUMMARY, TABLE_FILES
 
 
 def is_complete(run_dir: str | Path) -> bool:
@@ -19,6 +19,12 @@ def is_complete(run_dir: str | Path) -> bool:
 def read_summary(run_dir: str | Path) -> dict[str, Any]:
     """The run's summary.json (nulls stand for undefined KPIs)."""
     with open(Path(run_dir) / SUMMARY) as f:
+        return json.load(f)
+
+
+def read_error(run_dir: str | Path) -> dict[str, Any]:
+    """The run's error.json: status (refused or failed), error, error_type, overrides, traceback."""
+    with open(Path(run_dir) / ERROR) as f:
         return json.load(f)
 
 

@@ -4,11 +4,17 @@ Before Hydra starts, every run the command line asks for (each point of a sweep)
 is composed and validated here, so a typo, a wrong type or an impossible value
 stops with one line naming the field, the value and what is allowed, and exit
 status 2 - never a traceback, never a half-done sweep.
+
+A run that fails while it runs is recorded as error.json in its directory (with the
+traceback) and reported in one line. In a sweep the other runs go on, complete runs of
+an earlier attempt at the same sweep are reused, a table of every run closes the sweep
+(``dcsim.io.multirun``), and the exit status is 1 if any run failed. Exit statuses:
+0 every run ran (or was reused, or refused up front in a sweep), 1 a run failed,
+2 the command was refused before anything ran. docs/sweeps.md tells the whole story.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -16,17 +22,19 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+from hydra import compose, initialize_config_module
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 import dcsim
-from dcsim.api import compose_config
+from dcsim.api import CONFIG_MODULE, CONFIG_NAME
 from dcsim.config.build import build
 from dcsim.config.keys import allowed_keys
 from dcsim.config.store import register_configs
 from dcsim.core.errors import ConfigError
 from dcsim.core.units import KWH_J
+from dcsim.io import multirun
 
 log = logging.getLogger("dcsim")
 register_configs()
@@ -65,44 +73,44 @@ def _override_key(message: str) -> str | None:
 
 
 def _runs_requested(argv: list[str]) -> list[list[str]]:
-    """The override lists of every run the command line asks for (sweeps expanded)."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    """The override lists of every run the command line asks for (sweeps expanded), in
+    Hydra's job order."""
     from hydra._internal.utils import get_args_parser
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     args, _ = get_args_parser().parse_known_args(argv)
     overrides = [o for o in args.overrides if not o.lstrip("+~").startswith("hydra")]
-    parsed = OverridesParser.create().parse_overrides(overrides)
     if not args.multirun:
+        OverridesParser.create().parse_overrides(overrides)  # a syntax error is reported here
         return [overrides]
-    batches = BasicSweeper.split_arguments(parsed, max_batch_size=None)
-    return [list(run) for batch in batches for run in batch]
+    return multirun.expand_sweep(overrides)
 
 
-def validate(argv: list[str]) -> tuple[str | None, list[str]]:
+def validate(argv: list[str]) -> tuple[str | None, list[str], int]:
     """Check every requested run before any starts.
 
-    Returns (fatal error, refusals): a fatal error (a typo, a wrong type, or, for a single
-    run, an impossible value) stops the command; in a sweep, points with impossible values
-    are refused one line each while the others run.
+    Returns (fatal error, refusals, number of runs): a fatal error (a typo, a wrong type,
+    or, for a single run, an impossible value) stops the command; in a sweep, points with
+    impossible values are refused one line each while the others run.
     """
-    try:
-        runs = _runs_requested(argv)
-    except Exception as e:  # noqa: BLE001 - any parse error is reported as one line
-        return _one_line(e), []
     refused: list[str] = []
-    for overrides in runs:
+    with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):  # once for every run
         try:
-            build(compose_config(overrides))
-        except ConfigError as e:
-            if len(runs) == 1:
-                return str(e), []
-            refused.append(f"refused run [{' '.join(overrides)}]: {e}")
-        except Exception as e:  # noqa: BLE001 - Hydra/OmegaConf composition errors
-            return _one_line(e), []
+            runs = _runs_requested(argv)
+        except Exception as e:  # noqa: BLE001 - any parse error is reported as one line
+            return _one_line(e), [], 0
+        for overrides in runs:
+            try:
+                build(compose(config_name=CONFIG_NAME, overrides=overrides))
+            except ConfigError as e:
+                if len(runs) == 1:
+                    return str(e), [], 1
+                refused.append(f"refused run [{' '.join(overrides)}]: {e}")
+            except Exception as e:  # noqa: BLE001 - Hydra/OmegaConf composition errors
+                return _one_line(e), [], len(runs)
     if refused and len(refused) == len(runs):
-        return refused[0], []
-    return None, refused
+        return refused[0], [], len(runs)
+    return None, refused, len(runs)
 
 
 def format_summary(s: dict[str, Any]) -> str:
@@ -135,9 +143,11 @@ def format_summary(s: dict[str, Any]) -> str:
     return "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
 
 
-def run_and_write(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
-    """Build, run and write one scenario; return its summary."""
-    scenario = build(cfg)
+# --------------------------------------------------------------------------- one run
+
+
+def run_and_write(scenario: Any, cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
+    """Run a built scenario and write its run directory; return its summary."""
     t0 = time.perf_counter()
     results = scenario.run()
     wall_s = time.perf_counter() - t0
@@ -156,38 +166,75 @@ def run_and_write(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[
     return summary
 
 
+def _record(run_dir: Path, exc: BaseException, overrides: list[str], status: str, message: str) -> Path | None:
+    """Write the run's error.json; None (and the reason on stderr) if it cannot be written."""
+    from dcsim.io.writer import write_error
+
+    try:
+        return write_error(run_dir, multirun.error_record(exc, overrides, status, message, dcsim.__version__))
+    except OSError as e:
+        print(f"dcsim: could not write {run_dir / 'error.json'}: {multirun.one_line(e)}", file=sys.stderr)
+        return None
+
+
 @hydra.main(version_base="1.3", config_path="pkg://dcsim.conf", config_name="config")
 def _hydra_main(cfg: DictConfig) -> None:
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     overrides = list(hc.overrides.task)
+    sweep = hc.mode == RunMode.MULTIRUN
+    label = " ".join(overrides) or "default scenario"
+    name = f"run {hc.job.num} [{label}]" if sweep else label
+    if sweep:
+        if multirun.reusable_summary(run_dir, overrides, dcsim.__version__) is not None:
+            print(f"dcsim: skipped {name}: complete in {run_dir}", file=sys.stderr, flush=True)
+            return
+        if multirun.clear_for_rerun(run_dir, overrides):
+            print(f"dcsim: {name}: replacing the run of other overrides or another dcsim version in {run_dir}",
+                  file=sys.stderr, flush=True)
     try:
-        summary = run_and_write(cfg, run_dir, overrides)
-    except ConfigError as e:
-        if cfg.output.write:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / "error.json").write_text(json.dumps({"error": str(e), "overrides": overrides}) + "\n")
-        if hc.mode == RunMode.MULTIRUN:  # a refused point of a sweep: recorded, the sweep goes on
+        scenario = build(cfg)
+    except ConfigError as e:  # impossible values: reported by validate() before the sweep started
+        _record(run_dir, e, overrides, multirun.REFUSED, str(e))
+        if sweep:  # a refused point of a sweep: recorded, the sweep goes on
             return
         print(f"dcsim: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
+    try:
+        summary = run_and_write(scenario, cfg, run_dir, overrides)
+    except Exception as e:  # noqa: BLE001 - any failure of a run is recorded and reported in one line
+        message = multirun.one_line(e)
+        path = _record(run_dir, e, overrides, multirun.FAILED, message)
+        where = f" (traceback in {path})" if path is not None else ""
+        if sweep:  # recorded; the sweep goes on and exits 1 at its end
+            print(f"dcsim: {name} failed: {message}{where}", file=sys.stderr, flush=True)
+            return
+        print(f"dcsim: error: run failed: {message}{where}", file=sys.stderr)
+        raise SystemExit(1) from None
     if cfg.output.print_summary:
         where = f" -> {run_dir}" if cfg.output.write else ""
-        label = " ".join(overrides) or "default scenario"
         print(f"dcsim {dcsim.__version__}: {label}{where}\n{format_summary(summary)}", flush=True)
 
 
 def main() -> None:
     """Console entry point."""
     argv = sys.argv[1:]
-    if not _INFO_FLAGS.intersection(argv):
-        err, refused = validate(argv)
-        if err is not None:
-            print(f"dcsim: error: {err}", file=sys.stderr)
-            raise SystemExit(2)
-        for line in refused:
-            print(f"dcsim: {line}", file=sys.stderr)
+    if _INFO_FLAGS.intersection(argv):
+        _hydra_main()
+        return
+    err, refused, _ = validate(argv)
+    if err is not None:
+        print(f"dcsim: error: {err}", file=sys.stderr)
+        raise SystemExit(2)
+    for line in refused:
+        print(f"dcsim: {line}", file=sys.stderr)
+    multirun.last_sweep = None
     _hydra_main()
+    rows = multirun.last_sweep
+    if rows is not None and multirun.failures(rows):
+        print(f"dcsim: error: {multirun.failures(rows)} of {len(rows)} runs failed: "
+              "their error.json holds the error and the traceback", file=sys.stderr)
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

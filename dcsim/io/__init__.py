@@ -1,1 +1,1 @@
-"""Writing run directories (atomically) and reading them back."""
+"""Writing run directories (atomically) and reading them back; sweep bookkeeping (multirun)."""

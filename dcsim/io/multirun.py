@@ -1,0 +1,310 @@
+"""Sweeps (Hydra multiruns): failure records, resuming complete runs, the summary table.
+
+Every run of a sweep ends with one of two files in its directory: ``summary.json``
+(complete, written last by :func:`dcsim.io.writer.write_run`) or ``error.json`` (the
+run was refused or failed: :func:`error_record`). Rerunning the same sweep into the same
+sweep directory reuses a run whose ``summary.json`` carries the same overrides and dcsim
+version (:func:`reusable_summary`) and runs the rest again.
+
+At the end of a sweep :class:`SweepSummary` (a Hydra callback, registered in
+``conf/config.yaml``) prints one row per run and writes ``sweep_summary.csv`` in the
+sweep directory. How to use all this: docs/sweeps.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from dcsim.io.writer import ERROR, SUMMARY, atomic_write_bytes
+
+SWEEP_SUMMARY = "sweep_summary.csv"
+OVERRIDES_YAML = Path(".hydra") / "overrides.yaml"  # written by Hydra when each run starts
+
+# Run statuses. "refused": an impossible config, reported before the sweep started;
+# "failed": an error while the run ran (or no result at all); both leave error.json.
+OK, SKIPPED, REFUSED, FAILED, NOT_WRITTEN = "ok", "skipped", "refused", "failed", "not written"
+
+# (summary key, table heading, format) of the KPIs in the table and the CSV.
+KPIS: tuple[tuple[str, str, str], ...] = (
+    ("pue", "PUE", ".3f"),
+    ("gpu_utilisation", "GPU util %", "%"),
+    ("energy_per_output_token_facility_j", "J/token facility", ".3f"),
+    ("ttft_p99_s", "TTFT p99 s", ".3f"),
+    ("slo_attainment", "SLO %", "%"),
+    ("jobs_completed", "jobs done", "d"),
+)
+
+
+def expand_sweep(overrides: Sequence[str]) -> list[list[str]]:
+    """The override list of every run of a sweep, in Hydra's job order (job num = index).
+
+    ``glob(...)`` over a config group's options needs Hydra initialised (inside a Hydra
+    run or an ``initialize_config_module`` block); every other sweep syntax works anywhere.
+    """
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    gh = GlobalHydra.instance()
+    parser = OverridesParser.create(config_loader=gh.config_loader() if gh.is_initialized() else None)
+    parsed = parser.parse_overrides(list(overrides))
+    batches = BasicSweeper.split_arguments(parsed, max_batch_size=None)
+    return [list(run) for batch in batches for run in batch]
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def error_record(exc: BaseException, overrides: Sequence[str], status: str, message: str,
+                 dcsim_version: str) -> dict[str, Any]:
+    """The content of error.json: what went wrong in one line, and the traceback apart."""
+    return {
+        "status": status,
+        "error": message,
+        "error_type": type(exc).__name__,
+        "overrides": list(overrides),
+        "dcsim_version": dcsim_version,
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
+
+
+# --------------------------------------------------------------------------- resume
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object file, or None if it is missing or unreadable (a damaged run)."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def reusable_summary(run_dir: str | Path, overrides: Sequence[str], dcsim_version: str) -> dict[str, Any] | None:
+    """The run's summary if ``run_dir`` holds a complete run of these overrides made by this
+    dcsim version (so rerunning it would give the same result), else None."""
+    summary = _read_json(Path(run_dir) / SUMMARY)
+    if summary is None:
+        return None
+    if summary.get("overrides") != list(overrides) or summary.get("dcsim_version") != dcsim_version:
+        return None
+    return summary
+
+
+def clear_for_rerun(run_dir: str | Path, overrides: Sequence[str]) -> bool:
+    """Remove what a previous run left in ``run_dir`` that the new run would not overwrite
+    or that would make it look complete: its error.json, and a summary.json of other
+    overrides or another version. Returns True if a complete run was removed."""
+    d = Path(run_dir)
+    (d / ERROR).unlink(missing_ok=True)
+    if (d / SUMMARY).is_file():
+        (d / SUMMARY).unlink()
+        return True
+    return False
+
+
+# --------------------------------------------------------------------------- the table
+
+
+@dataclass
+class RunRow:
+    """One run of a sweep as the summary table shows it."""
+
+    num: int
+    overrides: list[str]
+    status: str
+    run_dir: Path | None
+    summary: dict[str, Any] | None = None
+    error: str | None = None
+
+
+def _job_dirs(sweep_dir: Path) -> dict[tuple[str, ...], tuple[Path, float | None]]:
+    """Run directories under ``sweep_dir`` by their overrides: (dir, start time).
+
+    A run directory is found by Hydra's ``.hydra/overrides.yaml`` (rewritten each time the
+    run starts, so its time tells this sweep's runs from older ones) or, without it, by the
+    overrides in its summary.json or error.json. Where two directories ran the same
+    overrides (a reused sweep directory), the one started last wins.
+    """
+    import yaml
+
+    found: dict[tuple[str, ...], tuple[Path, float | None]] = {}
+    for dirpath, dirnames, filenames in os.walk(sweep_dir):
+        d = Path(dirpath)
+        overrides: Any = None
+        started: float | None = None
+        marker = d / OVERRIDES_YAML
+        if marker.is_file():
+            with open(marker) as f:
+                overrides = yaml.safe_load(f) or []
+            started = marker.stat().st_mtime
+        else:
+            for name in (SUMMARY, ERROR):
+                if name in filenames:
+                    overrides = (_read_json(d / name) or {}).get("overrides")
+                    break
+        if isinstance(overrides, list) and d != sweep_dir:
+            key = tuple(str(o) for o in overrides)
+            best = found.get(key)
+            if best is None or (started or 0.0) >= (best[1] or 0.0):
+                found[key] = (d, started)
+            dirnames[:] = []  # nothing below a run directory is another run
+        else:
+            dirnames[:] = [n for n in dirnames if not n.startswith(".")]
+    return found
+
+
+def collect(sweep_dir: str | Path, runs: Sequence[Sequence[str]], written: bool = True) -> list[RunRow]:
+    """One row per requested run (in job order) from what the runs left in ``sweep_dir``.
+
+    ``written`` is the sweep's ``output.write``: when False a run without a record is
+    "not written" rather than failed.
+    """
+    dirs = _job_dirs(Path(sweep_dir))
+    rows: list[RunRow] = []
+    for num, overrides in enumerate(runs):
+        overrides = list(overrides)
+        where = dirs.get(tuple(overrides))
+        if where is None:
+            rows.append(RunRow(num, overrides, FAILED if written else NOT_WRITTEN, None,
+                               error=None if not written else "no run directory: the run never started"))
+            continue
+        d, started = where
+        summary = _read_json(d / SUMMARY)
+        if summary is not None and summary.get("overrides", overrides) == overrides:
+            skipped = started is not None and (d / SUMMARY).stat().st_mtime < started
+            rows.append(RunRow(num, overrides, SKIPPED if skipped else OK, d, summary))
+            continue
+        record = _read_json(d / ERROR)
+        if record is not None:
+            status = record.get("status") if record.get("status") in (REFUSED, FAILED) else FAILED
+            rows.append(RunRow(num, overrides, status, d, error=str(record.get("error", ""))))
+        elif written:
+            rows.append(RunRow(num, overrides, FAILED, d, error=f"no {SUMMARY} or {ERROR} in {d}: the run did not finish"))
+        else:
+            rows.append(RunRow(num, overrides, NOT_WRITTEN, d))
+    return rows
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0]
+
+
+def _swept_keys(rows: Sequence[RunRow]) -> tuple[list[str], list[str]]:
+    """(keys whose value differs between runs, overrides every run shares)."""
+    keys: list[str] = []
+    for row in rows:
+        for o in row.overrides:
+            if _key(o) not in keys:
+                keys.append(_key(o))
+    values = [{_key(o): o.split("=", 1)[1] if "=" in o else "" for o in row.overrides} for row in rows]
+    swept = [k for k in keys if len({v.get(k) for v in values}) > 1]
+    common = [o for o in (rows[0].overrides if rows else []) if _key(o) not in swept]
+    return swept, common
+
+
+def _value(row: RunRow, key: str) -> str:
+    for o in row.overrides:
+        if _key(o) == key:
+            return o.split("=", 1)[1] if "=" in o else "(deleted)"
+    return ""
+
+
+def _kpi_text(value: Any, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if fmt == "%":
+        return format(100 * value, ".1f")
+    return format(value, fmt)
+
+
+def format_table(rows: Sequence[RunRow], sweep_dir: str | Path) -> str:
+    """The sweep summary as aligned text: a headline, shared overrides, one row per run,
+    then the one-line error of each refused or failed run."""
+    counts = {s: sum(r.status == s for r in rows) for s in (OK, SKIPPED, REFUSED, FAILED, NOT_WRITTEN)}
+    told = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    lines = [f"dcsim sweep: {len(rows)} runs ({told}) -> {sweep_dir}"]
+    swept, common = _swept_keys(rows)
+    if common:
+        lines.append(f"  every run: {' '.join(common)}")
+    header = ["#", *swept, "status", *(h for _, h, _ in KPIS)]
+    body = []
+    for r in rows:
+        kpis = [_kpi_text(r.summary.get(k), fmt) if r.summary is not None else "-" for k, _, fmt in KPIS]
+        body.append([str(r.num), *(_value(r, k) for k in swept), r.status, *kpis])
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+    numeric = set(range(len(header) - len(KPIS), len(header))) | {0}
+    for line in [header, *body]:
+        cells = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths))]
+        lines.append("  " + "  ".join(cells).rstrip())
+    for r in rows:
+        if r.error:
+            lines.append(f"  #{r.num} {r.status}: {r.error}")
+    return "\n".join(lines)
+
+
+def csv_text(rows: Sequence[RunRow]) -> str:
+    """The sweep summary as CSV: run, status, overrides, one column per swept key, the
+    KPIs (summary.json's unit-named keys), wall time, run directory and error."""
+    swept, _ = _swept_keys(rows)
+    fixed = ["run", "status", "overrides", *(k for k, _, _ in KPIS), "wall_time_s", "run_dir", "error"]
+    swept = [k for k in swept if k not in fixed]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(fixed[:3] + swept + fixed[3:])
+    for r in rows:
+        s = r.summary or {}
+        kpis = ["" if s.get(k) is None else s[k] for k, _, _ in KPIS]
+        writer.writerow([r.num, r.status, " ".join(r.overrides), *(_value(r, k) for k in swept), *kpis,
+                         "" if s.get("wall_time_s") is None else s["wall_time_s"],
+                         "" if r.run_dir is None else str(r.run_dir), r.error or ""])
+    return out.getvalue()
+
+
+def failures(rows: Iterable[RunRow]) -> int:
+    """How many runs failed (refused runs do not count: they were reported up front)."""
+    return sum(r.status == FAILED for r in rows)
+
+
+# --------------------------------------------------------------------------- the callback
+
+# The rows of the last sweep this process ran (read by the CLI for its exit status).
+last_sweep: list[RunRow] | None = None
+
+
+class SweepSummary(Callback):
+    """Hydra callback: after a multirun, print the sweep summary and write sweep_summary.csv."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        global last_sweep
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+        requested = [f"{k}={v}" for k, v in params.items()] + [str(o) for o in config.hydra.overrides.task]
+        written = bool(OmegaConf.select(config, "output.write", default=True))
+        rows = collect(sweep_dir, expand_sweep(requested), written=written)
+        last_sweep = rows
+        print(format_table(rows, sweep_dir), flush=True)
+        try:
+            atomic_write_bytes(sweep_dir / SWEEP_SUMMARY, csv_text(rows).encode())
+        except OSError as e:
+            print(f"dcsim: could not write {sweep_dir / SWEEP_SUMMARY}: {one_line(e)}", file=sys.stderr)

@@ -1,0 +1,301 @@
+"""Sweeps (``dcsim -m``): parallel launchers, failures, resuming, the summary table.
+
+The command runs as a user runs it (a subprocess in a scratch directory, as in
+test_cli.py) on tiny scenarios. The deliberately broken run is a real failure: a
+directory already sits where the run must write ``requests.parquet``, so writing its
+results fails (as on a full disk or a read-only share) after validation has passed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dcsim.io import multirun
+from dcsim.io.multirun import RunRow
+
+TINY = ["duration_s=60", "workload=inference_only", "output.report=false", "output.print_summary=false"]
+SEEDS = "seed=1,2"
+
+
+def dcsim(args: list[str], cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
+    """``python -m dcsim ARGS`` in ``cwd``, outside the repository, stdio captured (not a terminal)."""
+    env = dict(os.environ)
+    for var in ("PYTHONPATH", "HYDRA_FULL_ERROR"):
+        env.pop(var, None)
+    env.setdefault("MPLBACKEND", "Agg")
+    return subprocess.run([sys.executable, "-m", "dcsim", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(path.read_text())))
+
+
+def kpis(summary_path: Path) -> dict:
+    s = json.loads(summary_path.read_text())
+    return {k: s[k] for k in ("pue", "gpu_energy_j", "facility_energy_j", "requests_completed", "ttft_p99_s",
+                              "energy_per_output_token_facility_j")}
+
+
+def show(proc: subprocess.CompletedProcess) -> str:
+    return f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+
+
+# --------------------------------------------------------------------------- parallel by default
+
+
+@pytest.fixture(scope="module")
+def joblib_sweep(tmp_path_factory):
+    """A 2-point sweep with the default launcher: (process, sweep dir)."""
+    tmp = tmp_path_factory.mktemp("joblib_sweep")
+    proc = dcsim(["-m", *TINY, SEEDS, f"hydra.sweep.dir={tmp / 'sweep'}"], cwd=tmp)
+    assert proc.returncode == 0, show(proc)
+    return proc, tmp / "sweep"
+
+
+def test_sweep_runs_on_the_joblib_launcher_on_every_core(joblib_sweep):
+    """`dcsim -m` launches its runs through joblib with n_jobs=-1 (all cores), each run in
+    its own numbered directory, with no traceback and no stray error line."""
+    proc, sweep = joblib_sweep
+    assert "Joblib.Parallel(n_jobs=-1" in proc.stdout, proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert proc.stderr.strip() == "", proc.stderr
+    for num, seed in ((0, 1), (1, 2)):
+        summary = json.loads((sweep / str(num) / "summary.json").read_text())
+        assert summary["seed"] == seed
+        assert f"seed={seed}" in summary["overrides"]
+
+
+def test_single_run_does_not_use_the_launcher(tmp_path):
+    """A run without -m runs in the dcsim process itself: no launcher, no sweep table."""
+    proc = dcsim([*TINY, f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    assert proc.returncode == 0, show(proc)
+    assert "Joblib" not in proc.stdout and "dcsim sweep:" not in proc.stdout
+    assert (tmp_path / "run" / "summary.json").is_file()
+    assert not (tmp_path / "run" / "error.json").exists()
+
+
+def test_sweep_summary_table_and_csv(joblib_sweep):
+    """The sweep ends with one table row per run (swept value, status, KPIs) and the same
+    rows in sweep_summary.csv, whose KPIs are the runs' summary.json values."""
+    proc, sweep = joblib_sweep
+    lines = proc.stdout.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("dcsim sweep: 2 runs (2 ok)"))
+    assert "every run: duration_s=60 workload=inference_only" in lines[head + 1]
+    header = lines[head + 2].split()
+    assert header[:3] == ["#", "seed", "status"] and "PUE" in header, lines[head + 2]
+    for num, seed in ((0, 1), (1, 2)):
+        row = lines[head + 3 + num].split()
+        summary = json.loads((sweep / str(num) / "summary.json").read_text())
+        assert row[:3] == [str(num), str(seed), "ok"], row
+        assert row[3] == f"{summary['pue']:.3f}"
+    rows = read_csv(sweep / "sweep_summary.csv")
+    assert [(r["run"], r["seed"], r["status"]) for r in rows] == [("0", "1", "ok"), ("1", "2", "ok")]
+    for r in rows:
+        summary = json.loads((Path(r["run_dir"]) / "summary.json").read_text())
+        for key in ("pue", "gpu_utilisation", "energy_per_output_token_facility_j", "ttft_p99_s", "slo_attainment"):
+            assert float(r[key]) == summary[key], key  # the CSV carries the full precision
+        assert int(r["jobs_completed"]) == summary["jobs_completed"]
+        assert r["overrides"] == " ".join(summary["overrides"])
+
+
+def test_a_typo_in_a_sweep_stops_it_before_any_run(tmp_path):
+    """Pre-validation still composes every point before the launcher starts: a typo stops
+    the whole sweep with one line and exit 2, and nothing is launched."""
+    proc = dcsim(["-m", *TINY, "facility.num_rackz=1,2", f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=tmp_path)
+    assert proc.returncode == 2, show(proc)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "facility.num_rackz" in lines[0], show(proc)
+    assert "Joblib" not in proc.stdout
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_validation_expands_every_sweep_syntax():
+    """The up-front validation counts the runs Hydra will launch, glob over a group included."""
+    from dcsim import cli
+
+    assert cli.validate(["-m", "seed=range(0,3)", *TINY]) == (None, [], 3)
+    assert cli.validate(["-m", "workload=glob([inference_only,training_only])", "duration_s=60"]) == (None, [], 2)
+    err, refused, _ = cli.validate(["-m", "seed=1,,2"])
+    assert err is not None and "seed=1,,2" in err and refused == []
+
+
+# --------------------------------------------------------------------------- failures and resuming
+
+
+def test_failed_run_is_recorded_the_sweep_goes_on_and_a_rerun_resumes(tmp_path):
+    """Run 1 of three cannot write its results; run 2 is refused up front. The sweep records
+    run 1's error.json (type, one-line message, overrides, traceback apart), says so in one
+    line, finishes run 0, lists every status and exits 1. Rerun with the obstacle gone, it
+    skips run 0 (its files untouched), runs 1 again and exits 0."""
+    sweep = tmp_path / "sweep"
+    args = ["-m", *TINY, "facility.num_racks=4,3,-1", f"hydra.sweep.dir={sweep}"]
+    obstacle = sweep / "1" / "requests.parquet"
+    obstacle.mkdir(parents=True)
+
+    first = dcsim(args, cwd=tmp_path)
+    assert first.returncode == 1, show(first)
+    assert "Traceback" not in first.stderr and "Traceback" not in first.stdout
+    err = [line for line in first.stderr.splitlines() if line.strip()]
+    refused = [line for line in err if line.startswith("dcsim: refused run")]
+    failed = [line for line in err if line.startswith("dcsim: run 1 ") and " failed: " in line]
+    assert len(refused) == 1 and "facility.num_racks=-1" in refused[0], show(first)
+    assert len(failed) == 1 and "IsADirectoryError" in failed[0] and "facility.num_racks=3" in failed[0], show(first)
+    assert err[-1] == "dcsim: error: 1 of 3 runs failed: their error.json holds the error and the traceback"
+    assert len(err) == 3, show(first)
+
+    record = json.loads((sweep / "1" / "error.json").read_text())
+    assert record["status"] == "failed"
+    assert record["error_type"] == "IsADirectoryError"
+    assert record["error"].startswith("IsADirectoryError: ") and "\n" not in record["error"]
+    assert "facility.num_racks=3" in record["overrides"]
+    assert record["traceback"].startswith("Traceback") and "write_run" in record["traceback"]
+    assert not (sweep / "1" / "summary.json").exists()
+    assert json.loads((sweep / "2" / "error.json").read_text())["status"] == "refused"
+    done = sweep / "0" / "summary.json"
+    assert done.is_file()
+    rows = read_csv(sweep / "sweep_summary.csv")
+    assert [r["status"] for r in rows] == ["ok", "failed", "refused"]
+    assert rows[1]["error"] == record["error"] and rows[1]["pue"] == ""
+    assert f"#1 failed: {record['error']}" in first.stdout
+
+    before = (done.read_bytes(), done.stat().st_mtime_ns)
+    obstacle.rmdir()
+    second = dcsim(args, cwd=tmp_path)
+    assert second.returncode == 0, show(second)
+    skipped = [line for line in second.stderr.splitlines() if line.startswith("dcsim: skipped run")]
+    assert len(skipped) == 1 and skipped[0].startswith("dcsim: skipped run 0 [") and str(sweep / "0") in skipped[0]
+    assert (done.read_bytes(), done.stat().st_mtime_ns) == before  # reused, not rerun
+    assert (sweep / "1" / "summary.json").is_file() and not (sweep / "1" / "error.json").exists()
+    rows = read_csv(sweep / "sweep_summary.csv")
+    assert [r["status"] for r in rows] == ["skipped", "ok", "refused"]
+    assert float(rows[0]["pue"]) == json.loads(done.read_text())["pue"]  # the reused summary fills its row
+    assert "dcsim sweep: 3 runs (1 ok, 1 skipped, 1 refused)" in second.stdout
+
+
+def test_single_run_that_fails_prints_one_line_and_exits_1(tmp_path):
+    """A single run that crashes: exit 1, one stderr line naming the error and where the
+    traceback went, no traceback on the terminal, error.json in the run directory."""
+    run = tmp_path / "run"
+    (run / "requests.parquet").mkdir(parents=True)
+    proc = dcsim([*TINY, f"hydra.run.dir={run}"], cwd=tmp_path)
+    assert proc.returncode == 1, show(proc)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, show(proc)
+    assert lines[0].startswith("dcsim: error: run failed: IsADirectoryError: ")
+    assert lines[0].endswith(f"(traceback in {run / 'error.json'})")
+    assert "Traceback" not in proc.stdout + proc.stderr
+    record = json.loads((run / "error.json").read_text())
+    assert record["status"] == "failed" and "Traceback" in record["traceback"]
+    assert not any(p.name.endswith(".tmp") for p in run.iterdir())  # no half-written file left behind
+
+
+def test_reusable_summary_needs_the_same_overrides_and_version(tmp_path):
+    """Only a complete run of exactly these overrides, by this dcsim version, is reused."""
+    d = tmp_path / "0"
+    d.mkdir()
+    assert multirun.reusable_summary(d, ["seed=1"], "0.1.0") is None  # nothing there
+    (d / "summary.json").write_text(json.dumps({"overrides": ["seed=1"], "dcsim_version": "0.1.0", "pue": 1.2}))
+    assert multirun.reusable_summary(d, ["seed=1"], "0.1.0")["pue"] == 1.2
+    assert multirun.reusable_summary(d, ["seed=2"], "0.1.0") is None
+    assert multirun.reusable_summary(d, ["seed=1", "duration_s=60"], "0.1.0") is None
+    assert multirun.reusable_summary(d, ["seed=1"], "0.2.0") is None
+    (d / "summary.json").write_text('{"overrides": ["seed=1"], "dcsim_')  # damaged
+    assert multirun.reusable_summary(d, ["seed=1"], "0.1.0") is None
+    (d / "error.json").write_text("{}")
+    assert multirun.clear_for_rerun(d, ["seed=1"]) is True
+    assert list(d.iterdir()) == []
+
+
+def _job(sweep: Path, num: int, overrides: list[str], started: float, summary: bool | None,
+         finished: float | None = None) -> Path:
+    """A fake run directory as Hydra and dcsim leave it: overrides.yaml at the start, then
+    summary.json (True), error.json (False) or nothing (None) at ``finished``."""
+    d = sweep / str(num)
+    (d / ".hydra").mkdir(parents=True)
+    marker = d / ".hydra" / "overrides.yaml"
+    marker.write_text("".join(f"- {o}\n" for o in overrides))
+    os.utime(marker, (started, started))
+    if summary is not None:
+        path = d / ("summary.json" if summary else "error.json")
+        body = {"overrides": overrides, "pue": 1.25} if summary else {"overrides": overrides, "status": "failed",
+                                                                      "error": "OSError: disk full"}
+        path.write_text(json.dumps(body))
+        os.utime(path, (finished, finished))
+    return d
+
+
+def test_collect_tells_ok_skipped_failed_and_missing_runs(tmp_path):
+    """The table's status of each requested run: ok (summary written after this start),
+    skipped (summary older than this start), failed (error.json, or no result, or no
+    directory); a stale directory of the same overrides loses to the one started last."""
+    sweep = tmp_path / "sweep"
+    now = time.time()
+    runs = [["seed=1"], ["seed=2"], ["seed=3"], ["seed=4"], ["seed=5"]]
+    _job(sweep, 0, runs[0], started=now, summary=True, finished=now + 5)
+    _job(sweep, 1, runs[1], started=now, summary=True, finished=now - 3600)
+    _job(sweep, 2, runs[2], started=now, summary=False, finished=now + 1)
+    _job(sweep, 3, runs[3], started=now, summary=None)
+    _job(sweep, 9, runs[2], started=now - 7200, summary=True, finished=now - 7000)  # stale, older sweep
+    rows = multirun.collect(sweep, runs)
+    assert [r.status for r in rows] == ["ok", "skipped", "failed", "failed", "failed"]
+    assert rows[0].summary["pue"] == 1.25 and rows[1].summary["pue"] == 1.25
+    assert rows[2].run_dir == sweep / "2" and rows[2].error == "OSError: disk full"
+    assert "did not finish" in rows[3].error
+    assert rows[4].run_dir is None and "never started" in rows[4].error
+    assert multirun.failures(rows) == 3
+    assert [r.status for r in multirun.collect(sweep, runs, written=False)][3:] == ["not written", "not written"]
+
+
+def test_table_shows_swept_keys_and_missing_kpis():
+    """Only the keys that differ between runs get a column; shared overrides head the table;
+    undefined KPIs read n/a, those of runs without a summary read '-'; errors follow."""
+    s = {"pue": 1.3, "gpu_utilisation": 0.5, "energy_per_output_token_facility_j": None, "ttft_p99_s": 0.25,
+         "slo_attainment": None, "jobs_completed": 3}
+    rows = [RunRow(0, ["duration_s=60", "facility.num_racks=2"], "ok", Path("/s/0"), s),
+            RunRow(1, ["duration_s=60", "facility.num_racks=3"], "failed", Path("/s/1"), error="ValueError: boom")]
+    text = multirun.format_table(rows, "/s")
+    lines = text.splitlines()
+    assert lines[0] == "dcsim sweep: 2 runs (1 ok, 1 failed) -> /s"
+    assert lines[1] == "  every run: duration_s=60"
+    assert lines[2].split()[:3] == ["#", "facility.num_racks", "status"]
+    assert lines[3].split() == ["0", "2", "ok", "1.300", "50.0", "n/a", "0.250", "n/a", "3"]
+    assert lines[4].split() == ["1", "3", "failed", "-", "-", "-", "-", "-", "-"]
+    assert lines[5] == "  #1 failed: ValueError: boom"
+    table = read_csv_text(multirun.csv_text(rows))
+    assert table[0]["facility.num_racks"] == "2" and table[0]["energy_per_output_token_facility_j"] == ""
+    assert table[1]["status"] == "failed" and table[1]["error"] == "ValueError: boom"
+
+
+def read_csv_text(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+# --------------------------------------------------------------------------- Ray
+
+
+def test_ray_launcher_runs_the_same_sweep_with_the_same_results(tmp_path, joblib_sweep):
+    """The same sweep on a local Ray instance (hydra/launcher=ray) gives bit-identical runs."""
+    pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]'")
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="hydra-ray-launcher is not installed: "
+                        "pip install -e '.[ray]'")
+    _, joblib_dir = joblib_sweep
+    sweep = tmp_path / "sweep"
+    proc = dcsim(["-m", *TINY, SEEDS, f"hydra.sweep.dir={sweep}", "hydra/launcher=ray",
+                  "+hydra.launcher.ray.init.num_cpus=2", "+hydra.launcher.ray.init.include_dashboard=false"],
+                 cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, show(proc)
+    assert "Ray Launcher is launching 2 jobs" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+    for num in (0, 1):
+        assert kpis(sweep / str(num) / "summary.json") == kpis(joblib_dir / str(num) / "summary.json")
+    assert [r["status"] for r in read_csv(sweep / "sweep_summary.csv")] == ["ok", "ok"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from dcsim.core.simulation import Simulation
 from dcsim.facility.controller import Facility, FacilitySpec
@@ -45,9 +45,13 @@ class Scenario:
     def topology(self):
         return self.facility.topology
 
-    def run(self) -> Results:
-        """Simulate ``duration_s`` seconds and return the results."""
+    def run(self, on_sim: Callable[[Simulation], None] | None = None) -> Results:
+        """Simulate ``duration_s`` seconds and return the results. ``on_sim`` is called with
+        the new simulation before it runs (an observer such as a progress bar; it must not
+        change the model's state or draw from its random streams)."""
         sim = Simulation(self.seed, Recorder)
+        if on_sim is not None:
+            on_sim(sim)
         sim.recorder.meta["control_interval_s"] = self.facility.control_interval_s
         facility = Facility(sim, self.facility)
         headroom = None

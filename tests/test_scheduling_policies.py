@@ -141,9 +141,6 @@ def test_easy_starts_the_fifo_prefix_first():
         Placement(1, ((0, 8),)), Placement(2, ((1, 8),)), Placement(3, ((2, 8),))]
 
 
-@pytest.mark.xfail(strict=True, reason="EASY reservation ignores work started in the same decision: "
-                   "its GPUs are counted as never coming back, the shadow time becomes inf and long "
-                   "work is backfilled onto nodes the head needs")
 def test_easy_reservation_counts_work_started_in_the_same_decision():
     """2 nodes, nothing running. X (8 GPUs, 50 s) starts on node 0; the head H needs both
     nodes, so its shadow time is t=50 (when X ends). Y (8 GPUs, 1000 s) would hold node 1
@@ -313,8 +310,6 @@ def test_priority_starts_what_fits_before_the_blocked_item():
     assert out == [Placement(2, ((0, 8),)), Preemption(10, "for work 1")]
 
 
-@pytest.mark.xfail(strict=True, reason="make_room returns the whole greedy prefix of victims, "
-                   "including ones whose GPUs do not help the work fit")
 def test_priority_preempts_no_work_that_does_not_help():
     """Node 0: A (1 GPU, preemptible, started last) beside C (7 GPUs, not preemptible).
     Node 1: B (8 GPUs, preemptible). An 8-GPU job needs node 1: preempting A frees one
@@ -448,8 +443,6 @@ def test_each_placement_returns_none_when_nothing_fits(name):
     assert place.place(8, [0, 3, 8, 4], v) == ((2, 8),)
 
 
-@pytest.mark.xfail(strict=True, reason="rack power is not updated between placements of one decision, "
-                   "so several placements together push a rack past rack_limit_w")
 def test_power_aware_decision_keeps_every_rack_within_its_limit():
     """One rack of 2 nodes at 0 W, limit 1000 W; two 1-node jobs adding 600 W each. Each
     alone fits; both would bring the rack to 1200 W, so only the first may start."""

@@ -76,7 +76,8 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
         (_service(f"workload.services.{name}", name, s, topology, gpu, c.facility.climate.start_hour), s.router)
         for name, s in c.workload.services.items()
     )
-    replica_gpus = sum(spec.replicas * spec.tp for spec, _ in services)
+    replica_gpus = sum((spec.autoscale.max_replicas if spec.autoscale else spec.replicas) * spec.tp
+                       for spec, _ in services)
     require(replica_gpus <= topology.gpus_total, "workload.services", f"{replica_gpus} GPUs of replicas",
             f"at most the facility's {topology.gpus_total} GPUs")
     first_job_id = sum(spec.replicas for spec, _ in services)
@@ -403,6 +404,7 @@ def _service(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: G
     for slo in ("slo_ttft_s", "slo_tpot_s"):
         v = getattr(s, slo)
         require(v is None or v > 0, f"{field}.{slo}", v, "seconds > 0, or null for no SLO")
+    autoscale = _autoscale(f"{field}.autoscale", s)
     arrivals, trace, sampler = _arrivals(field, s, start_hour)
     if sampler is None:
         prompt = _lengths(f"{field}.prompt_tokens", s.prompt_tokens)
@@ -429,8 +431,39 @@ def _service(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: G
         max_batch_tokens=s.max_batch_tokens, kv_capacity_tokens=kv, trace=trace,
         prefix_cache_fraction=s.prefix_cache_fraction, prefix_block_tokens=s.prefix_block_tokens,
         prefill_replicas=s.prefill_replicas, kv_transfer_bytes_per_s=s.kv_transfer_gbit_per_s * 1e9 / 8,
-        slo_ttft_s=s.slo_ttft_s, slo_tpot_s=s.slo_tpot_s, fidelity=s.fidelity,
+        slo_ttft_s=s.slo_ttft_s, slo_tpot_s=s.slo_tpot_s, fidelity=s.fidelity, priority=s.priority,
+        autoscale=autoscale,
     )
+
+
+AUTOSCALE_METRICS = ("queue", "utilisation", "slo")
+
+
+def _autoscale(field: str, s: ServiceConfig) -> Any:
+    """The validated autoscaler of a service, or None."""
+    from dcsim.workloads.inference.service import Autoscale
+
+    a = s.autoscale
+    if not a.enabled:
+        return None
+    require(a.metric in AUTOSCALE_METRICS, f"{field}.metric", a.metric, f"one of {list(AUTOSCALE_METRICS)}")
+    require(a.metric != "slo" or s.slo_ttft_s is not None or s.slo_tpot_s is not None, f"{field}.metric", a.metric,
+            "queue or utilisation, or set slo_ttft_s / slo_tpot_s for slo")
+    _positive(f"{field}.target", a.target)
+    require(a.metric == "queue" or a.metric == "utilisation" and a.target <= 1 or a.metric == "slo" and a.target <= 1,
+            f"{field}.target", a.target, "a fraction in (0, 1] for utilisation and slo")
+    require(a.min_replicas >= 1, f"{field}.min_replicas", a.min_replicas, "an integer >= 1")
+    require(a.max_replicas >= a.min_replicas, f"{field}.max_replicas", a.max_replicas,
+            f"an integer >= min_replicas={a.min_replicas}")
+    require(a.min_replicas <= s.replicas <= a.max_replicas, f"{field.rpartition('.')[0]}.replicas", s.replicas,
+            f"the initial count, within min_replicas={a.min_replicas} and max_replicas={a.max_replicas}")
+    _positive(f"{field}.interval_s", a.interval_s, "seconds > 0")
+    require(a.model_load_s >= 0, f"{field}.model_load_s", a.model_load_s, "seconds >= 0")
+    require(a.scale_down_delay_s >= 0, f"{field}.scale_down_delay_s", a.scale_down_delay_s, "seconds >= 0")
+    require(s.fidelity == "request", f"{field}.enabled", a.enabled, "false with fidelity=fluid (request fidelity only)")
+    require(s.prefill_replicas == 0, f"{field}.enabled", a.enabled, "false for a disaggregated service (prefill_replicas > 0)")
+    return Autoscale(a.metric, a.target, a.min_replicas, a.max_replicas, a.interval_s, a.model_load_s,
+                     a.scale_down_delay_s)
 
 
 def _resilience(field: str, j: TrainingJobConfig, model: LlmSpec) -> dict[str, Any]:

@@ -22,7 +22,7 @@ exceed the headroom is not started.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 from dcsim.policies.registry import PLACEMENTS, SCHEDULERS, register
@@ -212,20 +212,42 @@ class ThermalAwarePlacement(_Placement):
 
 
 # -- schedulers -------------------------------------------------------------------------------
+class _Room:
+    """What is left during one decision: free GPUs per node, power headroom, rack power."""
+
+    def __init__(self, view: ClusterView, free: Sequence[int] | None = None) -> None:
+        self.view = view
+        self.free = list(view.free_by_node if free is None else free)
+        self.headroom_w = view.power_headroom_w
+        self.rack_power_w = list(view.rack_power_w)
+
+    def find(self, placement: _Placement, work: QueuedWork) -> Nodes | None:
+        """Nodes for ``work`` in what is left, within the power headroom (nothing is taken)."""
+        if work.extra_power_w > self.headroom_w:
+            return None
+        view = self.view
+        if self.rack_power_w and placement.needs_racks_power:
+            view = replace(view, rack_power_w=tuple(self.rack_power_w))
+        return placement.place(work.gpus, self.free, view, work.extra_power_w)
+
+    def take(self, work: QueuedWork, nodes: Nodes) -> None:
+        for node, count in nodes:
+            self.free[node] -= count
+            if self.rack_power_w:
+                self.rack_power_w[self.view.rack_of(node)] += work.extra_power_w * count / work.gpus
+        self.headroom_w -= work.extra_power_w
+
+
 @dataclass
 class _Scheduler:
     placement: _Placement = field(default_factory=PackPlacement)
     needs_running = False
 
-    def _try(self, work: QueuedWork, free: list[int], view: ClusterView, headroom: list[float]) -> Nodes | None:
-        """Nodes for ``work`` now, within the power headroom; takes them from ``free``."""
-        if work.extra_power_w > headroom[0]:
-            return None
-        nodes = self.placement.place(work.gpus, free, view, work.extra_power_w)
+    def _try(self, work: QueuedWork, room: _Room) -> Nodes | None:
+        """Nodes for ``work`` now, taken from ``room``; None if it does not fit."""
+        nodes = room.find(self.placement, work)
         if nodes is not None:
-            for node, count in nodes:
-                free[node] -= count
-            headroom[0] -= work.extra_power_w
+            room.take(work, nodes)
         return nodes
 
 
@@ -234,10 +256,10 @@ class FifoScheduler(_Scheduler):
     """Strict first-in first-out: start queued work in order until the head does not fit."""
 
     def decide(self, view: ClusterView) -> list[Placement | Preemption]:
-        free, headroom = list(view.free_by_node), [view.power_headroom_w]
+        room = _Room(view)
         out: list[Placement | Preemption] = []
         for work in view.queue:
-            nodes = self._try(work, free, view, headroom)
+            nodes = self._try(work, room)
             if nodes is None:
                 break
             out.append(Placement(work.work_id, nodes))
@@ -249,22 +271,24 @@ class EasyBackfillScheduler(_Scheduler):
     """FIFO with EASY backfilling (Lifka 1995; Mu'alem and Feitelson, IEEE TPDS 2001).
 
     When the head of the queue does not fit, it gets a reservation: the earliest time
-    (the *shadow time*) at which running work's expected ends free enough nodes for it,
-    on the nodes the placement would then choose. Later work may start now only if it
-    fits now and either ends before the shadow time or leaves the head's reservation
-    intact (it fits on nodes the head will not need). Work with an unknown run time
-    (inference replicas) ends at infinity.
+    (the *shadow time*) at which running work's expected ends (and those of work started
+    in this decision) free enough nodes for it, on the nodes the placement would then
+    choose. Later work may start now only if it fits now and either ends before the shadow
+    time or leaves the head's reservation intact (it fits on nodes the head will not
+    need). Work with an unknown run time (inference replicas) ends at infinity.
     """
 
     needs_running = True
 
     def decide(self, view: ClusterView) -> list[Placement | Preemption]:
-        free, headroom = list(view.free_by_node), [view.power_headroom_w]
+        return self.decide_in(view, _Room(view))
+
+    def decide_in(self, view: ClusterView, room: _Room) -> list[Placement | Preemption]:
         out: list[Placement | Preemption] = []
         queue = list(view.queue)
         i = 0
         while i < len(queue):
-            nodes = self._try(queue[i], free, view, headroom)
+            nodes = self._try(queue[i], room)
             if nodes is None:
                 break
             out.append(Placement(queue[i].work_id, nodes))
@@ -272,22 +296,21 @@ class EasyBackfillScheduler(_Scheduler):
         if i >= len(queue):
             return out
         head, rest = queue[i], queue[i + 1:]
-        shadow_s, at_shadow = self.reservation(head, free, view)
+        started = tuple(RunningWork(p.work_id, w.gpus, w.kind, w.priority, p.nodes, view.now_s + w.runtime_s,
+                                    t_start_s=view.now_s) for p, w in zip(out, queue))
+        shadow_s, at_shadow = self.reservation(head, room.free, replace(view, running=view.running + started))
         for work in rest:
-            trial = list(free)
-            nodes = self._try(work, trial, view, [headroom[0]])
+            nodes = room.find(self.placement, work)
             if nodes is None:
                 continue
-            ends_in_time = view.now_s + work.runtime_s <= shadow_s
-            if not ends_in_time:
+            if view.now_s + work.runtime_s > shadow_s or shadow_s == math.inf:
                 later = list(at_shadow)
                 for node, count in nodes:
                     later[node] -= count
                 if shadow_s < math.inf and self.placement.place(head.gpus, later, view, head.extra_power_w) is None:
                     continue  # would delay the head's reservation
                 at_shadow = later
-            free[:] = trial
-            headroom[0] -= work.extra_power_w
+            room.take(work, nodes)
             out.append(Placement(work.work_id, nodes))
         return out
 
@@ -317,15 +340,15 @@ class PriorityScheduler(_Scheduler):
         return work.priority
 
     def decide(self, view: ClusterView) -> list[Placement | Preemption]:
-        free, headroom = list(view.free_by_node), [view.power_headroom_w]
+        room = _Room(view)
         out: list[Placement | Preemption] = []
         queue = sorted(view.queue, key=lambda w: (-self.rank(w), w.t_submit_s, w.work_id))
         for work in queue:
-            nodes = self._try(work, free, view, headroom)
+            nodes = self._try(work, room)
             if nodes is not None:
                 out.append(Placement(work.work_id, nodes))
                 continue
-            out += self.make_room(work, free, view)
+            out += self.make_room(work, room.free, view)
             break
         return out
 
@@ -349,14 +372,38 @@ class PriorityScheduler(_Scheduler):
             for node, count in run.nodes:
                 at[node] += count
             if self.placement.place(work.gpus, at, view, work.extra_power_w) is not None:
-                return [Preemption(r.work_id, f"for work {work.work_id}") for r in chosen]
-        return []
+                break
+        else:
+            return []
+        for run in reversed(chosen[:-1]):  # drop victims the work can fit without
+            trial = list(at)
+            for node, count in run.nodes:
+                trial[node] -= count
+            if self.placement.place(work.gpus, trial, view, work.extra_power_w) is not None:
+                chosen.remove(run)
+                at = trial
+        return [Preemption(r.work_id, f"for work {work.work_id}") for r in chosen]
 
 
 @register(SCHEDULERS, "inference_first")
 class InferenceFirstScheduler(PriorityScheduler):
-    """Inference before training: queued inference starts first and preempts training
-    (checkpointed and requeued) when it does not fit; training runs FIFO on what is left."""
+    """Inference before training. Queued inference starts first, in submission order, and
+    preempts training (checkpointed and requeued) when it does not fit. Training then
+    runs on what is left with EASY backfilling, so it harvests GPUs inference releases;
+    while an inference replica waits for GPUs, no training starts."""
 
     def rank(self, work: QueuedWork | RunningWork) -> int:
         return 1 if work.kind == "inference" else 0
+
+    def decide(self, view: ClusterView) -> list[Placement | Preemption]:
+        room = _Room(view)
+        out: list[Placement | Preemption] = []
+        for work in (w for w in view.queue if w.kind == "inference"):
+            nodes = self._try(work, room)
+            if nodes is None:
+                return out + self.make_room(work, room.free, view)
+            out.append(Placement(work.work_id, nodes))
+        training = tuple(w for w in view.queue if w.kind != "inference")
+        if training:
+            out += EasyBackfillScheduler(self.placement).decide_in(replace(view, queue=training), room)
+        return out

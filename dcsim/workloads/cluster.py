@@ -56,6 +56,7 @@ class Allocation:
         self._t_last_s = self.t_granted_s = cluster.sim.now_s
         self.owner = work.owner  # the workload a power policy caps; set by the workload when it starts
         self.released = False
+        self.t_released_s = math.nan
         self.releasing = False  # preempted: checkpointing before it releases
         self.nodes: tuple[tuple[int, int], ...] = ()  # (node, GPUs on it), as placed
         self.busy_s = 0.0  # time the GPUs were busy (computing)
@@ -101,6 +102,12 @@ class Allocation:
             self.power_each_w = power_each_w
             out.append((self.gpu_meter, power_each_w * self.gpus))
         return out
+
+    def busy_now_s(self) -> float:
+        """Seconds the GPUs have been busy up to now."""
+        if self.busy and not self.released:
+            return self.busy_s + self.cluster.sim.now_s - self._t_last_s
+        return self.busy_s
 
     def energy_now_j(self) -> float:
         """GPU energy of this allocation up to now (or up to its release)."""
@@ -199,8 +206,8 @@ class Cluster:
             now = self.sim.now_s
             running = tuple(
                 RunningWork(a.work.work_id, a.gpus, a.work.kind, a.work.priority, a.nodes,
-                            now + a.work.remaining_s() if a.work.remaining_s is not None else math.inf,
-                            a.work.preempt is not None, a.releasing, a.t_granted_s)
+                            expected_end_s=now + a.work.remaining_s() if a.work.remaining_s is not None else math.inf,
+                            t_start_s=a.t_granted_s, preemptible=a.work.preempt is not None, releasing=a.releasing)
                 for a in self._live.values()
             )
         rack_power: tuple[float, ...] = ()
@@ -271,6 +278,7 @@ class Cluster:
         """Return an allocation's GPUs (idle from now on) and schedule again."""
         alloc.set_state(self.idle_w, busy=False)
         alloc.released = True
+        alloc.t_released_s = self.sim.now_s
         del self._live[alloc.work.work_id]
         self.ledger.retire(alloc.gpu_meter)
         self.ledger.retire(alloc.host_meter)

@@ -34,6 +34,31 @@ class ArrivalConfig:
 
 
 @dataclass
+class AutoscaleConfig:
+    """Reactive replica autoscaling, checked every ``interval_s``.
+
+    ``metric``: queue (desired = ceil(outstanding requests / target per replica)),
+    utilisation (desired = ceil(replicas x busy share / target)) or slo (one more replica
+    while SLO attainment over the last interval is below target; one fewer when it is met
+    and fewer than one request per replica is outstanding). Scale-up is immediate, each new
+    replica serving ``model_load_s`` after its GPUs are granted; scale-down waits until the
+    lower count has been wanted for ``scale_down_delay_s`` (like Kubernetes' stabilisation
+    window), then drains the newest replicas (no new requests; released when empty).
+    """
+
+    enabled: bool = False
+    metric: str = "queue"
+    target: float = 8.0
+    min_replicas: int = 1
+    max_replicas: int = 8
+    interval_s: float = 60.0
+    # Loading weights into a new replica: assumption, ~2 min for a 70B BF16 checkpoint
+    # (140 GB) from local NVMe or a warm cache at ~1-2 GB/s plus engine start-up.
+    model_load_s: float = 120.0
+    scale_down_delay_s: float = 300.0
+
+
+@dataclass
 class ServiceConfig:
     model: str = "Llama-3.1-70B"  # a name in dcsim.hardware.models.MODELS
     replicas: int = 1
@@ -56,6 +81,8 @@ class ServiceConfig:
     kv_transfer_gbit_per_s: float = 400.0  # per GPU, prefill -> decode KV-cache transfer
     slo_ttft_s: Optional[float] = None  # SLO thresholds; None: no SLO
     slo_tpot_s: Optional[float] = None
+    priority: int = 0  # higher runs first under the priority scheduler
+    autoscale: AutoscaleConfig = field(default_factory=AutoscaleConfig)
 
 
 @dataclass

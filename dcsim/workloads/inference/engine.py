@@ -154,6 +154,11 @@ class Replica:
     # -- power capping -----------------------------------------------------------------
     kind = "inference"
 
+    @property
+    def idle(self) -> bool:
+        """No iteration in progress (nothing pending on this replica's timers)."""
+        return self._phase == IDLE
+
     def set_cap(self, cap_w: float | None) -> None:
         """Run under a per-GPU power cap from the next iteration on (None: the base device's)."""
         if cap_w is None:

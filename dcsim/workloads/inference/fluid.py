@@ -189,7 +189,8 @@ class FluidService:
         self.arrived = 0.0
         self.until_s = until_s
         for i in range(spec.replicas):
-            cluster.submit(WorkRequest(first_work_id + i, f"{spec.name}/replica/{i}", spec.tp, self._start_replica))
+            cluster.submit(WorkRequest(first_work_id + i, f"{spec.name}/replica/{i}", spec.tp, self._start_replica,
+                                       kind="inference", priority=spec.priority))
         sim.recorder.meta.setdefault("services", {})[spec.name] = {
             "slo_ttft_s": spec.slo_ttft_s, "slo_tpot_s": spec.slo_tpot_s, "fidelity": "fluid",
         }

@@ -27,6 +27,19 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Autoscale:
+    """A validated replica autoscaler (see ``AutoscaleConfig``)."""
+
+    metric: str  # queue, utilisation or slo
+    target: float
+    min_replicas: int
+    max_replicas: int
+    interval_s: float
+    model_load_s: float
+    scale_down_delay_s: float
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """Everything that defines a service, validated."""
 
@@ -50,6 +63,8 @@ class ServiceSpec:
     slo_ttft_s: float | None = None
     slo_tpot_s: float | None = None
     fidelity: str = "request"
+    priority: int = 0
+    autoscale: Autoscale | None = None
 
 
 def length_sampler(prompt: LengthDistribution, output: LengthDistribution):
@@ -89,8 +104,20 @@ class InferenceService:
         self.output_tokens = 0
         self.preemptions = 0
         self.in_system = sim.recorder.monitor(f"requests_in_system/{spec.name}")
+        self.n_serving = sim.recorder.monitor(f"replicas_serving/{spec.name}")
+        self._n_started = 0  # replicas ever started (their index)
+        self._requested: list[int] = []  # work ids of replicas asked for, not yet granted
+        self._loading = 0  # replicas granted, loading the model
+        self.draining: list[Replica] = []
+        self._wanted: list[tuple[float, int]] = []  # (time, replicas wanted) within the stabilisation window
+        self._last_up_s = 0.0
+        self._window = [0, 0]  # requests decided and meeting the SLO in this autoscale interval
+        self._busy_mark: dict[int, float] = {}  # replica allocation id -> busy seconds at the last check
+        self.scale_events = 0
         for i in range(spec.replicas):
-            cluster.submit(WorkRequest(first_work_id + i, f"{spec.name}/replica/{i}", spec.tp, self._start_replica))
+            self._request_replica(first_work_id + i)
+        if spec.autoscale is not None:
+            sim.env.timeout(spec.autoscale.interval_s).callbacks.append(self._autoscale)
         self._load_arrivals(until_s)
         self._next = 0
         if len(self._times):
@@ -106,14 +133,114 @@ class InferenceService:
             return "both"
         return "prefill" if index < self.spec.prefill_replicas else "decode"
 
+    def _request_replica(self, work_id: int) -> None:
+        self._requested.append(work_id)
+        self.cluster.submit(WorkRequest(work_id, f"{self.name}/replica/{work_id}", self.spec.tp, self._grant,
+                                        kind="inference", priority=self.spec.priority,
+                                        extra_power_w=self.spec.tp * (self.device.training_w() - self.device.idle_w())))
+
+    def _grant(self, alloc: Allocation) -> None:
+        """GPUs granted: serve at once at the start, else after loading the model."""
+        self._requested.remove(alloc.work.work_id)
+        self.allocations.append(alloc)
+        a = self.spec.autoscale
+        if self.sim.now_s == 0.0 or a is None or a.model_load_s == 0:
+            self._start_replica(alloc)
+            return
+        self._loading += 1
+        self.sim.env.timeout(a.model_load_s).callbacks.append(lambda _ev: self._loaded(alloc))
+
+    def _loaded(self, alloc: Allocation) -> None:
+        self._loading -= 1
+        self._start_replica(alloc)
+
     def _start_replica(self, alloc: Allocation) -> None:
-        index = len(self.replicas)
+        index = self._n_started
+        self._n_started += 1
         replica = Replica(self, index, alloc, self._role(index))
         self.replicas.append(replica)
-        self.allocations.append(alloc)
+        self.n_serving.add(1)
+        self.sim.recorder.event("serve", f"{self.name}/replica/{alloc.work.work_id}", "", len(self.replicas))
         pending, self.pending = self.pending, []
         for req in pending:
             self._route(req)
+
+    # -- autoscaling -------------------------------------------------------------------
+    def _autoscale(self, _ev=None) -> None:
+        """Scale up to what the metric wants now; scale down only to the most wanted over
+        the last ``scale_down_delay_s`` (a stabilisation window, as Kubernetes' HPA)."""
+        a = self.spec.autoscale
+        assert a is not None
+        now = self.sim.now_s
+        serving = len(self.replicas)
+        have = serving + self._loading + len(self._requested)
+        want = min(max(self._desired(a, serving), a.min_replicas), a.max_replicas)
+        self._wanted.append((now, want))
+        while self._wanted and self._wanted[0][0] < now - a.scale_down_delay_s:
+            self._wanted.pop(0)
+        if want > have:
+            for _ in range(want - have):
+                self._request_replica(self.cluster.new_work_id())
+            self.sim.recorder.event("scale", self.name, "up", want)
+            self.scale_events += 1
+            self._last_up_s = now
+        elif now - self._last_up_s >= a.scale_down_delay_s:
+            down_to = max(w for _, w in self._wanted)
+            if down_to < have:
+                self._scale_down(have - down_to)
+                self.sim.recorder.event("scale", self.name, "down", down_to)
+                self.scale_events += 1
+        self._window = [0, 0]
+        self.sim.env.timeout(a.interval_s).callbacks.append(self._autoscale)
+
+    def _desired(self, a: Autoscale, serving: int) -> int:
+        """Replicas the metric asks for now."""
+        if a.metric == "queue":
+            outstanding = sum(r.outstanding for r in self.replicas) + len(self.pending)
+            return math.ceil(outstanding / a.target)
+        busy = self._busy_share(a.interval_s)
+        if a.metric == "utilisation":
+            return math.ceil(serving * busy / a.target) if serving else 1
+        decided, met = self._window
+        if decided and met / decided < a.target:
+            return serving + 1
+        outstanding = sum(r.outstanding for r in self.replicas) + len(self.pending)
+        return serving - 1 if (not decided or met / decided >= a.target) and outstanding < serving else serving
+
+    def _busy_share(self, interval_s: float) -> float:
+        """Mean busy share of the serving replicas' GPUs over the last interval."""
+        shares = []
+        for r in self.replicas:
+            key = id(r.alloc)
+            now_busy = r.alloc.busy_now_s()
+            last = self._busy_mark.get(key)
+            self._busy_mark[key] = now_busy
+            span = min(interval_s, self.sim.now_s - r.alloc.t_granted_s)
+            if last is not None and span > 0:
+                shares.append((now_busy - last) / span)
+            elif span > 0:
+                shares.append(now_busy / span)
+        return sum(shares) / len(shares) if shares else 0.0
+
+    def _scale_down(self, n: int) -> None:
+        """Cancel requested replicas first, then drain the newest serving ones."""
+        while n and self._requested:
+            wid = self._requested.pop()
+            self.cluster.cancel(wid)
+            n -= 1
+        while n and len(self.replicas) > 1:
+            r = self.replicas.pop()
+            self.n_serving.add(-1)
+            self.draining.append(r)
+            n -= 1
+            self._release_if_drained(r)
+
+    def _release_if_drained(self, r: Replica) -> None:
+        if r.outstanding == 0 and r.idle:
+            self.draining.remove(r)
+            self._busy_mark.pop(id(r.alloc), None)
+            self.cluster.release(r.alloc)
+
 
     # -- arrivals --------------------------------------------------------------------
     def _load_arrivals(self, until_s: float) -> None:
@@ -180,6 +307,20 @@ class InferenceService:
         del self.in_flight[req.request_id]
         self.in_system.add(-1)
         self.sim.recorder.record("requests", req.row("completed"))
+        if self.spec.autoscale is not None:
+            self._window[0] += 1
+            self._window[1] += self._meets_slo(req)
+        if self.draining:  # check after the replica has taken its next step
+            self.sim.env.timeout(0).callbacks.append(lambda _ev: [self._release_if_drained(r) for r in
+                                                                   list(self.draining)])
+
+    def _meets_slo(self, req: Request) -> bool:
+        s = self.spec
+        ttft = req.t_first_token_s - req.t_arrival_s
+        ok = s.slo_ttft_s is None or ttft <= s.slo_ttft_s
+        if s.slo_tpot_s is None or req.output_tokens <= 1:
+            return ok
+        return ok and (req.t_done_s - req.t_first_token_s) / (req.output_tokens - 1) <= s.slo_tpot_s
 
     def _finish(self, until_s: float) -> None:
         """Account for requests still in flight, and the service's GPU energy."""
@@ -190,7 +331,7 @@ class InferenceService:
         meta["inference_output_tokens"] = meta.get("inference_output_tokens", 0) + self.output_tokens
         gpu_j = sum(a.energy_now_j() for a in self.allocations)
         meta["inference_gpu_s"] = meta.get("inference_gpu_s", 0.0) + sum(
-            a.gpus * (until_s - a.t_granted_s) for a in self.allocations)
+            a.gpus * ((a.t_released_s if a.released else until_s) - a.t_granted_s) for a in self.allocations)
         meta["inference_gpu_energy_j"] = meta.get("inference_gpu_energy_j", 0.0) + gpu_j
         meta["inference_preemptions"] = meta.get("inference_preemptions", 0) + self.preemptions
         meta["services"][self.name].update(output_tokens=self.output_tokens, gpu_energy_j=gpu_j,

@@ -16,6 +16,7 @@ an earlier attempt at the same sweep are reused, a table of every run closes the
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -70,6 +71,12 @@ def _override_key(message: str) -> str | None:
     """The key of a Hydra 'Could not override 'KEY'' message."""
     prefix = "Could not override '"
     return message[len(prefix):].split("'")[0] if message.startswith(prefix) else None
+
+
+def _is_multirun(argv: list[str]) -> bool:
+    from hydra._internal.utils import get_args_parser
+
+    return bool(get_args_parser().parse_known_args(argv)[0].multirun)
 
 
 def _runs_requested(argv: list[str]) -> list[list[str]]:
@@ -143,13 +150,74 @@ def format_summary(s: dict[str, Any]) -> str:
     return "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
 
 
+# --------------------------------------------------------------------------- progress
+
+# The bar shows only once a run has taken this long (wall time): short runs stay quiet.
+PROGRESS_DELAY_S = 3.0
+# Updates per run, at most: the bar's SimPy process wakes every duration/this (or every
+# control interval, if longer), so it costs a few hundred events per run.
+PROGRESS_UPDATES = 200
+# Set by main() for the sweep's worker processes: "1" when the sweep has a single run,
+# the only case where a run of a sweep may draw a progress bar.
+_SWEEP_OF_ONE_ENV = "_DCSIM_SWEEP_OF_ONE"
+
+
+class SimProgress:
+    """A tqdm bar over simulated time, advanced by a SimPy process every ``step_s``.
+
+    ``attach(sim)`` starts the process in a run's simulation. The process only reads the
+    clock, so the run's results do not change; it adds duration/step_s events.
+    """
+
+    def __init__(self, duration_s: float, step_s: float, label: str, file: Any = None,
+                 delay_s: float = PROGRESS_DELAY_S) -> None:
+        from tqdm import tqdm
+
+        self.step_s = step_s
+        self.bar = tqdm(total=duration_s, desc=label, file=file if file is not None else sys.stderr,
+                        delay=delay_s, leave=False, dynamic_ncols=True,
+                        bar_format="{desc} {percentage:3.0f}%|{bar}| {n:,.0f}/{total:,.0f} simulated s "
+                                   "[{elapsed}<{remaining}]")
+
+    def attach(self, sim: Any) -> None:
+        sim.env.process(self._advance(sim.env))
+        sim.on_finish(self._finish)
+
+    def _finish(self, until_s: float) -> None:
+        self.bar.update(until_s - self.bar.n)
+
+    def _advance(self, env: Any):
+        while True:
+            yield env.timeout(self.step_s)
+            self.bar.update(min(env.now, self.bar.total) - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def progress_wanted(multirun_mode: bool) -> bool:
+    """A progress bar only on a terminal, and in a sweep only when it has a single run."""
+    if not sys.stderr.isatty():
+        return False
+    return not multirun_mode or os.environ.get(_SWEEP_OF_ONE_ENV) == "1"
+
+
 # --------------------------------------------------------------------------- one run
 
 
-def run_and_write(scenario: Any, cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
+def run_and_write(scenario: Any, cfg: DictConfig, run_dir: Path, overrides: list[str],
+                  progress: bool = False) -> dict[str, Any]:
     """Run a built scenario and write its run directory; return its summary."""
+    bar = None
+    if progress:
+        step_s = max(scenario.duration_s / PROGRESS_UPDATES, scenario.facility.control_interval_s)
+        bar = SimProgress(scenario.duration_s, step_s, "dcsim")
     t0 = time.perf_counter()
-    results = scenario.run()
+    try:
+        results = scenario.run() if bar is None else scenario.run(on_sim=bar.attach)
+    finally:
+        if bar is not None:
+            bar.close()
     wall_s = time.perf_counter() - t0
     summary = results.summary()
     summary.update(dcsim_version=dcsim.__version__, overrides=list(overrides), wall_time_s=wall_s)
@@ -201,7 +269,7 @@ def _hydra_main(cfg: DictConfig) -> None:
         print(f"dcsim: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     try:
-        summary = run_and_write(scenario, cfg, run_dir, overrides)
+        summary = run_and_write(scenario, cfg, run_dir, overrides, progress=progress_wanted(sweep))
     except Exception as e:  # noqa: BLE001 - any failure of a run is recorded and reported in one line
         message = multirun.one_line(e)
         path = _record(run_dir, e, overrides, multirun.FAILED, message)
@@ -222,12 +290,14 @@ def main() -> None:
     if _INFO_FLAGS.intersection(argv):
         _hydra_main()
         return
-    err, refused, _ = validate(argv)
+    err, refused, n_runs = validate(argv)
     if err is not None:
         print(f"dcsim: error: {err}", file=sys.stderr)
         raise SystemExit(2)
     for line in refused:
         print(f"dcsim: {line}", file=sys.stderr)
+    if _is_multirun(argv):  # the launcher's worker processes inherit this
+        os.environ[_SWEEP_OF_ONE_ENV] = "1" if n_runs == 1 else "0"
     multirun.last_sweep = None
     _hydra_main()
     rows = multirun.last_sweep

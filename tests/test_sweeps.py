@@ -1,4 +1,4 @@
-"""Sweeps (``dcsim -m``): parallel launchers, failures, resuming, the summary table.
+"""Sweeps (``dcsim -m``): parallel launchers, failures, resuming, the summary table, progress.
 
 The command runs as a user runs it (a subprocess in a scratch directory, as in
 test_cli.py) on tiny scenarios. The deliberately broken run is a real failure: a
@@ -9,11 +9,17 @@ results fails (as on a full disk or a read-only share) after validation has pass
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
 import os
+import pty
+import re
+import select
+import struct
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -299,3 +305,125 @@ def test_ray_launcher_runs_the_same_sweep_with_the_same_results(tmp_path, joblib
     for num in (0, 1):
         assert kpis(sweep / str(num) / "summary.json") == kpis(joblib_dir / str(num) / "summary.json")
     assert [r["status"] for r in read_csv(sweep / "sweep_summary.csv")] == ["ok", "ok"]
+
+
+# --------------------------------------------------------------------------- progress bar
+
+
+def test_progress_bar_only_on_a_terminal_and_not_in_a_sweep_of_many(monkeypatch):
+    """On by default only when stderr is a terminal; in a sweep, only for a sweep of one run."""
+    from dcsim import cli
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert cli.progress_wanted(multirun_mode=False) is False
+    monkeypatch.setattr(sys, "stderr", Tty())
+    assert cli.progress_wanted(multirun_mode=False) is True
+    monkeypatch.delenv(cli._SWEEP_OF_ONE_ENV, raising=False)
+    assert cli.progress_wanted(multirun_mode=True) is False
+    monkeypatch.setenv(cli._SWEEP_OF_ONE_ENV, "0")
+    assert cli.progress_wanted(multirun_mode=True) is False
+    monkeypatch.setenv(cli._SWEEP_OF_ONE_ENV, "1")
+    assert cli.progress_wanted(multirun_mode=True) is True
+
+
+def test_progress_process_follows_simulated_time_and_changes_nothing():
+    """The bar's SimPy process advances the bar to the simulated time in steps and leaves
+    the other processes' events (and random draws) exactly as they were."""
+    from dcsim import cli
+    from dcsim.core.simulation import Simulation
+
+    class Trace:
+        def __init__(self, sim):
+            self.sim, self.seen = sim, []
+
+        def results(self, until_s):
+            return self.seen
+
+    def simulate(progress: cli.SimProgress | None) -> list:
+        sim = Simulation(7, Trace)
+        rng = sim.rng.stream("arrivals")
+
+        def arrivals(env):
+            while True:
+                yield env.timeout(float(rng.exponential(3.0)))
+                sim.recorder.seen.append((env.now, float(rng.random())))
+
+        sim.env.process(arrivals(sim.env))
+        if progress is not None:
+            progress.attach(sim)
+        return sim.run(1000.0)
+
+    out = io.StringIO()
+    bar = cli.SimProgress(1000.0, step_s=5.0, label="test", file=out, delay_s=0.0)
+    with_bar = simulate(bar)
+    assert bar.bar.n == pytest.approx(1000.0)
+    bar.close()
+    assert "simulated s" in out.getvalue()
+    assert with_bar == simulate(None)
+    assert len(with_bar) > 100
+
+
+def _run_in_terminal(args: list[str], cwd: Path, timeout: float = 180) -> tuple[int, str]:
+    """Run ``python -m dcsim ARGS`` with stdin/stdout/stderr on a pseudo-terminal; (exit, screen text)."""
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    env["MPLBACKEND"] = "Agg"
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))  # a 120-column terminal
+    proc = subprocess.Popen([sys.executable, "-m", "dcsim", *args], cwd=cwd, env=env, stdin=child, stdout=child,
+                            stderr=child, close_fds=True)
+    os.close(child)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([main], [], [], 0.5)
+        if ready:
+            try:
+                data = os.read(main, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        elif proc.poll() is not None:
+            break
+    os.close(main)
+    return proc.wait(timeout=30), b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bar_changes_no_result():
+    """A scenario run with the bar attached gives the same summary as without it."""
+    from dcsim import cli
+    from dcsim.api import compose_config
+    from dcsim.config.build import build
+
+    scenario = build(compose_config(["duration_s=600", "workload=inference_only"]))
+    out = io.StringIO()
+    bar = cli.SimProgress(scenario.duration_s, scenario.facility.control_interval_s, "test", file=out, delay_s=0.0)
+    with_bar = scenario.run(on_sim=bar.attach).summary()
+    assert bar.bar.n == scenario.duration_s
+    bar.close()
+    assert "/600 simulated s" in out.getvalue()
+    without = scenario.run().summary()
+    # the bar's own wake-ups (one every 60 s) are the only extra events; every KPI is the same
+    assert 0 < with_bar.pop("events_processed") - without.pop("events_processed") <= 600 / 60 + 1
+    assert json.dumps(with_bar, sort_keys=True) == json.dumps(without, sort_keys=True)
+
+
+def test_progress_bar_shows_on_a_terminal_for_a_long_run(tmp_path):
+    """On a terminal, a run that lasts longer than the bar's delay draws it over simulated
+    time, then prints its KPI table as usual."""
+    from dcsim import cli
+
+    run = tmp_path / "run"
+    code, screen = _run_in_terminal(["workload=inference_only", "output.report=false", "duration_s=10800",
+                                     f"hydra.run.dir={run}"], cwd=tmp_path)  # about 8 s here
+    assert code == 0, screen
+    assert "simulated s" in screen and re.search(r"\d+%\|", screen), screen
+    assert "PUE" in screen
+    wall_s = json.loads((run / "summary.json").read_text())["wall_time_s"]
+    assert wall_s > cli.PROGRESS_DELAY_S, f"the run took {wall_s:.1f} s: too short to show the bar"

@@ -159,3 +159,23 @@ def test_every_job_and_request_is_accounted_for(case):
     ts = f["timeseries"]
     assert ts[ts["component"] == "facility"]["gpus_allocated"].max() <= r.summary()["gpus_total"] + 1e-9
     assert not math.isnan(r.summary()["gpu_utilisation"])
+
+
+# ------------------------------------------------------------------ power contention
+BUDGET = ["workload=training_only", "facility.power.budget_kw=100", "duration_s=1800", "output.write=false"]
+
+
+def test_power_admission_refuses_starts_that_would_exceed_the_budget():
+    """Without admission (and no capping policy) the jobs push IT power past the budget;
+    with it, a job waits until its extra power fits and the budget holds at every tick."""
+    def run(admission: str):
+        f = dcsim.run(BUDGET + [f"scheduler.power_admission={admission}"]).frames()
+        fac = f["timeseries"][f["timeseries"]["component"] == "facility"]
+        return f["jobs"].set_index("name"), float((fac["it_power_w"] - fac["it_budget_w"]).max())
+
+    free_jobs, free_excess_w = run("false")
+    held_jobs, held_excess_w = run("true")
+    assert free_excess_w > 10e3
+    assert held_excess_w <= 0.0
+    assert held_jobs.loc["finetune_70b", "t_start_s"] > free_jobs.loc["finetune_70b", "t_start_s"]
+    assert held_jobs["t_start_s"].notna().sum() < free_jobs["t_start_s"].notna().sum()

@@ -257,7 +257,7 @@ def _hydra_main(cfg: DictConfig) -> None:
         if multirun.reusable_summary(run_dir, overrides, dcsim.__version__) is not None:
             print(f"dcsim: skipped {name}: complete in {run_dir}", file=sys.stderr, flush=True)
             return
-        if multirun.clear_for_rerun(run_dir, overrides):
+        if multirun.clear_for_rerun(run_dir):
             print(f"dcsim: {name}: replacing the run of other overrides or another dcsim version in {run_dir}",
                   file=sys.stderr, flush=True)
     try:

@@ -218,7 +218,7 @@ def test_reusable_summary_needs_the_same_overrides_and_version(tmp_path):
     (d / "summary.json").write_text('{"overrides": ["seed=1"], "dcsim_')  # damaged
     assert multirun.reusable_summary(d, ["seed=1"], "0.1.0") is None
     (d / "error.json").write_text("{}")
-    assert multirun.clear_for_rerun(d, ["seed=1"]) is True
+    assert multirun.clear_for_rerun(d) is True
     assert list(d.iterdir()) == []
 
 

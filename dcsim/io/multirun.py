@@ -111,10 +111,11 @@ def reusable_summary(run_dir: str | Path, overrides: Sequence[str], dcsim_versio
     return summary
 
 
-def clear_for_rerun(run_dir: str | Path, overrides: Sequence[str]) -> bool:
-    """Remove what a previous run left in ``run_dir`` that the new run would not overwrite
-    or that would make it look complete: its error.json, and a summary.json of other
-    overrides or another version. Returns True if a complete run was removed."""
+def clear_for_rerun(run_dir: str | Path) -> bool:
+    """Before running again in ``run_dir`` (when :func:`reusable_summary` found nothing to
+    reuse), remove what a previous run left that would make it look finished: its
+    error.json, and a summary.json of other overrides or another dcsim version. Returns
+    True if a complete run was removed."""
     d = Path(run_dir)
     (d / ERROR).unlink(missing_ok=True)
     if (d / SUMMARY).is_file():

@@ -241,7 +241,8 @@ class _Room:
 @dataclass
 class _Scheduler:
     placement: _Placement = field(default_factory=PackPlacement)
-    needs_running = False
+    needs_running = False  # the view must list running work
+    preempts = False  # may decide something with no GPU free
 
     def _try(self, work: QueuedWork, room: _Room) -> Nodes | None:
         """Nodes for ``work`` now, taken from ``room``; None if it does not fit."""
@@ -299,7 +300,13 @@ class EasyBackfillScheduler(_Scheduler):
         started = tuple(RunningWork(p.work_id, w.gpus, w.kind, w.priority, p.nodes, view.now_s + w.runtime_s,
                                     t_start_s=view.now_s) for p, w in zip(out, queue))
         shadow_s, at_shadow = self.reservation(head, room.free, replace(view, running=view.running + started))
+        smallest = min((w.gpus for w in rest), default=0)
         for work in rest:
+            free_gpus = sum(room.free)
+            if free_gpus < smallest:
+                break  # nothing left fits: stop scanning a long queue
+            if work.gpus > free_gpus:
+                continue
             nodes = room.find(self.placement, work)
             if nodes is None:
                 continue
@@ -335,6 +342,7 @@ class PriorityScheduler(_Scheduler):
     the latest started, first); nothing of lower priority starts meanwhile."""
 
     needs_running = True
+    preempts = True
 
     def rank(self, work: QueuedWork | RunningWork) -> int:
         return work.priority

@@ -233,6 +233,8 @@ class Cluster:
         """Ask the policy for decisions and apply them."""
         if not self.queue:
             return
+        if not getattr(self.scheduler, "preempts", False) and not any(self.free):
+            return  # nothing can start and nothing is preempted: skip building the view
         for decision in self.scheduler.decide(self.view()):
             if isinstance(decision, Preemption):
                 self._preempt(decision)

@@ -73,32 +73,56 @@ def _override_key(message: str) -> str | None:
     return message[len(prefix):].split("'")[0] if message.startswith(prefix) else None
 
 
+# Launchers that come with an optional extra of dcsim (pyproject.toml).
+_LAUNCHER_EXTRAS = {"ray": "ray", "submitit_slurm": "slurm", "submitit_local": "slurm"}
+
+
 def _is_multirun(argv: list[str]) -> bool:
     from hydra._internal.utils import get_args_parser
 
     return bool(get_args_parser().parse_known_args(argv)[0].multirun)
 
 
+def _split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(the task's overrides, Hydra's own: hydra.*, hydra/GROUP=OPTION) of the command line."""
+    from hydra._internal.utils import get_args_parser
+
+    args, _ = get_args_parser().parse_known_args(argv)
+    ours = [o for o in args.overrides if not o.lstrip("+~").startswith("hydra")]
+    return ours, [o for o in args.overrides if o not in ours]
+
+
 def _runs_requested(argv: list[str]) -> list[list[str]]:
     """The override lists of every run the command line asks for (sweeps expanded), in
     Hydra's job order."""
-    from hydra._internal.utils import get_args_parser
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    args, _ = get_args_parser().parse_known_args(argv)
-    overrides = [o for o in args.overrides if not o.lstrip("+~").startswith("hydra")]
-    if not args.multirun:
+    overrides, _ = _split_overrides(argv)
+    if not _is_multirun(argv):
         OverridesParser.create().parse_overrides(overrides)  # a syntax error is reported here
         return [overrides]
     return multirun.expand_sweep(overrides)
+
+
+def _hydra_error(e: Exception, hydra_overrides: list[str]) -> str:
+    """A bad Hydra override as one line; a launcher from an extra that is not installed says
+    how to install it."""
+    line = _one_line(e)
+    for o in hydra_overrides:
+        group, _, option = o.partition("=")
+        if group == "hydra/launcher" and option in _LAUNCHER_EXTRAS and f"hydra/launcher/{option}'" in line:
+            extra = _LAUNCHER_EXTRAS[option]
+            return f"{line}: the {option} launcher comes with dcsim's {extra} extra: pip install -e '.[{extra}]'"
+    return line
 
 
 def validate(argv: list[str]) -> tuple[str | None, list[str], int]:
     """Check every requested run before any starts.
 
     Returns (fatal error, refusals, number of runs): a fatal error (a typo, a wrong type,
-    or, for a single run, an impossible value) stops the command; in a sweep, points with
-    impossible values are refused one line each while the others run.
+    a launcher that is not installed, or, for a single run, an impossible value) stops the
+    command; in a sweep, points with impossible values are refused one line each while the
+    others run.
     """
     refused: list[str] = []
     with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):  # once for every run
@@ -106,6 +130,12 @@ def validate(argv: list[str]) -> tuple[str | None, list[str], int]:
             runs = _runs_requested(argv)
         except Exception as e:  # noqa: BLE001 - any parse error is reported as one line
             return _one_line(e), [], 0
+        hydra_overrides = _split_overrides(argv)[1]
+        if hydra_overrides:  # the same for every run: checked once, with the first run
+            try:
+                compose(config_name=CONFIG_NAME, overrides=hydra_overrides + runs[0], return_hydra_config=True)
+            except Exception as e:  # noqa: BLE001 - Hydra/OmegaConf composition errors
+                return _hydra_error(e, hydra_overrides), [], len(runs)
         for overrides in runs:
             try:
                 build(compose(config_name=CONFIG_NAME, overrides=overrides))

@@ -135,6 +135,26 @@ def test_validation_expands_every_sweep_syntax():
     assert err is not None and "seed=1,,2" in err and refused == []
 
 
+def test_a_launcher_that_is_not_installed_is_one_clear_line(tmp_path):
+    """A bad hydra/launcher option stops the command up front: exit 2, one line naming the
+    option and the ones there are; a launcher of an extra says which extra to install."""
+    from hydra.errors import MissingConfigException
+
+    from dcsim import cli
+
+    proc = dcsim(["-m", *TINY, SEEDS, "hydra/launcher=nope", f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=tmp_path)
+    assert proc.returncode == 2, show(proc)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, show(proc)
+    assert "hydra/launcher/nope" in lines[0] and "'basic', 'joblib'" in lines[0], lines[0]
+    assert not (tmp_path / "sweep").exists()
+    missing = MissingConfigException("In 'hydra/config': Could not find 'hydra/launcher/submitit_slurm'",
+                                     missing_cfg_file="hydra/launcher/submitit_slurm", options=["basic", "joblib"])
+    line = cli._hydra_error(missing, ["hydra/launcher=submitit_slurm"])
+    assert line.endswith("the submitit_slurm launcher comes with dcsim's slurm extra: pip install -e '.[slurm]'")
+    assert "options are ['basic', 'joblib']" in line
+
+
 # --------------------------------------------------------------------------- failures and resuming
 
 

@@ -1,0 +1,56 @@
+"""Figure of the rack-density study: energy and cost per token, and IT power per floor
+area, against rack density, one line per cooling technology; each technology's rack
+limit is marked.
+
+    python experiments/rack_density/plot.py [SWEEP_DIR] [OUT_PNG]
+
+SWEEP_DIR defaults to experiments/rack_density/sweep, OUT_PNG to figure.png beside this file.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from dcsim.analysis import load_sweep, plot_cost_per_token_vs_density, plot_energy_per_token_vs_density, plot_kpi_vs
+from dcsim.analysis.style import dcsim_style
+from dcsim.facility.cooling import TECHNOLOGIES
+
+HERE = Path(__file__).resolve().parent
+HUE = "facility.cooling.technology"
+
+
+def main(sweep_dir: str, out: str) -> None:
+    df = load_sweep(sweep_dir)
+    df = df.assign(rack_nameplate_kw=df["rack_nameplate_w"] / 1e3)
+    with dcsim_style():
+        fig = Figure(figsize=(15.0, 4.6), layout="constrained")
+        energy, cost, area = fig.subplots(1, 3)
+        plot_energy_per_token_vs_density(df, ax=energy)
+        plot_cost_per_token_vs_density(df, ax=cost)
+        plot_kpi_vs(df, "rack_nameplate_kw", "it_mw_per_m2", ax=area,  # the same for every technology
+                    ylabel="IT nameplate power per white space (MW/m²)", title="What density buys: floor space")
+        # Each technology's rack limit (dcsim.facility.cooling), in its line's colour.
+        handles, labels = energy.get_legend_handles_labels()
+        colours = {label: h.get_color() for h, label in zip(handles, labels)}
+        for ax in (energy, cost, area):
+            for name, colour in colours.items():
+                ax.axvline(TECHNOLOGIES[name].max_rack_kw, color=colour, linestyle=":", linewidth=1.2)
+            ax.set_xlim(left=0)
+            ax.set_ylim(0, 1.12 * ax.get_ylim()[1])  # from zero: differences in proportion to the whole
+        energy.legend(title="cooling (dotted: its kW limit)", loc="lower left")
+        cost.get_legend().remove()
+        fig.suptitle("The same 288 H100 GPUs serving Llama-3.1-70B, packed 16 to 144 GPUs per rack "
+                     "(refused: denser than the cooling removes)")
+        fig.savefig(out, dpi=110)
+    refused = df[df["failure"] == "refused"]
+    print(f"{len(df)} runs, {int((df['status'] == 'ok').sum())} ok, {len(refused)} refused -> {out}")
+    for _, r in refused.iterrows():
+        print(f"  refused: {r['overrides']}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else str(HERE / "sweep"),
+         sys.argv[2] if len(sys.argv) > 2 else str(HERE / "figure.png"))

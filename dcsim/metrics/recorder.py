@@ -26,7 +26,7 @@ REQUEST_COLUMNS = (
 JOB_COLUMNS = (
     "job_id", "name", "model", "gpus", "status", "t_submit_s", "t_start_s", "t_end_s", "wait_s", "steps",
     "steps_done", "step_time_s", "mfu", "restarts", "lost_gpu_s", "energy_j", "effective_share",
-    "run_length_s", "preemptions", "lost_steps", "racks", "job_kind",
+    "run_length_s", "preemptions", "lost_steps", "racks", "job_kind", "productive_s",
 )
 EVENT_COLUMNS = ("t_s", "record_type", "component", "detail", "value")
 TIMESERIES_COLUMNS = (

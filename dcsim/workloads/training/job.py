@@ -118,7 +118,8 @@ class TrainingJob:
         self.ckpt_steps = 0.0  # progress saved by the last valid checkpoint
         self.restarts = 0
         self.lost_gpu_s = 0.0
-        self.productive_s = 0.0  # running time whose progress was kept
+        self.productive_s = 0.0  # running time behind steps_done, at the step times it ran at
+        self._ckpt_productive_s = 0.0  # productive_s at the last valid checkpoint
         self._lost_steps = 0.0
         self._next_ckpt_s = math.inf
         self._next_failure_s = math.inf
@@ -199,6 +200,7 @@ class TrainingJob:
     def _preempted(self) -> None:
         assert self.alloc is not None
         self.ckpt_steps = self.steps_done  # the preemption checkpoint saved everything
+        self._ckpt_productive_s = self.productive_s
         self.preemptions += 1
         self.sim.recorder.event("requeue", f"job/{self.spec.name}", "preempted", self.steps_done)
         self._energy_before_j += self.alloc.energy_now_j()
@@ -230,54 +232,58 @@ class TrainingJob:
         if self.phase == "running":
             gained = min(float(self.spec.steps) - self.steps_done, (now - self.t_progress_s) / self.step_time_s)
             self.steps_done += gained
+            self.productive_s += gained * self.step_time_s
         self.t_progress_s = now
 
     def _checkpoint(self) -> None:
         self._credit_progress()
-        saved = self.steps_done
+        saved = (self.steps_done, self.productive_s)
         write_s = self.spec.checkpoint_write_s
         self._next_ckpt_s = math.inf
         if self.spec.checkpoint_async:
-            self.sim.env.timeout(write_s).callbacks.append(lambda _ev, s=saved: self._checkpoint_done(s))
+            self.sim.env.timeout(write_s).callbacks.append(lambda _ev: self._checkpoint_done(*saved))
             self._resume()
             return
         self.phase = "checkpointing"
         self._set_power()
-        self._timer(self.sim.now_s + write_s, lambda: (self._checkpoint_done(saved), self._resume()))
+        self._timer(self.sim.now_s + write_s, lambda: (self._checkpoint_done(*saved), self._resume()))
 
-    def _checkpoint_done(self, saved_steps: float) -> None:
+    def _checkpoint_done(self, saved_steps: float, saved_productive_s: float) -> None:
         if self.status == "running" and saved_steps > self.ckpt_steps and saved_steps <= self.steps_done:
             self.ckpt_steps = saved_steps
+            self._ckpt_productive_s = saved_productive_s
 
-    def _draw_failure(self) -> None:
+    def _draw_failure(self, from_s: float | None = None) -> None:
+        """The next interruption: exponential running time from ``from_s`` (default now)."""
         rate = self.spec.failure_rate_per_s
-        self._next_failure_s = self.sim.now_s + self._rng.exponential(1.0 / rate) if rate > 0 else math.inf
+        start_s = self.sim.now_s if from_s is None else from_s
+        self._next_failure_s = start_s + self._rng.exponential(1.0 / rate) if rate > 0 else math.inf
 
     def _fail(self) -> None:
         self._credit_progress()
         lost = self.steps_done - self.ckpt_steps
+        lost_s = self.productive_s - self._ckpt_productive_s
         self._lost_steps += lost
         self.steps_done = self.ckpt_steps
+        self.productive_s = self._ckpt_productive_s
         down_s = self.spec.restart_s + self.spec.reload_s
-        self.lost_gpu_s += (lost * self.step_time_s + down_s) * self.spec.gpus
+        self.lost_gpu_s += (lost_s + down_s) * self.spec.gpus
         self.restarts += 1
         causes = self.spec.failure_causes
         cause = "failure"
         if causes:
             shares = [s for _, s in causes]
             cause = causes[int(self._rng.choice(len(causes), p=[s / sum(shares) for s in shares]))][0]
-        self.sim.recorder.event("failure", f"job/{self.spec.name}", cause, lost * self.step_time_s)
+        self.sim.recorder.event("failure", f"job/{self.spec.name}", cause, lost_s)
         self.phase = "restarting"
         self._set_power()
         self._next_ckpt_s = math.inf
-        self._draw_failure()
         wait_s = self._repair_wait_s(cause)
         if wait_s > 0:
             self.sim.recorder.event("repair_wait", f"job/{self.spec.name}", "no hot spare free", wait_s)
             self.lost_gpu_s += wait_s * self.spec.gpus
         restart_end = self.sim.now_s + wait_s + down_s
-        if self._next_failure_s < restart_end:  # failures are counted while running only
-            self._next_failure_s = restart_end + (self._next_failure_s - self.sim.now_s)
+        self._draw_failure(from_s=restart_end)  # the hazard runs while the job runs only
         self._timer(restart_end, self._resume)
 
     def _repair_wait_s(self, cause: str) -> float:
@@ -371,7 +377,7 @@ class TrainingJob:
         energy_j = self._energy_before_j + (self.alloc.energy_now_j() if self.alloc is not None else 0.0)
         end = self.t_end_s if self.status == "completed" else until_s
         wall_s = end - self.t_start_s if self.t_start_s == self.t_start_s else 0.0
-        productive_s = self.steps_done * self.step_time_s
+        productive_s = self.productive_s
         done = self.steps_done
         projected_s = (end - self.t_start_s) * s.steps / done if done > 0 and wall_s > 0 else math.nan
         self.sim.recorder.record("jobs", (
@@ -379,5 +385,5 @@ class TrainingJob:
             self.t_start_s - s.submit_time_s, s.steps, int(self.steps_done), self.step_time_s,
             self.step.mfu * self.step.time_s / self.step_time_s, self.restarts, self.lost_gpu_s, energy_j,
             productive_s / wall_s if wall_s > 0 else math.nan, projected_s, self.preemptions, self._lost_steps,
-            self.racks, s.kind_label,
+            self.racks, s.kind_label, productive_s,
         ))

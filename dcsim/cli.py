@@ -15,16 +15,18 @@ an earlier attempt at the same sweep are reused, a table of every run closes the
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import hydra
 from hydra import compose, initialize_config_module
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
@@ -95,13 +97,41 @@ def _split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
 def _runs_requested(argv: list[str]) -> list[list[str]]:
     """The override lists of every run the command line asks for (sweeps expanded), in
     Hydra's job order."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    overrides, _ = _split_overrides(argv)
+    overrides, hydra_overrides = _split_overrides(argv)
     if not _is_multirun(argv):
         OverridesParser.create().parse_overrides(overrides)  # a syntax error is reported here
         return [overrides]
-    return multirun.expand_sweep(overrides)
+    # Hydra's basic sweeper crosses the config's hydra.sweeper.params (an experiment's sweep)
+    # with the command line's, a command-line key replacing the config's
+    fixed = [o.input_line for o in OverridesParser.create().parse_overrides(overrides) if not o.is_sweep_override()]
+    cfg = compose(config_name=CONFIG_NAME, overrides=hydra_overrides + fixed, return_hydra_config=True)
+    params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
+    return multirun.expand_sweep([f"{k}={v}" for k, v in params.items()] + overrides)
+
+
+def composed_runs(runs: list[list[str]]) -> Iterator[tuple[list[str], DictConfig]]:
+    """Each run's config as Hydra composes it, for many runs at the cost of few (inside an
+    initialised Hydra). Hydra composes the defaults list (the config group choices) and then
+    applies every other override to the result; runs with the same group choices share
+    that composition here, and the rest of each run's overrides are applied to a copy of
+    it by Hydra's own step, with Hydra's errors."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra.core.global_hydra import GlobalHydra
+
+    repo = GlobalHydra.instance().config_loader().repository
+    parser = OverridesParser.create()
+    bases: dict[tuple[str, ...], DictConfig] = {}
+    for overrides in runs:
+        parsed = parser.parse_overrides(overrides)
+        # as Hydra's defaults list sorts them: a group option (not a dict) picks a config
+        is_group = [o.package is not None or (repo.group_exists(o.key_or_group) and not isinstance(o.value(), dict))
+                    for o in parsed]
+        groups = tuple(o.input_line for o, g in zip(parsed, is_group) if g)
+        if groups not in bases:
+            bases[groups] = compose(config_name=CONFIG_NAME, overrides=list(groups))
+        cfg = copy.deepcopy(bases[groups])
+        ConfigLoaderImpl._apply_overrides_to_config([o for o, g in zip(parsed, is_group) if not g], cfg)
+        yield overrides, cfg
 
 
 def _hydra_error(e: Exception, hydra_overrides: list[str]) -> str:
@@ -124,6 +154,10 @@ def validate(argv: list[str]) -> tuple[str | None, list[str], int]:
     command; in a sweep, points with impossible values are refused one line each while the
     others run.
     """
+    from hydra._internal.utils import get_args_parser
+
+    if get_args_parser().parse_known_args(argv)[1]:  # Hydra's own parser reports them, at once
+        return None, [], 0
     refused: list[str] = []
     with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):  # once for every run
         try:
@@ -136,15 +170,16 @@ def validate(argv: list[str]) -> tuple[str | None, list[str], int]:
                 compose(config_name=CONFIG_NAME, overrides=hydra_overrides + runs[0], return_hydra_config=True)
             except Exception as e:  # noqa: BLE001 - Hydra/OmegaConf composition errors
                 return _hydra_error(e, hydra_overrides), [], len(runs)
-        for overrides in runs:
-            try:
-                build(compose(config_name=CONFIG_NAME, overrides=overrides))
-            except ConfigError as e:
-                if len(runs) == 1:
-                    return str(e), [], 1
-                refused.append(f"refused run [{' '.join(overrides)}]: {e}")
-            except Exception as e:  # noqa: BLE001 - Hydra/OmegaConf composition errors
-                return _one_line(e), [], len(runs)
+        try:
+            for overrides, cfg in composed_runs(runs):
+                try:
+                    build(cfg)
+                except ConfigError as e:
+                    if len(runs) == 1:
+                        return str(e), [], 1
+                    refused.append(f"refused run [{' '.join(overrides)}]: {e}")
+        except Exception as e:  # noqa: BLE001 - Hydra/OmegaConf composition errors
+            return _one_line(e), [], len(runs)
     if refused and len(refused) == len(runs):
         return refused[0], [], len(runs)
     return None, refused, len(runs)

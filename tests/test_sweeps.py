@@ -135,6 +135,46 @@ def test_validation_expands_every_sweep_syntax():
     assert err is not None and "seed=1,,2" in err and refused == []
 
 
+def test_validation_crosses_an_experiment_sweep_with_the_command_line():
+    """An experiment's own sweep (hydra.sweeper.params) is checked up front like a command
+    line's: rack_density's 7 densities x 4 coolings are 28 runs, its 6 impossible points
+    refused one line each before any starts; a command-line key replaces the experiment's."""
+    from dcsim import cli
+
+    err, refused, n_runs = cli.validate(["+experiment=rack_density", "-m"])
+    assert err is None and n_runs == 28 and len(refused) == 6
+    assert all("facility.cooling.technology=air" in line or "facility.cooling.technology=rear_door" in line
+               for line in refused)
+    assert cli.validate(["-m", "+experiment=rack_density", "facility.cooling.technology=immersion"]) == (None, [], 7)
+
+
+def test_composed_runs_equal_hydra_s_own_composition():
+    """The validation shortcut (group choices composed once per distinct choice, the other
+    overrides applied to a copy) gives the config Hydra composes for each run: group options,
+    dict merges, additions, deletions and plain values, in any order."""
+    from hydra import compose, initialize_config_module
+    from omegaconf import OmegaConf
+
+    from dcsim import cli
+    from dcsim.api import CONFIG_MODULE, CONFIG_NAME
+
+    runs = [
+        ["seed=3", "duration_s=60"],
+        ["workload=training_only", "~workload.training.sft_7b", "duration_s=120"],
+        ["facility={num_racks:3,rack:{gpus_per_rack:16}}", "scheduler=easy_backfill", "seed=4"],
+        ["+experiment=rack_density", "facility.cooling.technology=immersion", "+facility.grid.demand_response=[]"],
+        ["duration_s=60", "workload=training_only", "workload.training.pretrain_8b.gpus=16"],
+    ]
+    with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+        for run, cfg in cli.composed_runs(runs):
+            full = compose(config_name=CONFIG_NAME, overrides=run)
+            assert OmegaConf.to_container(cfg) == OmegaConf.to_container(full), run
+        bad = cli.composed_runs([["seed=1"], ["facility.num_racks=many"]])
+        next(bad)
+        with pytest.raises(Exception, match="facility.num_racks=many"):
+            next(bad)
+
+
 def test_a_launcher_that_is_not_installed_is_one_clear_line(tmp_path):
     """A bad hydra/launcher option stops the command up front: exit 2, one line naming the
     option and the ones there are; a launcher of an extra says which extra to install."""

@@ -22,6 +22,7 @@ name (``CLIMATES``) - see DATA_SOURCES.md.
 
 from __future__ import annotations
 
+import functools
 import gzip
 from dataclasses import dataclass
 from importlib import resources
@@ -154,6 +155,25 @@ def wet_bulb_c(dry_bulb_c, rel_humidity_pct, pressure_pa=101325.0):
     return float(out) if out.ndim == 0 else out
 
 
+def _epw_year(path: str | None) -> tuple[str, dict[str, np.ndarray], str, float]:
+    """(name, hourly fields with the wet bulb, location, UTC offset in hours) of an EPW file."""
+    text, name = load_epw_text(path)
+    f = read_epw_fields(text)
+    f["wet_bulb_c"] = wet_bulb_c(f["dry_bulb_c"], f["rel_humidity_pct"], f["pressure_pa"])
+    location, utc_offset_h = read_epw_location(text)
+    return name, f, location, _UTC_OFFSET_OVERRIDE_H.get(name, utc_offset_h)
+
+
+@functools.lru_cache(maxsize=None)
+def _shipped_epw_year(name: str | None) -> tuple[str, dict[str, np.ndarray], str, float]:
+    """``_epw_year`` of a shipped climate, parsed once (a sweep builds it for every point);
+    its arrays are read-only, as every Climate built from it shares them."""
+    out = _epw_year(name)
+    for values in out[1].values():
+        values.flags.writeable = False
+    return out
+
+
 # --- climate over simulated time ---------------------------------------------------------
 
 
@@ -188,15 +208,12 @@ class Climate:
     def from_epw(cls, path: str | None, start_day_of_year: int, start_hour: float) -> "Climate":
         """A climate from an EPW file (a path, a name in ``CLIMATES`` or ``None`` for the
         default), starting at ``start_hour`` local standard time of ``start_day_of_year`` (1-365)."""
-        text, name = load_epw_text(path)
-        f = read_epw_fields(text)
-        location, utc_offset_h = read_epw_location(text)
-        utc_offset_h = _UTC_OFFSET_OVERRIDE_H.get(name, utc_offset_h)
+        shipped = path is None or path in CLIMATES  # package data: parsed once per process
+        name, f, location, utc_offset_h = _shipped_epw_year(path) if shipped else _epw_year(path)
         return cls(
             name, f["dry_bulb_c"], (start_day_of_year - 1) * DAY_S + start_hour * HOUR_S,
             rel_humidity_pct=f["rel_humidity_pct"], pressure_pa=f["pressure_pa"], dew_point_c=f["dew_point_c"],
-            wet_bulb_c=wet_bulb_c(f["dry_bulb_c"], f["rel_humidity_pct"], f["pressure_pa"]),
-            utc_offset_h=utc_offset_h, location=location,
+            wet_bulb_c=f["wet_bulb_c"], utc_offset_h=utc_offset_h, location=location,
         )
 
     @classmethod

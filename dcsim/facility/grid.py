@@ -27,6 +27,7 @@ noon Pacific standard time, which is consistent to within the hour). Missing hou
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 from dataclasses import dataclass, field
@@ -121,6 +122,18 @@ def read_eia_hourly(text: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return column("avg_CI"), mix
 
 
+@functools.lru_cache(maxsize=None)
+def _shipped_eia_hourly(region: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """``read_eia_hourly`` of a shipped region, parsed once (a sweep builds it for every
+    point); its arrays are read-only, as every CarbonIntensity built from it shares them."""
+    file = GRID_REGIONS[region][0]
+    ci, mix = read_eia_hourly(gzip.decompress(resources.files("dcsim.data").joinpath("grid", file).read_bytes())
+                              .decode("utf-8"))
+    for values in (ci, *mix.values()):
+        values.flags.writeable = False
+    return ci, mix
+
+
 @dataclass(frozen=True)
 class CarbonIntensity:
     """Average carbon intensity of grid electricity (gCO2e/kWh) over simulated time, and the
@@ -143,7 +156,8 @@ class CarbonIntensity:
         """Hourly intensity from an EIA-930 file (see ``read_eia_hourly``), with simulated
         ``t = 0`` at ``start_hour`` local standard time (``utc_offset_h`` from UTC) of
         ``start_day_of_year``."""
-        return cls._from_text(_open_text(path), name or Path(path).name, start_day_of_year, start_hour, utc_offset_h)
+        return cls._from_hourly(*read_eia_hourly(_open_text(path)), name or Path(path).name, start_day_of_year,
+                                start_hour, utc_offset_h)
 
     @classmethod
     def named(cls, region: str, start_day_of_year: int, start_hour: float,
@@ -152,15 +166,12 @@ class CarbonIntensity:
         defaults to the region's own standard time (pass the climate's to align with it)."""
         if region not in GRID_REGIONS:
             raise ValueError(f"unknown grid region {region!r}; shipped regions: {sorted(GRID_REGIONS)}")
-        file, region_offset_h = GRID_REGIONS[region]
-        text = gzip.decompress(resources.files("dcsim.data").joinpath("grid", file).read_bytes()).decode("utf-8")
-        offset = region_offset_h if utc_offset_h is None else utc_offset_h
-        return cls._from_text(text, region, start_day_of_year, start_hour, offset)
+        offset = GRID_REGIONS[region][1] if utc_offset_h is None else utc_offset_h
+        return cls._from_hourly(*_shipped_eia_hourly(region), region, start_day_of_year, start_hour, offset)
 
     @classmethod
-    def _from_text(cls, text: str, name: str, start_day_of_year: int, start_hour: float,
-                   utc_offset_h: float) -> "CarbonIntensity":
-        ci, mix = read_eia_hourly(text)
+    def _from_hourly(cls, ci: np.ndarray, mix: dict[str, np.ndarray], name: str, start_day_of_year: int,
+                     start_hour: float, utc_offset_h: float) -> "CarbonIntensity":
         # simulated t = 0 is local standard time; UTC = local - offset
         offset_s = _seconds_into_year(start_day_of_year, start_hour) - utc_offset_h * HOUR_S
         return cls(name, HourlySteps(ci, offset_s), mix)

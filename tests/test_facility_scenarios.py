@@ -135,6 +135,17 @@ def test_priority_policy_spares_inference(oversubscribed):
     assert ttft["priority"] <= ttft["proportional"]
 
 
+def test_thermal_throttling_counts_only_caps_that_bind():
+    """A density cap above what a replica draws slows nothing: thermally throttled GPU time
+    counts only GPUs whose thermal cap is below their uncapped draw, so it is part of the
+    throttled GPU time, never more (43.5 kW racks on air's 40 kW, serving at partial load)."""
+    r = dcsim.run(["workload=inference_only", "duration_s=900", "output.write=false", "facility.num_racks=6",
+                   "facility.rack.gpus_per_rack=48", "facility.cooling.over_density=throttle"])
+    s = r.summary()
+    assert 0 < s["thermally_throttled_gpu_hours"] <= s["throttled_gpu_hours"]
+    assert s["thermally_throttled_gpu_hours"] < 0.5 * 48 * 6 * 900 / 3600  # most replicas draw under the cap
+
+
 @pytest.fixture(scope="module")
 def chiller_failure():
     return dcsim.run(["workload=inference_only", "duration_s=5400", "output.write=false",

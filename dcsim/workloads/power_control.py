@@ -120,11 +120,12 @@ class PowerController:
         for wid, (owner, gpus, rack) in sorted(consumers.items()):
             cap = caps[wid]
             hot = self.thermal_cap_w(rack)
-            if hot is not None and (cap is None or hot < cap):
+            by_heat = hot is not None and (cap is None or hot < cap)
+            if by_heat:
                 cap = hot
-                thermal += gpus
-            if cap is not None and cap < owner.uncapped_w_per_gpu():
+            if cap is not None and cap < owner.uncapped_w_per_gpu():  # throttled: the cap binds
                 capped += gpus
+                thermal += gpus if by_heat else 0
             if self.applied.get(wid) != cap:
                 self.applied[wid] = cap
                 owner.set_cap(cap)

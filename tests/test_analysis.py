@@ -125,6 +125,23 @@ def test_override_columns_are_typed(df):
                                             "facility.power.oversubscription", "output.report"]
 
 
+def test_dict_override_leaves_are_typed_columns(tmp_path):
+    """A dict override (racks and GPUs per rack moved together, as rack_density sweeps them)
+    is a column of its text and one typed column per leaf, so refused points keep their
+    density too."""
+    points = {"0": "facility={num_racks:18,rack:{gpus_per_rack:16}}", "1": "facility={num_racks:2,rack:{gpus_per_rack:144}}"}
+    for name, override in points.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "error.json").write_text(json.dumps(
+            {"status": "refused", "error": "too dense", "overrides": [override, "facility.cooling.technology=air"]}))
+    df = load_sweep(tmp_path)
+    assert df["facility"].tolist() == ["{num_racks:18,rack:{gpus_per_rack:16}}", "{num_racks:2,rack:{gpus_per_rack:144}}"]
+    assert df["facility.num_racks"].dtype == np.dtype("int64") and df["facility.num_racks"].tolist() == [18, 2]
+    assert df["facility.rack.gpus_per_rack"].tolist() == [16, 144]
+    assert df.attrs["override_columns"] == ["facility", "facility.num_racks", "facility.rack.gpus_per_rack",
+                                            "facility.cooling.technology"]
+
+
 def test_override_that_is_also_a_kpi_shares_its_column(df):
     """seed is an override of run 2 only and a KPI of every complete run: one column, the
     failed run's value NA (it neither overrode it nor has a summary)."""

@@ -57,7 +57,8 @@ def load_sweep(path: str | Path) -> pd.DataFrame:
     Columns: ``run_dir`` (absolute path), ``status`` (``"ok"`` or ``"failed"``),
     ``failure`` (``"refused"`` or ``"failed"`` as error.json tells, NA for complete
     runs), ``error`` (the one-line error, NA for complete runs), ``overrides`` (the run's Hydra
-    overrides joined by spaces), one typed column per override key, then every KPI of
+    overrides joined by spaces), one typed column per override key (a dict override's
+    scalar leaves too, ``facility={num_racks:4}`` giving ``facility.num_racks``), then every KPI of
     ``summary.json`` (nested dicts flattened with dots, ``services.chat.output_tokens``).
     Failed runs have NA KPIs. Typing and the other rules: docs/analysis.md.
     """
@@ -155,17 +156,18 @@ def _parse_overrides(run_dir: Path, overrides: Sequence[str]) -> dict[str, Any]:
             parsed = _parse_override(text)
         except ValueError as e:
             raise ValueError(f"load_sweep: run {run_dir}: {e}") from None
-        if parsed is not None:
-            out[parsed[0]] = parsed[1]
+        out.update(parsed)
     return out
 
 
 @lru_cache(maxsize=65536)
-def _parse_override(text: str) -> tuple[str, Any] | None:
-    """(key, value) of one override string, None for a deletion (``~key``).
+def _parse_override(text: str) -> tuple[tuple[str, Any], ...]:
+    """(key, value) pairs of one override string; none for a deletion (``~key``).
 
     Scalars keep Hydra's type (``32`` int, ``0.5`` float, ``true`` bool, ``null`` None,
-    ``air`` str); lists and dicts are kept as the text after ``=``.
+    ``air`` str); lists and dicts are kept as the text after ``=``, and a dict's scalar
+    leaves are also given under their dotted keys, typed (``facility={num_racks:4}`` gives
+    ``facility`` and ``facility.num_racks``), since a dict override sets exactly those.
     """
     from hydra.errors import HydraException
 
@@ -175,14 +177,16 @@ def _parse_override(text: str) -> tuple[str, Any] | None:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"cannot parse override {text!r}: {first}") from None
     if override.is_delete():
-        return None
+        return ()
     key = override.key_or_group + (f"@{override.package}" if override.package else "")
     if override.is_sweep_override():
-        return key, text.split("=", 1)[1]
+        return ((key, text.split("=", 1)[1]),)
     value = override.value()
-    if isinstance(value, (list, dict)):
+    if isinstance(value, dict):
+        return ((key, text.split("=", 1)[1]), *_flatten(value, key + "."))
+    if isinstance(value, list):
         value = text.split("=", 1)[1]
-    return key, value
+    return ((key, value),)
 
 
 @lru_cache(maxsize=1)

@@ -408,7 +408,7 @@ def test_energy_per_token_vs_density_lines_by_cooling(df):
     assert list(liquid.get_xdata()) == list(liquid_rows["rack_nameplate_w"] / 1e3)
     assert ax.get_xlabel() == "rack nameplate IT power (kW per rack)"
     assert ax.get_ylabel() == "energy per output token, facility (J)"
-    assert any(t.get_text() == "1 failed run not shown" for t in ax.texts)
+    assert any(t.get_text() == "1 refused run not shown" for t in ax.texts)  # refused, not failed: it never ran
 
 
 def test_cost_per_token_vs_density(df):

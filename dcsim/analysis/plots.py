@@ -329,9 +329,13 @@ def _kpi_vs(df: pd.DataFrame, x: str, y: str, hue: str | None, ax: Axes | None, 
             if (sub.groupby("x", sort=False).size() > 1).any():
                 ax.scatter(sub["x"], sub["y"], s=12, color=color(i), alpha=0.35, edgecolors="none")
         notes = []
-        n_failed = int(failed.sum())
-        if n_failed:
-            notes.append(f"{n_failed} failed run{'s' if n_failed != 1 else ''} not shown")
+        # refused (impossible, never ran) apart from failed (an error while running)
+        kinds = df["failure"].astype("string").fillna("failed").to_numpy(dtype=object)[failed] \
+            if "failure" in df.columns else np.full(int(failed.sum()), "failed", dtype=object)
+        for kind in ("refused", "failed"):
+            n = int((kinds == kind).sum())
+            if n:
+                notes.append(f"{n} {kind} run{'s' if n != 1 else ''} not shown")
         n_missing = int((~valid).sum())
         if n_missing:
             notes.append(f"{n_missing} run{'s' if n_missing != 1 else ''} without {x if (~x_ok).any() else y} "

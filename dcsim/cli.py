@@ -160,11 +160,11 @@ def validate(argv: list[str]) -> tuple[str | None, list[str], int]:
         return None, [], 0
     refused: list[str] = []
     with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):  # once for every run
+        hydra_overrides = _split_overrides(argv)[1]
         try:
             runs = _runs_requested(argv)
-        except Exception as e:  # noqa: BLE001 - any parse error is reported as one line
-            return _one_line(e), [], 0
-        hydra_overrides = _split_overrides(argv)[1]
+        except Exception as e:  # noqa: BLE001 - any parse or composition error is reported as one line
+            return _hydra_error(e, hydra_overrides), [], 0
         if hydra_overrides:  # the same for every run: checked once, with the first run
             try:
                 compose(config_name=CONFIG_NAME, overrides=hydra_overrides + runs[0], return_hydra_config=True)

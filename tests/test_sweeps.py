@@ -193,6 +193,11 @@ def test_a_launcher_that_is_not_installed_is_one_clear_line(tmp_path):
     line = cli._hydra_error(missing, ["hydra/launcher=submitit_slurm"])
     assert line.endswith("the submitit_slurm launcher comes with dcsim's slurm extra: pip install -e '.[slurm]'")
     assert "options are ['basic', 'joblib']" in line
+    import importlib.util
+
+    if importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None:  # as in CI: no slurm extra
+        err, _, _ = cli.validate(["-m", *TINY, SEEDS, "hydra/launcher=submitit_slurm"])
+        assert err.endswith("comes with dcsim's slurm extra: pip install -e '.[slurm]'"), err
 
 
 # --------------------------------------------------------------------------- failures and resuming

@@ -349,9 +349,17 @@ def _hydra_main(cfg: DictConfig) -> None:
         print(f"dcsim {dcsim.__version__}: {label}{where}\n{format_summary(summary)}", flush=True)
 
 
+def multirun_flag_first(argv: list[str]) -> list[str]:
+    """``-m``/``--multirun`` moved before the overrides: Hydra's parser takes overrides only
+    before the first flag, so ``dcsim +experiment=X -m key=a,b`` would otherwise stop at
+    ``key=a,b`` as an unrecognised argument."""
+    flags = [a for a in argv if a in ("-m", "--multirun")]
+    return flags + [a for a in argv if a not in ("-m", "--multirun")]
+
+
 def main() -> None:
     """Console entry point."""
-    argv = sys.argv[1:]
+    argv = sys.argv[1:] = multirun_flag_first(sys.argv[1:])
     if _INFO_FLAGS.intersection(argv):
         _hydra_main()
         return

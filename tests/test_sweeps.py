@@ -63,7 +63,8 @@ def show(proc: subprocess.CompletedProcess) -> str:
 def joblib_sweep(tmp_path_factory):
     """A 2-point sweep with the default launcher: (process, sweep dir)."""
     tmp = tmp_path_factory.mktemp("joblib_sweep")
-    proc = dcsim(["-m", *TINY, SEEDS, f"hydra.sweep.dir={tmp / 'sweep'}"], cwd=tmp)
+    # -m after the first overrides, as in `dcsim +experiment=X -m key=a,b`: dcsim moves it first
+    proc = dcsim([*TINY, "-m", SEEDS, f"hydra.sweep.dir={tmp / 'sweep'}"], cwd=tmp)
     assert proc.returncode == 0, show(proc)
     return proc, tmp / "sweep"
 

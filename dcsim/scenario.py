@@ -45,6 +45,19 @@ class Scenario:
     def topology(self):
         return self.facility.topology
 
+    def described(self) -> dict[str, str]:
+        """What the run simulates, by name, whichever config set it (summary.json carries it,
+        so a sweep's table says it even where no override did)."""
+        f = self.facility
+        return {
+            "gpu_model": self.topology.node.gpu.name,
+            "cooling_technology": f.plant.technology.name,
+            "climate": f.climate.name.removesuffix(".gz").removesuffix(".epw"),
+            "scheduler": self.scheduler,
+            "placement": self.placement,
+            "power_policy": self.power_policy_name,
+        }
+
     def run(self, on_sim: Callable[[Simulation], None] | None = None) -> Results:
         """Simulate ``duration_s`` seconds and return the results. ``on_sim`` is called with
         the new simulation before it runs (an observer such as a progress bar; it must not
@@ -85,5 +98,6 @@ class Scenario:
         for job in self.jobs:
             TrainingJob(sim, job, cluster, self.device)
         sim.recorder.meta["gpu_min_cap_w"] = self.gpu_min_cap_w
+        sim.recorder.meta["described"] = self.described()
         sim.recorder.meta["trace_jobs_dropped"] = self.trace_jobs_dropped
         return sim.run(self.duration_s)

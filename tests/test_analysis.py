@@ -125,6 +125,16 @@ def test_override_columns_are_typed(df):
                                             "facility.power.oversubscription", "output.report"]
 
 
+def test_runs_name_what_they_simulated(df):
+    """Every complete run names its GPU, cooling, climate and policies, whichever config set
+    them: the cooling column follows the override, the rest are the defaults."""
+    ok = df[df["status"] == "ok"]
+    assert ok["cooling_technology"].tolist() == ok["facility.cooling.technology"].tolist()
+    assert df["cooling_technology"].dtype == "string" and pd.isna(df.loc[1, "cooling_technology"])
+    assert set(ok["gpu_model"]) == {"H100-SXM"} and set(ok["climate"]) == {"USA_VA_Leesburg.Exec"}
+    assert set(ok["scheduler"]) == {"fifo"} and set(ok["power_policy"]) == {"none"}
+
+
 def test_dict_override_leaves_are_typed_columns(tmp_path):
     """A dict override (racks and GPUs per rack moved together, as rack_density sweeps them)
     is a column of its text and one typed column per leaf, so refused points keep their

@@ -37,6 +37,7 @@ def summarise(results: "Results") -> dict[str, Any]:
         "seed": results.seed,
         "duration_s": duration_s,
         "gpus_total": gpus_total,
+        **meta.get("described", {}),
         "gpu_utilisation": _ratio(results.monitor_means.get("gpus_busy", 0.0), gpus_total),
         "gpu_allocation": _ratio(results.monitor_means.get("gpus_allocated", 0.0), gpus_total),
         "gpu_energy_j": e["gpu"],

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from dcsim.core.simulation import Simulation
+from dcsim.facility.climate import CLIMATES
 from dcsim.facility.controller import Facility, FacilitySpec
 from dcsim.hardware.device import DeviceModel
 from dcsim.metrics.recorder import Recorder
@@ -21,6 +22,9 @@ from dcsim.workloads.inference.fluid import FluidService
 from dcsim.workloads.inference.service import InferenceService, ServiceSpec
 from dcsim.workloads.power_control import PowerController
 from dcsim.workloads.training.job import JobSpec, TrainingJob
+
+
+SHIPPED_CLIMATE_KEYS = {file: key for key, file in CLIMATES.items()}
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,8 @@ class Scenario:
         return {
             "gpu_model": self.topology.node.gpu.name,
             "cooling_technology": f.plant.technology.name,
-            "climate": f.climate.name.removesuffix(".gz").removesuffix(".epw"),
+            # a shipped climate by its key, as climate=KEY names it; a user's file by its name
+            "climate": SHIPPED_CLIMATE_KEYS.get(f.climate.name, f.climate.name.removesuffix(".gz").removesuffix(".epw")),
             "scheduler": self.scheduler,
             "placement": self.placement,
             "power_policy": self.power_policy_name,

@@ -131,7 +131,7 @@ def test_runs_name_what_they_simulated(df):
     ok = df[df["status"] == "ok"]
     assert ok["cooling_technology"].tolist() == ok["facility.cooling.technology"].tolist()
     assert df["cooling_technology"].dtype == "string" and pd.isna(df.loc[1, "cooling_technology"])
-    assert set(ok["gpu_model"]) == {"H100-SXM"} and set(ok["climate"]) == {"USA_VA_Leesburg.Exec"}
+    assert set(ok["gpu_model"]) == {"H100-SXM"} and set(ok["climate"]) == {"leesburg_va"}
     assert set(ok["scheduler"]) == {"fifo"} and set(ok["power_policy"]) == {"none"}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from importlib import resources
 
+import numpy as np
 import pytest
 
 from dcsim.hardware.gpus import GPUS
@@ -74,6 +75,26 @@ def test_moe_models_use_fewer_params_per_token_than_they_hold(name, active_b, to
     assert m.is_moe and m.active_params < m.params
     assert m.active_params == pytest.approx(active_b * 1e9)
     assert m.params == pytest.approx(total_b * 1e9)
+
+
+def test_moe_decode_reads_the_experts_its_tokens_are_routed_to():
+    """One token reads exactly the active parameters; T tokens read the dense part plus the
+    expected distinct experts E(1 - (1 - k/E)^T) under uniform routing; many read them all.
+    DeepSeek-V3's expert (3 x 7168 x 2048 over 58 MoE layers) and Mixtral's (3 x 4096 x
+    14336 over 32 layers) come out of the published totals."""
+    ds, mx = MODELS["DeepSeek-V3"], MODELS["Mixtral-8x7B"]
+    assert ds.expert_bytes / ds.bytes_per_param == pytest.approx(3 * 7168 * 2048 * 58, rel=0.01)
+    assert mx.expert_bytes / mx.bytes_per_param == pytest.approx(3 * 4096 * 14336 * 32, rel=0.01)
+    for m in (ds, mx):
+        assert float(m.weight_bytes_read(1)) == pytest.approx(m.active_params * m.bytes_per_param, rel=1e-12)
+        assert float(m.weight_bytes_read(10_000)) == pytest.approx(m.weight_bytes, rel=1e-9)
+        reads = m.weight_bytes_read(np.array([1, 2, 8, 32, 128]))
+        assert np.all(np.diff(reads) > 0)
+    assert float(ds.weight_bytes_read(32)) == pytest.approx(
+        ds.dense_weight_bytes + ds.expert_bytes * 256 * (1 - (1 - 8 / 256) ** 32), rel=1e-12)
+    assert float(ds.weight_bytes_read(32)) / ds.weight_bytes == pytest.approx(0.647, abs=0.001)
+    dense = MODELS["Llama-3.1-70B"]
+    assert float(dense.weight_bytes_read(1)) == dense.weight_bytes == float(dense.weight_bytes_read(512))
 
 
 def test_fp8_weights_take_half_the_bytes_of_bf16():

@@ -112,6 +112,8 @@ class DeviceModel:
         k = self._coefficients(model, tp)
         compute_s = k[0] * new_tokens + k[1] * attn_pairs
         memory_s = k[2] + k[3] * kv_read_tokens
+        if k[10]:  # mixture of experts: the experts the new tokens are routed to
+            memory_s += k[10] * (1.0 - k[11] ** new_tokens)
         roof_s = compute_s if compute_s > memory_s else memory_s
         time_s = roof_s + k[4] + k[5] * new_tokens + k[6] + k[7] * decode_seqs + (k[8] if new_tokens > decode_seqs else 0.0)
         pm = self.power
@@ -163,9 +165,12 @@ class DeviceModel:
                 comm1 = 2 * model.layers * 2.0 * (tp - 1) / tp * model.hidden * ACT_BYTES / one_way
             k = (
                 2.0 * model.active_params / flops_s, model.attn_flops_per_token_per_ctx / flops_s,
-                model.weight_bytes / tp / bytes_s, model.kv_bytes_per_token / tp / bytes_s,
+                float(model.weight_bytes_read(0.0)) / tp / bytes_s, model.kv_bytes_per_token / tp / bytes_s,
                 comm0, comm1, model.layers * pp.layer_overhead_s, pp.per_seq_overhead_s, pp.prefill_overhead_s,
                 self.power.dynamic_range_w,
+                # weight_bytes_read(T) = dense + expert_bytes x E x (1 - (1 - k/E)^T)
+                model.expert_bytes * model.num_experts / tp / bytes_s,
+                1.0 - model.experts_per_token / model.num_experts if model.is_moe else 0.0,
             )
             self._folded[key] = k
         return k

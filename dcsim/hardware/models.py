@@ -41,6 +41,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 # Bytes one element takes in each precision a catalogue file may name.
@@ -150,6 +151,34 @@ class LlmSpec:
     def weight_bytes(self) -> float:
         """Bytes of all weights."""
         return self.params * self.bytes_per_param
+
+    @property
+    def expert_bytes(self) -> float:
+        """Bytes of one routed expert over all MoE layers (0 for a dense model): with
+        params = dense + E x e and active = dense + k x e, e = (params - active) / (E - k)."""
+        if not self.is_moe:
+            return 0.0
+        return (self.params - self.active_params) / (self.num_experts - self.experts_per_token) * self.bytes_per_param
+
+    @property
+    def dense_weight_bytes(self) -> float:
+        """Bytes of the weights every token uses: attention, dense layers, shared experts."""
+        return self.active_params * self.bytes_per_param - self.experts_per_token * self.expert_bytes
+
+    def weight_bytes_read(self, new_tokens):
+        """Weight bytes an iteration of ``new_tokens`` tokens reads from memory (arrays welcome).
+
+        A dense model reads all its weights. A mixture-of-experts layer reads only the
+        experts its tokens are routed to: with E experts, k per token and routing taken as
+        uniform and independent, T tokens touch E x (1 - (1 - k/E)^T) distinct experts on
+        average (one token: exactly k, so the active parameters; many: all of them).
+        Skewed routing touches fewer, so this is the upper end.
+        """
+        if not self.is_moe:
+            return self.weight_bytes + 0.0 * np.asarray(new_tokens, dtype=float)
+        e, k = self.num_experts, self.experts_per_token
+        touched = e * (1.0 - (1.0 - k / e) ** np.asarray(new_tokens, dtype=float))
+        return self.dense_weight_bytes + self.expert_bytes * touched
 
     @property
     def kv_bytes_per_token(self) -> float:

@@ -77,6 +77,23 @@ def test_moe_models_use_fewer_params_per_token_than_they_hold(name, active_b, to
     assert m.params == pytest.approx(total_b * 1e9)
 
 
+def test_kv_cache_copies_under_tensor_parallelism():
+    """TP splits KV heads over GPUs; a head shared by several GPUs (fewer KV heads than GPUs)
+    and an MLA latent (needed whole by every GPU) are held once per GPU that needs them, so
+    a TP group's KV capacity and the bytes it reads count those copies."""
+    from dcsim.hardware.performance import max_kv_tokens
+
+    llama, ds = MODELS["Llama-3.1-70B"], MODELS["DeepSeek-V3"]  # 8 KV heads; MLA
+    assert llama.kv_bytes_per_token_on(8) == llama.kv_bytes_per_token  # one head per GPU
+    two_heads = dataclasses.replace(llama, kv_heads=2)
+    assert two_heads.kv_bytes_per_token_on(8) == 4 * two_heads.kv_bytes_per_token
+    assert two_heads.kv_bytes_per_token_on(2) == two_heads.kv_bytes_per_token
+    assert ds.kv_bytes_per_token_on(8) == 8 * 70_272
+    h200 = GPUS["H200"]
+    free_b = 8 * h200.hbm_bytes * 0.9 - ds.weight_bytes
+    assert max_kv_tokens(ds, h200, 8, 0.9) == int(free_b // (8 * 70_272))
+
+
 def test_moe_decode_reads_the_experts_its_tokens_are_routed_to():
     """One token reads exactly the active parameters; T tokens read the dense part plus the
     expected distinct experts E(1 - (1 - k/E)^T) under uniform routing; many read them all.

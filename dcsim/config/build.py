@@ -420,7 +420,7 @@ def _service(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: G
         longest = int(p.max() + o.max()) if s.arrivals.process == "servegen" else (
             s.prompt_tokens.max_tokens + s.output_tokens.max_tokens)
     kv = max_kv_tokens(model, gpu, s.tp, s.gpu_memory_utilization)
-    need_gb = (model.weight_bytes + longest * model.kv_bytes_per_token) / GB_B
+    need_gb = (model.weight_bytes + longest * model.kv_bytes_per_token_on(s.tp)) / GB_B
     have_gb = s.tp * gpu.hbm_bytes * s.gpu_memory_utilization / GB_B
     require(kv >= longest, f"{field}.tp", s.tp,
             f"a TP degree whose GPU memory holds {model.name}: weights plus the KV cache of the longest request "

@@ -152,6 +152,15 @@ class LlmSpec:
         """Bytes of all weights."""
         return self.params * self.bytes_per_param
 
+    def kv_bytes_per_token_on(self, tp: int) -> float:
+        """KV-cache bytes one token of context takes over the ``tp`` GPUs of a tensor-parallel
+        group, copies included. TP splits the KV heads over the GPUs; with fewer KV heads
+        than GPUs each head is held by tp / kv_heads of them. Latent attention (MLA) has one
+        latent per layer that every GPU needs, so each of the tp GPUs holds all of it."""
+        if self.attention == "mla":
+            return self.kv_bytes_per_token * tp
+        return self.kv_bytes_per_token * max(1.0, tp / self.kv_heads)
+
     @property
     def expert_bytes(self) -> float:
         """Bytes of one routed expert over all MoE layers (0 for a dense model): with

@@ -6,7 +6,7 @@ compute time and the memory time, plus tensor-parallel communication and fixed
 overheads:
 
     compute_s = (2 * active_params * T + attn_flops_per_ctx * A) / (tp * peak_flops * compute_efficiency)
-    memory_s  = (weight_bytes_read(T) / tp + kv_bytes_per_token * K / tp) / (hbm_bw * memory_efficiency)
+    memory_s  = (weight_bytes_read(T) / tp + kv_bytes_on_tp * K / tp) / (hbm_bw * memory_efficiency)
     comm_s    = 2 * layers * (2 * (tp - 1) * allreduce_hop_latency_s
                               + 2 * (tp - 1) / tp * T * hidden * 2 B / (nvlink_bw / 2 * allreduce_bw_efficiency))
     time_s    = max(compute_s, memory_s) + comm_s
@@ -17,7 +17,9 @@ with T new tokens, A (new token, context token) attention pairs, K context token
 KV cache is read, S decoding sequences; [T > S] is 1 when the iteration holds prompt
 tokens. weight_bytes_read(T) is all the weights for a dense model; a mixture of experts
 reads its dense part and the experts its T tokens are routed to
-(``LlmSpec.weight_bytes_read``). Every function is pure and accepts numpy arrays, so a run of decode iterations
+(``LlmSpec.weight_bytes_read``). kv_bytes_on_tp is the KV cache of one context token over
+the tp GPUs, copies included (``LlmSpec.kv_bytes_per_token_on``): an MLA latent, or a KV
+head when there are fewer KV heads than GPUs, is held by several GPUs. Every function is pure and accepts numpy arrays, so a run of decode iterations
 is costed in one vectorised call.
 
 The parameters are fitted per GPU type to the Splitwise measurements (Patel et al.,
@@ -108,7 +110,7 @@ def iteration_cost(
     """Cost of one engine iteration (see the module docstring for the formula)."""
     flops = 2.0 * model.active_params * new_tokens + model.attn_flops_per_token_per_ctx * attn_pairs
     compute_s = flops / (tp * gpu.peak_bf16_flops * params.compute_efficiency)
-    mem_bytes = (model.weight_bytes_read(new_tokens) + model.kv_bytes_per_token * kv_read_tokens) / tp
+    mem_bytes = (model.weight_bytes_read(new_tokens) + model.kv_bytes_per_token_on(tp) * kv_read_tokens) / tp
     memory_s = mem_bytes / (gpu.hbm_bw_bytes_per_s * params.memory_efficiency)
     has_prompt = np.greater(new_tokens, decode_seqs)
     time_s = (
@@ -168,7 +170,7 @@ def max_kv_tokens(model: LlmSpec, gpu: GpuSpec, tp: int, gpu_memory_utilization:
     Negative when the weights alone do not fit.
     """
     free_b = tp * gpu.hbm_bytes * gpu_memory_utilization - model.weight_bytes
-    return int(np.floor(free_b / model.kv_bytes_per_token))
+    return int(np.floor(free_b / model.kv_bytes_per_token_on(tp)))
 
 
 @dataclass(frozen=True, slots=True)

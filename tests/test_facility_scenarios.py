@@ -146,6 +146,22 @@ def test_thermal_throttling_counts_only_caps_that_bind():
     assert s["thermally_throttled_gpu_hours"] < 0.5 * 48 * 6 * 900 / 3600  # most replicas draw under the cap
 
 
+def test_a_chiller_failure_between_control_ticks_acts_from_its_own_time():
+    """With hourly control ticks, a 30-minute chiller failure from 15 min still happens: the
+    facility closes its interval at the failure and at the repair, so the time series has
+    rows 0-900, 900-2700 (no chiller power, racks heating) and 2700-3600, then hourly again."""
+    r = dcsim.run(["workload=inference_only", "duration_s=7200", "output.write=false",
+                   "facility.control_interval_s=3600",
+                   "+facility.faults=[{kind: chiller, start_s: 900, duration_s: 1800, capacity_share: 0.0}]"])
+    ts = r.frames()["timeseries"]
+    fac = ts[ts["component"] == "facility"].set_index("t_s")
+    assert list(fac.index) == [0.0, 900.0, 2700.0, 3600.0]
+    assert list(fac["interval_s"]) == [900.0, 1800.0, 900.0, 3600.0]
+    assert fac.loc[900.0, "chiller_power_w"] == 0.0 and fac.loc[0.0, "chiller_power_w"] > 0
+    assert fac.loc[900.0, "inlet_temp_c"] > fac.loc[0.0, "inlet_temp_c"] + 20
+    assert r.summary()["max_inlet_temp_c"] > 40
+
+
 @pytest.fixture(scope="module")
 def chiller_failure():
     return dcsim.run(["workload=inference_only", "duration_s=5400", "output.write=false",

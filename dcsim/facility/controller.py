@@ -178,8 +178,10 @@ class Facility:
         if fault.kind == "chiller":
             rec.event("fault", "cooling/chiller", f"capacity share {fault.capacity_share:g}", fault.capacity_share)
             self._chiller_share = fault.capacity_share
+            self._tick_now()
             yield env.timeout(fault.duration_s)
             self._chiller_share = 1.0
+            self._tick_now()
             rec.event("repair", "cooling/chiller", "capacity restored", 1.0)
             return
         # utility feed loss: IT rides through on the UPS; cooling stops until the generator runs
@@ -250,6 +252,13 @@ class Facility:
             self._set_coefficients()
             yield env.timeout(self.control_interval_s)
             self._close_interval(self.sim.now_s)
+
+    def _tick_now(self) -> None:
+        """Close the interval at this instant and take the plant as it now is: a fault or a
+        repair between two control ticks acts from its own time, not from the next tick
+        (the time series gets a shorter row; ``interval_s`` gives every row's length)."""
+        self._close_interval(self.sim.now_s)
+        self._set_coefficients()
 
     def _set_coefficients(self) -> None:
         now = self.sim.now_s

@@ -64,10 +64,9 @@ class PowerController:
 
     def _on_start(self, alloc: Any) -> None:
         """Decide again when work starts, unless nothing can change: without a capping
-        policy only thermal caps apply, and a new allocation in a rack without one changes
-        no cap (an owner's thermal cap follows the rack of its first allocation)."""
-        topo = self.cluster.topology
-        if self.enforce or self.thermal_cap_w(topo.rack_of_node(topo.node_of_gpu(alloc.gpu_ids[0]))) is not None:
+        policy only thermal caps apply, and a new allocation in racks without one changes
+        no cap."""
+        if self.enforce or any(self.thermal_cap_w(rack) is not None for rack, _ in alloc.rack_gpus):
             self.decide()
 
     def _loop(self):
@@ -75,24 +74,29 @@ class PowerController:
             self.decide()
             yield self.sim.env.timeout(self.interval_s)
 
-    def _consumers(self) -> dict[int, tuple[Any, int, int]]:
-        """work id of each capping owner -> (owner, GPUs, rack of its first GPU)."""
-        topo = self.cluster.topology
-        out: dict[int, tuple[Any, int, int]] = {}
+    def _consumers(self) -> dict[int, tuple[Any, int, set[int]]]:
+        """work id of each capping owner -> (owner, GPUs, racks its GPUs are in)."""
+        out: dict[int, tuple[Any, int, set[int]]] = {}
         by_owner: dict[int, int] = {}
         for alloc in self.cluster.allocations():
             owner = alloc.owner
             if owner is None or not hasattr(owner, "set_cap"):
                 continue
+            racks = {rack for rack, _ in alloc.rack_gpus}
             key = by_owner.get(id(owner))
             if key is None:
                 key = by_owner[id(owner)] = alloc.work.work_id
-                rack = topo.rack_of_node(topo.node_of_gpu(alloc.gpu_ids[0]))
-                out[key] = (owner, alloc.gpus, rack)
+                out[key] = (owner, alloc.gpus, racks)
             else:
                 o, g, r = out[key]
-                out[key] = (o, g + alloc.gpus, r)
+                out[key] = (o, g + alloc.gpus, r | racks)
         return out
+
+    def _thermal_cap_w(self, racks: set[int]) -> float | None:
+        """The lowest thermal cap of the racks an owner runs in: one cap for all its GPUs,
+        so its hottest rack stays within its limit (None: no rack has one)."""
+        caps = [c for c in map(self.thermal_cap_w, racks) if c is not None]
+        return min(caps) if caps else None
 
     def decide(self) -> None:
         """Ask the policy, add thermal caps, enforce the budget, apply."""
@@ -117,9 +121,9 @@ class PowerController:
         if budget is not None and self.enforce:
             caps = self._within_budget(caps, consumers, budget - fixed)
         capped = thermal = 0
-        for wid, (owner, gpus, rack) in sorted(consumers.items()):
+        for wid, (owner, gpus, racks) in sorted(consumers.items()):
             cap = caps[wid]
-            hot = self.thermal_cap_w(rack)
+            hot = self._thermal_cap_w(racks)
             by_heat = hot is not None and (cap is None or hot < cap)
             if by_heat:
                 cap = hot

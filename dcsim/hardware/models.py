@@ -184,7 +184,7 @@ class LlmSpec:
         Skewed routing touches fewer, so this is the upper end.
         """
         if not self.is_moe:
-            return self.weight_bytes + 0.0 * np.asarray(new_tokens, dtype=float)
+            return self.weight_bytes  # broadcasts against any array of token counts
         e, k = self.num_experts, self.experts_per_token
         touched = e * (1.0 - (1.0 - k / e) ** np.asarray(new_tokens, dtype=float))
         return self.dense_weight_bytes + self.expert_bytes * touched

@@ -19,8 +19,9 @@ tokens. weight_bytes_read(T) is all the weights for a dense model; a mixture of 
 reads its dense part and the experts its T tokens are routed to
 (``LlmSpec.weight_bytes_read``). kv_bytes_on_tp is the KV cache of one context token over
 the tp GPUs, copies included (``LlmSpec.kv_bytes_per_token_on``): an MLA latent, or a KV
-head when there are fewer KV heads than GPUs, is held by several GPUs. Every function is pure and accepts numpy arrays, so a run of decode iterations
-is costed in one vectorised call.
+head when there are fewer KV heads than GPUs, is held by several GPUs. Every function is
+pure and accepts numpy arrays, so a run of decode iterations is costed in one vectorised
+call.
 
 The parameters are fitted per GPU type to the Splitwise measurements (Patel et al.,
 "Splitwise: Efficient Generative LLM Inference Using Phase Splitting", ISCA 2024;

@@ -210,6 +210,9 @@ def format_summary(s: dict[str, Any]) -> str:
         ("training jobs completed / submitted", f"{s['jobs_completed']} / {s['jobs_submitted']}"),
         ("training job wait, mean", num(s["job_wait_mean_s"] / 60 if s["job_wait_mean_s"] is not None else None,
                                         ".1f") + " min"),
+        ("model FLOPs utilisation, all GPUs", num(100 * s["model_flops_utilisation"], ".1f") + " %"),
+        ("cost per GPU-hour / per EFLOP of model work",
+         "$" + num(s["cost_per_gpu_hour_usd"], ".2f") + " / $" + num(s["cost_per_model_eflop_usd"], ".2f")),
     ]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)

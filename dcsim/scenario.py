@@ -103,6 +103,7 @@ class Scenario:
         for job in self.jobs:
             TrainingJob(sim, job, cluster, self.device)
         sim.recorder.meta["gpu_min_cap_w"] = self.gpu_min_cap_w
+        sim.recorder.meta["gpu_peak_flops_per_s"] = self.topology.node.gpu.peak_bf16_flops
         sim.recorder.meta["described"] = self.described()
         sim.recorder.meta["trace_jobs_dropped"] = self.trace_jobs_dropped
         return sim.run(self.duration_s)

@@ -54,6 +54,7 @@ def summarise(results: "Results") -> dict[str, Any]:
     out.update(_inference_kpis(f["requests"], f["services"], meta, e, duration_s))
     out.update(_cost_kpis(out, meta, duration_s))
     out.update(_training_kpis(f["jobs"], out))
+    out.update(_flops_kpis(f["jobs"], meta, out, duration_s))
     out["jobs_dropped_too_large"] = int(meta.get("trace_jobs_dropped", 0))
     out["events_processed"] = results.events_processed
     return out
@@ -173,6 +174,27 @@ def _cost_kpis(out: dict[str, Any], meta: dict, duration_s: float) -> dict[str, 
                                    / tokens) if tokens else math.nan,
     )
     return res
+
+
+def _flops_kpis(jobs: pd.DataFrame, meta: dict, out: dict[str, Any], duration_s: float) -> dict[str, Any]:
+    """Model FLOPs done against the peak the GPUs offer, and what a FLOP costs."""
+    peak = out["gpus_total"] * meta.get("gpu_peak_flops_per_s", math.nan)
+    # a job's model FLOPs per step are mfu x step time x GPUs x peak (mfu is of the step
+    # time it reports); trace jobs have no model, so no FLOPs (their mfu is NaN)
+    per_step = (jobs["mfu"] * jobs["step_time_s"] * jobs["gpus"]).fillna(0.0) * meta.get("gpu_peak_flops_per_s", 0.0)
+    training = float((jobs["steps_done"] * per_step).sum())
+    inference = float(meta.get("inference_model_flops", 0.0))
+    model = training + inference
+    peak_pflops_hours = peak / 1e15 * duration_s / 3600.0
+    return {
+        "peak_flops_per_s": peak,
+        "training_model_flops": training,
+        "inference_model_flops": inference,
+        "model_flops": model,
+        "model_flops_utilisation": _ratio(model, peak * duration_s),
+        "cost_per_peak_pflops_hour_usd": _ratio(out["cost_total_usd"], peak_pflops_hours),
+        "cost_per_model_eflop_usd": _ratio(out["cost_total_usd"], model / 1e18) if model else math.nan,
+    }
 
 
 def _inference_kpis(req: pd.DataFrame, fluid: pd.DataFrame, meta: dict, e: dict, duration_s: float) -> dict[str, Any]:

@@ -290,6 +290,7 @@ class Replica:
                 produced += 1
                 if r.t_first_token_s != r.t_first_token_s:
                     r.t_first_token_s = now
+                    self.service.prompt_tokens += r.prompt_tokens
                 if self.prefix_cache is not None and r.hash_ids:
                     self.prefix_cache.insert(r.hash_ids)
                 if self.role == "prefill" and r.generated < r.output_tokens:

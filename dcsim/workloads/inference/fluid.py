@@ -33,6 +33,7 @@ from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.models import LlmSpec
 from dcsim.hardware.performance import prefill_attn_pairs
 from dcsim.workloads.cluster import Allocation, Cluster, WorkRequest
+from dcsim.workloads.inference.service import add_model_flops
 
 if TYPE_CHECKING:
     from dcsim.core.simulation import Simulation
@@ -258,6 +259,8 @@ class FluidService:
         meta["inference_gpu_s"] = meta.get("inference_gpu_s", 0.0) + sum(
             a.gpus * (until_s - a.t_granted_s) for a in self.allocations)
         meta["inference_output_tokens"] = meta.get("inference_output_tokens", 0) + int(round(self.output_tokens))
+        add_model_flops(meta, self.name, self.spec.model, self.served * self.spec.mean_prompt_tokens,
+                        self.output_tokens)
         meta["inference_gpu_energy_j"] = meta.get("inference_gpu_energy_j", 0.0) + gpu_j
         meta["services"][self.name].update(output_tokens=self.output_tokens, gpu_energy_j=gpu_j,
                                            requests_served=self.served, requests_arrived=self.arrived)

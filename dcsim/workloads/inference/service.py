@@ -76,6 +76,15 @@ def length_sampler(prompt: LengthDistribution, output: LengthDistribution):
     return sample
 
 
+def add_model_flops(meta: dict, service: str, model: LlmSpec, prompt_tokens: float, output_tokens: float) -> None:
+    """Record a service's model FLOPs, 2 x active params per prompt and generated token
+    (the forward-pass convention of MFU: no attention, no recomputation, cached prefixes
+    counted as the model's work), and add them to the run's total."""
+    flops = 2.0 * model.active_params * (prompt_tokens + output_tokens)
+    meta["services"][service].update(prompt_tokens=prompt_tokens, model_flops=flops)
+    meta["inference_model_flops"] = meta.get("inference_model_flops", 0.0) + flops
+
+
 class InferenceService:
     """Replicas of one model, a router, and the requests that arrive for it."""
 
@@ -102,6 +111,7 @@ class InferenceService:
         self.pending: list[Request] = []  # arrived while no replica was up
         self.in_flight: dict[int, Request] = {}  # arrived, neither completed nor dropped
         self.output_tokens = 0
+        self.prompt_tokens = 0  # prompts of requests that produced their first token
         self.preemptions = 0
         self.in_system = sim.recorder.monitor(f"requests_in_system/{spec.name}")
         self.n_serving = sim.recorder.monitor(f"replicas_serving/{spec.name}")
@@ -329,6 +339,7 @@ class InferenceService:
             self.sim.recorder.record("requests", req.row(status))
         meta = self.sim.recorder.meta
         meta["inference_output_tokens"] = meta.get("inference_output_tokens", 0) + self.output_tokens
+        add_model_flops(meta, self.name, self.model, self.prompt_tokens, self.output_tokens)
         gpu_j = sum(a.energy_now_j() for a in self.allocations)
         meta["inference_gpu_s"] = meta.get("inference_gpu_s", 0.0) + sum(
             a.gpus * ((a.t_released_s if a.released else until_s) - a.t_granted_s) for a in self.allocations)

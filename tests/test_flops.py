@@ -41,3 +41,4 @@ def test_inference_flops_are_2_n_per_prompt_and_generated_token_in_both_fideliti
     assert r.summary()["inference_model_flops"] == pytest.approx(2.0 * n * tokens, rel=1e-12)
     fluid = dcsim.run(ov + ["workload.services.chat.fidelity=fluid"]).summary()
     assert fluid["inference_model_flops"] == pytest.approx(r.summary()["inference_model_flops"], rel=0.02)
+

@@ -165,7 +165,7 @@ class DeviceModel:
                 comm1 = 2 * model.layers * 2.0 * (tp - 1) / tp * model.hidden * ACT_BYTES / one_way
             k = (
                 2.0 * model.active_params / flops_s, model.attn_flops_per_token_per_ctx / flops_s,
-                float(model.weight_bytes_read(0.0)) / tp / bytes_s, model.kv_bytes_per_token_on(tp) / tp / bytes_s,
+                model.dense_weight_bytes / tp / bytes_s, model.kv_bytes_per_token_on(tp) / tp / bytes_s,
                 comm0, comm1, model.layers * pp.layer_overhead_s, pp.per_seq_overhead_s, pp.prefill_overhead_s,
                 self.power.dynamic_range_w,
                 # weight_bytes_read(T) = dense + expert_bytes x E x (1 - (1 - k/E)^T)

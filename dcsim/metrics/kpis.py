@@ -178,10 +178,11 @@ def _cost_kpis(out: dict[str, Any], meta: dict, duration_s: float) -> dict[str, 
 
 def _flops_kpis(jobs: pd.DataFrame, meta: dict, out: dict[str, Any], duration_s: float) -> dict[str, Any]:
     """Model FLOPs done against the peak the GPUs offer, and what a FLOP costs."""
-    peak = out["gpus_total"] * meta.get("gpu_peak_flops_per_s", math.nan)
+    gpu_peak = meta.get("gpu_peak_flops_per_s", math.nan)
+    peak = out["gpus_total"] * gpu_peak
     # a job's model FLOPs per step are mfu x step time x GPUs x peak (mfu is of the step
     # time it reports); trace jobs have no model, so no FLOPs (their mfu is NaN)
-    per_step = (jobs["mfu"] * jobs["step_time_s"] * jobs["gpus"]).fillna(0.0) * meta.get("gpu_peak_flops_per_s", 0.0)
+    per_step = (jobs["mfu"] * jobs["step_time_s"] * jobs["gpus"] * gpu_peak).fillna(0.0)
     training = float((jobs["steps_done"] * per_step).sum())
     inference = float(meta.get("inference_model_flops", 0.0))
     model = training + inference

@@ -19,6 +19,7 @@ from dcsim.hardware.training import (
     daly_interval_s,
     expected_interruptions,
     expected_waste_fraction,
+    first_stage_layers_in_flight,
     interruption_rate_per_s,
     mean_time_between_interruptions_s,
     step_time,
@@ -30,8 +31,9 @@ H100 = GPUS["H100-SXM"]
 L405 = MODELS["Llama-3.1-405B"]
 SEQ = 8192
 BATCH = 2048 * SEQ  # Llama 3 Table 4: 16M tokens per step
-# Llama 3 405B on 16,384 H100: TP 8, CP 1, PP 16, DP 128, interleaved pipeline (vpp 4 assumed).
-LLAMA3 = Parallelism.for_gpus(16_384, tp=8, pp=16, dp=128, vpp=4)
+# Llama 3 405B on 16,384 H100: TP 8, CP 1, PP 16, DP 128, interleaved pipeline of 128 one-layer
+# slots (126 layers + embedding + output: vpp 8, vocab_slots), Dubey et al. 2024, sec. 3.3.2.
+LLAMA3 = Parallelism.for_gpus(16_384, tp=8, pp=16, dp=128, vpp=8, vocab_slots=True)
 
 
 def test_parallelism_product_must_match_gpus():
@@ -135,3 +137,70 @@ def test_failure_table_reproduces_llama3_snapshot():
     gpu_only = [c for c in FAILURE_CAUSES.values() if c.category == "GPU"]
     assert sum(c.count for c in gpu_only) == 268  # 148 + 72 + 19 + 17 + 6 + 6
     assert interruption_rate_per_s(16_384, gpu_only) < interruption_rate_per_s(16_384)
+
+
+# Dubey et al. 2024, Table 4: (GPUs, layout, sequence length, BF16 MFU). 16M tokens per step.
+META_LAYOUTS = [
+    (8_192, dict(tp=8, pp=16, dp=64), 8_192, 0.43),
+    (16_384, dict(tp=8, pp=16, dp=128), 8_192, 0.41),
+    (16_384, dict(tp=8, pp=16, dp=8, cp=16), 131_072, 0.38),
+]
+
+
+@pytest.mark.parametrize("gpus,degrees,seq,meta_mfu", META_LAYOUTS, ids=["8k_gpus", "16k_gpus", "128k_context"])
+def test_meta_layouts_fit_80gb_and_match_meta_mfu(gpus, degrees, seq, meta_mfu):
+    """Meta's three Llama 3 405B layouts fit an 80 GB H100 with selective recomputation and ZeRO-2
+    (FSDP sharding gradients and optimizer state), and their MFU lands within 10 % of Meta's.
+    The compute efficiency is fitted on the 16,384-GPU 8K row only."""
+    par = Parallelism.for_gpus(gpus, vpp=8, vocab_slots=True, **degrees)
+    m = BATCH // seq // par.dp
+    mem = training_memory_per_gpu_bytes(L405, par, 1, seq, zero_stage=2, recompute="selective", micro_batches=m)
+    assert mem.total < 80e9 and mem.fits(H100)
+    assert mem.layers_in_flight == pytest.approx(112.0)  # 16 micro-batches x 7 layers on the first rank
+    r = step_time(L405, H100, par, BATCH, seq, recompute="selective")
+    assert r.mfu == pytest.approx(meta_mfu, rel=0.10)
+    # Full recomputation costs a forward pass that is not model work: lower MFU.
+    assert step_time(L405, H100, par, BATCH, seq, recompute="full").mfu < r.mfu
+
+
+def test_layouts_that_do_not_fit():
+    """No recomputation at 8K (the attention scores, 5 a s^2 b / t per layer), no sharding over DP
+    (ZeRO 0) or Megatron's plain layer split (one more chunk in flight) overflow 80 GB."""
+    m = 16
+    none = training_memory_per_gpu_bytes(L405, LLAMA3, 1, SEQ, zero_stage=2, recompute="none", micro_batches=m)
+    assert not none.fits(H100) and none.activations > 500e9
+    z0 = training_memory_per_gpu_bytes(L405, LLAMA3, 1, SEQ, zero_stage=0, recompute="selective", micro_batches=m)
+    assert not z0.fits(H100) and z0.optimizer == pytest.approx(L405.params / 128 * 12)
+    plain = Parallelism(8, 16, 64, vpp=4)  # 8,192 GPUs, 32 micro-batches, layers split evenly
+    pm = training_memory_per_gpu_bytes(L405, plain, 1, SEQ, zero_stage=2, recompute="selective", micro_batches=32)
+    assert pm.layers_in_flight == pytest.approx(126 * (1 + 15 / 64)) and not pm.fits(H100)
+
+
+def test_memory_formula_hand_checked():
+    """A small case worked by hand: 8 layers, h 1024, 8 heads, 1e8 parameters, TP 2 PP 2 DP 2, vpp 2,
+    4 micro-batches of one 512-token sequence, ZeRO-2, selective recomputation."""
+    from dcsim.hardware.models import LlmSpec
+
+    tiny = LlmSpec("tiny", 1e8, 1e8, layers=8, hidden=1024, heads=8, kv_heads=8, head_dim=128)
+    par = Parallelism(2, 2, 2, vpp=2)
+    # Warm-up on rank 0: 2 (pp - 1) + (vpp - 1) pp = 4 chunk forwards, + 1 in the steady state = 5
+    # chunks (below m vpp = 8) of 8 / (2 x 2) = 2 layers: 10 layers; Korthikanti's
+    # L (1 + (p - 1) / (p v)) = 8 x 1.25 = 10.
+    assert first_stage_layers_in_flight(tiny, par, micro_batches=4) == 10.0
+    assert first_stage_layers_in_flight(tiny, par, micro_batches=1) == 4.0  # capped: 1 micro-batch x 2 chunks
+    mem = training_memory_per_gpu_bytes(tiny, par, 1, 512, zero_stage=2, recompute="selective", micro_batches=4)
+    per_layer = 34 * 512 * 1 * 1024 / 2  # 34 s b h / t = 8,912,896 B
+    assert mem.activations == pytest.approx(10 * per_layer)
+    shard = 1e8 / (2 * 2)  # tp x pp
+    assert mem.weights == pytest.approx(shard * 2)
+    assert mem.grads == pytest.approx(shard * 2 / 2)  # ZeRO-2: over dp x cp = 2
+    assert mem.optimizer == pytest.approx(shard * 12 / 2)
+    none = training_memory_per_gpu_bytes(tiny, par, 1, 512, zero_stage=2, recompute="none", micro_batches=4)
+    assert none.activations == pytest.approx(10 * (34 * 512 * 1024 + 5 * 8 * 512 ** 2) / 2)
+    full = training_memory_per_gpu_bytes(tiny, par, 1, 512, zero_stage=2, recompute="full", micro_batches=4)
+    assert full.activations == pytest.approx(10 * 2 * 512 * 1024 / 2 + per_layer)
+    # vocab_slots: 8 + 2 slots over 4 chunks = 2.5 each, the first chunk of rank 0 loses one.
+    slots = Parallelism(2, 2, 2, vpp=2, vocab_slots=True)
+    assert first_stage_layers_in_flight(tiny, slots, micro_batches=4) == pytest.approx(1.5 + 1.5 + 2.5 + 2.5 + 1.5)
+    # One micro-batch: it runs through both chunks of rank 0 before its backward.
+    assert first_stage_layers_in_flight(tiny, slots, micro_batches=1) == pytest.approx(1.5 + 2.5)

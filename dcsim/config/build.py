@@ -346,7 +346,7 @@ def resolve_data_path(path: str) -> str:
     return str(resources.files("dcsim.data").joinpath(path[len(PACKAGED_PREFIX):]))
 
 
-ARRIVAL_PROCESSES = ("poisson", "gamma", "diurnal", "trace", "servegen")
+ARRIVAL_PROCESSES = ("poisson", "gamma", "diurnal", "trace", "servegen", "closed")
 FIDELITIES = ("request", "fluid")
 LENGTH_MEAN_SAMPLES = 100_000  # draws that estimate mean lengths for the fluid model (fixed seed)
 
@@ -357,6 +357,18 @@ def _arrivals(field: str, s: ServiceConfig, start_hour: float) -> tuple[Any, Any
 
     a = s.arrivals
     require(a.process in ARRIVAL_PROCESSES, f"{field}.arrivals.process", a.process, f"one of {list(ARRIVAL_PROCESSES)}")
+    if a.process == "closed":
+        require(s.fidelity == "request", f"{field}.fidelity", s.fidelity,
+                "request with arrivals.process=closed (the closed loop follows each completion; fluid has no requests)")
+        require(a.trace_path is None, f"{field}.arrivals.trace_path", a.trace_path,
+                "null with arrivals.process=closed (a closed loop draws prompt_tokens and output_tokens)")
+        c = a.concurrency
+        require(isinstance(c, int) and not isinstance(c, bool) and c >= 1, f"{field}.arrivals.concurrency", c,
+                "an integer >= 1 (users, each with one request outstanding)")
+        t = a.think_time_s
+        require(isinstance(t, (int, float)) and math.isfinite(t) and t >= 0, f"{field}.arrivals.think_time_s", t,
+                "a finite number of seconds >= 0 (mean of an exponential think time; 0: none)")
+        return arr.ClosedLoop(c, t), None, None
     if a.process in ("trace", "servegen"):
         require(a.trace_path is not None, f"{field}.arrivals.trace_path", a.trace_path,
                 f"a file (trace) or directory (servegen) for arrivals.process={a.process}")
@@ -497,23 +509,51 @@ def _resilience(field: str, j: TrainingJobConfig, model: LlmSpec) -> dict[str, A
                 repair_causes=frozenset(c.name for c in tm.FAILURE_CAUSES.values() if c.sends_node_to_repair))
 
 
+def _layout(j: TrainingJobConfig):
+    from dcsim.hardware import training as tm
+
+    p = j.parallelism
+    return tm.Parallelism.for_gpus(j.gpus, tp=p.tp, pp=p.pp, dp=p.dp, cp=p.cp, ep=p.ep, vpp=p.vpp,
+                                   vocab_slots=bool(p.vocab_slots))
+
+
 def _check_parallelism(field: str, j: TrainingJobConfig, model: LlmSpec, gpu: GpuSpec) -> None:
     from dcsim.hardware import training as tm
 
     p = j.parallelism
     pfield = f"{field}.parallelism"
-    require(j.recompute in ("selective", "full"), f"{field}.recompute", j.recompute, "selective or full")
+    layout = f"tp={p.tp} pp={p.pp} dp={p.dp} cp={p.cp}"
+    require(j.recompute in tm.RECOMPUTE_CHOICES, f"{field}.recompute", j.recompute, "none, selective or full")
+    require(j.zero_stage in (0, 1, 2, 3), f"{field}.zero_stage", j.zero_stage, "0, 1, 2 or 3")
     require(j.seq_len >= 1 and j.micro_batch_seqs >= 1, f"{field}.seq_len", j.seq_len,
             "seq_len and micro_batch_seqs >= 1")
     try:
-        par = tm.Parallelism.for_gpus(j.gpus, tp=p.tp, pp=p.pp, dp=p.dp, cp=p.cp, ep=p.ep, vpp=p.vpp)
+        par = _layout(j)
         par.check_model(model)
     except ValueError as e:
         raise ConfigError(pfield, f"tp={p.tp} pp={p.pp} dp={p.dp} cp={p.cp} ep={p.ep}", str(e)) from None
-    mem = tm.training_memory_per_gpu_bytes(model, par, j.micro_batch_seqs, j.seq_len, recompute=j.recompute)
-    require(mem.fits(gpu), pfield, f"tp={p.tp} pp={p.pp} dp={p.dp} cp={p.cp}",
-            f"a layout whose training state fits {gpu.name}: {mem.total / GB_B:.0f} GB per GPU needed "
-            f"({j.recompute} recomputation), {gpu.hbm_bytes / GB_B:.0f} GB available")
+    seqs = j.tokens_per_step / j.seq_len / par.dp / j.micro_batch_seqs
+    require(seqs >= 1 and abs(seqs - round(seqs)) < 1e-9, f"{field}.tokens_per_step", j.tokens_per_step,
+            f"a whole number >= 1 of micro-batches of {j.micro_batch_seqs} x {j.seq_len} tokens per dp={p.dp} replica")
+
+    def mem(recompute: str = j.recompute, zero_stage: int = j.zero_stage) -> tm.MemoryBreakdown:
+        return tm.training_memory_per_gpu_bytes(model, par, j.micro_batch_seqs, j.seq_len, zero_stage=zero_stage,
+                                                recompute=recompute, micro_batches=int(round(seqs)))
+
+    m = mem()
+    if m.fits(gpu):
+        return
+    # Name the field whose change alone would make it fit: zero_stage (more sharding over DP
+    # costs no FLOPs), then recompute, else the layout.
+    need = (f"{m.total / GB_B:.0f} GB per GPU needed ({j.recompute} recomputation, ZeRO stage {j.zero_stage}: "
+            f"weights {m.weights / GB_B:.1f}, gradients {m.grads / GB_B:.1f}, optimizer {m.optimizer / GB_B:.1f}, "
+            f"activations {m.activations / GB_B:.1f}), {gpu.name} has {gpu.hbm_bytes / GB_B:.0f} GB")
+    if j.zero_stage < 3 and mem(zero_stage=3).fits(gpu):
+        require(False, f"{field}.zero_stage", j.zero_stage, f"a higher ZeRO stage for this layout: {need}")
+    if j.recompute != "full" and mem(recompute="full").fits(gpu):
+        lighter = "selective or full" if j.recompute == "none" else "full"
+        require(False, f"{field}.recompute", j.recompute, f"{lighter} recomputation for this layout: {need}")
+    require(False, pfield, layout, f"a layout whose training state fits {gpu.name}: {need}")
 
 
 def _step_at(j: TrainingJobConfig, model: LlmSpec, gpu: GpuSpec, slowdown: float,
@@ -524,12 +564,11 @@ def _step_at(j: TrainingJobConfig, model: LlmSpec, gpu: GpuSpec, slowdown: float
 
     eff = j.compute_efficiency
     if j.parallelism.tp > 0:
-        p = j.parallelism
-        par = tm.Parallelism.for_gpus(j.gpus, tp=p.tp, pp=p.pp, dp=p.dp, cp=p.cp, ep=p.ep, vpp=p.vpp)
+        par = _layout(j)
         kw = {} if eff is None else {"compute_efficiency": eff}
         b = tm.step_time(model, gpu, par, j.tokens_per_step, j.seq_len, j.micro_batch_seqs,
                          scaleout_bytes_per_s_per_gpu=scaleout_bytes_per_s, dp_overlap=j.comm_overlap,
-                         full_recompute=j.recompute == "full", **kw)
+                         recompute=j.recompute, **kw)
         step = TrainingStep(b.time_s, b.compute_s, b.time_s - b.compute_s, b.mfu)
     else:
         step = training_step(model, gpu, j.gpus, j.tokens_per_step, 0.40 if eff is None else eff,

@@ -21,8 +21,11 @@ class LengthConfig:
 @dataclass
 class ArrivalConfig:
     """How requests arrive. ``process``: poisson, gamma (bursty renewal with ``cv``),
-    diurnal (daily sinusoidal rate), trace (replay ``trace_path``) or servegen (the
-    ServeGen per-client descriptions in the directory ``trace_path``)."""
+    diurnal (daily sinusoidal rate), trace (replay ``trace_path``), servegen (the
+    ServeGen per-client descriptions in the directory ``trace_path``) or closed (a
+    closed loop of ``concurrency`` users, each sending its next request when its last
+    one finishes, after an exponential think time of mean ``think_time_s``; the
+    service's ``arrival_rate_per_s`` is then ignored; request fidelity only)."""
 
     process: str = "poisson"
     cv: float = 1.0  # coefficient of variation of inter-arrival times (gamma, diurnal)
@@ -31,6 +34,8 @@ class ArrivalConfig:
     trace_path: Optional[str] = None  # trace / servegen
     trace_format: str = "auto"  # trace: auto, azure, mooncake or generic (docs/traces.md)
     rate_multiplier: float = 1.0  # trace / servegen: 2.0 replays twice as fast
+    concurrency: int = 1  # closed: users, each with one request outstanding (arrival_rate_per_s is ignored)
+    think_time_s: float = 0.0  # closed: mean of the exponential think time between a user's requests; 0: none
 
 
 @dataclass
@@ -65,7 +70,7 @@ class ServiceConfig:
     tp: int = 8
     router: str = "least_outstanding"  # a name in dcsim.policies.ROUTERS
     fidelity: str = "request"  # request: every request simulated; fluid: steady state per control interval
-    arrival_rate_per_s: float = 1.0  # mean rate of poisson, gamma and diurnal arrivals
+    arrival_rate_per_s: float = 1.0  # mean rate of poisson, gamma and diurnal arrivals (ignored when closed)
     arrivals: ArrivalConfig = field(default_factory=ArrivalConfig)
     # Defaults: lognormal fits to the Azure LLM inference trace 2023, conversation
     # (Patel et al., Splitwise, ISCA 2024): log-mean and log-std of ContextTokens and
@@ -88,8 +93,9 @@ class ServiceConfig:
 @dataclass
 class ParallelismConfig:
     """Tensor, pipeline, data, context and expert parallel degrees (tp x pp x dp x cp = GPUs);
-    vpp: virtual pipeline stages per rank (interleaved 1F1B). tp = 0: not given, the job
-    uses the simple data-parallel step model."""
+    vpp: virtual pipeline stages per rank (interleaved 1F1B); vocab_slots: the embedding
+    and output layers each take a transformer layer's place in the pipeline (Llama 3's
+    balancing). tp = 0: not given, the job uses the simple data-parallel step model."""
 
     tp: int = 0
     pp: int = 1
@@ -97,6 +103,7 @@ class ParallelismConfig:
     cp: int = 1
     ep: int = 1
     vpp: int = 1
+    vocab_slots: bool = False
 
 
 @dataclass
@@ -110,7 +117,7 @@ class TrainingJobConfig:
     tokens_to_train: Optional[float] = None  # set: steps = ceil(tokens_to_train / tokens_per_step)
     # Share of peak BF16 FLOP/s during compute: Llama 3 405B pre-training reached 38-43 %
     # MFU on 8k-16k H100s (Dubey et al., The Llama 3 Herd of Models, 2024, Table 4). Null:
-    # 0.40 for the simple data-parallel model, dcsim.hardware.training's calibrated 0.57
+    # 0.40 for the simple data-parallel model, dcsim.hardware.training's calibrated 0.53
     # (compute share before communication and bubbles) with a parallelism.
     compute_efficiency: Optional[float] = None
     comm_overlap: float = 0.8
@@ -119,7 +126,10 @@ class TrainingJobConfig:
     parallelism: ParallelismConfig = field(default_factory=ParallelismConfig)
     seq_len: int = 8192
     micro_batch_seqs: int = 1
-    recompute: str = "selective"  # activation recomputation: selective or full
+    recompute: str = "selective"  # activation recomputation: none, selective or full (docs/training.md)
+    # ZeRO sharding over the data-parallel (x context-parallel) ranks: 1 optimizer state,
+    # 2 also gradients (Llama 3's FSDP), 3 also weights; 0 none.
+    zero_stage: int = 1
     checkpoint: str = "none"  # none, fixed (every checkpoint_interval_s) or young_daly (from the failure rate)
     checkpoint_interval_s: float = 3600.0
     checkpoint_async: bool = False

@@ -1,4 +1,5 @@
-"""When inference requests arrive: Poisson, bursty (gamma renewal), diurnal and replayed traces.
+"""When inference requests arrive: Poisson, bursty (gamma renewal), diurnal, replayed
+traces, or a closed loop of users (:class:`ClosedLoop`, whose arrivals follow completions).
 
 Every process draws its whole arrival sequence in bulk with numpy (a million arrivals
 take a few tens of milliseconds) and knows its expected rate over any interval, which
@@ -391,3 +392,37 @@ class ScaledArrivals:
 
     def __repr__(self) -> str:
         return f"ScaledArrivals({self.process!r}, rate_multiplier={self.rate_multiplier})"
+
+
+class ClosedLoop:
+    """A closed-loop client, as benchmarks drive a server: ``concurrency`` users, each
+    sending its next request when its last one finishes (completed or dropped), after a
+    think time drawn from an exponential distribution of mean ``think_time_s`` (0: at
+    once). vLLM's serving benchmark with ``--max-concurrency``, MLPerf's Server and
+    Offline scenarios and the ML.ENERGY benchmark (every request submitted at once, so a
+    concurrency at or above ``max_num_seqs`` keeps the engine saturated) load a server
+    this way.
+
+    Every user sends its first request at t = 0. There is no arrival rate: the load
+    follows from the service's speed (Little's law: concurrency = throughput x (mean
+    response time + think time)); a service's ``arrival_rate_per_s`` is ignored. Not an
+    :class:`ArrivalProcess`: the service (``InferenceService``) generates the requests
+    as completions come, with lengths from its length sampler. Request fidelity only.
+    """
+
+    def __init__(self, concurrency: int, think_time_s: float = 0.0) -> None:
+        require(isinstance(concurrency, (int, np.integer)) and not isinstance(concurrency, bool) and concurrency >= 1,
+                "concurrency", concurrency, "an integer >= 1 (users, each with one request outstanding)")
+        require(_finite(think_time_s) and think_time_s >= 0, "think_time_s", think_time_s,
+                "a finite number of seconds >= 0 (the mean of an exponential think time; 0: none)")
+        self.concurrency = int(concurrency)
+        self.think_time_s = float(think_time_s)
+
+    def think_times_s(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` think times (zeros without a think time; no draws then)."""
+        if self.think_time_s == 0:
+            return np.zeros(n)
+        return rng.exponential(self.think_time_s, n)
+
+    def __repr__(self) -> str:
+        return f"ClosedLoop(concurrency={self.concurrency}, think_time_s={self.think_time_s})"

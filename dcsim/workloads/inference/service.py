@@ -2,7 +2,11 @@
 
 Arrivals come from an arrival process (Poisson, bursty, diurnal) with lengths drawn
 from distributions, or from a replayed trace; either way all arrival times are drawn
-up front, in bulk, and each arrival is one timer event. With ``prefill_replicas > 0``
+up front, in bulk, and each arrival is one timer event. A closed loop
+(:class:`~dcsim.workloads.inference.arrivals.ClosedLoop`) instead sends a user's next
+request when its last one completes or is dropped, after its think time; lengths and
+think times are drawn in blocks from the same named streams (``lengths/NAME``,
+``arrivals/NAME``), so a seed gives the same run bit for bit. With ``prefill_replicas > 0``
 the service is disaggregated (Splitwise-style): the first replicas only prefill, then
 the KV cache moves to a decode replica over the scale-out network and decoding
 continues there.
@@ -19,6 +23,7 @@ import numpy as np
 from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.models import LlmSpec
 from dcsim.workloads.cluster import Allocation, Cluster, WorkRequest
+from dcsim.workloads.inference.arrivals import ClosedLoop
 from dcsim.workloads.inference.engine import Replica
 from dcsim.workloads.inference.requests import LengthDistribution, Request
 
@@ -47,7 +52,7 @@ class ServiceSpec:
     model: LlmSpec
     replicas: int
     tp: int
-    arrivals: Any  # an ArrivalProcess (dcsim.workloads.inference.arrivals)
+    arrivals: Any  # an ArrivalProcess or a ClosedLoop (dcsim.workloads.inference.arrivals)
     lengths: Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]]  # (prompts, outputs) of n requests
     mean_prompt_tokens: float
     mean_output_tokens: float
@@ -128,10 +133,14 @@ class InferenceService:
             self._request_replica(first_work_id + i)
         if spec.autoscale is not None:
             sim.env.timeout(spec.autoscale.interval_s).callbacks.append(self._autoscale)
-        self._load_arrivals(until_s)
         self._next = 0
-        if len(self._times):
-            self._schedule_next_arrival()
+        self._closed: ClosedLoop | None = spec.arrivals if isinstance(spec.arrivals, ClosedLoop) else None
+        if self._closed is not None:
+            self._start_users()
+        else:
+            self._load_arrivals(until_s)
+            if len(self._times):
+                self._schedule_next_arrival()
         sim.recorder.meta.setdefault("services", {})[spec.name] = {
             "slo_ttft_s": spec.slo_ttft_s, "slo_tpot_s": spec.slo_tpot_s,
         }
@@ -267,6 +276,43 @@ class InferenceService:
         self._prompts, self._outputs = spec.lengths(self.sim.rng.stream(f"lengths/{self.name}"), len(self._times))
         self._hashes = None
 
+    # -- the closed loop -----------------------------------------------------------------
+    CLOSED_BLOCK = 4096  # lengths and think times drawn per block
+
+    def _start_users(self) -> None:
+        """Every user sends its first request at t = 0."""
+        self._length_rng = self.sim.rng.stream(f"lengths/{self.name}")
+        self._think_rng = self.sim.rng.stream(f"arrivals/{self.name}")
+        self._block_prompts = self._block_outputs = np.empty(0, dtype=np.int64)
+        self._block_at = 0
+        self._thinks = np.empty(0)
+        self._think_at = 0
+        self.sim.env.timeout(0).callbacks.append(
+            lambda _ev: [self._user_sends() for _ in range(self._closed.concurrency)])
+
+    def _user_sends(self) -> None:
+        """A user sends its next request now."""
+        if self._block_at == len(self._block_prompts):
+            self._block_prompts, self._block_outputs = self.spec.lengths(self._length_rng, self.CLOSED_BLOCK)
+            self._block_at = 0
+        i = self._block_at
+        self._block_at = i + 1
+        req = Request(self._next, self.name, self.sim.env.now, int(self._block_prompts[i]),
+                      int(self._block_outputs[i]))
+        self._next += 1
+        self.arrive(req)
+
+    def _user_done(self) -> None:
+        """A user's request finished (completed or dropped): it thinks, then sends its next.
+        Always through a timer, even without think time, so the next request arrives after
+        the replica has taken its next step."""
+        if self._think_at == len(self._thinks):
+            self._thinks = self._closed.think_times_s(self._think_rng, self.CLOSED_BLOCK)
+            self._think_at = 0
+        think = float(self._thinks[self._think_at])
+        self._think_at += 1
+        self.sim.env.timeout(think).callbacks.append(lambda _ev: self._user_sends())
+
     def _schedule_next_arrival(self) -> None:
         delay = float(self._times[self._next]) - self.sim.env.now
         self.sim.env.timeout(max(delay, 0.0)).callbacks.append(self._on_arrival)
@@ -287,6 +333,8 @@ class InferenceService:
             self.in_system.add(-1)
             self.sim.recorder.record("requests", req.row("dropped"))
             self.sim.recorder.event("drop", self.name, "request larger than the KV cache", req.kv_tokens_max)
+            if self._closed is not None:
+                self._user_done()
             return
         self.in_flight[req.request_id] = req
         self._route(req)
@@ -317,6 +365,8 @@ class InferenceService:
         del self.in_flight[req.request_id]
         self.in_system.add(-1)
         self.sim.recorder.record("requests", req.row("completed"))
+        if self._closed is not None:
+            self._user_done()
         if self.spec.autoscale is not None:
             self._window[0] += 1
             self._window[1] += self._meets_slo(req)

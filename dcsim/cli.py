@@ -204,6 +204,8 @@ def format_summary(s: dict[str, Any]) -> str:
         ("energy per output token, facility", num(s["energy_per_output_token_facility_j"], ".3f") + " J"),
         ("TTFT p50 / p99", num(s["ttft_p50_s"], ".3f") + " / " + num(s["ttft_p99_s"], ".3f") + " s"),
         ("TPOT p50 / p99", num(1e3 * s["tpot_p50_s"], ".1f") + " / " + num(1e3 * s["tpot_p99_s"], ".1f") + " ms"),
+        ("ITL p50 / p90 / p99 (every token gap)", " / ".join(num(1e3 * s[f"itl_p{q}_s"], ".1f") for q in (50, 90, 99))
+         + " ms"),
         ("SLO attainment / goodput", "no SLO set" if s["slo_attainment"] is None or s["slo_attainment"] != s["slo_attainment"]
          else num(100 * s["slo_attainment"], ".1f") + " % / " + num(s["goodput_requests_per_s"], ".2f") + " req/s"),
         ("preemptions", f"{s['preemptions']}"),

@@ -198,8 +198,21 @@ def _flops_kpis(jobs: pd.DataFrame, meta: dict, out: dict[str, Any], duration_s:
     }
 
 
+ITL_PERCENTILES = (50, 90, 99)
+
+
+def _itl_kpis(logs: list) -> dict[str, float]:
+    """ITL percentiles over every inter-token gap in ``logs`` (TokenGaps of services)."""
+    if not logs:
+        return {f"itl_p{q}_s": math.nan for q in ITL_PERCENTILES}
+    gaps = logs[0] if len(logs) == 1 else type(logs[0]).merged(logs)  # TokenGaps.merged
+    return {f"itl_p{q}_s": v for q, v in zip(ITL_PERCENTILES, gaps.percentiles(list(ITL_PERCENTILES)))}
+
+
 def _inference_kpis(req: pd.DataFrame, fluid: pd.DataFrame, meta: dict, e: dict, duration_s: float) -> dict[str, Any]:
     done = req[req["status"] == "completed"]
+    itl = {name: _itl_kpis([log]) for name, log in meta.get("itl", {}).items()}
+    pooled = next(iter(itl.values())) if len(itl) == 1 else _itl_kpis(list(meta.get("itl", {}).values()))
     tokens = int(meta.get("inference_output_tokens", 0))
     gpu_j = float(meta.get("inference_gpu_energy_j", 0.0))
     per_token_gpu = _ratio(gpu_j, tokens)
@@ -216,6 +229,7 @@ def _inference_kpis(req: pd.DataFrame, fluid: pd.DataFrame, meta: dict, e: dict,
         "ttft_p99_s": _pct(done["ttft_s"], 99),
         "tpot_p50_s": _pct(done["tpot_s"], 50),
         "tpot_p99_s": _pct(done["tpot_s"], 99),
+        **pooled,
         "e2e_p50_s": _pct(done["e2e_s"], 50),
         "e2e_p99_s": _pct(done["e2e_s"], 99),
         "queue_delay_mean_s": float(done["queue_delay_s"].mean()) if len(done) else math.nan,
@@ -226,7 +240,8 @@ def _inference_kpis(req: pd.DataFrame, fluid: pd.DataFrame, meta: dict, e: dict,
     out.update(_slo_kpis(req, meta.get("services", {}), duration_s))
     out["services"] = {
         name: {**info, "energy_per_output_token_gpu_j": _ratio(info.get("gpu_energy_j", 0.0),
-                                                               info.get("output_tokens", 0))}
+                                                               info.get("output_tokens", 0)),
+               **itl.get(name, {})}
         for name, info in meta.get("services", {}).items()
     }
     if len(fluid) and not len(req):

@@ -21,6 +21,15 @@ sets a single timer for their end. An arrival that can be admitted cuts the segm
 the end of the iteration in progress. The engine is driven by timer callbacks, not a
 generator process, and a stale timer is recognised by a token and ignored: events per
 request are O(1 + prompt / budget), never one per decode step.
+
+Inter-token gaps (ITL) are logged the same way, in closed form: iterations run back to
+back, so a sequence that decodes in an iteration got its previous token when the
+iteration began, and its gap is the iteration's time. A decode segment adds one record,
+(first iteration time, slope, iterations, batch), to the service's
+:class:`~dcsim.workloads.inference.requests.TokenGaps`; a mixed iteration adds (time,
+0, 1, decoders). Only a sequence that rejoins a batch after a token measures its gap
+from that token (``Request.t_last_token_s``): one handed to a decode replica, and one
+preempted, whose recomputed prefill ends with its next token.
 """
 
 from __future__ import annotations
@@ -147,6 +156,9 @@ class Replica:
         self._token = 0
         self._segment: tuple[float, LinearSegment | ArraySegment, float, int] | None = None
         self._prefilling = 0  # running sequences with prompt tokens still to prefill
+        self._gap_log = service.itl
+        self._gaps = service.itl.records  # appended in place: (first_s, step_s, n, weight) per record
+        self._joiners: list[Request] = []  # admitted decoding, their last token made elsewhere or earlier
         self._idle_w = self.device.idle_w()
         self._step()
 
@@ -209,6 +221,8 @@ class Replica:
             self.kv_committed += r.ctx + r.prefill_remaining
             if r.prefill_remaining > 0:
                 self._prefilling += 1
+            else:  # handed over by a prefill replica: its next gap runs from its first token
+                self._joiners.append(r)
             self.running.append(r)
 
     # -- the state machine -----------------------------------------------------------
@@ -243,6 +257,10 @@ class Replica:
         self.kv_committed -= r.ctx + r.prefill_remaining
         if r.prefill_remaining > 0:
             self._prefilling -= 1
+        elif r in self._joiners:  # never decoded here: its last token is still the earlier one
+            self._joiners.remove(r)
+        else:  # it decoded in the iteration that just ended
+            r.t_last_token_s = self.env.now
         r.prefill_remaining = r.prompt_tokens + r.generated
         r.ctx = 0
         r.preemptions += 1
@@ -269,11 +287,16 @@ class Replica:
         dt, power_w = self.device.iteration_scalar(self.model, self.tp, new, pairs, kv_read, len(decoders))
         self.alloc.set_state(power_w, busy=True)
         self._phase = MIXED
-        self._timer(dt, lambda: self._end_mixed(decoders, chunks, power_w * self.tp * dt / new))
+        self._timer(dt, lambda: self._end_mixed(decoders, chunks, power_w * self.tp * dt / new, dt))
 
-    def _end_mixed(self, decoders: list[Request], chunks: list[tuple[Request, int]], energy_per_token: float) -> None:
+    def _end_mixed(self, decoders: list[Request], chunks: list[tuple[Request, int]], energy_per_token: float,
+                   dt: float) -> None:
         now = self.env.now
         produced = len(decoders)
+        if produced:
+            regular = produced - self._rejoined(now)
+            if regular:
+                self._gaps.extend((dt, 0.0, 1, regular))
         for r in decoders:
             r.ctx += 1
             r.generated += 1
@@ -291,6 +314,9 @@ class Replica:
                 if r.t_first_token_s != r.t_first_token_s:
                     r.t_first_token_s = now
                     self.service.prompt_tokens += r.prompt_tokens
+                elif r.t_last_token_s == r.t_last_token_s:  # recomputed after preemption: its next token
+                    self._gaps.extend((now - r.t_last_token_s, 0.0, 1, 1))
+                    r.t_last_token_s = math.nan
                 if self.prefix_cache is not None and r.hash_ids:
                     self.prefix_cache.insert(r.hash_ids)
                 if self.role == "prefill" and r.generated < r.output_tokens:
@@ -300,9 +326,25 @@ class Replica:
             self.running.remove(r)
             self.outstanding -= 1
             self.kv_committed -= r.ctx
+            r.t_last_token_s = now
             self.service.hand_over(r)
+        if len(self._gaps) >= self._gap_log.fold_limit:
+            self._gap_log.fold()
         self._complete_finished()
         self._step()
+
+    def _rejoined(self, t_end_s: float) -> int:
+        """Log the gaps of sequences decoding their first iteration here (last token made
+        before they joined), ending at ``t_end_s``; return how many there were."""
+        j = self._joiners
+        if not j:
+            return 0
+        for r in j:
+            self._gaps.extend((t_end_s - r.t_last_token_s, 0.0, 1, 1))
+            r.t_last_token_s = math.nan
+        n = len(j)
+        j.clear()
+        return n
 
     def _start_decode(self, room: int) -> None:
         """Decode iterations of an unchanged batch until the next completion or a full cache."""
@@ -351,7 +393,19 @@ class Replica:
             self._timer(wait, lambda: self._end_segment(done))
 
     def _end_segment(self, done: int) -> None:
-        _, seg, power_w, b = self._segment
+        t0, seg, power_w, b = self._segment
+        first = b - self._rejoined(t0 + seg.end_s(1)) if self._joiners else b
+        if type(seg) is LinearSegment:
+            if first == b:
+                self._gaps.extend((seg.a, seg.b, done, b))
+            else:
+                self._gaps.extend((seg.a, 0.0, 1, first, seg.a + seg.b, seg.b, done - 1, b))
+        else:
+            times = np.diff(seg.cum[:done], prepend=0.0)
+            self._gap_log.add_values(times[:1], first)
+            self._gap_log.add_values(times[1:], b)
+        if len(self._gaps) >= self._gap_log.fold_limit:
+            self._gap_log.fold()
         energy_each = power_w * self.tp * seg.end_s(done) / b
         for r in self.running:
             r.ctx += done

@@ -1,8 +1,10 @@
-"""Inference requests and the distributions their lengths are drawn from."""
+"""Inference requests, the distributions their lengths are drawn from, and the log of
+their inter-token gaps."""
 
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +24,7 @@ class Request:
     __slots__ = (
         "request_id", "service", "t_arrival_s", "prompt_tokens", "output_tokens", "replica",
         "t_admitted_s", "t_first_token_s", "t_done_s", "ctx", "prefill_remaining", "generated",
-        "energy_j", "preemptions", "cached_tokens", "hash_ids",
+        "energy_j", "preemptions", "cached_tokens", "hash_ids", "t_last_token_s",
     )
 
     def __init__(self, request_id: int, service: str, t_arrival_s: float, prompt_tokens: int, output_tokens: int,
@@ -43,6 +45,9 @@ class Request:
         self.preemptions = 0
         self.cached_tokens = 0
         self.hash_ids = hash_ids
+        # Set only when the request leaves a batch after a token (preempted, or handed
+        # to a decode replica): its next gap is measured from here, not by one iteration.
+        self.t_last_token_s = math.nan
 
     @property
     def kv_tokens_max(self) -> int:
@@ -90,3 +95,236 @@ class LengthDistribution:
     def sample(self, rng: np.random.Generator) -> int:
         """One draw."""
         return int(self.sample_many(rng, 1)[0])
+
+
+class TokenGaps:
+    """Inter-token gaps of a service's requests, as benchmarks measure ITL: every gap
+    between consecutive output tokens of a request, pooled over requests (the first
+    token's wait is TTFT, not a gap).
+
+    The engine never costs decode steps one by one, so gaps arrive as weighted
+    arithmetic progressions: ``add(first_s, step_s, n, weight)`` says that for k in
+    0..n-1 there are ``weight`` gaps of ``first_s + k step_s`` (a decode segment of
+    n iterations whose times grow linearly, each a gap for every sequence in the
+    batch). Records are kept exactly (four float64 each) and percentiles are exact,
+    by bisection on the value, equal to ``np.percentile`` of the expanded gaps to
+    floating-point rounding. To bound memory, once ``fold_at`` records are held they
+    are folded into a histogram of log bins of relative width ``BIN_RATIO`` (1e-4)
+    from ``BIN_LO_S`` to ``BIN_HI_S``: after a fold percentiles are read from bin
+    centres, exact to within 0.005 % (``folded`` says so).
+    """
+
+    BIN_RATIO = 1e-4
+    BIN_LO_S = 1e-7
+    BIN_HI_S = 1e4
+    FOLD_AT = 1 << 20  # records (32 MiB) held exactly before a fold
+
+    def __init__(self, fold_at: int = FOLD_AT) -> None:
+        self.records = array("d")  # first_s, step_s, n, weight; appended by the engine
+        self.fold_limit = 4 * fold_at  # floats in ``records`` that trigger a fold
+        self.hist: np.ndarray | None = None
+
+    def add(self, first_s: float, step_s: float, n: int, weight: int) -> None:
+        """``weight`` gaps of each of first_s + k step_s, k = 0..n-1."""
+        if n > 0 and weight > 0:
+            self.records.extend((first_s, step_s, n, weight))
+            if len(self.records) >= self.fold_limit:
+                self.fold()
+
+    def add_values(self, values_s: np.ndarray, weight: int) -> None:
+        """``weight`` gaps of each value (iterations of any time profile)."""
+        if weight <= 0 or not len(values_s):
+            return
+        rec = np.zeros((len(values_s), 4))
+        rec[:, 0] = values_s
+        rec[:, 2] = 1.0
+        rec[:, 3] = weight
+        self.records.frombytes(rec.tobytes())
+        if len(self.records) >= self.fold_limit:
+            self.fold()
+
+    @property
+    def folded(self) -> bool:
+        """True once records were folded into the histogram (percentiles then binned)."""
+        return self.hist is not None
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        r = np.frombuffer(self.records, dtype=np.float64).reshape(-1, 4) if len(self.records) else np.zeros((0, 4))
+        a, s, n, w = r[:, 0], r[:, 1], r[:, 2], r[:, 3]
+        neg = s < 0  # a decreasing progression is the same multiset as its reverse
+        if neg.any():
+            a = np.where(neg, a + s * (n - 1), a)
+            s = np.abs(s)
+        return a, s, n, w
+
+    @property
+    def count(self) -> float:
+        """Gaps recorded."""
+        _, _, n, w = self._arrays()
+        return float((n * w).sum()) + (float(self.hist.sum()) if self.hist is not None else 0.0)
+
+    @property
+    def total_s(self) -> float:
+        """Sum of the gaps recorded exactly (the histogram's part at bin centres)."""
+        a, s, n, w = self._arrays()
+        exact = float((w * (n * a + s * n * (n - 1) / 2.0)).sum())
+        if self.hist is None:
+            return exact
+        return exact + float((self.hist * self._centres()).sum())
+
+    # -- the histogram ---------------------------------------------------------------
+    @classmethod
+    def _n_bins(cls) -> int:
+        return int(math.ceil(math.log(cls.BIN_HI_S / cls.BIN_LO_S) / math.log1p(cls.BIN_RATIO)))
+
+    @classmethod
+    def _bin(cls, x: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b = np.floor(np.log(np.maximum(x, cls.BIN_LO_S) / cls.BIN_LO_S) / math.log1p(cls.BIN_RATIO))
+        return np.clip(b, 0, cls._n_bins() - 1).astype(np.int64)
+
+    @classmethod
+    def _edge(cls, b: np.ndarray) -> np.ndarray:
+        return cls.BIN_LO_S * np.exp(b * math.log1p(cls.BIN_RATIO))
+
+    @classmethod
+    def _centres(cls) -> np.ndarray:
+        return cls._edge(np.arange(cls._n_bins()) + 0.5)
+
+    @classmethod
+    def _histogram(cls, a: np.ndarray, s: np.ndarray, n: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """Gap counts per log bin of the progressions (a, s, n) with weights w.
+
+        A progression of n > 1 terms is spread uniformly over [a - s/2, a + s (n - 1/2)]
+        (in the bin coordinate u = log(x / lo) / log(1 + ratio), where a short span is
+        uniform too): its mass below u is a ramp, so the histogram is the difference of
+        the cumulative mass at the bin edges, built from per-record slope changes in
+        O(records + bins). A point (n = 1 or s = 0) goes to its bin whole.
+        """
+        nb = cls._n_bins()
+        scale = 1.0 / math.log1p(cls.BIN_RATIO)
+        mass = n * w
+        point = (s <= 0) | (n <= 1)
+        hist = np.bincount(cls._bin(a[point]), weights=mass[point], minlength=nb)[:nb].astype(np.float64)
+        spread = ~point
+        if spread.any():
+            a, s, n, m = a[spread], s[spread], n[spread], mass[spread]
+            with np.errstate(divide="ignore"):
+                u0 = np.log(np.maximum(a - s / 2.0, cls.BIN_LO_S) / cls.BIN_LO_S) * scale
+                u1 = np.log(np.maximum(a + s * (n - 0.5), cls.BIN_LO_S) / cls.BIN_LO_S) * scale
+            u0, u1 = np.clip(u0, 0.0, nb - 1e-9), np.clip(u1, 0.0, nb - 1e-9)
+            flat = u1 - u0 < 1e-9
+            hist += np.bincount(np.floor(u0[flat]).astype(np.int64), weights=m[flat], minlength=nb)[:nb]
+            u0, u1, m = u0[~flat], u1[~flat], m[~flat]
+            d = m / (u1 - u0)
+            # mass below edge j: sum of d (j - u0) over records with u0 < j, minus d (j - u1) over u1 < j
+            k0 = np.floor(u0).astype(np.int64) + 1
+            k1 = np.floor(u1).astype(np.int64) + 1
+            slope = np.bincount(k0, weights=d, minlength=nb + 1)[:nb + 1] - np.bincount(k1, weights=d, minlength=nb + 1)[:nb + 1]
+            const = (np.bincount(k1, weights=d * u1, minlength=nb + 1)[:nb + 1]
+                     - np.bincount(k0, weights=d * u0, minlength=nb + 1)[:nb + 1])
+            j = np.arange(nb + 1, dtype=np.float64)
+            below = np.cumsum(slope) * j + np.cumsum(const)
+            hist += np.diff(below)
+            hist[-1] += m.sum() - below[-1]  # rounding: every record's mass lands
+        return hist
+
+    def fold(self) -> None:
+        """Move the exact records into the histogram."""
+        h = self._histogram(*self._arrays())
+        self.hist = h if self.hist is None else self.hist + h
+        del self.records[:]  # in place: the engine holds a reference
+
+    # -- percentiles ------------------------------------------------------------------
+    @staticmethod
+    def merged(logs: list["TokenGaps"]) -> "TokenGaps":
+        """One log holding every gap of ``logs`` (e.g. all services of a run)."""
+        out = TokenGaps(fold_at=1 << 62)
+        for g in logs:
+            out.records.extend(g.records)
+            if g.hist is not None:
+                out.hist = g.hist.copy() if out.hist is None else out.hist + g.hist
+        return out
+
+    def percentiles(self, qs: list[float]) -> list[float]:
+        """Percentiles (0-100) of the gaps, linear interpolation between order statistics
+        as ``np.percentile`` of the expanded gaps; NaN when there are none."""
+        a, s, n, w = self._arrays()
+        if self.hist is not None:
+            return self._binned_percentiles(qs, self.hist + self._histogram(a, s, n, w))
+        total = float((n * w).sum())
+        if total <= 0:
+            return [math.nan] * len(qs)
+        last = a + s * (n - 1)
+        mass = n * w
+        by_first, by_last = np.argsort(a, kind="stable"), np.argsort(last, kind="stable")
+        bounds = (a[by_first], np.cumsum(mass[by_first]), last[by_last], np.cumsum(mass[by_last]))
+        out = []
+        for q in qs:
+            h = q / 100.0 * (total - 1.0)
+            r = math.floor(h)
+            v0 = self._value_at_rank(a, s, n, w, last, bounds, r)
+            frac = h - r
+            out.append(v0 if frac == 0 else v0 + frac * (self._value_at_rank(a, s, n, w, last, bounds, r + 1) - v0))
+        return out
+
+    @staticmethod
+    def _value_at_rank(a: np.ndarray, s: np.ndarray, n: np.ndarray, w: np.ndarray, last: np.ndarray,
+                       bounds: tuple, r: int) -> float:
+        """The gap of 0-based rank ``r``: the smallest x with at least r + 1 gaps <= x.
+
+        The answer lies between the same rank counting each record's gaps all at its
+        first term and all at its last (``bounds``: both sorted, with cumulative counts).
+        Inside that bracket, bisection on the float's bit pattern (ordered like the value
+        for x >= 0); records wholly below the bracket are counted once and dropped, as
+        are those above it, so only the records straddling the answer are evaluated.
+        """
+        need = r + 1.0
+        first_sorted, first_cum, last_sorted, last_cum = bounds
+        v_first = first_sorted[min(int(np.searchsorted(first_cum, need, side="left")), len(first_sorted) - 1)]
+        v_last = last_sorted[min(int(np.searchsorted(last_cum, need, side="left")), len(last_sorted) - 1)]
+        lo = np.nextafter(np.float64(v_first), -np.inf) if v_first > 0 else np.float64(0.0)
+        hi = np.float64(v_last)
+        below = last <= lo
+        base = float((n[below] * w[below]).sum())
+        keep = ~below & (a <= hi)
+        a, s, n, w = a[keep], s[keep], n[keep], w[keep]
+        last = last[keep]
+        lo_b, hi_b = int(lo.view(np.int64)), int(hi.view(np.int64))
+        safe = np.where(s > 0, s, 1.0)
+        step = 0
+        while hi_b - lo_b > 1:
+            mid_b = (lo_b + hi_b) // 2
+            x = float(np.int64(mid_b).view(np.float64))
+            k = np.where(s > 0, np.clip(np.floor((x - a) / safe) + 1.0, 0.0, n), np.where(a <= x, n, 0.0))
+            if base + float((k * w).sum()) >= need:
+                hi_b = mid_b
+            else:
+                lo_b = mid_b
+            step += 1
+            if step % 4 == 0:
+                xl = float(np.int64(lo_b).view(np.float64))
+                xh = float(np.int64(hi_b).view(np.float64))
+                below = last <= xl
+                base += float((n[below] * w[below]).sum())
+                keep = ~below & (a <= xh)
+                a, s, n, w, last, safe = a[keep], s[keep], n[keep], w[keep], last[keep], safe[keep]
+        return float(np.int64(hi_b).view(np.float64))
+
+    def _binned_percentiles(self, qs: list[float], hist: np.ndarray) -> list[float]:
+        total = float(hist.sum())
+        if total <= 0:
+            return [math.nan] * len(qs)
+        cum = np.cumsum(hist)
+        centres = self._centres()
+
+        def at(rank: float) -> float:
+            return float(centres[min(int(np.searchsorted(cum, rank + 1.0 - 1e-9, side="left")), len(cum) - 1)])
+
+        out = []
+        for q in qs:
+            h = q / 100.0 * (total - 1.0)
+            r = math.floor(h)
+            v0 = at(r)
+            out.append(v0 + (h - r) * (at(r + 1) - v0) if h > r else v0)
+        return out

@@ -25,7 +25,7 @@ from dcsim.hardware.models import LlmSpec
 from dcsim.workloads.cluster import Allocation, Cluster, WorkRequest
 from dcsim.workloads.inference.arrivals import ClosedLoop
 from dcsim.workloads.inference.engine import Replica
-from dcsim.workloads.inference.requests import LengthDistribution, Request
+from dcsim.workloads.inference.requests import LengthDistribution, Request, TokenGaps
 
 if TYPE_CHECKING:
     from dcsim.core.simulation import Simulation
@@ -118,6 +118,7 @@ class InferenceService:
         self.output_tokens = 0
         self.prompt_tokens = 0  # prompts of requests that produced their first token
         self.preemptions = 0
+        self.itl = TokenGaps()  # every inter-token gap, logged by the replicas
         self.in_system = sim.recorder.monitor(f"requests_in_system/{spec.name}")
         self.n_serving = sim.recorder.monitor(f"replicas_serving/{spec.name}")
         self._n_started = 0  # replicas ever started (their index)
@@ -397,3 +398,4 @@ class InferenceService:
         meta["inference_preemptions"] = meta.get("inference_preemptions", 0) + self.preemptions
         meta["services"][self.name].update(output_tokens=self.output_tokens, gpu_energy_j=gpu_j,
                                            preemptions=self.preemptions)
+        meta.setdefault("itl", {})[self.name] = self.itl

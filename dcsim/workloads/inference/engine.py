@@ -157,6 +157,7 @@ class Replica:
         self._segment: tuple[float, LinearSegment | ArraySegment, float, int] | None = None
         self._prefilling = 0  # running sequences with prompt tokens still to prefill
         self._gap_log = service.itl
+        self._gap_limit = service.itl.fold_limit
         self._gaps = service.itl.records  # appended in place: (first_s, step_s, n, weight) per record
         self._joiners: list[Request] = []  # admitted decoding, their last token made elsewhere or earlier
         self._idle_w = self.device.idle_w()
@@ -294,9 +295,7 @@ class Replica:
         now = self.env.now
         produced = len(decoders)
         if produced:
-            regular = produced - self._rejoined(now)
-            if regular:
-                self._gaps.extend((dt, 0.0, 1, regular))
+            self._gaps.extend((dt, 0.0, 1, produced - self._rejoined(now) if self._joiners else produced))
         for r in decoders:
             r.ctx += 1
             r.generated += 1
@@ -328,7 +327,7 @@ class Replica:
             self.kv_committed -= r.ctx
             r.t_last_token_s = now
             self.service.hand_over(r)
-        if len(self._gaps) >= self._gap_log.fold_limit:
+        if len(self._gaps) >= self._gap_limit:
             self._gap_log.fold()
         self._complete_finished()
         self._step()
@@ -394,17 +393,11 @@ class Replica:
 
     def _end_segment(self, done: int) -> None:
         t0, seg, power_w, b = self._segment
-        first = b - self._rejoined(t0 + seg.end_s(1)) if self._joiners else b
-        if type(seg) is LinearSegment:
-            if first == b:
-                self._gaps.extend((seg.a, seg.b, done, b))
-            else:
-                self._gaps.extend((seg.a, 0.0, 1, first, seg.a + seg.b, seg.b, done - 1, b))
+        if self._joiners or type(seg) is not LinearSegment:
+            self._log_segment(t0, seg, b, done)
         else:
-            times = np.diff(seg.cum[:done], prepend=0.0)
-            self._gap_log.add_values(times[:1], first)
-            self._gap_log.add_values(times[1:], b)
-        if len(self._gaps) >= self._gap_log.fold_limit:
+            self._gaps.extend((seg.a, seg.b, done, b))
+        if len(self._gaps) >= self._gap_limit:
             self._gap_log.fold()
         energy_each = power_w * self.tp * seg.end_s(done) / b
         for r in self.running:
@@ -415,6 +408,16 @@ class Replica:
         self.service.output_tokens += done * b
         self._complete_finished()
         self._step()
+
+    def _log_segment(self, t0: float, seg: LinearSegment | ArraySegment, b: int, done: int) -> None:
+        """The gaps of a segment with sequences rejoining it, or of any time profile."""
+        first = b - self._rejoined(t0 + seg.end_s(1)) if self._joiners else b
+        if type(seg) is LinearSegment:
+            self._gaps.extend((seg.a, 0.0, 1, first, seg.a + seg.b, seg.b, done - 1, b))
+        else:
+            times = np.diff(seg.cum[:done], prepend=0.0)
+            self._gap_log.add_values(times[:1], first)
+            self._gap_log.add_values(times[1:], b)
 
     def _complete_finished(self) -> None:
         finished = [r for r in self.running if r.generated >= r.output_tokens]

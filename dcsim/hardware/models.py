@@ -7,10 +7,38 @@ card or paper its parameter counts come from.
 
 KV-cache bytes per token follow from the attention kind:
 
-- ``mha`` / ``gqa``: 2 (K and V) x layers x kv_heads x head_dim x bytes per element;
+- ``mha`` / ``gqa``: 2 (K and V) x KV layers x kv_heads x head_dim x bytes per element;
 - ``mla`` (multi-head latent attention, DeepSeek-V2/V3): one compressed latent of
   ``kv_lora_rank`` plus one decoupled RoPE key of ``qk_rope_head_dim`` per layer, i.e.
-  (kv_lora_rank + qk_rope_head_dim) x layers x bytes per element, shared by all heads.
+  (kv_lora_rank + qk_rope_head_dim) x KV layers x bytes per element, shared by all heads.
+
+KV layers are the layers that hold a KV cache: all ``layers``, or ``attention_layers`` of
+them in a hybrid Mamba-Transformer (Nemotron-H / Nemotron Nano v2, whose
+``hybrid_override_pattern`` marks attention layers ``*``, Mamba-2 layers ``M`` and MLP
+layers ``-``). The Mamba layers keep a recurrent state of constant size per sequence
+instead (``ssm_state_bytes_per_seq``). Of the KV layers, ``sliding_window_layers`` attend
+only over the last ``sliding_window`` tokens (Gemma 3: 5 local layers of 1024 per global
+one; gpt-oss: banded windows of 128 alternating with full attention; Llama 4: chunked
+attention of 8192 in 3 of every 4 layers, bounded by the same figure). Their KV cache
+stops growing at the window: ``full_kv_bytes_per_token`` is the per-token figure of the
+layers over the whole context, ``window_kv_bytes_per_token`` that of the windowed ones,
+and ``kv_bytes_per_token`` their sum, the whole-context figure capacity planning uses
+(conservative: vLLM allocates per layer type); ``kv_bytes_for_context`` caps the
+windowed part.
+
+Precisions (``PRECISION_BYTES``): ``fp32`` 4 B, ``bf16`` / ``fp16`` 2 B, ``fp8`` 1 B,
+``fp4`` 0.5 B, ``mxfp4`` 0.53125 B (OCP Microscaling Formats spec v1.0: blocks of 32 FP4
+E2M1 elements share one 8-bit E8M0 scale, 4 + 8/32 = 4.25 bits). ``weight_precision``
+names the weights' format (its bytes are ``bytes_per_param``), ``kv_precision`` the KV
+cache's (``kv_bytes_per_elem``; fp32/bf16/fp16/fp8 only), ``expert_precision`` that of
+the routed experts of a MoE model when it differs (gpt-oss: MXFP4 experts, BF16
+attention, router and embeddings). ``compute_precision`` is the precision the matrix
+multiplies run in (fp8 for fp8 weights, fp4 for fp4/MXFP4 weights, else bf16; the
+routed experts' precision when given, as they hold most weights and FLOPs), and
+``compute_precision_on(gpu_native)`` what a GPU that lacks it runs instead: weight-only
+kernels that dequantise to bf16 (vLLM runs gpt-oss's MXFP4 on H100 as W4A16).
+``with_precision(weight=..., kv=...)`` is a copy at another precision under its own
+name ("Qwen3-235B-A22B@fp8", "Llama-3.1-70B@fp8/kv-fp8"), as device caches key on names.
 
 The file format (every key is a field of ``LlmSpec`` except where noted)::
 
@@ -26,16 +54,18 @@ The file format (every key is a field of ``LlmSpec`` except where noted)::
     kv_heads: 8
     head_dim: 128
     attention: gqa                # mha | gqa | mla
-    weight_precision: bf16        # not a field: gives bytes_per_param
-    kv_precision: bf16            # not a field: gives kv_bytes_per_elem
-    # MoE only:    num_experts, experts_per_token, shared_experts
+    weight_precision: bf16        # also gives bytes_per_param
+    kv_precision: bf16            # also gives kv_bytes_per_elem
+    # MoE only:    num_experts, experts_per_token, shared_experts; expert_precision
     # MLA only:    kv_lora_rank, qk_rope_head_dim; v_head_dim if it differs from head_dim
+    # windowed:    sliding_window (tokens), sliding_window_layers
+    # hybrid SSM:  attention_layers, ssm_state_bytes_per_seq
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -44,8 +74,20 @@ from typing import Any
 import numpy as np
 import yaml
 
-# Bytes one element takes in each precision a catalogue file may name.
-PRECISION_BYTES: dict[str, float] = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0}
+# Bytes one element takes in each precision a catalogue file may name. MXFP4: 4-bit
+# E2M1 elements plus one 8-bit E8M0 scale per block of 32 (OCP Microscaling Formats
+# (MX) Specification v1.0, 2023): 4.25 bits.
+PRECISION_BYTES: dict[str, float] = {
+    "fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "fp4": 0.5, "mxfp4": 4.25 / 8,
+}
+WEIGHT_PRECISIONS = tuple(PRECISION_BYTES)
+KV_PRECISIONS = ("fp32", "bf16", "fp16", "fp8")
+# The name a bare byte count stands for when a spec is built without precision names.
+_DEFAULT_NAME_OF_BYTES = {4.0: "fp32", 2.0: "bf16", 1.0: "fp8", 0.5: "fp4", 4.25 / 8: "mxfp4"}
+# Precision the matrix multiplies run in, per weight precision.
+_COMPUTE_OF_WEIGHT = {"fp8": "fp8", "fp4": "fp4", "mxfp4": "fp4"}
+# Element width in bits, to rank compute precisions.
+_BITS = {"fp32": 32, "bf16": 16, "fp16": 16, "fp8": 8, "fp4": 4}
 ATTENTION_KINDS = ("mha", "gqa", "mla")
 
 
@@ -91,10 +133,18 @@ class LlmSpec:
     kv_lora_rank: int = 0  # MLA: width of the compressed KV latent
     qk_rope_head_dim: int = 0  # MLA: width of the decoupled RoPE key, shared by all heads
     v_head_dim: int = 0  # value width per head when it differs from head_dim; 0 = head_dim
+    weight_precision: str = ""  # one of WEIGHT_PRECISIONS; "" = named from bytes_per_param
+    kv_precision: str = ""  # one of KV_PRECISIONS; "" = named from kv_bytes_per_elem
+    expert_precision: str | None = None  # MoE routed experts' precision if not weight_precision
+    sliding_window: int = 0  # tokens the windowed layers attend over; 0 = none
+    sliding_window_layers: int = 0  # KV layers that attend only over the last sliding_window tokens
+    attention_layers: int = 0  # layers holding a KV cache (hybrid SSM models); 0 = all layers
+    ssm_state_bytes_per_seq: float = 0.0  # recurrent (Mamba) state per sequence, all its layers
 
     def __post_init__(self) -> None:
         if not self.name:
             raise LlmSpecError("name", "must be a non-empty string")
+        self._name_precisions()
         for f in ("params", "active_params", "bytes_per_param", "kv_bytes_per_elem"):
             v = getattr(self, f)
             if not (math.isfinite(v) and v > 0):
@@ -109,6 +159,45 @@ class LlmSpec:
             raise LlmSpecError("active_params", f"{self.active_params:g} exceeds params {self.params:g}")
         self._check_attention()
         self._check_experts()
+        self._check_layers()
+
+    def _name_precisions(self) -> None:
+        for name_field, bytes_field, allowed in (("weight_precision", "bytes_per_param", WEIGHT_PRECISIONS),
+                                                 ("kv_precision", "kv_bytes_per_elem", KV_PRECISIONS)):
+            name, nbytes = getattr(self, name_field), getattr(self, bytes_field)
+            if name == "":
+                if nbytes not in _DEFAULT_NAME_OF_BYTES or _DEFAULT_NAME_OF_BYTES[nbytes] not in allowed:
+                    raise LlmSpecError(name_field, f"not given, and {bytes_field}={nbytes!r} names none of {list(allowed)}")
+                object.__setattr__(self, name_field, _DEFAULT_NAME_OF_BYTES[nbytes])
+            elif name not in allowed:
+                raise LlmSpecError(name_field, f"must be one of {list(allowed)}, got {name!r}")
+            elif nbytes != PRECISION_BYTES[name]:
+                raise LlmSpecError(bytes_field, f"{nbytes!r} disagrees with {name_field}={name!r} "
+                                   f"({PRECISION_BYTES[name]:g} B); use with_precision() to change precision")
+        if self.expert_precision is not None and self.expert_precision not in WEIGHT_PRECISIONS:
+            raise LlmSpecError("expert_precision", f"must be one of {list(WEIGHT_PRECISIONS)} or null, "
+                               f"got {self.expert_precision!r}")
+
+    def _check_layers(self) -> None:
+        for f in ("sliding_window", "sliding_window_layers", "attention_layers"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise LlmSpecError(f, f"must be an integer >= 0, got {v!r}")
+        if self.attention_layers > self.layers:
+            raise LlmSpecError("attention_layers", f"{self.attention_layers} exceeds layers ({self.layers})")
+        if self.sliding_window_layers > self.kv_layers:
+            raise LlmSpecError("sliding_window_layers",
+                               f"{self.sliding_window_layers} exceeds the {self.kv_layers} layers that hold a KV cache")
+        if self.sliding_window_layers and not self.sliding_window:
+            raise LlmSpecError("sliding_window", "windowed layers (sliding_window_layers >= 1) need sliding_window >= 1")
+        if self.sliding_window and not self.sliding_window_layers:
+            raise LlmSpecError("sliding_window_layers", "a sliding_window needs sliding_window_layers >= 1")
+        v = self.ssm_state_bytes_per_seq
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v >= 0):
+            raise LlmSpecError("ssm_state_bytes_per_seq", f"must be a finite number >= 0, got {v!r}")
+        if v and self.kv_layers == self.layers:
+            raise LlmSpecError("ssm_state_bytes_per_seq",
+                               "only a hybrid model (attention_layers < layers) has recurrent-layer state")
 
     def _check_attention(self) -> None:
         if self.attention not in ATTENTION_KINDS:
@@ -135,6 +224,8 @@ class LlmSpec:
                     raise LlmSpecError(f, "only a mixture-of-experts model (num_experts >= 1) uses it")
             if self.active_params != self.params:
                 raise LlmSpecError("active_params", "a dense model (no num_experts) uses all its params per token")
+            if self.expert_precision is not None:
+                raise LlmSpecError("expert_precision", "only a mixture-of-experts model (num_experts >= 1) uses it")
         else:
             if not 1 <= self.experts_per_token <= self.num_experts:
                 raise LlmSpecError(
@@ -148,9 +239,72 @@ class LlmSpec:
         return self.num_experts > 0
 
     @property
+    def kv_layers(self) -> int:
+        """Layers that hold a KV cache: attention_layers of a hybrid model, else all layers."""
+        return self.attention_layers or self.layers
+
+    @property
+    def expert_bytes_per_param(self) -> float:
+        """Bytes per parameter of the routed experts (bytes_per_param unless expert_precision)."""
+        return PRECISION_BYTES[self.expert_precision] if self.expert_precision else self.bytes_per_param
+
+    @property
+    def expert_params(self) -> float:
+        """Parameters of one routed expert over all MoE layers (0 for a dense model): with
+        params = dense + E x e and active = dense + k x e, e = (params - active) / (E - k)."""
+        if not self.is_moe:
+            return 0.0
+        return (self.params - self.active_params) / (self.num_experts - self.experts_per_token)
+
+    @property
     def weight_bytes(self) -> float:
-        """Bytes of all weights."""
-        return self.params * self.bytes_per_param
+        """Bytes of all weights: the routed experts at expert precision, the rest at weight precision."""
+        routed = self.num_experts * self.expert_params
+        return (self.params - routed) * self.bytes_per_param + routed * self.expert_bytes_per_param
+
+    @property
+    def compute_precision(self) -> str:
+        """Precision the matrix multiplies run in: fp8 for fp8 weights, fp4 for fp4 and MXFP4
+        weights, else bf16. A MoE model with expert_precision is taken at its experts' (they
+        hold most of its weights and per-token FLOPs: gpt-oss's MXFP4 experts)."""
+        return _COMPUTE_OF_WEIGHT.get(self.expert_precision or self.weight_precision, "bf16")
+
+    def compute_precision_on(self, native_precisions: tuple[str, ...]) -> str:
+        """The precision the matmuls run in on a GPU with these native tensor-core precisions:
+        compute_precision where the GPU has it, else bf16: a GPU without native support
+        runs weight-only kernels that dequantise to bf16 (W8A16 FP8 on A100, W4A16 MXFP4 on
+        H100 as vLLM runs gpt-oss), never a lower precision than the weights'."""
+        want = self.compute_precision
+        return want if want in native_precisions else "bf16"
+
+    def with_precision(self, weight: str | None = None, kv: str | None = None) -> LlmSpec:
+        """A copy with all weights at ``weight`` and/or the KV cache at ``kv`` (None: keep),
+        named after what changed: "Qwen3-235B-A22B@fp8", "Llama-3.1-70B@fp8/kv-fp8",
+        "Llama-3.1-8B@kv-fp8". Device caches key on the name, so each precision gets its own.
+        Unchanged precisions return this spec itself."""
+        if weight is not None and weight not in WEIGHT_PRECISIONS:
+            raise LlmSpecError("weight_precision", f"must be one of {list(WEIGHT_PRECISIONS)}, got {weight!r}")
+        if kv is not None and kv not in KV_PRECISIONS:
+            raise LlmSpecError("kv_precision", f"must be one of {list(KV_PRECISIONS)}, got {kv!r}")
+        change_w = weight is not None and (weight != self.weight_precision or self.expert_precision not in (None, weight))
+        change_kv = kv is not None and kv != self.kv_precision
+        if not (change_w or change_kv):
+            return self
+        base, _, suffix = self.name.partition("@")
+        parts = [p for p in suffix.split("/") if p]
+        w_part = next((p for p in parts if not p.startswith("kv-")), None)
+        kv_part = next((p for p in parts if p.startswith("kv-")), None)
+        if change_w:
+            w_part = weight
+        if change_kv:
+            kv_part = f"kv-{kv}"
+        name = base + "@" + "/".join(p for p in (w_part, kv_part) if p)
+        updates: dict[str, Any] = {"name": name}
+        if change_w:
+            updates.update(weight_precision=weight, bytes_per_param=PRECISION_BYTES[weight], expert_precision=None)
+        if change_kv:
+            updates.update(kv_precision=kv, kv_bytes_per_elem=PRECISION_BYTES[kv])
+        return replace(self, **updates)
 
     def kv_bytes_per_token_on(self, tp: int) -> float:
         """KV-cache bytes one token of context takes over the ``tp`` GPUs of a tensor-parallel
@@ -163,16 +317,13 @@ class LlmSpec:
 
     @property
     def expert_bytes(self) -> float:
-        """Bytes of one routed expert over all MoE layers (0 for a dense model): with
-        params = dense + E x e and active = dense + k x e, e = (params - active) / (E - k)."""
-        if not self.is_moe:
-            return 0.0
-        return (self.params - self.active_params) / (self.num_experts - self.experts_per_token) * self.bytes_per_param
+        """Bytes of one routed expert over all MoE layers (0 for a dense model), at expert precision."""
+        return self.expert_params * self.expert_bytes_per_param
 
     @property
     def dense_weight_bytes(self) -> float:
         """Bytes of the weights every token uses: attention, dense layers, shared experts."""
-        return self.active_params * self.bytes_per_param - self.experts_per_token * self.expert_bytes
+        return (self.active_params - self.experts_per_token * self.expert_params) * self.bytes_per_param
 
     def weight_bytes_read(self, new_tokens):
         """Weight bytes an iteration of ``new_tokens`` tokens reads from memory (arrays welcome).
@@ -190,11 +341,34 @@ class LlmSpec:
         return self.dense_weight_bytes + self.expert_bytes * touched
 
     @property
-    def kv_bytes_per_token(self) -> float:
-        """KV-cache bytes one token of context occupies, over all layers."""
+    def _kv_bytes_per_token_per_layer(self) -> float:
         if self.attention == "mla":
-            return float((self.kv_lora_rank + self.qk_rope_head_dim) * self.layers * self.kv_bytes_per_elem)
-        return 2.0 * self.layers * self.kv_heads * self.head_dim * self.kv_bytes_per_elem
+            return float((self.kv_lora_rank + self.qk_rope_head_dim) * self.kv_bytes_per_elem)
+        return 2.0 * self.kv_heads * self.head_dim * self.kv_bytes_per_elem
+
+    @property
+    def full_kv_bytes_per_token(self) -> float:
+        """KV-cache bytes per token of context of the layers that attend over the whole context."""
+        return (self.kv_layers - self.sliding_window_layers) * self._kv_bytes_per_token_per_layer
+
+    @property
+    def window_kv_bytes_per_token(self) -> float:
+        """KV-cache bytes per token of the windowed layers (held for the last sliding_window tokens only)."""
+        return self.sliding_window_layers * self._kv_bytes_per_token_per_layer
+
+    @property
+    def kv_bytes_per_token(self) -> float:
+        """KV-cache bytes one token of context occupies over all KV layers, windowed ones
+        included (the whole-context, conservative figure capacity planning uses)."""
+        return self.full_kv_bytes_per_token + self.window_kv_bytes_per_token
+
+    def kv_bytes_for_context(self, context_tokens):
+        """KV-cache bytes one sequence of ``context_tokens`` holds (arrays welcome): the
+        windowed layers keep at most sliding_window tokens. Recurrent state not included
+        (ssm_state_bytes_per_seq)."""
+        ctx = np.asarray(context_tokens, dtype=float)
+        windowed = np.minimum(ctx, self.sliding_window) if self.sliding_window else ctx
+        return self.full_kv_bytes_per_token * ctx + self.window_kv_bytes_per_token * windowed
 
     @property
     def attn_flops_per_token_per_ctx(self) -> float:
@@ -204,21 +378,33 @@ class LlmSpec:
         of every query head: 4 x layers x heads x head_dim when the two widths agree. MLA
         is counted in its unabsorbed form (head_dim 192 for QK^T, v_head_dim 128 for AV),
         as prefill runs it; decode kernels that absorb the up-projections attend over the
-        576-wide latent instead and do more FLOPs, but decode is memory-bound.
+        576-wide latent instead and do more FLOPs, but decode is memory-bound. Only the KV
+        layers attend (attention_layers of a hybrid model); windowed layers are counted over
+        the whole context here, an upper bound (attn_flops_per_token_at caps them).
         """
         v_dim = self.v_head_dim or self.head_dim
-        return 2.0 * self.layers * self.heads * (self.head_dim + v_dim)
+        return 2.0 * self.kv_layers * self.heads * (self.head_dim + v_dim)
+
+    def attn_flops_per_token_at(self, context_tokens):
+        """Attention FLOPs of one new token at ``context_tokens`` of context (arrays welcome),
+        the windowed layers attending over at most sliding_window tokens."""
+        ctx = np.asarray(context_tokens, dtype=float)
+        per_layer = self.attn_flops_per_token_per_ctx / self.kv_layers
+        windowed = np.minimum(ctx, self.sliding_window) if self.sliding_window else ctx
+        return per_layer * ((self.kv_layers - self.sliding_window_layers) * ctx + self.sliding_window_layers * windowed)
 
 
-# Keys a catalogue file may hold: LlmSpec fields set directly, and the three that are
-# translated (source -> source/params_source, precisions -> bytes).
-_TRANSLATED = ("source", "weight_precision", "kv_precision")
+# Keys a catalogue file may hold: LlmSpec fields set directly, and source, translated to
+# source/params_source (the precision names also give bytes_per_param/kv_bytes_per_elem).
+_TRANSLATED = ("source",)
 _DERIVED_FIELDS = ("source", "params_source", "bytes_per_param", "kv_bytes_per_elem")
 _DIRECT = tuple(f.name for f in fields(LlmSpec) if f.name not in _DERIVED_FIELDS)
 _REQUIRED = ("name", "source", "params", "active_params", "layers", "hidden", "heads", "kv_heads", "head_dim",
              "attention", "weight_precision", "kv_precision")
-_FLOAT_FIELDS = ("params", "active_params")
+_FLOAT_FIELDS = ("params", "active_params", "ssm_state_bytes_per_seq")
 _STR_FIELDS = ("name", "attention")
+_PRECISION_FIELDS = {"weight_precision": WEIGHT_PRECISIONS, "kv_precision": KV_PRECISIONS,
+                     "expert_precision": WEIGHT_PRECISIONS}
 
 
 def _number(file: str, key: str, value: Any) -> float:
@@ -247,10 +433,11 @@ def _text(file: str, key: str, value: Any) -> str:
     return value.strip()
 
 
-def _precision(file: str, key: str, value: Any) -> float:
-    if value not in PRECISION_BYTES:
-        raise ModelFileError(file, key, f"must be one of {sorted(PRECISION_BYTES)}, got {value!r}")
-    return PRECISION_BYTES[value]
+def _precision(file: str, key: str, value: Any) -> str:
+    allowed = _PRECISION_FIELDS[key]
+    if not isinstance(value, str) or value not in allowed:
+        raise ModelFileError(file, key, f"must be one of {list(allowed)}, got {value!r}")
+    return value
 
 
 def spec_from_mapping(data: Any, file: str = "<mapping>") -> LlmSpec:
@@ -271,13 +458,15 @@ def spec_from_mapping(data: Any, file: str = "<mapping>") -> LlmSpec:
     kwargs: dict[str, Any] = {
         "source": _text(file, "source.config", source["config"]),
         "params_source": _text(file, "source.params", source["params"]),
-        "bytes_per_param": _precision(file, "weight_precision", data["weight_precision"]),
-        "kv_bytes_per_elem": _precision(file, "kv_precision", data["kv_precision"]),
+        "bytes_per_param": PRECISION_BYTES[_precision(file, "weight_precision", data["weight_precision"])],
+        "kv_bytes_per_elem": PRECISION_BYTES[_precision(file, "kv_precision", data["kv_precision"])],
     }
     for key in _DIRECT:
         if key not in data:
             continue
-        if key in _FLOAT_FIELDS:
+        if key in _PRECISION_FIELDS:
+            kwargs[key] = None if key == "expert_precision" and data[key] is None else _precision(file, key, data[key])
+        elif key in _FLOAT_FIELDS:
             kwargs[key] = _number(file, key, data[key])
         elif key in _STR_FIELDS:
             kwargs[key] = _text(file, key, data[key])

@@ -28,7 +28,7 @@ from dcsim.facility.power_path import PowerPath
 from dcsim.facility.thermal import RackThermal
 from dcsim.facility.topology import Topology
 from dcsim.hardware.gpus import GPUS, GpuSpec
-from dcsim.hardware.models import MODELS, LlmSpec
+from dcsim.hardware.models import KV_PRECISIONS, MODELS, WEIGHT_PRECISIONS, LlmSpec
 from dcsim.hardware.node import NodeSpec
 from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.performance import TrainingStep, max_kv_tokens, training_step
@@ -394,8 +394,33 @@ def _arrivals(field: str, s: ServiceConfig, start_hour: float) -> tuple[Any, Any
         raise ConfigError(f"{field}.arrivals", a.process, str(e)) from None
 
 
+def _served_precision(field: str, model: LlmSpec, s: ServiceConfig, gpu: GpuSpec) -> LlmSpec:
+    """The model at the service's weight/KV precision, refused when the GPU cannot run it:
+    fp8 weights or KV need native FP8 (Hopper on; A100 has none), fp4 weights native FP4
+    (Blackwell); MXFP4 weights run natively on FP4 GPUs and as weight-only W4A16 on FP8
+    ones (vLLM's gpt-oss on H100), not on A100."""
+    native = tuple(getattr(gpu, "native_precisions", ("bf16",)))
+    for key, value, allowed in (("weight_precision", s.weight_precision, WEIGHT_PRECISIONS),
+                                ("kv_precision", s.kv_precision, KV_PRECISIONS)):
+        if value is None:
+            continue
+        require(value in allowed, f"{field}.{key}", value, f"one of {list(allowed)}, or null for {model.name}'s own")
+        runs = [p for p in allowed if _gpu_runs(p, key, native)]
+        require(_gpu_runs(value, key, native), f"{field}.{key}", value,
+                f"a precision {gpu.name} runs natively (native: {'/'.join(native)}): one of {runs}, or null")
+    return model.with_precision(weight=s.weight_precision, kv=s.kv_precision)
+
+
+def _gpu_runs(precision: str, key: str, native: tuple[str, ...]) -> bool:
+    if precision in ("fp8", "fp4"):
+        return precision in native
+    if precision == "mxfp4":  # native FP4 MMA, or W4A16 weight-only kernels on FP8-capable GPUs
+        return key == "weight_precision" and ("fp4" in native or "fp8" in native)
+    return True
+
+
 def _service(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: GpuSpec, start_hour: float) -> ServiceSpec:
-    model = _model(f"{field}.model", s.model)
+    model = _served_precision(field, _model(f"{field}.model", s.model), s, gpu)
     g = topology.node.gpus_per_node
     require(s.replicas >= 0, f"{field}.replicas", s.replicas, "an integer >= 0")
     require(s.tp >= 1 and g % s.tp == 0, f"{field}.tp", s.tp,

@@ -66,6 +66,11 @@ class AutoscaleConfig:
 @dataclass
 class ServiceConfig:
     model: str = "Llama-3.1-70B"  # a name in dcsim.hardware.models.MODELS
+    # Serve the model at another precision (null: the model's own): weights bf16, fp16,
+    # fp8, fp4, mxfp4, fp32; KV cache bf16, fp16, fp8, fp32. The GPU must run it natively
+    # (fp8 needs Hopper or later, fp4 Blackwell; mxfp4 runs weight-only on fp8 GPUs).
+    weight_precision: Optional[str] = None
+    kv_precision: Optional[str] = None
     replicas: int = 1
     tp: int = 8
     router: str = "least_outstanding"  # a name in dcsim.policies.ROUTERS

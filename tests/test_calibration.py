@@ -12,7 +12,8 @@ from dcsim.hardware import calibrate
 from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.gpus import GPUS
 from dcsim.hardware.models import MODELS
-from dcsim.hardware.performance import CALIBRATED_PERF, InferencePerfParams, iteration_cost, prefill_attn_pairs
+from dcsim.hardware.performance import InferencePerfParams, iteration_cost, prefill_attn_pairs
+from dcsim.hardware.profiles import load_profile
 from dcsim.hardware.power import GpuPowerModel
 
 SPLITWISE = Path(__file__).resolve().parents[2] / "shared" / "data" / "calibration" / "splitwise" / "perf_model.csv"
@@ -23,6 +24,7 @@ POWER_MEDIAN_APE_PCT = 5.2 + 0.5
 POWER_RMS_POINTS_OF_TDP = 4.6 + 0.5
 
 H100, A100 = GPUS["H100-SXM"], GPUS["A100-80GB"]
+OLD = "splitwise-2023"  # the engine profile these Splitwise fits are shipped as
 LLAMA = MODELS["Llama-2-70B"]
 PCAP_W = 0.7 * H100.tdp_w
 
@@ -33,7 +35,7 @@ def test_shipped_perf_reproduces_splitwise_within_ten_percent(hardware):
     """The shipped per-GPU constants keep the median error of prompt and token time at or under
     10 % on every hardware, over both models and for each model (docs/calibration.md)."""
     obs = calibrate.load_observations(str(SPLITWISE), hardware)
-    err = calibrate.errors(obs, CALIBRATED_PERF[calibrate.HARDWARE[hardware]])
+    err = calibrate.errors(obs, load_profile(calibrate.HARDWARE[hardware], OLD).perf)
     for model in [*calibrate.MODEL, "all"]:
         for phase in ("prompt", "token"):
             assert err[(model, phase)]["median_ape_pct"] <= 10.0, (model, phase, err[(model, phase)])
@@ -55,7 +57,7 @@ def test_cap_model_reproduces_splitwise_pcap_slowdown():
     """Under the assumed 490 W cap the shipped model slows H100 prompts by the measured ~30 %
     (median) and leaves token times as they are, as Splitwise's h100-80gb-pcap rows do."""
     capped, free = calibrate.cap_pairs(str(SPLITWISE))
-    measured, predicted = calibrate.slowdowns(capped, free, GpuPowerModel(H100), CALIBRATED_PERF["H100-SXM"],
+    measured, predicted = calibrate.slowdowns(capped, free, GpuPowerModel(H100), load_profile("H100-SXM", OLD).perf,
                                               calibrate.pcap_w())
     prompt, token = capped.phase == calibrate.PROMPT, capped.phase == calibrate.TOKEN
     assert np.median(measured[prompt]) == pytest.approx(1.30, abs=0.01)
@@ -74,11 +76,13 @@ def test_calibrate_cli_prints_parameters_and_error_table(capsys):
         assert text in out
 
 
-def test_for_gpu_picks_the_calibrated_parameters_and_falls_back_to_h100():
-    """Measured GPUs get their own fit; a GPU never measured gets the H100 fit."""
-    assert DeviceModel.for_gpu(A100).perf == CALIBRATED_PERF["A100-80GB"]
-    assert DeviceModel.for_gpu(H100).perf == CALIBRATED_PERF["H100-SXM"] == InferencePerfParams()
-    assert DeviceModel.for_gpu(GPUS["B200"]).perf == CALIBRATED_PERF["H100-SXM"]
+def test_for_gpu_picks_the_engine_profile_of_each_gpu():
+    """Each GPU gets its own profile file under each engine; the splitwise-2023 H100 fit is the
+    parameter defaults, and a GPU Splitwise never measured says it is uncalibrated."""
+    assert DeviceModel.for_gpu(A100, engine=OLD).perf == load_profile("A100-80GB", OLD).perf
+    assert DeviceModel.for_gpu(H100, engine=OLD).perf == InferencePerfParams()
+    assert load_profile("B200", OLD).status == "uncalibrated"
+    assert DeviceModel.for_gpu(GPUS["B200"]).perf == load_profile("B200", "vllm-0.11").perf
     assert DeviceModel.for_gpu(H100, cap_w=500.0).cap_w == 500.0
 
 

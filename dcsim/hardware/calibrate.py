@@ -48,7 +48,12 @@ is SplitwiseSim's ``dgx-h100-pcap`` SKU, rated 7,140 W against 10,200 W for ``dg
 0.7 x 700 W = 490 W. The clock-power exponent is searched to reproduce the measured
 ratios of capped to uncapped times.
 
-    python -m dcsim.hardware.calibrate PATH/perf_model.csv
+    python -m dcsim.hardware.calibrate PATH/perf_model.csv --write
+
+writes the ``splitwise-2023`` engine profile, ``dcsim/data/calibration/splitwise-2023/``:
+A100-80GB and H100-SXM as fitted (the power weights fitted on A100 serve both, with the
+idle power as the floor, as Splitwise measured no other part's power), H200 derived from
+the H100 fit (same die), B200, GB200 and MI300X marked uncalibrated with the H100 fit.
 """
 
 from __future__ import annotations
@@ -63,14 +68,8 @@ import numpy as np
 from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.gpus import GPUS, GpuSpec
 from dcsim.hardware.models import MODELS
-from dcsim.hardware.performance import (
-    CALIBRATED_PERF,
-    InferencePerfParams,
-    calibrated_perf,
-    iteration_cost,
-    prefill_attn_pairs,
-    tp_comm_s,
-)
+from dcsim.hardware.performance import InferencePerfParams, calibrated_perf, iteration_cost, prefill_attn_pairs, tp_comm_s
+from dcsim.hardware.profiles import carried_power, dump_profile, load_profile
 from dcsim.hardware.power import GpuPowerModel
 
 HARDWARE = {"a100-80gb": "A100-80GB", "h100-80gb": "H100-SXM", "h100-80gb-pcap": "H100-SXM"}
@@ -83,6 +82,41 @@ PCAP_SHARE_OF_TDP = 7140.0 / 10200.0
 PROMPT, TOKEN = 0, 1
 PHASES = {PROMPT: "prompt", TOKEN: "token"}
 EFFICIENCY_GRID = np.round(np.arange(0.30, 1.0001, 0.02), 2)
+
+
+ENGINE = "splitwise-2023"
+FITTED_BY = "python -m dcsim.hardware.calibrate ../shared/data/calibration/splitwise/perf_model.csv --write"
+# (GPU, the measured GPU whose constants it takes, status, why)
+CARRIED = (
+    ("H200", "H100-SXM", "derived", "the H100 die with HBM3e: the Splitwise H100 fit on the H200 datasheet figures"),
+    ("B200", "H100-SXM", "uncalibrated", "not in Splitwise: the H100 fit on the B200 datasheet figures"),
+    ("GB200", "H100-SXM", "uncalibrated", "not in Splitwise: the H100 fit on the GB200 datasheet figures"),
+    ("MI300X", "H100-SXM", "uncalibrated", "not in Splitwise: the H100 fit on the MI300X datasheet figures"),
+)
+
+
+def shipped_perf(gpu_name: str) -> InferencePerfParams:
+    """The performance constants the splitwise-2023 profile ships for a GPU."""
+    return load_profile(gpu_name, ENGINE).perf
+
+
+def write_profiles(perf: dict[str, InferencePerfParams], power: GpuPowerModel) -> None:
+    """The splitwise-2023 profile files (see module docstring)."""
+    from pathlib import Path
+
+    out = Path(__file__).resolve().parent.parent / "data" / "calibration" / ENGINE
+    out.mkdir(parents=True, exist_ok=True)
+    weights = {"static_w": None, "compute_weight": power.compute_weight, "memory_weight": power.memory_weight,
+               "overhead_weight": power.overhead_weight}
+    basis = {"A100-80GB": "Splitwise (Patel et al., ISCA 2024) perf_model.csv: Llama-2-70B and BLOOM-176B on a100-80gb; "
+                          "power weights fitted on its A100 power",
+             "H100-SXM": "Splitwise (Patel et al., ISCA 2024) perf_model.csv: Llama-2-70B and BLOOM-176B on h100-80gb; "
+                         "power weights of the A100 fit (no H100 power published)"}
+    for gpu, text in basis.items():
+        (out / f"{gpu}.yaml").write_text(dump_profile(ENGINE, gpu, "measured", text, FITTED_BY, perf[gpu], weights))
+    for gpu, src, status, why in CARRIED:
+        (out / f"{gpu}.yaml").write_text(dump_profile(ENGINE, gpu, status, why, FITTED_BY, perf[src],
+                                                      carried_power(weights, GPUS[src], GPUS[gpu])))
 
 
 def pcap_w() -> float:
@@ -280,8 +314,8 @@ def fit_perf(obs: Observations) -> InferencePerfParams:
 
 def rounded(params: InferencePerfParams, digits: int = 3) -> InferencePerfParams:
     """The parameters to ``digits`` significant digits, as shipped."""
-    def r(v: float) -> float:
-        return float(f"{v:.{digits}g}")
+    def r(v: float | None) -> float | None:
+        return None if v is None else float(f"{v:.{digits}g}")
     return InferencePerfParams(*(r(getattr(params, f)) for f in params.__slots__))
 
 
@@ -329,7 +363,7 @@ class PowerObservations:
 def load_power_observations(path: str, params: InferencePerfParams | None = None) -> PowerObservations:
     """A100 rows with a measured average power, excluding the idle-level outliers (module docstring)."""
     gpu = GPUS[HARDWARE[POWER_HARDWARE]]
-    params = params or calibrated_perf(gpu.name)
+    params = params or shipped_perf(gpu.name)
     rows = [r for r in read_rows(path) if r["hardware"] == POWER_HARDWARE and r["model"] in MODEL
             and float(r["average_power"]) > 0 and not _excluded(r)
             and not (r["model"] == "llama2-70b" and int(r["prompt_size"]) == 8192)]
@@ -475,7 +509,7 @@ def cap_report(capped: Observations, free: Observations, power: GpuPowerModel, p
 # ---------------------------------------------------------------- CLI
 
 def _fmt_params(p: InferencePerfParams) -> str:
-    return ", ".join(f"{f}={getattr(p, f):.3g}" for f in p.__slots__)
+    return ", ".join(f"{f}={getattr(p, f):.3g}" for f in p.__slots__ if getattr(p, f) is not None)
 
 
 def print_error_table(hardware: str, err: dict[tuple[str, str], dict[str, float]]) -> None:
@@ -489,14 +523,15 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("csv")
     ap.add_argument("--shipped", action="store_true", help="report the errors of the shipped constants without refitting")
+    ap.add_argument("--write", action="store_true", help="write the splitwise-2023 profile files")
     args = ap.parse_args(argv)
 
-    print("Performance (python constants: performance.CALIBRATED_PERF)")
+    print(f"Performance (data files: dcsim/data/calibration/{ENGINE}/)")
     fitted: dict[str, InferencePerfParams] = {}
     for hw in FITTED_HARDWARE:
         obs = load_observations(args.csv, hw)
         gpu_name = HARDWARE[hw]
-        params = CALIBRATED_PERF[gpu_name] if args.shipped else rounded(fit_perf(obs))
+        params = shipped_perf(gpu_name) if args.shipped else rounded(fit_perf(obs))
         fitted[gpu_name] = params
         print(f"{gpu_name}: {_fmt_params(params)}")
         print_error_table(hw, errors(obs, params))
@@ -514,6 +549,10 @@ def main(argv: list[str] | None = None) -> None:
           f"RMS {pe['rms_points_of_tdp']:.1f} points of TDP; peak (n={pe['peak_n']}, prefill >= "
           f"{PEAK_MIN_PROMPT_S:g} s, measured capped at TDP): median {pe['peak_median_ape_pct']:.1f} %, "
           f"worst {pe['peak_worst_ape_pct']:.1f} %")
+
+    if args.write:
+        write_profiles(fitted, power)
+        print(f"wrote dcsim/data/calibration/{ENGINE}/")
 
     capped, free = cap_pairs(args.csv)
     cap_w = pcap_w()

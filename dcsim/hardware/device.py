@@ -26,7 +26,8 @@ import numpy as np
 
 from dcsim.hardware.gpus import GpuSpec
 from dcsim.hardware.models import LlmSpec
-from dcsim.hardware.performance import ACT_BYTES, InferencePerfParams, calibrated_perf, iteration_cost
+from dcsim.hardware.performance import ACT_BYTES, InferencePerfParams, iteration_cost, peak_flops_for
+from dcsim.hardware.profiles import load_profile
 from dcsim.hardware.power import GpuPowerModel
 
 _BISECTION_STEPS = 48
@@ -41,6 +42,7 @@ class DeviceModel:
     perf: InferencePerfParams
     power: GpuPowerModel
     cap_w: float | None = None  # per-GPU power cap; None: TDP
+    engine: str | None = None  # the engine profile perf and power come from (None: set by hand)
     # constants of iteration_scalar folded per (model, TP), filled on first use
     _folded: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     # devices of the same GPU under other caps, made on first use
@@ -52,9 +54,17 @@ class DeviceModel:
                              f"got {self.cap_w!r}")
 
     @classmethod
-    def for_gpu(cls, gpu: GpuSpec, cap_w: float | None = None) -> "DeviceModel":
-        """The calibrated device of a GPU type (the H100 fit for GPUs never measured)."""
-        return cls(gpu, calibrated_perf(gpu.name), GpuPowerModel(gpu), cap_w)
+    def for_gpu(cls, gpu: GpuSpec, cap_w: float | None = None, engine: str | None = None) -> "DeviceModel":
+        """The calibrated device of a GPU type under an engine profile (default: the newest)."""
+        prof = load_profile(gpu.name, engine)
+        return cls(gpu, prof.perf, GpuPowerModel.from_profile(gpu, prof.power), cap_w, prof.engine)
+
+    def with_engine(self, engine: str | None) -> "DeviceModel":
+        """This GPU, under the same cap, with another engine profile's constants (None: the default)."""
+        engine = engine or load_profile(self.gpu.name).engine
+        if engine == self.engine:
+            return self
+        return DeviceModel.for_gpu(self.gpu, self.cap_w, engine)
 
     def with_cap(self, cap_w: float | None) -> "DeviceModel":
         """This device under another per-GPU cap (None: uncapped); the same object for the same cap."""
@@ -62,7 +72,7 @@ class DeviceModel:
             return self
         dev = self._capped.get(cap_w)
         if dev is None:
-            dev = self._capped[cap_w] = DeviceModel(self.gpu, self.perf, self.power, cap_w)
+            dev = self._capped[cap_w] = DeviceModel(self.gpu, self.perf, self.power, cap_w, self.engine)
         return dev
 
     def iteration(self, model: LlmSpec, tp: int, new_tokens, attn_pairs, kv_read_tokens, decode_seqs):
@@ -110,16 +120,24 @@ class DeviceModel:
         :meth:`iteration` to rounding. A binding cap takes the general path.
         """
         k = self._coefficients(model, tp)
+        seqs = decode_seqs if decode_seqs > 1.0 else 1.0
         compute_s = k[0] * new_tokens + k[1] * attn_pairs
-        memory_s = k[2] + k[3] * kv_read_tokens
+        memory_s = k[2] + k[3] * kv_read_tokens + k[14] * decode_seqs
+        if k[12]:  # sliding-window layers: each sequence reads at most the window
+            win = seqs * k[13]
+            memory_s += k[12] * (kv_read_tokens if kv_read_tokens < win else win)
+            pairs_win = seqs * k[13]
+            compute_s += k[15] * ((attn_pairs if attn_pairs < pairs_win else pairs_win) - attn_pairs)
         if k[10]:  # mixture of experts: the experts the new tokens are routed to
             memory_s += k[10] * (1.0 - k[11] ** new_tokens)
         roof_s = compute_s if compute_s > memory_s else memory_s
-        time_s = roof_s + k[4] + k[5] * new_tokens + k[6] + k[7] * decode_seqs + (k[8] if new_tokens > decode_seqs else 0.0)
+        time_s = (roof_s + k[4] + k[5] * new_tokens + k[6] + k[7] * decode_seqs
+                  + (k[8] if new_tokens > decode_seqs else 0.0)
+                  + (k[16] * kv_read_tokens / seqs if decode_seqs > 0.0 else 0.0))
         pm = self.power
         busy = pm.compute_weight * compute_s + pm.memory_weight * memory_s + pm.overhead_weight * (time_s - roof_s)
         activity = busy / time_s
-        power_w = self.gpu.idle_w + k[9] * (activity if activity < 1.0 else 1.0)
+        power_w = pm.floor_w + k[9] * (activity if activity < 1.0 else 1.0)
         if self.cap_w is not None and power_w > self.cap_w:
             return self._throttled_scalar(time_s, compute_s, memory_s)
         return time_s, power_w
@@ -127,6 +145,7 @@ class DeviceModel:
     def _throttled_scalar(self, time_s: float, compute_s: float, memory_s: float) -> tuple[float, float]:
         """:meth:`_throttled` for one iteration in plain floats (the same bisection, step for step)."""
         pm, cap, idle, rng = self.power, self.cap_w, self.gpu.idle_w, self.power.dynamic_range_w
+        floor = pm.floor_w
         rest = time_s - (compute_s if compute_s > memory_s else memory_s)
         wc, wm, wo, gamma = pm.compute_weight, pm.memory_weight, pm.overhead_weight, pm.clock_power_exponent
 
@@ -135,7 +154,7 @@ class DeviceModel:
             roof = c if c > memory_s else memory_s
             t_f = roof + rest
             activity = (wc * c + wm * memory_s + wo * (t_f - roof)) / t_f
-            return t_f, idle + rng * (activity if activity < 1.0 else 1.0) * f ** gamma
+            return t_f, floor + rng * (activity if activity < 1.0 else 1.0) * f ** gamma
 
         lo, hi = pm.min_clock, 1.0
         reachable = at_clock(lo)[1] <= cap
@@ -156,8 +175,14 @@ class DeviceModel:
         k = self._folded.get(key)
         if k is None:
             g, pp = self.gpu, self.perf
-            flops_s = tp * g.peak_bf16_flops * pp.compute_efficiency
-            bytes_s = g.hbm_bw_bytes_per_s * pp.memory_efficiency
+            flops_s = tp * peak_flops_for(model, g) * pp.compute_efficiency
+            bytes_s = g.hbm_bw_bytes_per_s * pp.weight_efficiency(model.weight_precision)
+            expert_bytes_s = g.hbm_bw_bytes_per_s * pp.weight_efficiency(model.expert_precision or model.weight_precision)
+            kv_bytes_s = g.hbm_bw_bytes_per_s * pp.kv_efficiency
+            copies = model.kv_bytes_per_token_on(tp) / model.kv_bytes_per_token if model.kv_bytes_per_token else 1.0
+            window = float(model.sliding_window) if model.sliding_window else 0.0
+            win_share = (model.sliding_window_layers / (model.attention_layers or model.layers)
+                         if window and model.sliding_window_layers else 0.0)
             comm0 = comm1 = 0.0
             if tp > 1:
                 one_way = g.nvlink_bw_bytes_per_s / 2.0 * pp.allreduce_bw_efficiency
@@ -165,12 +190,16 @@ class DeviceModel:
                 comm1 = 2 * model.layers * 2.0 * (tp - 1) / tp * model.hidden * ACT_BYTES / one_way
             k = (
                 2.0 * model.active_params / flops_s, model.attn_flops_per_token_per_ctx / flops_s,
-                model.dense_weight_bytes / tp / bytes_s, model.kv_bytes_per_token_on(tp) / tp / bytes_s,
+                model.dense_weight_bytes / tp / bytes_s, model.full_kv_bytes_per_token * copies / tp / kv_bytes_s,
                 comm0, comm1, model.layers * pp.layer_overhead_s, pp.per_seq_overhead_s, pp.prefill_overhead_s,
                 self.power.dynamic_range_w,
                 # weight_bytes_read(T) = dense + expert_bytes x E x (1 - (1 - k/E)^T)
-                model.expert_bytes * model.num_experts / tp / bytes_s,
+                model.expert_bytes * model.num_experts / tp / expert_bytes_s,
                 1.0 - model.experts_per_token / model.num_experts if model.is_moe else 0.0,
+                # sliding-window layers' KV bytes per kept token, the window, recurrent state per sequence
+                model.window_kv_bytes_per_token * copies / tp / kv_bytes_s if window else 0.0, window,
+                2.0 * model.ssm_state_bytes_per_seq / tp / kv_bytes_s,
+                win_share * model.attn_flops_per_token_per_ctx / flops_s, pp.context_overhead_s,
             )
             self._folded[key] = k
         return k
@@ -188,11 +217,12 @@ class DeviceModel:
         if self.cap_w is None or uncapped_w <= self.cap_w:
             return 1.0
         activity = self.power.training_activity
-        share = (self.cap_w - self.gpu.idle_w) / (self.power.dynamic_range_w * activity)
+        training_range_w = self.gpu.tdp_w - self.gpu.idle_w
+        share = (self.cap_w - self.gpu.idle_w) / (training_range_w * activity)
         clock = share ** (1.0 / self.power.clock_power_exponent)
         if clock >= self.power.min_clock:
             return float(clock)
-        p_min = self.power.power_at_clock_w(activity, self.power.min_clock)
+        p_min = self.gpu.idle_w + training_range_w * activity * self.power.min_clock ** self.power.clock_power_exponent
         return float(self.power.min_clock * (self.cap_w - self.gpu.idle_w) / (p_min - self.gpu.idle_w))
 
     def training_slowdown(self) -> float:

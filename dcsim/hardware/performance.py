@@ -48,46 +48,104 @@ ACT_BYTES = 2.0  # BF16 activations exchanged by tensor-parallel all-reduce
 
 @dataclass(frozen=True, slots=True)
 class InferencePerfParams:
-    """Calibrated efficiencies and overheads of the inference roofline.
+    """Efficiencies and overheads of the inference roofline of one engine on one GPU.
 
-    The defaults are the H100-SXM fit (:data:`CALIBRATED_PERF`); the first five
-    fields keep their positions so that ``InferencePerfParams(c, m, 0, 0, 0)`` is a
-    roofline without fixed overheads.
+    Shipped values are data: ``dcsim/data/calibration/<engine>/<gpu>.yaml``, written by
+    the fitting commands and read by :mod:`dcsim.hardware.profiles`. The defaults here
+    are the Splitwise (2023 engine) H100-SXM fit, kept so that
+    ``InferencePerfParams(c, m, 0, 0, 0)`` is a roofline without fixed overheads and
+    tests have a fixed reference; runs take their parameters from the profile files.
     """
 
-    compute_efficiency: float = 0.56  # share of peak dense BF16 FLOP/s reached by prefill GEMMs
-    memory_efficiency: float = 0.86  # share of HBM bandwidth reached when streaming weights and KV
+    compute_efficiency: float = 0.56  # share of peak dense FLOP/s reached by prefill GEMMs
+    memory_efficiency: float = 0.86  # share of HBM bandwidth reached when streaming weights
     layer_overhead_s: float = 1.42e-4  # fixed cost per layer per iteration (kernel launches, small ops)
     per_seq_overhead_s: float = 2.94e-4  # per decoding sequence per iteration (sampling, per-sequence kernels)
     allreduce_hop_latency_s: float = 5.39e-6  # latency of one step of a ring all-reduce
     allreduce_bw_efficiency: float = 0.475  # share of one-way NVLink bandwidth a ring all-reduce reaches
     prefill_overhead_s: float = 0.0  # extra fixed cost of an iteration that holds prompt tokens
+    # share of HBM bandwidth the attention kernels reach reading the KV cache; None: memory_efficiency
+    attention_efficiency: float | None = None
+    # cost per iteration per token of the mean context of the decoding sequences (work that grows
+    # with sequence length rather than with bytes: split-KV partitions and their reduction,
+    # page-table walks; on B200 it is what makes long reasoning outputs slow)
+    context_overhead_s: float = 0.0
+    # share of HBM bandwidth reached streaming FP8 weights (block-scaled FP8 GEMM and MoE kernels
+    # reach less than BF16's on both H100 and B200 in vLLM 0.11); None: memory_efficiency
+    fp8_memory_efficiency: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("compute_efficiency", "memory_efficiency", "allreduce_bw_efficiency"):
             if not 0 < getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)!r}")
-        for name in ("layer_overhead_s", "per_seq_overhead_s", "allreduce_hop_latency_s", "prefill_overhead_s"):
+        for name in ("attention_efficiency", "fp8_memory_efficiency"):
+            v = getattr(self, name)
+            if v is not None and not 0 < v <= 1:
+                raise ValueError(f"{name} must be in (0, 1] or None, got {v!r}")
+        for name in ("layer_overhead_s", "per_seq_overhead_s", "allreduce_hop_latency_s", "prefill_overhead_s",
+                     "context_overhead_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
 
+    @property
+    def kv_efficiency(self) -> float:
+        """Share of HBM bandwidth reached reading the KV cache."""
+        return self.memory_efficiency if self.attention_efficiency is None else self.attention_efficiency
 
-# Fitted by ``python -m dcsim.hardware.calibrate`` on Llama-2-70B (TP 2/4/8) and
-# BLOOM-176B (TP 8) prompt and token times of Splitwise (ISCA 2024); errors per GPU,
-# model and phase in docs/calibration.md.
-CALIBRATED_PERF: dict[str, InferencePerfParams] = {
-    "A100-80GB": InferencePerfParams(
-        compute_efficiency=0.72, memory_efficiency=1.0, layer_overhead_s=3.0e-4, per_seq_overhead_s=3.71e-4,
-        allreduce_hop_latency_s=3.2e-6, allreduce_bw_efficiency=0.433, prefill_overhead_s=0.0101),
-    "H100-SXM": InferencePerfParams(),
-}
-# GPUs without a measurement (H200, B200, ...) use the fit of the closest measured part.
-FALLBACK_PERF_GPU = "H100-SXM"
+    def weight_efficiency(self, precision: str) -> float:
+        """Share of HBM bandwidth reached streaming weights stored at ``precision``."""
+        if precision == "fp8" and self.fp8_memory_efficiency is not None:
+            return self.fp8_memory_efficiency
+        return self.memory_efficiency
 
 
-def calibrated_perf(gpu_name: str) -> InferencePerfParams:
-    """The calibrated parameters of a GPU type; the H100-SXM fit for GPUs never measured."""
-    return CALIBRATED_PERF.get(gpu_name, CALIBRATED_PERF[FALLBACK_PERF_GPU])
+def calibrated_perf(gpu_name: str, engine: str | None = None) -> InferencePerfParams:
+    """The calibrated parameters of a GPU type under an engine profile (default: the newest).
+
+    Read from ``dcsim/data/calibration/<engine>/<gpu>.yaml``; a GPU without a file for
+    that engine is an error, never a silent stand-in (:mod:`dcsim.hardware.profiles`).
+    """
+    from dcsim.hardware.profiles import load_profile
+
+    return load_profile(gpu_name, engine).perf
+
+
+def peak_flops_for(model: LlmSpec, gpu: GpuSpec) -> float:
+    """Dense peak FLOP/s of ``gpu`` at the precision ``model``'s matrix multiplies run in there."""
+    return gpu.peak_flops(model.compute_precision_on(gpu.native_precisions))
+
+
+def windowed(total, seqs, window: int):
+    """Context tokens a sliding window of ``window`` tokens keeps of ``total`` tokens over ``seqs``
+    sequences: min(total, seqs x window), exact when every sequence is longer than the window
+    or all are shorter; ``seqs`` = 0 (a prefill chunk) counts as one sequence."""
+    return np.minimum(total, np.maximum(seqs, 1) * float(window))
+
+
+def kv_read_bytes(model: LlmSpec, tp: int, kv_read_tokens, decode_seqs):
+    """Bytes of KV cache (and recurrent state) one iteration reads over the ``tp`` GPUs.
+
+    Full-attention layers read every context token; sliding-window layers at most the
+    window of each sequence; a hybrid model's recurrent (Mamba) layers read and write
+    their fixed state per decoding sequence.
+    """
+    copies = model.kv_bytes_per_token_on(tp) / model.kv_bytes_per_token if model.kv_bytes_per_token else 1.0
+    full = model.full_kv_bytes_per_token * copies * kv_read_tokens
+    if model.sliding_window and model.window_kv_bytes_per_token:
+        full = full + model.window_kv_bytes_per_token * copies * windowed(kv_read_tokens, decode_seqs, model.sliding_window)
+    state = 2.0 * model.ssm_state_bytes_per_seq * decode_seqs
+    return full + state
+
+
+def attention_flops(model: LlmSpec, attn_pairs, decode_seqs):
+    """Attention FLOPs of an iteration of ``attn_pairs`` (new token, context token) pairs."""
+    per_pair = model.attn_flops_per_token_per_ctx
+    if not model.sliding_window or not model.sliding_window_layers:
+        return per_pair * attn_pairs
+    n_attn = model.attention_layers or model.layers
+    win_share = model.sliding_window_layers / n_attn
+    return per_pair * ((1.0 - win_share) * attn_pairs
+                       + win_share * windowed(attn_pairs, decode_seqs, model.sliding_window))
 
 
 class IterationCost(NamedTuple):
@@ -109,17 +167,23 @@ def iteration_cost(
     decode_seqs,
 ) -> IterationCost:
     """Cost of one engine iteration (see the module docstring for the formula)."""
-    flops = 2.0 * model.active_params * new_tokens + model.attn_flops_per_token_per_ctx * attn_pairs
-    compute_s = flops / (tp * gpu.peak_bf16_flops * params.compute_efficiency)
-    mem_bytes = (model.weight_bytes_read(new_tokens) + model.kv_bytes_per_token_on(tp) * kv_read_tokens) / tp
-    memory_s = mem_bytes / (gpu.hbm_bw_bytes_per_s * params.memory_efficiency)
+    flops = 2.0 * model.active_params * new_tokens + attention_flops(model, attn_pairs, decode_seqs)
+    compute_s = flops / (tp * peak_flops_for(model, gpu) * params.compute_efficiency)
+    bw = gpu.hbm_bw_bytes_per_s
+    dense_b = model.dense_weight_bytes
+    expert_eff = params.weight_efficiency(model.expert_precision or model.weight_precision)
+    memory_s = (dense_b / (bw * params.weight_efficiency(model.weight_precision))
+                + (model.weight_bytes_read(new_tokens) - dense_b) / (bw * expert_eff)
+                + kv_read_bytes(model, tp, kv_read_tokens, decode_seqs) / (bw * params.kv_efficiency)) / tp
     has_prompt = np.greater(new_tokens, decode_seqs)
+    mean_context = np.divide(kv_read_tokens, np.maximum(decode_seqs, 1))
     time_s = (
         np.maximum(compute_s, memory_s)
         + tp_comm_s(model, gpu, tp, params, new_tokens)
         + model.layers * params.layer_overhead_s
         + params.per_seq_overhead_s * decode_seqs
         + params.prefill_overhead_s * has_prompt
+        + params.context_overhead_s * mean_context * np.greater(decode_seqs, 0)
     )
     return IterationCost(time_s, compute_s, memory_s)
 
@@ -165,13 +229,21 @@ def decode_iteration_time_s(
     ).time_s
 
 
-def max_kv_tokens(model: LlmSpec, gpu: GpuSpec, tp: int, gpu_memory_utilization: float) -> int:
+def max_kv_tokens(model: LlmSpec, gpu: GpuSpec, tp: int, gpu_memory_utilization: float,
+                  context_tokens: float | None = None) -> int:
     """KV-cache capacity in tokens of a TP group: the memory left after the weights.
 
-    Negative when the weights alone do not fit.
+    With ``context_tokens`` (the typical context of a sequence), a model with
+    sliding-window layers is counted at what such a sequence holds per token (its windowed
+    layers keep at most the window, as vLLM's hybrid allocator gives them); without it, or
+    for other models, every layer holds every token. Negative when the weights alone do
+    not fit.
     """
     free_b = tp * gpu.hbm_bytes * gpu_memory_utilization - model.weight_bytes
-    return int(np.floor(free_b / model.kv_bytes_per_token_on(tp)))
+    per_token_b = model.kv_bytes_per_token_on(tp)
+    if context_tokens and model.sliding_window:
+        per_token_b *= float(model.kv_bytes_for_context(context_tokens)) / (context_tokens * model.kv_bytes_per_token)
+    return int(np.floor(free_b / per_token_b))
 
 
 @dataclass(frozen=True, slots=True)

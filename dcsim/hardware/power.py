@@ -50,8 +50,20 @@ class GpuPowerModel:
     # Dynamic power ~ clock ** exponent under a cap; fitted to Splitwise h100-80gb-pcap.
     clock_power_exponent: float = 1.04
     min_clock: float = 0.2  # lowest SM clock a cap can force, as a share of the maximum
+    # Power of a GPU that is serving but whose iteration draws no activity (clocks up, memory
+    # and caches powered); None: the idle power. Fitted per engine profile (vllm-0.11).
+    static_w: float | None = None
+
+    @classmethod
+    def from_profile(cls, gpu: GpuSpec, power: dict[str, float]) -> "GpuPowerModel":
+        """The power model of ``gpu`` with an engine profile's fitted static power and weights."""
+        return cls(gpu, compute_weight=power["compute_weight"], memory_weight=power["memory_weight"],
+                   overhead_weight=power["overhead_weight"], static_w=power["static_w"])
 
     def __post_init__(self) -> None:
+        if self.static_w is not None and not self.gpu.idle_w <= self.static_w < self.gpu.tdp_w:
+            raise ValueError(f"static_w must be in [idle_w={self.gpu.idle_w:g}, tdp_w={self.gpu.tdp_w:g}) W, "
+                             f"got {self.static_w!r}")
         for name in ("compute_weight", "memory_weight", "overhead_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
@@ -63,9 +75,14 @@ class GpuPowerModel:
             raise ValueError(f"min_clock must be in (0, 1], got {self.min_clock!r}")
 
     @property
+    def floor_w(self) -> float:
+        """Power of a working GPU at zero activity: the static power, or the idle power."""
+        return self.gpu.idle_w if self.static_w is None else self.static_w
+
+    @property
     def dynamic_range_w(self) -> float:
-        """TDP minus idle power."""
-        return self.gpu.tdp_w - self.gpu.idle_w
+        """TDP minus the working floor."""
+        return self.gpu.tdp_w - self.floor_w
 
     def idle_w(self) -> float:
         """Power of an idle GPU."""
@@ -79,12 +96,13 @@ class GpuPowerModel:
 
     def iteration_w(self, time_s, compute_s, memory_s):
         """Power during an inference iteration of the given roofline parts, at full clock."""
-        return self.gpu.idle_w + self.dynamic_range_w * self.activity(time_s, compute_s, memory_s)
+        return self.floor_w + self.dynamic_range_w * self.activity(time_s, compute_s, memory_s)
 
     def power_at_clock_w(self, activity, clock):
         """Power of an activity (share of the dynamic range at full clock) at a relative SM clock."""
-        return self.gpu.idle_w + self.dynamic_range_w * activity * np.power(clock, self.clock_power_exponent)
+        return self.floor_w + self.dynamic_range_w * activity * np.power(clock, self.clock_power_exponent)
 
     def training_w(self) -> float:
-        """Power during training (average over a step), at full clock."""
-        return self.gpu.idle_w + self.dynamic_range_w * self.training_activity
+        """Power during training (average over a step), at full clock (AcmeTrace's share of the
+        range from idle to TDP, whatever the serving profile's floor)."""
+        return self.gpu.idle_w + (self.gpu.tdp_w - self.gpu.idle_w) * self.training_activity

@@ -216,8 +216,13 @@ def format_summary(s: dict[str, Any]) -> str:
         ("cost per GPU-hour / per EFLOP of model work",
          "$" + num(s["cost_per_gpu_hour_usd"], ".2f") + " / $" + num(s["cost_per_model_eflop_usd"], ".2f")),
     ]
+    if s.get("serving_engine"):
+        rows.append(("serving engine profile / calibration", f"{s['serving_engine']} / {s['calibration_status']}"))
     width = max(len(k) for k, _ in rows)
-    return "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
+    text = "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
+    if s.get("calibration_note"):
+        text += f"\n  note: {s['calibration_note']}"
+    return text
 
 
 # --------------------------------------------------------------------------- progress

@@ -14,6 +14,7 @@ from dcsim.core.simulation import Simulation
 from dcsim.facility.climate import CLIMATES
 from dcsim.facility.controller import Facility, FacilitySpec
 from dcsim.hardware.device import DeviceModel
+from dcsim.hardware.profiles import load_profile
 from dcsim.metrics.recorder import Recorder
 from dcsim.metrics.results import Results
 from dcsim.policies.registry import PLACEMENTS, ROUTERS, SCHEDULERS
@@ -61,7 +62,18 @@ class Scenario:
             "scheduler": self.scheduler,
             "placement": self.placement,
             "power_policy": self.power_policy_name,
+            **self._calibration(),
         }
+
+    def _calibration(self) -> dict[str, str]:
+        """The engine profiles serving uses and how far they are calibrated for this GPU."""
+        gpu = self.topology.node.gpu.name
+        engines = sorted({spec.engine for spec, _ in self.services})
+        profiles = [load_profile(gpu, e) for e in engines]
+        order = ("measured", "derived", "uncalibrated")
+        status = max((p.status for p in profiles), key=order.index, default="")
+        notes = [f"{p.engine} on {gpu} is uncalibrated: {p.basis}" for p in profiles if p.status == "uncalibrated"]
+        return {"serving_engine": ",".join(engines), "calibration_status": status, "calibration_note": "; ".join(notes)}
 
     def run(self, on_sim: Callable[[Simulation], None] | None = None) -> Results:
         """Simulate ``duration_s`` seconds and return the results. ``on_sim`` is called with
@@ -98,7 +110,7 @@ class Scenario:
         work_id = 0
         for spec, router in self.services:
             service = FluidService if spec.fidelity == "fluid" else InferenceService
-            service(sim, spec, self.device, ROUTERS[router](), cluster, work_id, self.duration_s)
+            service(sim, spec, self.device.with_engine(spec.engine), ROUTERS[router](), cluster, work_id, self.duration_s)
             work_id += spec.replicas
         for job in self.jobs:
             TrainingJob(sim, job, cluster, self.device)

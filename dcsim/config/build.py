@@ -31,6 +31,7 @@ from dcsim.hardware.gpus import GPUS, GpuSpec
 from dcsim.hardware.models import KV_PRECISIONS, MODELS, WEIGHT_PRECISIONS, LlmSpec
 from dcsim.hardware.node import NodeSpec
 from dcsim.hardware.device import DeviceModel
+from dcsim.hardware.profiles import engines, profile_gpus
 from dcsim.hardware.performance import TrainingStep, max_kv_tokens, training_step
 from dcsim.policies.registry import PLACEMENTS, ROUTERS, SCHEDULERS
 from dcsim.scenario import Scenario
@@ -427,6 +428,10 @@ def _service(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: G
             f"a divisor of facility.node.gpus_per_node={g}: one of {[d for d in range(1, g + 1) if g % d == 0]}")
     require(s.router in ROUTERS, f"{field}.router", s.router, f"one of {sorted(ROUTERS)}")
     require(s.fidelity in FIDELITIES, f"{field}.fidelity", s.fidelity, f"one of {list(FIDELITIES)}")
+    require(s.engine in engines(), f"{field}.engine", s.engine, f"one of {engines()}")
+    require(gpu.name in profile_gpus(s.engine), f"{field}.engine", s.engine,
+            f"an engine profile calibrated for {gpu.name}: one of "
+            f"{[e for e in engines() if gpu.name in profile_gpus(e)]}")
     require(0 < s.gpu_memory_utilization <= 1, f"{field}.gpu_memory_utilization", s.gpu_memory_utilization,
             "a fraction in (0, 1]")
     require(s.max_num_seqs >= 1, f"{field}.max_num_seqs", s.max_num_seqs, "an integer >= 1")
@@ -468,7 +473,7 @@ def _service(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: G
         max_batch_tokens=s.max_batch_tokens, kv_capacity_tokens=kv, trace=trace,
         prefix_cache_fraction=s.prefix_cache_fraction, prefix_block_tokens=s.prefix_block_tokens,
         prefill_replicas=s.prefill_replicas, kv_transfer_bytes_per_s=s.kv_transfer_gbit_per_s * 1e9 / 8,
-        slo_ttft_s=s.slo_ttft_s, slo_tpot_s=s.slo_tpot_s, fidelity=s.fidelity, priority=s.priority,
+        slo_ttft_s=s.slo_ttft_s, slo_tpot_s=s.slo_tpot_s, fidelity=s.fidelity, engine=s.engine, priority=s.priority,
         autoscale=autoscale,
     )
 

@@ -75,6 +75,9 @@ class ServiceConfig:
     tp: int = 8
     router: str = "least_outstanding"  # a name in dcsim.policies.ROUTERS
     fidelity: str = "request"  # request: every request simulated; fluid: steady state per control interval
+    # Serving engine profile whose calibration times and powers the replicas
+    # (dcsim/data/calibration/<engine>/): vllm-0.11 (ML.ENERGY v3, the default) or splitwise-2023.
+    engine: str = "vllm-0.11"
     arrival_rate_per_s: float = 1.0  # mean rate of poisson, gamma and diurnal arrivals (ignored when closed)
     arrivals: ArrivalConfig = field(default_factory=ArrivalConfig)
     # Defaults: lognormal fits to the Azure LLM inference trace 2023, conversation

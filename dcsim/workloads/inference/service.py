@@ -68,6 +68,7 @@ class ServiceSpec:
     slo_ttft_s: float | None = None
     slo_tpot_s: float | None = None
     fidelity: str = "request"
+    engine: str = "vllm-0.11"  # engine profile of the replicas' device model
     priority: int = 0
     autoscale: Autoscale | None = None
 

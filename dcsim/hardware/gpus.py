@@ -1,31 +1,90 @@
-"""GPU catalogue: the datasheet numbers every model in dcsim starts from.
+"""GPU catalogue: the datasheet and measured numbers every model in dcsim starts from.
 
-Each entry cites its source beside the values. Peak FLOP/s are *dense* BF16 (no
-structured sparsity). Bandwidths are bytes per second; NVLink (AMD: Infinity Fabric)
-is the per-GPU bidirectional aggregate as quoted by the vendor, of which half flows
-each way.
+The catalogue is data: one YAML file per GPU in ``dcsim/data/gpus/``, read once at
+import into ``GPUS``. Adding a GPU is adding a file; no code changes. Every figure in a
+file carries its provenance (the datasheet, measurement or estimate it comes from), and
+a figure no source gives is marked ``assumption: true`` with the reason in its source.
 
-Idle power is not on datasheets. It is measured: the AcmeTrace telemetry of two
-A100 LLM clusters (Hu et al., NSDI 2024; ../shared/data/telemetry/acme,
+Peak FLOP/s are *dense* (no structured sparsity): datasheets quote some precisions with
+2:4 sparsity only, and those figures are halved (each file says so). Bandwidths are
+bytes per second; NVLink (AMD: Infinity Fabric) is the per-GPU bidirectional aggregate
+as quoted by the vendor, of which half flows each way.
+
+Idle power is not on datasheets. It is measured for the A100: the AcmeTrace telemetry of
+two A100 LLM clusters (Hu et al., NSDI 2024; ../shared/data/telemetry/acme,
 gpu_power_*_cdf.csv) shows idle GPUs at 58-66 W out of a 400 W TDP (the 5-25th
-percentiles, before the busy mode). We carry that idle share of TDP, 0.155, to the
-other SXM and OAM parts, an assumption recorded in DATA_SOURCES.md until a measurement of
+percentiles, before the busy mode). The other SXM and OAM parts carry that idle share of
+TDP, 62 / 400 = 0.155, marked as an assumption in their files until a measurement of
 each part replaces it.
+
+The file format (units in the key names; every figure a mapping with ``value`` and
+``source``, ``assumption: true`` where no source gives the figure)::
+
+    name: H100-SXM
+    source: <one-line summary of the sources>       # GpuSpec.source
+    calibration: {vllm-0.11: measured, splitwise-2023: measured}
+    memory_gb:        {value: 80, source: ...}
+    hbm_tb_s:         {value: 3.35, source: ...}
+    nvlink_gb_s:      {value: 900, source: ...}
+    tdp_w:            {value: 700, source: ...}
+    idle_w:           {share_of_tdp: 0.155, source: ..., assumption: true}   # or value: <W>
+    peak_dense_tflops:                               # precisions it runs natively
+      bf16: {value: 989.4, source: ...}
+      fp8:  {value: 1979, source: ...}
+    throttle_temp_c:  {value: 87, source: ...}       # clocks come down above it
+    shutdown_temp_c:  {value: 92, source: ...}
+    min_power_cap_w:  {value: 200, source: ...}      # lowest settable power limit
+    price_usd:        {value: 27500, source: ...}
+
+``calibration`` names, per serving-engine profile, whether dcsim's fitted constants for
+this GPU are ``measured`` (fitted to measurements of that engine on this GPU),
+``derived`` (carried from another GPU over a stated physical argument) or
+``uncalibrated`` (another GPU's fit applied to this GPU's datasheet figures); the
+profiles themselves are ``dcsim/data/calibration/<engine>/<gpu>.yaml``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 from dcsim.core.units import GB_B, TB_B, TFLOPS
 
 # Share of TDP an idle SXM GPU draws: AcmeTrace A100 clusters, 62 W / 400 W.
 IDLE_SHARE_OF_TDP = 62.0 / 400.0
+# Precisions a catalogue entry may give a dense peak for, in the order they are listed.
+GPU_PRECISIONS = ("bf16", "fp8", "fp4")
+CALIBRATION_STATUSES = ("measured", "derived", "uncalibrated")
+
+
+class GpuSpecError(ValueError):
+    """A ``GpuSpec`` value that is wrong, naming the field it is in."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"field '{field}': {problem}")
+
+
+class GpuFileError(ValueError):
+    """A GPU catalogue file that cannot be loaded; the message names file and field."""
+
+    def __init__(self, file: str, field: str | None, problem: str) -> None:
+        self.file = file
+        self.field = field
+        where = f"field '{field}': " if field else ""
+        super().__init__(f"gpu file {file}: {where}{problem}")
 
 
 @dataclass(frozen=True, slots=True)
 class GpuSpec:
-    """Datasheet description of one GPU model."""
+    """Datasheet (and, where measured, measured) description of one GPU model."""
 
     name: str
     peak_bf16_flops: float  # dense, FLOP/s
@@ -35,91 +94,234 @@ class GpuSpec:
     idle_w: float
     nvlink_bw_bytes_per_s: float  # per GPU, both directions together
     source: str
-    # Dense peak FLOP/s of each precision the tensor cores run natively, bf16 among them
-    # (None: bf16 only). Datasheets quote FP8/FP4 with 2:4 sparsity: halved to dense.
-    low_precision_flops: tuple[tuple[str, float], ...] = ()
+    # Dense peak FLOP/s of each precision the tensor cores run natively (keys among
+    # GPU_PRECISIONS, bf16 always, equal to peak_bf16_flops).
+    peak_flops_per_s: dict[str, float] = field(hash=False)
+    throttle_temp_c: float  # firmware lowers clocks above it
+    shutdown_temp_c: float  # the GPU shuts down above it
+    min_power_cap_w: float  # lowest settable power limit
+    price_usd: float  # purchase price of one GPU
+    price_source: str
+    calibration: dict[str, str] = field(hash=False)  # engine profile -> measured | derived | uncalibrated
+    provenance: dict[str, str] = field(default_factory=dict, hash=False, compare=False)  # figure -> source
+    assumptions: tuple[str, ...] = ()  # figures no source gives (their provenance says why)
 
-    @property
-    def peak_flops_per_s(self) -> dict[str, float]:
-        """Dense peak FLOP/s by precision name."""
-        return {"bf16": self.peak_bf16_flops, **dict(self.low_precision_flops)}
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise GpuSpecError("name", "must be a non-empty string")
+        for f in ("peak_bf16_flops", "hbm_bytes", "hbm_bw_bytes_per_s", "tdp_w", "nvlink_bw_bytes_per_s",
+                  "price_usd"):
+            v = getattr(self, f)
+            if not (math.isfinite(v) and v > 0):
+                raise GpuSpecError(f, f"must be a finite number > 0, got {v!r}")
+        if not 0 <= self.idle_w < self.tdp_w:
+            raise GpuSpecError("idle_w", f"must be in [0, tdp_w={self.tdp_w:g}), got {self.idle_w!r}")
+        self._check_peaks()
+        if not 0 < self.throttle_temp_c < self.shutdown_temp_c <= 150:
+            raise GpuSpecError("throttle_temp_c", f"need 0 < throttle_temp_c < shutdown_temp_c <= 150 C, got "
+                                                  f"{self.throttle_temp_c!r} and {self.shutdown_temp_c!r}")
+        if not self.idle_w < self.min_power_cap_w <= self.tdp_w:
+            raise GpuSpecError("min_power_cap_w", f"must be above idle_w={self.idle_w:g} and at most "
+                                                  f"tdp_w={self.tdp_w:g}, got {self.min_power_cap_w!r}")
+        if not self.price_source:
+            raise GpuSpecError("price_source", "must name where the price comes from")
+        if not self.calibration:
+            raise GpuSpecError("calibration", "must give the status of at least one engine profile")
+        for engine, status in self.calibration.items():
+            if status not in CALIBRATION_STATUSES:
+                raise GpuSpecError(f"calibration.{engine}",
+                                   f"must be one of {list(CALIBRATION_STATUSES)}, got {status!r}")
+
+    def _check_peaks(self) -> None:
+        peaks = self.peak_flops_per_s
+        for p, v in peaks.items():
+            if p not in GPU_PRECISIONS:
+                raise GpuSpecError("peak_flops_per_s", f"precision {p!r} is not one of {list(GPU_PRECISIONS)}")
+            if not (math.isfinite(v) and v > 0):
+                raise GpuSpecError(f"peak_flops_per_s.{p}", f"must be a finite number > 0, got {v!r}")
+        if peaks.get("bf16") != self.peak_bf16_flops:
+            raise GpuSpecError("peak_flops_per_s.bf16", "must be given and equal peak_bf16_flops")
+        if "fp4" in peaks and "fp8" not in peaks:
+            raise GpuSpecError("peak_flops_per_s.fp4", "a GPU with native fp4 also runs fp8 natively")
+        for low, high in (("fp8", "bf16"), ("fp4", "fp8")):
+            if low in peaks and peaks[low] < peaks[high]:
+                raise GpuSpecError(f"peak_flops_per_s.{low}", f"is below the {high} peak: not a dense figure?")
 
     @property
     def native_precisions(self) -> tuple[str, ...]:
-        """Precisions the tensor cores run natively."""
-        return tuple(self.peak_flops_per_s)
+        """Precisions the tensor cores run natively, in GPU_PRECISIONS order."""
+        return tuple(p for p in GPU_PRECISIONS if p in self.peak_flops_per_s)
 
     def peak_flops(self, precision: str) -> float:
         """Dense peak FLOP/s at ``precision``; a precision the GPU cannot run natively is an error."""
         peaks = self.peak_flops_per_s
         if precision not in peaks:
-            raise ValueError(f"GPU {self.name} does not run {precision} natively; it runs {list(peaks)}")
+            raise ValueError(f"GPU {self.name} does not run {precision} natively; it runs "
+                             f"{list(self.native_precisions)}")
         return peaks[precision]
 
-    def __post_init__(self) -> None:
-        for field in ("peak_bf16_flops", "hbm_bytes", "hbm_bw_bytes_per_s", "tdp_w", "nvlink_bw_bytes_per_s"):
-            if getattr(self, field) <= 0:
-                raise ValueError(f"GpuSpec {self.name}: {field} must be > 0")
-        if not 0 <= self.idle_w < self.tdp_w:
-            raise ValueError(f"GpuSpec {self.name}: idle_w must be in [0, tdp_w)")
 
-
-# A module (SXM or OAM) GPU: datasheet units in, SI units out.
-def _sxm(name: str, tflops: float, hbm_gb: float, hbm_tb_s: float, tdp_w: float, nvlink_gb_s: float, source: str,
-         low_tflops: tuple[tuple[str, float], ...] = ()) -> GpuSpec:
-    return GpuSpec(
-        name=name,
-        peak_bf16_flops=tflops * TFLOPS,
-        hbm_bytes=hbm_gb * GB_B,
-        hbm_bw_bytes_per_s=hbm_tb_s * TB_B,
-        tdp_w=tdp_w,
-        idle_w=IDLE_SHARE_OF_TDP * tdp_w,
-        nvlink_bw_bytes_per_s=nvlink_gb_s * GB_B,
-        source=source,
-        low_precision_flops=tuple((p, t * TFLOPS) for p, t in low_tflops),
-    )
-
-
-GPUS: dict[str, GpuSpec] = {
-    # NVIDIA A100 Tensor Core GPU datasheet (2021), SXM 80GB column: BF16 312 TFLOPS
-    # dense, 80 GB HBM2e, 2,039 GB/s, max TDP 400 W, NVLink 600 GB/s.
-    "A100-80GB": _sxm("A100-80GB", 312.0, 80.0, 2.039, 400.0, 600.0, "NVIDIA A100 datasheet (SXM 80GB)"),
-    # NVIDIA H100 Tensor Core GPU datasheet, H100 SXM column: BF16 1,979 TFLOPS with
-    # sparsity = 989.4 dense, 80 GB HBM3, 3.35 TB/s, up to 700 W, NVLink 900 GB/s.
-    # FP8 3,958 TFLOPS with sparsity -> 1,979 dense.
-    "H100-SXM": _sxm("H100-SXM", 989.4, 80.0, 3.35, 700.0, 900.0, "NVIDIA H100 datasheet (SXM)", (("fp8", 1979.0),)),
-    # NVIDIA H200 Tensor Core GPU datasheet, H200 SXM column: BF16 1,979 TFLOPS with
-    # sparsity = 989.4 dense, 141 GB HBM3e, 4.8 TB/s, up to 700 W, NVLink 900 GB/s.
-    # FP8 3,958 TFLOPS with sparsity -> 1,979 dense.
-    "H200": _sxm("H200", 989.4, 141.0, 4.8, 700.0, 900.0, "NVIDIA H200 datasheet (SXM)", (("fp8", 1979.0),)),
-    # NVIDIA DGX B200 datasheet: 8 GPUs, 72 PFLOPS FP8 training (sparse) -> 2.25 PFLOPS
-    # dense BF16 per GPU; 1,440 GB HBM3e total (180 GB per GPU), 64 TB/s total (8 TB/s
-    # per GPU); NVLink 5 1.8 TB/s per GPU; HGX B200 GPU TDP 1,000 W.
-    # HGX B200 datasheet, per GPU: FP8 9 PFLOPS and FP4 18 PFLOPS with sparsity -> 4.5 and 9 dense.
-    "B200": _sxm("B200", 2250.0, 180.0, 8.0, 1000.0, 1800.0, "NVIDIA DGX B200 / HGX B200 datasheets",
-                 (("fp8", 4500.0), ("fp4", 9000.0))),
-    # One Blackwell GPU of a GB200 superchip (2 GPUs + 1 Grace CPU), as in GB200 NVL72.
-    # NVIDIA GB200 NVL72 specifications (72 GPUs): FP16/BF16 Tensor Core 360 PFLOPS with
-    # sparsity -> 2.5 PFLOPS dense per GPU; up to 13.4 TB HBM3e, 576 TB/s -> 186 GB
-    # (as MLPerf submissions list "GB200-186GB") and 8 TB/s per GPU; NVLink 130 TB/s ->
-    # NVLink 5 1.8 TB/s per GPU. Power: not on the NVL72 spec sheet; 1,200 W per GPU is
-    # NVIDIA's liquid-cooled Blackwell figure from the GTC 2024 launch (GB200 superchip up
-    # to 2,700 W with its Grace CPU), an assumption until a datasheet gives it.
-    # NVL72: FP8 720 PFLOPS and FP4 1,440 PFLOPS with sparsity -> 5 and 10 PFLOPS dense per GPU.
-    "GB200": _sxm("GB200", 2500.0, 186.0, 8.0, 1200.0, 1800.0,
-                  "NVIDIA GB200 NVL72 specifications (per-rack totals / 72); GPU power: NVIDIA GTC 2024",
-                  (("fp8", 5000.0), ("fp4", 10000.0))),
-    # AMD Instinct MI300X (OAM module) product page and footnote MI300-17: BF16 1,307.4
-    # TFLOPS dense (2,614.9 with sparsity), 192 GB HBM3, 5.3 TB/s (5.325 exact), 750 W
-    # peak typical board power; 8 Infinity Fabric links of 128 GB/s peak each, 7 of
-    # which join the peers of an 8-GPU platform: 7 x 128 = 896 GB/s aggregate. Unlike
-    # NVLink through NVSwitch, each link reaches one peer only: collectives reach the
-    # aggregate only by running several rings over the mesh at once. Idle share of TDP
-    # carried over from the A100 (see above).
-    # FP8 2,614.9 TFLOPS dense (5,229.8 with sparsity), same footnote.
-    "MI300X": _sxm("MI300X", 1307.4, 192.0, 5.3, 750.0, 896.0,
-                   "AMD Instinct MI300X product page / datasheet (footnote MI300-17)", (("fp8", 2614.9),)),
+# Figures of a file: key -> (GpuSpec field, factor from the file's unit to SI).
+_FIGURES: dict[str, tuple[str, float]] = {
+    "memory_gb": ("hbm_bytes", GB_B),
+    "hbm_tb_s": ("hbm_bw_bytes_per_s", TB_B),
+    "nvlink_gb_s": ("nvlink_bw_bytes_per_s", GB_B),
+    "tdp_w": ("tdp_w", 1.0),
+    "throttle_temp_c": ("throttle_temp_c", 1.0),
+    "shutdown_temp_c": ("shutdown_temp_c", 1.0),
+    "min_power_cap_w": ("min_power_cap_w", 1.0),
+    "price_usd": ("price_usd", 1.0),
 }
+_KEYS = ("name", "source", "calibration", "idle_w", "peak_dense_tflops", *_FIGURES)
+# GpuSpec fields a file's keys land in, to name the key of a GpuSpecError.
+_FIELD_TO_KEY = {f: k for k, (f, _) in _FIGURES.items()} | {
+    "peak_bf16_flops": "peak_dense_tflops.bf16", "peak_flops_per_s": "peak_dense_tflops",
+    "idle_w": "idle_w", "price_source": "price_usd.source", "name": "name"}
+
+
+def _number(file: str, key: str, value: Any) -> float:
+    # YAML 1.1 (PyYAML) reads "2.5e3" without a dot as a string: accept numeric strings too.
+    if isinstance(value, bool):
+        raise GpuFileError(file, key, f"must be a number, got {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.replace("_", ""))
+        except ValueError:
+            pass
+    raise GpuFileError(file, key, f"must be a number, got {value!r}")
+
+
+def _text(file: str, key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise GpuFileError(file, key, f"must be a non-empty string, got {value!r}")
+    return " ".join(value.split())
+
+
+def _figure(file: str, key: str, data: Any, value_keys: tuple[str, ...] = ("value",)) -> tuple[str, float, str, bool]:
+    """One figure mapping: (which value key, value, source, assumption)."""
+    allowed = (*value_keys, "source", "assumption")
+    if not isinstance(data, dict):
+        raise GpuFileError(file, key, f"must be a mapping with {' or '.join(value_keys)}, source and optionally "
+                                      f"assumption, got {data!r}")
+    for k in data:
+        if k not in allowed:
+            raise GpuFileError(file, f"{key}.{k}", f"is not a figure key; allowed: {list(allowed)}")
+    given = [k for k in value_keys if k in data]
+    if len(given) != 1:
+        raise GpuFileError(file, key, f"needs exactly one of {list(value_keys)}")
+    if "source" not in data:
+        raise GpuFileError(file, f"{key}.source", "is missing: every figure names its provenance")
+    assumption = data.get("assumption", False)
+    if not isinstance(assumption, bool):
+        raise GpuFileError(file, f"{key}.assumption", f"must be true or false, got {assumption!r}")
+    return (given[0], _number(file, f"{key}.{given[0]}", data[given[0]]), _text(file, f"{key}.source", data["source"]),
+            assumption)
+
+
+def spec_from_mapping(data: Any, file: str = "<mapping>") -> GpuSpec:
+    """Build a ``GpuSpec`` from one parsed catalogue file; errors name file and field."""
+    if not isinstance(data, dict):
+        raise GpuFileError(file, None, f"must hold a mapping of fields, got {type(data).__name__}")
+    for key in data:
+        if key not in _KEYS:
+            raise GpuFileError(file, str(key), f"is not a GPU field; allowed: {sorted(_KEYS)}")
+    for key in _KEYS:
+        if key not in data:
+            raise GpuFileError(file, key, "is missing")
+
+    kwargs: dict[str, Any] = {"name": _text(file, "name", data["name"]), "source": _text(file, "source", data["source"])}
+    provenance: dict[str, str] = {}
+    assumptions: list[str] = []
+    for key, (attr, factor) in _FIGURES.items():
+        _, value, src, assumed = _figure(file, key, data[key])
+        kwargs[attr] = value * factor
+        provenance[key] = src
+        if assumed:
+            assumptions.append(key)
+    kwargs["price_source"] = provenance["price_usd"]
+
+    which, value, src, assumed = _figure(file, "idle_w", data["idle_w"], ("value", "share_of_tdp"))
+    if which == "share_of_tdp" and not 0 <= value < 1:
+        raise GpuFileError(file, "idle_w.share_of_tdp", f"must be a share in [0, 1), got {value!r}")
+    kwargs["idle_w"] = value * kwargs["tdp_w"] if which == "share_of_tdp" else value
+    provenance["idle_w"] = src
+    if assumed:
+        assumptions.append("idle_w")
+
+    peaks = data["peak_dense_tflops"]
+    if not isinstance(peaks, dict) or not peaks:
+        raise GpuFileError(file, "peak_dense_tflops", f"must map precisions ({list(GPU_PRECISIONS)}) to figures, "
+                                                      f"got {peaks!r}")
+    flops: dict[str, float] = {}
+    for p in peaks:
+        if p not in GPU_PRECISIONS:
+            raise GpuFileError(file, f"peak_dense_tflops.{p}", f"is not a precision; allowed: {list(GPU_PRECISIONS)}")
+    if "bf16" not in peaks:
+        raise GpuFileError(file, "peak_dense_tflops.bf16", "is missing: every GPU gives its dense bf16 peak")
+    for p in GPU_PRECISIONS:
+        if p in peaks:
+            _, value, src, assumed = _figure(file, f"peak_dense_tflops.{p}", peaks[p])
+            flops[p] = value * TFLOPS
+            provenance[f"peak_dense_tflops.{p}"] = src
+            if assumed:
+                assumptions.append(f"peak_dense_tflops.{p}")
+    kwargs["peak_flops_per_s"] = flops
+    kwargs["peak_bf16_flops"] = flops["bf16"]
+
+    cal = data["calibration"]
+    if not isinstance(cal, dict) or not cal:
+        raise GpuFileError(file, "calibration", f"must map engine profiles to one of {list(CALIBRATION_STATUSES)}, "
+                                                f"got {cal!r}")
+    kwargs["calibration"] = {}
+    for engine, status in cal.items():
+        if status not in CALIBRATION_STATUSES:
+            raise GpuFileError(file, f"calibration.{engine}", f"must be one of {list(CALIBRATION_STATUSES)}, "
+                                                              f"got {status!r}")
+        kwargs["calibration"][str(engine)] = status
+    try:
+        return GpuSpec(**kwargs, provenance=provenance, assumptions=tuple(assumptions))
+    except GpuSpecError as exc:
+        head = exc.field.split(".")[0]
+        key = _FIELD_TO_KEY.get(head, exc.field)
+        if key == "peak_dense_tflops" and "." in exc.field:
+            key = f"peak_dense_tflops.{exc.field.split('.', 1)[1]}"
+        raise GpuFileError(file, key, exc.problem) from None
+
+
+def load_gpu_file(path: Traversable | Path | str) -> GpuSpec:
+    """Read one GPU YAML file into a ``GpuSpec``."""
+    path = Path(path) if isinstance(path, str) else path
+    file = str(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise GpuFileError(file, None, f"is not valid YAML: {' '.join(str(exc).split())}") from None
+    return spec_from_mapping(data, file)
+
+
+def load_gpus(directory: Traversable | Path | str | None = None) -> dict[str, GpuSpec]:
+    """Read every ``*.yaml`` in ``directory`` (default: the packaged ``dcsim/data/gpus``)."""
+    if directory is None:
+        directory = resources.files("dcsim.data").joinpath("gpus")
+    elif isinstance(directory, str):
+        directory = Path(directory)
+    files = sorted((p for p in directory.iterdir() if p.name.endswith(".yaml")), key=lambda p: p.name)
+    if not files:
+        raise GpuFileError(str(directory), None, "no *.yaml GPU files found")
+    gpus: dict[str, GpuSpec] = {}
+    origin: dict[str, str] = {}
+    for path in files:
+        spec = load_gpu_file(path)
+        if spec.name in gpus:
+            raise GpuFileError(str(path), "name", f"{spec.name!r} is already defined in {origin[spec.name]}")
+        gpus[spec.name] = spec
+        origin[spec.name] = str(path)
+    return gpus
+
+
+GPUS: dict[str, GpuSpec] = load_gpus()
 
 
 def gpu_names() -> list[str]:

@@ -129,14 +129,11 @@ def _topology(f: FacilityConfig) -> tuple[Topology, GpuSpec]:
     return Topology(f.num_racks, f.rack.gpus_per_rack // g, node), gpu
 
 
-# Lowest settable power limit (nvidia-smi -q "Min Power Limit"): 200 W for H100 SXM,
-# 100 W for A100 SXM; other parts: 30 % of TDP (assumption).
-MIN_CAP_W = {"H100-SXM": 200.0, "H200": 200.0, "A100-80GB": 100.0}
-
-
 def gpu_min_cap_w(f: FacilityConfig, gpu: GpuSpec) -> float:
-    """The lowest per-GPU cap a policy may set."""
-    cap = f.power.gpu_min_cap_w if f.power.gpu_min_cap_w is not None else MIN_CAP_W.get(gpu.name, 0.3 * gpu.tdp_w)
+    """The lowest per-GPU cap a policy may set: facility.power.gpu_min_cap_w, or null for the
+    GPU's catalogue min_power_cap_w (nvidia-smi "Min Power Limit" where measured; each
+    dcsim/data/gpus file gives its source or marks its assumption)."""
+    cap = f.power.gpu_min_cap_w if f.power.gpu_min_cap_w is not None else gpu.min_power_cap_w
     require(gpu.idle_w < cap <= gpu.tdp_w, "facility.power.gpu_min_cap_w", cap,
             f"watts between {gpu.name}'s idle {gpu.idle_w:g} W and TDP {gpu.tdp_w:g} W")
     return cap
@@ -200,8 +197,10 @@ def _cooling(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> tuple[Cooli
         plant = CoolingPlant(tech, **plant_fields)
     except ValueError as e:
         raise ConfigError("facility.cooling", c.technology, str(e)) from None
-    _positive("facility.cooling.gpu_limit_c", c.gpu_limit_c, "degrees C > 0")
-    return plant, RackThermal.from_technology(tech, c.gpu_limit_c), density_cap_w
+    require(c.gpu_limit_c is None or 0 < c.gpu_limit_c < gpu.shutdown_temp_c, "facility.cooling.gpu_limit_c",
+            c.gpu_limit_c, f"degrees C > 0 and below {gpu.name}'s shutdown temperature ({gpu.shutdown_temp_c:g} C), "
+                           f"or null for its throttle temperature ({gpu.throttle_temp_c:g} C)")
+    return plant, RackThermal.for_gpu(tech, gpu, c.gpu_limit_c), density_cap_w
 
 
 def _climate(f: FacilityConfig) -> Climate:
@@ -247,13 +246,13 @@ def _grid(f: FacilityConfig, climate: Climate):
     return carbon, price, DemandResponse(tuple(events))
 
 
-def _cost(f: FacilityConfig):
+def _cost(f: FacilityConfig, gpu: GpuSpec):
     from dcsim.facility.cost import CostModel
 
     overrides = {k: v for k, v in dataclasses.asdict(f.cost).items() if v is not None}
     overrides.setdefault("energy_usd_per_kwh", f.grid.price_usd_per_kwh)
     try:
-        return CostModel(**overrides)
+        return CostModel.for_gpu(gpu, **overrides)
     except ValueError as e:
         raise ConfigError("facility.cost", overrides, str(e)) from None
 
@@ -283,7 +282,7 @@ def _facility(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> FacilitySp
         topology=topology, power_path=path, it_capacity_w=it_capacity_w,
         budget_w=None if f.power.budget_kw is None else f.power.budget_kw * KW_W,
         plant=plant, thermal=thermal, density_cap_w=density_cap_w, climate=climate, carbon=carbon, price=price,
-        renewable_share=f.grid.renewable_share, demand_response=dr, cost=_cost(f), faults=_faults(f),
+        renewable_share=f.grid.renewable_share, demand_response=dr, cost=_cost(f, gpu), faults=_faults(f),
         generator_start_s=f.generator_start_s, ups_ride_through_s=f.ups_ride_through_s,
         control_interval_s=f.control_interval_s, floor_area_m2=topology.num_racks * f.rack.floor_area_m2,
         storage=_storage(f),

@@ -60,7 +60,7 @@ class PowerConfig:
     budget_kw: Optional[float] = None  # facility power budget at the utility meter; null: none
     policy: str = "none"  # none, static, proportional, priority (dcsim.policies.POWER_POLICIES)
     static_cap_w: Optional[float] = None  # per-GPU cap of the static policy
-    gpu_min_cap_w: Optional[float] = None  # lowest settable cap; null: 200 W H100-class, 100 W A100-class
+    gpu_min_cap_w: Optional[float] = None  # lowest settable cap; null: the GPU's catalogue min_power_cap_w
 
 
 @dataclass
@@ -83,7 +83,7 @@ class CoolingConfig:
     evaporated_share: float = 0.85
     cycles_of_concentration: float = 4.0
     heat_reuse_min_c: float = 40.0
-    gpu_limit_c: float = 87.0  # H100 maximum operating temperature (product brief)
+    gpu_limit_c: Optional[float] = None  # GPU throttle temperature; null: the GPU's catalogue throttle_temp_c
 
 
 @dataclass
@@ -147,7 +147,7 @@ class StorageConfig:
 class CostConfig:
     """Overrides of dcsim.facility.cost.CostModel (null: its cited default)."""
 
-    gpu_usd: Optional[float] = None
+    gpu_usd: Optional[float] = None  # price of one GPU; null: the GPU's catalogue price_usd
     server_usd: Optional[float] = None
     facility_usd_per_w: Optional[float] = None
     cost_of_capital: Optional[float] = None

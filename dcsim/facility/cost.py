@@ -8,7 +8,9 @@ Nothing here knows about the simulation: the facility loop passes in what it mea
 
 Defaults are round numbers from public sources (see ``docs/grid_and_cost.md`` and
 DATA_SOURCES.md); each is a field of ``CostModel`` and can be overridden, e.g.
-``CostModel(gpu_usd=35_000, cost_of_capital=0.08)``.
+``CostModel(gpu_usd=35_000, cost_of_capital=0.08)``. The GPU price is the chosen GPU's
+own, from its catalogue file with its source (``dcsim/data/gpus``): the config builder uses
+``CostModel.for_gpu(gpu, ...)``; a ``CostModel()`` built by hand prices the H100-SXM entry.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dcsim.core.units import DAY_S, HOUR_S, KWH_J
+from dcsim.hardware.gpus import GPUS, GpuSpec
 
 YEAR_S = 365.0 * DAY_S
 
@@ -33,9 +36,10 @@ def _cooling_defaults() -> dict[str, float]:
 class CostModel:
     """Unit costs and asset lives; every default is cited in docs/grid_and_cost.md."""
 
-    # H100 SXM: $25,000-30,000 per GPU (Raymond James estimate reported by Barron's and
-    # Tom's Hardware, Aug 2023; CNBC, Apr 2023 reports $25k-40k).
-    gpu_usd: float = 27_500.0
+    # Price of one GPU: the H100-SXM catalogue entry's unless given (for_gpu gives the
+    # chosen GPU's); dcsim/data/gpus/h100-sxm.yaml: $25,000-30,000 (Raymond James estimate
+    # reported by Barron's and Tom's Hardware, Aug 2023; CNBC, Apr 2023 reports $25k-40k).
+    gpu_usd: float = GPUS["H100-SXM"].price_usd
     # An 8-GPU HGX H100 server costs ~$310-320k with eight 400G NICs (Thinkmate quotation,
     # Aug 2024); minus 8 GPUs at $27.5k leaves ~$90k for CPUs, memory, NVSwitch board,
     # NICs, storage and chassis.
@@ -70,6 +74,12 @@ class CostModel:
                      "cooling_life_years"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"CostModel.{name} must be > 0, got {getattr(self, name)}")
+
+    @classmethod
+    def for_gpu(cls, gpu: GpuSpec, **overrides: object) -> "CostModel":
+        """Unit costs with ``gpu``'s own catalogue price (``overrides`` may still set ``gpu_usd``)."""
+        overrides.setdefault("gpu_usd", gpu.price_usd)
+        return cls(**overrides)  # type: ignore[arg-type]
 
     def annual_factor(self, life_years: float) -> float:
         """Share of a purchase paid per year: 1/n straight-line, or the capital recovery factor

@@ -31,9 +31,11 @@ with ``R`` the GPU-to-inlet thermal resistance of the technology (cold plates re
 heat with a smaller temperature difference than air heat sinks). Above the limit the
 GPU firmware lowers clocks; here that becomes a power cap ``(T_limit - T_inlet) / R``
 that brings the GPU back to the limit, applied by the engine through the device model
-like any other cap. H100: maximum operating temperature 87 C (software slowdown
-begins), hardware slowdown at 89 C, shutdown at 92 C (NVIDIA H100 PCIe product brief;
-``nvidia-smi -q`` on HGX H100 reports 85 / 89 / 92 C).
+like any other cap. The limit is the chosen GPU's throttle temperature and its shutdown
+temperature is carried beside it, both from its catalogue file (``dcsim/data/gpus``, each
+with its source; H100: 87 C where software slowdown begins and 92 C shutdown, NVIDIA H100
+PCIe product brief and ``nvidia-smi -q`` on HGX H100). The config builder always passes
+the GPU's own; the H100 default below serves callers that build a rack model by hand.
 """
 
 from __future__ import annotations
@@ -42,8 +44,11 @@ import math
 from dataclasses import dataclass
 
 from dcsim.facility.cooling import CoolingTechnology
+from dcsim.hardware.gpus import GPUS, GpuSpec
 
-H100_MAX_OPERATING_C = 87.0  # NVIDIA H100 product brief: software slowdown begins
+# The H100-SXM catalogue entry's limits (dcsim/data/gpus/h100-sxm.yaml), for hand-built rack models.
+H100_MAX_OPERATING_C = GPUS["H100-SXM"].throttle_temp_c
+H100_SHUTDOWN_C = GPUS["H100-SXM"].shutdown_temp_c
 
 
 def advance(temp_c: float, target_c: float, dt_s: float, tau_s: float) -> float:
@@ -61,16 +66,28 @@ class RackThermal:
     full_shortfall_rise_k: float  # target rise when none of the heat is removed
     tau_s: float  # time constant of the inlet / coolant temperature
     gpu_resistance_k_per_w: float  # GPU temperature above inlet per watt of GPU power
-    gpu_limit_c: float = H100_MAX_OPERATING_C
+    gpu_limit_c: float = H100_MAX_OPERATING_C  # the GPU's throttle temperature
+    gpu_shutdown_c: float = H100_SHUTDOWN_C  # the GPU's shutdown temperature (recorded, not yet acted on)
 
     def __post_init__(self) -> None:
         if self.tau_s <= 0 or self.gpu_resistance_k_per_w <= 0:
             raise ValueError("tau_s and gpu_resistance_k_per_w must be > 0")
+        if not self.gpu_limit_c < self.gpu_shutdown_c:
+            raise ValueError(f"gpu_limit_c {self.gpu_limit_c} must be below gpu_shutdown_c {self.gpu_shutdown_c}")
 
     @classmethod
-    def from_technology(cls, tech: CoolingTechnology, gpu_limit_c: float = H100_MAX_OPERATING_C) -> "RackThermal":
+    def from_technology(cls, tech: CoolingTechnology, gpu_limit_c: float = H100_MAX_OPERATING_C,
+                        gpu_shutdown_c: float = H100_SHUTDOWN_C) -> "RackThermal":
         """The rack thermal model of a cooling technology (its numbers are in ``TECHNOLOGIES``)."""
-        return cls(tech.rack_inlet_c, tech.full_shortfall_rise_k, tech.tau_s, tech.gpu_resistance_k_per_w, gpu_limit_c)
+        return cls(tech.rack_inlet_c, tech.full_shortfall_rise_k, tech.tau_s, tech.gpu_resistance_k_per_w, gpu_limit_c,
+                   gpu_shutdown_c)
+
+    @classmethod
+    def for_gpu(cls, tech: CoolingTechnology, gpu: GpuSpec, gpu_limit_c: float | None = None) -> "RackThermal":
+        """The rack model of a technology with ``gpu``'s own throttle and shutdown temperatures;
+        ``gpu_limit_c`` overrides the throttle temperature (it must stay below the shutdown)."""
+        limit = gpu.throttle_temp_c if gpu_limit_c is None else gpu_limit_c
+        return cls.from_technology(tech, limit, gpu.shutdown_temp_c)
 
     def target_c(self, shortfall_share: float) -> float:
         """Inlet / coolant temperature the rack settles at with ``shortfall_share`` of its heat unremoved."""

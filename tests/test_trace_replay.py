@@ -84,7 +84,9 @@ def test_mooncake_replay_with_prefix_caching_reuses_blocks():
     their leading 512-token blocks cached, prefill less and reach the first token sooner."""
     base = ["workload=inference_only", "workload.services.chat.replicas=2", "workload.services.chat.tp=8",
             "workload.services.chat.arrivals.process=trace", f"workload.services.chat.arrivals.trace_path={MOONCAKE}",
-            "duration_s=300"]
+            # at half the trace's rate two replicas keep up, so TTFT is prefill rather than a
+            # queue whose completed requests are a biased sample
+            "workload.services.chat.arrivals.rate_multiplier=0.5", "duration_s=300"]
     off = dcsim.run(base).frames()["requests"]
     on = dcsim.run(base + ["workload.services.chat.prefix_cache_fraction=0.3"]).frames()["requests"]
     assert off["cached_tokens"].sum() == 0

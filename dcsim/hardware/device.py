@@ -199,7 +199,7 @@ class DeviceModel:
                 # sliding-window layers' KV bytes per kept token, the window, recurrent state per sequence
                 model.window_kv_bytes_per_token * copies / tp / kv_bytes_s if window else 0.0, window,
                 2.0 * model.ssm_state_bytes_per_seq / tp / kv_bytes_s,
-                win_share * model.attn_flops_per_token_per_ctx / flops_s, pp.context_overhead_s,
+                win_share * model.attn_flops_per_token_per_ctx / flops_s, pp.context_overhead_s / tp,
             )
             self._folded[key] = k
         return k

@@ -66,9 +66,10 @@ class InferencePerfParams:
     prefill_overhead_s: float = 0.0  # extra fixed cost of an iteration that holds prompt tokens
     # share of HBM bandwidth the attention kernels reach reading the KV cache; None: memory_efficiency
     attention_efficiency: float | None = None
-    # cost per iteration per token of the mean context of the decoding sequences (work that grows
-    # with sequence length rather than with bytes: split-KV partitions and their reduction,
-    # page-table walks; on B200 it is what makes long reasoning outputs slow)
+    # cost per iteration per token of the mean context of the decoding sequences, shared by the
+    # tp GPUs (work that grows with sequence length rather than with bytes or batch: split-KV
+    # partitions and their reduction, page-table walks; on B200 it is what makes long
+    # reasoning outputs slow on one GPU)
     context_overhead_s: float = 0.0
     # share of HBM bandwidth reached streaming FP8 weights (block-scaled FP8 GEMM and MoE kernels
     # reach less than BF16's on both H100 and B200 in vLLM 0.11); None: memory_efficiency
@@ -183,7 +184,7 @@ def iteration_cost(
         + model.layers * params.layer_overhead_s
         + params.per_seq_overhead_s * decode_seqs
         + params.prefill_overhead_s * has_prompt
-        + params.context_overhead_s * mean_context * np.greater(decode_seqs, 0)
+        + params.context_overhead_s * mean_context * np.greater(decode_seqs, 0) / tp
     )
     return IterationCost(time_s, compute_s, memory_s)
 

@@ -460,7 +460,8 @@ def _service(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: G
         mean_p, mean_o, median_p = float(p.mean()), float(o.mean()), float(np.median(p))
         longest = int(p.max() + o.max()) if s.arrivals.process == "servegen" else (
             s.prompt_tokens.max_tokens + s.output_tokens.max_tokens)
-    kv = max_kv_tokens(model, gpu, s.tp, s.gpu_memory_utilization)
+    # sliding-window layers hold at most their window: counted at a typical request's context
+    kv = max_kv_tokens(model, gpu, s.tp, s.gpu_memory_utilization, context_tokens=mean_p + mean_o)
     need_gb = (model.weight_bytes + longest * model.kv_bytes_per_token_on(s.tp)) / GB_B
     have_gb = s.tp * gpu.hbm_bytes * s.gpu_memory_utilization / GB_B
     require(kv >= longest, f"{field}.tp", s.tp,

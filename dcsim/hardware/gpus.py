@@ -47,14 +47,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dcsim.core.units import GB_B, TB_B, TFLOPS
+from dcsim.hardware.catalogue import read_directory, read_file
 
 # Share of TDP an idle SXM GPU draws: AcmeTrace A100 clusters, 62 W / 400 W.
 IDLE_SHARE_OF_TDP = 62.0 / 400.0
@@ -292,33 +290,12 @@ def spec_from_mapping(data: Any, file: str = "<mapping>") -> GpuSpec:
 
 def load_gpu_file(path: Traversable | Path | str) -> GpuSpec:
     """Read one GPU YAML file into a ``GpuSpec``."""
-    path = Path(path) if isinstance(path, str) else path
-    file = str(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise GpuFileError(file, None, f"is not valid YAML: {' '.join(str(exc).split())}") from None
-    return spec_from_mapping(data, file)
+    return read_file(path, spec_from_mapping, GpuFileError)
 
 
 def load_gpus(directory: Traversable | Path | str | None = None) -> dict[str, GpuSpec]:
     """Read every ``*.yaml`` in ``directory`` (default: the packaged ``dcsim/data/gpus``)."""
-    if directory is None:
-        directory = resources.files("dcsim.data").joinpath("gpus")
-    elif isinstance(directory, str):
-        directory = Path(directory)
-    files = sorted((p for p in directory.iterdir() if p.name.endswith(".yaml")), key=lambda p: p.name)
-    if not files:
-        raise GpuFileError(str(directory), None, "no *.yaml GPU files found")
-    gpus: dict[str, GpuSpec] = {}
-    origin: dict[str, str] = {}
-    for path in files:
-        spec = load_gpu_file(path)
-        if spec.name in gpus:
-            raise GpuFileError(str(path), "name", f"{spec.name!r} is already defined in {origin[spec.name]}")
-        gpus[spec.name] = spec
-        origin[spec.name] = str(path)
-    return gpus
+    return read_directory(directory, "gpus", spec_from_mapping, GpuFileError, "GPU")
 
 
 GPUS: dict[str, GpuSpec] = load_gpus()

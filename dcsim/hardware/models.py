@@ -66,13 +66,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
-from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
+
+from dcsim.hardware.catalogue import read_directory, read_file
 
 # Bytes one element takes in each precision a catalogue file may name. MXFP4: 4-bit
 # E2M1 elements plus one 8-bit E8M0 scale per block of 32 (OCP Microscaling Formats
@@ -480,33 +480,12 @@ def spec_from_mapping(data: Any, file: str = "<mapping>") -> LlmSpec:
 
 def load_model_file(path: Traversable | Path | str) -> LlmSpec:
     """Read one model YAML file into an ``LlmSpec``."""
-    path = Path(path) if isinstance(path, str) else path
-    file = str(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ModelFileError(file, None, f"is not valid YAML: {exc}") from None
-    return spec_from_mapping(data, file)
+    return read_file(path, spec_from_mapping, ModelFileError)
 
 
 def load_models(directory: Traversable | Path | str | None = None) -> dict[str, LlmSpec]:
     """Read every ``*.yaml`` in ``directory`` (default: the packaged ``dcsim/data/models``)."""
-    if directory is None:
-        directory = resources.files("dcsim.data").joinpath("models")
-    elif isinstance(directory, str):
-        directory = Path(directory)
-    files = sorted((p for p in directory.iterdir() if p.name.endswith(".yaml")), key=lambda p: p.name)
-    if not files:
-        raise ModelFileError(str(directory), None, "no *.yaml model files found")
-    models: dict[str, LlmSpec] = {}
-    origin: dict[str, str] = {}
-    for path in files:
-        spec = load_model_file(path)
-        if spec.name in models:
-            raise ModelFileError(str(path), "name", f"{spec.name!r} is already defined in {origin[spec.name]}")
-        models[spec.name] = spec
-        origin[spec.name] = str(path)
-    return models
+    return read_directory(directory, "models", spec_from_mapping, ModelFileError, "model")
 
 
 MODELS: dict[str, LlmSpec] = load_models()

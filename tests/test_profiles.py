@@ -85,3 +85,24 @@ def test_device_per_engine():
     assert new.perf != old.perf
     assert new.with_engine("splitwise-2023").perf == old.perf
     assert new.with_cap(400.0).engine == "vllm-0.11"
+
+
+def test_unknown_engine_in_a_service_is_a_one_line_config_error():
+    from dcsim.api import compose_config
+    from dcsim.config.build import build
+    from dcsim.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"workload.services.chat.engine='tgi-2' is not allowed: one of \['splitwise-2023', 'vllm-0.11'\]"):
+        build(compose_config(["workload=inference_only", "workload.services.chat.engine=tgi-2"]))
+
+
+def test_old_engine_reruns_an_old_study():
+    """The same service on splitwise-2023 decodes slower than on vllm-0.11 (its per-sequence
+    overhead is 4.7x larger), and the summary names the engine."""
+    import dcsim
+
+    base = ["workload=inference_only", "workload.services.chat.replicas=1", "duration_s=300", "output.write=false"]
+    new = dcsim.run(base).summary()
+    old = dcsim.run(base + ["workload.services.chat.engine=splitwise-2023"]).summary()
+    assert old["serving_engine"] == "splitwise-2023" and new["serving_engine"] == "vllm-0.11"
+    assert old["tpot_p50_s"] > 1.2 * new["tpot_p50_s"]

@@ -16,6 +16,27 @@ import yaml
 T = TypeVar("T")
 
 
+class SpecError(ValueError):
+    """A catalogue spec's value that is wrong, naming the field it is in."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"field '{field}': {problem}")
+
+
+class CatalogueFileError(ValueError):
+    """A catalogue file that cannot be loaded; the message names the kind, file and field."""
+
+    kind = "catalogue"
+
+    def __init__(self, file: str, field: str | None, problem: str) -> None:
+        self.file = file
+        self.field = field
+        where = f"field '{field}': " if field else ""
+        super().__init__(f"{self.kind} file {file}: {where}{problem}")
+
+
 def read_file(path: Traversable | Path | str, parse: Callable[[Any, str], T], error: Callable[..., Exception]) -> T:
     """Parse one YAML file with ``parse(data, file)``; invalid YAML is ``error(file, None, ...)``."""
     path = Path(path) if isinstance(path, str) else path

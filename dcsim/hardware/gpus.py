@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from dcsim.core.units import GB_B, TB_B, TFLOPS
-from dcsim.hardware.catalogue import read_directory, read_file
+from dcsim.hardware.catalogue import CatalogueFileError, SpecError, read_directory, read_file
 
 # Share of TDP an idle SXM GPU draws: AcmeTrace A100 clusters, 62 W / 400 W.
 IDLE_SHARE_OF_TDP = 62.0 / 400.0
@@ -61,23 +61,14 @@ GPU_PRECISIONS = ("bf16", "fp8", "fp4")
 CALIBRATION_STATUSES = ("measured", "derived", "uncalibrated")
 
 
-class GpuSpecError(ValueError):
+class GpuSpecError(SpecError):
     """A ``GpuSpec`` value that is wrong, naming the field it is in."""
 
-    def __init__(self, field: str, problem: str) -> None:
-        self.field = field
-        self.problem = problem
-        super().__init__(f"field '{field}': {problem}")
 
-
-class GpuFileError(ValueError):
+class GpuFileError(CatalogueFileError):
     """A GPU catalogue file that cannot be loaded; the message names file and field."""
 
-    def __init__(self, file: str, field: str | None, problem: str) -> None:
-        self.file = file
-        self.field = field
-        where = f"field '{field}': " if field else ""
-        super().__init__(f"gpu file {file}: {where}{problem}")
+    kind = "gpu"
 
 
 @dataclass(frozen=True, slots=True)

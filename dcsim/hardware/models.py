@@ -72,7 +72,7 @@ from typing import Any
 
 import numpy as np
 
-from dcsim.hardware.catalogue import read_directory, read_file
+from dcsim.hardware.catalogue import CatalogueFileError, SpecError, read_directory, read_file
 
 # Bytes one element takes in each precision a catalogue file may name. MXFP4: 4-bit
 # E2M1 elements plus one 8-bit E8M0 scale per block of 32 (OCP Microscaling Formats
@@ -91,23 +91,14 @@ _BITS = {"fp32": 32, "bf16": 16, "fp16": 16, "fp8": 8, "fp4": 4}
 ATTENTION_KINDS = ("mha", "gqa", "mla")
 
 
-class LlmSpecError(ValueError):
+class LlmSpecError(SpecError):
     """An ``LlmSpec`` value that is wrong, naming the field it is in."""
 
-    def __init__(self, field: str, problem: str) -> None:
-        self.field = field
-        self.problem = problem
-        super().__init__(f"field '{field}': {problem}")
 
-
-class ModelFileError(ValueError):
+class ModelFileError(CatalogueFileError):
     """A model catalogue file that cannot be loaded; the message names file and field."""
 
-    def __init__(self, file: str, field: str | None, problem: str) -> None:
-        self.file = file
-        self.field = field
-        where = f"field '{field}': " if field else ""
-        super().__init__(f"model file {file}: {where}{problem}")
+    kind = "model"
 
 
 @dataclass(frozen=True, slots=True)

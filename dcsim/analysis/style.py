@@ -13,10 +13,10 @@ exit, so a notebook's own style is left alone. To use them for a figure of your 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, cast
 
 import matplotlib as mpl
-from matplotlib import cycler
+from cycler import cycler
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -67,7 +67,7 @@ RC = {
 @contextmanager
 def dcsim_style() -> Iterator[None]:
     """Apply :data:`RC` for the duration of the block, then restore the previous settings."""
-    with mpl.rc_context(RC):
+    with mpl.rc_context(cast(Any, RC)):  # RC's keys are valid rcParams; the stubs want literals
         yield
 
 

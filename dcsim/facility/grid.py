@@ -62,6 +62,7 @@ class HourlySteps:
 
     values: np.ndarray
     offset_s: float = 0.0
+    _cum: np.ndarray = field(init=False, repr=False, compare=False)  # cumulative hourly sums, set in __post_init__
 
     def __post_init__(self) -> None:
         v = np.asarray(self.values, dtype=float)
@@ -361,7 +362,10 @@ class DemandResponse:
             raise ValueError("fractional demand-response limits need the facility budget_w")
 
     def _limit(self, e: DemandResponseEvent) -> float:
-        return e.limit_w if e.limit_w is not None else e.limit_fraction * self.budget_w
+        if e.limit_w is not None:
+            return e.limit_w
+        assert e.limit_fraction is not None and self.budget_w is not None  # checked in __post_init__ / the event
+        return e.limit_fraction * self.budget_w
 
     def limit_w(self, t_s: float) -> float | None:
         """Facility power limit (W) in force at ``t_s`` (events are half-open [start, end)),

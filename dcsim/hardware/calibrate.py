@@ -62,6 +62,7 @@ import argparse
 import csv
 import itertools
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -316,7 +317,8 @@ def rounded(params: InferencePerfParams, digits: int = 3) -> InferencePerfParams
     """The parameters to ``digits`` significant digits, as shipped."""
     def r(v: float | None) -> float | None:
         return None if v is None else float(f"{v:.{digits}g}")
-    return InferencePerfParams(*(r(getattr(params, f)) for f in params.__slots__))
+    values: list[Any] = [r(getattr(params, f)) for f in params.__slots__]
+    return InferencePerfParams(*values)
 
 
 def errors(obs: Observations, params: InferencePerfParams,

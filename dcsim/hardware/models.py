@@ -292,8 +292,10 @@ class LlmSpec:
         name = base + "@" + "/".join(p for p in (w_part, kv_part) if p)
         updates: dict[str, Any] = {"name": name}
         if change_w:
+            assert weight is not None
             updates.update(weight_precision=weight, bytes_per_param=PRECISION_BYTES[weight], expert_precision=None)
         if change_kv:
+            assert kv is not None
             updates.update(kv_precision=kv, kv_bytes_per_elem=PRECISION_BYTES[kv])
         return replace(self, **updates)
 

@@ -94,7 +94,8 @@ def parse_profile(data: Any, file: str) -> EngineProfile:
     try:
         if power["static_w"] is not None:
             float(power["static_w"])
-        params = InferencePerfParams(**{k: (None if v is None else float(v)) for k, v in perf.items()})
+        values: dict[str, Any] = {k: (None if v is None else float(v)) for k, v in perf.items()}
+        params = InferencePerfParams(**values)
     except (TypeError, ValueError) as exc:
         raise ProfileError(f"profile {file}: field 'perf': {exc}") from None
     return EngineProfile(str(data["engine"]), str(data["gpu"]), str(data["status"]), str(data["basis"]),

@@ -171,8 +171,8 @@ class _BudgetCapping(_Planned):
             excess -= available
         # A cap at or above the draw does nothing: leave it off (and never above TDP).
         for c in view.consumers:
-            cap = caps[c.work_id]
-            if cap is not None and cap >= c.uncapped_w_per_gpu:
+            set_cap = caps[c.work_id]
+            if set_cap is not None and set_cap >= c.uncapped_w_per_gpu:
                 caps[c.work_id] = None
         return caps
 

@@ -285,20 +285,21 @@ class EasyBackfillScheduler(_Scheduler):
         return self.decide_in(view, _Room(view))
 
     def decide_in(self, view: ClusterView, room: _Room) -> list[Placement | Preemption]:
-        out: list[Placement | Preemption] = []
+        placed: list[Placement] = []
         queue = list(view.queue)
         i = 0
         while i < len(queue):
             nodes = self._try(queue[i], room)
             if nodes is None:
                 break
-            out.append(Placement(queue[i].work_id, nodes))
+            placed.append(Placement(queue[i].work_id, nodes))
             i += 1
+        out: list[Placement | Preemption] = list(placed)
         if i >= len(queue):
             return out
         head, rest = queue[i], queue[i + 1:]
         started = tuple(RunningWork(p.work_id, w.gpus, w.kind, w.priority, p.nodes, view.now_s + w.runtime_s,
-                                    t_start_s=view.now_s) for p, w in zip(out, queue))
+                                    t_start_s=view.now_s) for p, w in zip(placed, queue))
         shadow_s, at_shadow = self.reservation(head, room.free, replace(view, running=view.running + started))
         smallest = min((w.gpus for w in rest), default=0)
         for work in rest:

@@ -156,9 +156,10 @@ class PowerController:
         floor = self.gpu_min_cap_w * total_gpus
         # scale the part above the minimum by one factor for everyone
         factor = max(0.0, (room_w - floor) / (worst - floor)) if worst > floor else 0.0
-        out = {}
+        out: dict[int, float | None] = {}
         for w, (_, g, _) in consumers.items():
-            cap = self.gpu_tdp_w if caps[w] is None else caps[w]
+            c = caps[w]
+            cap = self.gpu_tdp_w if c is None else c
             out[w] = self.gpu_min_cap_w + (cap - self.gpu_min_cap_w) * factor
         if room_w < floor:
             self.sim.recorder.event("budget_infeasible", "power", "GPUs at their minimum cap exceed the budget",

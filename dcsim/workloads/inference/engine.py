@@ -380,6 +380,7 @@ class Replica:
 
     def _cut_segment(self) -> None:
         """End the decode segment at the end of the iteration in progress."""
+        assert self._segment is not None  # cut only while a decode segment runs
         t0, seg, _, _ = self._segment
         now = self.env.now
         done = seg.done_by(now - t0)
@@ -392,6 +393,7 @@ class Replica:
             self._timer(wait, lambda: self._end_segment(done))
 
     def _end_segment(self, done: int) -> None:
+        assert self._segment is not None
         t0, seg, power_w, b = self._segment
         if self._joiners or type(seg) is not LinearSegment:
             self._log_segment(t0, seg, b, done)
@@ -412,7 +414,7 @@ class Replica:
     def _log_segment(self, t0: float, seg: LinearSegment | ArraySegment, b: int, done: int) -> None:
         """The gaps of a segment with sequences rejoining it, or of any time profile."""
         first = b - self._rejoined(t0 + seg.end_s(1)) if self._joiners else b
-        if type(seg) is LinearSegment:
+        if isinstance(seg, LinearSegment):  # the two segment classes are unrelated: exact as type() is
             self._gaps.extend((seg.a, 0.0, 1, first, seg.a + seg.b, seg.b, done - 1, b))
         else:
             times = np.diff(seg.cum[:done], prepend=0.0)

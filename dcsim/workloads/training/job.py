@@ -246,7 +246,11 @@ class TrainingJob:
             return
         self.phase = "checkpointing"
         self._set_power()
-        self._timer(self.sim.now_s + write_s, lambda: (self._checkpoint_done(*saved), self._resume()))
+        self._timer(self.sim.now_s + write_s, lambda: self._checkpoint_then_resume(*saved))
+
+    def _checkpoint_then_resume(self, saved_steps: float, saved_productive_s: float) -> None:
+        self._checkpoint_done(saved_steps, saved_productive_s)
+        self._resume()
 
     def _checkpoint_done(self, saved_steps: float, saved_productive_s: float) -> None:
         if self.status == "running" and saved_steps > self.ckpt_steps and saved_steps <= self.steps_done:
@@ -257,7 +261,11 @@ class TrainingJob:
         """The next interruption: exponential running time from ``from_s`` (default now)."""
         rate = self.spec.failure_rate_per_s
         start_s = self.sim.now_s if from_s is None else from_s
-        self._next_failure_s = start_s + self._rng.exponential(1.0 / rate) if rate > 0 else math.inf
+        if rate > 0:
+            assert self._rng is not None  # drawn for every job with a failure rate
+            self._next_failure_s = start_s + self._rng.exponential(1.0 / rate)
+        else:
+            self._next_failure_s = math.inf
 
     def _fail(self) -> None:
         self._credit_progress()
@@ -272,6 +280,7 @@ class TrainingJob:
         causes = self.spec.failure_causes
         cause = "failure"
         if causes:
+            assert self._rng is not None
             shares = [s for _, s in causes]
             cause = causes[int(self._rng.choice(len(causes), p=[s / sum(shares) for s in shares]))][0]
         self.sim.recorder.event("failure", f"job/{self.spec.name}", cause, lost_s)
@@ -320,11 +329,13 @@ class TrainingJob:
     def _set_power(self) -> None:
         """Training power while running (swinging per step if asked), idle otherwise."""
         self._swing_token += 1
+        alloc = self.alloc
+        assert alloc is not None  # power is set only while the job holds GPUs
         if self.phase != "running":
-            self.alloc.set_state(self.device.idle_w(), busy=False)
+            alloc.set_state(self.device.idle_w(), busy=False)
             return
         if not self.spec.power_swing:
-            self.alloc.set_state(self.device.training_w(), busy=True)
+            alloc.set_state(self.device.training_w(), busy=True)
             return
         self.sim.env.process(self._swing(self._swing_token))
 
@@ -338,11 +349,13 @@ class TrainingJob:
         comm_w = idle + COMM_PHASE_ACTIVITY * (full - idle)
         env = self.sim.env
         while token == self._swing_token:
-            self.alloc.set_state(full, busy=True)
+            alloc = self.alloc
+            assert alloc is not None  # a swing stops (token changes) when the job releases its GPUs
+            alloc.set_state(full, busy=True)
             yield env.timeout(compute_s)
             if token != self._swing_token or comm_s <= 0:
                 continue
-            self.alloc.set_state(comm_w, busy=True)
+            alloc.set_state(comm_w, busy=True)
             yield env.timeout(comm_s)
 
     # -- power capping -------------------------------------------------------------------------

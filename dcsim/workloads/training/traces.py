@@ -244,6 +244,7 @@ def read_philly(path: str | os.PathLike, window_start_s: float | None = None,
                 missing.insert(1, "duration")
             if missing:
                 raise JobTraceError(path, f"missing column(s) {missing}; header is {header}", 1)
+            assert dur_col is not None  # else "duration" is among the missing columns
             i_t, i_d, i_g = header.index("timestamp"), header.index(dur_col), header.index("num_gpus")
             i_gt = header.index("gpu_time") if "gpu_time" in header else None
             i_c = header.index("cluster") if "cluster" in header else None

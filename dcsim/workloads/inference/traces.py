@@ -210,7 +210,9 @@ def _azure_ns(text: str, path: Path, row: int) -> int:
 
 
 def _read_azure(path: Path, stream: IO[str]) -> Trace:
-    times_ns, prompt, output = [], [], []
+    times_ns: list[int] = []
+    prompt: list[int] = []
+    output: list[int] = []
     for row, cells in _csv_rows(path, stream, AZURE_COLUMNS):
         ns = _azure_ns(cells["TIMESTAMP"], path, row)
         if times_ns and ns < times_ns[-1]:
@@ -222,12 +224,15 @@ def _read_azure(path: Path, stream: IO[str]) -> Trace:
     if not times_ns:
         raise TraceError(path, "no requests after the header")
     t = np.array([ns - times_ns[0] for ns in times_ns], dtype=np.float64) / 1e9
-    return Trace(path.name, t, prompt, output)
+    return Trace(path.name, t, np.array(prompt, dtype=np.int64), np.array(output, dtype=np.int64))
 
 
 def _read_generic(path: Path, stream: IO[str]) -> Trace:
-    times, prompt, output, hashes = [], [], [], []
-    has_hashes = None
+    times: list[float] = []
+    prompt: list[int] = []
+    output: list[int] = []
+    hashes: list[tuple[int, ...]] = []
+    has_hashes: bool | None = None
     for row, cells in _csv_rows(path, stream, GENERIC_COLUMNS):
         if has_hashes is None:
             has_hashes = "hash_ids" in cells
@@ -255,13 +260,17 @@ def _read_generic(path: Path, stream: IO[str]) -> Trace:
             hashes.append(ids)
     if not times:
         raise TraceError(path, "no requests after the header")
-    t = np.array(times, dtype=np.float64)
-    return Trace(path.name, t - t[0], prompt, output, tuple(hashes) if has_hashes else None)
+    t_s = np.array(times, dtype=np.float64)
+    return Trace(path.name, t_s - t_s[0], np.array(prompt, dtype=np.int64), np.array(output, dtype=np.int64),
+                 tuple(hashes) if has_hashes else None)
 
 
 def _read_mooncake(path: Path, stream: IO[str]) -> Trace:
-    times, prompt, output, hashes = [], [], [], []
-    has_hashes = None
+    times: list[float] = []
+    prompt: list[int] = []
+    output: list[int] = []
+    hashes: list[tuple[int, ...]] = []
+    has_hashes: bool | None = None
     for row, line in enumerate(stream, start=1):
         if not line.strip():
             continue
@@ -295,8 +304,9 @@ def _read_mooncake(path: Path, stream: IO[str]) -> Trace:
             hashes.append(tuple(ids))
     if not times:
         raise TraceError(path, "empty file")
-    t = np.array(times, dtype=np.float64) / 1e3
-    return Trace(path.name, t - t[0], prompt, output, tuple(hashes) if has_hashes else None)
+    t_s = np.array(times, dtype=np.float64) / 1e3
+    return Trace(path.name, t_s - t_s[0], np.array(prompt, dtype=np.int64), np.array(output, dtype=np.int64),
+                 tuple(hashes) if has_hashes else None)
 
 
 def _sniff(path: Path) -> str:
@@ -456,7 +466,11 @@ _CHUNK_TRACE = re.compile(r"chunk-(\d+)-trace\.csv")
 
 def _read_servegen_trace(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Window starts, rates, CVs, families and shapes of one ``chunk-N-trace.csv``."""
-    starts, rates, cvs, fams, shapes = [], [], [], [], []
+    starts: list[int] = []
+    rates: list[float] = []
+    cvs: list[float] = []
+    fams: list[str] = []
+    shapes: list[float] = []
     with open(path, encoding="utf-8", newline="") as stream:
         reader = csv.reader(stream)
         for cells in reader:
@@ -579,6 +593,7 @@ def read_servegen(directory: str | os.PathLike, chunks: list[int] | None = None,
         cvs.append(cv)
         fams.append(fam)
         shapes.append(shape)
+    assert starts0 is not None  # ids is not empty (checked above)
     window_s = float(starts0[1] - starts0[0]) if starts0.size > 1 else 600.0
     rate = np.vstack(rates)
 

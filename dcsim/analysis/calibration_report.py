@@ -18,6 +18,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from dcsim.analysis.style import PALETTE, dcsim_style, new_axes
 from dcsim.hardware import calibrate_vllm as cv
@@ -57,10 +58,12 @@ def figure(rows: list[cv.Row], preds: list[dict], metric: str, path: Path) -> No
         ax.set_ylabel(f"dcsim, family left out")
         ax.set_title(f"vllm-0.11: {SHORT[metric]} (dashed: +/-25 %)")
         ax.legend(loc="upper left")
-        ax.figure.savefig(path, dpi=110, bbox_inches="tight")
+        fig = ax.figure
+        assert isinstance(fig, Figure), "new_axes draws on a top-level figure"
+        fig.savefig(path, dpi=110, bbox_inches="tight")
         import matplotlib.pyplot as plt
 
-        plt.close(ax.figure)
+        plt.close(fig)
 
 
 def markdown(table: list[dict], kinds: tuple[str, ...]) -> str:
@@ -80,7 +83,7 @@ def sensitivity(data_dir: str, rows: list[cv.Row]) -> str:
     out = []
     for scale in (0.5, 2.0):
         moved = cv.load_rows(data_dir, prompt_scale=scale)
-        changes = {m: [] for m in cv.METRICS}
+        changes: dict[str, list[float]] = {m: [] for m in cv.METRICS}
         for gpu in sorted({r.gpu.name for r in rows}):
             base = [r for r in rows if r.gpu.name == gpu]
             alt = [r for r in moved if r.gpu.name == gpu]

@@ -10,7 +10,23 @@ from dcsim.core.rng import RngStreams
 
 
 class Collector(Protocol):
-    """What a simulation needs of its recorder (implemented by ``dcsim.metrics.Recorder``)."""
+    """What a simulation needs of its recorder (implemented by ``dcsim.metrics.Recorder``).
+
+    Components hold the recorder through this protocol (the core layer cannot import
+    ``dcsim.metrics``), so it names every member they use.
+    """
+
+    ledger: Any
+    meta: dict[str, Any]
+
+    def monitor(self, name: str, initial: float = 0.0) -> Any:
+        """A step-function monitor of one named level (power, queue length, ...)."""
+
+    def record(self, table: str, row: tuple) -> None:
+        """Append one row to a named output table."""
+
+    def event(self, record_type: str, component: str, detail: str = "", value: float = float("nan")) -> None:
+        """Log one discrete event (fault, preemption, scale-out, ...)."""
 
     def results(self, until_s: float) -> Any:
         """Close every open account at ``until_s`` and return the run's results."""

@@ -145,6 +145,7 @@ class DeviceModel:
     def _throttled_scalar(self, time_s: float, compute_s: float, memory_s: float) -> tuple[float, float]:
         """:meth:`_throttled` for one iteration in plain floats (the same bisection, step for step)."""
         pm, cap, idle, rng = self.power, self.cap_w, self.gpu.idle_w, self.power.dynamic_range_w
+        assert cap is not None, "only a capped device throttles"
         floor = pm.floor_w
         rest = time_s - (compute_s if compute_s > memory_s else memory_s)
         wc, wm, wo, gamma = pm.compute_weight, pm.memory_weight, pm.overhead_weight, pm.clock_power_exponent

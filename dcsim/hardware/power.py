@@ -30,6 +30,7 @@ exponent is fitted to Splitwise's power-capped H100 (docs/calibration.md).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,10 +56,18 @@ class GpuPowerModel:
     static_w: float | None = None
 
     @classmethod
-    def from_profile(cls, gpu: GpuSpec, power: dict[str, float]) -> "GpuPowerModel":
-        """The power model of ``gpu`` with an engine profile's fitted static power and weights."""
-        return cls(gpu, compute_weight=power["compute_weight"], memory_weight=power["memory_weight"],
-                   overhead_weight=power["overhead_weight"], static_w=power["static_w"])
+    def from_profile(cls, gpu: GpuSpec, power: Mapping[str, float | None]) -> "GpuPowerModel":
+        """The power model of ``gpu`` with an engine profile's fitted static power (None: the
+        idle power) and activity weights (always present)."""
+
+        def weight(key: str) -> float:
+            value = power[key]
+            if value is None:
+                raise ValueError(f"engine profile of {gpu.name}: power weight {key} is missing")
+            return float(value)
+
+        return cls(gpu, compute_weight=weight("compute_weight"), memory_weight=weight("memory_weight"),
+                   overhead_weight=weight("overhead_weight"), static_w=power["static_w"])
 
     def __post_init__(self) -> None:
         if self.static_w is not None and not self.gpu.idle_w <= self.static_w < self.gpu.tdp_w:

@@ -20,8 +20,9 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import hydra
 from hydra import compose, initialize_config_module
@@ -103,10 +104,16 @@ def _runs_requested(argv: list[str]) -> list[list[str]]:
         return [overrides]
     # Hydra's basic sweeper crosses the config's hydra.sweeper.params (an experiment's sweep)
     # with the command line's, a command-line key replacing the config's
-    fixed = [o.input_line for o in OverridesParser.create().parse_overrides(overrides) if not o.is_sweep_override()]
+    fixed = [_line(o) for o in OverridesParser.create().parse_overrides(overrides) if not o.is_sweep_override()]
     cfg = compose(config_name=CONFIG_NAME, overrides=hydra_overrides + fixed, return_hydra_config=True)
     params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
     return multirun.expand_sweep([f"{k}={v}" for k, v in params.items()] + overrides)
+
+
+def _line(override: Any) -> str:
+    """The text of an override parsed from the command line (which always has one)."""
+    assert override.input_line is not None
+    return str(override.input_line)
 
 
 def composed_runs(runs: list[list[str]]) -> Iterator[tuple[list[str], DictConfig]]:
@@ -118,7 +125,8 @@ def composed_runs(runs: list[list[str]]) -> Iterator[tuple[list[str], DictConfig
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra.core.global_hydra import GlobalHydra
 
-    repo = GlobalHydra.instance().config_loader().repository
+    loader: Any = GlobalHydra.instance().config_loader()  # the implementation has the repository
+    repo = loader.repository
     parser = OverridesParser.create()
     bases: dict[tuple[str, ...], DictConfig] = {}
     for overrides in runs:
@@ -126,7 +134,7 @@ def composed_runs(runs: list[list[str]]) -> Iterator[tuple[list[str], DictConfig
         # as Hydra's defaults list sorts them: a group option (not a dict) picks a config
         is_group = [o.package is not None or (repo.group_exists(o.key_or_group) and not isinstance(o.value(), dict))
                     for o in parsed]
-        groups = tuple(o.input_line for o, g in zip(parsed, is_group) if g)
+        groups = tuple(_line(o) for o, g in zip(parsed, is_group) if g)
         if groups not in bases:
             bases[groups] = compose(config_name=CONFIG_NAME, overrides=list(groups))
         cfg = copy.deepcopy(bases[groups])

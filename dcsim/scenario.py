@@ -7,8 +7,9 @@ scenario runs again with identical results.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from dcsim.core.simulation import Simulation
 from dcsim.facility.climate import CLIMATES
@@ -23,7 +24,6 @@ from dcsim.workloads.inference.fluid import FluidService
 from dcsim.workloads.inference.service import InferenceService, ServiceSpec
 from dcsim.workloads.power_control import PowerController
 from dcsim.workloads.training.job import JobSpec, TrainingJob
-
 
 SHIPPED_CLIMATE_KEYS = {file: key for key, file in CLIMATES.items()}
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pathlib import Path
 
 from dcsim.hardware import calibrate
 from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.gpus import GPUS
 from dcsim.hardware.models import MODELS
 from dcsim.hardware.performance import InferencePerfParams, iteration_cost, prefill_attn_pairs
-from dcsim.hardware.profiles import load_profile
 from dcsim.hardware.power import GpuPowerModel
+from dcsim.hardware.profiles import load_profile
 
 SPLITWISE = Path(__file__).resolve().parents[2] / "shared" / "data" / "calibration" / "splitwise" / "perf_model.csv"
 needs_data = pytest.mark.skipif(not SPLITWISE.exists(), reason="shared/data beside the checkout is needed")

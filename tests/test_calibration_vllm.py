@@ -33,8 +33,9 @@ def test_every_text_row_of_a_described_model_is_used(rows):
 @pytest.mark.parametrize("gpu", ["H100-SXM", "B200"])
 def test_shipped_profile_reproduces_its_recorded_errors(rows, gpu):
     """The shipped constants give, at the measured batch, the in-sample errors their file records."""
-    import yaml
     from importlib import resources
+
+    import yaml
 
     text = resources.files("dcsim.data").joinpath("calibration", "vllm-0.11", f"{gpu}.yaml").read_text()
     recorded = yaml.safe_load(text)["errors"]

@@ -10,13 +10,13 @@ from dcsim.facility.climate import (
     DEFAULT_EPW,
     Climate,
     Weather,
+    _humidity_ratio_at_wet_bulb,
     humidity_ratio,
     load_epw_text,
     read_epw_dry_bulb_c,
     saturation_pressure_pa,
     wet_bulb_c,
 )
-from dcsim.facility.climate import _humidity_ratio_at_wet_bulb
 
 
 def test_saturation_pressure_matches_ashrae_table():

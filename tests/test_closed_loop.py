@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from test_engine import DEVICE, GPU, MODEL, TP
 
 import dcsim
 from dcsim.api import compose_config
@@ -21,7 +22,6 @@ from dcsim.policies.scheduling import FifoScheduler
 from dcsim.workloads.cluster import Cluster
 from dcsim.workloads.inference.arrivals import ClosedLoop
 from dcsim.workloads.inference.service import InferenceService, ServiceSpec
-from test_engine import DEVICE, GPU, MODEL, TP
 
 SVC = "workload.services.chat"
 

@@ -84,7 +84,8 @@ JOB = "workload.training.pretrain_8b"
 # 8 racks of 4 nodes, rack uplinks 4:1 oversubscribed; one communication-heavy data-parallel
 # 8B job on 4 nodes (a small 256k-token batch: the gradient all-reduce rivals compute)
 TOPO = ["workload=training_only", "~workload.training.finetune_70b", "~workload.training.sft_7b",
-        "facility.num_racks=8", f"{JOB}.gpus=32", f"{JOB}.steps=50", f"{JOB}.tokens_per_step=262144", "facility.network.rack_uplink_oversubscription=4",
+        "facility.num_racks=8", f"{JOB}.gpus=32", f"{JOB}.steps=50", f"{JOB}.tokens_per_step=262144",
+        "facility.network.rack_uplink_oversubscription=4",
         "duration_s=3600", "output.write=false"]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -51,7 +51,7 @@ def _wet_bulb_c(dry_bulb_c: float, dew_point_c: float, pressure_pa: float) -> fl
     return 0.5 * (lo + hi)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _weather(city: str) -> tuple[tuple[float, float], ...]:
     """Hourly (dry bulb, wet bulb) of a city's EPW typical year, or skip when the file is absent."""
     path = CLIMATE_DIR / CLIMATES[city]
@@ -62,7 +62,7 @@ def _weather(city: str) -> tuple[tuple[float, float], ...]:
     return tuple((float(r[6]), _wet_bulb_c(float(r[6]), min(float(r[7]), float(r[6])), float(r[9]))) for r in rows)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _annual(city: str, tech: str, condenser: str) -> tuple[float, float]:
     """Annual cooling-only PUE (1 + mean coefficients.total) and WUE in L/kWh, constant IT heat."""
     plant = CoolingPlant(TECHNOLOGIES[tech], condenser=condenser)
@@ -167,7 +167,8 @@ def test_wue_is_zero_without_towers_and_in_range_with_them(city, tech):
 def test_more_cycles_of_concentration_use_less_water():
     """Fewer blowdowns (more cycles of concentration) cut tower water use; evaporation is the floor."""
     tech = TECHNOLOGIES["air"]
-    water = [CoolingPlant(tech, condenser="tower", cycles_of_concentration=c).coefficients(10.0, 8.0).water_l_per_j for c in (3, 4, 6)]
+    water = [CoolingPlant(tech, condenser="tower", cycles_of_concentration=c).coefficients(10.0, 8.0).water_l_per_j
+             for c in (3, 4, 6)]
     assert water[0] > water[1] > water[2]
     evaporation_only = 0.85 / 2.45e6  # l per J of heat, no chiller work at 8 C wet bulb (full economiser)
     assert water[2] > evaporation_only

@@ -9,10 +9,10 @@ import pytest
 
 from dcsim.core.simulation import Simulation
 from dcsim.facility.topology import Topology
+from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.gpus import GPUS
 from dcsim.hardware.models import MODELS
 from dcsim.hardware.node import NodeSpec
-from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.performance import InferencePerfParams, max_kv_tokens, prefill_attn_pairs
 from dcsim.hardware.power import GpuPowerModel
 from dcsim.metrics.recorder import Recorder

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dcsim.facility.climate import Climate
-from dcsim.facility.cooling import CoolingPlant
+from dcsim.facility.cooling import TECHNOLOGIES, CoolingPlant
 from dcsim.facility.power_path import DEFAULT_STAGES, PowerPath
-from dcsim.facility.cooling import TECHNOLOGIES
 
 
 def default_path(it_w: float = 1e6) -> PowerPath:

@@ -13,8 +13,7 @@ import dcsim
 from dcsim.api import compose_config
 from dcsim.config.build import build
 from dcsim.core.errors import ConfigError
-from dcsim.hardware.gpus import (CALIBRATION_STATUSES, GPU_PRECISIONS, GPUS, GpuFileError, load_gpu_file,
-                                 load_gpus)
+from dcsim.hardware.gpus import CALIBRATION_STATUSES, GPU_PRECISIONS, GPUS, GpuFileError, load_gpu_file, load_gpus
 
 DATA = resources.files("dcsim.data")
 GPU_FILES = sorted(p.name for p in DATA.joinpath("gpus").iterdir() if p.name.endswith(".yaml"))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_engine import cost, decode_times, serve
 
 from dcsim.hardware.performance import prefill_attn_pairs
 from dcsim.workloads.inference.requests import TokenGaps
-from test_engine import cost, decode_times, serve
 
 QS = [50, 90, 99]
 

@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dcsim.policies.registry import POWER_POLICIES
 from dcsim.policies.power import (
     DEFAULT_PRIORITY,
     PowerConsumer,
@@ -17,6 +16,7 @@ from dcsim.policies.power import (
     draw_w,
     projected_w,
 )
+from dcsim.policies.registry import POWER_POLICIES
 
 MIN_W, TDP_W = 200.0, 700.0  # H100 SXM: power limit range 200-700 W
 

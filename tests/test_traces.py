@@ -7,7 +7,6 @@ import csv
 import gzip
 import json
 import math
-
 from pathlib import Path
 
 import numpy as np

@@ -55,7 +55,7 @@ def figure(rows: list[cv.Row], preds: list[dict], metric: str, path: Path) -> No
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
         ax.set_xlabel(f"measured {LABEL[metric]}")
-        ax.set_ylabel(f"dcsim, family left out")
+        ax.set_ylabel("dcsim, family left out")
         ax.set_title(f"vllm-0.11: {SHORT[metric]} (dashed: +/-25 %)")
         ax.legend(loc="upper left")
         fig = ax.figure

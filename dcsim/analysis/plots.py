@@ -10,8 +10,8 @@ without a column a plot needs raises ``ValueError`` naming the column.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd

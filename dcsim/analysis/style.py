@@ -12,8 +12,9 @@ exit, so a notebook's own style is left alone. To use them for a figure of your 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import matplotlib as mpl
 from cycler import cycler
@@ -76,7 +77,7 @@ def color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def new_axes(size: str = "single") -> "Axes":
+def new_axes(size: str = "single") -> Axes:
     """A new figure with one Axes, of one of :data:`FIGSIZE_IN`'s sizes (through pyplot,
     so it shows in a notebook)."""
     if size not in FIGSIZE_IN:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
@@ -27,12 +27,12 @@ from dcsim.facility.cooling import CoolingPlant
 from dcsim.facility.power_path import PowerPath
 from dcsim.facility.thermal import RackThermal
 from dcsim.facility.topology import Topology
+from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.gpus import GPUS, GpuSpec
 from dcsim.hardware.models import KV_PRECISIONS, MODELS, WEIGHT_PRECISIONS, LlmSpec
 from dcsim.hardware.node import NodeSpec
-from dcsim.hardware.device import DeviceModel
-from dcsim.hardware.profiles import engines, profile_gpus
 from dcsim.hardware.performance import TrainingStep, max_kv_tokens, training_step
+from dcsim.hardware.profiles import engines, profile_gpus
 from dcsim.policies.registry import PLACEMENTS, ROUTERS, SCHEDULERS
 from dcsim.scenario import Scenario
 from dcsim.workloads.config import JobTraceConfig, LengthConfig, ServiceConfig, TrainingJobConfig
@@ -239,10 +239,10 @@ def _grid(f: FacilityConfig, climate: Climate):
     except (ValueError, OSError) as e:
         raise ConfigError("facility.grid.price", g.price, f"flat, tou or a price CSV ({e})") from None
     events = []
-    for i, e in enumerate(g.demand_response):
-        require(e.duration_s > 0 and e.start_s >= 0 and e.limit_kw >= 0, f"facility.grid.demand_response.{i}",
-                (e.start_s, e.duration_s, e.limit_kw), "start_s >= 0, duration_s > 0 and limit_kw >= 0")
-        events.append(DemandResponseEvent(e.start_s, e.duration_s, limit_w=e.limit_kw * KW_W))
+    for i, dr in enumerate(g.demand_response):
+        require(dr.duration_s > 0 and dr.start_s >= 0 and dr.limit_kw >= 0, f"facility.grid.demand_response.{i}",
+                (dr.start_s, dr.duration_s, dr.limit_kw), "start_s >= 0, duration_s > 0 and limit_kw >= 0")
+        events.append(DemandResponseEvent(dr.start_s, dr.duration_s, limit_w=dr.limit_kw * KW_W))
     return carbon, price, DemandResponse(tuple(events))
 
 
@@ -372,6 +372,7 @@ def _arrivals(field: str, s: ServiceConfig, start_hour: float) -> tuple[Any, Any
     if a.process in ("trace", "servegen"):
         require(a.trace_path is not None, f"{field}.arrivals.trace_path", a.trace_path,
                 f"a file (trace) or directory (servegen) for arrivals.process={a.process}")
+        assert a.trace_path is not None  # required just above
         _positive(f"{field}.arrivals.rate_multiplier", a.rate_multiplier)
         from dcsim.workloads.inference import traces
 
@@ -521,7 +522,7 @@ def _resilience(field: str, j: TrainingJobConfig, model: LlmSpec) -> dict[str, A
     require(j.hot_spare_nodes is None or j.hot_spare_nodes >= 0, f"{field}.hot_spare_nodes", j.hot_spare_nodes,
             "an integer >= 0, or null for spares that never run out")
     write_s = _checkpoint_write_s(model, j.storage_gbyte_per_s)
-    rate, causes = 0.0, ()
+    rate, causes = 0.0, cast(tuple[tuple[str, float], ...], ())
     if j.failures and j.failure_rate_scale > 0:
         rate = tm.interruption_rate_per_s(j.gpus) * j.failure_rate_scale
         total = sum(c.per_gpu_hour for c in tm.FAILURE_CAUSES.values())
@@ -566,7 +567,9 @@ def _check_parallelism(field: str, j: TrainingJobConfig, model: LlmSpec, gpu: Gp
     require(seqs >= 1 and abs(seqs - round(seqs)) < 1e-9, f"{field}.tokens_per_step", j.tokens_per_step,
             f"a whole number >= 1 of micro-batches of {j.micro_batch_seqs} x {j.seq_len} tokens per dp={p.dp} replica")
 
-    def mem(recompute: str = j.recompute, zero_stage: int = j.zero_stage) -> tm.MemoryBreakdown:
+    job_recompute = cast(tm.Recompute, j.recompute)
+
+    def mem(recompute: tm.Recompute = job_recompute, zero_stage: int = j.zero_stage) -> tm.MemoryBreakdown:
         return tm.training_memory_per_gpu_bytes(model, par, j.micro_batch_seqs, j.seq_len, zero_stage=zero_stage,
                                                 recompute=recompute, micro_batches=int(round(seqs)))
 
@@ -595,10 +598,10 @@ def _step_at(j: TrainingJobConfig, model: LlmSpec, gpu: GpuSpec, slowdown: float
     eff = j.compute_efficiency
     if j.parallelism.tp > 0:
         par = _layout(j)
-        kw = {} if eff is None else {"compute_efficiency": eff}
+        kw: dict[str, Any] = {} if eff is None else {"compute_efficiency": eff}
         b = tm.step_time(model, gpu, par, j.tokens_per_step, j.seq_len, j.micro_batch_seqs,
                          scaleout_bytes_per_s_per_gpu=scaleout_bytes_per_s, dp_overlap=j.comm_overlap,
-                         recompute=j.recompute, **kw)
+                         recompute=cast(tm.Recompute, j.recompute), **kw)
         step = TrainingStep(b.time_s, b.compute_s, b.time_s - b.compute_s, b.mfu)
     else:
         step = training_step(model, gpu, j.gpus, j.tokens_per_step, 0.40 if eff is None else eff,

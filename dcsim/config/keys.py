@@ -12,7 +12,7 @@ from dcsim.config.schema import DcsimConfig
 from dcsim.core.errors import ConfigError
 
 
-def _hints(cls: type) -> dict[str, Any]:
+def _hints(cls: Any) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
@@ -29,7 +29,7 @@ def schema_at(path: str) -> type | None:
             node = typing.get_args(node)[1]
         else:
             return None
-    return node if dataclasses.is_dataclass(node) else None
+    return node if isinstance(node, type) and dataclasses.is_dataclass(node) else None
 
 
 def allowed_keys(path: str) -> list[str] | None:
@@ -42,15 +42,15 @@ def check_no_unknown_keys(cfg: DictConfig, cls: type = DcsimConfig, path: str = 
     """Raise ConfigError for any key the schema does not define (e.g. added with '+key=')."""
     hints = _hints(cls)
     for key in cfg.keys():
-        field = f"{path}.{key}" if path else str(key)
+        field = f"{path}.{key!s}" if path else str(key)
         if key not in hints:
             raise ConfigError(field, cfg[key], f"no such key; {path or 'the top level'} has {sorted(hints)}")
         hint = hints[key]
         value = cfg[key]
-        if dataclasses.is_dataclass(hint) and isinstance(value, DictConfig):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, DictConfig):
             check_no_unknown_keys(value, hint, field)
         elif typing.get_origin(hint) is dict and isinstance(value, DictConfig):
             inner = typing.get_args(hint)[1]
-            if dataclasses.is_dataclass(inner):
+            if isinstance(inner, type) and dataclasses.is_dataclass(inner):
                 for name in value.keys():
-                    check_no_unknown_keys(value[name], inner, f"{field}.{name}")
+                    check_no_unknown_keys(value[name], inner, f"{field}.{name!s}")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import simpy
 
@@ -52,7 +53,7 @@ class Simulation:
     to report. ``run(until_s)`` advances the clock and returns the recorder's results.
     """
 
-    def __init__(self, seed: int, recorder_factory: Callable[["Simulation"], Collector]) -> None:
+    def __init__(self, seed: int, recorder_factory: Callable[[Simulation], Collector]) -> None:
         self.env = CountingEnvironment()
         self.rng = RngStreams(seed)
         self.recorder = recorder_factory(self)

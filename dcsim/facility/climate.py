@@ -27,7 +27,6 @@ import gzip
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -164,7 +163,7 @@ def _epw_year(path: str | None) -> tuple[str, dict[str, np.ndarray], str, float]
     return name, f, location, _UTC_OFFSET_OVERRIDE_H.get(name, utc_offset_h)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _shipped_epw_year(name: str | None) -> tuple[str, dict[str, np.ndarray], str, float]:
     """``_epw_year`` of a shipped climate, parsed once (a sweep builds it for every point);
     its arrays are read-only, as every Climate built from it shares them."""
@@ -197,15 +196,15 @@ class Climate:
     name: str
     dry_bulb_c: np.ndarray  # 8760 hourly values
     start_s: float  # time of year (seconds after 1 Jan 00:00) at simulated t = 0
-    rel_humidity_pct: Optional[np.ndarray] = None
-    pressure_pa: Optional[np.ndarray] = None
-    dew_point_c: Optional[np.ndarray] = None
-    wet_bulb_c: Optional[np.ndarray] = None  # derived from the three above
+    rel_humidity_pct: np.ndarray | None = None
+    pressure_pa: np.ndarray | None = None
+    dew_point_c: np.ndarray | None = None
+    wet_bulb_c: np.ndarray | None = None  # derived from the three above
     utc_offset_h: float = 0.0  # local standard time minus UTC, in hours
     location: str = ""
 
     @classmethod
-    def from_epw(cls, path: str | None, start_day_of_year: int, start_hour: float) -> "Climate":
+    def from_epw(cls, path: str | None, start_day_of_year: int, start_hour: float) -> Climate:
         """A climate from an EPW file (a path, a name in ``CLIMATES`` or ``None`` for the
         default), starting at ``start_hour`` local standard time of ``start_day_of_year`` (1-365)."""
         shipped = path is None or path in CLIMATES  # package data: parsed once per process
@@ -217,7 +216,7 @@ class Climate:
         )
 
     @classmethod
-    def named(cls, name: str, start_day_of_year: int, start_hour: float) -> "Climate":
+    def named(cls, name: str, start_day_of_year: int, start_hour: float) -> Climate:
         """One of the shipped climates: ``leesburg_va``, ``phoenix_az``, ``seattle_wa``, ``piedmont_it``."""
         if name not in CLIMATES:
             raise ValueError(f"unknown climate {name!r}; shipped climates: {sorted(CLIMATES)}")

@@ -7,7 +7,6 @@ Plain dataclasses: Hydra validates YAML and overrides against them, and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 
 @dataclass
@@ -16,7 +15,7 @@ class NodeConfig:
     gpus_per_node: int = 8
     host_idle_w: float = 1000.0  # AcmeTrace, see dcsim/hardware/node.py
     host_busy_w: float = 1650.0
-    gpu_power_cap_w: Optional[float] = None  # a static per-GPU power cap (slows work, see docs/calibration.md)
+    gpu_power_cap_w: float | None = None  # a static per-GPU power cap (slows work, see docs/calibration.md)
 
 
 @dataclass
@@ -38,7 +37,7 @@ class StageConfig:
     square: float = 0.0
     redundancy: str = "N"
     units: int = 1
-    unit_rating_kw: Optional[float] = None
+    unit_rating_kw: float | None = None
 
 
 def _default_stages() -> dict[str, StageConfig]:
@@ -57,10 +56,10 @@ class PowerConfig:
     # Stages from the utility to the racks; defaults and sources: docs/power.md.
     stages: dict[str, StageConfig] = field(default_factory=_default_stages)
     oversubscription: float = 1.0  # IT nameplate / provisioned IT capacity of the power path
-    budget_kw: Optional[float] = None  # facility power budget at the utility meter; null: none
+    budget_kw: float | None = None  # facility power budget at the utility meter; null: none
     policy: str = "none"  # none, static, proportional, priority (dcsim.policies.POWER_POLICIES)
-    static_cap_w: Optional[float] = None  # per-GPU cap of the static policy
-    gpu_min_cap_w: Optional[float] = None  # lowest settable cap; null: the GPU's catalogue min_power_cap_w
+    static_cap_w: float | None = None  # per-GPU cap of the static policy
+    gpu_min_cap_w: float | None = None  # lowest settable cap; null: the GPU's catalogue min_power_cap_w
 
 
 @dataclass
@@ -70,7 +69,7 @@ class CoolingConfig:
     technology: str = "air"  # air, rear_door, direct_liquid, immersion
     condenser: str = "dry"  # dry (dry coolers, no water) or tower (evaporative, wet bulb)
     over_density: str = "error"  # a rack denser than the technology allows: error, or throttle its GPUs
-    supply_temp_c: Optional[float] = None  # override the technology's facility water supply temperature
+    supply_temp_c: float | None = None  # override the technology's facility water supply temperature
     carnot_fraction: float = 0.6
     evaporator_approach_k: float = 2.0
     tower_condenser_approach_k: float = 11.0
@@ -83,14 +82,14 @@ class CoolingConfig:
     evaporated_share: float = 0.85
     cycles_of_concentration: float = 4.0
     heat_reuse_min_c: float = 40.0
-    gpu_limit_c: Optional[float] = None  # GPU throttle temperature; null: the GPU's catalogue throttle_temp_c
+    gpu_limit_c: float | None = None  # GPU throttle temperature; null: the GPU's catalogue throttle_temp_c
 
 
 @dataclass
 class ClimateConfig:
     # A named climate (leesburg_va, phoenix_az, seattle_wa, piedmont_it; shipped) or an
     # EnergyPlus EPW path; null: Leesburg, VA.
-    epw_path: Optional[str] = None
+    epw_path: str | None = None
     start_day_of_year: int = 196  # 15 July
     start_hour: float = 12.0
 
@@ -147,10 +146,10 @@ class StorageConfig:
 class CostConfig:
     """Overrides of dcsim.facility.cost.CostModel (null: its cited default)."""
 
-    gpu_usd: Optional[float] = None  # price of one GPU; null: the GPU's catalogue price_usd
-    server_usd: Optional[float] = None
-    facility_usd_per_w: Optional[float] = None
-    cost_of_capital: Optional[float] = None
+    gpu_usd: float | None = None  # price of one GPU; null: the GPU's catalogue price_usd
+    server_usd: float | None = None
+    facility_usd_per_w: float | None = None
+    cost_of_capital: float | None = None
 
 
 @dataclass

@@ -83,7 +83,7 @@ class FacilitySpec:
 class Facility:
     """The building around the IT load."""
 
-    def __init__(self, sim: "Simulation", spec: FacilitySpec) -> None:
+    def __init__(self, sim: Simulation, spec: FacilitySpec) -> None:
         self.sim = sim
         self.spec = spec
         topology = spec.topology

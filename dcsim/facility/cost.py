@@ -76,7 +76,7 @@ class CostModel:
                 raise ValueError(f"CostModel.{name} must be > 0, got {getattr(self, name)}")
 
     @classmethod
-    def for_gpu(cls, gpu: GpuSpec, **overrides: object) -> "CostModel":
+    def for_gpu(cls, gpu: GpuSpec, **overrides: object) -> CostModel:
         """Unit costs with ``gpu``'s own catalogue price (``overrides`` may still set ``gpu_usd``)."""
         overrides.setdefault("gpu_usd", gpu.price_usd)
         return cls(**overrides)  # type: ignore[arg-type]

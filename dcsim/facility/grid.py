@@ -30,10 +30,10 @@ import csv
 import functools
 import gzip
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 
@@ -123,7 +123,7 @@ def read_eia_hourly(text: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return column("avg_CI"), mix
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _shipped_eia_hourly(region: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """``read_eia_hourly`` of a shipped region, parsed once (a sweep builds it for every
     point); its arrays are read-only, as every CarbonIntensity built from it shares them."""
@@ -145,7 +145,7 @@ class CarbonIntensity:
     mix_mwh: dict[str, np.ndarray] = field(default_factory=dict)  # fuel -> MWh per hour, same hours
 
     @classmethod
-    def flat(cls, g_per_kwh: float) -> "CarbonIntensity":
+    def flat(cls, g_per_kwh: float) -> CarbonIntensity:
         """A constant intensity."""
         if g_per_kwh < 0:
             raise ValueError(f"carbon intensity must be >= 0 gCO2/kWh, got {g_per_kwh}")
@@ -153,7 +153,7 @@ class CarbonIntensity:
 
     @classmethod
     def from_eia_csv(cls, path: str | Path, start_day_of_year: int, start_hour: float,
-                     utc_offset_h: float, name: Optional[str] = None) -> "CarbonIntensity":
+                     utc_offset_h: float, name: str | None = None) -> CarbonIntensity:
         """Hourly intensity from an EIA-930 file (see ``read_eia_hourly``), with simulated
         ``t = 0`` at ``start_hour`` local standard time (``utc_offset_h`` from UTC) of
         ``start_day_of_year``."""
@@ -162,7 +162,7 @@ class CarbonIntensity:
 
     @classmethod
     def named(cls, region: str, start_day_of_year: int, start_hour: float,
-              utc_offset_h: Optional[float] = None) -> "CarbonIntensity":
+              utc_offset_h: float | None = None) -> CarbonIntensity:
         """A shipped EIA-930 2022 region: ``pjm``, ``ciso`` or ``erco``; ``utc_offset_h``
         defaults to the region's own standard time (pass the climate's to align with it)."""
         if region not in GRID_REGIONS:
@@ -172,7 +172,7 @@ class CarbonIntensity:
 
     @classmethod
     def _from_hourly(cls, ci: np.ndarray, mix: dict[str, np.ndarray], name: str, start_day_of_year: int,
-                     start_hour: float, utc_offset_h: float) -> "CarbonIntensity":
+                     start_hour: float, utc_offset_h: float) -> CarbonIntensity:
         # simulated t = 0 is local standard time; UTC = local - offset
         offset_s = _seconds_into_year(start_day_of_year, start_hour) - utc_offset_h * HOUR_S
         return cls(name, HourlySteps(ci, offset_s), mix)
@@ -203,7 +203,7 @@ class ElectricityPrice:
     series: HourlySteps  # $/kWh, hours in local standard time
 
     @classmethod
-    def flat(cls, usd_per_kwh: float) -> "ElectricityPrice":
+    def flat(cls, usd_per_kwh: float) -> ElectricityPrice:
         """One price at all times."""
         if usd_per_kwh < 0:
             raise ValueError(f"price must be >= 0 $/kWh, got {usd_per_kwh}")
@@ -211,7 +211,7 @@ class ElectricityPrice:
 
     @classmethod
     def time_of_use(cls, peak_usd_per_kwh: float, off_peak_usd_per_kwh: float, start_hour: float,
-                    peak_start_hour: int = 16, peak_end_hour: int = 21) -> "ElectricityPrice":
+                    peak_start_hour: int = 16, peak_end_hour: int = 21) -> ElectricityPrice:
         """A daily tariff: the peak price from ``peak_start_hour`` to ``peak_end_hour``
         (local standard time, whole hours, end exclusive; may wrap past midnight), the
         off-peak price otherwise, every day. Simulated ``t = 0`` is ``start_hour``.
@@ -229,7 +229,7 @@ class ElectricityPrice:
         return cls(f"TOU {peak_start_hour}-{peak_end_hour} h", HourlySteps(values, start_hour * HOUR_S))
 
     @classmethod
-    def from_csv(cls, path: str | Path, start_day_of_year: int, start_hour: float) -> "ElectricityPrice":
+    def from_csv(cls, path: str | Path, start_day_of_year: int, start_hour: float) -> ElectricityPrice:
         """Hourly prices from a CSV file with a header ``hour,usd_per_kwh``: ``hour`` counts
         hours from 1 January 00:00 local standard time (0, 1, 2, ... without gaps), the price
         holds for that hour, and the series repeats after its last row (8760 rows: a year;
@@ -263,7 +263,7 @@ class RenewableShare:
 
 
 def carbon_kg(carbon: CarbonIntensity, t_start_s: float, duration_s: float, energy_j: float,
-              renewable: Optional[RenewableShare] = None) -> float:
+              renewable: RenewableShare | None = None) -> float:
     """kg CO2e of ``energy_j`` of facility energy drawn evenly over
     [t_start_s, t_start_s + duration_s], net of the renewable share."""
     if duration_s <= 0:
@@ -301,8 +301,8 @@ class EnergyAccount:
 
 
 def integrate_energy(t_start_s: Sequence[float], duration_s: Sequence[float], power_w: Sequence[float],
-                     carbon: Optional[CarbonIntensity] = None, price: Optional[ElectricityPrice] = None,
-                     renewable: Optional[RenewableShare] = None) -> EnergyAccount:
+                     carbon: CarbonIntensity | None = None, price: ElectricityPrice | None = None,
+                     renewable: RenewableShare | None = None) -> EnergyAccount:
     """Exact energy (J), carbon (kg CO2e) and cost ($) of a facility drawing ``power_w[i]``
     over [t_start_s[i], t_start_s[i] + duration_s[i]]: since power is constant on each
     interval and intensity and price are hourly steps, each interval's carbon is
@@ -330,8 +330,8 @@ class DemandResponseEvent:
 
     start_s: float
     duration_s: float
-    limit_w: Optional[float] = None
-    limit_fraction: Optional[float] = None
+    limit_w: float | None = None
+    limit_fraction: float | None = None
 
     def __post_init__(self) -> None:
         if self.duration_s <= 0:
@@ -354,7 +354,7 @@ class DemandResponse:
     budget) turns fractional limits into watts. Overlapping events: the lowest limit wins."""
 
     events: tuple[DemandResponseEvent, ...] = ()
-    budget_w: Optional[float] = None
+    budget_w: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "events", tuple(sorted(self.events, key=lambda e: e.start_s)))

@@ -19,8 +19,8 @@ docs/power.md for the sources and the efficiency each gives at 25/50/100 % load)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 
 def usable_units(redundancy: str, units: int) -> int:
@@ -117,7 +117,7 @@ class PowerPath:
     stages: tuple[ConversionStage, ...]
 
     @classmethod
-    def build(cls, it_capacity_w: float, stages: Sequence[StageSpec]) -> "PowerPath":
+    def build(cls, it_capacity_w: float, stages: Sequence[StageSpec]) -> PowerPath:
         """A path able to deliver ``it_capacity_w`` at its output with every redundancy intact.
 
         ``stages`` run from the utility to the racks. Units without a rating are sized

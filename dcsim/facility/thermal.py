@@ -77,13 +77,13 @@ class RackThermal:
 
     @classmethod
     def from_technology(cls, tech: CoolingTechnology, gpu_limit_c: float = H100_MAX_OPERATING_C,
-                        gpu_shutdown_c: float = H100_SHUTDOWN_C) -> "RackThermal":
+                        gpu_shutdown_c: float = H100_SHUTDOWN_C) -> RackThermal:
         """The rack thermal model of a cooling technology (its numbers are in ``TECHNOLOGIES``)."""
         return cls(tech.rack_inlet_c, tech.full_shortfall_rise_k, tech.tau_s, tech.gpu_resistance_k_per_w, gpu_limit_c,
                    gpu_shutdown_c)
 
     @classmethod
-    def for_gpu(cls, tech: CoolingTechnology, gpu: GpuSpec, gpu_limit_c: float | None = None) -> "RackThermal":
+    def for_gpu(cls, tech: CoolingTechnology, gpu: GpuSpec, gpu_limit_c: float | None = None) -> RackThermal:
         """The rack model of a technology with ``gpu``'s own throttle and shutdown temperatures;
         ``gpu_limit_c`` overrides the throttle temperature (it must stay below the shutdown)."""
         limit = gpu.throttle_temp_c if gpu_limit_c is None else gpu_limit_c

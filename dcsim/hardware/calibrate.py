@@ -69,9 +69,9 @@ import numpy as np
 from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.gpus import GPUS, GpuSpec
 from dcsim.hardware.models import MODELS
-from dcsim.hardware.performance import InferencePerfParams, calibrated_perf, iteration_cost, prefill_attn_pairs, tp_comm_s
-from dcsim.hardware.profiles import carried_power, dump_profile, load_profile
+from dcsim.hardware.performance import InferencePerfParams, iteration_cost, prefill_attn_pairs, tp_comm_s
 from dcsim.hardware.power import GpuPowerModel
+from dcsim.hardware.profiles import carried_power, dump_profile, load_profile
 
 HARDWARE = {"a100-80gb": "A100-80GB", "h100-80gb": "H100-SXM", "h100-80gb-pcap": "H100-SXM"}
 MODEL = {"llama2-70b": "Llama-2-70B", "bloom-176b": "BLOOM-176B"}

@@ -37,8 +37,8 @@ counts are not modelled. Replicas whose attention runs data-parallel (the ``note
 column) are taken as one TP group over ``num_gpus``.
 
     python -m dcsim.hardware.calibrate_vllm ../shared/data/calibration/mlenergy-v3 --write  # refit, write the data files
-    python -m dcsim.analysis.calibration_report ../shared/data/calibration/mlenergy-v3      # the above, the validation,
-                                                                                            # docs/calibration.md tables and figures
+    # the above, the validation, docs/calibration.md tables and figures:
+    python -m dcsim.analysis.calibration_report ../shared/data/calibration/mlenergy-v3
 """
 
 from __future__ import annotations

@@ -27,8 +27,8 @@ import numpy as np
 from dcsim.hardware.gpus import GpuSpec
 from dcsim.hardware.models import LlmSpec
 from dcsim.hardware.performance import ACT_BYTES, InferencePerfParams, iteration_cost, peak_flops_for
-from dcsim.hardware.profiles import load_profile
 from dcsim.hardware.power import GpuPowerModel
+from dcsim.hardware.profiles import load_profile
 
 _BISECTION_STEPS = 48
   # clock resolution 2**-48 of the search interval
@@ -54,19 +54,19 @@ class DeviceModel:
                              f"got {self.cap_w!r}")
 
     @classmethod
-    def for_gpu(cls, gpu: GpuSpec, cap_w: float | None = None, engine: str | None = None) -> "DeviceModel":
+    def for_gpu(cls, gpu: GpuSpec, cap_w: float | None = None, engine: str | None = None) -> DeviceModel:
         """The calibrated device of a GPU type under an engine profile (default: the newest)."""
         prof = load_profile(gpu.name, engine)
         return cls(gpu, prof.perf, GpuPowerModel.from_profile(gpu, prof.power), cap_w, prof.engine)
 
-    def with_engine(self, engine: str | None) -> "DeviceModel":
+    def with_engine(self, engine: str | None) -> DeviceModel:
         """This GPU, under the same cap, with another engine profile's constants (None: the default)."""
         engine = engine or load_profile(self.gpu.name).engine
         if engine == self.engine:
             return self
         return DeviceModel.for_gpu(self.gpu, self.cap_w, engine)
 
-    def with_cap(self, cap_w: float | None) -> "DeviceModel":
+    def with_cap(self, cap_w: float | None) -> DeviceModel:
         """This device under another per-GPU cap (None: uncapped); the same object for the same cap."""
         if cap_w == self.cap_w:
             return self

@@ -196,7 +196,8 @@ class LlmSpec:
         if self.attention == "mha" and self.kv_heads != self.heads:
             raise LlmSpecError("kv_heads", f"multi-head attention has kv_heads == heads ({self.heads}), got {self.kv_heads}")
         if self.attention == "gqa" and self.heads % self.kv_heads:
-            raise LlmSpecError("kv_heads", f"grouped-query attention needs kv_heads to divide heads ({self.heads}), got {self.kv_heads}")
+            raise LlmSpecError("kv_heads", f"grouped-query attention needs kv_heads to divide heads ({self.heads}), "
+                                           f"got {self.kv_heads}")
         if self.attention == "mla":
             if self.kv_lora_rank < 1:
                 raise LlmSpecError("kv_lora_rank", "latent attention (mla) needs kv_lora_rank >= 1")

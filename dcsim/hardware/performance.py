@@ -204,7 +204,8 @@ def prefill_attn_pairs(chunk_tokens, context_before: float | np.ndarray = 0.0):
     return chunk_tokens * context_before + chunk_tokens * (chunk_tokens + 1) / 2.0
 
 
-def prefill_time_s(model: LlmSpec, gpu: GpuSpec, tp: int, params: InferencePerfParams, prompt_tokens: int, batch: int = 1) -> float:
+def prefill_time_s(model: LlmSpec, gpu: GpuSpec, tp: int, params: InferencePerfParams, prompt_tokens: int,
+                   batch: int = 1) -> float:
     """Time to prefill ``batch`` prompts of ``prompt_tokens`` each in one iteration."""
     return float(
         iteration_cost(

@@ -56,7 +56,7 @@ class GpuPowerModel:
     static_w: float | None = None
 
     @classmethod
-    def from_profile(cls, gpu: GpuSpec, power: Mapping[str, float | None]) -> "GpuPowerModel":
+    def from_profile(cls, gpu: GpuSpec, power: Mapping[str, float | None]) -> GpuPowerModel:
         """The power model of ``gpu`` with an engine profile's fitted static power (None: the
         idle power) and activity weights (always present)."""
 

@@ -12,8 +12,9 @@ Units: seconds, bytes, bytes per second, FLOPs. Bandwidths are per GPU and one w
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Literal, Mapping
+from typing import Literal
 
 from dcsim.core.units import HOUR_S
 from dcsim.hardware.gpus import GpuSpec

@@ -20,9 +20,10 @@ import math
 import os
 import sys
 import traceback
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
@@ -198,7 +199,7 @@ def collect(sweep_dir: str | Path, runs: Sequence[Sequence[str]], written: bool 
             continue
         record = _read_json(d / ERROR)
         if record is not None:
-            status = record.get("status") if record.get("status") in (REFUSED, FAILED) else FAILED
+            status = str(record["status"]) if record.get("status") in (REFUSED, FAILED) else FAILED
             rows.append(RunRow(num, overrides, status, d, error=str(record.get("error", ""))))
         elif written:
             rows.append(RunRow(num, overrides, FAILED, d, error=f"no {SUMMARY} or {ERROR} in {d}: the run did not finish"))

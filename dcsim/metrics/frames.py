@@ -25,6 +25,6 @@ def to_frame(table: Table) -> pd.DataFrame:
     return pd.DataFrame(cols, columns=list(table.columns))
 
 
-def to_frames(results: "Results") -> dict[str, pd.DataFrame]:
+def to_frames(results: Results) -> dict[str, pd.DataFrame]:
     """All tables of a run."""
     return {name: to_frame(table) for name, table in results.tables.items()}

@@ -25,7 +25,7 @@ def _ratio(num: float, den: float) -> float:
     return num / den if den > 0 else math.nan
 
 
-def summarise(results: "Results") -> dict[str, Any]:
+def summarise(results: Results) -> dict[str, Any]:
     """Headline KPIs of one run (see docs/metrics.md for each definition)."""
     f = results.frames()
     e = results.energy_j
@@ -103,7 +103,7 @@ def _slo_kpis(req: pd.DataFrame, services: dict, duration_s: float) -> dict[str,
 BOILER_EFFICIENCY = 0.9
 
 
-def _facility_kpis(ts: pd.DataFrame, results: "Results", it_j: float) -> dict[str, Any]:
+def _facility_kpis(ts: pd.DataFrame, results: Results, it_j: float) -> dict[str, Any]:
     """Cooling by component, water, carbon, heat reuse, temperatures, density and headroom."""
     meta = results.meta
     fac = ts[ts["component"] == "facility"]
@@ -218,7 +218,7 @@ def _inference_kpis(req: pd.DataFrame, fluid: pd.DataFrame, meta: dict, e: dict,
     per_token_gpu = _ratio(gpu_j, tokens)
     # Facility overheads (hosts, conversion losses, cooling) are shared in proportion to GPU energy.
     per_token_fac = per_token_gpu * _ratio(e["facility"], e["gpu"]) if tokens else math.nan
-    out = {
+    out: dict[str, Any] = {
         "requests_arrived": int(len(req)),
         "requests_completed": int(len(done)),
         "requests_dropped": int((req["status"] == "dropped").sum()),

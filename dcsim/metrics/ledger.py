@@ -19,7 +19,7 @@ facility overheads. The facility meter (utility input) is the total of all kinds
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 IT_KINDS = ("gpu", "host")
 KINDS = ("gpu", "host", "conversion_loss", "cooling")
@@ -45,7 +45,7 @@ class Meter(_Account):
 
     __slots__ = ("name", "kind", "group", "_ledger", "_totals", "is_it", "shares")
 
-    def __init__(self, ledger: "EnergyLedger", name: str, kind: str, group: str | None, t0_s: float,
+    def __init__(self, ledger: EnergyLedger, name: str, kind: str, group: str | None, t0_s: float,
                  shares: tuple[tuple[str, float], ...] = ()) -> None:
         super().__init__(t0_s)
         self.name = name

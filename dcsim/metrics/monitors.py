@@ -6,7 +6,7 @@ samples taken of it: a level that is 100 for one second and 0 for 99 has mean 1.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 
 class LevelMonitor:

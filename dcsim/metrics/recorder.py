@@ -52,7 +52,7 @@ TABLES = {
 class Recorder:
     """Collects a run's records, levels and energy."""
 
-    def __init__(self, sim: "Simulation") -> None:
+    def __init__(self, sim: Simulation) -> None:
         self._sim = sim
         clock = lambda: float(sim.env.now)  # noqa: E731
         self.ledger = EnergyLedger(clock)

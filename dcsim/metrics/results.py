@@ -20,7 +20,7 @@ class Results:
 
     until_s: float
     seed: int
-    tables: dict[str, "Table"]
+    tables: dict[str, Table]
     energy_j: dict[str, float]
     meter_energy_j: dict[str, tuple[str, float]]
     group_energy_j: dict[str, float]
@@ -28,9 +28,9 @@ class Results:
     monitor_max: dict[str, float]
     meta: dict[str, Any] = field(default_factory=dict)
     events_processed: int = 0
-    _frames: dict[str, "pd.DataFrame"] | None = field(default=None, repr=False)
+    _frames: dict[str, pd.DataFrame] | None = field(default=None, repr=False)
 
-    def frames(self) -> dict[str, "pd.DataFrame"]:
+    def frames(self) -> dict[str, pd.DataFrame]:
         """The run's tables (requests, jobs, events, timeseries) as typed DataFrames."""
         if self._frames is None:
             from dcsim.metrics.frames import to_frames

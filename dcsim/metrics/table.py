@@ -8,7 +8,7 @@ element by element.
 from __future__ import annotations
 
 from array import array
-from typing import Iterable
+from collections.abc import Iterable
 
 # Columns that are labels, not numbers; integer columns; everything else is float64.
 CATEGORICAL = frozenset({"service", "status", "record_type", "component", "name", "model", "detail", "job_kind"})

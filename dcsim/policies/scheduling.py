@@ -22,8 +22,8 @@ exceed the headroom is not started.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Sequence
 
 from dcsim.policies.registry import PLACEMENTS, SCHEDULERS, register
 

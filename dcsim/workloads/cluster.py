@@ -14,10 +14,10 @@ linear). A power change of work spanning hundreds of racks is therefore O(1).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
-
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from dcsim.facility.topology import Topology
 from dcsim.policies.scheduling import ClusterView, Placement, Preemption, QueuedWork, RunningWork
@@ -33,7 +33,7 @@ class WorkRequest:
     work_id: int
     name: str
     gpus: int
-    start: Callable[["Allocation"], None]
+    start: Callable[[Allocation], None]
     t_submit_s: float = 0.0
     owner: Any = None  # the workload (replica group or job) the power policy can cap
     kind: str = "training"  # training or inference
@@ -46,7 +46,7 @@ class WorkRequest:
 class Allocation:
     """GPUs granted to one piece of work, with the exact GPU energy it used."""
 
-    def __init__(self, cluster: "Cluster", work: WorkRequest, gpu_ids: tuple[int, ...]) -> None:
+    def __init__(self, cluster: Cluster, work: WorkRequest, gpu_ids: tuple[int, ...]) -> None:
         self.cluster = cluster
         self.work = work
         self.gpu_ids = gpu_ids
@@ -119,7 +119,7 @@ class Allocation:
 class Cluster:
     """GPUs, their allocation to work, and the scheduling queue."""
 
-    def __init__(self, sim: "Simulation", topology: Topology, scheduler: Any,
+    def __init__(self, sim: Simulation, topology: Topology, scheduler: Any,
                  power_headroom_w: Callable[[], float] | None = None,
                  rack_temp_c: Callable[[int], float] | None = None, rack_limit_w: float = math.inf) -> None:
         self.sim = sim
@@ -157,7 +157,7 @@ class Cluster:
         self._allocated = sim.recorder.monitor("gpus_allocated")
         sim.recorder.meta["gpus_total"] = topology.gpus_total
 
-    def on_start(self, fn: Callable[["Allocation"], None]) -> None:
+    def on_start(self, fn: Callable[[Allocation], None]) -> None:
         """Call ``fn(allocation)`` right after any work starts."""
         self._start_hooks.append(fn)
 

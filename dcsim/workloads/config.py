@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 
 @dataclass
@@ -31,7 +30,7 @@ class ArrivalConfig:
     cv: float = 1.0  # coefficient of variation of inter-arrival times (gamma, diurnal)
     peak_to_trough: float = 3.0  # diurnal: ratio of the highest to the lowest rate
     peak_hour: float = 14.0  # diurnal: local hour of the peak
-    trace_path: Optional[str] = None  # trace / servegen
+    trace_path: str | None = None  # trace / servegen
     trace_format: str = "auto"  # trace: auto, azure, mooncake or generic (docs/traces.md)
     rate_multiplier: float = 1.0  # trace / servegen: 2.0 replays twice as fast
     concurrency: int = 1  # closed: users, each with one request outstanding (arrival_rate_per_s is ignored)
@@ -69,8 +68,8 @@ class ServiceConfig:
     # Serve the model at another precision (null: the model's own): weights bf16, fp16,
     # fp8, fp4, mxfp4, fp32; KV cache bf16, fp16, fp8, fp32. The GPU must run it natively
     # (fp8 needs Hopper or later, fp4 Blackwell; mxfp4 runs weight-only on fp8 GPUs).
-    weight_precision: Optional[str] = None
-    kv_precision: Optional[str] = None
+    weight_precision: str | None = None
+    kv_precision: str | None = None
     replicas: int = 1
     tp: int = 8
     router: str = "least_outstanding"  # a name in dcsim.policies.ROUTERS
@@ -92,8 +91,8 @@ class ServiceConfig:
     prefix_block_tokens: int = 512  # tokens per cached block (Mooncake's hash_ids blocks)
     prefill_replicas: int = 0  # > 0: disaggregated, the first replicas prefill and the rest decode
     kv_transfer_gbit_per_s: float = 400.0  # per GPU, prefill -> decode KV-cache transfer
-    slo_ttft_s: Optional[float] = None  # SLO thresholds; None: no SLO
-    slo_tpot_s: Optional[float] = None
+    slo_ttft_s: float | None = None  # SLO thresholds; None: no SLO
+    slo_tpot_s: float | None = None
     priority: int = 0  # higher runs first under the priority scheduler
     autoscale: AutoscaleConfig = field(default_factory=AutoscaleConfig)
 
@@ -122,12 +121,12 @@ class TrainingJobConfig:
     submit_time_s: float = 0.0
     tokens_per_step: float = 4194304.0  # global batch x sequence length
     steps: int = 100
-    tokens_to_train: Optional[float] = None  # set: steps = ceil(tokens_to_train / tokens_per_step)
+    tokens_to_train: float | None = None  # set: steps = ceil(tokens_to_train / tokens_per_step)
     # Share of peak BF16 FLOP/s during compute: Llama 3 405B pre-training reached 38-43 %
     # MFU on 8k-16k H100s (Dubey et al., The Llama 3 Herd of Models, 2024, Table 4). Null:
     # 0.40 for the simple data-parallel model, dcsim.hardware.training's calibrated 0.53
     # (compute share before communication and bubbles) with a parallelism.
-    compute_efficiency: Optional[float] = None
+    compute_efficiency: float | None = None
     comm_overlap: float = 0.8
     # Set: the detailed step model of dcsim.hardware.training (TP over NVLink, pipeline
     # bubble, context and data parallel traffic) and its memory check.
@@ -149,7 +148,7 @@ class TrainingJobConfig:
     # dcsim.hardware.training.FAILURE_CAUSES) sends the node to repair for repair_s. A hot
     # spare node replaces it at once; with none free the job waits for the earliest repair.
     # Null: spares never run out (the node is always replaced at once).
-    hot_spare_nodes: Optional[int] = None
+    hot_spare_nodes: int | None = None
     repair_s: float = 86400.0  # node repair time (assumption: a day, swap and burn-in)
     power_swing: bool = False  # alternate compute and communication power within each step
     priority: int = 0  # higher runs first under the priority scheduler
@@ -167,9 +166,9 @@ class JobTraceConfig:
 
     source: str = "philly"
     path: str = "dcsim:traces/pollux_philly_jobs.csv.gz"
-    window_start_s: Optional[float] = None  # philly: keep jobs submitted in [start, end) s from the first
-    window_end_s: Optional[float] = None  # null: the whole trace
-    max_jobs: Optional[int] = None  # keep only the first max_jobs jobs (in submit order)
+    window_start_s: float | None = None  # philly: keep jobs submitted in [start, end) s from the first
+    window_end_s: float | None = None  # null: the whole trace
+    max_jobs: int | None = None  # keep only the first max_jobs jobs (in submit order)
     n_jobs: int = 1000  # synthetic
     horizon_s: float = 86400.0  # synthetic: submissions spread over [0, horizon_s)
     submit_offset_s: float = 0.0  # every job is submitted this much later

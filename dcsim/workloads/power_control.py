@@ -20,7 +20,8 @@ not only on average. Each cap change is an event in ``events.parquet``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from dcsim.policies.power import PowerConsumer, PowerView
 from dcsim.workloads.cluster import Cluster
@@ -36,7 +37,7 @@ class PowerController:
 
     def __init__(
         self,
-        sim: "Simulation",
+        sim: Simulation,
         cluster: Cluster,
         policy: Any,
         policy_name: str,
@@ -157,7 +158,7 @@ class PowerController:
         # scale the part above the minimum by one factor for everyone
         factor = max(0.0, (room_w - floor) / (worst - floor)) if worst > floor else 0.0
         out: dict[int, float | None] = {}
-        for w, (_, g, _) in consumers.items():
+        for w in consumers:
             c = caps[w]
             cap = self.gpu_tdp_w if c is None else c
             out[w] = self.gpu_min_cap_w + (cap - self.gpu_min_cap_w) * factor

@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict, deque
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -125,7 +126,7 @@ class ArraySegment:
 class Replica:
     """One model replica on ``tp`` GPUs."""
 
-    def __init__(self, service: "InferenceService", index: int, alloc: "Allocation", role: str = "both") -> None:
+    def __init__(self, service: InferenceService, index: int, alloc: Allocation, role: str = "both") -> None:
         self.service = service
         self.index = index
         self.alloc = alloc

@@ -171,7 +171,7 @@ class ReplicaModel:
 class FluidService:
     """A service at ``fluid`` fidelity: same constructor as ``InferenceService``."""
 
-    def __init__(self, sim: "Simulation", spec: "ServiceSpec", device: DeviceModel, router: Any, cluster: Cluster,
+    def __init__(self, sim: Simulation, spec: ServiceSpec, device: DeviceModel, router: Any, cluster: Cluster,
                  first_work_id: int, until_s: float) -> None:
         self.sim = sim
         self.spec = spec

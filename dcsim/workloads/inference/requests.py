@@ -237,7 +237,7 @@ class TokenGaps:
 
     # -- percentiles ------------------------------------------------------------------
     @staticmethod
-    def merged(logs: list["TokenGaps"]) -> "TokenGaps":
+    def merged(logs: list[TokenGaps]) -> TokenGaps:
         """One log holding every gap of ``logs`` (e.g. all services of a run)."""
         out = TokenGaps(fold_at=1 << 62)
         for g in logs:

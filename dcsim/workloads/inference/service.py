@@ -15,8 +15,9 @@ continues there.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -96,7 +97,7 @@ class InferenceService:
 
     def __init__(
         self,
-        sim: "Simulation",
+        sim: Simulation,
         spec: ServiceSpec,
         device: DeviceModel,
         router: Any,
@@ -256,6 +257,10 @@ class InferenceService:
             n -= 1
             self._release_if_drained(r)
 
+    def _release_drained(self, _ev: Any = None) -> None:
+        for r in list(self.draining):
+            self._release_if_drained(r)
+
     def _release_if_drained(self, r: Replica) -> None:
         if r.outstanding == 0 and r.idle:
             self.draining.remove(r)
@@ -289,8 +294,14 @@ class InferenceService:
         self._block_at = 0
         self._thinks = np.empty(0)
         self._think_at = 0
-        self.sim.env.timeout(0).callbacks.append(
-            lambda _ev: [self._user_sends() for _ in range(self._closed.concurrency)])
+        assert self._closed is not None, "only a closed-loop service has users"
+        concurrency = self._closed.concurrency
+
+        def start_users(_ev: Any) -> None:
+            for _ in range(concurrency):
+                self._user_sends()
+
+        self.sim.env.timeout(0).callbacks.append(start_users)
 
     def _user_sends(self) -> None:
         """A user sends its next request now."""
@@ -308,6 +319,7 @@ class InferenceService:
         """A user's request finished (completed or dropped): it thinks, then sends its next.
         Always through a timer, even without think time, so the next request arrives after
         the replica has taken its next step."""
+        assert self._closed is not None, "only a closed-loop service has users"
         if self._think_at == len(self._thinks):
             self._thinks = self._closed.think_times_s(self._think_rng, self.CLOSED_BLOCK)
             self._think_at = 0
@@ -373,8 +385,7 @@ class InferenceService:
             self._window[0] += 1
             self._window[1] += self._meets_slo(req)
         if self.draining:  # check after the replica has taken its next step
-            self.sim.env.timeout(0).callbacks.append(lambda _ev: [self._release_if_drained(r) for r in
-                                                                   list(self.draining)])
+            self.sim.env.timeout(0).callbacks.append(self._release_drained)
 
     def _meets_slo(self, req: Request) -> bool:
         s = self.spec

@@ -22,10 +22,11 @@ import json
 import math
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 import numpy as np
 

@@ -37,8 +37,9 @@ the next checkpoint, the next failure and completion.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.models import LlmSpec
@@ -96,7 +97,7 @@ class TrainingJob:
 
     kind = "training"
 
-    def __init__(self, sim: "Simulation", spec: JobSpec, cluster: Cluster, device: DeviceModel) -> None:
+    def __init__(self, sim: Simulation, spec: JobSpec, cluster: Cluster, device: DeviceModel) -> None:
         self.sim = sim
         self.spec = spec
         self.cluster = cluster

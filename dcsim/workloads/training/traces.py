@@ -27,10 +27,11 @@ import csv
 import gzip
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 import numpy as np
 
@@ -203,7 +204,7 @@ def _timestamp_s(path: Path, row: int, text: str) -> float:
     except ValueError:
         raise JobTraceError(path, f"timestamp {text!r} is neither seconds nor YYYY-MM-DD HH:MM:SS", row) from None
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
+        stamp = stamp.replace(tzinfo=UTC)
     return stamp.timestamp()
 
 

@@ -522,7 +522,8 @@ def _resilience(field: str, j: TrainingJobConfig, model: LlmSpec) -> dict[str, A
     require(j.hot_spare_nodes is None or j.hot_spare_nodes >= 0, f"{field}.hot_spare_nodes", j.hot_spare_nodes,
             "an integer >= 0, or null for spares that never run out")
     write_s = _checkpoint_write_s(model, j.storage_gbyte_per_s)
-    rate, causes = 0.0, cast(tuple[tuple[str, float], ...], ())
+    rate = 0.0
+    causes: tuple[tuple[str, float], ...] = ()
     if j.failures and j.failure_rate_scale > 0:
         rate = tm.interruption_rate_per_s(j.gpus) * j.failure_rate_scale
         total = sum(c.per_gpu_hour for c in tm.FAILURE_CAUSES.values())

@@ -17,11 +17,11 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from dcsim.config.keys import check_no_unknown_keys
-from dcsim.config.schema import DcsimConfig
+from dcsim.config.schema import MAX_DURATION_S, DcsimConfig
 from dcsim.core.errors import ConfigError, require
 from dcsim.core.units import GB_B, KW_W
 from dcsim.facility.climate import Climate
-from dcsim.facility.config import FacilityConfig
+from dcsim.facility.config import MAX_CONTROL_STEPS, MAX_GPUS, MAX_RACKS, FacilityConfig
 from dcsim.facility.controller import FacilitySpec, Fault
 from dcsim.facility.cooling import CoolingPlant
 from dcsim.facility.power_path import PowerPath
@@ -35,7 +35,15 @@ from dcsim.hardware.performance import TrainingStep, max_kv_tokens, training_ste
 from dcsim.hardware.profiles import engines, profile_gpus
 from dcsim.policies.registry import PLACEMENTS, ROUTERS, SCHEDULERS
 from dcsim.scenario import Scenario
-from dcsim.workloads.config import JobTraceConfig, LengthConfig, ServiceConfig, TrainingJobConfig
+from dcsim.workloads.config import (
+    MAX_ARRIVAL_RATE_PER_S,
+    MAX_CLOSED_USERS,
+    MAX_REQUESTS,
+    JobTraceConfig,
+    LengthConfig,
+    ServiceConfig,
+    TrainingJobConfig,
+)
 from dcsim.workloads.inference.requests import LENGTH_DISTRIBUTIONS, LengthDistribution
 from dcsim.workloads.inference.service import ServiceSpec, length_sampler
 from dcsim.workloads.training.job import JobSpec
@@ -61,8 +69,13 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
     """Validate a config and turn it into a runnable scenario."""
     c = to_config(cfg)
     require(c.seed >= 0, "seed", c.seed, "an integer >= 0")
-    require(c.duration_s > 0, "duration_s", c.duration_s, "a duration in seconds > 0")
+    require(0 < c.duration_s <= MAX_DURATION_S, "duration_s", c.duration_s,
+            f"a finite duration in seconds > 0 and at most {MAX_DURATION_S:,.0f} (10 years)")
     topology, gpu = _topology(c.facility)
+    steps_min_s = c.duration_s / MAX_CONTROL_STEPS
+    require(c.facility.control_interval_s >= steps_min_s, "facility.control_interval_s", c.facility.control_interval_s,
+            f"at least duration_s / {MAX_CONTROL_STEPS:,} = {steps_min_s:g} s (at most {MAX_CONTROL_STEPS:,} control "
+            f"intervals per run)")
     facility = _facility(c.facility, topology, gpu)
     policy = _power_policy(c.facility, gpu)
     min_cap_w = gpu_min_cap_w(c.facility, gpu)
@@ -74,7 +87,8 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
     require(c.scheduler.placement in PLACEMENTS, "scheduler.placement", c.scheduler.placement,
             f"one of {sorted(PLACEMENTS)}")
     services = tuple(
-        (_service(f"workload.services.{name}", name, s, topology, gpu, c.facility.climate.start_hour), s.router)
+        (_service(f"workload.services.{name}", name, s, topology, gpu, c.facility.climate.start_hour, c.duration_s),
+         s.router)
         for name, s in c.workload.services.items()
     )
     replica_gpus = sum((spec.autoscale.max_replicas if spec.autoscale else spec.replicas) * spec.tp
@@ -116,11 +130,17 @@ def _positive(field: str, value: Any, what: str = "a number > 0") -> None:
 def _topology(f: FacilityConfig) -> tuple[Topology, GpuSpec]:
     require(f.node.gpu in GPUS, "facility.node.gpu", f.node.gpu, f"one of {sorted(GPUS)}")
     gpu = GPUS[f.node.gpu]
-    _positive("facility.num_racks", f.num_racks, "an integer >= 1")
+    require(1 <= f.num_racks <= MAX_RACKS, "facility.num_racks", f.num_racks, f"an integer in 1..{MAX_RACKS:,}")
     _positive("facility.node.gpus_per_node", f.node.gpus_per_node, "an integer >= 1")
     g = f.node.gpus_per_node
     require(f.rack.gpus_per_rack >= g and f.rack.gpus_per_rack % g == 0, "facility.rack.gpus_per_rack",
             f.rack.gpus_per_rack, f"a positive multiple of facility.node.gpus_per_node={g}")
+    require(f.rack.gpus_per_rack <= MAX_GPUS, "facility.rack.gpus_per_rack", f.rack.gpus_per_rack,
+            f"at most {MAX_GPUS:,} GPUs (the bound on a facility's GPUs)")
+    gpus = f.num_racks * f.rack.gpus_per_rack
+    require(gpus <= MAX_GPUS, "facility.num_racks", f.num_racks,
+            f"at most {MAX_GPUS // f.rack.gpus_per_rack:,} racks of {f.rack.gpus_per_rack} GPUs "
+            f"(at most {MAX_GPUS:,} GPUs in all; this is {gpus:,})")
     require(0 <= f.node.host_idle_w <= f.node.host_busy_w, "facility.node.host_idle_w", f.node.host_idle_w,
             f"between 0 and facility.node.host_busy_w={f.node.host_busy_w}")
     _positive("facility.control_interval_s", f.control_interval_s, "an interval in seconds > 0")
@@ -351,7 +371,7 @@ FIDELITIES = ("request", "fluid")
 LENGTH_MEAN_SAMPLES = 100_000  # draws that estimate mean lengths for the fluid model (fixed seed)
 
 
-def _arrivals(field: str, s: ServiceConfig, start_hour: float) -> tuple[Any, Any, Any]:
+def _arrivals(field: str, s: ServiceConfig, start_hour: float, duration_s: float) -> tuple[Any, Any, Any]:
     """(arrival process, trace or None, length sampler or None) of a service."""
     from dcsim.workloads.inference import arrivals as arr
 
@@ -363,8 +383,9 @@ def _arrivals(field: str, s: ServiceConfig, start_hour: float) -> tuple[Any, Any
         require(a.trace_path is None, f"{field}.arrivals.trace_path", a.trace_path,
                 "null with arrivals.process=closed (a closed loop draws prompt_tokens and output_tokens)")
         c = a.concurrency
-        require(isinstance(c, int) and not isinstance(c, bool) and c >= 1, f"{field}.arrivals.concurrency", c,
-                "an integer >= 1 (users, each with one request outstanding)")
+        require(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= MAX_CLOSED_USERS,
+                f"{field}.arrivals.concurrency", c,
+                f"an integer in 1..{MAX_CLOSED_USERS:,} (users, each with one request outstanding)")
         t = a.think_time_s
         require(isinstance(t, (int, float)) and math.isfinite(t) and t >= 0, f"{field}.arrivals.think_time_s", t,
                 "a finite number of seconds >= 0 (mean of an exponential think time; 0: none)")
@@ -384,7 +405,12 @@ def _arrivals(field: str, s: ServiceConfig, start_hour: float) -> tuple[Any, Any
             return arr.ScaledArrivals(wl, a.rate_multiplier) if a.rate_multiplier != 1.0 else wl, None, wl.sample_lengths
         except (OSError, ValueError) as e:
             raise ConfigError(f"{field}.arrivals.trace_path", a.trace_path, f"a readable trace: {e}") from None
-    require(s.arrival_rate_per_s >= 0, f"{field}.arrival_rate_per_s", s.arrival_rate_per_s, "requests per second >= 0")
+    rate = s.arrival_rate_per_s
+    require(0 <= rate <= MAX_ARRIVAL_RATE_PER_S, f"{field}.arrival_rate_per_s", rate,
+            f"requests per second in [0, {MAX_ARRIVAL_RATE_PER_S:,.0f}]")
+    require(s.fidelity != "request" or rate * duration_s <= MAX_REQUESTS, f"{field}.arrival_rate_per_s", rate,
+            f"at most {MAX_REQUESTS:,} requests over duration_s={duration_s:g} at request fidelity "
+            f"({MAX_REQUESTS / duration_s:g} per second; use fidelity=fluid for more)")
     try:
         if a.process == "poisson":
             return arr.PoissonArrivals(s.arrival_rate_per_s), None, None
@@ -420,7 +446,8 @@ def _gpu_runs(precision: str, key: str, native: tuple[str, ...]) -> bool:
     return True
 
 
-def _service(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: GpuSpec, start_hour: float) -> ServiceSpec:
+def _service(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: GpuSpec, start_hour: float,
+             duration_s: float) -> ServiceSpec:
     model = _served_precision(field, _model(f"{field}.model", s.model), s, gpu)
     g = topology.node.gpus_per_node
     require(s.replicas >= 0, f"{field}.replicas", s.replicas, "an integer >= 0")
@@ -447,7 +474,7 @@ def _service(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: G
         v = getattr(s, slo)
         require(v is None or v > 0, f"{field}.{slo}", v, "seconds > 0, or null for no SLO")
     autoscale = _autoscale(f"{field}.autoscale", s)
-    arrivals, trace, sampler = _arrivals(field, s, start_hour)
+    arrivals, trace, sampler = _arrivals(field, s, start_hour, duration_s)
     if sampler is None:
         prompt = _lengths(f"{field}.prompt_tokens", s.prompt_tokens)
         output = _lengths(f"{field}.output_tokens", s.output_tokens)

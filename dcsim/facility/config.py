@@ -152,9 +152,18 @@ class CostConfig:
     cost_of_capital: float | None = None
 
 
+# Plausibility bounds of a facility, checked before anything is built: the largest
+# announced AI campuses hold a few hundred thousand GPUs; a typo (an extra zero or
+# three) should stop in a second, not allocate for minutes.
+MAX_RACKS = 100_000
+MAX_GPUS = 1_000_000
+# Control-loop steps per run: duration_s / control_interval_s (ten years at 60 s is 5.3 M).
+MAX_CONTROL_STEPS = 10_000_000
+
+
 @dataclass
 class FacilityConfig:
-    num_racks: int = 4
+    num_racks: int = 4  # 1..MAX_RACKS, and at most MAX_GPUS GPUs in all
     node: NodeConfig = field(default_factory=NodeConfig)
     rack: RackConfig = field(default_factory=RackConfig)
     power: PowerConfig = field(default_factory=PowerConfig)

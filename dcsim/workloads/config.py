@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Plausibility bounds of a service, checked before a run starts: a request stream is drawn
+# up front, so a typo in a rate or a duration must stop with an error, not allocate.
+MAX_ARRIVAL_RATE_PER_S = 1e6  # requests per second of one service
+MAX_REQUESTS = 100_000_000  # expected requests of one request-fidelity service over a run (fluid: no bound)
+MAX_CLOSED_USERS = 1_000_000  # users of a closed loop
+
 
 @dataclass
 class LengthConfig:

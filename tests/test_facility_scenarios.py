@@ -107,8 +107,10 @@ BUDGET = ["duration_s=1800", "facility.power.budget_kw=110", "output.write=false
 
 @pytest.fixture(scope="module")
 def oversubscribed():
-    """The default mixed scenario (peak ~145 kW at the meter) under a 110 kW budget."""
-    return {p: dcsim.run(BUDGET + [f"facility.power.policy={p}"]) for p in ("none", "proportional", "priority")}
+    """The default mixed scenario (peak ~145 kW at the meter) under a 110 kW budget, and
+    without one ("none": a budget with policy=none is refused, it would be ignored)."""
+    runs = {p: dcsim.run(BUDGET + [f"facility.power.policy={p}"]) for p in ("proportional", "priority")}
+    return {"none": dcsim.run([o for o in BUDGET if "budget_kw" not in o]), **runs}
 
 
 @pytest.mark.parametrize("policy", ["proportional", "priority"])

@@ -78,6 +78,10 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
             f"intervals per run)")
     facility = _facility(c.facility, topology, gpu)
     policy = _power_policy(c.facility, gpu)
+    require(c.facility.power.budget_kw is None or c.facility.power.policy != "none" or c.scheduler.power_admission,
+            "facility.power.budget_kw", c.facility.power.budget_kw,
+            "null with facility.power.policy=none, which would ignore it: choose a policy that holds the budget "
+            "(power_policy=static, proportional or priority) or set scheduler.power_admission=true")
     min_cap_w = gpu_min_cap_w(c.facility, gpu)
     cap = c.facility.node.gpu_power_cap_w
     require(cap is None or gpu.idle_w < cap, "facility.node.gpu_power_cap_w", cap,
@@ -293,8 +297,15 @@ def _faults(f: FacilityConfig) -> tuple[Fault, ...]:
 
 def _facility(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> FacilitySpec:
     path, it_capacity_w = _power_path(f, topology)
-    require(f.power.budget_kw is None or f.power.budget_kw > 0, "facility.power.budget_kw", f.power.budget_kw,
+    budget_kw = f.power.budget_kw
+    require(budget_kw is None or budget_kw > 0, "facility.power.budget_kw", budget_kw,
             "kW > 0 at the utility meter, or null")
+    # Idle draw at the meter (every GPU and host idle, through the power path, before
+    # cooling): no cap brings the facility below it, so a budget under it cannot be held.
+    idle_kw = path.input_w(topology.gpus_total * gpu.idle_w + topology.num_nodes * topology.node.host_idle_w) / KW_W
+    require(budget_kw is None or budget_kw > idle_kw, "facility.power.budget_kw", budget_kw,
+            f"kW above the facility's idle draw at the meter ({idle_kw:,.1f} kW with every GPU and host idle, "
+            f"before cooling), or null")
     plant, thermal, density_cap_w = _cooling(f, topology, gpu)
     climate = _climate(f)
     carbon, price, dr = _grid(f, climate)

@@ -34,7 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 import dcsim
 from dcsim.api import CONFIG_MODULE, CONFIG_NAME
 from dcsim.config.build import build
-from dcsim.config.keys import allowed_keys
+from dcsim.config.keys import unknown_key_hint
 from dcsim.config.store import register_configs
 from dcsim.core.errors import ConfigError
 from dcsim.core.units import KWH_J
@@ -62,10 +62,9 @@ def _one_line(exc: BaseException) -> str:
             parts.append(f"options are {[o for o in options if not o.startswith('base_')]}")
         key = getattr(e, "full_key", None) or _override_key(first)
         if key and "not in" in str(e):
-            parent = key.rpartition(".")[0]
-            allowed = allowed_keys(parent)
-            if allowed is not None:
-                parts.append(f"keys of {parent or 'the top level'} are {allowed}")
+            hint = unknown_key_hint(key, getattr(e, "object_type", None))
+            if hint is not None:
+                parts.append(hint)
         e = e.__cause__
     return ": ".join(parts)
 

@@ -223,6 +223,23 @@ def test_sweep_whose_every_point_is_impossible_stops_up_front(tmp_path):
     assert not (tmp_path / "multirun").exists() or summaries_under(tmp_path / "multirun") == []
 
 
+@pytest.mark.parametrize("override,says", [
+    ("+facility.faults=[{kind:chiller,foo:1}]",
+     "Key 'foo' not in 'FaultConfig': keys of facility.faults.<i> are ['kind', 'start_s', 'duration_s', 'capacity_share']"),
+    ("workload.services.chat.arrivals.trace_format=xml",
+     "trace_format=xml: Invalid value 'xml', expected one of [auto, azure, mooncake, generic]"),
+], ids=["unknown_key_of_a_list_item", "enum_choice"])
+def test_composition_errors_name_the_schema_and_what_it_allows(override, says):
+    """Errors OmegaConf raises while composing (checked in this process, on this checkout's
+    code) say what the schema allows: an unknown key of a list item lists that item's keys
+    (not the top level's), a bad choice lists the enum's values."""
+    from dcsim.cli import validate
+
+    err, refused, _ = validate([override])
+    assert err is not None and "\n" not in err and refused == []
+    assert says in err, err
+
+
 # --------------------------------------------------------------------------- help and packaging
 
 

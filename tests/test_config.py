@@ -95,6 +95,24 @@ CONFIG_ERRORS = [
     ("added_unknown_service_key", ["+workload.services.chat.speed=3"], "workload.services.chat.speed", 3),
     ("missing_epw", ["facility.climate.epw_path=/nonexistent/weather.epw"], "facility.climate.epw_path",
      "/nonexistent/weather.epw"),
+    # plausibility bounds, before anything is allocated
+    ("racks_beyond_bound", ["facility.num_racks=100000000"], "facility.num_racks", 100000000),
+    ("gpus_beyond_bound", ["facility.num_racks=40000"], "facility.num_racks", 40000),  # 1.28 M GPUs
+    ("duration_beyond_bound", ["duration_s=1e12"], "duration_s", 1e12),
+    ("duration_infinite", ["duration_s=inf"], "duration_s", float("inf")),
+    ("control_steps_beyond_bound", ["facility.control_interval_s=1e-6"], "facility.control_interval_s", 1e-6),
+    ("rate_beyond_bound", ["workload.services.chat.arrival_rate_per_s=1e7"], "workload.services.chat.arrival_rate_per_s",
+     1e7),
+    ("requests_beyond_bound", ["duration_s=1e8"], "workload.services.chat.arrival_rate_per_s", 5.5),
+    # power budgets that would be ignored or cannot be held
+    ("budget_without_policy", ["facility.power.budget_kw=120"], "facility.power.budget_kw", 120),
+    ("budget_below_idle", ["facility.power.budget_kw=1", "facility.power.policy=priority"], "facility.power.budget_kw",
+     1),
+    # the exact leaf, not its parent
+    ("bad_redundancy", ["facility.power.stages.ups.redundancy=N+x"], "facility.power.stages.ups.redundancy", "N+x"),
+    ("units_for_redundancy", ["facility.power.stages.ups.units=1"], "facility.power.stages.ups.units", 1),
+    ("zero_carnot_fraction", ["facility.cooling.carnot_fraction=0"], "facility.cooling.carnot_fraction", 0),
+    ("replicas_beyond_gpus", ["workload.services.chat.replicas=1000"], "workload.services.chat.replicas", 1000),
 ]
 
 
@@ -113,15 +131,28 @@ def test_config_error_names_field_and_value(overrides, field, value):
 
 
 def test_replicas_needing_more_gpus_than_the_facility_name_the_field():
-    """Replicas that need more GPUs than the facility has raise ConfigError naming workload.services."""
+    """Replicas that need more GPUs than the facility has raise ConfigError naming the
+    service's replicas, the replicas that would fit and the facility's GPUs."""
     cfg = compose_config(["workload=inference_only", "workload.services.chat.replicas=40"])  # 40 x TP4 > 128
     with pytest.raises(ConfigError) as info:
         build(cfg)
     err = info.value
-    assert err.field == "workload.services"
-    assert "160" in str(err.value)
-    assert "128" in err.allowed
-    assert str(err).startswith("workload.services=")
+    assert err.field == "workload.services.chat.replicas"
+    assert err.value == 40
+    assert "at most 32 replicas of tp=4" in err.allowed and "128 GPUs" in err.allowed
+
+
+def test_a_trace_request_too_long_for_the_gpus_is_blamed_on_its_row(tmp_path):
+    """A trace row whose prompt cannot fit in the replicas' memory names the trace file and
+    the row, not the TP degree."""
+    trace = tmp_path / "t.csv"
+    trace.write_text("t_arrival_s,prompt_tokens,output_tokens\n0.0,100,50\n\n1.5,100000000,20\n2.0,300,40\n")
+    cfg = compose_config(["workload=azure_conv", f"workload.services.chat.arrivals.trace_path={trace}",
+                          "workload.services.chat.arrivals.trace_format=generic"])
+    with pytest.raises(ConfigError) as info:
+        build(cfg)
+    assert info.value.field == "workload.services.chat.arrivals.trace_path"
+    assert "row 4 (t.csv:4) asks 100000000 prompt + 20 output tokens" in info.value.allowed  # line 3 is blank
 
 
 def test_config_error_is_a_value_error():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
 from typing import Any, cast
 
 import numpy as np
@@ -19,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from dcsim.config.keys import check_no_unknown_keys
 from dcsim.config.schema import MAX_DURATION_S, DcsimConfig
 from dcsim.core.errors import ConfigError, require
+from dcsim.core.fields import check_ranges
 from dcsim.core.units import GB_B, KW_W
 from dcsim.facility.climate import Climate
 from dcsim.facility.config import MAX_CONTROL_STEPS, MAX_GPUS, MAX_RACKS, FacilityConfig
@@ -95,10 +97,7 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
          s.router)
         for name, s in c.workload.services.items()
     )
-    replica_gpus = sum((spec.autoscale.max_replicas if spec.autoscale else spec.replicas) * spec.tp
-                       for spec, _ in services)
-    require(replica_gpus <= topology.gpus_total, "workload.services", f"{replica_gpus} GPUs of replicas",
-            f"at most the facility's {topology.gpus_total} GPUs")
+    _check_replicas_fit(services, topology.gpus_total)
     first_job_id = sum(spec.replicas for spec, _ in services)
     jobs = tuple(
         _job(f"workload.training.{name}", first_job_id + i, name, j, topology, gpu, c.facility, device)
@@ -125,6 +124,21 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
         placement=c.scheduler.placement,
         power_admission=c.scheduler.power_admission,
     )
+
+
+def _check_replicas_fit(services: tuple[tuple[ServiceSpec, str], ...], gpus_total: int) -> None:
+    """Every service's replicas (at their autoscaling maximum) fit the facility's GPUs
+    together; the first that does not is named with the GPUs left for it."""
+    used = 0
+    for spec, _ in services:
+        field = f"workload.services.{spec.name}." + ("autoscale.max_replicas" if spec.autoscale else "replicas")
+        n = spec.autoscale.max_replicas if spec.autoscale else spec.replicas
+        left = gpus_total - used
+        before = f", {used} of them taken by the services before it" if used else ""
+        require(n * spec.tp <= left, field, n,
+                f"at most {left // spec.tp} replicas of tp={spec.tp} ({n * spec.tp} GPUs asked): the facility has "
+                f"{gpus_total} GPUs{before}")
+        used += n * spec.tp
 
 
 def _positive(field: str, value: Any, what: str = "a number > 0") -> None:
@@ -165,7 +179,7 @@ def gpu_min_cap_w(f: FacilityConfig, gpu: GpuSpec) -> float:
 
 def _power_path(f: FacilityConfig, topology: Topology) -> tuple[PowerPath, float]:
     """The power path sized for the provisioned IT capacity, and that capacity."""
-    from dcsim.facility.power_path import StageSpec
+    from dcsim.facility.power_path import StageSpec, usable_units
 
     require(f.power.oversubscription >= 1.0, "facility.power.oversubscription", f.power.oversubscription,
             "a ratio >= 1 of IT nameplate to provisioned IT capacity")
@@ -177,6 +191,13 @@ def _power_path(f: FacilityConfig, topology: Topology) -> tuple[PowerPath, float
             v = getattr(s, coef)
             require(0 <= v < 0.5, f"{field}.{coef}", v, "a loss fraction in [0, 0.5)")
         require(s.units >= 1, f"{field}.units", s.units, "an integer >= 1")
+        scheme = s.redundancy.replace(" ", "").upper()
+        require(scheme in ("N", "2N") or re.fullmatch(r"N\+[0-9]+", scheme) is not None, f"{field}.redundancy",
+                s.redundancy, "N, N+k (k spare units, e.g. N+1) or 2N")
+        try:
+            usable_units(s.redundancy, s.units)
+        except ValueError as e:
+            raise ConfigError(f"{field}.units", s.units, str(e)) from None
         require(s.unit_rating_kw is None or s.unit_rating_kw > 0, f"{field}.unit_rating_kw", s.unit_rating_kw,
                 "kW > 0, or null to size the units to the provisioned IT capacity")
         specs.append(StageSpec(name, s.no_load, s.proportional, s.square, s.redundancy, s.units,
@@ -194,6 +215,7 @@ def _cooling(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> tuple[Cooli
     from dcsim.facility.thermal import RackThermal
 
     c = f.cooling
+    check_ranges(c, "facility.cooling")
     require(c.technology in TECHNOLOGIES, "facility.cooling.technology", c.technology, f"one of {sorted(TECHNOLOGIES)}")
     require(c.condenser in ("dry", "tower"), "facility.cooling.condenser", c.condenser, "dry or tower")
     require(c.over_density in ("error", "throttle"), "facility.cooling.over_density", c.over_density,
@@ -410,7 +432,7 @@ def _arrivals(field: str, s: ServiceConfig, start_hour: float, duration_s: float
 
         try:
             if a.process == "trace":
-                trace = traces.read_trace(resolve_data_path(a.trace_path), a.trace_format)
+                trace = traces.read_trace(resolve_data_path(a.trace_path), a.trace_format.value)
                 return arr.TraceArrivals(trace, a.rate_multiplier), trace, None
             wl = traces.read_servegen(a.trace_path)
             return arr.ScaledArrivals(wl, a.rate_multiplier) if a.rate_multiplier != 1.0 else wl, None, wl.sample_lengths
@@ -491,7 +513,9 @@ def _service(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: G
         output = _lengths(f"{field}.output_tokens", s.output_tokens)
         sampler = length_sampler(prompt, output)
     if trace is not None:
-        longest = int(trace.prompt_tokens.max() + trace.output_tokens.max()) if len(trace.prompt_tokens) else 0
+        totals = trace.prompt_tokens + trace.output_tokens
+        longest_at = int(np.argmax(totals)) if len(totals) else -1
+        longest = int(totals[longest_at]) if len(totals) else 0
         mean_p, mean_o = float(trace.prompt_tokens.mean()), float(trace.output_tokens.mean())
         median_p = float(np.median(trace.prompt_tokens))
     else:
@@ -503,6 +527,13 @@ def _service(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: G
     kv = max_kv_tokens(model, gpu, s.tp, s.gpu_memory_utilization, context_tokens=mean_p + mean_o)
     need_gb = (model.weight_bytes + longest * model.kv_bytes_per_token_on(s.tp)) / GB_B
     have_gb = s.tp * gpu.hbm_bytes * s.gpu_memory_utilization / GB_B
+    if trace is not None and kv < longest:  # the trace's row is to blame, not the TP degree
+        row = trace.rows[longest_at] if trace.rows is not None else longest_at + 1
+        raise ConfigError(f"{field}.arrivals.trace_path", s.arrivals.trace_path,
+                          f"a trace whose every request fits {model.name} on {s.tp} x {gpu.name}: row {row} "
+                          f"({trace.name}:{row}) asks {int(trace.prompt_tokens[longest_at])} prompt + "
+                          f"{int(trace.output_tokens[longest_at])} output tokens, {need_gb:.0f} GB with the weights, "
+                          f"{have_gb:.0f} GB available (at most {kv} tokens of KV cache)")
     require(kv >= longest, f"{field}.tp", s.tp,
             f"a TP degree whose GPU memory holds {model.name}: weights plus the KV cache of the longest request "
             f"need {need_gb:.0f} GB, {s.tp} x {gpu.name} give {have_gb:.0f} GB")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dcsim.core.fields import Range, ranged
+
 
 @dataclass
 class NodeConfig:
@@ -62,6 +64,10 @@ class PowerConfig:
     gpu_min_cap_w: float | None = None  # lowest settable cap; null: the GPU's catalogue min_power_cap_w
 
 
+_APPROACH = Range(0, None, what="kelvin")  # a temperature approach of the plant
+_POWER_SHARE = Range(0, 1, what="watts per watt of heat")
+
+
 @dataclass
 class CoolingConfig:
     """The cooling technology and plant (dcsim/facility/cooling.py, sources in docs/cooling.md)."""
@@ -70,18 +76,20 @@ class CoolingConfig:
     condenser: str = "dry"  # dry (dry coolers, no water) or tower (evaporative, wet bulb)
     over_density: str = "error"  # a rack denser than the technology allows: error, or throttle its GPUs
     supply_temp_c: float | None = None  # override the technology's facility water supply temperature
-    carnot_fraction: float = 0.6
-    evaporator_approach_k: float = 2.0
-    tower_condenser_approach_k: float = 11.0
-    dry_condenser_approach_k: float = 17.0
-    tower_economiser_approach_k: float = 6.0
-    dry_economiser_approach_k: float = 8.0
-    facility_pump_share: float = 0.02
-    tower_fan_share: float = 0.01
-    dry_fan_share: float = 0.03
-    evaporated_share: float = 0.85
-    cycles_of_concentration: float = 4.0
-    heat_reuse_min_c: float = 40.0
+    # The plant's parameters (dcsim.facility.cooling.CoolingPlant, which says what each is).
+    carnot_fraction: float = ranged(0.6, Range(0, 1, low_open=True, what="a fraction of the Carnot COP"))
+    evaporator_approach_k: float = ranged(2.0, _APPROACH)
+    tower_condenser_approach_k: float = ranged(11.0, _APPROACH)
+    dry_condenser_approach_k: float = ranged(17.0, _APPROACH)
+    tower_economiser_approach_k: float = ranged(6.0, _APPROACH)
+    dry_economiser_approach_k: float = ranged(8.0, _APPROACH)
+    facility_pump_share: float = ranged(0.02, _POWER_SHARE)
+    tower_fan_share: float = ranged(0.01, _POWER_SHARE)
+    dry_fan_share: float = ranged(0.03, _POWER_SHARE)
+    evaporated_share: float = ranged(0.85, Range(0, 1, what="a share of the tower's heat"))
+    cycles_of_concentration: float = ranged(4.0, Range(1, None, low_open=True, what="a ratio",
+                                                       note="blowdown = evaporation / (cycles - 1)"))
+    heat_reuse_min_c: float = ranged(40.0, Range(what="degrees C"))
     gpu_limit_c: float | None = None  # GPU throttle temperature; null: the GPU's catalogue throttle_temp_c
 
 

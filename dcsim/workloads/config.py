@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 # Plausibility bounds of a service, checked before a run starts: a request stream is drawn
 # up front, so a typo in a rate or a duration must stop with an error, not allocate.
@@ -23,6 +24,15 @@ class LengthConfig:
     max_tokens: int = 8192
 
 
+class TraceFormat(StrEnum):
+    """Formats of a request trace (dcsim.workloads.inference.traces.TRACE_FORMATS)."""
+
+    auto = "auto"
+    azure = "azure"
+    mooncake = "mooncake"
+    generic = "generic"
+
+
 @dataclass
 class ArrivalConfig:
     """How requests arrive. ``process``: poisson, gamma (bursty renewal with ``cv``),
@@ -37,7 +47,7 @@ class ArrivalConfig:
     peak_to_trough: float = 3.0  # diurnal: ratio of the highest to the lowest rate
     peak_hour: float = 14.0  # diurnal: local hour of the peak
     trace_path: str | None = None  # trace / servegen
-    trace_format: str = "auto"  # trace: auto, azure, mooncake or generic (docs/traces.md)
+    trace_format: TraceFormat = TraceFormat.auto  # trace: auto, azure, mooncake or generic (docs/traces.md)
     rate_multiplier: float = 1.0  # trace / servegen: 2.0 replays twice as fast
     concurrency: int = 1  # closed: users, each with one request outstanding (arrival_rate_per_s is ignored)
     think_time_s: float = 0.0  # closed: mean of the exponential think time between a user's requests; 0: none

@@ -66,6 +66,9 @@ class Trace:
     prompt_tokens: np.ndarray
     output_tokens: np.ndarray
     hash_ids: tuple[tuple[int, ...], ...] | None = None
+    # The line of the file each request was read from (1-based), for errors that blame one
+    # request on its row; None for a trace not read from a file.
+    rows: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         t = np.array(self.t_arrival_s, dtype=np.float64)
@@ -81,6 +84,8 @@ class Trace:
             raise ValueError(f"Trace {self.name!r}: prompt_tokens and output_tokens must be >= 1")
         if self.hash_ids is not None and len(self.hash_ids) != n:
             raise ValueError(f"Trace {self.name!r}: hash_ids has {len(self.hash_ids)} entries for {n} requests")
+        if self.rows is not None and len(self.rows) != n:
+            raise ValueError(f"Trace {self.name!r}: rows has {len(self.rows)} entries for {n} requests")
         for name, arr in (("t_arrival_s", t), ("prompt_tokens", prompt), ("output_tokens", output)):
             arr.flags.writeable = False
             object.__setattr__(self, name, arr)
@@ -214,7 +219,9 @@ def _read_azure(path: Path, stream: IO[str]) -> Trace:
     times_ns: list[int] = []
     prompt: list[int] = []
     output: list[int] = []
+    rows: list[int] = []
     for row, cells in _csv_rows(path, stream, AZURE_COLUMNS):
+        rows.append(row)
         ns = _azure_ns(cells["TIMESTAMP"], path, row)
         if times_ns and ns < times_ns[-1]:
             raise TraceError(path, f"TIMESTAMP {cells['TIMESTAMP']} is earlier than the row before; "
@@ -225,7 +232,7 @@ def _read_azure(path: Path, stream: IO[str]) -> Trace:
     if not times_ns:
         raise TraceError(path, "no requests after the header")
     t = np.array([ns - times_ns[0] for ns in times_ns], dtype=np.float64) / 1e9
-    return Trace(path.name, t, np.array(prompt, dtype=np.int64), np.array(output, dtype=np.int64))
+    return Trace(path.name, t, np.array(prompt, dtype=np.int64), np.array(output, dtype=np.int64), rows=tuple(rows))
 
 
 def _read_generic(path: Path, stream: IO[str]) -> Trace:
@@ -234,7 +241,9 @@ def _read_generic(path: Path, stream: IO[str]) -> Trace:
     output: list[int] = []
     hashes: list[tuple[int, ...]] = []
     has_hashes: bool | None = None
+    rows: list[int] = []
     for row, cells in _csv_rows(path, stream, GENERIC_COLUMNS):
+        rows.append(row)
         if has_hashes is None:
             has_hashes = "hash_ids" in cells
         text = cells["t_arrival_s"]
@@ -263,7 +272,7 @@ def _read_generic(path: Path, stream: IO[str]) -> Trace:
         raise TraceError(path, "no requests after the header")
     t_s = np.array(times, dtype=np.float64)
     return Trace(path.name, t_s - t_s[0], np.array(prompt, dtype=np.int64), np.array(output, dtype=np.int64),
-                 tuple(hashes) if has_hashes else None)
+                 tuple(hashes) if has_hashes else None, rows=tuple(rows))
 
 
 def _read_mooncake(path: Path, stream: IO[str]) -> Trace:
@@ -272,9 +281,11 @@ def _read_mooncake(path: Path, stream: IO[str]) -> Trace:
     output: list[int] = []
     hashes: list[tuple[int, ...]] = []
     has_hashes: bool | None = None
+    rows: list[int] = []
     for row, line in enumerate(stream, start=1):
         if not line.strip():
             continue
+        rows.append(row)
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -307,7 +318,7 @@ def _read_mooncake(path: Path, stream: IO[str]) -> Trace:
         raise TraceError(path, "empty file")
     t_s = np.array(times, dtype=np.float64) / 1e3
     return Trace(path.name, t_s - t_s[0], np.array(prompt, dtype=np.int64), np.array(output, dtype=np.int64),
-                 tuple(hashes) if has_hashes else None)
+                 tuple(hashes) if has_hashes else None, rows=tuple(rows))
 
 
 def _sniff(path: Path) -> str:

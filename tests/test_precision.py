@@ -16,7 +16,8 @@ from dcsim.hardware.gpus import GPUS
 from dcsim.hardware.models import MODELS, LlmSpecError
 from dcsim.hardware.performance import max_kv_tokens
 
-build_module = importlib.import_module("dcsim.config.build")  # the module (dcsim.config.build is also a function)
+facility_build = importlib.import_module("dcsim.facility.build")  # where the GPU is looked up
+service_build = importlib.import_module("dcsim.workloads.inference.build")
 
 # What each part runs natively, for the tests that need it before GpuSpec carries it.
 NATIVE = {"A100-80GB": ("bf16", "fp16"), "H100-SXM": ("bf16", "fp16", "fp8"), "H200": ("bf16", "fp16", "fp8"),
@@ -38,7 +39,7 @@ def native_gpus(monkeypatch):
     """GPUS as the build sees them, each with native_precisions (its own if it has one)."""
     patched = {n: g if hasattr(g, "native_precisions") else _WithNative(g, NATIVE.get(n, ("bf16",)))
                for n, g in GPUS.items()}
-    monkeypatch.setattr(build_module, "GPUS", patched)
+    monkeypatch.setattr(facility_build, "GPUS", patched)
     return patched
 
 
@@ -136,7 +137,7 @@ def test_refusals_hold_without_native_precisions_on_the_gpu():
         _chat(["workload.services.chat.kv_precision=fp8"], gpu="A100-80GB")
     gpu = SimpleNamespace(name="X", native_precisions=("bf16", "fp8"))
     s = SimpleNamespace(weight_precision="fp8", kv_precision=None)
-    m = build_module._served_precision("f", MODELS["Llama-3.1-8B"], s, gpu)
+    m = service_build._served_precision("f", MODELS["Llama-3.1-8B"], s, gpu)
     assert m.name == "Llama-3.1-8B@fp8"
 
 

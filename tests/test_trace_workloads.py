@@ -8,7 +8,8 @@ import pytest
 
 import dcsim
 from dcsim.api import compose_config
-from dcsim.config.build import build, resolve_data_path
+from dcsim.config.build import build
+from dcsim.data import resolve_data_path
 from dcsim.workloads.training.traces import PHILLY_BUSY_WEEK_S, read_philly
 
 TWO_WEEKS_S = 14 * 86400

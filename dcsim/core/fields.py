@@ -87,3 +87,8 @@ def check_ranges(obj: Any, path: str) -> None:
         if isinstance(allowed, Range):
             value = getattr(obj, f.name)
             require(allowed.allows(value), f"{path}.{f.name}", value, allowed.allowed())
+
+
+def positive(field: str, value: Any, what: str = "a number > 0") -> None:
+    """Raise ConfigError for ``field`` unless ``value > 0``."""
+    require(value > 0, field, value, what)

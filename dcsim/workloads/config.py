@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from dcsim.core.errors import require
+
+if TYPE_CHECKING:
+    from dcsim.hardware.models import LlmSpec
 
 # Plausibility bounds of a service, checked before a run starts: a request stream is drawn
 # up front, so a typo in a rate or a duration must stop with an error, not allocate.
@@ -195,3 +201,11 @@ class WorkloadConfig:
     services: dict[str, ServiceConfig] = field(default_factory=dict)
     training: dict[str, TrainingJobConfig] = field(default_factory=dict)
     job_traces: dict[str, JobTraceConfig] = field(default_factory=dict)
+
+
+def model_named(field: str, name: str) -> LlmSpec:
+    """The catalogue model a ``model`` field names (a service's or a training job's)."""
+    from dcsim.hardware.models import MODELS
+
+    require(name in MODELS, field, name, f"one of {sorted(MODELS)}")
+    return MODELS[name]

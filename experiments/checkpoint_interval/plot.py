@@ -30,7 +30,7 @@ X = f"workload.training.{JOB}.checkpoint_interval_s"
 def job_times_s(run_dir: str) -> tuple[float, float, float]:
     """(checkpoint write C, restart R incl. the reload, mean time between interruptions M)
     of the job, from the config Hydra saved in the run directory and dcsim's training model
-    (the same formulas dcsim.config.build applies)."""
+    (the same formulas dcsim.workloads.training.build applies)."""
     job = OmegaConf.load(Path(run_dir) / ".hydra" / "config.yaml").workload.training[JOB]
     c = tm.checkpoint_write_s(tm.checkpoint_bytes(MODELS[job.model]), job.storage_gbyte_per_s * 1e9)
     m = 1.0 / (tm.interruption_rate_per_s(job.gpus) * job.failure_rate_scale)

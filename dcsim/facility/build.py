@@ -1,0 +1,234 @@
+"""From the facility schema (``dcsim.facility.config``) to the facility's specs.
+
+Each builder takes the typed schema objects (never a DictConfig), checks every value
+the schema cannot, and raises :class:`~dcsim.core.errors.ConfigError` naming the exact
+field, the value and what is allowed. ``dcsim.config.build`` composes them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from dcsim.core.errors import ConfigError, require
+from dcsim.core.fields import check_ranges, positive
+from dcsim.core.units import KW_W
+from dcsim.facility.climate import Climate
+from dcsim.facility.config import MAX_GPUS, MAX_RACKS, FacilityConfig, NodeConfig
+from dcsim.facility.controller import FacilitySpec, Fault
+from dcsim.facility.cooling import CoolingPlant
+from dcsim.facility.power_path import PowerPath, StageSpec, usable_units
+from dcsim.facility.thermal import RackThermal
+from dcsim.facility.topology import Topology
+from dcsim.hardware.device import DeviceModel
+from dcsim.hardware.gpus import GPUS, GpuSpec
+from dcsim.hardware.node import NodeSpec
+
+
+def topology_from_config(f: FacilityConfig) -> tuple[Topology, GpuSpec]:
+    """The racks, nodes and GPUs of a facility, and its GPU's catalogue entry."""
+    require(f.node.gpu in GPUS, "facility.node.gpu", f.node.gpu, f"one of {sorted(GPUS)}")
+    gpu = GPUS[f.node.gpu]
+    require(1 <= f.num_racks <= MAX_RACKS, "facility.num_racks", f.num_racks, f"an integer in 1..{MAX_RACKS:,}")
+    positive("facility.node.gpus_per_node", f.node.gpus_per_node, "an integer >= 1")
+    g = f.node.gpus_per_node
+    require(f.rack.gpus_per_rack >= g and f.rack.gpus_per_rack % g == 0, "facility.rack.gpus_per_rack",
+            f.rack.gpus_per_rack, f"a positive multiple of facility.node.gpus_per_node={g}")
+    require(f.rack.gpus_per_rack <= MAX_GPUS, "facility.rack.gpus_per_rack", f.rack.gpus_per_rack,
+            f"at most {MAX_GPUS:,} GPUs (the bound on a facility's GPUs)")
+    gpus = f.num_racks * f.rack.gpus_per_rack
+    require(gpus <= MAX_GPUS, "facility.num_racks", f.num_racks,
+            f"at most {MAX_GPUS // f.rack.gpus_per_rack:,} racks of {f.rack.gpus_per_rack} GPUs "
+            f"(at most {MAX_GPUS:,} GPUs in all; this is {gpus:,})")
+    require(0 <= f.node.host_idle_w <= f.node.host_busy_w, "facility.node.host_idle_w", f.node.host_idle_w,
+            f"between 0 and facility.node.host_busy_w={f.node.host_busy_w}")
+    positive("facility.control_interval_s", f.control_interval_s, "an interval in seconds > 0")
+    positive("facility.rack.floor_area_m2", f.rack.floor_area_m2, "square metres per rack > 0")
+    node = NodeSpec(gpu, g, f.node.host_idle_w, f.node.host_busy_w)
+    return Topology(f.num_racks, f.rack.gpus_per_rack // g, node), gpu
+
+
+def device_from_config(node: NodeConfig, gpu: GpuSpec) -> DeviceModel:
+    """The GPU's performance and power model under the node's static power cap, if any."""
+    cap = node.gpu_power_cap_w
+    require(cap is None or gpu.idle_w < cap, "facility.node.gpu_power_cap_w", cap,
+            f"watts above {gpu.name}'s idle power ({gpu.idle_w:g} W), or null for no cap")
+    return DeviceModel.for_gpu(gpu, cap)
+
+
+def facility_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> FacilitySpec:
+    """The building: power path, cooling plant, climate, grid, cost, faults and storage."""
+    path, it_capacity_w = _power_path(f, topology)
+    budget_kw = f.power.budget_kw
+    require(budget_kw is None or budget_kw > 0, "facility.power.budget_kw", budget_kw,
+            "kW > 0 at the utility meter, or null")
+    # Idle draw at the meter (every GPU and host idle, through the power path, before
+    # cooling): no cap brings the facility below it, so a budget under it cannot be held.
+    idle_kw = path.input_w(topology.gpus_total * gpu.idle_w + topology.num_nodes * topology.node.host_idle_w) / KW_W
+    require(budget_kw is None or budget_kw > idle_kw, "facility.power.budget_kw", budget_kw,
+            f"kW above the facility's idle draw at the meter ({idle_kw:,.1f} kW with every GPU and host idle, "
+            f"before cooling), or null")
+    plant, thermal, density_cap_w = _cooling(f, topology, gpu)
+    climate = _climate(f)
+    carbon, price, dr = _grid(f, climate)
+    return FacilitySpec(
+        topology=topology, power_path=path, it_capacity_w=it_capacity_w,
+        budget_w=None if f.power.budget_kw is None else f.power.budget_kw * KW_W,
+        plant=plant, thermal=thermal, density_cap_w=density_cap_w, climate=climate, carbon=carbon, price=price,
+        renewable_share=f.grid.renewable_share, demand_response=dr, cost=_cost(f, gpu), faults=_faults(f),
+        generator_start_s=f.generator_start_s, ups_ride_through_s=f.ups_ride_through_s,
+        control_interval_s=f.control_interval_s, floor_area_m2=topology.num_racks * f.rack.floor_area_m2,
+        storage=_storage(f),
+    )
+
+
+def _power_path(f: FacilityConfig, topology: Topology) -> tuple[PowerPath, float]:
+    """The power path sized for the provisioned IT capacity, and that capacity."""
+    require(f.power.oversubscription >= 1.0, "facility.power.oversubscription", f.power.oversubscription,
+            "a ratio >= 1 of IT nameplate to provisioned IT capacity")
+    it_capacity_w = topology.it_nameplate_w / f.power.oversubscription
+    specs = []
+    for name, s in f.power.stages.items():
+        field = f"facility.power.stages.{name}"
+        for coef in ("no_load", "proportional", "square"):
+            v = getattr(s, coef)
+            require(0 <= v < 0.5, f"{field}.{coef}", v, "a loss fraction in [0, 0.5)")
+        require(s.units >= 1, f"{field}.units", s.units, "an integer >= 1")
+        scheme = s.redundancy.replace(" ", "").upper()
+        require(scheme in ("N", "2N") or re.fullmatch(r"N\+[0-9]+", scheme) is not None, f"{field}.redundancy",
+                s.redundancy, "N, N+k (k spare units, e.g. N+1) or 2N")
+        try:
+            usable_units(s.redundancy, s.units)
+        except ValueError as e:
+            raise ConfigError(f"{field}.units", s.units, str(e)) from None
+        require(s.unit_rating_kw is None or s.unit_rating_kw > 0, f"{field}.unit_rating_kw", s.unit_rating_kw,
+                "kW > 0, or null to size the units to the provisioned IT capacity")
+        specs.append(StageSpec(name, s.no_load, s.proportional, s.square, s.redundancy, s.units,
+                               None if s.unit_rating_kw is None else s.unit_rating_kw * KW_W))
+    try:
+        path = PowerPath.build(it_capacity_w, specs)
+    except ValueError as e:
+        raise ConfigError("facility.power.stages", [s.name for s in specs], f"{e} (redundancy: N, N+k or 2N)") from None
+    return path, it_capacity_w
+
+
+def _cooling(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> tuple[CoolingPlant, RackThermal, float | None]:
+    """The plant, the rack thermal model and the per-GPU density cap (throttle mode)."""
+    from dcsim.facility.cooling import TECHNOLOGIES
+    from dcsim.facility.thermal import RackThermal
+
+    c = f.cooling
+    check_ranges(c, "facility.cooling")
+    require(c.technology in TECHNOLOGIES, "facility.cooling.technology", c.technology, f"one of {sorted(TECHNOLOGIES)}")
+    require(c.condenser in ("dry", "tower"), "facility.cooling.condenser", c.condenser, "dry or tower")
+    require(c.over_density in ("error", "throttle"), "facility.cooling.over_density", c.over_density,
+            "error or throttle")
+    tech = TECHNOLOGIES[c.technology]
+    if c.supply_temp_c is not None:
+        tech = dataclasses.replace(tech, supply_temp_c=c.supply_temp_c)
+    rack_kw = topology.nodes_per_rack * topology.node.nameplate_w / KW_W
+    density_cap_w = None
+    if rack_kw > tech.max_rack_kw:
+        require(c.over_density == "throttle", "facility.rack.gpus_per_rack", f.rack.gpus_per_rack,
+                f"at most {tech.max_rack_kw:g} kW per rack with {tech.name} cooling: this rack is {rack_kw:.1f} kW at "
+                f"nameplate (use fewer GPUs per rack, another facility.cooling.technology, or "
+                f"facility.cooling.over_density=throttle)")
+        node = topology.node
+        density_cap_w = (tech.max_rack_kw * KW_W / topology.nodes_per_rack - node.host_busy_w) / node.gpus_per_node
+        require(density_cap_w > gpu.idle_w, "facility.rack.gpus_per_rack", f.rack.gpus_per_rack,
+                f"a density whose GPUs can run under the {tech.max_rack_kw:g} kW rack limit")
+    plant_fields = {k: getattr(c, k) for k in (
+        "condenser", "carnot_fraction", "evaporator_approach_k", "tower_condenser_approach_k",
+        "dry_condenser_approach_k", "tower_economiser_approach_k", "dry_economiser_approach_k",
+        "facility_pump_share", "tower_fan_share", "dry_fan_share", "evaporated_share", "cycles_of_concentration",
+        "heat_reuse_min_c")}
+    try:
+        plant = CoolingPlant(tech, **plant_fields)
+    except ValueError as e:
+        raise ConfigError("facility.cooling", c.technology, str(e)) from None
+    require(c.gpu_limit_c is None or 0 < c.gpu_limit_c < gpu.shutdown_temp_c, "facility.cooling.gpu_limit_c",
+            c.gpu_limit_c, f"degrees C > 0 and below {gpu.name}'s shutdown temperature ({gpu.shutdown_temp_c:g} C), "
+                           f"or null for its throttle temperature ({gpu.throttle_temp_c:g} C)")
+    return plant, RackThermal.for_gpu(tech, gpu, c.gpu_limit_c), density_cap_w
+
+
+def _climate(f: FacilityConfig) -> Climate:
+    cl = f.climate
+    require(1 <= cl.start_day_of_year <= 365, "facility.climate.start_day_of_year", cl.start_day_of_year,
+            "a day of the year in 1..365")
+    require(0 <= cl.start_hour < 24, "facility.climate.start_hour", cl.start_hour, "an hour in [0, 24)")
+    try:
+        return Climate.from_epw(cl.epw_path, cl.start_day_of_year, cl.start_hour)
+    except (OSError, ValueError, IndexError) as e:
+        raise ConfigError("facility.climate.epw_path", cl.epw_path,
+                          f"a named climate or a readable EnergyPlus EPW file ({e})") from None
+
+
+def _grid(f: FacilityConfig, climate: Climate):
+    from dcsim.facility.grid import CarbonIntensity, DemandResponse, DemandResponseEvent, ElectricityPrice
+
+    g, cl = f.grid, f.climate
+    try:
+        carbon = CarbonIntensity.flat(float(g.carbon))
+    except ValueError:
+        try:
+            carbon = CarbonIntensity.named(g.carbon, cl.start_day_of_year, cl.start_hour,
+                                           utc_offset_h=getattr(climate, "utc_offset_h", None))
+        except (KeyError, ValueError, OSError) as e:
+            raise ConfigError("facility.grid.carbon", g.carbon, f"pjm, ciso, erco or gCO2/kWh ({e})") from None
+    require(0 <= g.renewable_share <= 1, "facility.grid.renewable_share", g.renewable_share, "a fraction in [0, 1]")
+    try:
+        if g.price == "flat":
+            price = ElectricityPrice.flat(g.price_usd_per_kwh)
+        elif g.price == "tou":
+            price = ElectricityPrice.time_of_use(g.tou_peak_usd_per_kwh, g.price_usd_per_kwh, cl.start_hour,
+                                                 g.tou_peak_start_hour, g.tou_peak_end_hour)
+        else:
+            price = ElectricityPrice.from_csv(g.price, cl.start_day_of_year, cl.start_hour)
+    except (ValueError, OSError) as e:
+        raise ConfigError("facility.grid.price", g.price, f"flat, tou or a price CSV ({e})") from None
+    events = []
+    for i, dr in enumerate(g.demand_response):
+        require(dr.duration_s > 0 and dr.start_s >= 0 and dr.limit_kw >= 0, f"facility.grid.demand_response.{i}",
+                (dr.start_s, dr.duration_s, dr.limit_kw), "start_s >= 0, duration_s > 0 and limit_kw >= 0")
+        events.append(DemandResponseEvent(dr.start_s, dr.duration_s, limit_w=dr.limit_kw * KW_W))
+    return carbon, price, DemandResponse(tuple(events))
+
+
+def _cost(f: FacilityConfig, gpu: GpuSpec):
+    from dcsim.facility.cost import CostModel
+
+    overrides = {k: v for k, v in dataclasses.asdict(f.cost).items() if v is not None}
+    overrides.setdefault("energy_usd_per_kwh", f.grid.price_usd_per_kwh)
+    try:
+        return CostModel.for_gpu(gpu, **overrides)
+    except ValueError as e:
+        raise ConfigError("facility.cost", overrides, str(e)) from None
+
+
+def _faults(f: FacilityConfig) -> tuple[Fault, ...]:
+    out = []
+    for i, x in enumerate(f.faults):
+        field = f"facility.faults.{i}"
+        require(x.kind in ("chiller", "utility"), f"{field}.kind", x.kind, "chiller or utility")
+        require(x.start_s >= 0, f"{field}.start_s", x.start_s, "seconds >= 0")
+        require(x.duration_s > 0, f"{field}.duration_s", x.duration_s, "seconds > 0")
+        require(0 <= x.capacity_share < 1, f"{field}.capacity_share", x.capacity_share, "a share in [0, 1)")
+        out.append(Fault(x.kind, x.start_s, x.duration_s, x.capacity_share))
+    positive("facility.generator_start_s", f.generator_start_s, "seconds > 0")
+    positive("facility.ups_ride_through_s", f.ups_ride_through_s, "seconds > 0")
+    return tuple(out)
+
+
+def _storage(f: FacilityConfig):
+    from dcsim.facility.controller import Storage
+
+    st = f.storage
+    if st.capacity_kwh == 0:
+        return None
+    require(st.capacity_kwh > 0, "facility.storage.capacity_kwh", st.capacity_kwh, "kWh >= 0 (0: no storage)")
+    positive("facility.storage.max_power_kw", st.max_power_kw, "kW > 0 with storage")
+    positive("facility.storage.tau_s", st.tau_s, "seconds > 0")
+    require(0 < st.round_trip_efficiency <= 1, "facility.storage.round_trip_efficiency", st.round_trip_efficiency,
+            "a fraction in (0, 1]")
+    return Storage(st.capacity_kwh * 3.6e6, st.max_power_kw * KW_W, st.tau_s, st.round_trip_efficiency)

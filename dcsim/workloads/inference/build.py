@@ -1,0 +1,235 @@
+"""From a service's schema (``dcsim.workloads.config.ServiceConfig``) to its spec.
+
+The builder takes the typed schema objects (never a DictConfig), checks every value the
+schema cannot (choices, ranges, whether the model fits the GPUs' memory), and raises
+:class:`~dcsim.core.errors.ConfigError` naming the exact field, the value and what is
+allowed; ``dcsim.config.build`` composes the services of a run.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from dcsim.core.errors import ConfigError, require
+from dcsim.core.fields import positive
+from dcsim.core.units import GB_B
+from dcsim.data import resolve_data_path
+from dcsim.facility.topology import Topology
+from dcsim.hardware.gpus import GpuSpec
+from dcsim.hardware.models import KV_PRECISIONS, WEIGHT_PRECISIONS, LlmSpec
+from dcsim.hardware.performance import max_kv_tokens
+from dcsim.hardware.profiles import engines, profile_gpus
+from dcsim.policies.registry import ROUTERS
+from dcsim.workloads.config import (
+    MAX_ARRIVAL_RATE_PER_S,
+    MAX_CLOSED_USERS,
+    MAX_REQUESTS,
+    LengthConfig,
+    ServiceConfig,
+    model_named,
+)
+from dcsim.workloads.inference import arrivals as arr
+from dcsim.workloads.inference import traces
+from dcsim.workloads.inference.requests import LENGTH_DISTRIBUTIONS, LengthDistribution
+from dcsim.workloads.inference.service import Autoscale, ServiceSpec, length_sampler
+
+ARRIVAL_PROCESSES = ("poisson", "gamma", "diurnal", "trace", "servegen", "closed")
+FIDELITIES = ("request", "fluid")
+LENGTH_MEAN_SAMPLES = 100_000  # draws that estimate mean lengths for the fluid model (fixed seed)
+AUTOSCALE_METRICS = ("queue", "utilisation", "slo")
+
+
+def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: GpuSpec, start_hour: float,
+                        duration_s: float) -> ServiceSpec:
+    """The validated spec of the service at ``field`` (``workload.services.NAME``)."""
+    model = _served_precision(field, model_named(f"{field}.model", s.model), s, gpu)
+    g = topology.node.gpus_per_node
+    require(s.replicas >= 0, f"{field}.replicas", s.replicas, "an integer >= 0")
+    require(s.tp >= 1 and g % s.tp == 0, f"{field}.tp", s.tp,
+            f"a divisor of facility.node.gpus_per_node={g}: one of {[d for d in range(1, g + 1) if g % d == 0]}")
+    require(s.router in ROUTERS, f"{field}.router", s.router, f"one of {sorted(ROUTERS)}")
+    require(s.fidelity in FIDELITIES, f"{field}.fidelity", s.fidelity, f"one of {list(FIDELITIES)}")
+    require(s.engine in engines(), f"{field}.engine", s.engine, f"one of {engines()}")
+    require(gpu.name in profile_gpus(s.engine), f"{field}.engine", s.engine,
+            f"an engine profile calibrated for {gpu.name}: one of "
+            f"{[e for e in engines() if gpu.name in profile_gpus(e)]}")
+    require(0 < s.gpu_memory_utilization <= 1, f"{field}.gpu_memory_utilization", s.gpu_memory_utilization,
+            "a fraction in (0, 1]")
+    require(s.max_num_seqs >= 1, f"{field}.max_num_seqs", s.max_num_seqs, "an integer >= 1")
+    require(s.max_batch_tokens >= s.max_num_seqs, f"{field}.max_batch_tokens", s.max_batch_tokens,
+            f"an integer >= max_num_seqs={s.max_num_seqs}")
+    require(0 <= s.prefix_cache_fraction < 1, f"{field}.prefix_cache_fraction", s.prefix_cache_fraction,
+            "a fraction in [0, 1)")
+    require(s.prefix_block_tokens >= 1, f"{field}.prefix_block_tokens", s.prefix_block_tokens, "an integer >= 1")
+    require(0 <= s.prefill_replicas < max(s.replicas, 1), f"{field}.prefill_replicas", s.prefill_replicas,
+            f"0 (not disaggregated) or fewer than replicas={s.replicas}, so that decode replicas remain")
+    positive(f"{field}.kv_transfer_gbit_per_s", s.kv_transfer_gbit_per_s)
+    for slo in ("slo_ttft_s", "slo_tpot_s"):
+        v = getattr(s, slo)
+        require(v is None or v > 0, f"{field}.{slo}", v, "seconds > 0, or null for no SLO")
+    autoscale = _autoscale(f"{field}.autoscale", s)
+    arrivals, trace, sampler = _arrivals(field, s, start_hour, duration_s)
+    if sampler is None:
+        prompt = _lengths(f"{field}.prompt_tokens", s.prompt_tokens)
+        output = _lengths(f"{field}.output_tokens", s.output_tokens)
+        sampler = length_sampler(prompt, output)
+    if trace is not None:
+        totals = trace.prompt_tokens + trace.output_tokens
+        longest_at = int(np.argmax(totals)) if len(totals) else -1
+        longest = int(totals[longest_at]) if len(totals) else 0
+        mean_p, mean_o = float(trace.prompt_tokens.mean()), float(trace.output_tokens.mean())
+        median_p = float(np.median(trace.prompt_tokens))
+    else:
+        p, o = sampler(np.random.default_rng(0), LENGTH_MEAN_SAMPLES)
+        mean_p, mean_o, median_p = float(p.mean()), float(o.mean()), float(np.median(p))
+        longest = int(p.max() + o.max()) if s.arrivals.process == "servegen" else (
+            s.prompt_tokens.max_tokens + s.output_tokens.max_tokens)
+    # sliding-window layers hold at most their window: counted at a typical request's context
+    kv = max_kv_tokens(model, gpu, s.tp, s.gpu_memory_utilization, context_tokens=mean_p + mean_o)
+    need_gb = (model.weight_bytes + longest * model.kv_bytes_per_token_on(s.tp)) / GB_B
+    have_gb = s.tp * gpu.hbm_bytes * s.gpu_memory_utilization / GB_B
+    if trace is not None and kv < longest:  # the trace's row is to blame, not the TP degree
+        row = trace.rows[longest_at] if trace.rows is not None else longest_at + 1
+        raise ConfigError(f"{field}.arrivals.trace_path", s.arrivals.trace_path,
+                          f"a trace whose every request fits {model.name} on {s.tp} x {gpu.name}: row {row} "
+                          f"({trace.name}:{row}) asks {int(trace.prompt_tokens[longest_at])} prompt + "
+                          f"{int(trace.output_tokens[longest_at])} output tokens, {need_gb:.0f} GB with the weights, "
+                          f"{have_gb:.0f} GB available (at most {kv} tokens of KV cache)")
+    require(kv >= longest, f"{field}.tp", s.tp,
+            f"a TP degree whose GPU memory holds {model.name}: weights plus the KV cache of the longest request "
+            f"need {need_gb:.0f} GB, {s.tp} x {gpu.name} give {have_gb:.0f} GB")
+    return ServiceSpec(
+        name=name, model=model, replicas=s.replicas, tp=s.tp, arrivals=arrivals, lengths=sampler,
+        mean_prompt_tokens=mean_p, mean_output_tokens=mean_o, median_prompt_tokens=median_p, max_num_seqs=s.max_num_seqs,
+        max_batch_tokens=s.max_batch_tokens, kv_capacity_tokens=kv, trace=trace,
+        prefix_cache_fraction=s.prefix_cache_fraction, prefix_block_tokens=s.prefix_block_tokens,
+        prefill_replicas=s.prefill_replicas, kv_transfer_bytes_per_s=s.kv_transfer_gbit_per_s * 1e9 / 8,
+        slo_ttft_s=s.slo_ttft_s, slo_tpot_s=s.slo_tpot_s, fidelity=s.fidelity, engine=s.engine, priority=s.priority,
+        autoscale=autoscale,
+    )
+
+
+def check_replicas_fit(services: tuple[tuple[ServiceSpec, str], ...], gpus_total: int) -> None:
+    """Every service's replicas (at their autoscaling maximum) fit the facility's GPUs
+    together; the first that does not is named with the GPUs left for it."""
+    used = 0
+    for spec, _ in services:
+        field = f"workload.services.{spec.name}." + ("autoscale.max_replicas" if spec.autoscale else "replicas")
+        n = spec.autoscale.max_replicas if spec.autoscale else spec.replicas
+        left = gpus_total - used
+        before = f", {used} of them taken by the services before it" if used else ""
+        require(n * spec.tp <= left, field, n,
+                f"at most {left // spec.tp} replicas of tp={spec.tp} ({n * spec.tp} GPUs asked): the facility has "
+                f"{gpus_total} GPUs{before}")
+        used += n * spec.tp
+
+
+def _autoscale(field: str, s: ServiceConfig) -> Any:
+    """The validated autoscaler of a service, or None."""
+    a = s.autoscale
+    if not a.enabled:
+        return None
+    require(a.metric in AUTOSCALE_METRICS, f"{field}.metric", a.metric, f"one of {list(AUTOSCALE_METRICS)}")
+    require(a.metric != "slo" or s.slo_ttft_s is not None or s.slo_tpot_s is not None, f"{field}.metric", a.metric,
+            "queue or utilisation, or set slo_ttft_s / slo_tpot_s for slo")
+    positive(f"{field}.target", a.target)
+    require(a.metric == "queue" or a.metric == "utilisation" and a.target <= 1 or a.metric == "slo" and a.target <= 1,
+            f"{field}.target", a.target, "a fraction in (0, 1] for utilisation and slo")
+    require(a.min_replicas >= 1, f"{field}.min_replicas", a.min_replicas, "an integer >= 1")
+    require(a.max_replicas >= a.min_replicas, f"{field}.max_replicas", a.max_replicas,
+            f"an integer >= min_replicas={a.min_replicas}")
+    require(a.min_replicas <= s.replicas <= a.max_replicas, f"{field.rpartition('.')[0]}.replicas", s.replicas,
+            f"the initial count, within min_replicas={a.min_replicas} and max_replicas={a.max_replicas}")
+    positive(f"{field}.interval_s", a.interval_s, "seconds > 0")
+    require(a.model_load_s >= 0, f"{field}.model_load_s", a.model_load_s, "seconds >= 0")
+    require(a.scale_down_delay_s >= 0, f"{field}.scale_down_delay_s", a.scale_down_delay_s, "seconds >= 0")
+    require(s.fidelity == "request", f"{field}.enabled", a.enabled, "false with fidelity=fluid (request fidelity only)")
+    require(s.prefill_replicas == 0, f"{field}.enabled", a.enabled, "false for a disaggregated service (prefill_replicas > 0)")
+    return Autoscale(a.metric, a.target, a.min_replicas, a.max_replicas, a.interval_s, a.model_load_s,
+                     a.scale_down_delay_s)
+
+
+def _arrivals(field: str, s: ServiceConfig, start_hour: float, duration_s: float) -> tuple[Any, Any, Any]:
+    """(arrival process, trace or None, length sampler or None) of a service."""
+    a = s.arrivals
+    require(a.process in ARRIVAL_PROCESSES, f"{field}.arrivals.process", a.process, f"one of {list(ARRIVAL_PROCESSES)}")
+    if a.process == "closed":
+        require(s.fidelity == "request", f"{field}.fidelity", s.fidelity,
+                "request with arrivals.process=closed (the closed loop follows each completion; fluid has no requests)")
+        require(a.trace_path is None, f"{field}.arrivals.trace_path", a.trace_path,
+                "null with arrivals.process=closed (a closed loop draws prompt_tokens and output_tokens)")
+        c = a.concurrency
+        require(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= MAX_CLOSED_USERS,
+                f"{field}.arrivals.concurrency", c,
+                f"an integer in 1..{MAX_CLOSED_USERS:,} (users, each with one request outstanding)")
+        t = a.think_time_s
+        require(isinstance(t, (int, float)) and math.isfinite(t) and t >= 0, f"{field}.arrivals.think_time_s", t,
+                "a finite number of seconds >= 0 (mean of an exponential think time; 0: none)")
+        return arr.ClosedLoop(c, t), None, None
+    if a.process in ("trace", "servegen"):
+        require(a.trace_path is not None, f"{field}.arrivals.trace_path", a.trace_path,
+                f"a file (trace) or directory (servegen) for arrivals.process={a.process}")
+        assert a.trace_path is not None  # required just above
+        positive(f"{field}.arrivals.rate_multiplier", a.rate_multiplier)
+        try:
+            if a.process == "trace":
+                trace = traces.read_trace(resolve_data_path(a.trace_path), a.trace_format.value)
+                return arr.TraceArrivals(trace, a.rate_multiplier), trace, None
+            wl = traces.read_servegen(a.trace_path)
+            return arr.ScaledArrivals(wl, a.rate_multiplier) if a.rate_multiplier != 1.0 else wl, None, wl.sample_lengths
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"{field}.arrivals.trace_path", a.trace_path, f"a readable trace: {e}") from None
+    rate = s.arrival_rate_per_s
+    require(0 <= rate <= MAX_ARRIVAL_RATE_PER_S, f"{field}.arrival_rate_per_s", rate,
+            f"requests per second in [0, {MAX_ARRIVAL_RATE_PER_S:,.0f}]")
+    require(s.fidelity != "request" or rate * duration_s <= MAX_REQUESTS, f"{field}.arrival_rate_per_s", rate,
+            f"at most {MAX_REQUESTS:,} requests over duration_s={duration_s:g} at request fidelity "
+            f"({MAX_REQUESTS / duration_s:g} per second; use fidelity=fluid for more)")
+    try:
+        if a.process == "poisson":
+            return arr.PoissonArrivals(s.arrival_rate_per_s), None, None
+        if a.process == "gamma":
+            return arr.GammaArrivals(s.arrival_rate_per_s, a.cv), None, None
+        return arr.DiurnalArrivals(s.arrival_rate_per_s, a.peak_to_trough, a.peak_hour, a.cv, start_hour), None, None
+    except ValueError as e:
+        raise ConfigError(f"{field}.arrivals", a.process, str(e)) from None
+
+
+def _lengths(field: str, lc: LengthConfig) -> LengthDistribution:
+    require(lc.distribution in LENGTH_DISTRIBUTIONS, f"{field}.distribution", lc.distribution,
+            f"one of {list(LENGTH_DISTRIBUTIONS)}")
+    require(lc.min_tokens >= 1, f"{field}.min_tokens", lc.min_tokens, "an integer >= 1")
+    require(lc.max_tokens >= lc.min_tokens, f"{field}.max_tokens", lc.max_tokens, f">= min_tokens={lc.min_tokens}")
+    if lc.distribution in ("constant", "exponential"):
+        positive(f"{field}.mean", lc.mean, f"a mean token count > 0 for a {lc.distribution} distribution")
+    else:
+        require(lc.log_sigma >= 0, f"{field}.log_sigma", lc.log_sigma, "a log standard deviation >= 0")
+    return LengthDistribution(lc.distribution, lc.mean, lc.log_mu, lc.log_sigma, lc.min_tokens, lc.max_tokens)
+
+
+def _served_precision(field: str, model: LlmSpec, s: ServiceConfig, gpu: GpuSpec) -> LlmSpec:
+    """The model at the service's weight/KV precision, refused when the GPU cannot run it:
+    fp8 weights or KV need native FP8 (Hopper on; A100 has none), fp4 weights native FP4
+    (Blackwell); MXFP4 weights run natively on FP4 GPUs and as weight-only W4A16 on FP8
+    ones (vLLM's gpt-oss on H100), not on A100."""
+    native = tuple(getattr(gpu, "native_precisions", ("bf16",)))
+    for key, value, allowed in (("weight_precision", s.weight_precision, WEIGHT_PRECISIONS),
+                                ("kv_precision", s.kv_precision, KV_PRECISIONS)):
+        if value is None:
+            continue
+        require(value in allowed, f"{field}.{key}", value, f"one of {list(allowed)}, or null for {model.name}'s own")
+        runs = [p for p in allowed if _gpu_runs(p, key, native)]
+        require(_gpu_runs(value, key, native), f"{field}.{key}", value,
+                f"a precision {gpu.name} runs natively (native: {'/'.join(native)}): one of {runs}, or null")
+    return model.with_precision(weight=s.weight_precision, kv=s.kv_precision)
+
+
+def _gpu_runs(precision: str, key: str, native: tuple[str, ...]) -> bool:
+    if precision in ("fp8", "fp4"):
+        return precision in native
+    if precision == "mxfp4":  # native FP4 MMA, or W4A16 weight-only kernels on FP8-capable GPUs
+        return key == "weight_precision" and ("fp4" in native or "fp8" in native)
+    return True

@@ -53,8 +53,14 @@ def _one_line(exc: BaseException) -> str:
     parts: list[str] = []
     e: BaseException | None = exc
     while e is not None:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        lines = [line.strip() for line in str(e).strip().splitlines()]
+        first = lines[0] if lines else type(e).__name__
+        if first.endswith(":") and len(lines) > 1:  # "... raised while composing config:" and the error
+            first = f"{first} {lines[1]}"
         first = first.rstrip(".")
+        at = getattr(e, "full_key", None) or next((x[len("full_key: "):] for x in lines if x.startswith("full_key: ")), None)
+        if at and at not in " ".join(parts) + first:  # a bad value in a YAML file: name its key
+            first = f"{first} (at {at})"
         if first not in parts:
             parts.append(first)
         options = getattr(e, "options", None)

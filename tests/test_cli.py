@@ -240,6 +240,19 @@ def test_composition_errors_name_the_schema_and_what_it_allows(override, says):
     assert says in err, err
 
 
+def test_a_bad_choice_in_a_yaml_file_names_its_key(tmp_path):
+    """A bad enum value in a config file (not an override) names the file, the allowed
+    values and the key it was found at, in one line."""
+    from dcsim.cli import validate
+
+    (tmp_path / "experiment").mkdir()
+    (tmp_path / "experiment" / "bad.yaml").write_text("# @package _global_\nfacility:\n  power:\n    policy: max\n")
+    err, _, _ = validate([f"hydra.searchpath=[file://{tmp_path}]", "+experiment=bad"])
+    assert err is not None and "\n" not in err
+    assert "experiment/bad" in err and "expected one of [none, static, proportional, priority]" in err
+    assert "(at facility.power.policy)" in err
+
+
 # --------------------------------------------------------------------------- help and packaging
 
 

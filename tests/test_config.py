@@ -85,9 +85,6 @@ CONFIG_ERRORS = [
      "workload.services.chat.tp", 1),
     ("unknown_gpu", ["facility.node.gpu=H999"], "facility.node.gpu", "H999"),
     ("unknown_model", ["workload.services.chat.model=GPT-9"], "workload.services.chat.model", "GPT-9"),
-    ("unknown_router", ["workload.services.chat.router=random_walk"], "workload.services.chat.router",
-     "random_walk"),
-    ("unknown_scheduler", ["scheduler.name=nope"], "scheduler.name", "nope"),
     ("negative_seed", ["seed=-1"], "seed", -1),
     ("zero_duration", ["duration_s=0"], "duration_s", 0),
     ("hour_out_of_range", ["facility.climate.start_hour=24"], "facility.climate.start_hour", 24),
@@ -153,6 +150,57 @@ def test_a_trace_request_too_long_for_the_gpus_is_blamed_on_its_row(tmp_path):
         build(cfg)
     assert info.value.field == "workload.services.chat.arrivals.trace_path"
     assert "row 4 (t.csv:4) asks 100000000 prompt + 20 output tokens" in info.value.allowed  # line 3 is blank
+
+
+# (override, the values OmegaConf's error must list): choices are enums checked when composing
+ENUM_CHOICES = [
+    ("workload.services.chat.router=random_walk", "round_robin, least_outstanding, power_aware"),
+    ("scheduler.name=nope", "fifo, easy_backfill, priority, inference_first"),
+    ("scheduler.placement=random", "pack, spread, power_aware, thermal_aware"),
+    ("facility.power.policy=max", "none, static, proportional, priority"),
+    ("facility.cooling.condenser=wet", "dry, tower"),
+    ("facility.cooling.over_density=ignore", "error, throttle"),
+    ("workload.services.chat.fidelity=exact", "request, fluid"),
+    ("workload.services.chat.arrivals.process=hawkes", "poisson, gamma, diurnal, trace, servegen, closed"),
+    ("workload.services.chat.arrivals.trace_format=xml", "auto, azure, mooncake, generic"),
+    ("workload.services.chat.prompt_tokens.distribution=zipf", "constant, exponential, lognormal, uniform"),
+    ("workload.services.chat.autoscale.metric=cpu", "queue, utilisation, slo"),
+    ("workload.training.pretrain_8b.recompute=half", "none, selective, full"),
+    ("workload.training.pretrain_8b.checkpoint=hourly", "none, fixed, young_daly"),
+    ("workload.job_traces.philly.source=alibaba", "philly, synthetic"),
+    ("+facility.faults=[{kind:meteor}]", "chiller, utility"),
+]
+
+
+@pytest.mark.parametrize("override,values", ENUM_CHOICES, ids=[o.partition("=")[0] for o, _ in ENUM_CHOICES])
+def test_a_bad_choice_fails_when_composing_and_lists_the_choices(override, values):
+    """A string choice is an enum in its schema: OmegaConf refuses a value outside it while
+    composing (before any build) and its message lists the allowed values."""
+    with pytest.raises(Exception) as info:
+        compose_config(["workload=philly", override] if "job_traces" in override else [override])
+    assert f"expected one of [{values}]" in str(info.value.__cause__ or info.value)
+
+
+def test_schema_enums_match_their_components():
+    """Each enum of a schema holds exactly the choices its component accepts, so neither can
+    drift: the registries, the trace formats, the length distributions, recomputation and
+    the condensers."""
+    from dcsim.facility import config as fc
+    from dcsim.facility.cooling import CONDENSERS
+    from dcsim.hardware.training import RECOMPUTE_CHOICES
+    from dcsim.policies import config as pc
+    from dcsim.policies.registry import PLACEMENTS, POWER_POLICIES, ROUTERS, SCHEDULERS
+    from dcsim.workloads import config as wc
+    from dcsim.workloads.inference.requests import LENGTH_DISTRIBUTIONS
+    from dcsim.workloads.inference.traces import TRACE_FORMATS
+
+    pairs = [(pc.SchedulerName, SCHEDULERS), (pc.PlacementName, PLACEMENTS), (pc.RouterName, ROUTERS),
+             (pc.PowerPolicyName, POWER_POLICIES), (wc.TraceFormat, TRACE_FORMATS),
+             (wc.LengthDistributionKind, LENGTH_DISTRIBUTIONS), (wc.Recompute, RECOMPUTE_CHOICES),
+             (fc.Condenser, CONDENSERS)]
+    for enum, allowed in pairs:
+        assert {m.value for m in enum} == set(allowed), enum.__name__
+        assert all(m.name == m.value for m in enum), enum.__name__  # OmegaConf matches a YAML string by name
 
 
 def test_config_error_is_a_value_error():

@@ -57,7 +57,7 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
     check_scheduler(c.scheduler)
     services = tuple(
         (service_from_config(f"workload.services.{name}", name, s, topology, gpu, f.climate.start_hour, c.duration_s),
-         s.router)
+         str(s.router))
         for name, s in w.services.items()
     )
     check_replicas_fit(services, topology.gpus_total)
@@ -78,13 +78,13 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
         duration_s=c.duration_s,
         facility=facility,
         power_policy=policy,
-        power_policy_name=f.power.policy,
+        power_policy_name=str(f.power.policy),
         gpu_min_cap_w=min_cap_w,
         device=device,
-        scheduler=c.scheduler.name,
+        scheduler=str(c.scheduler.name),
         services=services,
         jobs=jobs,
         trace_jobs_dropped=dropped,
-        placement=c.scheduler.placement,
+        placement=str(c.scheduler.placement),
         power_admission=c.scheduler.power_admission,
     )

@@ -214,7 +214,7 @@ def _faults(f: FacilityConfig) -> tuple[Fault, ...]:
         require(x.start_s >= 0, f"{field}.start_s", x.start_s, "seconds >= 0")
         require(x.duration_s > 0, f"{field}.duration_s", x.duration_s, "seconds > 0")
         require(0 <= x.capacity_share < 1, f"{field}.capacity_share", x.capacity_share, "a share in [0, 1)")
-        out.append(Fault(x.kind, x.start_s, x.duration_s, x.capacity_share))
+        out.append(Fault(str(x.kind), x.start_s, x.duration_s, x.capacity_share))
     positive("facility.generator_start_s", f.generator_start_s, "seconds > 0")
     positive("facility.ups_ride_through_s", f.ups_ride_through_s, "seconds > 0")
     return tuple(out)

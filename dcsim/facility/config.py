@@ -7,8 +7,10 @@ Plain dataclasses: Hydra validates YAML and overrides against them, and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from dcsim.core.fields import Range, ranged
+from dcsim.policies.config import PowerPolicyName
 
 
 @dataclass
@@ -59,9 +61,23 @@ class PowerConfig:
     stages: dict[str, StageConfig] = field(default_factory=_default_stages)
     oversubscription: float = 1.0  # IT nameplate / provisioned IT capacity of the power path
     budget_kw: float | None = None  # facility power budget at the utility meter; null: none
-    policy: str = "none"  # none, static, proportional, priority (dcsim.policies.POWER_POLICIES)
+    policy: PowerPolicyName = PowerPolicyName("none")  # none, static, proportional, priority (dcsim.policies.POWER_POLICIES)
     static_cap_w: float | None = None  # per-GPU cap of the static policy
     gpu_min_cap_w: float | None = None  # lowest settable cap; null: the GPU's catalogue min_power_cap_w
+
+
+class Condenser(StrEnum):
+    """Heat rejection of the plant (dcsim.facility.cooling.CONDENSERS)."""
+
+    dry = "dry"
+    tower = "tower"
+
+
+class OverDensity(StrEnum):
+    """What a rack denser than its cooling technology allows does."""
+
+    error = "error"  # refused when building
+    throttle = "throttle"  # its GPUs are capped to what the technology can remove
 
 
 _APPROACH = Range(0, None, what="kelvin")  # a temperature approach of the plant
@@ -73,8 +89,8 @@ class CoolingConfig:
     """The cooling technology and plant (dcsim/facility/cooling.py, sources in docs/cooling.md)."""
 
     technology: str = "air"  # air, rear_door, direct_liquid, immersion
-    condenser: str = "dry"  # dry (dry coolers, no water) or tower (evaporative, wet bulb)
-    over_density: str = "error"  # a rack denser than the technology allows: error, or throttle its GPUs
+    condenser: Condenser = Condenser.dry  # dry (dry coolers, no water) or tower (evaporative, wet bulb)
+    over_density: OverDensity = OverDensity.error  # a rack denser than the technology allows: error, or throttle its GPUs
     supply_temp_c: float | None = None  # override the technology's facility water supply temperature
     # The plant's parameters (dcsim.facility.cooling.CoolingPlant, which says what each is).
     carnot_fraction: float = ranged(0.6, Range(0, 1, low_open=True, what="a fraction of the Carnot COP"))
@@ -121,9 +137,14 @@ class GridConfig:
     demand_response: list[DemandResponseConfig] = field(default_factory=list)
 
 
+class FaultKind(StrEnum):
+    chiller = "chiller"
+    utility = "utility"
+
+
 @dataclass
 class FaultConfig:
-    kind: str = "chiller"  # chiller (or CDU) loss, or utility (feed loss: cooling off until the generator runs)
+    kind: FaultKind = FaultKind.chiller  # chiller (or CDU) loss, or utility (feed loss: cooling off until the generator runs)
     start_s: float = 0.0
     duration_s: float = 600.0
     capacity_share: float = 0.0  # chiller: the share of mechanical cooling left during the fault

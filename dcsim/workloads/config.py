@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from dcsim.core.errors import require
+from dcsim.policies.config import RouterName
 
 if TYPE_CHECKING:
     from dcsim.hardware.models import LlmSpec
@@ -18,16 +19,52 @@ MAX_REQUESTS = 100_000_000  # expected requests of one request-fidelity service 
 MAX_CLOSED_USERS = 1_000_000  # users of a closed loop
 
 
-@dataclass
-class LengthConfig:
-    """Token-count distribution: constant (mean), exponential (mean) or lognormal (log_mu, log_sigma)."""
+class LengthDistributionKind(StrEnum):
+    """Token-count distributions (dcsim.workloads.inference.requests.LENGTH_DISTRIBUTIONS)."""
 
-    distribution: str = "lognormal"
-    mean: float = 0.0
-    log_mu: float = 0.0
-    log_sigma: float = 0.0
-    min_tokens: int = 1
-    max_tokens: int = 8192
+    constant = "constant"
+    exponential = "exponential"
+    lognormal = "lognormal"
+    uniform = "uniform"
+
+
+class ArrivalProcess(StrEnum):
+    poisson = "poisson"
+    gamma = "gamma"
+    diurnal = "diurnal"
+    trace = "trace"
+    servegen = "servegen"
+    closed = "closed"
+
+
+class Fidelity(StrEnum):
+    request = "request"  # every request simulated
+    fluid = "fluid"  # steady state per control interval
+
+
+class AutoscaleMetric(StrEnum):
+    queue = "queue"
+    utilisation = "utilisation"
+    slo = "slo"
+
+
+class Recompute(StrEnum):
+    """Activation recomputation (dcsim.hardware.training.RECOMPUTE_CHOICES)."""
+
+    none = "none"
+    selective = "selective"
+    full = "full"
+
+
+class CheckpointPolicy(StrEnum):
+    none = "none"
+    fixed = "fixed"  # every checkpoint_interval_s
+    young_daly = "young_daly"  # at the Young/Daly interval of the job's failure rate
+
+
+class JobTraceSource(StrEnum):
+    philly = "philly"
+    synthetic = "synthetic"
 
 
 class TraceFormat(StrEnum):
@@ -40,6 +77,22 @@ class TraceFormat(StrEnum):
 
 
 @dataclass
+class LengthConfig:
+    """Token-count distribution: constant (mean), exponential (mean), lognormal (log_mu,
+    log_sigma) or uniform (min_tokens..max_tokens)."""
+
+    distribution: LengthDistributionKind = LengthDistributionKind.lognormal
+    mean: float = 0.0
+    log_mu: float = 0.0
+    log_sigma: float = 0.0
+    min_tokens: int = 1
+    max_tokens: int = 8192
+
+
+_LOGNORMAL = LengthDistributionKind.lognormal
+
+
+@dataclass
 class ArrivalConfig:
     """How requests arrive. ``process``: poisson, gamma (bursty renewal with ``cv``),
     diurnal (daily sinusoidal rate), trace (replay ``trace_path``), servegen (the
@@ -48,7 +101,7 @@ class ArrivalConfig:
     one finishes, after an exponential think time of mean ``think_time_s``; the
     service's ``arrival_rate_per_s`` is then ignored; request fidelity only)."""
 
-    process: str = "poisson"
+    process: ArrivalProcess = ArrivalProcess.poisson
     cv: float = 1.0  # coefficient of variation of inter-arrival times (gamma, diurnal)
     peak_to_trough: float = 3.0  # diurnal: ratio of the highest to the lowest rate
     peak_hour: float = 14.0  # diurnal: local hour of the peak
@@ -73,7 +126,7 @@ class AutoscaleConfig:
     """
 
     enabled: bool = False
-    metric: str = "queue"
+    metric: AutoscaleMetric = AutoscaleMetric.queue
     target: float = 8.0
     min_replicas: int = 1
     max_replicas: int = 8
@@ -94,8 +147,8 @@ class ServiceConfig:
     kv_precision: str | None = None
     replicas: int = 1
     tp: int = 8
-    router: str = "least_outstanding"  # a name in dcsim.policies.ROUTERS
-    fidelity: str = "request"  # request: every request simulated; fluid: steady state per control interval
+    router: RouterName = RouterName("least_outstanding")  # a name in dcsim.policies.ROUTERS
+    fidelity: Fidelity = Fidelity.request  # request: every request simulated; fluid: steady state per control interval
     # Serving engine profile whose calibration times and powers the replicas
     # (dcsim/data/calibration/<engine>/): vllm-0.11 (ML.ENERGY v3, the default) or splitwise-2023.
     engine: str = "vllm-0.11"
@@ -104,8 +157,8 @@ class ServiceConfig:
     # Defaults: lognormal fits to the Azure LLM inference trace 2023, conversation
     # (Patel et al., Splitwise, ISCA 2024): log-mean and log-std of ContextTokens and
     # GeneratedTokens over its 19,366 requests.
-    prompt_tokens: LengthConfig = field(default_factory=lambda: LengthConfig("lognormal", 0.0, 6.6333, 0.9852, 1, 14050))
-    output_tokens: LengthConfig = field(default_factory=lambda: LengthConfig("lognormal", 0.0, 5.019, 0.859, 1, 1000))
+    prompt_tokens: LengthConfig = field(default_factory=lambda: LengthConfig(_LOGNORMAL, 0.0, 6.6333, 0.9852, 1, 14050))
+    output_tokens: LengthConfig = field(default_factory=lambda: LengthConfig(_LOGNORMAL, 0.0, 5.019, 0.859, 1, 1000))
     max_num_seqs: int = 256  # vLLM default
     max_batch_tokens: int = 8192
     gpu_memory_utilization: float = 0.9  # vLLM default
@@ -155,11 +208,12 @@ class TrainingJobConfig:
     parallelism: ParallelismConfig = field(default_factory=ParallelismConfig)
     seq_len: int = 8192
     micro_batch_seqs: int = 1
-    recompute: str = "selective"  # activation recomputation: none, selective or full (docs/training.md)
+    recompute: Recompute = Recompute.selective  # activation recomputation: none, selective or full (docs/training.md)
     # ZeRO sharding over the data-parallel (x context-parallel) ranks: 1 optimizer state,
     # 2 also gradients (Llama 3's FSDP), 3 also weights; 0 none.
     zero_stage: int = 1
-    checkpoint: str = "none"  # none, fixed (every checkpoint_interval_s) or young_daly (from the failure rate)
+    # none, fixed (every checkpoint_interval_s) or young_daly (from the failure rate)
+    checkpoint: CheckpointPolicy = CheckpointPolicy.none
     checkpoint_interval_s: float = 3600.0
     checkpoint_async: bool = False
     storage_gbyte_per_s: float = 100.0  # checkpoint write and read bandwidth of the job (assumption)
@@ -186,7 +240,7 @@ class JobTraceConfig:
     ``horizon_s``). Each job holds its GPUs for its traced duration at training power.
     """
 
-    source: str = "philly"
+    source: JobTraceSource = JobTraceSource.philly
     path: str = "dcsim:traces/pollux_philly_jobs.csv.gz"
     window_start_s: float | None = None  # philly: keep jobs submitted in [start, end) s from the first
     window_end_s: float | None = None  # null: the whole trace

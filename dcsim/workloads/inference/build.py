@@ -107,7 +107,7 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
         max_batch_tokens=s.max_batch_tokens, kv_capacity_tokens=kv, trace=trace,
         prefix_cache_fraction=s.prefix_cache_fraction, prefix_block_tokens=s.prefix_block_tokens,
         prefill_replicas=s.prefill_replicas, kv_transfer_bytes_per_s=s.kv_transfer_gbit_per_s * 1e9 / 8,
-        slo_ttft_s=s.slo_ttft_s, slo_tpot_s=s.slo_tpot_s, fidelity=s.fidelity, engine=s.engine, priority=s.priority,
+        slo_ttft_s=s.slo_ttft_s, slo_tpot_s=s.slo_tpot_s, fidelity=str(s.fidelity), engine=s.engine, priority=s.priority,
         autoscale=autoscale,
     )
 
@@ -148,7 +148,7 @@ def _autoscale(field: str, s: ServiceConfig) -> Any:
     require(a.scale_down_delay_s >= 0, f"{field}.scale_down_delay_s", a.scale_down_delay_s, "seconds >= 0")
     require(s.fidelity == "request", f"{field}.enabled", a.enabled, "false with fidelity=fluid (request fidelity only)")
     require(s.prefill_replicas == 0, f"{field}.enabled", a.enabled, "false for a disaggregated service (prefill_replicas > 0)")
-    return Autoscale(a.metric, a.target, a.min_replicas, a.max_replicas, a.interval_s, a.model_load_s,
+    return Autoscale(str(a.metric), a.target, a.min_replicas, a.max_replicas, a.interval_s, a.model_load_s,
                      a.scale_down_delay_s)
 
 
@@ -207,7 +207,7 @@ def _lengths(field: str, lc: LengthConfig) -> LengthDistribution:
         positive(f"{field}.mean", lc.mean, f"a mean token count > 0 for a {lc.distribution} distribution")
     else:
         require(lc.log_sigma >= 0, f"{field}.log_sigma", lc.log_sigma, "a log standard deviation >= 0")
-    return LengthDistribution(lc.distribution, lc.mean, lc.log_mu, lc.log_sigma, lc.min_tokens, lc.max_tokens)
+    return LengthDistribution(str(lc.distribution), lc.mean, lc.log_mu, lc.log_sigma, lc.min_tokens, lc.max_tokens)
 
 
 def _served_precision(field: str, model: LlmSpec, s: ServiceConfig, gpu: GpuSpec) -> LlmSpec:

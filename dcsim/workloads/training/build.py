@@ -129,7 +129,7 @@ def _check_parallelism(field: str, j: TrainingJobConfig, model: LlmSpec, gpu: Gp
     require(seqs >= 1 and abs(seqs - round(seqs)) < 1e-9, f"{field}.tokens_per_step", j.tokens_per_step,
             f"a whole number >= 1 of micro-batches of {j.micro_batch_seqs} x {j.seq_len} tokens per dp={p.dp} replica")
 
-    job_recompute = cast(tm.Recompute, j.recompute)
+    job_recompute = cast(tm.Recompute, str(j.recompute))
 
     def mem(recompute: tm.Recompute = job_recompute, zero_stage: int = j.zero_stage) -> tm.MemoryBreakdown:
         return tm.training_memory_per_gpu_bytes(model, par, j.micro_batch_seqs, j.seq_len, zero_stage=zero_stage,
@@ -161,7 +161,7 @@ def _step_at(j: TrainingJobConfig, model: LlmSpec, gpu: GpuSpec, slowdown: float
         kw: dict[str, Any] = {} if eff is None else {"compute_efficiency": eff}
         b = tm.step_time(model, gpu, par, j.tokens_per_step, j.seq_len, j.micro_batch_seqs,
                          scaleout_bytes_per_s_per_gpu=scaleout_bytes_per_s, dp_overlap=j.comm_overlap,
-                         recompute=cast(tm.Recompute, j.recompute), **kw)
+                         recompute=cast(tm.Recompute, str(j.recompute)), **kw)
         step = TrainingStep(b.time_s, b.compute_s, b.time_s - b.compute_s, b.mfu)
     else:
         step = training_step(model, gpu, j.gpus, j.tokens_per_step, 0.40 if eff is None else eff,

@@ -11,7 +11,7 @@ import dataclasses
 import re
 
 from dcsim.core.errors import ConfigError, require
-from dcsim.core.fields import check_ranges, positive
+from dcsim.core.fields import check_ranges
 from dcsim.core.units import KW_W
 from dcsim.facility.climate import Climate
 from dcsim.facility.config import MAX_GPUS, MAX_RACKS, FacilityConfig, NodeConfig
@@ -30,7 +30,7 @@ def topology_from_config(f: FacilityConfig) -> tuple[Topology, GpuSpec]:
     require(f.node.gpu in GPUS, "facility.node.gpu", f.node.gpu, f"one of {sorted(GPUS)}")
     gpu = GPUS[f.node.gpu]
     require(1 <= f.num_racks <= MAX_RACKS, "facility.num_racks", f.num_racks, f"an integer in 1..{MAX_RACKS:,}")
-    positive("facility.node.gpus_per_node", f.node.gpus_per_node, "an integer >= 1")
+    check_ranges(f.node, "facility.node")
     g = f.node.gpus_per_node
     require(f.rack.gpus_per_rack >= g and f.rack.gpus_per_rack % g == 0, "facility.rack.gpus_per_rack",
             f.rack.gpus_per_rack, f"a positive multiple of facility.node.gpus_per_node={g}")
@@ -42,8 +42,8 @@ def topology_from_config(f: FacilityConfig) -> tuple[Topology, GpuSpec]:
             f"(at most {MAX_GPUS:,} GPUs in all; this is {gpus:,})")
     require(0 <= f.node.host_idle_w <= f.node.host_busy_w, "facility.node.host_idle_w", f.node.host_idle_w,
             f"between 0 and facility.node.host_busy_w={f.node.host_busy_w}")
-    positive("facility.control_interval_s", f.control_interval_s, "an interval in seconds > 0")
-    positive("facility.rack.floor_area_m2", f.rack.floor_area_m2, "square metres per rack > 0")
+    check_ranges(f, "facility")
+    check_ranges(f.rack, "facility.rack")
     node = NodeSpec(gpu, g, f.node.host_idle_w, f.node.host_busy_w)
     return Topology(f.num_racks, f.rack.gpus_per_rack // g, node), gpu
 
@@ -60,8 +60,6 @@ def facility_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) ->
     """The building: power path, cooling plant, climate, grid, cost, faults and storage."""
     path, it_capacity_w = _power_path(f, topology)
     budget_kw = f.power.budget_kw
-    require(budget_kw is None or budget_kw > 0, "facility.power.budget_kw", budget_kw,
-            "kW > 0 at the utility meter, or null")
     # Idle draw at the meter (every GPU and host idle, through the power path, before
     # cooling): no cap brings the facility below it, so a budget under it cannot be held.
     idle_kw = path.input_w(topology.gpus_total * gpu.idle_w + topology.num_nodes * topology.node.host_idle_w) / KW_W
@@ -84,16 +82,12 @@ def facility_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) ->
 
 def _power_path(f: FacilityConfig, topology: Topology) -> tuple[PowerPath, float]:
     """The power path sized for the provisioned IT capacity, and that capacity."""
-    require(f.power.oversubscription >= 1.0, "facility.power.oversubscription", f.power.oversubscription,
-            "a ratio >= 1 of IT nameplate to provisioned IT capacity")
+    check_ranges(f.power, "facility.power")
     it_capacity_w = topology.it_nameplate_w / f.power.oversubscription
     specs = []
     for name, s in f.power.stages.items():
         field = f"facility.power.stages.{name}"
-        for coef in ("no_load", "proportional", "square"):
-            v = getattr(s, coef)
-            require(0 <= v < 0.5, f"{field}.{coef}", v, "a loss fraction in [0, 0.5)")
-        require(s.units >= 1, f"{field}.units", s.units, "an integer >= 1")
+        check_ranges(s, field)
         scheme = s.redundancy.replace(" ", "").upper()
         require(scheme in ("N", "2N") or re.fullmatch(r"N\+[0-9]+", scheme) is not None, f"{field}.redundancy",
                 s.redundancy, "N, N+k (k spare units, e.g. N+1) or 2N")
@@ -101,8 +95,6 @@ def _power_path(f: FacilityConfig, topology: Topology) -> tuple[PowerPath, float
             usable_units(s.redundancy, s.units)
         except ValueError as e:
             raise ConfigError(f"{field}.units", s.units, str(e)) from None
-        require(s.unit_rating_kw is None or s.unit_rating_kw > 0, f"{field}.unit_rating_kw", s.unit_rating_kw,
-                "kW > 0, or null to size the units to the provisioned IT capacity")
         specs.append(StageSpec(name, s.no_load, s.proportional, s.square, s.redundancy, s.units,
                                None if s.unit_rating_kw is None else s.unit_rating_kw * KW_W))
     try:
@@ -154,9 +146,7 @@ def _cooling(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> tuple[Cooli
 
 def _climate(f: FacilityConfig) -> Climate:
     cl = f.climate
-    require(1 <= cl.start_day_of_year <= 365, "facility.climate.start_day_of_year", cl.start_day_of_year,
-            "a day of the year in 1..365")
-    require(0 <= cl.start_hour < 24, "facility.climate.start_hour", cl.start_hour, "an hour in [0, 24)")
+    check_ranges(cl, "facility.climate")
     try:
         return Climate.from_epw(cl.epw_path, cl.start_day_of_year, cl.start_hour)
     except (OSError, ValueError, IndexError) as e:
@@ -176,7 +166,7 @@ def _grid(f: FacilityConfig, climate: Climate):
                                            utc_offset_h=getattr(climate, "utc_offset_h", None))
         except (KeyError, ValueError, OSError) as e:
             raise ConfigError("facility.grid.carbon", g.carbon, f"pjm, ciso, erco or gCO2/kWh ({e})") from None
-    require(0 <= g.renewable_share <= 1, "facility.grid.renewable_share", g.renewable_share, "a fraction in [0, 1]")
+    check_ranges(g, "facility.grid")
     try:
         if g.price == "flat":
             price = ElectricityPrice.flat(g.price_usd_per_kwh)
@@ -189,8 +179,7 @@ def _grid(f: FacilityConfig, climate: Climate):
         raise ConfigError("facility.grid.price", g.price, f"flat, tou or a price CSV ({e})") from None
     events = []
     for i, dr in enumerate(g.demand_response):
-        require(dr.duration_s > 0 and dr.start_s >= 0 and dr.limit_kw >= 0, f"facility.grid.demand_response.{i}",
-                (dr.start_s, dr.duration_s, dr.limit_kw), "start_s >= 0, duration_s > 0 and limit_kw >= 0")
+        check_ranges(dr, f"facility.grid.demand_response.{i}")
         events.append(DemandResponseEvent(dr.start_s, dr.duration_s, limit_w=dr.limit_kw * KW_W))
     return carbon, price, DemandResponse(tuple(events))
 
@@ -211,12 +200,8 @@ def _faults(f: FacilityConfig) -> tuple[Fault, ...]:
     for i, x in enumerate(f.faults):
         field = f"facility.faults.{i}"
         require(x.kind in ("chiller", "utility"), f"{field}.kind", x.kind, "chiller or utility")
-        require(x.start_s >= 0, f"{field}.start_s", x.start_s, "seconds >= 0")
-        require(x.duration_s > 0, f"{field}.duration_s", x.duration_s, "seconds > 0")
-        require(0 <= x.capacity_share < 1, f"{field}.capacity_share", x.capacity_share, "a share in [0, 1)")
+        check_ranges(x, field)
         out.append(Fault(str(x.kind), x.start_s, x.duration_s, x.capacity_share))
-    positive("facility.generator_start_s", f.generator_start_s, "seconds > 0")
-    positive("facility.ups_ride_through_s", f.ups_ride_through_s, "seconds > 0")
     return tuple(out)
 
 
@@ -226,9 +211,5 @@ def _storage(f: FacilityConfig):
     st = f.storage
     if st.capacity_kwh == 0:
         return None
-    require(st.capacity_kwh > 0, "facility.storage.capacity_kwh", st.capacity_kwh, "kWh >= 0 (0: no storage)")
-    positive("facility.storage.max_power_kw", st.max_power_kw, "kW > 0 with storage")
-    positive("facility.storage.tau_s", st.tau_s, "seconds > 0")
-    require(0 < st.round_trip_efficiency <= 1, "facility.storage.round_trip_efficiency", st.round_trip_efficiency,
-            "a fraction in (0, 1]")
+    check_ranges(st, "facility.storage")
     return Storage(st.capacity_kwh * 3.6e6, st.max_power_kw * KW_W, st.tau_s, st.round_trip_efficiency)

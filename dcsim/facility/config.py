@@ -1,7 +1,9 @@
 """Config schema of the facility group (``conf/facility/*.yaml``).
 
-Plain dataclasses: Hydra validates YAML and overrides against them, and
-``dcsim.config.build`` turns them into the objects of this package.
+Plain dataclasses: Hydra validates YAML and overrides against them (types, enum
+choices), each numeric field declares its allowed range beside its default
+(``dcsim.core.fields.ranged``), and ``dcsim.facility.build`` turns them into the objects
+of this package.
 """
 
 from __future__ import annotations
@@ -12,12 +14,17 @@ from enum import StrEnum
 from dcsim.core.fields import Range, ranged
 from dcsim.policies.config import PowerPolicyName
 
+_COUNT = Range(1, what="an integer")
+_SECONDS = Range(0, what="seconds")
+_DURATION = Range(0, low_open=True, what="seconds")
+_LOSS = Range(0, 0.5, high_open=True, what="a loss fraction")
+
 
 @dataclass
 class NodeConfig:
     gpu: str = "H100-SXM"  # a name in dcsim.hardware.gpus.GPUS
-    gpus_per_node: int = 8
-    host_idle_w: float = 1000.0  # AcmeTrace, see dcsim/hardware/node.py
+    gpus_per_node: int = ranged(8, _COUNT)
+    host_idle_w: float = ranged(1000.0, Range(0, what="watts", note="at most host_busy_w"))  # AcmeTrace, dcsim/hardware/node.py
     host_busy_w: float = 1650.0
     gpu_power_cap_w: float | None = None  # a static per-GPU power cap (slows work, see docs/calibration.md)
 
@@ -27,7 +34,7 @@ class RackConfig:
     gpus_per_rack: int = 32  # a multiple of node.gpus_per_node
     # White space per rack including its share of the aisles: a common planning figure
     # of 25-30 ft^2 (2.3-2.8 m^2) per rack (assumption, see DATA_SOURCES.md).
-    floor_area_m2: float = 2.8
+    floor_area_m2: float = ranged(2.8, Range(0, low_open=True, what="square metres per rack"))
 
 
 @dataclass
@@ -36,12 +43,13 @@ class StageConfig:
     redundancy (N, N+1, 2N, ...) over ``units`` units, and the unit rating (null: sized
     so the stage carries the provisioned IT capacity with its redundancy intact)."""
 
-    no_load: float = 0.0
-    proportional: float = 0.0
-    square: float = 0.0
-    redundancy: str = "N"
-    units: int = 1
-    unit_rating_kw: float | None = None
+    no_load: float = ranged(0.0, _LOSS)
+    proportional: float = ranged(0.0, _LOSS)
+    square: float = ranged(0.0, _LOSS)
+    redundancy: str = "N"  # N, N+k or 2N
+    units: int = ranged(1, _COUNT)
+    unit_rating_kw: float | None = ranged(None, Range(0, low_open=True, what="kW", optional=True,
+                                                      note="null: sized to the provisioned IT capacity"))
 
 
 def _default_stages() -> dict[str, StageConfig]:
@@ -59,8 +67,9 @@ def _default_stages() -> dict[str, StageConfig]:
 class PowerConfig:
     # Stages from the utility to the racks; defaults and sources: docs/power.md.
     stages: dict[str, StageConfig] = field(default_factory=_default_stages)
-    oversubscription: float = 1.0  # IT nameplate / provisioned IT capacity of the power path
-    budget_kw: float | None = None  # facility power budget at the utility meter; null: none
+    oversubscription: float = ranged(1.0, Range(1, what="a ratio", note="IT nameplate / provisioned IT capacity"))
+    # facility power budget at the utility meter; null: none
+    budget_kw: float | None = ranged(None, Range(0, low_open=True, what="kW at the utility meter", optional=True))
     policy: PowerPolicyName = PowerPolicyName("none")  # none, static, proportional, priority (dcsim.policies.POWER_POLICIES)
     static_cap_w: float | None = None  # per-GPU cap of the static policy
     gpu_min_cap_w: float | None = None  # lowest settable cap; null: the GPU's catalogue min_power_cap_w
@@ -114,15 +123,15 @@ class ClimateConfig:
     # A named climate (leesburg_va, phoenix_az, seattle_wa, piedmont_it; shipped) or an
     # EnergyPlus EPW path; null: Leesburg, VA.
     epw_path: str | None = None
-    start_day_of_year: int = 196  # 15 July
-    start_hour: float = 12.0
+    start_day_of_year: int = ranged(196, Range(1, 365, what="a day of the year"))  # 15 July
+    start_hour: float = ranged(12.0, Range(0, 24, high_open=True, what="an hour"))
 
 
 @dataclass
 class DemandResponseConfig:
-    start_s: float = 0.0
-    duration_s: float = 3600.0
-    limit_kw: float = 0.0  # facility power limit at the utility meter during the window
+    start_s: float = ranged(0.0, _SECONDS)
+    duration_s: float = ranged(3600.0, _DURATION)
+    limit_kw: float = ranged(0.0, Range(0, what="kW"))  # facility power limit at the utility meter during the window
 
 
 @dataclass
@@ -133,7 +142,7 @@ class GridConfig:
     tou_peak_usd_per_kwh: float = 0.16
     tou_peak_start_hour: int = 16
     tou_peak_end_hour: int = 21
-    renewable_share: float = 0.0  # on-site carbon-free share of facility energy
+    renewable_share: float = ranged(0.0, Range(0, 1, what="a fraction"))  # on-site carbon-free share of facility energy
     demand_response: list[DemandResponseConfig] = field(default_factory=list)
 
 
@@ -145,18 +154,19 @@ class FaultKind(StrEnum):
 @dataclass
 class FaultConfig:
     kind: FaultKind = FaultKind.chiller  # chiller (or CDU) loss, or utility (feed loss: cooling off until the generator runs)
-    start_s: float = 0.0
-    duration_s: float = 600.0
-    capacity_share: float = 0.0  # chiller: the share of mechanical cooling left during the fault
+    start_s: float = ranged(0.0, _SECONDS)
+    duration_s: float = ranged(600.0, _DURATION)
+    # chiller: the share of mechanical cooling left during the fault
+    capacity_share: float = ranged(0.0, Range(0, 1, high_open=True, what="a share"))
 
 
 @dataclass
 class NetworkConfig:
-    scaleout_gbit_per_s_per_gpu: float = 400.0  # one 400G NIC per GPU (DGX H100 datasheet)
+    scaleout_gbit_per_s_per_gpu: float = ranged(400.0, Range(0, low_open=True, what="Gbit/s per GPU"))  # one 400G NIC (DGX H100)
     # Rack (leaf) uplink capacity against the bandwidth of the GPUs below it: 1 is a
     # non-blocking fat tree; Meta's Llama 3 RoCE cluster has 1:7 between pods (Dubey et al.
     # 2024, sec. 3.3.1). Above 1, jobs spread over racks get less scale-out bandwidth.
-    rack_uplink_oversubscription: float = 1.0
+    rack_uplink_oversubscription: float = ranged(1.0, Range(1, what="a ratio", note="1: non-blocking"))
 
 
 @dataclass
@@ -165,10 +175,10 @@ class StorageConfig:
     the grid sees a first-order low-pass of facility power with time constant ``tau_s``;
     the battery supplies or absorbs the difference within its power and energy."""
 
-    capacity_kwh: float = 0.0  # 0: no storage
-    max_power_kw: float = 0.0
-    tau_s: float = 60.0
-    round_trip_efficiency: float = 0.9  # typical Li-ion, assumption
+    capacity_kwh: float = ranged(0.0, Range(0, what="kWh", note="0: no storage"))
+    max_power_kw: float = ranged(0.0, Range(0, low_open=True, what="kW", note="with storage"))  # checked with storage only
+    tau_s: float = ranged(60.0, _DURATION)
+    round_trip_efficiency: float = ranged(0.9, Range(0, 1, low_open=True, what="a fraction"))  # typical Li-ion, assumption
 
 
 @dataclass
@@ -203,6 +213,6 @@ class FacilityConfig:
     cost: CostConfig = field(default_factory=CostConfig)
     faults: list[FaultConfig] = field(default_factory=list)
     storage: StorageConfig = field(default_factory=StorageConfig)
-    generator_start_s: float = 10.0  # NFPA 110 Type 10: standby power within 10 s
-    ups_ride_through_s: float = 300.0  # battery autonomy at full load (typical 5 min)
-    control_interval_s: float = 60.0
+    generator_start_s: float = ranged(10.0, _DURATION)  # NFPA 110 Type 10: standby power within 10 s
+    ups_ride_through_s: float = ranged(300.0, _DURATION)  # battery autonomy at full load (typical 5 min)
+    control_interval_s: float = ranged(60.0, _DURATION)

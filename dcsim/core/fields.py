@@ -60,9 +60,11 @@ class Range:
             text = f"{self.what} {'<' if self.high_open else '<='} {self.high:g}"
         else:
             text = f"{self.what} (finite)"
+        note = self.note
         if self.optional:
             text += ", or null"
-        return f"{text} ({self.note})" if self.note else text
+            note = note.removeprefix("null: ")  # "seconds > 0, or null (no SLO)"
+        return f"{text} ({note})" if note else text
 
 
 def ranged(default: Any, allowed: Range) -> Any:
@@ -79,12 +81,13 @@ def field_range(cls: Any, name: str) -> Range | None:
     raise KeyError(name)
 
 
-def check_ranges(obj: Any, path: str) -> None:
+def check_ranges(obj: Any, path: str, names: tuple[str, ...] | None = None) -> None:
     """Raise ConfigError for the first field of the dataclass ``obj`` outside its declared
-    range, naming it ``path.field``. Fields without a range are not looked at."""
+    range, naming it ``path.field``. Fields without a range are not looked at; with
+    ``names``, only those fields are (the ones that matter in the object's mode)."""
     for f in dataclasses.fields(obj):
         allowed = f.metadata.get(RANGE_KEY)
-        if isinstance(allowed, Range):
+        if isinstance(allowed, Range) and (names is None or f.name in names):
             value = getattr(obj, f.name)
             require(allowed.allows(value), f"{path}.{f.name}", value, allowed.allowed())
 

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from dcsim.core.errors import require
+from dcsim.core.fields import Range, ranged
 from dcsim.policies.config import RouterName
 
 if TYPE_CHECKING:
@@ -17,6 +18,14 @@ if TYPE_CHECKING:
 MAX_ARRIVAL_RATE_PER_S = 1e6  # requests per second of one service
 MAX_REQUESTS = 100_000_000  # expected requests of one request-fidelity service over a run (fluid: no bound)
 MAX_CLOSED_USERS = 1_000_000  # users of a closed loop
+
+
+_COUNT = Range(1, what="an integer")
+_SECONDS = Range(0, what="seconds")
+_DURATION = Range(0, low_open=True, what="seconds")
+_FRACTION = Range(0, 1, what="a fraction")
+_HOUR = Range(0, 24, high_open=True, what="a local hour")
+_CV = Range(0.01, 100, what="a coefficient of variation")
 
 
 class LengthDistributionKind(StrEnum):
@@ -85,11 +94,12 @@ class LengthConfig:
     mean: float = 0.0
     log_mu: float = 0.0
     log_sigma: float = 0.0
-    min_tokens: int = 1
-    max_tokens: int = 8192
+    min_tokens: int = ranged(1, _COUNT)
+    max_tokens: int = 8192  # >= min_tokens
 
 
 _LOGNORMAL = LengthDistributionKind.lognormal
+_SLO = Range(0, low_open=True, what="seconds", optional=True, note="null: no SLO")
 
 
 @dataclass
@@ -102,12 +112,12 @@ class ArrivalConfig:
     service's ``arrival_rate_per_s`` is then ignored; request fidelity only)."""
 
     process: ArrivalProcess = ArrivalProcess.poisson
-    cv: float = 1.0  # coefficient of variation of inter-arrival times (gamma, diurnal)
-    peak_to_trough: float = 3.0  # diurnal: ratio of the highest to the lowest rate
-    peak_hour: float = 14.0  # diurnal: local hour of the peak
+    cv: float = ranged(1.0, _CV)  # coefficient of variation of inter-arrival times (gamma, diurnal)
+    peak_to_trough: float = ranged(3.0, Range(1, what="a ratio"))  # diurnal: ratio of the highest to the lowest rate
+    peak_hour: float = ranged(14.0, _HOUR)  # diurnal: local hour of the peak
     trace_path: str | None = None  # trace / servegen
     trace_format: TraceFormat = TraceFormat.auto  # trace: auto, azure, mooncake or generic (docs/traces.md)
-    rate_multiplier: float = 1.0  # trace / servegen: 2.0 replays twice as fast
+    rate_multiplier: float = ranged(1.0, Range(0, low_open=True, what="a factor"))  # trace / servegen: 2.0 replays twice as fast
     concurrency: int = 1  # closed: users, each with one request outstanding (arrival_rate_per_s is ignored)
     think_time_s: float = 0.0  # closed: mean of the exponential think time between a user's requests; 0: none
 
@@ -127,14 +137,14 @@ class AutoscaleConfig:
 
     enabled: bool = False
     metric: AutoscaleMetric = AutoscaleMetric.queue
-    target: float = 8.0
-    min_replicas: int = 1
-    max_replicas: int = 8
-    interval_s: float = 60.0
+    target: float = ranged(8.0, Range(0, low_open=True, what="a number", note="a fraction <= 1 for utilisation and slo"))
+    min_replicas: int = ranged(1, _COUNT)
+    max_replicas: int = 8  # >= min_replicas
+    interval_s: float = ranged(60.0, _DURATION)
     # Loading weights into a new replica: assumption, ~2 min for a 70B BF16 checkpoint
     # (140 GB) from local NVMe or a warm cache at ~1-2 GB/s plus engine start-up.
-    model_load_s: float = 120.0
-    scale_down_delay_s: float = 300.0
+    model_load_s: float = ranged(120.0, _SECONDS)
+    scale_down_delay_s: float = ranged(300.0, _SECONDS)
 
 
 @dataclass
@@ -145,8 +155,8 @@ class ServiceConfig:
     # (fp8 needs Hopper or later, fp4 Blackwell; mxfp4 runs weight-only on fp8 GPUs).
     weight_precision: str | None = None
     kv_precision: str | None = None
-    replicas: int = 1
-    tp: int = 8
+    replicas: int = ranged(1, Range(0, what="an integer"))
+    tp: int = 8  # a divisor of facility.node.gpus_per_node
     router: RouterName = RouterName("least_outstanding")  # a name in dcsim.policies.ROUTERS
     fidelity: Fidelity = Fidelity.request  # request: every request simulated; fluid: steady state per control interval
     # Serving engine profile whose calibration times and powers the replicas
@@ -159,15 +169,17 @@ class ServiceConfig:
     # GeneratedTokens over its 19,366 requests.
     prompt_tokens: LengthConfig = field(default_factory=lambda: LengthConfig(_LOGNORMAL, 0.0, 6.6333, 0.9852, 1, 14050))
     output_tokens: LengthConfig = field(default_factory=lambda: LengthConfig(_LOGNORMAL, 0.0, 5.019, 0.859, 1, 1000))
-    max_num_seqs: int = 256  # vLLM default
-    max_batch_tokens: int = 8192
-    gpu_memory_utilization: float = 0.9  # vLLM default
-    prefix_cache_fraction: float = 0.0  # share of the KV cache kept for cached prompt blocks; 0: off
-    prefix_block_tokens: int = 512  # tokens per cached block (Mooncake's hash_ids blocks)
+    max_num_seqs: int = ranged(256, _COUNT)  # vLLM default
+    max_batch_tokens: int = 8192  # >= max_num_seqs
+    gpu_memory_utilization: float = ranged(0.9, Range(0, 1, low_open=True, what="a fraction"))  # vLLM default
+    # share of the KV cache kept for cached prompt blocks; 0: off
+    prefix_cache_fraction: float = ranged(0.0, Range(0, 1, high_open=True, what="a fraction"))
+    prefix_block_tokens: int = ranged(512, _COUNT)  # tokens per cached block (Mooncake's hash_ids blocks)
     prefill_replicas: int = 0  # > 0: disaggregated, the first replicas prefill and the rest decode
-    kv_transfer_gbit_per_s: float = 400.0  # per GPU, prefill -> decode KV-cache transfer
-    slo_ttft_s: float | None = None  # SLO thresholds; None: no SLO
-    slo_tpot_s: float | None = None
+    # per GPU, prefill -> decode KV-cache transfer
+    kv_transfer_gbit_per_s: float = ranged(400.0, Range(0, low_open=True, what="Gbit/s"))
+    slo_ttft_s: float | None = ranged(None, _SLO)  # SLO thresholds; None: no SLO
+    slo_tpot_s: float | None = ranged(None, _SLO)
     priority: int = 0  # higher runs first under the priority scheduler
     autoscale: AutoscaleConfig = field(default_factory=AutoscaleConfig)
 
@@ -193,16 +205,18 @@ class TrainingJobConfig:
     model: str = "Llama-3.1-8B"
     gpus: int = 8
     model_parallel: int = 1  # GPUs per model replica (tensor x pipeline); data parallel = gpus / this
-    submit_time_s: float = 0.0
-    tokens_per_step: float = 4194304.0  # global batch x sequence length
-    steps: int = 100
-    tokens_to_train: float | None = None  # set: steps = ceil(tokens_to_train / tokens_per_step)
+    submit_time_s: float = ranged(0.0, _SECONDS)
+    tokens_per_step: float = ranged(4194304.0, Range(0, low_open=True, what="tokens"))  # global batch x sequence length
+    steps: int = ranged(100, _COUNT)
+    # set: steps = ceil(tokens_to_train / tokens_per_step)
+    tokens_to_train: float | None = ranged(None, Range(0, low_open=True, what="tokens", optional=True,
+                                                       note="null: give steps"))
     # Share of peak BF16 FLOP/s during compute: Llama 3 405B pre-training reached 38-43 %
     # MFU on 8k-16k H100s (Dubey et al., The Llama 3 Herd of Models, 2024, Table 4). Null:
     # 0.40 for the simple data-parallel model, dcsim.hardware.training's calibrated 0.53
     # (compute share before communication and bubbles) with a parallelism.
-    compute_efficiency: float | None = None
-    comm_overlap: float = 0.8
+    compute_efficiency: float | None = ranged(None, Range(0, 1, low_open=True, what="a fraction", optional=True))
+    comm_overlap: float = ranged(0.8, _FRACTION)
     # Set: the detailed step model of dcsim.hardware.training (TP over NVLink, pipeline
     # bubble, context and data parallel traffic) and its memory check.
     parallelism: ParallelismConfig = field(default_factory=ParallelismConfig)
@@ -214,21 +228,26 @@ class TrainingJobConfig:
     zero_stage: int = 1
     # none, fixed (every checkpoint_interval_s) or young_daly (from the failure rate)
     checkpoint: CheckpointPolicy = CheckpointPolicy.none
-    checkpoint_interval_s: float = 3600.0
+    checkpoint_interval_s: float = 3600.0  # > 0, with checkpoint=fixed
     checkpoint_async: bool = False
-    storage_gbyte_per_s: float = 100.0  # checkpoint write and read bandwidth of the job (assumption)
+    # checkpoint write and read bandwidth of the job (assumption)
+    storage_gbyte_per_s: float = ranged(100.0, Range(0, low_open=True, what="GB/s"))
     failures: bool = False  # interruptions at the per-GPU hazard rates of dcsim.hardware.training
-    failure_rate_scale: float = 1.0  # multiplies every cause's rate
-    restart_s: float = 600.0  # detection, rescheduling on spares and restart, before the reload
+    failure_rate_scale: float = ranged(1.0, Range(0, what="a factor"))  # multiplies every cause's rate
+    restart_s: float = ranged(600.0, _SECONDS)  # detection, rescheduling on spares and restart, before the reload
     # A failure whose cause takes its node out of service (GPU, HBM, host, ...; see
     # dcsim.hardware.training.FAILURE_CAUSES) sends the node to repair for repair_s. A hot
     # spare node replaces it at once; with none free the job waits for the earliest repair.
     # Null: spares never run out (the node is always replaced at once).
-    hot_spare_nodes: int | None = None
-    repair_s: float = 86400.0  # node repair time (assumption: a day, swap and burn-in)
+    hot_spare_nodes: int | None = ranged(None, Range(0, what="an integer", optional=True,
+                                                     note="null: spares never run out"))
+    repair_s: float = ranged(86400.0, _SECONDS)  # node repair time (assumption: a day, swap and burn-in)
     power_swing: bool = False  # alternate compute and communication power within each step
     priority: int = 0  # higher runs first under the priority scheduler
     preemptible: bool = True  # a scheduler may checkpoint it, take its GPUs and requeue it
+
+
+_WINDOW = Range(0, what="seconds from the first submission", optional=True)
 
 
 @dataclass
@@ -242,12 +261,14 @@ class JobTraceConfig:
 
     source: JobTraceSource = JobTraceSource.philly
     path: str = "dcsim:traces/pollux_philly_jobs.csv.gz"
-    window_start_s: float | None = None  # philly: keep jobs submitted in [start, end) s from the first
-    window_end_s: float | None = None  # null: the whole trace
-    max_jobs: int | None = None  # keep only the first max_jobs jobs (in submit order)
-    n_jobs: int = 1000  # synthetic
-    horizon_s: float = 86400.0  # synthetic: submissions spread over [0, horizon_s)
-    submit_offset_s: float = 0.0  # every job is submitted this much later
+    # philly: keep jobs submitted in [start, end) s from the first; null: the whole trace
+    window_start_s: float | None = ranged(None, _WINDOW)
+    window_end_s: float | None = ranged(None, _WINDOW)  # after window_start_s
+    # keep only the first max_jobs jobs (in submit order)
+    max_jobs: int | None = ranged(None, Range(1, what="an integer", optional=True, note="null: all"))
+    n_jobs: int = ranged(1000, Range(0, what="an integer"))  # synthetic
+    horizon_s: float = ranged(86400.0, _DURATION)  # synthetic: submissions spread over [0, horizon_s)
+    submit_offset_s: float = ranged(0.0, _SECONDS)  # every job is submitted this much later
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from dcsim.core.errors import ConfigError, require
-from dcsim.core.fields import positive
+from dcsim.core.fields import check_ranges, positive
 from dcsim.core.units import GB_B
 from dcsim.data import resolve_data_path
 from dcsim.facility.topology import Topology
@@ -47,7 +47,7 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
     """The validated spec of the service at ``field`` (``workload.services.NAME``)."""
     model = _served_precision(field, model_named(f"{field}.model", s.model), s, gpu)
     g = topology.node.gpus_per_node
-    require(s.replicas >= 0, f"{field}.replicas", s.replicas, "an integer >= 0")
+    check_ranges(s, field)
     require(s.tp >= 1 and g % s.tp == 0, f"{field}.tp", s.tp,
             f"a divisor of facility.node.gpus_per_node={g}: one of {[d for d in range(1, g + 1) if g % d == 0]}")
     require(s.router in ROUTERS, f"{field}.router", s.router, f"one of {sorted(ROUTERS)}")
@@ -56,20 +56,10 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
     require(gpu.name in profile_gpus(s.engine), f"{field}.engine", s.engine,
             f"an engine profile calibrated for {gpu.name}: one of "
             f"{[e for e in engines() if gpu.name in profile_gpus(e)]}")
-    require(0 < s.gpu_memory_utilization <= 1, f"{field}.gpu_memory_utilization", s.gpu_memory_utilization,
-            "a fraction in (0, 1]")
-    require(s.max_num_seqs >= 1, f"{field}.max_num_seqs", s.max_num_seqs, "an integer >= 1")
     require(s.max_batch_tokens >= s.max_num_seqs, f"{field}.max_batch_tokens", s.max_batch_tokens,
             f"an integer >= max_num_seqs={s.max_num_seqs}")
-    require(0 <= s.prefix_cache_fraction < 1, f"{field}.prefix_cache_fraction", s.prefix_cache_fraction,
-            "a fraction in [0, 1)")
-    require(s.prefix_block_tokens >= 1, f"{field}.prefix_block_tokens", s.prefix_block_tokens, "an integer >= 1")
     require(0 <= s.prefill_replicas < max(s.replicas, 1), f"{field}.prefill_replicas", s.prefill_replicas,
             f"0 (not disaggregated) or fewer than replicas={s.replicas}, so that decode replicas remain")
-    positive(f"{field}.kv_transfer_gbit_per_s", s.kv_transfer_gbit_per_s)
-    for slo in ("slo_ttft_s", "slo_tpot_s"):
-        v = getattr(s, slo)
-        require(v is None or v > 0, f"{field}.{slo}", v, "seconds > 0, or null for no SLO")
     autoscale = _autoscale(f"{field}.autoscale", s)
     arrivals, trace, sampler = _arrivals(field, s, start_hour, duration_s)
     if sampler is None:
@@ -135,17 +125,13 @@ def _autoscale(field: str, s: ServiceConfig) -> Any:
     require(a.metric in AUTOSCALE_METRICS, f"{field}.metric", a.metric, f"one of {list(AUTOSCALE_METRICS)}")
     require(a.metric != "slo" or s.slo_ttft_s is not None or s.slo_tpot_s is not None, f"{field}.metric", a.metric,
             "queue or utilisation, or set slo_ttft_s / slo_tpot_s for slo")
-    positive(f"{field}.target", a.target)
+    check_ranges(a, field)
     require(a.metric == "queue" or a.metric == "utilisation" and a.target <= 1 or a.metric == "slo" and a.target <= 1,
             f"{field}.target", a.target, "a fraction in (0, 1] for utilisation and slo")
-    require(a.min_replicas >= 1, f"{field}.min_replicas", a.min_replicas, "an integer >= 1")
     require(a.max_replicas >= a.min_replicas, f"{field}.max_replicas", a.max_replicas,
             f"an integer >= min_replicas={a.min_replicas}")
     require(a.min_replicas <= s.replicas <= a.max_replicas, f"{field.rpartition('.')[0]}.replicas", s.replicas,
             f"the initial count, within min_replicas={a.min_replicas} and max_replicas={a.max_replicas}")
-    positive(f"{field}.interval_s", a.interval_s, "seconds > 0")
-    require(a.model_load_s >= 0, f"{field}.model_load_s", a.model_load_s, "seconds >= 0")
-    require(a.scale_down_delay_s >= 0, f"{field}.scale_down_delay_s", a.scale_down_delay_s, "seconds >= 0")
     require(s.fidelity == "request", f"{field}.enabled", a.enabled, "false with fidelity=fluid (request fidelity only)")
     require(s.prefill_replicas == 0, f"{field}.enabled", a.enabled, "false for a disaggregated service (prefill_replicas > 0)")
     return Autoscale(str(a.metric), a.target, a.min_replicas, a.max_replicas, a.interval_s, a.model_load_s,
@@ -173,7 +159,7 @@ def _arrivals(field: str, s: ServiceConfig, start_hour: float, duration_s: float
         require(a.trace_path is not None, f"{field}.arrivals.trace_path", a.trace_path,
                 f"a file (trace) or directory (servegen) for arrivals.process={a.process}")
         assert a.trace_path is not None  # required just above
-        positive(f"{field}.arrivals.rate_multiplier", a.rate_multiplier)
+        check_ranges(a, f"{field}.arrivals", ("rate_multiplier",))
         try:
             if a.process == "trace":
                 trace = traces.read_trace(resolve_data_path(a.trace_path), a.trace_format.value)
@@ -188,6 +174,7 @@ def _arrivals(field: str, s: ServiceConfig, start_hour: float, duration_s: float
     require(s.fidelity != "request" or rate * duration_s <= MAX_REQUESTS, f"{field}.arrival_rate_per_s", rate,
             f"at most {MAX_REQUESTS:,} requests over duration_s={duration_s:g} at request fidelity "
             f"({MAX_REQUESTS / duration_s:g} per second; use fidelity=fluid for more)")
+    check_ranges(a, f"{field}.arrivals", {"poisson": (), "gamma": ("cv",)}.get(a.process, ("cv", "peak_to_trough", "peak_hour")))
     try:
         if a.process == "poisson":
             return arr.PoissonArrivals(s.arrival_rate_per_s), None, None
@@ -201,7 +188,7 @@ def _arrivals(field: str, s: ServiceConfig, start_hour: float, duration_s: float
 def _lengths(field: str, lc: LengthConfig) -> LengthDistribution:
     require(lc.distribution in LENGTH_DISTRIBUTIONS, f"{field}.distribution", lc.distribution,
             f"one of {list(LENGTH_DISTRIBUTIONS)}")
-    require(lc.min_tokens >= 1, f"{field}.min_tokens", lc.min_tokens, "an integer >= 1")
+    check_ranges(lc, field)
     require(lc.max_tokens >= lc.min_tokens, f"{field}.max_tokens", lc.max_tokens, f">= min_tokens={lc.min_tokens}")
     if lc.distribution in ("constant", "exponential"):
         positive(f"{field}.mean", lc.mean, f"a mean token count > 0 for a {lc.distribution} distribution")

@@ -13,7 +13,7 @@ import math
 from typing import Any, cast
 
 from dcsim.core.errors import ConfigError, require
-from dcsim.core.fields import positive
+from dcsim.core.fields import check_ranges, positive
 from dcsim.core.rng import RngStreams
 from dcsim.core.units import GB_B
 from dcsim.data import resolve_data_path
@@ -46,19 +46,11 @@ def job_from_config(field: str, job_id: int, name: str, j: TrainingJobConfig, to
     require(j.gpus <= topology.gpus_total, f"{field}.gpus", j.gpus, f"at most the facility's {topology.gpus_total} GPUs")
     require(j.model_parallel >= 1 and j.gpus % j.model_parallel == 0, f"{field}.model_parallel", j.model_parallel,
             f"a divisor of gpus={j.gpus}")
-    require(j.submit_time_s >= 0, f"{field}.submit_time_s", j.submit_time_s, "seconds >= 0")
-    require(j.steps >= 1, f"{field}.steps", j.steps, "an integer >= 1")
-    positive(f"{field}.tokens_per_step", j.tokens_per_step)
+    check_ranges(j, field)
     steps = j.steps
     if j.tokens_to_train is not None:
-        positive(f"{field}.tokens_to_train", j.tokens_to_train, "tokens > 0, or null to give steps")
         steps = math.ceil(j.tokens_to_train / j.tokens_per_step)
-    eff = j.compute_efficiency
-    require(eff is None or 0 < eff <= 1, f"{field}.compute_efficiency", eff, "a fraction in (0, 1], or null")
-    require(0 <= j.comm_overlap <= 1, f"{field}.comm_overlap", j.comm_overlap, "a fraction in [0, 1]")
-    positive("facility.network.scaleout_gbit_per_s_per_gpu", network.scaleout_gbit_per_s_per_gpu)
-    require(network.rack_uplink_oversubscription >= 1.0, "facility.network.rack_uplink_oversubscription",
-            network.rack_uplink_oversubscription, "a ratio >= 1 (1: non-blocking)")
+    check_ranges(network, "facility.network")
     scaleout = network.scaleout_gbit_per_s_per_gpu * 1e9 / 8
     if j.parallelism.tp > 0:
         _check_parallelism(field, j, model, gpu)
@@ -80,12 +72,6 @@ def _resilience(field: str, j: TrainingJobConfig, model: LlmSpec) -> dict[str, A
     """Checkpoint and failure parameters of a job (dcsim.hardware.training)."""
     require(j.checkpoint in ("none", "fixed", "young_daly"), f"{field}.checkpoint", j.checkpoint,
             "none, fixed or young_daly")
-    positive(f"{field}.storage_gbyte_per_s", j.storage_gbyte_per_s, "GB/s > 0")
-    require(j.failure_rate_scale >= 0, f"{field}.failure_rate_scale", j.failure_rate_scale, "a factor >= 0")
-    require(j.restart_s >= 0, f"{field}.restart_s", j.restart_s, "seconds >= 0")
-    require(j.repair_s >= 0, f"{field}.repair_s", j.repair_s, "seconds >= 0")
-    require(j.hot_spare_nodes is None or j.hot_spare_nodes >= 0, f"{field}.hot_spare_nodes", j.hot_spare_nodes,
-            "an integer >= 0, or null for spares that never run out")
     write_s = _checkpoint_write_s(model, j.storage_gbyte_per_s)
     rate = 0.0
     causes: tuple[tuple[str, float], ...] = ()
@@ -183,13 +169,10 @@ def trace_jobs_from_config(field: str, first_id: int, name: str, t: JobTraceConf
     """Duration-defined jobs of a job trace, each holding its GPUs for its traced run time,
     and how many jobs were dropped for asking more GPUs than the facility has."""
     require(t.source in JOB_TRACE_SOURCES, f"{field}.source", t.source, f"one of {list(JOB_TRACE_SOURCES)}")
-    require(t.max_jobs is None or t.max_jobs >= 1, f"{field}.max_jobs", t.max_jobs, "an integer >= 1, or null for all")
-    require(t.submit_offset_s >= 0, f"{field}.submit_offset_s", t.submit_offset_s, "seconds >= 0")
+    check_ranges(t, field, ("max_jobs", "submit_offset_s"))
     g, total = topology.node.gpus_per_node, topology.gpus_total
     if t.source == "philly":
-        for key in ("window_start_s", "window_end_s"):
-            v = getattr(t, key)
-            require(v is None or v >= 0, f"{field}.{key}", v, "seconds >= 0 from the first submission, or null")
+        check_ranges(t, field, ("window_start_s", "window_end_s"))
         if t.window_start_s is not None and t.window_end_s is not None:
             require(t.window_end_s > t.window_start_s, f"{field}.window_end_s", t.window_end_s,
                     f"a time after window_start_s={t.window_start_s}")
@@ -198,8 +181,7 @@ def trace_jobs_from_config(field: str, first_id: int, name: str, t: JobTraceConf
         except (OSError, ValueError) as e:
             raise ConfigError(f"{field}.path", t.path, f"a readable Philly job trace: {e}") from None
     else:
-        require(t.n_jobs >= 0, f"{field}.n_jobs", t.n_jobs, "an integer >= 0")
-        positive(f"{field}.horizon_s", t.horizon_s, "seconds > 0")
+        check_ranges(t, field, ("n_jobs", "horizon_s"))
         rng = RngStreams(seed).stream(f"job_trace/{name}")
         trace = jt.synthetic_llm_jobs(rng, t.n_jobs, t.horizon_s, gpus_per_node=g, max_gpus=total, name=name)
     n = len(trace) if t.max_jobs is None else min(len(trace), t.max_jobs)

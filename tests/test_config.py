@@ -208,3 +208,16 @@ def test_config_error_is_a_value_error():
     assert issubclass(ConfigError, ValueError)
     with pytest.raises(ValueError):
         build(compose_config(["facility.rack.gpus_per_rack=12"]))
+
+
+def test_a_config_built_in_python_with_a_bad_string_choice_is_refused_by_build():
+    """Enum fields are checked by Hydra when composing; a DcsimConfig made or changed in
+    Python can hold any string, and build() still refuses it, naming the field."""
+    from dcsim.config.build import to_config
+
+    c = to_config(compose_config([]))
+    c.workload.services["chat"].fidelity = "exact"  # type: ignore[assignment]
+    with pytest.raises(ConfigError) as info:
+        build(c)
+    assert info.value.field == "workload.services.chat.fidelity"
+    assert "['request', 'fluid']" in info.value.allowed

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from dcsim.core.errors import require
@@ -90,6 +91,13 @@ def check_ranges(obj: Any, path: str, names: tuple[str, ...] | None = None) -> N
         if isinstance(allowed, Range) and (names is None or f.name in names):
             value = getattr(obj, f.name)
             require(allowed.allows(value), f"{path}.{f.name}", value, allowed.allowed())
+
+
+def require_choice(field: str, value: Any, choices: type[StrEnum]) -> None:
+    """Raise ConfigError unless ``value`` is one of the enum's values. Hydra checks enum
+    fields when composing; this holds for a config built in Python with plain strings."""
+    allowed = [m.value for m in choices]
+    require(value in allowed, field, value, f"one of {allowed}")
 
 
 def positive(field: str, value: Any, what: str = "a number > 0") -> None:

@@ -11,10 +11,10 @@ import dataclasses
 import re
 
 from dcsim.core.errors import ConfigError, require
-from dcsim.core.fields import check_ranges
+from dcsim.core.fields import check_ranges, require_choice
 from dcsim.core.units import KW_W
 from dcsim.facility.climate import Climate
-from dcsim.facility.config import MAX_GPUS, MAX_RACKS, FacilityConfig, NodeConfig
+from dcsim.facility.config import MAX_GPUS, MAX_RACKS, FacilityConfig, FaultKind, NodeConfig
 from dcsim.facility.controller import FacilitySpec, Fault
 from dcsim.facility.cooling import CoolingPlant
 from dcsim.facility.power_path import PowerPath, StageSpec, usable_units
@@ -199,7 +199,7 @@ def _faults(f: FacilityConfig) -> tuple[Fault, ...]:
     out = []
     for i, x in enumerate(f.faults):
         field = f"facility.faults.{i}"
-        require(x.kind in ("chiller", "utility"), f"{field}.kind", x.kind, "chiller or utility")
+        require_choice(f"{field}.kind", x.kind, FaultKind)
         check_ranges(x, field)
         out.append(Fault(str(x.kind), x.start_s, x.duration_s, x.capacity_share))
     return tuple(out)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from dcsim.core.errors import ConfigError, require
-from dcsim.core.fields import check_ranges, positive
+from dcsim.core.fields import check_ranges, positive, require_choice
 from dcsim.core.units import GB_B
 from dcsim.data import resolve_data_path
 from dcsim.facility.topology import Topology
@@ -27,6 +27,9 @@ from dcsim.workloads.config import (
     MAX_ARRIVAL_RATE_PER_S,
     MAX_CLOSED_USERS,
     MAX_REQUESTS,
+    ArrivalProcess,
+    AutoscaleMetric,
+    Fidelity,
     LengthConfig,
     ServiceConfig,
     model_named,
@@ -36,10 +39,7 @@ from dcsim.workloads.inference import traces
 from dcsim.workloads.inference.requests import LENGTH_DISTRIBUTIONS, LengthDistribution
 from dcsim.workloads.inference.service import Autoscale, ServiceSpec, length_sampler
 
-ARRIVAL_PROCESSES = ("poisson", "gamma", "diurnal", "trace", "servegen", "closed")
-FIDELITIES = ("request", "fluid")
 LENGTH_MEAN_SAMPLES = 100_000  # draws that estimate mean lengths for the fluid model (fixed seed)
-AUTOSCALE_METRICS = ("queue", "utilisation", "slo")
 
 
 def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: GpuSpec, start_hour: float,
@@ -51,7 +51,7 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
     require(s.tp >= 1 and g % s.tp == 0, f"{field}.tp", s.tp,
             f"a divisor of facility.node.gpus_per_node={g}: one of {[d for d in range(1, g + 1) if g % d == 0]}")
     require(s.router in ROUTERS, f"{field}.router", s.router, f"one of {sorted(ROUTERS)}")
-    require(s.fidelity in FIDELITIES, f"{field}.fidelity", s.fidelity, f"one of {list(FIDELITIES)}")
+    require_choice(f"{field}.fidelity", s.fidelity, Fidelity)
     require(s.engine in engines(), f"{field}.engine", s.engine, f"one of {engines()}")
     require(gpu.name in profile_gpus(s.engine), f"{field}.engine", s.engine,
             f"an engine profile calibrated for {gpu.name}: one of "
@@ -122,7 +122,7 @@ def _autoscale(field: str, s: ServiceConfig) -> Any:
     a = s.autoscale
     if not a.enabled:
         return None
-    require(a.metric in AUTOSCALE_METRICS, f"{field}.metric", a.metric, f"one of {list(AUTOSCALE_METRICS)}")
+    require_choice(f"{field}.metric", a.metric, AutoscaleMetric)
     require(a.metric != "slo" or s.slo_ttft_s is not None or s.slo_tpot_s is not None, f"{field}.metric", a.metric,
             "queue or utilisation, or set slo_ttft_s / slo_tpot_s for slo")
     check_ranges(a, field)
@@ -141,7 +141,7 @@ def _autoscale(field: str, s: ServiceConfig) -> Any:
 def _arrivals(field: str, s: ServiceConfig, start_hour: float, duration_s: float) -> tuple[Any, Any, Any]:
     """(arrival process, trace or None, length sampler or None) of a service."""
     a = s.arrivals
-    require(a.process in ARRIVAL_PROCESSES, f"{field}.arrivals.process", a.process, f"one of {list(ARRIVAL_PROCESSES)}")
+    require_choice(f"{field}.arrivals.process", a.process, ArrivalProcess)
     if a.process == "closed":
         require(s.fidelity == "request", f"{field}.fidelity", s.fidelity,
                 "request with arrivals.process=closed (the closed loop follows each completion; fluid has no requests)")

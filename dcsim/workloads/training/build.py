@@ -13,7 +13,7 @@ import math
 from typing import Any, cast
 
 from dcsim.core.errors import ConfigError, require
-from dcsim.core.fields import check_ranges, positive
+from dcsim.core.fields import check_ranges, positive, require_choice
 from dcsim.core.rng import RngStreams
 from dcsim.core.units import GB_B
 from dcsim.data import resolve_data_path
@@ -24,7 +24,7 @@ from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.gpus import GpuSpec
 from dcsim.hardware.models import LlmSpec
 from dcsim.hardware.performance import TrainingStep, training_step
-from dcsim.workloads.config import JobTraceConfig, TrainingJobConfig, model_named
+from dcsim.workloads.config import CheckpointPolicy, JobTraceConfig, JobTraceSource, TrainingJobConfig, model_named
 from dcsim.workloads.training import traces as jt
 from dcsim.workloads.training.job import JobSpec
 
@@ -32,7 +32,6 @@ from dcsim.workloads.training.job import JobSpec
 # gradients (2 + 2) and FP32 master weights, momentum and variance (4 + 4 + 4)
 # (Rajbhandari et al., ZeRO, SC 2020, section 3.1).
 TRAINING_BYTES_PER_PARAM = 16.0
-JOB_TRACE_SOURCES = ("philly", "synthetic")
 
 
 def job_from_config(field: str, job_id: int, name: str, j: TrainingJobConfig, topology: Topology, gpu: GpuSpec,
@@ -70,8 +69,7 @@ def job_from_config(field: str, job_id: int, name: str, j: TrainingJobConfig, to
 
 def _resilience(field: str, j: TrainingJobConfig, model: LlmSpec) -> dict[str, Any]:
     """Checkpoint and failure parameters of a job (dcsim.hardware.training)."""
-    require(j.checkpoint in ("none", "fixed", "young_daly"), f"{field}.checkpoint", j.checkpoint,
-            "none, fixed or young_daly")
+    require_choice(f"{field}.checkpoint", j.checkpoint, CheckpointPolicy)
     write_s = _checkpoint_write_s(model, j.storage_gbyte_per_s)
     rate = 0.0
     causes: tuple[tuple[str, float], ...] = ()
@@ -168,7 +166,7 @@ def trace_jobs_from_config(field: str, first_id: int, name: str, t: JobTraceConf
                            seed: int) -> tuple[tuple[JobSpec, ...], int]:
     """Duration-defined jobs of a job trace, each holding its GPUs for its traced run time,
     and how many jobs were dropped for asking more GPUs than the facility has."""
-    require(t.source in JOB_TRACE_SOURCES, f"{field}.source", t.source, f"one of {list(JOB_TRACE_SOURCES)}")
+    require_choice(f"{field}.source", t.source, JobTraceSource)
     check_ranges(t, field, ("max_jobs", "submit_offset_s"))
     g, total = topology.node.gpus_per_node, topology.gpus_total
     if t.source == "philly":

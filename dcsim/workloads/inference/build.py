@@ -28,6 +28,7 @@ from dcsim.workloads.config import (
     MAX_CLOSED_USERS,
     MAX_REQUESTS,
     ArrivalProcess,
+    AutoscaleConfig,
     AutoscaleMetric,
     Fidelity,
     LengthConfig,
@@ -37,7 +38,7 @@ from dcsim.workloads.config import (
 from dcsim.workloads.inference import arrivals as arr
 from dcsim.workloads.inference import traces
 from dcsim.workloads.inference.requests import LENGTH_DISTRIBUTIONS, LengthDistribution
-from dcsim.workloads.inference.service import Autoscale, ServiceSpec, length_sampler
+from dcsim.workloads.inference.service import ServiceSpec, length_sampler
 
 LENGTH_MEAN_SAMPLES = 100_000  # draws that estimate mean lengths for the fluid model (fixed seed)
 
@@ -117,7 +118,7 @@ def check_replicas_fit(services: tuple[tuple[ServiceSpec, str], ...], gpus_total
         used += n * spec.tp
 
 
-def _autoscale(field: str, s: ServiceConfig) -> Any:
+def _autoscale(field: str, s: ServiceConfig) -> AutoscaleConfig | None:
     """The validated autoscaler of a service, or None."""
     a = s.autoscale
     if not a.enabled:
@@ -134,8 +135,7 @@ def _autoscale(field: str, s: ServiceConfig) -> Any:
             f"the initial count, within min_replicas={a.min_replicas} and max_replicas={a.max_replicas}")
     require(s.fidelity == "request", f"{field}.enabled", a.enabled, "false with fidelity=fluid (request fidelity only)")
     require(s.prefill_replicas == 0, f"{field}.enabled", a.enabled, "false for a disaggregated service (prefill_replicas > 0)")
-    return Autoscale(str(a.metric), a.target, a.min_replicas, a.max_replicas, a.interval_s, a.model_load_s,
-                     a.scale_down_delay_s)
+    return a  # the schema object is the spec: one dataclass for the autoscaler
 
 
 def _arrivals(field: str, s: ServiceConfig, start_hour: float, duration_s: float) -> tuple[Any, Any, Any]:

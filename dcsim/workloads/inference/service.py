@@ -24,25 +24,13 @@ import numpy as np
 from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.models import LlmSpec
 from dcsim.workloads.cluster import Allocation, Cluster, WorkRequest
+from dcsim.workloads.config import AutoscaleConfig
 from dcsim.workloads.inference.arrivals import ClosedLoop
 from dcsim.workloads.inference.engine import Replica
 from dcsim.workloads.inference.requests import LengthDistribution, Request, TokenGaps
 
 if TYPE_CHECKING:
     from dcsim.core.simulation import Simulation
-
-
-@dataclass(frozen=True)
-class Autoscale:
-    """A validated replica autoscaler (see ``AutoscaleConfig``)."""
-
-    metric: str  # queue, utilisation or slo
-    target: float
-    min_replicas: int
-    max_replicas: int
-    interval_s: float
-    model_load_s: float
-    scale_down_delay_s: float
 
 
 @dataclass(frozen=True)
@@ -71,7 +59,7 @@ class ServiceSpec:
     fidelity: str = "request"
     engine: str = "vllm-0.11"  # engine profile of the replicas' device model
     priority: int = 0
-    autoscale: Autoscale | None = None
+    autoscale: AutoscaleConfig | None = None  # validated and enabled (dcsim.workloads.inference.build), or None
 
 
 def length_sampler(prompt: LengthDistribution, output: LengthDistribution):
@@ -215,7 +203,7 @@ class InferenceService:
         self._window = [0, 0]
         self.sim.env.timeout(a.interval_s).callbacks.append(self._autoscale)
 
-    def _desired(self, a: Autoscale, serving: int) -> int:
+    def _desired(self, a: AutoscaleConfig, serving: int) -> int:
         """Replicas the metric asks for now."""
         if a.metric == "queue":
             outstanding = sum(r.outstanding for r in self.replicas) + len(self.pending)

@@ -162,7 +162,7 @@ def _arrivals(field: str, s: ServiceConfig, start_hour: float, duration_s: float
         check_ranges(a, f"{field}.arrivals", ("rate_multiplier",))
         try:
             if a.process == "trace":
-                trace = traces.read_trace(resolve_data_path(a.trace_path), a.trace_format.value)
+                trace = traces.read_trace(resolve_data_path(a.trace_path), str(a.trace_format))
                 return arr.TraceArrivals(trace, a.rate_multiplier), trace, None
             wl = traces.read_servegen(a.trace_path)
             return arr.ScaledArrivals(wl, a.rate_multiplier) if a.rate_multiplier != 1.0 else wl, None, wl.sample_lengths
@@ -174,7 +174,8 @@ def _arrivals(field: str, s: ServiceConfig, start_hour: float, duration_s: float
     require(s.fidelity != "request" or rate * duration_s <= MAX_REQUESTS, f"{field}.arrival_rate_per_s", rate,
             f"at most {MAX_REQUESTS:,} requests over duration_s={duration_s:g} at request fidelity "
             f"({MAX_REQUESTS / duration_s:g} per second; use fidelity=fluid for more)")
-    check_ranges(a, f"{field}.arrivals", {"poisson": (), "gamma": ("cv",)}.get(a.process, ("cv", "peak_to_trough", "peak_hour")))
+    used: dict[str, tuple[str, ...]] = {"poisson": (), "gamma": ("cv",), "diurnal": ("cv", "peak_to_trough", "peak_hour")}
+    check_ranges(a, f"{field}.arrivals", used[a.process])  # the fields this process reads
     try:
         if a.process == "poisson":
             return arr.PoissonArrivals(s.arrival_rate_per_s), None, None

@@ -187,6 +187,7 @@ def _grid(f: FacilityConfig, climate: Climate):
 def _cost(f: FacilityConfig, gpu: GpuSpec):
     from dcsim.facility.cost import CostModel
 
+    check_ranges(f.cost, "facility.cost")
     overrides = {k: v for k, v in dataclasses.asdict(f.cost).items() if v is not None}
     overrides.setdefault("energy_usd_per_kwh", f.grid.price_usd_per_kwh)
     try:

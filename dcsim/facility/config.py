@@ -181,14 +181,17 @@ class StorageConfig:
     round_trip_efficiency: float = ranged(0.9, Range(0, 1, low_open=True, what="a fraction"))  # typical Li-ion, assumption
 
 
+_USD = Range(0, what="USD", optional=True, note="null: the cited default")
+
+
 @dataclass
 class CostConfig:
     """Overrides of dcsim.facility.cost.CostModel (null: its cited default)."""
 
-    gpu_usd: float | None = None  # price of one GPU; null: the GPU's catalogue price_usd
-    server_usd: float | None = None
-    facility_usd_per_w: float | None = None
-    cost_of_capital: float | None = None
+    gpu_usd: float | None = ranged(None, Range(0, what="USD", optional=True, note="null: the GPU's catalogue price_usd"))
+    server_usd: float | None = ranged(None, _USD)
+    facility_usd_per_w: float | None = ranged(None, Range(0, what="USD per watt", optional=True, note="null: the cited default"))
+    cost_of_capital: float | None = ranged(None, Range(0, what="a yearly rate", optional=True, note="null: the cited default"))
 
 
 # Plausibility bounds of a facility, checked before anything is built: the largest

@@ -191,12 +191,12 @@ class ParallelismConfig:
     and output layers each take a transformer layer's place in the pipeline (Llama 3's
     balancing). tp = 0: not given, the job uses the simple data-parallel step model."""
 
-    tp: int = 0
-    pp: int = 1
-    dp: int = 1
-    cp: int = 1
-    ep: int = 1
-    vpp: int = 1
+    tp: int = ranged(0, Range(0, what="an integer", note="0: no parallelism given"))
+    pp: int = ranged(1, _COUNT)
+    dp: int = ranged(1, _COUNT)
+    cp: int = ranged(1, _COUNT)
+    ep: int = ranged(1, _COUNT)
+    vpp: int = ranged(1, _COUNT)
     vocab_slots: bool = False
 
 
@@ -220,12 +220,12 @@ class TrainingJobConfig:
     # Set: the detailed step model of dcsim.hardware.training (TP over NVLink, pipeline
     # bubble, context and data parallel traffic) and its memory check.
     parallelism: ParallelismConfig = field(default_factory=ParallelismConfig)
-    seq_len: int = 8192
-    micro_batch_seqs: int = 1
+    seq_len: int = ranged(8192, _COUNT)
+    micro_batch_seqs: int = ranged(1, _COUNT)
     recompute: Recompute = Recompute.selective  # activation recomputation: none, selective or full (docs/training.md)
     # ZeRO sharding over the data-parallel (x context-parallel) ranks: 1 optimizer state,
     # 2 also gradients (Llama 3's FSDP), 3 also weights; 0 none.
-    zero_stage: int = 1
+    zero_stage: int = ranged(1, Range(0, 3, what="a ZeRO stage"))
     # none, fixed (every checkpoint_interval_s) or young_daly (from the failure rate)
     checkpoint: CheckpointPolicy = CheckpointPolicy.none
     checkpoint_interval_s: float = 3600.0  # > 0, with checkpoint=fixed

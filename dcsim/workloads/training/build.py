@@ -101,9 +101,7 @@ def _check_parallelism(field: str, j: TrainingJobConfig, model: LlmSpec, gpu: Gp
     pfield = f"{field}.parallelism"
     layout = f"tp={p.tp} pp={p.pp} dp={p.dp} cp={p.cp}"
     require(j.recompute in tm.RECOMPUTE_CHOICES, f"{field}.recompute", j.recompute, "none, selective or full")
-    require(j.zero_stage in (0, 1, 2, 3), f"{field}.zero_stage", j.zero_stage, "0, 1, 2 or 3")
-    require(j.seq_len >= 1 and j.micro_batch_seqs >= 1, f"{field}.seq_len", j.seq_len,
-            "seq_len and micro_batch_seqs >= 1")
+    check_ranges(p, pfield)
     try:
         par = _layout(j)
         par.check_model(model)

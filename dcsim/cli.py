@@ -48,12 +48,44 @@ _INFO_FLAGS = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "-
                "--resolve", "--version"}
 
 
+_GRAMMAR_URL = "https://hydra.cc/docs/advanced/override_grammar/basic"
+
+
+def _parse_reason(exc: BaseException) -> str | None:
+    """Hydra's override parse error in words: the override, what the parser tripped on, and
+    the grammar (the parser's own reason is on the message's second line, in ANTLR terms)."""
+    override = getattr(exc, "override", None)
+    lines = str(exc).strip().splitlines()
+    if override is None or len(lines) < 2:
+        return None
+    reason = lines[1].split(" expecting ")[0]
+    for antlr, plain in (("extraneous input", "unexpected"), ("mismatched input", "unexpected"),
+                         ("no viable alternative at input", "cannot read"), ("token recognition error at:",
+                                                                             "cannot read")):
+        reason = reason.replace(antlr, plain)
+    return (f"{override} is not a valid override: {reason} (KEY=VALUE; a sweep is KEY=a,b,c with a value "
+            f"between every two commas; see {_GRAMMAR_URL})")
+
+
+def _merge_hint(e: BaseException) -> str | None:
+    """OmegaConf's 'Cannot merge DictConfig with ListConfig' said as what the field takes."""
+    key = getattr(e, "full_key", None)
+    if not key or not str(e).startswith("Cannot merge"):
+        return None
+    if str(getattr(e, "ref_type", "")).startswith(("typing.List", "list")):
+        return f"{key} takes a list, e.g. {key}=[{{key:value,...}},...]"
+    return f"{key} takes a mapping, e.g. {key}={{key:value,...}}"
+
+
 def _one_line(exc: BaseException) -> str:
     """A Hydra/OmegaConf error as one line: the message and its cause, plus what is allowed."""
+    parsed = _parse_reason(exc)
+    if parsed is not None:
+        return parsed
     parts: list[str] = []
     e: BaseException | None = exc
     while e is not None:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = _merge_hint(e) or (str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
         first = first.rstrip(".")
         if first not in parts:
             parts.append(first)

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from dcsim.config.keys import check_no_unknown_keys
 from dcsim.config.schema import DcsimConfig
 from dcsim.core.errors import ConfigError, require
+from dcsim.core.fields import check_fields
 from dcsim.core.units import GB_B, KW_W
 from dcsim.facility.climate import Climate
 from dcsim.facility.config import FacilityConfig
@@ -47,13 +48,17 @@ TRAINING_BYTES_PER_PARAM = 16.0
 
 
 def to_config(cfg: DictConfig | DcsimConfig) -> DcsimConfig:
-    """The typed config object of a composed DictConfig (or the object itself)."""
+    """The typed config object of a composed DictConfig (or the object itself), every
+    field checked against its declared range (dcsim.core.fields)."""
     if isinstance(cfg, DcsimConfig):
-        return cfg
-    check_no_unknown_keys(cfg)
-    obj = OmegaConf.to_object(cfg)
-    if not isinstance(obj, DcsimConfig):
-        raise TypeError(f"expected a config of schema DcsimConfig, got {type(obj).__name__}")
+        obj = cfg
+    else:
+        check_no_unknown_keys(cfg)
+        composed = OmegaConf.to_object(cfg)
+        if not isinstance(composed, DcsimConfig):
+            raise TypeError(f"expected a config of schema DcsimConfig, got {type(composed).__name__}")
+        obj = composed
+    check_fields(obj)
     return obj
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dcsim.core.fields import bounded
 from dcsim.facility.config import FacilityConfig
 from dcsim.policies.config import SchedulerConfig
 from dcsim.workloads.config import WorkloadConfig
@@ -18,8 +19,8 @@ class OutputConfig:
 
 @dataclass
 class DcsimConfig:
-    seed: int = 0
-    duration_s: float = 3600.0
+    seed: int = bounded(0, ge=0)
+    duration_s: float = bounded(3600.0, gt=0)
     facility: FacilityConfig = field(default_factory=FacilityConfig)
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)

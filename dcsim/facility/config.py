@@ -8,22 +8,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dcsim.core.fields import bounded, matching
+
 
 @dataclass
 class NodeConfig:
     gpu: str = "H100-SXM"  # a name in dcsim.hardware.gpus.GPUS
-    gpus_per_node: int = 8
-    host_idle_w: float = 1000.0  # AcmeTrace, see dcsim/hardware/node.py
-    host_busy_w: float = 1650.0
-    gpu_power_cap_w: float | None = None  # a static per-GPU power cap (slows work, see docs/calibration.md)
+    gpus_per_node: int = bounded(8, ge=1)
+    host_idle_w: float = bounded(1000.0, ge=0)  # AcmeTrace, see dcsim/hardware/node.py
+    host_busy_w: float = bounded(1650.0, ge=0)
+    gpu_power_cap_w: float | None = bounded(None, gt=0)  # a static per-GPU power cap (slows work, see docs/calibration.md)
 
 
 @dataclass
 class RackConfig:
-    gpus_per_rack: int = 32  # a multiple of node.gpus_per_node
+    gpus_per_rack: int = bounded(32, ge=1)  # a multiple of node.gpus_per_node
     # White space per rack including its share of the aisles: a common planning figure
     # of 25-30 ft^2 (2.3-2.8 m^2) per rack (assumption, see DATA_SOURCES.md).
-    floor_area_m2: float = 2.8
+    floor_area_m2: float = bounded(2.8, gt=0)
 
 
 @dataclass
@@ -32,12 +34,12 @@ class StageConfig:
     redundancy (N, N+1, 2N, ...) over ``units`` units, and the unit rating (null: sized
     so the stage carries the provisioned IT capacity with its redundancy intact)."""
 
-    no_load: float = 0.0
-    proportional: float = 0.0
-    square: float = 0.0
-    redundancy: str = "N"
-    units: int = 1
-    unit_rating_kw: float | None = None
+    no_load: float = bounded(0.0, ge=0, lt=1)
+    proportional: float = bounded(0.0, ge=0, lt=1)
+    square: float = bounded(0.0, ge=0, lt=1)
+    redundancy: str = matching("N", r"N|N\+[0-9]+|2N", "N, N+k (k an integer) or 2N")
+    units: int = bounded(1, ge=1)
+    unit_rating_kw: float | None = bounded(None, gt=0)
 
 
 def _default_stages() -> dict[str, StageConfig]:
@@ -55,11 +57,11 @@ def _default_stages() -> dict[str, StageConfig]:
 class PowerConfig:
     # Stages from the utility to the racks; defaults and sources: docs/power.md.
     stages: dict[str, StageConfig] = field(default_factory=_default_stages)
-    oversubscription: float = 1.0  # IT nameplate / provisioned IT capacity of the power path
-    budget_kw: float | None = None  # facility power budget at the utility meter; null: none
+    oversubscription: float = bounded(1.0, gt=0)  # IT nameplate / provisioned IT capacity of the power path
+    budget_kw: float | None = bounded(None, gt=0)  # facility power budget at the utility meter; null: none
     policy: str = "none"  # none, static, proportional, priority (dcsim.policies.POWER_POLICIES)
-    static_cap_w: float | None = None  # per-GPU cap of the static policy
-    gpu_min_cap_w: float | None = None  # lowest settable cap; null: the GPU's catalogue min_power_cap_w
+    static_cap_w: float | None = bounded(None, gt=0)  # per-GPU cap of the static policy
+    gpu_min_cap_w: float | None = bounded(None, gt=0)  # lowest settable cap; null: the GPU's catalogue min_power_cap_w
 
 
 @dataclass
@@ -69,20 +71,20 @@ class CoolingConfig:
     technology: str = "air"  # air, rear_door, direct_liquid, immersion
     condenser: str = "dry"  # dry (dry coolers, no water) or tower (evaporative, wet bulb)
     over_density: str = "error"  # a rack denser than the technology allows: error, or throttle its GPUs
-    supply_temp_c: float | None = None  # override the technology's facility water supply temperature
-    carnot_fraction: float = 0.6
-    evaporator_approach_k: float = 2.0
-    tower_condenser_approach_k: float = 11.0
-    dry_condenser_approach_k: float = 17.0
-    tower_economiser_approach_k: float = 6.0
-    dry_economiser_approach_k: float = 8.0
-    facility_pump_share: float = 0.02
-    tower_fan_share: float = 0.01
-    dry_fan_share: float = 0.03
-    evaporated_share: float = 0.85
-    cycles_of_concentration: float = 4.0
-    heat_reuse_min_c: float = 40.0
-    gpu_limit_c: float | None = None  # GPU throttle temperature; null: the GPU's catalogue throttle_temp_c
+    supply_temp_c: float | None = bounded(None, gt=0, lt=100)  # override the technology's facility water supply temperature
+    carnot_fraction: float = bounded(0.6, gt=0, le=1)
+    evaporator_approach_k: float = bounded(2.0, ge=0)
+    tower_condenser_approach_k: float = bounded(11.0, ge=0)
+    dry_condenser_approach_k: float = bounded(17.0, ge=0)
+    tower_economiser_approach_k: float = bounded(6.0, ge=0)
+    dry_economiser_approach_k: float = bounded(8.0, ge=0)
+    facility_pump_share: float = bounded(0.02, ge=0, lt=1)
+    tower_fan_share: float = bounded(0.01, ge=0, lt=1)
+    dry_fan_share: float = bounded(0.03, ge=0, lt=1)
+    evaporated_share: float = bounded(0.85, ge=0, le=1)
+    cycles_of_concentration: float = bounded(4.0, gt=1)
+    heat_reuse_min_c: float = bounded(40.0, gt=0, lt=100)
+    gpu_limit_c: float | None = bounded(None, gt=0, lt=150)  # GPU throttle temperature; null: the GPU's catalogue throttle_temp_c
 
 
 @dataclass
@@ -90,44 +92,44 @@ class ClimateConfig:
     # A named climate (leesburg_va, phoenix_az, seattle_wa, piedmont_it; shipped) or an
     # EnergyPlus EPW path; null: Leesburg, VA.
     epw_path: str | None = None
-    start_day_of_year: int = 196  # 15 July
-    start_hour: float = 12.0
+    start_day_of_year: int = bounded(196, ge=1, le=365)  # 15 July
+    start_hour: float = bounded(12.0, ge=0, lt=24)
 
 
 @dataclass
 class DemandResponseConfig:
-    start_s: float = 0.0
-    duration_s: float = 3600.0
-    limit_kw: float = 0.0  # facility power limit at the utility meter during the window
+    start_s: float = bounded(0.0, ge=0)
+    duration_s: float = bounded(3600.0, gt=0)
+    limit_kw: float = bounded(0.0, ge=0)  # facility power limit at the utility meter during the window
 
 
 @dataclass
 class GridConfig:
     carbon: str = "pjm"  # pjm, ciso, erco (EIA-930 2022, shipped) or a number of gCO2/kWh
     price: str = "flat"  # flat, tou, or a CSV path (docs/grid_and_cost.md)
-    price_usd_per_kwh: float = 0.08  # flat price; TOU off-peak price
-    tou_peak_usd_per_kwh: float = 0.16
-    tou_peak_start_hour: int = 16
-    tou_peak_end_hour: int = 21
-    renewable_share: float = 0.0  # on-site carbon-free share of facility energy
+    price_usd_per_kwh: float = bounded(0.08, ge=0)  # flat price; TOU off-peak price
+    tou_peak_usd_per_kwh: float = bounded(0.16, ge=0)
+    tou_peak_start_hour: int = bounded(16, ge=0, le=24)
+    tou_peak_end_hour: int = bounded(21, ge=0, le=24)
+    renewable_share: float = bounded(0.0, ge=0, le=1)  # on-site carbon-free share of facility energy
     demand_response: list[DemandResponseConfig] = field(default_factory=list)
 
 
 @dataclass
 class FaultConfig:
     kind: str = "chiller"  # chiller (or CDU) loss, or utility (feed loss: cooling off until the generator runs)
-    start_s: float = 0.0
-    duration_s: float = 600.0
-    capacity_share: float = 0.0  # chiller: the share of mechanical cooling left during the fault
+    start_s: float = bounded(0.0, ge=0)
+    duration_s: float = bounded(600.0, gt=0)
+    capacity_share: float = bounded(0.0, ge=0, le=1)  # chiller: the share of mechanical cooling left during the fault
 
 
 @dataclass
 class NetworkConfig:
-    scaleout_gbit_per_s_per_gpu: float = 400.0  # one 400G NIC per GPU (DGX H100 datasheet)
+    scaleout_gbit_per_s_per_gpu: float = bounded(400.0, gt=0)  # one 400G NIC per GPU (DGX H100 datasheet)
     # Rack (leaf) uplink capacity against the bandwidth of the GPUs below it: 1 is a
     # non-blocking fat tree; Meta's Llama 3 RoCE cluster has 1:7 between pods (Dubey et al.
     # 2024, sec. 3.3.1). Above 1, jobs spread over racks get less scale-out bandwidth.
-    rack_uplink_oversubscription: float = 1.0
+    rack_uplink_oversubscription: float = bounded(1.0, gt=0)
 
 
 @dataclass
@@ -136,25 +138,25 @@ class StorageConfig:
     the grid sees a first-order low-pass of facility power with time constant ``tau_s``;
     the battery supplies or absorbs the difference within its power and energy."""
 
-    capacity_kwh: float = 0.0  # 0: no storage
-    max_power_kw: float = 0.0
-    tau_s: float = 60.0
-    round_trip_efficiency: float = 0.9  # typical Li-ion, assumption
+    capacity_kwh: float = bounded(0.0, ge=0)  # 0: no storage
+    max_power_kw: float = bounded(0.0, ge=0)
+    tau_s: float = bounded(60.0, gt=0)
+    round_trip_efficiency: float = bounded(0.9, gt=0, le=1)  # typical Li-ion, assumption
 
 
 @dataclass
 class CostConfig:
     """Overrides of dcsim.facility.cost.CostModel (null: its cited default)."""
 
-    gpu_usd: float | None = None  # price of one GPU; null: the GPU's catalogue price_usd
-    server_usd: float | None = None
-    facility_usd_per_w: float | None = None
-    cost_of_capital: float | None = None
+    gpu_usd: float | None = bounded(None, ge=0)  # price of one GPU; null: the GPU's catalogue price_usd
+    server_usd: float | None = bounded(None, ge=0)
+    facility_usd_per_w: float | None = bounded(None, ge=0)
+    cost_of_capital: float | None = bounded(None, ge=0)
 
 
 @dataclass
 class FacilityConfig:
-    num_racks: int = 4
+    num_racks: int = bounded(4, ge=1)
     node: NodeConfig = field(default_factory=NodeConfig)
     rack: RackConfig = field(default_factory=RackConfig)
     power: PowerConfig = field(default_factory=PowerConfig)
@@ -165,6 +167,6 @@ class FacilityConfig:
     cost: CostConfig = field(default_factory=CostConfig)
     faults: list[FaultConfig] = field(default_factory=list)
     storage: StorageConfig = field(default_factory=StorageConfig)
-    generator_start_s: float = 10.0  # NFPA 110 Type 10: standby power within 10 s
-    ups_ride_through_s: float = 300.0  # battery autonomy at full load (typical 5 min)
-    control_interval_s: float = 60.0
+    generator_start_s: float = bounded(10.0, ge=0)  # NFPA 110 Type 10: standby power within 10 s
+    ups_ride_through_s: float = bounded(300.0, ge=0)  # battery autonomy at full load (typical 5 min)
+    control_interval_s: float = bounded(60.0, gt=0)

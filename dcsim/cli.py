@@ -16,6 +16,7 @@ an earlier attempt at the same sweep are reused, a table of every run closes the
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import os
 import sys
@@ -93,7 +94,11 @@ def _one_line(exc: BaseException) -> str:
         if options:  # an unknown config option: name the real ones (not the schemas)
             parts.append(f"options are {[o for o in options if not o.startswith('base_')]}")
         key = getattr(e, "full_key", None) or _override_key(first)
-        if key and "not in" in str(e):
+        schema = getattr(e, "object_type", None)
+        if key and "not in" in str(e) and isinstance(schema, type) and dataclasses.is_dataclass(schema) and "." not in key:
+            # an entry of a list (faults=[{...}]): OmegaConf's key is relative to the entry
+            parts.append(f"keys of {schema.__name__} are {[f.name for f in dataclasses.fields(schema)]}")
+        elif key and "not in" in str(e):
             parent = key.rpartition(".")[0]
             allowed = allowed_keys(parent)
             if allowed is not None:
@@ -132,7 +137,11 @@ def _runs_requested(argv: list[str]) -> list[list[str]]:
     Hydra's job order."""
     overrides, hydra_overrides = _split_overrides(argv)
     if not _is_multirun(argv):
-        OverridesParser.create().parse_overrides(overrides)  # a syntax error is reported here
+        parsed = OverridesParser.create().parse_overrides(overrides)  # a syntax error is reported here
+        for o in parsed:
+            if o.is_sweep_override():
+                raise ConfigError(o.key_or_group, _line(o).partition("=")[2],
+                                  f"one value for a single run; a sweep over several needs -m: dcsim -m {_line(o)}")
         return [overrides]
     # Hydra's basic sweeper crosses the config's hydra.sweeper.params (an experiment's sweep)
     # with the command line's, a command-line key replacing the config's
@@ -148,11 +157,16 @@ def _line(override: Any) -> str:
     return str(override.input_line)
 
 
+# Compositions of the config's group choices, shared by every validation in this process
+# (the package's config repository does not change while it runs).
+_BASES: dict[tuple[str, ...], DictConfig] = {}
+
+
 def composed_runs(runs: list[list[str]]) -> Iterator[tuple[list[str], DictConfig]]:
     """Each run's config as Hydra composes it, for many runs at the cost of few (inside an
     initialised Hydra). Hydra composes the defaults list (the config group choices) and then
     applies every other override to the result; runs with the same group choices share
-    that composition here, and the rest of each run's overrides are applied to a copy of
+    that composition here (and across calls), and the rest of each run's overrides are applied to a copy of
     it by Hydra's own step, with Hydra's errors."""
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra.core.global_hydra import GlobalHydra
@@ -160,16 +174,17 @@ def composed_runs(runs: list[list[str]]) -> Iterator[tuple[list[str], DictConfig
     loader: Any = GlobalHydra.instance().config_loader()  # the implementation has the repository
     repo = loader.repository
     parser = OverridesParser.create()
-    bases: dict[tuple[str, ...], DictConfig] = {}
     for overrides in runs:
         parsed = parser.parse_overrides(overrides)
         # as Hydra's defaults list sorts them: a group option (not a dict) picks a config
         is_group = [o.package is not None or (repo.group_exists(o.key_or_group) and not isinstance(o.value(), dict))
                     for o in parsed]
         groups = tuple(_line(o) for o, g in zip(parsed, is_group) if g)
-        if groups not in bases:
-            bases[groups] = compose(config_name=CONFIG_NAME, overrides=list(groups))
-        cfg = copy.deepcopy(bases[groups])
+        if groups not in _BASES:
+            if len(_BASES) >= 64:
+                _BASES.pop(next(iter(_BASES)))
+            _BASES[groups] = compose(config_name=CONFIG_NAME, overrides=list(groups))
+        cfg = copy.deepcopy(_BASES[groups])
         ConfigLoaderImpl._apply_overrides_to_config([o for o, g in zip(parsed, is_group) if not g], cfg)
         yield overrides, cfg
 

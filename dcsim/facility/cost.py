@@ -18,18 +18,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dcsim.core.units import DAY_S, HOUR_S, KWH_J
+from dcsim.facility.cooling import TECHNOLOGIES
 from dcsim.hardware.gpus import GPUS, GpuSpec
 
 YEAR_S = 365.0 * DAY_S
 
 
 def _cooling_defaults() -> dict[str, float]:
-    # Capital cost of the cooling system per W of critical IT, by technology (keys as in
-    # dcsim.facility.cooling.TECHNOLOGIES). Assumption: ~20 % of a $10/W air-cooled build is
-    # mechanical (chillers, CRAHs, towers, piping); liquid adds CDUs, secondary loops and
-    # manifolds, immersion adds tanks and dielectric fluid. Order-of-magnitude values; replace
-    # with quotes for a real design.
-    return {"air": 2.0, "rear_door": 2.5, "direct_liquid": 2.8, "immersion": 3.0}
+    # Capital cost of the cooling system per W of critical IT, by technology: each
+    # technology's capex_usd_per_w (dcsim/data/cooling/<name>.yaml, with its source).
+    # Assumption there: ~20 % of a $10/W air-cooled build is mechanical (chillers, CRAHs,
+    # towers, piping); liquid adds CDUs, secondary loops and manifolds, immersion adds tanks
+    # and dielectric fluid. Order-of-magnitude values; replace with quotes for a real design.
+    return {name: tech.capex_usd_per_w for name, tech in TECHNOLOGIES.items()}
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ class CostModel:
     # Price of one GPU: the H100-SXM catalogue entry's unless given (for_gpu gives the
     # chosen GPU's); dcsim/data/gpus/h100-sxm.yaml: $25,000-30,000 (Raymond James estimate
     # reported by Barron's and Tom's Hardware, Aug 2023; CNBC, Apr 2023 reports $25k-40k).
-    gpu_usd: float = GPUS["H100-SXM"].price_usd
+    gpu_usd: float = GPUS.packaged["H100-SXM"].price_usd
     # An 8-GPU HGX H100 server costs ~$310-320k with eight 400G NICs (Thinkmate quotation,
     # Aug 2024); minus 8 GPUs at $27.5k leaves ~$90k for CPUs, memory, NVSwitch board,
     # NICs, storage and chassis.

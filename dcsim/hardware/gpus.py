@@ -1,7 +1,9 @@
 """GPU catalogue: the datasheet and measured numbers every model in dcsim starts from.
 
-The catalogue is data: one YAML file per GPU in ``dcsim/data/gpus/``, read once at
-import into ``GPUS``. Adding a GPU is adding a file; no code changes. Every figure in a
+The catalogue is data: one YAML file per GPU in ``dcsim/data/gpus/``, read into ``GPUS``
+(with the ``gpus/`` files of the ``DCSIM_CATALOGUE_PATH`` directories, see
+``dcsim.hardware.catalogue``). Adding a GPU is adding a file; no code changes
+(docs/extending.md). Every figure in a
 file carries its provenance (the datasheet, measurement or estimate it comes from), and
 a figure no source gives is marked ``assumption: true`` with the reason in its source.
 
@@ -52,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from dcsim.core.units import GB_B, TB_B, TFLOPS
-from dcsim.hardware.catalogue import CatalogueFileError, SpecError, read_directory, read_file
+from dcsim.hardware.catalogue import Catalogue, CatalogueFileError, SpecError, read_directory, read_file
 
 # Share of TDP an idle SXM GPU draws: AcmeTrace A100 clusters, 62 W / 400 W.
 IDLE_SHARE_OF_TDP = 62.0 / 400.0
@@ -289,7 +291,8 @@ def load_gpus(directory: Traversable | Path | str | None = None) -> dict[str, Gp
     return read_directory(directory, "gpus", spec_from_mapping, GpuFileError, "GPU")
 
 
-GPUS: dict[str, GpuSpec] = load_gpus()
+# The registry: the packaged files plus the user's (DCSIM_CATALOGUE_PATH, docs/extending.md).
+GPUS: Catalogue[GpuSpec] = Catalogue("gpus", spec_from_mapping, GpuFileError, "GPU")
 
 
 def gpu_names() -> list[str]:

@@ -1,5 +1,6 @@
 """docs/extending.md works as written: a GPU, a model and a cooling technology added as
-files in a directory named by DCSIM_CATALOGUE_PATH, none in the package, run together.
+files in a directory named by DCSIM_CATALOGUE_PATH, none in the package, run together,
+and listed by ``dcsim --help``.
 
 The three files are copied out of the page itself (each ```yaml block after a
 ``<!-- catalogue file: KIND/NAME.yaml -->`` marker), so the documented entries cannot rot.
@@ -14,6 +15,7 @@ import pytest
 import yaml
 
 from dcsim.api import compose_config
+from dcsim.cli import help_text
 from dcsim.config.build import build
 from dcsim.facility.cooling import TECHNOLOGIES, CoolingFileError
 from dcsim.hardware.catalogue import CATALOGUE_PATH_ENV, CataloguePathError
@@ -146,3 +148,18 @@ def test_a_catalogue_path_that_is_not_a_directory_is_refused(tmp_path, monkeypat
     monkeypatch.setenv(CATALOGUE_PATH_ENV, str(tmp_path / "nowhere"))
     with pytest.raises(CataloguePathError, match=r"DCSIM_CATALOGUE_PATH=.*nowhere.* is not a directory"):
         len(MODELS)
+
+
+def test_help_lists_the_catalogue_with_the_users_entries_and_hides_the_schema_nodes(catalogue):
+    """`dcsim --help` names every GPU, model and cooling technology a run may pick, the
+    user's among them, and no internal schema node (base_facility, ...) as a config option."""
+    text = help_text(["--help"])
+    section = text.split("== Catalogue")[1].split("== Config")[0]
+    flat = " ".join(section.split())
+    for name in [*GPUS, *MODELS, *TECHNOLOGIES]:
+        assert re.search(rf"(: |, ){re.escape(name)}(,| |$)", flat), name
+    assert "H100-PCIe" in flat and "Qwen2.5-7B" in flat and "cold_plate_w45" in flat
+    groups = text.split("== Config groups")[1].split("== Catalogue")[0]
+    assert re.search(r"^workload:.*\binference_only\b", groups, re.M)
+    assert "base_" not in groups
+    assert "hydra:" not in text.split("== Config (")[1]  # Hydra's own node is not the user's config

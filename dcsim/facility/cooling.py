@@ -166,7 +166,7 @@ def technology_from_mapping(data: Any, file: str = "<mapping>") -> CoolingTechno
     provenance: dict[str, str] = {}
     assumptions: list[str] = []
     for key, (low, high, low_inclusive, allowed) in _FIGURES.items():
-        value, src, assumed = figure(file, key, data[key], CoolingFileError)
+        _, value, src, assumed = figure(file, key, data[key], CoolingFileError)
         if not (math.isfinite(value) and (low <= value if low_inclusive else low < value) and value <= high):
             raise CoolingFileError(file, f"{key}.value", f"must be {allowed}, got {value!r}")
         kwargs[key] = value

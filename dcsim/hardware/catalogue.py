@@ -184,20 +184,24 @@ def text(file: str, key: str, value: Any, error: Callable[..., Exception]) -> st
     return " ".join(value.split())
 
 
-def figure(file: str, key: str, data: Any, error: Callable[..., Exception]) -> tuple[float, str, bool]:
-    """One figure ``{value, source, assumption?}`` of a catalogue file: (value, source, assumption)."""
-    allowed = ("value", "source", "assumption")
+def figure(file: str, key: str, data: Any, error: Callable[..., Exception],
+           value_keys: tuple[str, ...] = ("value",)) -> tuple[str, float, str, bool]:
+    """One figure of a catalogue file, a mapping with one of ``value_keys``, ``source`` and
+    optionally ``assumption``: (which value key, value, source, assumption)."""
+    allowed = (*value_keys, "source", "assumption")
     if not isinstance(data, dict):
-        raise error(file, key, f"must be a mapping with value, source and optionally assumption, got {data!r}")
+        raise error(file, key, f"must be a mapping with {' or '.join(value_keys)}, source and optionally "
+                               f"assumption, got {data!r}")
     for k in data:
         if k not in allowed:
             raise error(file, f"{key}.{k}", f"is not a figure key; allowed: {list(allowed)}")
-    if "value" not in data:
-        raise error(file, f"{key}.value", "is missing")
+    given = [k for k in value_keys if k in data]
+    if len(given) != 1:
+        raise error(file, key, f"needs exactly one of {list(value_keys)}")
     if "source" not in data:
         raise error(file, f"{key}.source", "is missing: every figure names its provenance")
     assumption = data.get("assumption", False)
     if not isinstance(assumption, bool):
         raise error(file, f"{key}.assumption", f"must be true or false, got {assumption!r}")
-    return number(file, f"{key}.value", data["value"], error), text(file, f"{key}.source", data["source"], error), \
-        assumption
+    return (given[0], number(file, f"{key}.{given[0]}", data[given[0]], error),
+            text(file, f"{key}.source", data["source"], error), assumption)

@@ -9,6 +9,7 @@ The three files are copied out of the page itself (each ```yaml block after a
 from __future__ import annotations
 
 import re
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from dcsim.facility.cooling import TECHNOLOGIES, CoolingFileError
 from dcsim.hardware.catalogue import CATALOGUE_PATH_ENV, CataloguePathError
 from dcsim.hardware.gpus import GPUS, GpuFileError
 from dcsim.hardware.models import MODELS
-from dcsim.hardware.profiles import load_profile, profile_gpus
+from dcsim.hardware.profiles import ProfileError, load_profile, profile_gpus
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "extending.md"
 MARKER = re.compile(r"<!-- catalogue file: (\S+) -->\n```yaml\n(.*?)```", re.S)
@@ -78,6 +79,23 @@ def test_an_uncalibrated_user_gpu_runs_on_the_reference_fit_and_says_so(catalogu
     sxm, pcie = GPUS["H100-SXM"], GPUS["H100-PCIe"]
     share = (ref.power["static_w"] - sxm.idle_w) / (sxm.tdp_w - sxm.idle_w)
     assert prof.power["static_w"] == pytest.approx(pcie.idle_w + share * (pcie.tdp_w - pcie.idle_w), rel=1e-3)
+
+
+def test_a_user_gpu_with_its_own_fitted_profile_uses_it(catalogue):
+    """docs/extending.md: a profile file in <dir>/calibration/<engine>/<gpu>.yaml is the GPU's
+    profile; a GPU that claims a measured profile without one is refused, naming the way out."""
+    shipped = Path(str(resources.files("dcsim.data").joinpath("calibration", "vllm-0.11", "H100-SXM.yaml")))
+    profile = yaml.safe_load(shipped.read_text(encoding="utf-8"))
+    profile.update(gpu="H100-PCIe", basis="a fit of our own")
+    profile["perf"]["compute_efficiency"] = 0.5
+    gpu = documented_files()["gpus/h100-pcie.yaml"].replace("{vllm-0.11: uncalibrated}", "{vllm-0.11: measured}")
+    write_catalogue(catalogue, {"gpus/h100-pcie.yaml": gpu})
+    with pytest.raises(ProfileError, match=r"no calibration for GPU 'H100-PCIe'.*calibration/vllm-0.11/H100-PCIe.yaml"):
+        load_profile("H100-PCIe")
+    write_catalogue(catalogue, {"calibration/vllm-0.11/H100-PCIe.yaml": yaml.safe_dump(profile)})
+    prof = load_profile("H100-PCIe")
+    assert (prof.status, prof.basis, prof.perf.compute_efficiency) == ("measured", "a fit of our own", 0.5)
+    assert "H100-PCIe" in profile_gpus("vllm-0.11")
 
 
 def test_a_scenario_runs_on_the_documented_gpu_model_and_cooling(catalogue):

@@ -414,6 +414,46 @@ def _hydra_main(cfg: DictConfig) -> None:
         print(f"dcsim {dcsim.__version__}: {label}{where}\n{format_summary(summary)}", flush=True)
 
 
+def help_text(argv: list[str]) -> str:
+    """``dcsim --help``: the packaged help template (conf/hydra/help/) with the config groups
+    less the schema nodes (``base_*``, internal), the catalogue's GPUs, models and cooling
+    technologies (shipped and DCSIM_CATALOGUE_PATH's), and the config the overrides compose."""
+    import string
+    import textwrap
+
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import open_dict
+
+    from dcsim.config.store import SCHEMAS
+    from dcsim.facility.cooling import TECHNOLOGIES
+    from dcsim.hardware.gpus import GPUS
+    from dcsim.hardware.models import MODELS
+
+    overrides = [a for a in argv if not a.startswith("-")]
+    with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+        cfg = compose(config_name=CONFIG_NAME, overrides=overrides, return_hydra_config=True)
+        loader: Any = GlobalHydra.instance().config_loader()
+        groups = []
+        for group in sorted(g for g in loader.list_groups("") if g != "hydra"):
+            options = [o for o in sorted(loader.get_group_options(group)) if o not in SCHEMAS]
+            groups.append(f"{group}: {', '.join(options)}")
+    template = str(cfg.hydra.help.template)
+    with open_dict(cfg):
+        del cfg["hydra"]
+
+    def listed(key: str, names: list[str]) -> str:
+        return textwrap.fill(", ".join(names), width=110, initial_indent=f"{key}: ", subsequent_indent="  ",
+                             break_on_hyphens=False)
+
+    catalogue = "\n".join((
+        "\n== Catalogue (dcsim/data/ and DCSIM_CATALOGUE_PATH; add your own: docs/extending.md) ==",
+        listed("facility.node.gpu", sorted(GPUS)),
+        listed("workload.services.NAME.model", sorted(MODELS)),
+        listed("facility.cooling.technology", sorted(TECHNOLOGIES))))
+    return string.Template(template).safe_substitute(APP_CONFIG_GROUPS="\n".join(groups) + "\n" + catalogue + "\n",
+                                                     CONFIG=OmegaConf.to_yaml(cfg))
+
+
 def multirun_flag_first(argv: list[str]) -> list[str]:
     """``-m``/``--multirun`` moved before the overrides: Hydra's parser takes overrides only
     before the first flag, so ``dcsim +experiment=X -m key=a,b`` would otherwise stop at
@@ -425,6 +465,13 @@ def multirun_flag_first(argv: list[str]) -> list[str]:
 def main() -> None:
     """Console entry point."""
     argv = sys.argv[1:] = multirun_flag_first(sys.argv[1:])
+    if {"--help", "-h"}.intersection(argv):
+        try:
+            print(help_text(argv))
+        except Exception as e:  # noqa: BLE001 - a bad override or catalogue file: one line
+            print(f"dcsim: error: {_one_line(e)}", file=sys.stderr)
+            raise SystemExit(2) from None
+        return
     if _INFO_FLAGS.intersection(argv):
         _hydra_main()
         return

@@ -107,4 +107,4 @@ def check_fields(obj: Any, prefix: str = "") -> None:
             check_fields(value, f"{prefix}.{key}")
     elif isinstance(obj, list):
         for i, value in enumerate(obj):
-            check_fields(value, f"{prefix}[{i}]")
+            check_fields(value, f"{prefix}.{i}")

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from dcsim.core.runinfo import RunInfo, ServiceInfo, ServiceTotals
 
 if TYPE_CHECKING:
     from dcsim.metrics.results import Results
@@ -79,15 +82,15 @@ def summarise(results: Results) -> dict[str, Any]:
     """Headline KPIs of one run (see docs/metrics.md for each definition)."""
     tables = results.tables
     e = results.energy_j
-    meta = results.meta
+    info = results.run_info
     duration_s = results.until_s
-    gpus_total = meta.get("gpus_total", 0)
+    gpus_total = info.gpus_total
     it_j = e["gpu"] + e["host"]
     out: dict[str, Any] = {
         "seed": results.seed,
         "duration_s": duration_s,
         "gpus_total": gpus_total,
-        **meta.get("described", {}),
+        **info.scenario.described,
         "gpu_utilisation": _ratio(results.monitor_means.get("gpus_busy", 0.0), gpus_total),
         "gpu_allocation": _ratio(results.monitor_means.get("gpus_allocated", 0.0), gpus_total),
         "gpu_energy_j": e["gpu"],
@@ -102,11 +105,13 @@ def summarise(results: Results) -> dict[str, Any]:
     }
     jobs = _Rows(tables["jobs"])
     out.update(_facility_kpis(_Rows(tables["timeseries"]), results, it_j))
-    out.update(_inference_kpis(_Rows(tables["requests"]), _Rows(tables["services"]), meta, e, duration_s))
-    out.update(_cost_kpis(out, meta, duration_s))
+    inference = _inference_totals(info.services)
+    out.update(_inference_kpis(_Rows(tables["requests"]), _Rows(tables["services"]), info.services, inference, e,
+                               duration_s))
+    out.update(_cost_kpis(out, info, inference, duration_s))
     out.update(_training_kpis(jobs, out))
-    out.update(_flops_kpis(jobs, meta, out, duration_s))
-    out["jobs_dropped_too_large"] = int(meta.get("trace_jobs_dropped", 0))
+    out.update(_flops_kpis(jobs, info, inference, out, duration_s))
+    out["jobs_dropped_too_large"] = info.scenario.trace_jobs_dropped
     out["events_processed"] = results.events_processed
     return out
 
@@ -121,13 +126,13 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
     return float(v[order][np.searchsorted(cum, 0.5 * cum[-1])])
 
 
-def _slo_kpis(req: _Rows, services: dict, duration_s: float) -> dict[str, Any]:
+def _slo_kpis(req: _Rows, services: dict[str, ServiceInfo], duration_s: float) -> dict[str, Any]:
     """SLO attainment and goodput over requests whose fate is known (completed or dropped)."""
     decided = req.where((req["status"] == "completed") | (req["status"] == "dropped"))
     met = np.zeros(len(decided), dtype=bool)
     has_slo = False
     for name, info in services.items():
-        ttft_slo, tpot_slo = info.get("slo_ttft_s"), info.get("slo_tpot_s")
+        ttft_slo, tpot_slo = info.slo_ttft_s, info.slo_tpot_s
         if ttft_slo is None and tpot_slo is None:
             continue
         has_slo = True
@@ -140,7 +145,7 @@ def _slo_kpis(req: _Rows, services: dict, duration_s: float) -> dict[str, Any]:
         met |= rows & ok
     if not has_slo:
         return {"slo_attainment": math.nan, "goodput_requests_per_s": math.nan}
-    with_slo = {n for n, i in services.items() if i.get("slo_ttft_s") is not None or i.get("slo_tpot_s") is not None}
+    with_slo = {n for n, i in services.items() if i.slo_ttft_s is not None or i.slo_tpot_s is not None}
     slo_rows = np.array([name in with_slo for name in decided["service"]], dtype=bool)
     return {
         "slo_attainment": _ratio(float(met.sum()), float(slo_rows.sum())),
@@ -156,13 +161,13 @@ BOILER_EFFICIENCY = 0.9
 
 def _facility_kpis(ts: _Rows, results: Results, it_j: float) -> dict[str, Any]:
     """Cooling by component, water, carbon, heat reuse, temperatures, density and headroom."""
-    meta = results.meta
+    fi = results.run_info.facility
     component = ts["component"]
     fac = ts.where(component == "facility")
     dt = fac["interval_s"]
-    gpus = meta.get("gpus_total", 0)
-    nameplate_w = meta.get("it_nameplate_w", math.nan)
-    capacity_w = meta.get("it_capacity_w", math.nan)
+    gpus = results.run_info.gpus_total
+    nameplate_w = fi.it_nameplate_w
+    capacity_w = fi.it_capacity_w
     peak_it_w = _max(fac["it_power_w"])
     peak_fac_w = _max(fac["facility_power_w"])
     water_l = _sum(fac["water_l"])
@@ -195,31 +200,31 @@ def _facility_kpis(ts: _Rows, results: Results, it_j: float) -> dict[str, Any]:
         "energy_cost_usd": _sum(fac["energy_cost_usd"]),
         "heat_reuse_energy_j": reuse_j,
         "avoided_heating_energy_j": reuse_j / BOILER_EFFICIENCY,
-        "max_inlet_temp_c": meta.get("max_inlet_temp_c", math.nan),
-        "max_gpu_temp_c": meta.get("max_gpu_temp_c", math.nan),
+        "max_inlet_temp_c": fi.max_inlet_temp_c,
+        "max_gpu_temp_c": fi.max_gpu_temp_c,
         "throttled_gpu_hours": results.monitor_means.get("gpus_capped", 0.0) * results.until_s / 3600.0,
         "thermally_throttled_gpu_hours":
             results.monitor_means.get("gpus_thermally_throttled", 0.0) * results.until_s / 3600.0,
         "it_nameplate_w": nameplate_w,
         "it_capacity_w": capacity_w,
         "oversubscription_ratio": _ratio(nameplate_w, capacity_w),
-        "budget_w": meta.get("budget_w"),
+        "budget_w": fi.budget_w,
         "peak_it_power_w": peak_it_w,
         "peak_facility_power_w": peak_fac_w,
         "stranded_power_w": capacity_w - peak_it_w,
         "rack_nameplate_w": _ratio(nameplate_w, n_racks) if n_racks else math.nan,
         "gpus_per_it_mw": _ratio(gpus, nameplate_w / 1e6),
         "gpus_per_facility_mw": _ratio(gpus, peak_fac_w / 1e6),
-        "it_mw_per_m2": _ratio(nameplate_w / 1e6, meta.get("floor_area_m2", math.nan)),
+        "it_mw_per_m2": _ratio(nameplate_w / 1e6, fi.floor_area_m2),
     }
 
 
-def _cost_kpis(out: dict[str, Any], meta: dict, duration_s: float) -> dict[str, Any]:
+def _cost_kpis(out: dict[str, Any], info: RunInfo, inference: _Inference, duration_s: float) -> dict[str, Any]:
     """Capital (amortised over the run) plus energy cost; inference's share by GPU-time."""
-    capex = meta.get("capex_usd", {})
+    capex = info.capex_usd
     total = sum(capex.values()) + out["energy_cost_usd"]
     gpus = out["gpus_total"]
-    inference_share = _ratio(meta.get("inference_gpu_s", 0.0), gpus * duration_s)
+    inference_share = _ratio(inference.gpu_s, gpus * duration_s)
     tokens = out["output_tokens"]
     res = {f"capex_{k.removesuffix('_usd')}_usd": v for k, v in capex.items()}
     res.update(
@@ -232,15 +237,16 @@ def _cost_kpis(out: dict[str, Any], meta: dict, duration_s: float) -> dict[str, 
     return res
 
 
-def _flops_kpis(jobs: _Rows, meta: dict, out: dict[str, Any], duration_s: float) -> dict[str, Any]:
+def _flops_kpis(jobs: _Rows, info: RunInfo, inference_totals: _Inference, out: dict[str, Any],
+                duration_s: float) -> dict[str, Any]:
     """Model FLOPs done against the peak the GPUs offer, and what a FLOP costs."""
-    gpu_peak = meta.get("gpu_peak_flops_per_s", math.nan)
+    gpu_peak = info.scenario.gpu_peak_flops_per_s
     peak = out["gpus_total"] * gpu_peak
     # a job's model FLOPs per step are mfu x step time x GPUs x peak (mfu is of the step
     # time it reports); trace jobs have no model, so no FLOPs (their mfu is NaN)
     per_step = np.nan_to_num(jobs["mfu"] * jobs["step_time_s"] * jobs["gpus"] * gpu_peak, nan=0.0)
     training = _sum(jobs["steps_done"] * per_step)
-    inference = float(meta.get("inference_model_flops", 0.0))
+    inference = inference_totals.model_flops
     model = training + inference
     peak_pflops_hours = peak / 1e15 * duration_s / 3600.0
     return {
@@ -265,12 +271,56 @@ def _itl_kpis(logs: list) -> dict[str, float]:
     return {f"itl_p{q}_s": v for q, v in zip(ITL_PERCENTILES, gaps.percentiles(list(ITL_PERCENTILES)))}
 
 
-def _inference_kpis(req: _Rows, fluid: _Rows, meta: dict, e: dict, duration_s: float) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Inference:
+    """The services' totals, added up in the order the services were built."""
+
+    output_tokens: int
+    gpu_s: float
+    gpu_energy_j: float
+    model_flops: float
+    preemptions: int  # request fidelity (fluid does not model preemption)
+    itl: dict[str, Any]  # every inter-token gap (TokenGaps) of each request-fidelity service
+
+
+def _inference_totals(services: dict[str, ServiceInfo]) -> _Inference:
+    tokens, preemptions, gpu_s, gpu_j, flops = 0, 0, 0.0, 0.0, 0.0
+    itl = {}
+    for name, info in services.items():
+        t = info.final(name)
+        tokens += int(round(t.output_tokens))
+        gpu_s += t.gpu_s
+        gpu_j += t.gpu_energy_j
+        flops += t.model_flops
+        if t.preemptions is not None:
+            preemptions += t.preemptions
+        if t.itl is not None:
+            itl[name] = t.itl
+    return _Inference(tokens, gpu_s, gpu_j, flops, preemptions, itl)
+
+
+def _service_summary(info: ServiceInfo, t: ServiceTotals) -> dict[str, Any]:
+    """A service's entry of the summary's ``services``: its SLO, tokens, FLOPs and energy."""
+    out: dict[str, Any] = {"slo_ttft_s": info.slo_ttft_s, "slo_tpot_s": info.slo_tpot_s}
+    if info.fidelity == "fluid":
+        out["fidelity"] = info.fidelity
+    out.update(prompt_tokens=t.prompt_tokens, model_flops=t.model_flops, output_tokens=t.output_tokens,
+               gpu_energy_j=t.gpu_energy_j)
+    if t.preemptions is not None:
+        out["preemptions"] = t.preemptions
+    if t.requests_served is not None:
+        out.update(requests_served=t.requests_served, requests_arrived=t.requests_arrived)
+    out["energy_per_output_token_gpu_j"] = _ratio(t.gpu_energy_j, t.output_tokens)
+    return out
+
+
+def _inference_kpis(req: _Rows, fluid: _Rows, services: dict[str, ServiceInfo], inference: _Inference, e: dict,
+                    duration_s: float) -> dict[str, Any]:
     done = req.where(req["status"] == "completed")
-    itl = {name: _itl_kpis([log]) for name, log in meta.get("itl", {}).items()}
-    pooled = next(iter(itl.values())) if len(itl) == 1 else _itl_kpis(list(meta.get("itl", {}).values()))
-    tokens = int(meta.get("inference_output_tokens", 0))
-    gpu_j = float(meta.get("inference_gpu_energy_j", 0.0))
+    itl = {name: _itl_kpis([log]) for name, log in inference.itl.items()}
+    pooled = next(iter(itl.values())) if len(itl) == 1 else _itl_kpis(list(inference.itl.values()))
+    tokens = inference.output_tokens
+    gpu_j = inference.gpu_energy_j
     per_token_gpu = _ratio(gpu_j, tokens)
     # Facility overheads (hosts, conversion losses, cooling) are shared in proportion to GPU energy.
     per_token_fac = per_token_gpu * _ratio(e["facility"], e["gpu"]) if tokens else math.nan
@@ -278,7 +328,7 @@ def _inference_kpis(req: _Rows, fluid: _Rows, meta: dict, e: dict, duration_s: f
         "requests_arrived": int(len(req)),
         "requests_completed": int(len(done)),
         "requests_dropped": int((req["status"] == "dropped").sum()),
-        "preemptions": int(meta.get("inference_preemptions", 0)),
+        "preemptions": inference.preemptions,
         "output_tokens": tokens,
         "output_tokens_per_s": tokens / duration_s,
         "ttft_p50_s": _pct(done["ttft_s"], 50),
@@ -293,13 +343,9 @@ def _inference_kpis(req: _Rows, fluid: _Rows, meta: dict, e: dict, duration_s: f
         "energy_per_output_token_gpu_j": per_token_gpu,
         "energy_per_output_token_facility_j": per_token_fac,
     }
-    out.update(_slo_kpis(req, meta.get("services", {}), duration_s))
-    out["services"] = {
-        name: {**info, "energy_per_output_token_gpu_j": _ratio(info.get("gpu_energy_j", 0.0),
-                                                               info.get("output_tokens", 0)),
-               **itl.get(name, {})}
-        for name, info in meta.get("services", {}).items()
-    }
+    out.update(_slo_kpis(req, services, duration_s))
+    out["services"] = {name: {**_service_summary(info, info.final(name)), **itl.get(name, {})}
+                       for name, info in services.items()}
     if len(fluid) and not len(req):
         # fluid fidelity: medians weighted by requests served per interval; tails are not modelled
         served = fluid["served_rate_per_s"] * fluid["interval_s"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dcsim.core.runinfo import RunInfo
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -26,7 +28,7 @@ class Results:
     group_energy_j: dict[str, float]
     monitor_means: dict[str, float]
     monitor_max: dict[str, float]
-    meta: dict[str, Any] = field(default_factory=dict)
+    run_info: RunInfo = field(default_factory=RunInfo)
     events_processed: int = 0
     _frames: dict[str, pd.DataFrame] | None = field(default=None, repr=False)
 

@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 
 from dcsim.analysis.load import Run
 from dcsim.analysis.style import COLORS, color, dcsim_style, new_axes
-from dcsim.metrics.registry import kpi, label_of
+from dcsim.metrics.registry import kpi, registered
 
 HOUR_S = 3600.0
 RACK_KW = "rack_nameplate_kw"  # rack_nameplate_w in kW, added to a sweep frame by the density plots
@@ -49,7 +49,7 @@ def axis_label(column: str) -> str:
     (g/kWh)``; an override key keeps its dotted name: ``workload.jobs.a.checkpoint.interval_s``
     -> ``... (s)``. Names without a unit suffix are counts or ratios: ``(-)``.
     """
-    known = label_of(column)
+    known = registered(column)
     if known is not None:
         return known.axis_label()
     if column == RACK_KW:
@@ -232,7 +232,7 @@ def plot_latency_cdf(run_or_requests: Any, metric: str = "ttft_s", by: str | Non
     if not pd.api.types.is_numeric_dtype(req[metric]):
         raise ValueError(f"{func}: column {metric!r} is not numeric ({req[metric].dtype})")
     done = req[req["status"] == "completed"]
-    known = label_of(metric)
+    known = registered(metric)
     name = known.label if known is not None else metric
     if by:
         keys = sorted(done[by].dropna().unique(), key=str)

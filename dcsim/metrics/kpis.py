@@ -1,9 +1,10 @@
-"""KPI definitions. Each is defined, with its formula and unit, in docs/metrics.md.
+"""The KPIs of a run, computed from its record tables, energy ledger and run-info record.
 
-Keys carry their unit: ``_j`` joules, ``_w`` watts, ``_s`` seconds; dimensionless
-ratios (``pue``, ``gpu_utilisation``) have none. Computed with numpy on the record
-tables' columns (pandas is for ``dcsim.metrics.frames``); sums and means skip NaN, as
-the tidy frames' would.
+Each KPI's unit, label, format and definition is registered in ``dcsim.metrics.registry``
+(docs/metrics.md is generated from it). Keys carry their unit: ``_j`` joules, ``_w``
+watts, ``_s`` seconds; dimensionless ratios (``pue``, ``gpu_utilisation``) have none.
+Computed with numpy on the record tables' columns (pandas is for
+``dcsim.metrics.frames``); sums and means skip NaN, as the tidy frames' would.
 """
 
 from __future__ import annotations

@@ -326,8 +326,8 @@ def kpi(key: str) -> Kpi:
         raise KeyError(f"{key!r} is not a KPI of dcsim/metrics/registry.py") from None
 
 
-def label_of(column: str) -> Kpi | None:
-    """The KPI or request-table column named ``column``, if registered."""
+def registered(column: str) -> Kpi | None:
+    """The KPI or request-table column named ``column``, or None if it is not registered."""
     return KPIS.get(column) or REQUEST_COLUMNS.get(column)
 
 

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 class Results:
     """Everything a run produced, before any file is written.
 
-    ``frames()`` gives the tidy tables as DataFrames; ``summary()`` the KPIs.
+    ``frames()`` gives the tidy tables as DataFrames; ``summary()`` the KPIs;
+    ``run_info`` what the components reported beyond the tables (``dcsim.core.runinfo``).
     """
 
     until_s: float

@@ -1,8 +1,9 @@
 """The KPI registry: every key of a run's summary with its unit, label, format and definition.
 
-One line per KPI. The ``dcsim`` command's summary table, the sweep table, the plots'
-axis labels and the KPI tables of docs/metrics.md (``python tools/metrics_doc.py``) all
-read it; a KPI computed in ``dcsim.metrics.kpis`` and not registered here fails
+One line per KPI. The ``dcsim`` command's summary table, the plots' axis labels and the
+KPI tables of docs/metrics.md (``python tools/metrics_doc.py``) read it, and the sweep
+table's columns are :func:`sweep_table_columns` (``dcsim.io.multirun.KPIS`` is a copy a
+test holds equal to them); a KPI computed in ``dcsim.metrics.kpis`` and not registered here fails
 ``tests/test_metrics_docs.py``. Keys that share a definition (``ttft_p50_s``,
 ``ttft_p99_s``) are one row of the doc.
 """

@@ -38,8 +38,8 @@ from dcsim.config.build import build
 from dcsim.config.keys import allowed_keys
 from dcsim.config.store import register_configs
 from dcsim.core.errors import ConfigError
-from dcsim.core.units import KWH_J
 from dcsim.io import multirun
+from dcsim.metrics import registry
 
 log = logging.getLogger("dcsim")
 register_configs()
@@ -240,39 +240,28 @@ def validate(argv: list[str]) -> tuple[str | None, list[str], int]:
     return None, refused, len(runs)
 
 
+# The rows of the headline table: KPIs shown on one line. Their labels, units and formats
+# come from the KPI registry (dcsim/metrics/registry.py).
+SUMMARY_ROWS: tuple[tuple[str, ...], ...] = (
+    ("gpus_total",), ("duration_s",), ("gpu_utilisation",), ("gpu_allocation",), ("it_energy_j",),
+    ("facility_energy_j",), ("pue",), ("requests_completed", "requests_arrived"), ("output_tokens_per_s",),
+    ("energy_per_output_token_gpu_j",), ("energy_per_output_token_facility_j",), ("ttft_p50_s", "ttft_p99_s"),
+    ("tpot_p50_s", "tpot_p99_s"), ("itl_p50_s", "itl_p90_s", "itl_p99_s"), ("slo_attainment", "goodput_requests_per_s"),
+    ("preemptions",), ("jobs_completed", "jobs_submitted"), ("job_wait_mean_s",), ("model_flops_utilisation",),
+    ("cost_per_gpu_hour_usd", "cost_per_model_eflop_usd"),
+)
+
+
 def format_summary(s: dict[str, Any]) -> str:
     """The headline KPIs as an aligned table."""
-    def num(v: Any, fmt: str) -> str:
-        return "n/a" if v is None or v != v else format(v, fmt)
-
-    rows = [
-        ("GPUs", f"{s['gpus_total']}"),
-        ("simulated time", f"{s['duration_s'] / 3600:.2f} h"),
-        ("GPU utilisation (busy, time-weighted)", num(100 * s["gpu_utilisation"], ".1f") + " %"),
-        ("GPU allocation (time-weighted)", num(100 * s["gpu_allocation"], ".1f") + " %"),
-        ("IT energy", num(s["it_energy_j"] / KWH_J, ",.1f") + " kWh"),
-        ("facility energy", num(s["facility_energy_j"] / KWH_J, ",.1f") + " kWh"),
-        ("PUE", num(s["pue"], ".3f")),
-        ("requests completed / arrived", f"{s['requests_completed']} / {s['requests_arrived']}"),
-        ("output tokens per second", num(s["output_tokens_per_s"], ",.0f")),
-        ("energy per output token, GPU", num(s["energy_per_output_token_gpu_j"], ".3f") + " J"),
-        ("energy per output token, facility", num(s["energy_per_output_token_facility_j"], ".3f") + " J"),
-        ("TTFT p50 / p99", num(s["ttft_p50_s"], ".3f") + " / " + num(s["ttft_p99_s"], ".3f") + " s"),
-        ("TPOT p50 / p99", num(1e3 * s["tpot_p50_s"], ".1f") + " / " + num(1e3 * s["tpot_p99_s"], ".1f") + " ms"),
-        ("ITL p50 / p90 / p99 (every token gap)", " / ".join(num(1e3 * s[f"itl_p{q}_s"], ".1f") for q in (50, 90, 99))
-         + " ms"),
-        ("SLO attainment / goodput", "no SLO set" if s["slo_attainment"] is None or s["slo_attainment"] != s["slo_attainment"]
-         else num(100 * s["slo_attainment"], ".1f") + " % / " + num(s["goodput_requests_per_s"], ".2f") + " req/s"),
-        ("preemptions", f"{s['preemptions']}"),
-        ("training jobs completed / submitted", f"{s['jobs_completed']} / {s['jobs_submitted']}"),
-        ("training job wait, mean", num(s["job_wait_mean_s"] / 60 if s["job_wait_mean_s"] is not None else None,
-                                        ".1f") + " min"),
-        ("model FLOPs utilisation, all GPUs", num(100 * s["model_flops_utilisation"], ".1f") + " %"),
-        ("cost per GPU-hour / per EFLOP of model work",
-         "$" + num(s["cost_per_gpu_hour_usd"], ".2f") + " / $" + num(s["cost_per_model_eflop_usd"], ".2f")),
-    ]
+    rows = []
+    for keys in SUMMARY_ROWS:
+        slo = s.get("slo_attainment")
+        no_slo = keys[0] == "slo_attainment" and (slo is None or slo != slo)
+        rows.append((registry.row_label(keys), "no SLO set" if no_slo else registry.row_text(keys, s)))
     if s.get("serving_engine"):
-        rows.append(("serving engine profile / calibration", f"{s['serving_engine']} / {s['calibration_status']}"))
+        engine = ("serving_engine", "calibration_status")
+        rows.append((registry.row_label(engine), registry.row_text(engine, s)))
     width = max(len(k) for k, _ in rows)
     text = "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
     if s.get("calibration_note"):

@@ -262,6 +262,7 @@ def format_summary(s: dict[str, Any]) -> str:
     if s.get("serving_engine"):
         engine = ("serving_engine", "calibration_status")
         rows.append((registry.row_label(engine), registry.row_text(engine, s)))
+    rows.extend((k.label, k.value_text(s.get(k.key))) for k in registry.user_kpis())
     width = max(len(k) for k, _ in rows)
     text = "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
     if s.get("calibration_note"):

@@ -25,7 +25,7 @@ from dcsim.hardware.models import MODELS
 from dcsim.hardware.profiles import ProfileError, load_profile, profile_gpus
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "extending.md"
-MARKER = re.compile(r"<!-- catalogue file: (\S+) -->\n```yaml\n(.*?)```", re.S)
+MARKER = re.compile(r"<!-- catalogue file: (\S+) -->\n```(?:yaml|python)\n(.*?)```", re.S)
 # A short inference-only run on the documented GPU, model and cooling technology.
 RUN = ["workload=inference_only", "duration_s=300", "workload.services.chat.tp=1", "workload.services.chat.replicas=4"]
 USER = ["facility.node.gpu=H100-PCIe", "workload.services.chat.model=Qwen2.5-7B",
@@ -59,7 +59,7 @@ def run(overrides: list[str]) -> tuple[object, dict]:
 
 def test_the_page_documents_one_file_of_each_kind():
     assert sorted(documented_files()) == ["cooling/cold_plate_w45.yaml", "gpus/h100-pcie.yaml",
-                                          "models/qwen2.5-7b.yaml"]
+                                          "kpis/tokens_per_kwh.py", "models/qwen2.5-7b.yaml"]
 
 
 def test_user_entries_join_the_catalogues_only_while_named(catalogue, monkeypatch):
@@ -181,3 +181,30 @@ def test_help_lists_the_catalogue_with_the_users_entries_and_hides_the_schema_no
     assert re.search(r"^workload:.*\binference_only\b", groups, re.M)
     assert "base_" not in groups
     assert "hydra:" not in text.split("== Config (")[1]  # Hydra's own node is not the user's config
+
+
+def test_a_user_kpi_is_computed_into_the_summary_and_printed(catalogue):
+    """The documented KPI file: its value is its formula over the run's own totals, and the
+    CLI table prints it with its label and format."""
+    from dcsim.cli import format_summary
+
+    _, s = run(RUN + USER)
+    assert s["output_tokens"] > 0
+    assert s["output_tokens_per_facility_kwh"] == pytest.approx(s["output_tokens"] / (s["facility_energy_j"] / 3.6e6))
+    line = [x for x in format_summary(s).splitlines() if "output tokens per facility kWh" in x]
+    assert len(line) == 1 and f"{s['output_tokens_per_facility_kwh']:,.0f} 1/kWh" in line[0]
+
+
+@pytest.mark.parametrize("body,message", [
+    ("raise RuntimeError('boom')\n", "fails to import: RuntimeError: boom"),
+    ("X = 1\n", "must be a dcsim.metrics.registry.Kpi with a compute function"),
+    ("from dcsim.metrics.registry import Kpi\nKPI = Kpi('pue', '-', 'p', '.3f', 'd', 'user', compute=len)\n",
+     "'pue' is a shipped KPI"),
+])
+def test_a_broken_kpi_file_stops_the_run_before_it_starts(tmp_path, monkeypatch, body, message):
+    (tmp_path / "kpis").mkdir()
+    (tmp_path / "kpis" / "mine.py").write_text(body, encoding="utf-8")
+    monkeypatch.setenv(CATALOGUE_PATH_ENV, str(tmp_path))
+    with pytest.raises(ValueError, match="mine.py") as err:
+        build(compose_config(RUN))
+    assert message in str(err.value) and "\n" not in str(err.value)

@@ -34,6 +34,7 @@ from dcsim.hardware.models import KV_PRECISIONS, MODELS, WEIGHT_PRECISIONS, LlmS
 from dcsim.hardware.node import NodeSpec
 from dcsim.hardware.performance import TrainingStep, max_kv_tokens, training_step
 from dcsim.hardware.profiles import engines, profile_gpus
+from dcsim.metrics.registry import user_kpis
 from dcsim.policies.registry import PLACEMENTS, ROUTERS, SCHEDULERS
 from dcsim.scenario import Scenario
 from dcsim.workloads.config import JobTraceConfig, LengthConfig, ServiceConfig, TrainingJobConfig
@@ -65,6 +66,7 @@ def to_config(cfg: DictConfig | DcsimConfig) -> DcsimConfig:
 def build(cfg: DictConfig | DcsimConfig) -> Scenario:
     """Validate a config and turn it into a runnable scenario."""
     c = to_config(cfg)
+    user_kpis()  # the user's KPI files load (or fail, naming the file) before a run starts
     require(c.seed >= 0, "seed", c.seed, "an integer >= 0")
     require(c.duration_s > 0, "duration_s", c.duration_s, "a duration in seconds > 0")
     topology, gpu = _topology(c.facility)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dcsim.core.runinfo import RunInfo, ServiceInfo, ServiceTotals
+from dcsim.metrics import registry
 
 if TYPE_CHECKING:
     from dcsim.metrics.results import Results
@@ -114,6 +115,9 @@ def summarise(results: Results) -> dict[str, Any]:
     out.update(_flops_kpis(jobs, info, inference, out, duration_s))
     out["jobs_dropped_too_large"] = info.scenario.trace_jobs_dropped
     out["events_processed"] = results.events_processed
+    for k in registry.derived_kpis():
+        assert k.compute is not None
+        out[k.key] = k.compute(out)
     return out
 
 

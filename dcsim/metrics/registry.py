@@ -10,12 +10,16 @@ test holds equal to them); a KPI computed in ``dcsim.metrics.kpis`` and not regi
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dcsim.core.units import KWH_J
+from dcsim.hardware.catalogue import CatalogueFileError, catalogue_path, user_directories
 
 # Units a value may be shown in (the CLI table): name -> (multiply by, divide by), so that
 # a shown value is exactly ``value * mul / div``. "$" is a prefix ("$1.11").
@@ -41,6 +45,8 @@ class Kpi:
     section: str
     shown: str | None = None
     heading: str | None = None  # a short column heading for the sweep table, where it has one
+    # A derived KPI: its value from the summary's other KPIs (SI values), computed after them.
+    compute: Callable[[dict[str, Any]], Any] | None = None
 
     def value_text(self, value: Any) -> str:
         """The value as shown, with its unit: ``56.8 %``, ``73.1 kWh``, ``$1.11``; ``n/a`` if missing."""
@@ -68,8 +74,8 @@ _section = ""
 
 
 def _k(key: str, unit: str, label: str, definition: str, fmt: str = ".4g", shown: str | None = None,
-       heading: str | None = None) -> None:
-    _ROWS.append(Kpi(key, unit, label, fmt, definition, _section, shown, heading))
+       heading: str | None = None, compute: Callable[[dict[str, Any]], Any] | None = None) -> None:
+    _ROWS.append(Kpi(key, unit, label, fmt, definition, _section, shown, heading, compute))
 
 
 def _same(definition: str, unit: str, fmt: str = ".4g", shown: str | None = None, **labels: str) -> None:
@@ -329,7 +335,54 @@ def kpi(key: str) -> Kpi:
 
 def registered(column: str) -> Kpi | None:
     """The KPI or request-table column named ``column``, or None if it is not registered."""
-    return KPIS.get(column) or REQUEST_COLUMNS.get(column)
+    return KPIS.get(column) or REQUEST_COLUMNS.get(column) or {k.key: k for k in user_kpis()}.get(column)
+
+
+# --- the user's KPIs: kpis/*.py in the DCSIM_CATALOGUE_PATH directories (docs/extending.md) ---
+
+class KpiFileError(CatalogueFileError):
+    kind = "KPI"
+
+
+_USER_KPIS: dict[tuple[str, ...], tuple[Kpi, ...]] = {}
+
+
+def _load_kpi_file(path: Path) -> Kpi:
+    """The ``KPI`` a user's file defines (a :class:`Kpi` with ``compute``)."""
+    spec = importlib.util.spec_from_file_location(f"dcsim_user_kpi_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise KpiFileError(str(path), None, "cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # noqa: BLE001 - the user's code: any failure is named with its file
+        raise KpiFileError(str(path), None, f"fails to import: {type(e).__name__}: {e}") from None
+    k = getattr(module, "KPI", None)
+    if not isinstance(k, Kpi) or k.compute is None:
+        raise KpiFileError(str(path), "KPI", "must be a dcsim.metrics.registry.Kpi with a compute function")
+    if k.key in KPIS or k.key in REQUEST_COLUMNS:
+        raise KpiFileError(str(path), "KPI", f"key {k.key!r} is a shipped KPI; choose another key")
+    return k
+
+
+def user_kpis() -> tuple[Kpi, ...]:
+    """The KPIs of the user's ``kpis/*.py`` files, in file-name order; each file defines
+    ``KPI``. Loaded once per value of ``DCSIM_CATALOGUE_PATH``."""
+    where = catalogue_path()
+    if where not in _USER_KPIS:
+        files = sorted((f for d in user_directories("kpis") for f in d.glob("*.py")), key=lambda f: f.name)
+        found = [_load_kpi_file(f) for f in files]
+        keys = [k.key for k in found]
+        for f, k in zip(files, found):
+            if keys.count(k.key) > 1:
+                raise KpiFileError(str(f), "KPI", f"key {k.key!r} is defined by more than one file")
+        _USER_KPIS[where] = tuple(found)
+    return _USER_KPIS[where]
+
+
+def derived_kpis() -> tuple[Kpi, ...]:
+    """The KPIs computed from the others, the registry's then the user's, in that order."""
+    return tuple(k for k in KPIS.values() if k.compute is not None) + user_kpis()
 
 
 def sweep_heading(k: Kpi) -> str:

@@ -311,3 +311,13 @@ def test_a_users_rack_preset_joins_the_catalogue(tmp_path, monkeypatch):
 
 def test_units_are_si():
     assert math.isclose(RACKS["hgx-h100"].scale_up_domain(efficiency=0.8).bytes_per_s_per_gpu, 900e9 / 2 * 0.8)
+
+
+def test_one_nic_port_per_two_gpus_and_facility_network_figures():
+    half = fat_tree(128, 0.5, 64, domain_gpus=8)
+    assert (half.endpoints, half.leaves, half.spines) == (64, 1, 0)
+    with pytest.raises(ConfigError, match=r"nic_ports_per_gpu=0.3 .*whole number of NIC ports"):
+        fat_tree(128, 0.3, 64, domain_gpus=8)
+    # facility.network's default: one 400 Gb/s NIC per GPU
+    assert ScaleOut.from_gbit_per_s(400.0).nic_bytes_per_s_per_gpu == 50e9
+    assert ScaleOut.from_gbit_per_s(400.0, 0.8).nic_bytes_per_s_per_gpu == training.DEFAULT_SCALEOUT_BYTES_PER_S

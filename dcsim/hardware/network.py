@@ -119,6 +119,15 @@ class ScaleOut:
                 "ScaleOut.rack_uplink_oversubscription", self.rack_uplink_oversubscription,
                 "a ratio >= 1 (1: non-blocking)")
 
+    @classmethod
+    def from_gbit_per_s(cls, gbit_per_s_per_gpu: float, efficiency: float = 1.0, latency_s: float = 0.0,
+                        rack_uplink_oversubscription: float = 1.0) -> ScaleOut:
+        """From ``facility.network``'s figures: ``scaleout_gbit_per_s_per_gpu`` x 1e9 / 8 x efficiency, one way."""
+        require(isinstance(efficiency, (int, float)) and 0 < efficiency <= 1, "ScaleOut.efficiency", efficiency,
+                "a share in (0, 1]")
+        _positive("ScaleOut.gbit_per_s_per_gpu", gbit_per_s_per_gpu)
+        return cls(gbit_per_s_per_gpu * 1e9 / 8 * efficiency, latency_s, rack_uplink_oversubscription)
+
     def bytes_per_s_per_gpu(self, crosses_rack_uplinks: bool) -> float:
         """One-way bandwidth per GPU: the NIC's, or 1 / oversubscription of it through the rack uplinks.
 
@@ -293,13 +302,14 @@ class FatTree:
         return self.nic_optical_ports + self.switch_transceivers(ports_per_switch_module)
 
 
-def fat_tree(gpus: int, nic_ports_per_gpu: int, switch_radix: int, oversubscription: float = 1.0,
+def fat_tree(gpus: int, nic_ports_per_gpu: float, switch_radix: int, oversubscription: float = 1.0,
              domain_gpus: int = 1, nic_links_optical: bool = True) -> FatTree:
     """The two-tier fat tree of ``gpus`` GPUs with ``nic_ports_per_gpu`` scale-out ports each.
 
     - No scale-out fabric when one scale-up domain holds every GPU
       (``gpus <= domain_gpus``): its links are copper NVLink, with no transceivers.
-    - E = gpus x nic_ports_per_gpu endpoints. E <= radix: one switch, no spines.
+    - E = gpus x nic_ports_per_gpu endpoints (a whole number: 0.5 is one NIC port per two
+      GPUs). E <= radix: one switch, no spines.
     - Otherwise each leaf has ``floor(radix x o / (1 + o))`` ports down and the rest up
       (o = ``oversubscription``, down / up); leaves L = ceil(E / down); spines
       S = ceil(L x up / radix); a leaf must reach every spine, so L <= radix (beyond
@@ -308,12 +318,15 @@ def fat_tree(gpus: int, nic_ports_per_gpu: int, switch_radix: int, oversubscript
       when ``nic_links_optical`` (False: copper DAC within the rack, no optics).
     """
     _count("gpus", gpus)
-    _count("nic_ports_per_gpu", nic_ports_per_gpu, low=0)
+    _non_negative("nic_ports_per_gpu", nic_ports_per_gpu)
+    ports = gpus * nic_ports_per_gpu
+    require(abs(ports - round(ports)) < 1e-9, "nic_ports_per_gpu", nic_ports_per_gpu,
+            f"a number of ports per GPU that gives {gpus} GPUs a whole number of NIC ports")
     _count("switch_radix", switch_radix, low=2)
     _count("domain_gpus", domain_gpus)
     require(isinstance(oversubscription, (int, float)) and math.isfinite(oversubscription) and oversubscription >= 1,
             "oversubscription", oversubscription, "a ratio >= 1 (1: non-blocking)")
-    endpoints = gpus * nic_ports_per_gpu if gpus > domain_gpus else 0
+    endpoints = int(round(ports)) if gpus > domain_gpus else 0
     if endpoints == 0:
         return FatTree(0, 0, 0, 0, 0, 0, 0, 0, 0)
     if endpoints <= switch_radix:
@@ -325,7 +338,7 @@ def fat_tree(gpus: int, nic_ports_per_gpu: int, switch_radix: int, oversubscript
                 f"a ratio that leaves a {switch_radix}-port leaf at least one uplink")
         leaves = math.ceil(endpoints / down)
         require(leaves <= switch_radix, "gpus", gpus,
-                f"at most {switch_radix * down // nic_ports_per_gpu} GPUs for a two-tier fat tree of "
+                f"at most {math.floor(switch_radix * down / nic_ports_per_gpu)} GPUs for a two-tier fat tree of "
                 f"{switch_radix}-port switches at {oversubscription:g}:1 (three tiers are not modelled)")
         spine_links = leaves * up
         spines = math.ceil(spine_links / switch_radix)

@@ -113,7 +113,8 @@ class RackSpec:
     def scale_out(self, efficiency: float = 1.0, latency_s: float = 0.0,
                   rack_uplink_oversubscription: float = 1.0) -> ScaleOut:
         """The scale-out network per GPU at ``efficiency`` of the NIC line rate."""
-        return ScaleOut(self.scaleout_bytes_per_s_per_gpu * efficiency, latency_s, rack_uplink_oversubscription)
+        return ScaleOut.from_gbit_per_s(self.nics_per_gpu * self.nic_bits_per_s / 1e9, efficiency, latency_s,
+                                        rack_uplink_oversubscription)
 
 
 # The figures of a file: key -> (attribute, factor to SI, whole number, optional, largest value allowed).

@@ -168,6 +168,28 @@ def test_training_and_inference_cost_their_collectives_with_network_py():
     assert performance.ring_allreduce_s is net.ring_allreduce_s
 
 
+def test_training_step_comm_terms_are_the_closed_forms():
+    """Llama 3.1 405B on H100 at TP 8, PP 16, DP 4, CP 2: the TP ring all-reduces over NVLink, the CP
+    all-gathers of K and V and the DP gradient ring all-reduce over the NIC, written out by hand."""
+    from dcsim.hardware.models import MODELS
+
+    model, gpu = MODELS["Llama-3.1-405B"], GPUS["H100-SXM"]
+    par = training.Parallelism(tp=8, pp=16, dp=4, cp=2)
+    seq, m = 8192, 16
+    r = training.step_time(model, gpu, par, global_batch_tokens=seq * par.dp * m, seq_len=seq, dp_overlap=0.0)
+    nvlink = gpu.nvlink_bw_bytes_per_s / 2 * training.DEFAULT_NVLINK_EFFICIENCY
+    nic = training.DEFAULT_SCALEOUT_BYTES_PER_S
+    layers, tokens = model.layers / par.pp, seq / par.cp
+    tp = layers * m * 4 * (2 * 7 / 8 * tokens * model.hidden * 2.0 / nvlink)
+    kv = 2 * tokens * model.kv_heads * model.head_dim * 2.0 / min(par.tp, model.kv_heads)
+    cp = layers * m * 3 * (1 * kv / nic)  # forward gather, backward gather, reduce-scatter of dK, dV
+    dp = 2 * 7 / 8 * training.shard_params(model, par) * 2.0 / nic  # grad group dp x cp = 8
+    assert r.micro_batches == m
+    assert r.tp_comm_s == pytest.approx(tp, rel=1e-12)
+    assert r.cp_comm_s == pytest.approx(cp, rel=1e-12)
+    assert r.dp_exposed_s == pytest.approx(dp, rel=1e-12)
+
+
 def test_inference_tp_allreduce_matches_the_ring_formula_bit_for_bit():
     """performance.tp_comm_s = 2 layers x ring all-reduce of T x hidden x 2 B, the fitted hop latency as alpha."""
     from dcsim.hardware.models import MODELS

@@ -1,4 +1,4 @@
-"""Reading a catalogue of YAML files (GPUs, models, cooling technologies): one spec per file, keyed by its name.
+"""Reading a catalogue of YAML files (GPUs, models, cooling technologies, rack presets): one spec per file, keyed by its name.
 
 The catalogues share their file handling; each passes its own parser and its own error
 class (constructed as ``error(file, field, problem)``, so every message names the file).
@@ -66,8 +66,8 @@ class CataloguePathError(ValueError):
     def __init__(self, entry: str) -> None:
         self.entry = entry
         super().__init__(f"{CATALOGUE_PATH_ENV}={os.environ.get(CATALOGUE_PATH_ENV, '')!r}: {entry!r} is not a "
-                         f"directory; allowed: directories (separated by {os.pathsep!r}) holding gpus/, models/ "
-                         f"or cooling/ subdirectories of *.yaml files")
+                         f"directory; allowed: directories (separated by {os.pathsep!r}) holding gpus/, models/, "
+                         f"cooling/ or racks/ subdirectories of *.yaml files")
 
 
 def catalogue_path() -> tuple[str, ...]:

@@ -28,6 +28,7 @@ import hydra
 from hydra import compose, initialize_config_module
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
@@ -36,6 +37,7 @@ from dcsim.api import CONFIG_MODULE, CONFIG_NAME
 from dcsim.config.build import build
 from dcsim.config.keys import allowed_keys
 from dcsim.config.store import register_configs
+from dcsim.config.sweep import expand_sweep
 from dcsim.core.errors import ConfigError
 from dcsim.core.units import KWH_J
 from dcsim.io import multirun
@@ -107,7 +109,7 @@ def _runs_requested(argv: list[str]) -> list[list[str]]:
     fixed = [_line(o) for o in OverridesParser.create().parse_overrides(overrides) if not o.is_sweep_override()]
     cfg = compose(config_name=CONFIG_NAME, overrides=hydra_overrides + fixed, return_hydra_config=True)
     params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
-    return multirun.expand_sweep([f"{k}={v}" for k, v in params.items()] + overrides)
+    return expand_sweep([f"{k}={v}" for k, v in params.items()] + overrides)
 
 
 def _line(override: Any) -> str:
@@ -328,6 +330,26 @@ def _record(run_dir: Path, exc: BaseException, overrides: list[str], status: str
         return None
 
 
+# The rows of the last sweep this process ran (read by main() for its exit status).
+last_sweep: list[multirun.RunRow] | None = None
+
+
+def _requested_runs(config: DictConfig) -> list[list[str]]:
+    """The override list of every run of the sweep Hydra is running, in job order."""
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    return expand_sweep([f"{k}={v}" for k, v in params.items()] + [str(o) for o in config.hydra.overrides.task])
+
+
+class SweepSummary(Callback):
+    """Hydra callback (conf/config.yaml): after a multirun, print the sweep summary and
+    write sweep_summary.csv (``dcsim.io.multirun.finish_sweep``)."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        global last_sweep
+        written = bool(OmegaConf.select(config, "output.write", default=True))
+        last_sweep = multirun.finish_sweep(str(config.hydra.sweep.dir), _requested_runs(config), written=written)
+
+
 @hydra.main(version_base="1.3", config_path="pkg://dcsim.conf", config_name="config")
 def _hydra_main(cfg: DictConfig) -> None:
     hc = HydraConfig.get()
@@ -389,9 +411,10 @@ def main() -> None:
         print(f"dcsim: {line}", file=sys.stderr)
     if _is_multirun(argv):  # the launcher's worker processes inherit this
         os.environ[_SWEEP_OF_ONE_ENV] = "1" if n_runs == 1 else "0"
-    multirun.last_sweep = None
+    global last_sweep
+    last_sweep = None
     _hydra_main()
-    rows = multirun.last_sweep
+    rows = last_sweep
     if rows is not None and multirun.failures(rows):
         print(f"dcsim: error: {multirun.failures(rows)} of {len(rows)} runs failed: "
               "their error.json holds the error and the traceback", file=sys.stderr)

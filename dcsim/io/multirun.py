@@ -6,9 +6,11 @@ run was refused or failed: :func:`error_record`). Rerunning the same sweep into 
 sweep directory reuses a run whose ``summary.json`` carries the same overrides and dcsim
 version (:func:`reusable_summary`) and runs the rest again.
 
-At the end of a sweep :class:`SweepSummary` (a Hydra callback, registered in
-``conf/config.yaml``) prints one row per run and writes ``sweep_summary.csv`` in the
-sweep directory. How to use all this: docs/sweeps.md.
+At the end of a sweep :func:`finish_sweep` (called by the CLI's Hydra callback,
+``dcsim.cli.SweepSummary``, registered in ``conf/config.yaml``) prints one row per run
+and writes ``sweep_summary.csv`` in the sweep directory. Nothing here imports Hydra: the
+runs a sweep asked for come expanded (``dcsim.config.sweep.expand_sweep``). How to use
+all this: docs/sweeps.md.
 """
 
 from __future__ import annotations
@@ -24,9 +26,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
 
 from dcsim.io.writer import ERROR, SUMMARY, atomic_write_bytes
 
@@ -46,23 +45,6 @@ KPIS: tuple[tuple[str, str, str], ...] = (
     ("slo_attainment", "SLO %", "%"),
     ("jobs_completed", "jobs done", "d"),
 )
-
-
-def expand_sweep(overrides: Sequence[str]) -> list[list[str]]:
-    """The override list of every run of a sweep, in Hydra's job order (job num = index).
-
-    ``glob(...)`` over a config group's options needs Hydra initialised (inside a Hydra
-    run or an ``initialize_config_module`` block); every other sweep syntax works anywhere.
-    """
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    gh = GlobalHydra.instance()
-    parser = OverridesParser.create(config_loader=gh.config_loader() if gh.is_initialized() else None)
-    parsed = parser.parse_overrides(list(overrides))
-    batches = BasicSweeper.split_arguments(parsed, max_batch_size=None)
-    return [list(run) for batch in batches for run in batch]
 
 
 # --------------------------------------------------------------------------- failures
@@ -288,25 +270,17 @@ def failures(rows: Iterable[RunRow]) -> int:
     return sum(r.status == FAILED for r in rows)
 
 
-# --------------------------------------------------------------------------- the callback
-
-# The rows of the last sweep this process ran (read by the CLI for its exit status).
-last_sweep: list[RunRow] | None = None
+# --------------------------------------------------------------------------- the end of a sweep
 
 
-class SweepSummary(Callback):
-    """Hydra callback: after a multirun, print the sweep summary and write sweep_summary.csv."""
-
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        global last_sweep
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        params = OmegaConf.select(config, "hydra.sweeper.params") or {}
-        requested = [f"{k}={v}" for k, v in params.items()] + [str(o) for o in config.hydra.overrides.task]
-        written = bool(OmegaConf.select(config, "output.write", default=True))
-        rows = collect(sweep_dir, expand_sweep(requested), written=written)
-        last_sweep = rows
-        print(format_table(rows, sweep_dir), flush=True)
-        try:
-            atomic_write_bytes(sweep_dir / SWEEP_SUMMARY, csv_text(rows).encode())
-        except OSError as e:
-            print(f"dcsim: could not write {sweep_dir / SWEEP_SUMMARY}: {one_line(e)}", file=sys.stderr)
+def finish_sweep(sweep_dir: str | Path, runs: Sequence[Sequence[str]], written: bool = True) -> list[RunRow]:
+    """After a sweep: print the table of every requested run and write sweep_summary.csv
+    in ``sweep_dir`` (a line on stderr if it cannot be written); return the rows."""
+    sweep_dir = Path(sweep_dir)
+    rows = collect(sweep_dir, runs, written=written)
+    print(format_table(rows, sweep_dir), flush=True)
+    try:
+        atomic_write_bytes(sweep_dir / SWEEP_SUMMARY, csv_text(rows).encode())
+    except OSError as e:
+        print(f"dcsim: could not write {sweep_dir / SWEEP_SUMMARY}: {one_line(e)}", file=sys.stderr)
+    return rows

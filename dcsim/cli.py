@@ -291,8 +291,9 @@ def progress_wanted(multirun_mode: bool) -> bool:
 
 
 def run_and_write(scenario: Any, cfg: DictConfig, run_dir: Path, overrides: list[str],
-                  progress: bool = False) -> dict[str, Any]:
-    """Run a built scenario and write its run directory; return its summary."""
+                  progress: bool = False, provenance: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run a built scenario and write its run directory; return its summary. ``provenance``:
+    Hydra's files in the run directory that summary.json's manifest lists (by hash)."""
     bar = None
     if progress:
         step_s = max(scenario.duration_s / PROGRESS_UPDATES, scenario.facility.control_interval_s)
@@ -315,7 +316,7 @@ def run_and_write(scenario: Any, cfg: DictConfig, run_dir: Path, overrides: list
             from dcsim.analysis.report import report_png
 
             extra["report.png"] = report_png(frames, summary)
-        write_run(run_dir, frames, summary, extra)
+        write_run(run_dir, frames, summary, extra, provenance=provenance)
     return summary
 
 
@@ -358,13 +359,15 @@ def _hydra_main(cfg: DictConfig) -> None:
     sweep = hc.mode == RunMode.MULTIRUN
     label = " ".join(overrides) or "default scenario"
     name = f"run {hc.job.num} [{label}]" if sweep else label
-    if sweep:
-        if multirun.reusable_summary(run_dir, overrides, dcsim.__version__) is not None:
-            print(f"dcsim: skipped {name}: complete in {run_dir}", file=sys.stderr, flush=True)
-            return
-        if multirun.clear_for_rerun(run_dir):
-            print(f"dcsim: {name}: replacing the run of other overrides or another dcsim version in {run_dir}",
-                  file=sys.stderr, flush=True)
+    if sweep and multirun.reusable_summary(run_dir, overrides, dcsim.__version__) is not None:
+        print(f"dcsim: skipped {name}: complete in {run_dir}", file=sys.stderr, flush=True)
+        return
+    # whatever an earlier run left here goes before this run writes anything (its summary first)
+    if multirun.clear_for_rerun(run_dir):
+        what = "the run of other overrides or another dcsim version" if sweep else "the earlier run"
+        print(f"dcsim: {name}: replacing {what} in {run_dir}", file=sys.stderr, flush=True)
+    provenance = () if hc.output_subdir is None else \
+        tuple(f"{hc.output_subdir}/{f}" for f in ("config.yaml", "overrides.yaml"))
     try:
         scenario = build(cfg)
     except ConfigError as e:  # impossible values: reported by validate() before the sweep started
@@ -374,7 +377,8 @@ def _hydra_main(cfg: DictConfig) -> None:
         print(f"dcsim: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     try:
-        summary = run_and_write(scenario, cfg, run_dir, overrides, progress=progress_wanted(sweep))
+        summary = run_and_write(scenario, cfg, run_dir, overrides, progress=progress_wanted(sweep),
+                                provenance=provenance)
     except Exception as e:  # noqa: BLE001 - any failure of a run is recorded and reported in one line
         message = multirun.one_line(e)
         path = _record(run_dir, e, overrides, multirun.FAILED, message)

@@ -277,7 +277,10 @@ def test_reusable_summary_needs_the_same_overrides_and_version(tmp_path):
     d = tmp_path / "0"
     d.mkdir()
     assert multirun.reusable_summary(d, ["seed=1"], "0.1.0") is None  # nothing there
-    (d / "summary.json").write_text(json.dumps({"overrides": ["seed=1"], "dcsim_version": "0.1.0", "pue": 1.2}))
+    summary = {"overrides": ["seed=1"], "dcsim_version": "0.1.0", "pue": 1.2}
+    (d / "summary.json").write_text(json.dumps(summary))
+    assert multirun.reusable_summary(d, ["seed=1"], "0.1.0") is None  # no completion mark, no manifest
+    complete_run(d, summary)
     assert multirun.reusable_summary(d, ["seed=1"], "0.1.0")["pue"] == 1.2
     assert multirun.reusable_summary(d, ["seed=2"], "0.1.0") is None
     assert multirun.reusable_summary(d, ["seed=1", "duration_s=60"], "0.1.0") is None
@@ -287,6 +290,15 @@ def test_reusable_summary_needs_the_same_overrides_and_version(tmp_path):
     (d / "error.json").write_text("{}")
     assert multirun.clear_for_rerun(d) is True
     assert list(d.iterdir()) == []
+
+
+def complete_run(d: Path, summary: dict) -> Path:
+    """A complete run directory (empty tables) as dcsim.io.writer.write_run leaves it."""
+    import pandas as pd
+
+    from dcsim.io.writer import TABLE_FILES, write_run
+
+    return write_run(d, {name: pd.DataFrame({"x": []}) for name in TABLE_FILES}, summary)
 
 
 def _job(sweep: Path, num: int, overrides: list[str], started: float, summary: bool | None,
@@ -300,9 +312,10 @@ def _job(sweep: Path, num: int, overrides: list[str], started: float, summary: b
     os.utime(marker, (started, started))
     if summary is not None:
         path = d / ("summary.json" if summary else "error.json")
-        body = {"overrides": overrides, "pue": 1.25} if summary else {"overrides": overrides, "status": "failed",
-                                                                      "error": "OSError: disk full"}
-        path.write_text(json.dumps(body))
+        if summary:
+            complete_run(d, {"overrides": overrides, "pue": 1.25})
+        else:
+            path.write_text(json.dumps({"overrides": overrides, "status": "failed", "error": "OSError: disk full"}))
         os.utime(path, (finished, finished))
     return d
 

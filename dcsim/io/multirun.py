@@ -1,8 +1,9 @@
 """Sweeps (Hydra multiruns): failure records, resuming complete runs, the summary table.
 
 Every run of a sweep ends with one of two files in its directory: ``summary.json``
-(complete, written last by :func:`dcsim.io.writer.write_run`) or ``error.json`` (the
-run was refused or failed: :func:`error_record`). Rerunning the same sweep into the same
+(written last by :func:`dcsim.io.writer.write_run`; the run is complete when it says so
+and every file it lists is there: :func:`dcsim.io.reader.check_run`) or ``error.json``
+(the run was refused or failed: :func:`error_record`). Rerunning the same sweep into the same
 sweep directory reuses a run whose ``summary.json`` carries the same overrides and dcsim
 version (:func:`reusable_summary`) and runs the rest again.
 
@@ -27,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dcsim.io.writer import ERROR, SUMMARY, atomic_write_bytes
+from dcsim.io.reader import check_run, complete_summary
+from dcsim.io.writer import ERROR, SUMMARY, atomic_write_bytes, clear_run_dir
 
 SWEEP_SUMMARY = "sweep_summary.csv"
 OVERRIDES_YAML = Path(".hydra") / "overrides.yaml"  # written by Hydra when each run starts
@@ -84,9 +86,10 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def reusable_summary(run_dir: str | Path, overrides: Sequence[str], dcsim_version: str) -> dict[str, Any] | None:
-    """The run's summary if ``run_dir`` holds a complete run of these overrides made by this
-    dcsim version (so rerunning it would give the same result), else None."""
-    summary = _read_json(Path(run_dir) / SUMMARY)
+    """The run's summary if ``run_dir`` holds a complete run (``dcsim.io.reader.check_run``)
+    of these overrides made by this dcsim version (so rerunning it would give the same
+    result), else None."""
+    summary = complete_summary(run_dir)
     if summary is None:
         return None
     if summary.get("overrides") != list(overrides) or summary.get("dcsim_version") != dcsim_version:
@@ -96,15 +99,10 @@ def reusable_summary(run_dir: str | Path, overrides: Sequence[str], dcsim_versio
 
 def clear_for_rerun(run_dir: str | Path) -> bool:
     """Before running again in ``run_dir`` (when :func:`reusable_summary` found nothing to
-    reuse), remove what a previous run left that would make it look finished: its
-    error.json, and a summary.json of other overrides or another dcsim version. Returns
-    True if a complete run was removed."""
-    d = Path(run_dir)
-    (d / ERROR).unlink(missing_ok=True)
-    if (d / SUMMARY).is_file():
-        (d / SUMMARY).unlink()
-        return True
-    return False
+    reuse), remove every output a previous run left (``dcsim.io.writer.clear_run_dir``:
+    its summary.json first, its tables, error.json, stale temporary files). Returns True
+    if a run's summary.json was removed."""
+    return SUMMARY in clear_run_dir(run_dir)
 
 
 # --------------------------------------------------------------------------- the table
@@ -174,7 +172,8 @@ def collect(sweep_dir: str | Path, runs: Sequence[Sequence[str]], written: bool 
                                error=None if not written else "no run directory: the run never started"))
             continue
         d, started = where
-        summary = _read_json(d / SUMMARY)
+        check = check_run(d)
+        summary = check.summary if check.complete else None
         if summary is not None and summary.get("overrides", overrides) == overrides:
             skipped = started is not None and (d / SUMMARY).stat().st_mtime < started
             rows.append(RunRow(num, overrides, SKIPPED if skipped else OK, d, summary))
@@ -184,7 +183,9 @@ def collect(sweep_dir: str | Path, runs: Sequence[Sequence[str]], written: bool 
             status = str(record["status"]) if record.get("status") in (REFUSED, FAILED) else FAILED
             rows.append(RunRow(num, overrides, status, d, error=str(record.get("error", ""))))
         elif written:
-            rows.append(RunRow(num, overrides, FAILED, d, error=f"no {SUMMARY} or {ERROR} in {d}: the run did not finish"))
+            why = f"no {SUMMARY} or {ERROR} in {d}" if check.summary is None and not (d / SUMMARY).exists() \
+                else f"{d}: {check.reason}"
+            rows.append(RunRow(num, overrides, FAILED, d, error=f"{why}: the run did not finish"))
         else:
             rows.append(RunRow(num, overrides, NOT_WRITTEN, d))
     return rows

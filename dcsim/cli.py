@@ -245,6 +245,9 @@ PROGRESS_UPDATES = 200
 # Set by main() for the sweep's worker processes: "1" when the sweep has a single run,
 # the only case where a run of a sweep may draw a progress bar.
 _SWEEP_OF_ONE_ENV = "_DCSIM_SWEEP_OF_ONE"
+# Set by main() for a sweep: the pid of the sweep's main process, which the launcher's
+# worker processes die with (multirun.die_with_parent).
+_SWEEP_PID_ENV = "_DCSIM_SWEEP_PID"
 
 
 class SimProgress:
@@ -333,6 +336,9 @@ def _record(run_dir: Path, exc: BaseException, overrides: list[str], status: str
 
 # The rows of the last sweep this process ran (read by main() for its exit status).
 last_sweep: list[multirun.RunRow] | None = None
+# What main() tells on Ctrl-C: the sweep under way (directory, requested runs), or the run.
+_sweep_started: tuple[str, list[list[str]]] | None = None
+_single_run_dir: Path | None = None
 
 
 def _requested_runs(config: DictConfig) -> list[list[str]]:
@@ -345,6 +351,10 @@ class SweepSummary(Callback):
     """Hydra callback (conf/config.yaml): after a multirun, print the sweep summary and
     write sweep_summary.csv (``dcsim.io.multirun.finish_sweep``)."""
 
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        global _sweep_started
+        _sweep_started = (str(config.hydra.sweep.dir), _requested_runs(config))
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         global last_sweep
         written = bool(OmegaConf.select(config, "output.write", default=True))
@@ -353,12 +363,17 @@ class SweepSummary(Callback):
 
 @hydra.main(version_base="1.3", config_path="pkg://dcsim.conf", config_name="config")
 def _hydra_main(cfg: DictConfig) -> None:
+    global _single_run_dir
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     overrides = list(hc.overrides.task)
     sweep = hc.mode == RunMode.MULTIRUN
     label = " ".join(overrides) or "default scenario"
     name = f"run {hc.job.num} [{label}]" if sweep else label
+    if sweep and os.environ.get(_SWEEP_PID_ENV, "").isdigit():  # a launcher's worker dies with the sweep
+        multirun.die_with_parent(int(os.environ[_SWEEP_PID_ENV]))
+    if not sweep:
+        _single_run_dir = run_dir
     if sweep and multirun.reusable_summary(run_dir, overrides, dcsim.__version__) is not None:
         print(f"dcsim: skipped {name}: complete in {run_dir}", file=sys.stderr, flush=True)
         return
@@ -402,7 +417,29 @@ def multirun_flag_first(argv: list[str]) -> list[str]:
 
 
 def main() -> None:
-    """Console entry point."""
+    """Console entry point. Ctrl-C stops it with one line and exit status 130."""
+    try:
+        _main()
+    except KeyboardInterrupt:
+        print(f"dcsim: {_interrupted()}", file=sys.stderr, flush=True)
+        raise SystemExit(130) from None
+
+
+def _interrupted() -> str:
+    """What Ctrl-C left: the runs of the sweep that finished, or the single run cut short
+    (its partial outputs removed)."""
+    if _sweep_started is not None:
+        return multirun.interrupted_line(*_sweep_started)
+    if _single_run_dir is not None:
+        from dcsim.io.writer import clear_run_dir
+
+        clear_run_dir(_single_run_dir)
+        return f"interrupted: the run did not finish, nothing written in {_single_run_dir}"
+    return "interrupted before any run started"
+
+
+def _main() -> None:
+    global last_sweep, _sweep_started, _single_run_dir
     argv = sys.argv[1:] = multirun_flag_first(sys.argv[1:])
     if _INFO_FLAGS.intersection(argv):
         _hydra_main()
@@ -413,10 +450,10 @@ def main() -> None:
         raise SystemExit(2)
     for line in refused:
         print(f"dcsim: {line}", file=sys.stderr)
-    if _is_multirun(argv):  # the launcher's worker processes inherit this
+    if _is_multirun(argv):  # the launcher's worker processes inherit these
         os.environ[_SWEEP_OF_ONE_ENV] = "1" if n_runs == 1 else "0"
-    global last_sweep
-    last_sweep = None
+        os.environ[_SWEEP_PID_ENV] = str(os.getpid())
+    last_sweep, _sweep_started, _single_run_dir = None, None, None
     _hydra_main()
     rows = last_sweep
     if rows is not None and multirun.failures(rows):

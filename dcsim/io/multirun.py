@@ -17,11 +17,15 @@ all this: docs/sweeps.md.
 from __future__ import annotations
 
 import csv
+import ctypes
 import io
 import json
 import math
 import os
+import signal
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -285,3 +289,58 @@ def finish_sweep(sweep_dir: str | Path, runs: Sequence[Sequence[str]], written: 
     except OSError as e:
         print(f"dcsim: could not write {sweep_dir / SWEEP_SUMMARY}: {one_line(e)}", file=sys.stderr)
     return rows
+
+
+# --------------------------------------------------------------------------- workers and Ctrl-C
+
+# How often a sweep's worker process checks that the sweep's main process is still there.
+PARENT_POLL_S = 0.1
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_watched_parent: int | None = None  # the parent this worker process already watches
+
+
+def die_with_parent(parent_pid: int) -> bool:
+    """In a launcher's worker process (a direct child of the sweep's main process
+    ``parent_pid``): make the process exit as soon as that parent is gone, so that after
+    the sweep's main process is killed no worker goes on running and writing into the
+    sweep directory. Also leaves Ctrl-C (SIGINT, sent to the whole process group) to the
+    parent, which stops the sweep and kills its workers itself.
+
+    On Linux the kernel sends SIGKILL when the parent dies (``PR_SET_PDEATHSIG``; the
+    joblib/loky pool starts its workers from the parent's main thread, and the manager
+    thread that may replace one lives as long as the pool); everywhere, a daemon thread
+    checks ``os.getppid()`` every :data:`PARENT_POLL_S`. Returns False (and does nothing)
+    in a process that is not a direct child of ``parent_pid`` (the parent itself, a Ray or
+    Slurm worker, which their own launchers supervise). Must run in the main thread.
+    """
+    global _watched_parent
+    if os.getpid() == parent_pid or os.getppid() != parent_pid:
+        return False
+    if _watched_parent == parent_pid:
+        return True
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no libc prctl: the thread below still watches
+            pass
+    if os.getppid() != parent_pid:  # the parent died before the kernel was told to watch it
+        os._exit(1)
+    threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), name="dcsim-parent-watch", daemon=True).start()
+    _watched_parent = parent_pid
+    return True
+
+
+def _exit_when_orphaned(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)  # at once: no cleanup that could write into the sweep directory
+
+
+def interrupted_line(sweep_dir: str | Path, runs: Sequence[Sequence[str]]) -> str:
+    """The one line a sweep stopped by Ctrl-C ends with: how many of its runs finished
+    (complete, kept; the others are incomplete and run again when the sweep is rerun)."""
+    rows = collect(sweep_dir, runs)
+    finished = sum(r.status in (OK, SKIPPED) for r in rows)
+    where = f"kept in {sweep_dir}" if finished else f"in {sweep_dir}"
+    return f"interrupted: {finished} of {len(rows)} runs finished, {where}"

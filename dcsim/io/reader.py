@@ -11,7 +11,7 @@ taken for that run. Temporary files (``.NAME.tmp``) are never read.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ class RunCheck:
 
     complete: bool
     reason: str = ""  # empty when complete
-    summary: dict[str, Any] | None = None  # the parsed summary.json, when it could be read
+    summary: dict[str, Any] | None = field(default=None, repr=False)  # the parsed summary.json, if readable
 
     def __bool__(self) -> bool:
         return self.complete

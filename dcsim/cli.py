@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -421,6 +422,7 @@ def main() -> None:
     try:
         _main()
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not cut the last line short
         print(f"dcsim: {_interrupted()}", file=sys.stderr, flush=True)
         raise SystemExit(130) from None
 
@@ -431,8 +433,11 @@ def _interrupted() -> str:
     if _sweep_started is not None:
         return multirun.interrupted_line(*_sweep_started)
     if _single_run_dir is not None:
+        from dcsim.io.reader import is_complete
         from dcsim.io.writer import clear_run_dir
 
+        if is_complete(_single_run_dir):  # interrupted after its summary.json was written
+            return f"interrupted: the run had finished, kept in {_single_run_dir}"
         clear_run_dir(_single_run_dir)
         return f"interrupted: the run did not finish, nothing written in {_single_run_dir}"
     return "interrupted before any run started"

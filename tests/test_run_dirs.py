@@ -277,6 +277,29 @@ def test_sigkill_while_running_never_leaves_a_dir_that_looks_complete_and_is_not
     assert not [p.name for p in last.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_ctrl_c_of_a_single_run_says_so_in_one_line_and_leaves_nothing_half_written(tmp_path):
+    """Ctrl-C while a single run simulates: one line, exit status 130, no traceback, and the
+    run directory holds none of the run's outputs (Hydra's .hydra/ and log stay)."""
+    d = tmp_path / "run"
+    proc = dcsim_popen(["duration_s=7200", "workload=inference_only", f"hydra.run.dir={d}"], cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while not (d / ".hydra" / "overrides.yaml").exists() and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.02)
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in out + err
+    assert [line for line in err.splitlines() if line.strip()] == [
+        f"dcsim: interrupted: the run did not finish, nothing written in {d}"]
+    assert sorted(p.name for p in d.iterdir()) == [".hydra", "cli.log"]
+
+
 # --------------------------------------------------------------------------- sweeps
 
 

@@ -311,14 +311,15 @@ def die_with_parent(parent_pid: int) -> bool:
     thread that may replace one lives as long as the pool); everywhere, a daemon thread
     checks ``os.getppid()`` every :data:`PARENT_POLL_S`. Returns False (and does nothing)
     in a process that is not a direct child of ``parent_pid`` (the parent itself, a Ray or
-    Slurm worker, which their own launchers supervise). Must run in the main thread.
+    Slurm worker, which their own launchers supervise).
     """
     global _watched_parent
     if os.getpid() == parent_pid or os.getppid() != parent_pid:
         return False
     if _watched_parent == parent_pid:
         return True
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if threading.current_thread() is threading.main_thread():  # signal handlers can only be set there
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)

@@ -170,7 +170,7 @@ def write_run(run_dir: str | Path, frames: dict[str, pd.DataFrame], summary: dic
     d.mkdir(parents=True, exist_ok=True)
     clear_run_dir(d)
     files = [write_table(d / f"{name}.parquet", frames[name]) for name in TABLE_FILES]
-    files += [atomic_write_bytes(d / name, data) for name, data in (extra_files or {}).items()]
+    files += [{**atomic_write_bytes(d / name, data), "name": name} for name, data in (extra_files or {}).items()]
     inputs = [manifest_entry(name, *file_digest(d / name)) for name in provenance if (d / name).is_file()]
     record = {**_jsonable(summary), COMPLETE_KEY: True, FILES_KEY: files, PROVENANCE_KEY: inputs}
     atomic_write_bytes(d / SUMMARY, (json.dumps(record, indent=2, sort_keys=False) + "\n").encode())

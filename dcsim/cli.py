@@ -19,6 +19,7 @@ import copy
 import dataclasses
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ import hydra
 from hydra import compose, initialize_config_module
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
@@ -37,6 +39,7 @@ from dcsim.api import CONFIG_MODULE, CONFIG_NAME
 from dcsim.config.build import build
 from dcsim.config.keys import allowed_keys
 from dcsim.config.store import register_configs
+from dcsim.config.sweep import expand_sweep
 from dcsim.core.errors import ConfigError
 from dcsim.io import multirun
 from dcsim.metrics import registry
@@ -148,7 +151,7 @@ def _runs_requested(argv: list[str]) -> list[list[str]]:
     fixed = [_line(o) for o in OverridesParser.create().parse_overrides(overrides) if not o.is_sweep_override()]
     cfg = compose(config_name=CONFIG_NAME, overrides=hydra_overrides + fixed, return_hydra_config=True)
     params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
-    return multirun.expand_sweep([f"{k}={v}" for k, v in params.items()] + overrides)
+    return expand_sweep([f"{k}={v}" for k, v in params.items()] + overrides)
 
 
 def _line(override: Any) -> str:
@@ -280,6 +283,9 @@ PROGRESS_UPDATES = 200
 # Set by main() for the sweep's worker processes: "1" when the sweep has a single run,
 # the only case where a run of a sweep may draw a progress bar.
 _SWEEP_OF_ONE_ENV = "_DCSIM_SWEEP_OF_ONE"
+# Set by main() for a sweep: the pid of the sweep's main process, which the launcher's
+# worker processes die with (multirun.die_with_parent).
+_SWEEP_PID_ENV = "_DCSIM_SWEEP_PID"
 
 
 class SimProgress:
@@ -326,8 +332,9 @@ def progress_wanted(multirun_mode: bool) -> bool:
 
 
 def run_and_write(scenario: Any, cfg: DictConfig, run_dir: Path, overrides: list[str],
-                  progress: bool = False) -> dict[str, Any]:
-    """Run a built scenario and write its run directory; return its summary."""
+                  progress: bool = False, provenance: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run a built scenario and write its run directory; return its summary. ``provenance``:
+    Hydra's files in the run directory that summary.json's manifest lists (by hash)."""
     bar = None
     if progress:
         step_s = max(scenario.duration_s / PROGRESS_UPDATES, scenario.facility.control_interval_s)
@@ -350,7 +357,7 @@ def run_and_write(scenario: Any, cfg: DictConfig, run_dir: Path, overrides: list
             from dcsim.analysis.report import report_png
 
             extra["report.png"] = report_png(frames, summary)
-        write_run(run_dir, frames, summary, extra)
+        write_run(run_dir, frames, summary, extra, provenance=provenance)
     return summary
 
 
@@ -365,21 +372,55 @@ def _record(run_dir: Path, exc: BaseException, overrides: list[str], status: str
         return None
 
 
+# The rows of the last sweep this process ran (read by main() for its exit status).
+last_sweep: list[multirun.RunRow] | None = None
+# What main() tells on Ctrl-C: the sweep under way (directory, requested runs), or the run.
+_sweep_started: tuple[str, list[list[str]]] | None = None
+_single_run_dir: Path | None = None
+
+
+def _requested_runs(config: DictConfig) -> list[list[str]]:
+    """The override list of every run of the sweep Hydra is running, in job order."""
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    return expand_sweep([f"{k}={v}" for k, v in params.items()] + [str(o) for o in config.hydra.overrides.task])
+
+
+class SweepSummary(Callback):
+    """Hydra callback (conf/config.yaml): after a multirun, print the sweep summary and
+    write sweep_summary.csv (``dcsim.io.multirun.finish_sweep``)."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        global _sweep_started
+        _sweep_started = (str(config.hydra.sweep.dir), _requested_runs(config))
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        global last_sweep
+        written = bool(OmegaConf.select(config, "output.write", default=True))
+        last_sweep = multirun.finish_sweep(str(config.hydra.sweep.dir), _requested_runs(config), written=written)
+
+
 @hydra.main(version_base="1.3", config_path="pkg://dcsim.conf", config_name="config")
 def _hydra_main(cfg: DictConfig) -> None:
+    global _single_run_dir
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     overrides = list(hc.overrides.task)
     sweep = hc.mode == RunMode.MULTIRUN
     label = " ".join(overrides) or "default scenario"
     name = f"run {hc.job.num} [{label}]" if sweep else label
-    if sweep:
-        if multirun.reusable_summary(run_dir, overrides, dcsim.__version__) is not None:
-            print(f"dcsim: skipped {name}: complete in {run_dir}", file=sys.stderr, flush=True)
-            return
-        if multirun.clear_for_rerun(run_dir):
-            print(f"dcsim: {name}: replacing the run of other overrides or another dcsim version in {run_dir}",
-                  file=sys.stderr, flush=True)
+    if sweep and os.environ.get(_SWEEP_PID_ENV, "").isdigit():  # a launcher's worker dies with the sweep
+        multirun.die_with_parent(int(os.environ[_SWEEP_PID_ENV]))
+    if not sweep:
+        _single_run_dir = run_dir
+    if sweep and multirun.reusable_summary(run_dir, overrides, dcsim.__version__) is not None:
+        print(f"dcsim: skipped {name}: complete in {run_dir}", file=sys.stderr, flush=True)
+        return
+    # whatever an earlier run left here goes before this run writes anything (its summary first)
+    if multirun.clear_for_rerun(run_dir):
+        what = "the run of other overrides or another dcsim version" if sweep else "the earlier run"
+        print(f"dcsim: {name}: replacing {what} in {run_dir}", file=sys.stderr, flush=True)
+    provenance = () if hc.output_subdir is None else \
+        tuple(f"{hc.output_subdir}/{f}" for f in ("config.yaml", "overrides.yaml"))
     try:
         scenario = build(cfg)
     except ConfigError as e:  # impossible values: reported by validate() before the sweep started
@@ -389,7 +430,8 @@ def _hydra_main(cfg: DictConfig) -> None:
         print(f"dcsim: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     try:
-        summary = run_and_write(scenario, cfg, run_dir, overrides, progress=progress_wanted(sweep))
+        summary = run_and_write(scenario, cfg, run_dir, overrides, progress=progress_wanted(sweep),
+                                provenance=provenance)
     except Exception as e:  # noqa: BLE001 - any failure of a run is recorded and reported in one line
         message = multirun.one_line(e)
         path = _record(run_dir, e, overrides, multirun.FAILED, message)
@@ -453,7 +495,33 @@ def multirun_flag_first(argv: list[str]) -> list[str]:
 
 
 def main() -> None:
-    """Console entry point."""
+    """Console entry point. Ctrl-C stops it with one line and exit status 130."""
+    try:
+        _main()
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not cut the last line short
+        print(f"dcsim: {_interrupted()}", file=sys.stderr, flush=True)
+        raise SystemExit(130) from None
+
+
+def _interrupted() -> str:
+    """What Ctrl-C left: the runs of the sweep that finished, or the single run cut short
+    (its partial outputs removed)."""
+    if _sweep_started is not None:
+        return multirun.interrupted_line(*_sweep_started)
+    if _single_run_dir is not None:
+        from dcsim.io.reader import is_complete
+        from dcsim.io.writer import clear_run_dir
+
+        if is_complete(_single_run_dir):  # interrupted after its summary.json was written
+            return f"interrupted: the run had finished, kept in {_single_run_dir}"
+        clear_run_dir(_single_run_dir)
+        return f"interrupted: the run did not finish, nothing written in {_single_run_dir}"
+    return "interrupted before any run started"
+
+
+def _main() -> None:
+    global last_sweep, _sweep_started, _single_run_dir
     argv = sys.argv[1:] = multirun_flag_first(sys.argv[1:])
     if {"--help", "-h"}.intersection(argv):
         try:
@@ -471,11 +539,12 @@ def main() -> None:
         raise SystemExit(2)
     for line in refused:
         print(f"dcsim: {line}", file=sys.stderr)
-    if _is_multirun(argv):  # the launcher's worker processes inherit this
+    if _is_multirun(argv):  # the launcher's worker processes inherit these
         os.environ[_SWEEP_OF_ONE_ENV] = "1" if n_runs == 1 else "0"
-    multirun.last_sweep = None
+        os.environ[_SWEEP_PID_ENV] = str(os.getpid())
+    last_sweep, _sweep_started, _single_run_dir = None, None, None
     _hydra_main()
-    rows = multirun.last_sweep
+    rows = last_sweep
     if rows is not None and multirun.failures(rows):
         print(f"dcsim: error: {multirun.failures(rows)} of {len(rows)} runs failed: "
               "their error.json holds the error and the traceback", file=sys.stderr)

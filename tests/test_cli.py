@@ -56,8 +56,8 @@ RUN_FILES = (
 def dcsim(args: list[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run ``python -m dcsim ARGS`` in ``cwd`` as a user would, outside the repository."""
     env = dict(os.environ)
-    for var in ("PYTHONPATH", "HYDRA_FULL_ERROR"):  # no repo on the path, Hydra's default error mode
-        env.pop(var, None)
+    env.pop("HYDRA_FULL_ERROR", None)  # Hydra's default error mode
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])  # this checkout's dcsim, whichever is installed
     env.setdefault("MPLBACKEND", "Agg")
     return subprocess.run([sys.executable, "-m", "dcsim", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)

@@ -7,22 +7,11 @@
 
 from __future__ import annotations
 
-from hydra import compose, initialize_config_module
-from omegaconf import DictConfig
-
 from dcsim.config.build import build
-from dcsim.config.store import register_configs
+from dcsim.config.compose import CONFIG_MODULE, CONFIG_NAME, compose_config
 from dcsim.metrics.results import Results
 
-CONFIG_MODULE = "dcsim.conf"
-CONFIG_NAME = "config"
-
-
-def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
-    """The composed config of the packaged ``conf/`` with ``overrides`` (Hydra syntax)."""
-    register_configs()
-    with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
-        return compose(config_name=CONFIG_NAME, overrides=list(overrides))
+__all__ = ["CONFIG_MODULE", "CONFIG_NAME", "compose_config", "run"]
 
 
 def run(overrides: list[str] | tuple[str, ...] = ()) -> Results:

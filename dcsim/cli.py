@@ -18,6 +18,8 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import re
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -28,6 +30,7 @@ import hydra
 from hydra import compose, initialize_config_module
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
@@ -36,9 +39,10 @@ from dcsim.api import CONFIG_MODULE, CONFIG_NAME
 from dcsim.config.build import build
 from dcsim.config.keys import unknown_key_hint
 from dcsim.config.store import register_configs
+from dcsim.config.sweep import expand_sweep
 from dcsim.core.errors import ConfigError
-from dcsim.core.units import KWH_J
 from dcsim.io import multirun
+from dcsim.metrics import registry
 
 log = logging.getLogger("dcsim")
 register_configs()
@@ -48,13 +52,86 @@ _INFO_FLAGS = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "-
                "--resolve", "--version"}
 
 
+_GRAMMAR_URL = "https://hydra.cc/docs/advanced/override_grammar/basic"
+
+
+def _parse_reason(exc: BaseException) -> str | None:
+    """Hydra's override parse error in words: the override, what the parser tripped on, and
+    the grammar (the parser's own reason is on the message's second line, in ANTLR terms)."""
+    override = getattr(exc, "override", None)
+    lines = str(exc).strip().splitlines()
+    if override is None or len(lines) < 2:
+        return None
+    reason = lines[1].split(" expecting ")[0]
+    for antlr, plain in (("extraneous input", "unexpected"), ("mismatched input", "unexpected"),
+                         ("no viable alternative at input", "cannot read"), ("token recognition error at:",
+                                                                             "cannot read")):
+        reason = reason.replace(antlr, plain)
+    return (f"{override} is not a valid override: {reason} (KEY=VALUE; a sweep is KEY=a,b,c with a value "
+            f"between every two commas; see {_GRAMMAR_URL})")
+
+
+_BAD_CHOICE = re.compile(r"Invalid value '(.*)', expected one of \[(.*)\]$")
+_MERGING = re.compile(r"Error merging override [+~]*([^=]+)=(.*)$")
+
+
+def _choice_reason(exc: BaseException) -> str | None:
+    """OmegaConf's refusal of a value outside an enum field, in dcsim's words: the field's
+    full path, the value and the choices (and the file, when the value came from one)."""
+    override: tuple[str, str] | None = None
+    e: BaseException | None = exc
+    while e is not None:
+        lines = [line.strip() for line in str(e).strip().splitlines()]
+        merging = _MERGING.match(lines[0]) if lines else None
+        if merging:
+            override = (merging.group(1), merging.group(2))
+        bad = next((m for m in map(_BAD_CHOICE.match, lines) if m), None)
+        if bad is not None:
+            value, choices = bad.group(1), [c.strip() for c in bad.group(2).split(",")]
+            key = getattr(e, "full_key", None) or next((x[len("full_key: "):] for x in lines if x.startswith("full_key: ")),
+                                                       "")
+            if override is not None and not key.startswith(override[0]):
+                key = _entry_key(override, key, value)
+            where = f"{lines[0].split(':')[0]}: " if lines[0].startswith("In '") else ""
+            return f"{where}{key}={value!r} is not allowed: one of {choices}"
+        e = e.__cause__
+    return None
+
+
+def _entry_key(override: tuple[str, str], key: str, value: str) -> str:
+    """The full path of ``key`` inside the list an override sets (``facility.faults.0.kind``):
+    OmegaConf names a list entry's field relative to the entry."""
+    try:
+        items = OverridesParser.create().parse_override(f"{override[0]}={override[1]}").value()
+    except Exception:  # noqa: BLE001 - an unreadable override: name the field without its index
+        items = None
+    if isinstance(items, list):
+        for i, item in enumerate(items):
+            if isinstance(item, dict) and str(item.get(key)) == value:
+                return f"{override[0]}.{i}.{key}"
+    return f"{override[0]}.{key}"
+
+
+def _merge_hint(e: BaseException) -> str | None:
+    """OmegaConf's 'Cannot merge DictConfig with ListConfig' said as what the field takes."""
+    key = getattr(e, "full_key", None)
+    if not key or not str(e).startswith("Cannot merge"):
+        return None
+    if str(getattr(e, "ref_type", "")).startswith(("typing.List", "list")):
+        return f"{key} takes a list, e.g. {key}=[{{key:value,...}},...]"
+    return f"{key} takes a mapping, e.g. {key}={{key:value,...}}"
+
+
 def _one_line(exc: BaseException) -> str:
     """A Hydra/OmegaConf error as one line: the message and its cause, plus what is allowed."""
+    parsed = _parse_reason(exc) or _choice_reason(exc)
+    if parsed is not None:
+        return parsed
     parts: list[str] = []
     e: BaseException | None = exc
     while e is not None:
         lines = [line.strip() for line in str(e).strip().splitlines()]
-        first = lines[0] if lines else type(e).__name__
+        first = _merge_hint(e) or (lines[0] if lines else type(e).__name__)
         if first.endswith(":") and len(lines) > 1:  # "... raised while composing config:" and the error
             first = f"{first} {lines[1]}"
         first = first.rstrip(".")
@@ -105,14 +182,18 @@ def _runs_requested(argv: list[str]) -> list[list[str]]:
     Hydra's job order."""
     overrides, hydra_overrides = _split_overrides(argv)
     if not _is_multirun(argv):
-        OverridesParser.create().parse_overrides(overrides)  # a syntax error is reported here
+        parsed = OverridesParser.create().parse_overrides(overrides)  # a syntax error is reported here
+        for o in parsed:
+            if o.is_sweep_override():
+                raise ConfigError(o.key_or_group, _line(o).partition("=")[2],
+                                  f"one value for a single run; a sweep over several needs -m: dcsim -m {_line(o)}")
         return [overrides]
     # Hydra's basic sweeper crosses the config's hydra.sweeper.params (an experiment's sweep)
     # with the command line's, a command-line key replacing the config's
     fixed = [_line(o) for o in OverridesParser.create().parse_overrides(overrides) if not o.is_sweep_override()]
     cfg = compose(config_name=CONFIG_NAME, overrides=hydra_overrides + fixed, return_hydra_config=True)
     params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
-    return multirun.expand_sweep([f"{k}={v}" for k, v in params.items()] + overrides)
+    return expand_sweep([f"{k}={v}" for k, v in params.items()] + overrides)
 
 
 def _line(override: Any) -> str:
@@ -121,11 +202,16 @@ def _line(override: Any) -> str:
     return str(override.input_line)
 
 
+# Compositions of the config's group choices, shared by every validation in this process
+# (the package's config repository does not change while it runs).
+_BASES: dict[tuple[str, ...], DictConfig] = {}
+
+
 def composed_runs(runs: list[list[str]]) -> Iterator[tuple[list[str], DictConfig]]:
     """Each run's config as Hydra composes it, for many runs at the cost of few (inside an
     initialised Hydra). Hydra composes the defaults list (the config group choices) and then
     applies every other override to the result; runs with the same group choices share
-    that composition here, and the rest of each run's overrides are applied to a copy of
+    that composition here (and across calls), and the rest of each run's overrides are applied to a copy of
     it by Hydra's own step, with Hydra's errors."""
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra.core.global_hydra import GlobalHydra
@@ -133,16 +219,17 @@ def composed_runs(runs: list[list[str]]) -> Iterator[tuple[list[str], DictConfig
     loader: Any = GlobalHydra.instance().config_loader()  # the implementation has the repository
     repo = loader.repository
     parser = OverridesParser.create()
-    bases: dict[tuple[str, ...], DictConfig] = {}
     for overrides in runs:
         parsed = parser.parse_overrides(overrides)
         # as Hydra's defaults list sorts them: a group option (not a dict) picks a config
         is_group = [o.package is not None or (repo.group_exists(o.key_or_group) and not isinstance(o.value(), dict))
                     for o in parsed]
         groups = tuple(_line(o) for o, g in zip(parsed, is_group) if g)
-        if groups not in bases:
-            bases[groups] = compose(config_name=CONFIG_NAME, overrides=list(groups))
-        cfg = copy.deepcopy(bases[groups])
+        if groups not in _BASES:
+            if len(_BASES) >= 64:
+                _BASES.pop(next(iter(_BASES)))
+            _BASES[groups] = compose(config_name=CONFIG_NAME, overrides=list(groups))
+        cfg = copy.deepcopy(_BASES[groups])
         ConfigLoaderImpl._apply_overrides_to_config([o for o, g in zip(parsed, is_group) if not g], cfg)
         yield overrides, cfg
 
@@ -198,39 +285,29 @@ def validate(argv: list[str]) -> tuple[str | None, list[str], int]:
     return None, refused, len(runs)
 
 
+# The rows of the headline table: KPIs shown on one line. Their labels, units and formats
+# come from the KPI registry (dcsim/metrics/registry.py).
+SUMMARY_ROWS: tuple[tuple[str, ...], ...] = (
+    ("gpus_total",), ("duration_s",), ("gpu_utilisation",), ("gpu_allocation",), ("it_energy_j",),
+    ("facility_energy_j",), ("pue",), ("requests_completed", "requests_arrived"), ("output_tokens_per_s",),
+    ("energy_per_output_token_gpu_j",), ("energy_per_output_token_facility_j",), ("ttft_p50_s", "ttft_p99_s"),
+    ("tpot_p50_s", "tpot_p99_s"), ("itl_p50_s", "itl_p90_s", "itl_p99_s"), ("slo_attainment", "goodput_requests_per_s"),
+    ("preemptions",), ("jobs_completed", "jobs_submitted"), ("job_wait_mean_s",), ("model_flops_utilisation",),
+    ("cost_per_gpu_hour_usd", "cost_per_model_eflop_usd"),
+)
+
+
 def format_summary(s: dict[str, Any]) -> str:
     """The headline KPIs as an aligned table."""
-    def num(v: Any, fmt: str) -> str:
-        return "n/a" if v is None or v != v else format(v, fmt)
-
-    rows = [
-        ("GPUs", f"{s['gpus_total']}"),
-        ("simulated time", f"{s['duration_s'] / 3600:.2f} h"),
-        ("GPU utilisation (busy, time-weighted)", num(100 * s["gpu_utilisation"], ".1f") + " %"),
-        ("GPU allocation (time-weighted)", num(100 * s["gpu_allocation"], ".1f") + " %"),
-        ("IT energy", num(s["it_energy_j"] / KWH_J, ",.1f") + " kWh"),
-        ("facility energy", num(s["facility_energy_j"] / KWH_J, ",.1f") + " kWh"),
-        ("PUE", num(s["pue"], ".3f")),
-        ("requests completed / arrived", f"{s['requests_completed']} / {s['requests_arrived']}"),
-        ("output tokens per second", num(s["output_tokens_per_s"], ",.0f")),
-        ("energy per output token, GPU", num(s["energy_per_output_token_gpu_j"], ".3f") + " J"),
-        ("energy per output token, facility", num(s["energy_per_output_token_facility_j"], ".3f") + " J"),
-        ("TTFT p50 / p99", num(s["ttft_p50_s"], ".3f") + " / " + num(s["ttft_p99_s"], ".3f") + " s"),
-        ("TPOT p50 / p99", num(1e3 * s["tpot_p50_s"], ".1f") + " / " + num(1e3 * s["tpot_p99_s"], ".1f") + " ms"),
-        ("ITL p50 / p90 / p99 (every token gap)", " / ".join(num(1e3 * s[f"itl_p{q}_s"], ".1f") for q in (50, 90, 99))
-         + " ms"),
-        ("SLO attainment / goodput", "no SLO set" if s["slo_attainment"] is None or s["slo_attainment"] != s["slo_attainment"]
-         else num(100 * s["slo_attainment"], ".1f") + " % / " + num(s["goodput_requests_per_s"], ".2f") + " req/s"),
-        ("preemptions", f"{s['preemptions']}"),
-        ("training jobs completed / submitted", f"{s['jobs_completed']} / {s['jobs_submitted']}"),
-        ("training job wait, mean", num(s["job_wait_mean_s"] / 60 if s["job_wait_mean_s"] is not None else None,
-                                        ".1f") + " min"),
-        ("model FLOPs utilisation, all GPUs", num(100 * s["model_flops_utilisation"], ".1f") + " %"),
-        ("cost per GPU-hour / per EFLOP of model work",
-         "$" + num(s["cost_per_gpu_hour_usd"], ".2f") + " / $" + num(s["cost_per_model_eflop_usd"], ".2f")),
-    ]
+    rows = []
+    for keys in SUMMARY_ROWS:
+        slo = s.get("slo_attainment")
+        no_slo = keys[0] == "slo_attainment" and (slo is None or slo != slo)
+        rows.append((registry.row_label(keys), "no SLO set" if no_slo else registry.row_text(keys, s)))
     if s.get("serving_engine"):
-        rows.append(("serving engine profile / calibration", f"{s['serving_engine']} / {s['calibration_status']}"))
+        engine = ("serving_engine", "calibration_status")
+        rows.append((registry.row_label(engine), registry.row_text(engine, s)))
+    rows.extend((k.label, k.value_text(s.get(k.key))) for k in registry.user_kpis())
     width = max(len(k) for k, _ in rows)
     text = "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
     if s.get("calibration_note"):
@@ -248,6 +325,9 @@ PROGRESS_UPDATES = 200
 # Set by main() for the sweep's worker processes: "1" when the sweep has a single run,
 # the only case where a run of a sweep may draw a progress bar.
 _SWEEP_OF_ONE_ENV = "_DCSIM_SWEEP_OF_ONE"
+# Set by main() for a sweep: the pid of the sweep's main process, which the launcher's
+# worker processes die with (multirun.die_with_parent).
+_SWEEP_PID_ENV = "_DCSIM_SWEEP_PID"
 
 
 class SimProgress:
@@ -294,8 +374,9 @@ def progress_wanted(multirun_mode: bool) -> bool:
 
 
 def run_and_write(scenario: Any, cfg: DictConfig, run_dir: Path, overrides: list[str],
-                  progress: bool = False) -> dict[str, Any]:
-    """Run a built scenario and write its run directory; return its summary."""
+                  progress: bool = False, provenance: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run a built scenario and write its run directory; return its summary. ``provenance``:
+    Hydra's files in the run directory that summary.json's manifest lists (by hash)."""
     bar = None
     if progress:
         step_s = max(scenario.duration_s / PROGRESS_UPDATES, scenario.facility.control_interval_s)
@@ -318,7 +399,7 @@ def run_and_write(scenario: Any, cfg: DictConfig, run_dir: Path, overrides: list
             from dcsim.analysis.report import report_png
 
             extra["report.png"] = report_png(frames, summary)
-        write_run(run_dir, frames, summary, extra)
+        write_run(run_dir, frames, summary, extra, provenance=provenance)
     return summary
 
 
@@ -333,21 +414,55 @@ def _record(run_dir: Path, exc: BaseException, overrides: list[str], status: str
         return None
 
 
+# The rows of the last sweep this process ran (read by main() for its exit status).
+last_sweep: list[multirun.RunRow] | None = None
+# What main() tells on Ctrl-C: the sweep under way (directory, requested runs), or the run.
+_sweep_started: tuple[str, list[list[str]]] | None = None
+_single_run_dir: Path | None = None
+
+
+def _requested_runs(config: DictConfig) -> list[list[str]]:
+    """The override list of every run of the sweep Hydra is running, in job order."""
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    return expand_sweep([f"{k}={v}" for k, v in params.items()] + [str(o) for o in config.hydra.overrides.task])
+
+
+class SweepSummary(Callback):
+    """Hydra callback (conf/config.yaml): after a multirun, print the sweep summary and
+    write sweep_summary.csv (``dcsim.io.multirun.finish_sweep``)."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        global _sweep_started
+        _sweep_started = (str(config.hydra.sweep.dir), _requested_runs(config))
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        global last_sweep
+        written = bool(OmegaConf.select(config, "output.write", default=True))
+        last_sweep = multirun.finish_sweep(str(config.hydra.sweep.dir), _requested_runs(config), written=written)
+
+
 @hydra.main(version_base="1.3", config_path="pkg://dcsim.conf", config_name="config")
 def _hydra_main(cfg: DictConfig) -> None:
+    global _single_run_dir
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     overrides = list(hc.overrides.task)
     sweep = hc.mode == RunMode.MULTIRUN
     label = " ".join(overrides) or "default scenario"
     name = f"run {hc.job.num} [{label}]" if sweep else label
-    if sweep:
-        if multirun.reusable_summary(run_dir, overrides, dcsim.__version__) is not None:
-            print(f"dcsim: skipped {name}: complete in {run_dir}", file=sys.stderr, flush=True)
-            return
-        if multirun.clear_for_rerun(run_dir):
-            print(f"dcsim: {name}: replacing the run of other overrides or another dcsim version in {run_dir}",
-                  file=sys.stderr, flush=True)
+    if sweep and os.environ.get(_SWEEP_PID_ENV, "").isdigit():  # a launcher's worker dies with the sweep
+        multirun.die_with_parent(int(os.environ[_SWEEP_PID_ENV]))
+    if not sweep:
+        _single_run_dir = run_dir
+    if sweep and multirun.reusable_summary(run_dir, overrides, dcsim.__version__) is not None:
+        print(f"dcsim: skipped {name}: complete in {run_dir}", file=sys.stderr, flush=True)
+        return
+    # whatever an earlier run left here goes before this run writes anything (its summary first)
+    if multirun.clear_for_rerun(run_dir):
+        what = "the run of other overrides or another dcsim version" if sweep else "the earlier run"
+        print(f"dcsim: {name}: replacing {what} in {run_dir}", file=sys.stderr, flush=True)
+    provenance = () if hc.output_subdir is None else \
+        tuple(f"{hc.output_subdir}/{f}" for f in ("config.yaml", "overrides.yaml"))
     try:
         scenario = build(cfg)
     except ConfigError as e:  # impossible values: reported by validate() before the sweep started
@@ -357,7 +472,8 @@ def _hydra_main(cfg: DictConfig) -> None:
         print(f"dcsim: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     try:
-        summary = run_and_write(scenario, cfg, run_dir, overrides, progress=progress_wanted(sweep))
+        summary = run_and_write(scenario, cfg, run_dir, overrides, progress=progress_wanted(sweep),
+                                provenance=provenance)
     except Exception as e:  # noqa: BLE001 - any failure of a run is recorded and reported in one line
         message = multirun.one_line(e)
         path = _record(run_dir, e, overrides, multirun.FAILED, message)
@@ -372,6 +488,46 @@ def _hydra_main(cfg: DictConfig) -> None:
         print(f"dcsim {dcsim.__version__}: {label}{where}\n{format_summary(summary)}", flush=True)
 
 
+def help_text(argv: list[str]) -> str:
+    """``dcsim --help``: the packaged help template (conf/hydra/help/) with the config groups
+    less the schema nodes (``base_*``, internal), the catalogue's GPUs, models and cooling
+    technologies (shipped and DCSIM_CATALOGUE_PATH's), and the config the overrides compose."""
+    import string
+    import textwrap
+
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import open_dict
+
+    from dcsim.config.store import SCHEMAS
+    from dcsim.facility.cooling import TECHNOLOGIES
+    from dcsim.hardware.gpus import GPUS
+    from dcsim.hardware.models import MODELS
+
+    overrides = [a for a in argv if not a.startswith("-")]
+    with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+        cfg = compose(config_name=CONFIG_NAME, overrides=overrides, return_hydra_config=True)
+        loader: Any = GlobalHydra.instance().config_loader()
+        groups = []
+        for group in sorted(g for g in loader.list_groups("") if g != "hydra"):
+            options = [o for o in sorted(loader.get_group_options(group)) if o not in SCHEMAS]
+            groups.append(f"{group}: {', '.join(options)}")
+    template = str(cfg.hydra.help.template)
+    with open_dict(cfg):
+        del cfg["hydra"]
+
+    def listed(key: str, names: list[str]) -> str:
+        return textwrap.fill(", ".join(names), width=110, initial_indent=f"{key}: ", subsequent_indent="  ",
+                             break_on_hyphens=False)
+
+    catalogue = "\n".join((
+        "\n== Catalogue (dcsim/data/ and DCSIM_CATALOGUE_PATH; add your own: docs/extending.md) ==",
+        listed("facility.node.gpu", sorted(GPUS)),
+        listed("workload.services.NAME.model", sorted(MODELS)),
+        listed("facility.cooling.technology", sorted(TECHNOLOGIES))))
+    return string.Template(template).safe_substitute(APP_CONFIG_GROUPS="\n".join(groups) + "\n" + catalogue + "\n",
+                                                     CONFIG=OmegaConf.to_yaml(cfg))
+
+
 def multirun_flag_first(argv: list[str]) -> list[str]:
     """``-m``/``--multirun`` moved before the overrides: Hydra's parser takes overrides only
     before the first flag, so ``dcsim +experiment=X -m key=a,b`` would otherwise stop at
@@ -381,8 +537,41 @@ def multirun_flag_first(argv: list[str]) -> list[str]:
 
 
 def main() -> None:
-    """Console entry point."""
+    """Console entry point. Ctrl-C stops it with one line and exit status 130."""
+    try:
+        _main()
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not cut the last line short
+        print(f"dcsim: {_interrupted()}", file=sys.stderr, flush=True)
+        raise SystemExit(130) from None
+
+
+def _interrupted() -> str:
+    """What Ctrl-C left: the runs of the sweep that finished, or the single run cut short
+    (its partial outputs removed)."""
+    if _sweep_started is not None:
+        return multirun.interrupted_line(*_sweep_started)
+    if _single_run_dir is not None:
+        from dcsim.io.reader import is_complete
+        from dcsim.io.writer import clear_run_dir
+
+        if is_complete(_single_run_dir):  # interrupted after its summary.json was written
+            return f"interrupted: the run had finished, kept in {_single_run_dir}"
+        clear_run_dir(_single_run_dir)
+        return f"interrupted: the run did not finish, nothing written in {_single_run_dir}"
+    return "interrupted before any run started"
+
+
+def _main() -> None:
+    global last_sweep, _sweep_started, _single_run_dir
     argv = sys.argv[1:] = multirun_flag_first(sys.argv[1:])
+    if {"--help", "-h"}.intersection(argv):
+        try:
+            print(help_text(argv))
+        except Exception as e:  # noqa: BLE001 - a bad override or catalogue file: one line
+            print(f"dcsim: error: {_one_line(e)}", file=sys.stderr)
+            raise SystemExit(2) from None
+        return
     if _INFO_FLAGS.intersection(argv):
         _hydra_main()
         return
@@ -392,11 +581,12 @@ def main() -> None:
         raise SystemExit(2)
     for line in refused:
         print(f"dcsim: {line}", file=sys.stderr)
-    if _is_multirun(argv):  # the launcher's worker processes inherit this
+    if _is_multirun(argv):  # the launcher's worker processes inherit these
         os.environ[_SWEEP_OF_ONE_ENV] = "1" if n_runs == 1 else "0"
-    multirun.last_sweep = None
+        os.environ[_SWEEP_PID_ENV] = str(os.getpid())
+    last_sweep, _sweep_started, _single_run_dir = None, None, None
     _hydra_main()
-    rows = multirun.last_sweep
+    rows = last_sweep
     if rows is not None and multirun.failures(rows):
         print(f"dcsim: error: {multirun.failures(rows)} of {len(rows)} runs failed: "
               "their error.json holds the error and the traceback", file=sys.stderr)

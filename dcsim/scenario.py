@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dcsim.core.runinfo import ScenarioInfo
 from dcsim.core.simulation import Simulation
 from dcsim.facility.climate import CLIMATES
 from dcsim.facility.controller import Facility, FacilitySpec
@@ -82,7 +83,12 @@ class Scenario:
         sim = Simulation(self.seed, Recorder)
         if on_sim is not None:
             on_sim(sim)
-        sim.recorder.meta["control_interval_s"] = self.facility.control_interval_s
+        sim.recorder.run_info.scenario = ScenarioInfo(
+            control_interval_s=self.facility.control_interval_s,
+            gpu_peak_flops_per_s=self.topology.node.gpu.peak_bf16_flops,
+            described=self.described(),
+            trace_jobs_dropped=self.trace_jobs_dropped,
+        )
         facility = Facility(sim, self.facility)
         headroom = None
         if self.power_admission:
@@ -114,8 +120,4 @@ class Scenario:
             work_id += spec.replicas
         for job in self.jobs:
             TrainingJob(sim, job, cluster, self.device)
-        sim.recorder.meta["gpu_min_cap_w"] = self.gpu_min_cap_w
-        sim.recorder.meta["gpu_peak_flops_per_s"] = self.topology.node.gpu.peak_bf16_flops
-        sim.recorder.meta["described"] = self.described()
-        sim.recorder.meta["trace_jobs_dropped"] = self.trace_jobs_dropped
         return sim.run(self.duration_s)

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import dcsim
+
+# Public data dcsim does not ship, beside the checkout (../shared/data). A test that needs
+# it is marked needs_shared(path); everything dcsim ships (climates, grid, Azure and Philly
+# traces, calibration profiles) is read from the package instead, so a clone without
+# ../shared skips only these.
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def needs_shared(*paths: Path) -> pytest.MarkDecorator:
+    """Skip unless every path exists; the reason names the first missing file."""
+    missing = [p for p in paths if not p.exists()]
+    reason = f"{missing[0]} is missing (not shipped with dcsim: it comes with ../shared/data)" if missing else ""
+    return pytest.mark.skipif(bool(missing), reason=reason)
 
 
 @pytest.fixture(scope="session")

@@ -460,9 +460,15 @@ def test_kpi_vs_general(df):
 
 
 def test_axis_labels_carry_units():
-    assert axis_label("output_tokens_per_s") == "output tokens per s (1/s)"
+    """A registered KPI or request column has the registry's label and unit; any other name
+    is read by its unit suffix."""
+    assert axis_label("output_tokens_per_s") == "output tokens per second (1/s)"
     assert axis_label("wue_l_per_kwh") == "WUE (L/kWh)"
-    assert axis_label("carbon_g_per_kwh") == "carbon g per kwh (g/kWh)"
-    assert axis_label("max_inlet_temp_c") == "max inlet temp (°C)"
+    assert axis_label("max_inlet_temp_c") == "rack inlet temperature, max (°C)"
     assert axis_label("energy_cost_usd") == "energy cost (USD)"
-    assert axis_label("gpu_utilisation") == "gpu utilisation (-)"
+    assert axis_label("gpu_utilisation") == "GPU utilisation, busy (-)"
+    assert axis_label("ttft_s") == "TTFT (s)"
+    assert axis_label("rack_nameplate_kw") == "rack nameplate IT power (kW per rack)"
+    assert axis_label("carbon_g_per_kwh") == "carbon g per kwh (g/kWh)"  # a timeseries column, not a KPI
+    assert axis_label("workload.jobs.a.checkpoint.interval_s") == "workload.jobs.a.checkpoint.interval_s (s)"
+    assert axis_label("facility.num_racks") == "facility.num_racks (-)"

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import SHARED_DATA, needs_shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,8 +16,8 @@ from dcsim.hardware.performance import InferencePerfParams, iteration_cost, pref
 from dcsim.hardware.power import GpuPowerModel
 from dcsim.hardware.profiles import load_profile
 
-SPLITWISE = Path(__file__).resolve().parents[2] / "shared" / "data" / "calibration" / "splitwise" / "perf_model.csv"
-needs_data = pytest.mark.skipif(not SPLITWISE.exists(), reason="shared/data beside the checkout is needed")
+SPLITWISE = SHARED_DATA / "calibration" / "splitwise" / "perf_model.csv"
+needs_data = needs_shared(SPLITWISE)
 
 # Errors reported in docs/calibration.md for the shipped power model, plus a small margin.
 POWER_MEDIAN_APE_PCT = 5.2 + 0.5

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED_DATA, needs_shared
 
 from dcsim.hardware import calibrate_vllm as cv
 from dcsim.hardware.device import DeviceModel
@@ -13,8 +14,8 @@ from dcsim.hardware.gpus import GPUS
 from dcsim.hardware.models import MODELS
 from dcsim.hardware.profiles import load_profile
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "calibration" / "mlenergy-v3"
-needs_data = pytest.mark.skipif(not (DATA / "configurations.csv").exists(), reason="shared/data beside the checkout is needed")
+DATA = SHARED_DATA / "calibration" / "mlenergy-v3"
+needs_data = needs_shared(DATA / "configurations.csv")
 
 
 @pytest.fixture(scope="module")

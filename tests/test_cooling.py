@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import math
 from functools import cache
-from pathlib import Path
 
 import pytest
 
 from dcsim.core.units import KWH_J
+from dcsim.facility.climate import load_epw_text
 from dcsim.facility.cooling import TECHNOLOGIES, CoolingPlant
 from dcsim.facility.thermal import H100_MAX_OPERATING_C, RackThermal, advance
 
-CLIMATE_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "climate"
-CLIMATES = {
-    "phoenix": "USA_AZ_Phoenix-Sky.Harbor.epw",
-    "leesburg": "USA_VA_Leesburg.Exec.epw",
-    "seattle": "USA_WA_Seattle-Tacoma.epw",
-}
+# The shipped EPW typical years (dcsim/data/climate/, the same files as shared/data/climate).
+CLIMATES = {"phoenix": "phoenix_az", "leesburg": "leesburg_va", "seattle": "seattle_wa"}
 # Published annual PUE ranges per technology (docs/cooling.md, "Published ranges").
 PUE_RANGES = {
     "air": (1.10, 1.60),
@@ -53,11 +49,9 @@ def _wet_bulb_c(dry_bulb_c: float, dew_point_c: float, pressure_pa: float) -> fl
 
 @cache
 def _weather(city: str) -> tuple[tuple[float, float], ...]:
-    """Hourly (dry bulb, wet bulb) of a city's EPW typical year, or skip when the file is absent."""
-    path = CLIMATE_DIR / CLIMATES[city]
-    if not path.exists():
-        pytest.skip(f"climate file {path} not found")
-    rows = [line.split(",") for line in path.read_text(encoding="latin-1").splitlines()[8:] if line.strip()]
+    """Hourly (dry bulb, wet bulb) of a city's EPW typical year, from the copy dcsim ships."""
+    text, _ = load_epw_text(CLIMATES[city])
+    rows = [line.split(",") for line in text.splitlines()[8:] if line.strip()]
     assert len(rows) == 8760
     return tuple((float(r[6]), _wet_bulb_c(float(r[6]), min(float(r[7]), float(r[6])), float(r[9]))) for r in rows)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED_DATA
 
 from dcsim.workloads.training.traces import (
     ACME_CLUSTERS,
@@ -22,7 +23,7 @@ from dcsim.workloads.training.traces import (
     synthetic_llm_jobs,
 )
 
-SHARED_PHILLY = Path(__file__).resolve().parents[2] / "shared" / "data" / "traces" / "philly" / "pollux_philly_jobs.csv"
+SHARED_PHILLY = SHARED_DATA / "traces" / "philly" / "pollux_philly_jobs.csv"
 PACKAGED_PHILLY = Path(str(resources.files("dcsim.data").joinpath("traces/pollux_philly_jobs.csv.gz")))
 HEADER = "timestamp,duration,num_gpus,gpu_time,cluster\n"
 
@@ -38,11 +39,9 @@ def packaged():
     return read_philly(PACKAGED_PHILLY)
 
 
-def test_shared_philly_loads_all_jobs():
-    """The shared Philly CSV loads with 82,247 jobs, first at 0 s, spanning about 109 days."""
-    if not SHARED_PHILLY.is_file():
-        pytest.skip("shared/data is absent")
-    trace = read_philly(SHARED_PHILLY)
+def test_philly_loads_all_jobs(packaged):
+    """The shipped Philly trace loads with 82,247 jobs, first at 0 s, spanning about 109 days."""
+    trace = packaged
     assert trace.n_jobs == 82_247
     assert trace.t_submit_s[0] == 0.0
     assert trace.span_s == pytest.approx(9_408_690.0)  # 2017-09-04 10:30:41 to 2017-12-22 08:02:11

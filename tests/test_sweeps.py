@@ -28,6 +28,7 @@ import pytest
 from dcsim.io import multirun
 from dcsim.io.multirun import RunRow
 
+REPO = Path(__file__).resolve().parents[1]
 TINY = ["duration_s=60", "workload=inference_only", "output.report=false", "output.print_summary=false"]
 SEEDS = "seed=1,2"
 
@@ -35,8 +36,8 @@ SEEDS = "seed=1,2"
 def dcsim(args: list[str], cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
     """``python -m dcsim ARGS`` in ``cwd``, outside the repository, stdio captured (not a terminal)."""
     env = dict(os.environ)
-    for var in ("PYTHONPATH", "HYDRA_FULL_ERROR"):
-        env.pop(var, None)
+    env.pop("HYDRA_FULL_ERROR", None)
+    env["PYTHONPATH"] = str(REPO)  # this checkout's dcsim, whichever one is installed
     env.setdefault("MPLBACKEND", "Agg")
     return subprocess.run([sys.executable, "-m", "dcsim", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
@@ -276,7 +277,10 @@ def test_reusable_summary_needs_the_same_overrides_and_version(tmp_path):
     d = tmp_path / "0"
     d.mkdir()
     assert multirun.reusable_summary(d, ["seed=1"], "0.1.0") is None  # nothing there
-    (d / "summary.json").write_text(json.dumps({"overrides": ["seed=1"], "dcsim_version": "0.1.0", "pue": 1.2}))
+    summary = {"overrides": ["seed=1"], "dcsim_version": "0.1.0", "pue": 1.2}
+    (d / "summary.json").write_text(json.dumps(summary))
+    assert multirun.reusable_summary(d, ["seed=1"], "0.1.0") is None  # no completion mark, no manifest
+    complete_run(d, summary)
     assert multirun.reusable_summary(d, ["seed=1"], "0.1.0")["pue"] == 1.2
     assert multirun.reusable_summary(d, ["seed=2"], "0.1.0") is None
     assert multirun.reusable_summary(d, ["seed=1", "duration_s=60"], "0.1.0") is None
@@ -286,6 +290,15 @@ def test_reusable_summary_needs_the_same_overrides_and_version(tmp_path):
     (d / "error.json").write_text("{}")
     assert multirun.clear_for_rerun(d) is True
     assert list(d.iterdir()) == []
+
+
+def complete_run(d: Path, summary: dict) -> Path:
+    """A complete run directory (empty tables) as dcsim.io.writer.write_run leaves it."""
+    import pandas as pd
+
+    from dcsim.io.writer import TABLE_FILES, write_run
+
+    return write_run(d, {name: pd.DataFrame({"x": []}) for name in TABLE_FILES}, summary)
 
 
 def _job(sweep: Path, num: int, overrides: list[str], started: float, summary: bool | None,
@@ -299,9 +312,10 @@ def _job(sweep: Path, num: int, overrides: list[str], started: float, summary: b
     os.utime(marker, (started, started))
     if summary is not None:
         path = d / ("summary.json" if summary else "error.json")
-        body = {"overrides": overrides, "pue": 1.25} if summary else {"overrides": overrides, "status": "failed",
-                                                                      "error": "OSError: disk full"}
-        path.write_text(json.dumps(body))
+        if summary:
+            complete_run(d, {"overrides": overrides, "pue": 1.25})
+        else:
+            path.write_text(json.dumps({"overrides": overrides, "status": "failed", "error": "OSError: disk full"}))
         os.utime(path, (finished, finished))
     return d
 
@@ -350,6 +364,50 @@ def test_table_shows_swept_keys_and_missing_kpis():
 
 def read_csv_text(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
+
+
+# --------------------------------------------------------------------------- expanding a sweep
+
+
+@pytest.mark.parametrize("overrides", [
+    ["seed=1,2", "facility.num_racks=2,3,4"],
+    ["seed=1,2", "duration_s=60", "seed=5,6,7"],  # a key given again replaces its values, in its first place
+    ["~facility.faults", "+x=[1,2]", "y={a:1}", "z=range(1,4)", "w=choice(a,b)", "v='q,r'"],
+    [],
+])
+def test_expand_sweep_gives_hydra_basic_sweepers_jobs_in_its_order(overrides):
+    """dcsim.config.sweep.expand_sweep (public override API only) lists the same runs, in the
+    same job order, as Hydra's basic sweeper, which numbers the launched jobs."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from dcsim.config.sweep import expand_sweep
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    hydra_jobs = [list(job) for batch in BasicSweeper.split_arguments(parsed, max_batch_size=None) for job in batch]
+    assert expand_sweep(overrides) == hydra_jobs
+
+
+def test_expand_sweep_refuses_an_interval_in_one_line():
+    """The basic sweeper cannot sample an interval: a ConfigError naming the key and the value."""
+    from dcsim.config.sweep import expand_sweep
+    from dcsim.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^seed='interval\(0,1\)' is not allowed: a list of values"):
+        expand_sweep(["seed=interval(0,1)"])
+
+
+def test_io_layer_imports_no_hydra():
+    """Hydra and OmegaConf stay in dcsim/config and the CLI: the run-directory and sweep
+    bookkeeping of dcsim/io works without them."""
+    import ast
+
+    for path in sorted((REPO / "dcsim" / "io").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for name in names:
+                assert name.split(".")[0] not in ("hydra", "omegaconf"), f"{path.name} imports {name}"
 
 
 # --------------------------------------------------------------------------- Ray
@@ -436,7 +494,7 @@ def test_progress_process_follows_simulated_time_and_changes_nothing():
 def _run_in_terminal(args: list[str], cwd: Path, timeout: float = 180) -> tuple[int, str]:
     """Run ``python -m dcsim ARGS`` with stdin/stdout/stderr on a pseudo-terminal; (exit, screen text)."""
     env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
+    env["PYTHONPATH"] = str(REPO)
     env["MPLBACKEND"] = "Agg"
     main, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))  # a 120-column terminal

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import SHARED_DATA, needs_shared
 
 import dcsim
 from dcsim.analysis import service_table
@@ -75,10 +75,10 @@ def test_bad_trace_is_one_clear_line(tmp_path, content, where):
     assert not (tmp_path / "run").exists()
 
 
-MOONCAKE = Path(__file__).resolve().parents[2] / "shared" / "data" / "traces" / "mooncake" / "conversation_trace.jsonl"
+MOONCAKE = SHARED_DATA / "traces" / "mooncake" / "conversation_trace.jsonl"
 
 
-@pytest.mark.skipif(not MOONCAKE.exists(), reason="shared/data beside the checkout is needed")
+@needs_shared(MOONCAKE)
 def test_mooncake_replay_with_prefix_caching_reuses_blocks():
     """Replaying the Mooncake conversation trace with prefix caching on, requests find
     their leading 512-token blocks cached, prefill less and reach the first token sooner."""

@@ -7,10 +7,12 @@ import csv
 import gzip
 import json
 import math
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED_DATA, needs_shared
 
 from dcsim.workloads.inference.arrivals import ArrivalProcess
 from dcsim.workloads.inference.traces import (
@@ -22,9 +24,9 @@ from dcsim.workloads.inference.traces import (
     read_trace,
 )
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-TRACES = DATA / "traces"
-needs_data = pytest.mark.skipif(not TRACES.is_dir(), reason=f"shared data not found at {DATA}")
+TRACES = SHARED_DATA / "traces"
+# The Azure 2023 traces ship with dcsim (dcsim/data/traces/, gzipped copies of shared/data's).
+SHIPPED_TRACES = Path(str(resources.files("dcsim.data").joinpath("traces")))
 
 
 def _write(path: Path, text: str) -> Path:
@@ -34,16 +36,15 @@ def _write(path: Path, text: str) -> Path:
 
 # --------------------------------------------------------------------------- real traces
 
-@needs_data
 @pytest.mark.parametrize("name,rows,first,second,minutes", [
-    ("AzureLLMInferenceTrace_conv.csv", 19_366, (0.0, 374, 44), (4.314579, 396, 109), 58),
-    ("AzureLLMInferenceTrace_code.csv", 8_819, (0.0, 4808, 10), (0.052, 3180, 8), 57),
+    ("AzureLLMInferenceTrace_conv.csv.gz", 19_366, (0.0, 374, 44), (4.314579, 396, 109), 58),
+    ("AzureLLMInferenceTrace_code.csv.gz", 8_819, (0.0, 4808, 10), (0.052, 3180, 8), 57),
 ])
 def test_azure_traces_have_the_published_rows(name, rows, first, second, minutes):
     """The Azure 2023 conv and code traces read with the row counts of data/README.md, the
     known first rows (times relative to the first request, 100 ns digits kept) and no
     prefix hashes; auto detection picks the azure reader."""
-    path = TRACES / "azure-llm-2023" / name
+    path = SHIPPED_TRACES / name
     trace = read_trace(path)
     assert len(trace) == rows
     for i, (t, p, o) in enumerate((first, second)):
@@ -54,7 +55,7 @@ def test_azure_traces_have_the_published_rows(name, rows, first, second, minutes
     assert np.array_equal(read_trace(path, "azure").t_arrival_s, trace.t_arrival_s)
 
 
-@needs_data
+@needs_shared(TRACES / "mooncake" / "conversation_trace.jsonl")
 def test_mooncake_conversation_trace_has_the_published_rows():
     """Mooncake's conversation trace: 12,031 requests over 59 min (ms -> s), the known
     first row with its 14 prefix blocks, and one hash id per 512-token prompt block."""
@@ -196,6 +197,7 @@ def test_empirical_lengths_sample_their_probabilities():
 # --------------------------------------------------------------------------- ServeGen
 
 SERVEGEN = TRACES / "servegen-m-small"
+needs_servegen = needs_shared(SERVEGEN / "chunk-0-dataset.json", SERVEGEN / "chunk-0-trace.csv")
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +215,7 @@ def _file_total_rate() -> np.ndarray:
     return total
 
 
-@needs_data
+@needs_servegen
 def test_servegen_mean_rate_over_14_days_matches_the_files(servegen):
     """All 43 client descriptions load as 2,016 windows of 600 s (14 days); the workload's
     mean rate over the 14 days and over any one window is the files' summed rate
@@ -227,7 +229,7 @@ def test_servegen_mean_rate_over_14_days_matches_the_files(servegen):
     assert servegen.mean_rate_per_s(600 * 700, 600 * 701) == pytest.approx(total[700], rel=1e-12)
 
 
-@needs_data
+@needs_servegen
 def test_servegen_arrivals_reproduce_the_recorded_window_counts(servegen):
     """Over the first half hour, every 600 s window receives exactly the recorded number of
     requests (rate x 600, summed over clients); times are sorted and inside [0, until)."""
@@ -240,7 +242,7 @@ def test_servegen_arrivals_reproduce_the_recorded_window_counts(servegen):
     assert t.size == round(gamma_mode.rate_per_s[:, 0].sum() * 600)
 
 
-@needs_data
+@needs_servegen
 def test_servegen_windows_keep_their_burstiness():
     """Client 5's first window (227,350 requests, gamma shape 0.79, CV 1.12) has a gap CV
     of 1.12 within 3 % (SE ~0.3 %)."""
@@ -250,7 +252,7 @@ def test_servegen_windows_keep_their_burstiness():
     assert gaps.std() / gaps.mean() == pytest.approx(wl.cv[0, 0], rel=0.03)
 
 
-@needs_data
+@needs_servegen
 def test_servegen_lengths_come_from_the_shipped_pdfs(servegen):
     """Only chunk 0 ships length PDFs, so lengths are its two non-empty 6-hour windows
     mixed by its expected requests; it carries < 0.01 % of all requests. Draws lie in

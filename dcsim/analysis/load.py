@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from dcsim.io.reader import is_complete, read_summary, read_tables
+from dcsim.io.reader import check_run, read_tables
 
 
 @dataclass(frozen=True)
@@ -24,10 +24,13 @@ class Run:
     services: pd.DataFrame  # fluid fidelity: one row per control interval and service
 
 
-def load_run(path: str | Path) -> Run:
-    """Read a complete run directory (one with summary.json)."""
+def load_run(path: str | Path, verify_hashes: bool = False) -> Run:
+    """Read a complete run directory: its summary.json says complete and every file it
+    lists is there with the listed size (and SHA-256, with ``verify_hashes``); otherwise
+    FileNotFoundError says what is missing or wrong (``dcsim.io.reader.check_run``)."""
     p = Path(path)
-    if not is_complete(p):
-        raise FileNotFoundError(f"{p} is not a complete dcsim run directory (no summary.json)")
+    check = check_run(p, verify_hashes)
+    if not check.complete or check.summary is None:
+        raise FileNotFoundError(f"{p} is not a complete dcsim run directory: {check.reason}")
     t = read_tables(p)
-    return Run(p, read_summary(p), t["requests"], t["jobs"], t["timeseries"], t["events"], t["services"])
+    return Run(p, check.summary, t["requests"], t["jobs"], t["timeseries"], t["events"], t["services"])

@@ -19,34 +19,11 @@ from matplotlib.axes import Axes
 
 from dcsim.analysis.load import Run
 from dcsim.analysis.style import COLORS, color, dcsim_style, new_axes
+from dcsim.metrics.registry import kpi, registered
 
 HOUR_S = 3600.0
+RACK_KW = "rack_nameplate_kw"  # rack_nameplate_w in kW, added to a sweep frame by the density plots
 
-# Readable names (and units) of columns whose key alone reads poorly.
-LABELS: dict[str, tuple[str, str]] = {
-    "energy_per_output_token_facility_j": ("energy per output token, facility", "J"),
-    "energy_per_output_token_gpu_j": ("energy per output token, GPU", "J"),
-    "cost_per_million_tokens_usd": ("cost per million output tokens", "USD"),
-    "training_effective_share_mean": ("training effective share, mean over jobs", "-"),
-    "rack_nameplate_kw": ("rack nameplate IT power", "kW per rack"),
-    "rack_nameplate_w": ("rack nameplate IT power", "W per rack"),
-    "gpus_per_it_mw": ("GPUs per IT MW", "1/MW"),
-    "gpus_per_facility_mw": ("GPUs per facility MW", "1/MW"),
-    "pue": ("PUE", "-"),
-    "wue_l_per_kwh": ("WUE", "L/kWh"),
-    "throttled_gpu_hours": ("throttled GPU time", "GPU-h"),
-    "thermally_throttled_gpu_hours": ("thermally throttled GPU time", "GPU-h"),
-    "training_lost_gpu_hours": ("training GPU time lost", "GPU-h"),
-    "model_flops_utilisation": ("model FLOPs utilisation, all GPUs", "-"),
-    "cost_per_model_eflop_usd": ("cost per EFLOP of model work", "USD"),
-    "cost_per_peak_pflops_hour_usd": ("cost per PFLOP/s-hour of peak", "USD"),
-    "peak_flops_per_s": ("installed dense BF16 peak", "FLOP/s"),
-    "model_flops": ("model FLOPs done", "FLOP"),
-    "ttft_s": ("TTFT", "s"),
-    "tpot_s": ("TPOT", "s"),
-    "e2e_s": ("end-to-end latency", "s"),
-    "queue_delay_s": ("queue delay", "s"),
-}
 # Unit suffixes of dcsim's column names, longest first ("_per_s" before "_s").
 UNIT_SUFFIXES = (
     ("_m2", "m²"), ("_kwh", "kWh"), ("_usd", "USD"), ("_kw", "kW"), ("_mw", "MW"),
@@ -66,14 +43,17 @@ def _split_unit(name: str) -> tuple[str, str]:
 def axis_label(column: str) -> str:
     """An axis label with its unit for a KPI, table column or override key.
 
-    ``energy_per_output_token_facility_j`` -> ``energy per output token, facility (J)``;
-    ``output_tokens_per_s`` -> ``output tokens per s (1/s)``; an override key keeps its
-    dotted name: ``workload.jobs.a.checkpoint.interval_s`` -> ``... (s)``. Columns
-    without a unit suffix are counts or ratios: ``(-)``.
+    A KPI or request column of the registry (dcsim/metrics/registry.py) has its label and
+    unit: ``energy_per_output_token_facility_j`` -> ``energy per output token, facility (J)``.
+    Any other name is read by its unit suffix: ``carbon_g_per_kwh`` -> ``carbon g per kwh
+    (g/kWh)``; an override key keeps its dotted name: ``workload.jobs.a.checkpoint.interval_s``
+    -> ``... (s)``. Names without a unit suffix are counts or ratios: ``(-)``.
     """
-    if column in LABELS:
-        text, unit = LABELS[column]
-        return f"{text} ({unit})"
+    known = registered(column)
+    if known is not None:
+        return known.axis_label()
+    if column == RACK_KW:
+        return f"{kpi('rack_nameplate_w').label} (kW per rack)"
     prefix, _, last = column.rpartition(".")
     stem, unit = _split_unit(last)
     if unit != "-" and stem.endswith("_per"):  # output_tokens_per_s (1/s), wue_l_per_kwh (L/kWh)
@@ -252,7 +232,8 @@ def plot_latency_cdf(run_or_requests: Any, metric: str = "ttft_s", by: str | Non
     if not pd.api.types.is_numeric_dtype(req[metric]):
         raise ValueError(f"{func}: column {metric!r} is not numeric ({req[metric].dtype})")
     done = req[req["status"] == "completed"]
-    name = LABELS.get(metric, (metric,))[0]
+    known = registered(metric)
+    name = known.label if known is not None else metric
     if by:
         keys = sorted(done[by].dropna().unique(), key=str)
         groups = [(str(k), done.loc[done[by] == k, metric]) for k in keys]
@@ -360,7 +341,7 @@ def _kpi_vs(df: pd.DataFrame, x: str, y: str, hue: str | None, ax: Axes | None, 
 
 def _with_rack_kw(sweep_df: pd.DataFrame, func: str) -> pd.DataFrame:
     _require(sweep_df, ["rack_nameplate_w"], func, "sweep frame")
-    return sweep_df.assign(rack_nameplate_kw=sweep_df["rack_nameplate_w"] / 1e3)
+    return sweep_df.assign(**{RACK_KW: sweep_df["rack_nameplate_w"] / 1e3})
 
 
 def plot_energy_per_token_vs_density(sweep_df: pd.DataFrame, ax: Axes | None = None,
@@ -368,7 +349,7 @@ def plot_energy_per_token_vs_density(sweep_df: pd.DataFrame, ax: Axes | None = N
     """Energy per output token at the meter (J) against rack density (nameplate kW per
     rack), one line per cooling technology by default."""
     func = "plot_energy_per_token_vs_density"
-    return _kpi_vs(_with_rack_kw(sweep_df, func), "rack_nameplate_kw", "energy_per_output_token_facility_j", hue,
+    return _kpi_vs(_with_rack_kw(sweep_df, func), RACK_KW, "energy_per_output_token_facility_j", hue,
                    ax, None, None, "Energy per token vs rack density", func)
 
 
@@ -377,7 +358,7 @@ def plot_cost_per_token_vs_density(sweep_df: pd.DataFrame, ax: Axes | None = Non
     """Cost per million output tokens (USD: amortised capital and energy) against rack
     density (nameplate kW per rack), one line per cooling technology by default."""
     func = "plot_cost_per_token_vs_density"
-    return _kpi_vs(_with_rack_kw(sweep_df, func), "rack_nameplate_kw", "cost_per_million_tokens_usd", hue,
+    return _kpi_vs(_with_rack_kw(sweep_df, func), RACK_KW, "cost_per_million_tokens_usd", hue,
                    ax, None, None, "Cost per token vs rack density", func)
 
 

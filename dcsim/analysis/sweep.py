@@ -12,12 +12,12 @@ import json
 import math
 import os
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from dcsim.config.overrides import parse_override
 from dcsim.io.writer import SUMMARY, TABLE_FILES
 
 ERROR = "error.json"  # written by the CLI for a run refused or failed (dcsim/cli.py)
@@ -154,47 +154,11 @@ def _parse_overrides(run_dir: Path, overrides: Sequence[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for text in overrides:
         try:
-            parsed = _parse_override(text)
+            parsed = parse_override(text)
         except ValueError as e:
             raise ValueError(f"load_sweep: run {run_dir}: {e}") from None
         out.update(parsed)
     return out
-
-
-@lru_cache(maxsize=65536)
-def _parse_override(text: str) -> tuple[tuple[str, Any], ...]:
-    """(key, value) pairs of one override string; none for a deletion (``~key``).
-
-    Scalars keep Hydra's type (``32`` int, ``0.5`` float, ``true`` bool, ``null`` None,
-    ``air`` str); lists and dicts are kept as the text after ``=``, and a dict's scalar
-    leaves are also given under their dotted keys, typed (``facility={num_racks:4}`` gives
-    ``facility`` and ``facility.num_racks``), since a dict override sets exactly those.
-    """
-    from hydra.errors import HydraException
-
-    try:
-        (override,) = _parser().parse_overrides([text])
-    except HydraException as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"cannot parse override {text!r}: {first}") from None
-    if override.is_delete():
-        return ()
-    key = override.key_or_group + (f"@{override.package}" if override.package else "")
-    if override.is_sweep_override():
-        return ((key, text.split("=", 1)[1]),)
-    value = override.value()
-    if isinstance(value, dict):
-        return ((key, text.split("=", 1)[1]), *_flatten(value, key + "."))
-    if isinstance(value, list):
-        value = text.split("=", 1)[1]
-    return ((key, value),)
-
-
-@lru_cache(maxsize=1)
-def _parser():
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    return OverridesParser.create()
 
 
 def _is_na(v: Any) -> bool:

@@ -16,8 +16,10 @@ from omegaconf import DictConfig, OmegaConf
 from dcsim.config.keys import check_no_unknown_keys
 from dcsim.config.schema import MAX_DURATION_S, DcsimConfig
 from dcsim.core.errors import require
+from dcsim.core.fields import check_fields
 from dcsim.facility.build import device_from_config, facility_from_config, topology_from_config
 from dcsim.facility.config import MAX_CONTROL_STEPS
+from dcsim.metrics.registry import user_kpis
 from dcsim.policies.build import check_budget_held, check_scheduler, gpu_min_cap_w, power_policy_from_config
 from dcsim.scenario import Scenario
 from dcsim.workloads.inference.build import check_replicas_fit, service_from_config
@@ -27,19 +29,24 @@ __all__ = ["build", "to_config"]
 
 
 def to_config(cfg: DictConfig | DcsimConfig) -> DcsimConfig:
-    """The typed config object of a composed DictConfig (or the object itself)."""
+    """The typed config object of a composed DictConfig (or the object itself), every
+    field checked against its declared range (dcsim.core.fields)."""
     if isinstance(cfg, DcsimConfig):
-        return cfg
-    check_no_unknown_keys(cfg)
-    obj = OmegaConf.to_object(cfg)
-    if not isinstance(obj, DcsimConfig):
-        raise TypeError(f"expected a config of schema DcsimConfig, got {type(obj).__name__}")
+        obj = cfg
+    else:
+        check_no_unknown_keys(cfg)
+        composed = OmegaConf.to_object(cfg)
+        if not isinstance(composed, DcsimConfig):
+            raise TypeError(f"expected a config of schema DcsimConfig, got {type(composed).__name__}")
+        obj = composed
+    check_fields(obj)
     return obj
 
 
 def build(cfg: DictConfig | DcsimConfig) -> Scenario:
     """Validate a config and turn it into a runnable scenario."""
     c = to_config(cfg)
+    user_kpis()  # the user's KPI files load (or fail, naming the file) before a run starts
     f, w = c.facility, c.workload
     require(c.seed >= 0, "seed", c.seed, "an integer >= 0")
     require(0 < c.duration_s <= MAX_DURATION_S, "duration_s", c.duration_s,
@@ -49,9 +56,9 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
     require(f.control_interval_s >= steps_min_s, "facility.control_interval_s", f.control_interval_s,
             f"at least duration_s / {MAX_CONTROL_STEPS:,} = {steps_min_s:g} s (at most {MAX_CONTROL_STEPS:,} control "
             f"intervals per run)")
+    check_budget_held(f.power, c.scheduler)  # before the budget is sized against the facility's idle draw
     facility = facility_from_config(f, topology, gpu)
     policy = power_policy_from_config(f.power, gpu)
-    check_budget_held(f.power, c.scheduler)
     min_cap_w = gpu_min_cap_w(f.power, gpu)
     device = device_from_config(f.node, gpu)
     check_scheduler(c.scheduler)

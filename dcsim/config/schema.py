@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dcsim.core.fields import bounded
 from dcsim.facility.config import FacilityConfig
 from dcsim.policies.config import SchedulerConfig
 from dcsim.workloads.config import WorkloadConfig
@@ -23,8 +24,8 @@ MAX_DURATION_S = 10 * 365 * 86400.0
 
 @dataclass
 class DcsimConfig:
-    seed: int = 0
-    duration_s: float = 3600.0  # in (0, MAX_DURATION_S]
+    seed: int = bounded(0, ge=0)
+    duration_s: float = bounded(3600.0, gt=0)  # and at most MAX_DURATION_S (checked by build)
     facility: FacilityConfig = field(default_factory=FacilityConfig)
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 import simpy
 
 from dcsim.core.rng import RngStreams
+from dcsim.core.runinfo import RunInfo
 
 
 class Collector(Protocol):
@@ -18,7 +19,7 @@ class Collector(Protocol):
     """
 
     ledger: Any
-    meta: dict[str, Any]
+    run_info: RunInfo
 
     def monitor(self, name: str, initial: float = 0.0) -> Any:
         """A step-function monitor of one named level (power, queue length, ...)."""

@@ -11,7 +11,7 @@ import dataclasses
 import re
 
 from dcsim.core.errors import ConfigError, require
-from dcsim.core.fields import check_ranges, require_choice
+from dcsim.core.fields import positive, require_choice
 from dcsim.core.units import KW_W
 from dcsim.facility.climate import Climate
 from dcsim.facility.config import MAX_GPUS, MAX_RACKS, FacilityConfig, FaultKind, NodeConfig
@@ -30,7 +30,7 @@ def topology_from_config(f: FacilityConfig) -> tuple[Topology, GpuSpec]:
     require(f.node.gpu in GPUS, "facility.node.gpu", f.node.gpu, f"one of {sorted(GPUS)}")
     gpu = GPUS[f.node.gpu]
     require(1 <= f.num_racks <= MAX_RACKS, "facility.num_racks", f.num_racks, f"an integer in 1..{MAX_RACKS:,}")
-    check_ranges(f.node, "facility.node")
+    positive("facility.node.gpus_per_node", f.node.gpus_per_node, "an integer >= 1")
     g = f.node.gpus_per_node
     require(f.rack.gpus_per_rack >= g and f.rack.gpus_per_rack % g == 0, "facility.rack.gpus_per_rack",
             f.rack.gpus_per_rack, f"a positive multiple of facility.node.gpus_per_node={g}")
@@ -42,8 +42,8 @@ def topology_from_config(f: FacilityConfig) -> tuple[Topology, GpuSpec]:
             f"(at most {MAX_GPUS:,} GPUs in all; this is {gpus:,})")
     require(0 <= f.node.host_idle_w <= f.node.host_busy_w, "facility.node.host_idle_w", f.node.host_idle_w,
             f"between 0 and facility.node.host_busy_w={f.node.host_busy_w}")
-    check_ranges(f, "facility")
-    check_ranges(f.rack, "facility.rack")
+    positive("facility.control_interval_s", f.control_interval_s, "an interval in seconds > 0")
+    positive("facility.rack.floor_area_m2", f.rack.floor_area_m2, "square metres per rack > 0")
     node = NodeSpec(gpu, g, f.node.host_idle_w, f.node.host_busy_w)
     return Topology(f.num_racks, f.rack.gpus_per_rack // g, node), gpu
 
@@ -82,12 +82,16 @@ def facility_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) ->
 
 def _power_path(f: FacilityConfig, topology: Topology) -> tuple[PowerPath, float]:
     """The power path sized for the provisioned IT capacity, and that capacity."""
-    check_ranges(f.power, "facility.power")
+    require(f.power.oversubscription >= 1.0, "facility.power.oversubscription", f.power.oversubscription,
+            "a ratio >= 1 of IT nameplate to provisioned IT capacity")
     it_capacity_w = topology.it_nameplate_w / f.power.oversubscription
     specs = []
     for name, s in f.power.stages.items():
         field = f"facility.power.stages.{name}"
-        check_ranges(s, field)
+        for coef in ("no_load", "proportional", "square"):
+            v = getattr(s, coef)
+            require(0 <= v < 0.5, f"{field}.{coef}", v, "a loss fraction in [0, 0.5)")
+        require(s.units >= 1, f"{field}.units", s.units, "an integer >= 1")
         scheme = s.redundancy.replace(" ", "").upper()
         require(scheme in ("N", "2N") or re.fullmatch(r"N\+[0-9]+", scheme) is not None, f"{field}.redundancy",
                 s.redundancy, "N, N+k (k spare units, e.g. N+1) or 2N")
@@ -110,7 +114,6 @@ def _cooling(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> tuple[Cooli
     from dcsim.facility.thermal import RackThermal
 
     c = f.cooling
-    check_ranges(c, "facility.cooling")
     require(c.technology in TECHNOLOGIES, "facility.cooling.technology", c.technology, f"one of {sorted(TECHNOLOGIES)}")
     require(c.condenser in ("dry", "tower"), "facility.cooling.condenser", c.condenser, "dry or tower")
     require(c.over_density in ("error", "throttle"), "facility.cooling.over_density", c.over_density,
@@ -146,7 +149,9 @@ def _cooling(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> tuple[Cooli
 
 def _climate(f: FacilityConfig) -> Climate:
     cl = f.climate
-    check_ranges(cl, "facility.climate")
+    require(1 <= cl.start_day_of_year <= 365, "facility.climate.start_day_of_year", cl.start_day_of_year,
+            "a day of the year in 1..365")
+    require(0 <= cl.start_hour < 24, "facility.climate.start_hour", cl.start_hour, "an hour in [0, 24)")
     try:
         return Climate.from_epw(cl.epw_path, cl.start_day_of_year, cl.start_hour)
     except (OSError, ValueError, IndexError) as e:
@@ -166,7 +171,10 @@ def _grid(f: FacilityConfig, climate: Climate):
                                            utc_offset_h=getattr(climate, "utc_offset_h", None))
         except (KeyError, ValueError, OSError) as e:
             raise ConfigError("facility.grid.carbon", g.carbon, f"pjm, ciso, erco or gCO2/kWh ({e})") from None
-    check_ranges(g, "facility.grid")
+    require(0 <= g.renewable_share <= 1, "facility.grid.renewable_share", g.renewable_share, "a fraction in [0, 1]")
+    require(g.price != "tou" or g.tou_peak_end_hour != g.tou_peak_start_hour, "facility.grid.tou_peak_end_hour",
+            g.tou_peak_end_hour, f"an hour distinct from tou_peak_start_hour={g.tou_peak_start_hour} (the peak window "
+                                 "would be empty)")
     try:
         if g.price == "flat":
             price = ElectricityPrice.flat(g.price_usd_per_kwh)
@@ -178,8 +186,7 @@ def _grid(f: FacilityConfig, climate: Climate):
     except (ValueError, OSError) as e:
         raise ConfigError("facility.grid.price", g.price, f"flat, tou or a price CSV ({e})") from None
     events = []
-    for i, dr in enumerate(g.demand_response):
-        check_ranges(dr, f"facility.grid.demand_response.{i}")
+    for dr in g.demand_response:
         events.append(DemandResponseEvent(dr.start_s, dr.duration_s, limit_w=dr.limit_kw * KW_W))
     return carbon, price, DemandResponse(tuple(events))
 
@@ -187,7 +194,6 @@ def _grid(f: FacilityConfig, climate: Climate):
 def _cost(f: FacilityConfig, gpu: GpuSpec):
     from dcsim.facility.cost import CostModel
 
-    check_ranges(f.cost, "facility.cost")
     overrides = {k: v for k, v in dataclasses.asdict(f.cost).items() if v is not None}
     overrides.setdefault("energy_usd_per_kwh", f.grid.price_usd_per_kwh)
     try:
@@ -201,8 +207,12 @@ def _faults(f: FacilityConfig) -> tuple[Fault, ...]:
     for i, x in enumerate(f.faults):
         field = f"facility.faults.{i}"
         require_choice(f"{field}.kind", x.kind, FaultKind)
-        check_ranges(x, field)
+        require(x.start_s >= 0, f"{field}.start_s", x.start_s, "seconds >= 0")
+        require(x.duration_s > 0, f"{field}.duration_s", x.duration_s, "seconds > 0")
+        require(0 <= x.capacity_share < 1, f"{field}.capacity_share", x.capacity_share, "a share in [0, 1)")
         out.append(Fault(str(x.kind), x.start_s, x.duration_s, x.capacity_share))
+    positive("facility.generator_start_s", f.generator_start_s, "seconds > 0")
+    positive("facility.ups_ride_through_s", f.ups_ride_through_s, "seconds > 0")
     return tuple(out)
 
 
@@ -212,5 +222,9 @@ def _storage(f: FacilityConfig):
     st = f.storage
     if st.capacity_kwh == 0:
         return None
-    check_ranges(st, "facility.storage")
+    require(st.capacity_kwh > 0, "facility.storage.capacity_kwh", st.capacity_kwh, "kWh >= 0 (0: no storage)")
+    positive("facility.storage.max_power_kw", st.max_power_kw, "kW > 0 with storage")
+    positive("facility.storage.tau_s", st.tau_s, "seconds > 0")
+    require(0 < st.round_trip_efficiency <= 1, "facility.storage.round_trip_efficiency", st.round_trip_efficiency,
+            "a fraction in (0, 1]")
     return Storage(st.capacity_kwh * 3.6e6, st.max_power_kw * KW_W, st.tau_s, st.round_trip_efficiency)

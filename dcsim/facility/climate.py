@@ -97,6 +97,8 @@ def load_epw_text(path: str | None) -> tuple[str, str]:
         data = resources.files("dcsim.data").joinpath("climate", file).read_bytes()
         return gzip.decompress(data).decode("latin-1"), file
     p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"no such file, and not a shipped climate: one of {sorted(CLIMATES)}")
     raw = p.read_bytes()
     if p.suffix == ".gz":
         raw = gzip.decompress(raw)

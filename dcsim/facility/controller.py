@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from dcsim.core.runinfo import FacilityInfo
 from dcsim.core.units import KWH_J
 from dcsim.facility.climate import Climate
 from dcsim.facility.cooling import CoolingCoefficients, CoolingPlant
@@ -114,12 +115,11 @@ class Facility:
         self._grid_w: float | None = None  # smoothed grid draw (with storage)
         self._soc_j = spec.storage.capacity_j / 2 if spec.storage else 0.0
         self._last = self._snapshot()
-        rec.meta.update(
-            it_capacity_w=spec.it_capacity_w, it_nameplate_w=topology.it_nameplate_w,
-            budget_w=spec.budget_w, floor_area_m2=spec.floor_area_m2, climate=spec.climate.name,
-            cooling_technology=spec.plant.technology.name, max_inlet_temp_c=self.inlet_c[0],
-            max_gpu_temp_c=self.inlet_c[0],
+        self._info = FacilityInfo(
+            it_capacity_w=spec.it_capacity_w, it_nameplate_w=topology.it_nameplate_w, budget_w=spec.budget_w,
+            floor_area_m2=spec.floor_area_m2, max_inlet_temp_c=self.inlet_c[0], max_gpu_temp_c=self.inlet_c[0],
         )
+        rec.run_info.facility = self._info
         for fault in spec.faults:
             sim.env.process(self._fault(fault))
         sim.env.process(self._control_loop())
@@ -231,7 +231,7 @@ class Facility:
         topo, spec = self.topology, self.spec
         capex = spec.cost.capex_breakdown_per_s(topo.gpus_total, topo.num_nodes, spec.it_capacity_w,
                                                 spec.plant.technology.name)
-        self.sim.recorder.meta["capex_usd"] = {k: v * until_s for k, v in capex.items()}
+        self.sim.recorder.run_info.capex_usd = {k: v * until_s for k, v in capex.items()}
 
     # -- the control loop -----------------------------------------------------------------
     def _snapshot(self) -> dict[str, float]:
@@ -290,9 +290,9 @@ class Facility:
         for r in range(self.topology.num_racks):
             self.inlet_c[r] = self.thermal.advance(self.inlet_c[r], c.gpu_shortfall_share, dt)
             self.gpu_temp_c[r] = self.thermal.gpu_temp_c(self.inlet_c[r], self._hottest_gpu_w(r))
-        meta = self.sim.recorder.meta
-        meta["max_inlet_temp_c"] = max(meta["max_inlet_temp_c"], max(self.inlet_c))
-        meta["max_gpu_temp_c"] = max(meta["max_gpu_temp_c"], max(self.gpu_temp_c))
+        info = self._info
+        info.max_inlet_temp_c = max(info.max_inlet_temp_c, max(self.inlet_c))
+        info.max_gpu_temp_c = max(info.max_gpu_temp_c, max(self.gpu_temp_c))
         grid_w = self._grid_draw_w(d["facility"], dt)
         self.sim.recorder.record("timeseries", (
             t0, "facility", it_w, d["gpu"], d["host"], d["conversion_loss"], d["cooling"], d["facility"],

@@ -6,7 +6,9 @@ Two layers, both pure:
   water), a rear-door heat exchanger, direct-to-chip cold plates with a residual
   air-cooled share, or single-phase immersion. It sets how dense a rack may be, which
   share of the heat goes to liquid, how warm the facility water may be, and the fan and
-  pump power at the rack and in the room. ``TECHNOLOGIES`` is the registry.
+  pump power at the rack and in the room. Each technology is one YAML file in
+  ``dcsim/data/cooling/`` (every figure with its source; a user adds one through
+  ``DCSIM_CATALOGUE_PATH``, docs/extending.md); ``TECHNOLOGIES`` is the registry.
 - :class:`CoolingPlant` is the building's heat-rejection plant: chillers, an economiser
   (free cooling through a plate heat exchanger), pumps, and a condenser that is either
   an evaporative cooling tower (follows the wet bulb, uses water) or a dry cooler /
@@ -44,9 +46,22 @@ engineering estimates a user should override when they know their plant.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
 
 from dcsim.core.units import ZERO_C_K
+from dcsim.hardware.catalogue import (
+    Catalogue,
+    CatalogueFileError,
+    SpecError,
+    figure,
+    read_directory,
+    read_file,
+    text,
+)
 
 # Latent heat of vaporisation of water near 25-30 C (steam tables: 2.44 MJ/kg at 25 C).
 LATENT_HEAT_J_PER_KG = 2.45e6
@@ -55,9 +70,19 @@ CONDENSERS = ("tower", "dry")
 AIR_LOOP_DELTA_T_K = 8.0  # chilled water for CRAH coils: 8 K between supply and return (typical 6-10 K)
 
 
+class CoolingSpecError(SpecError):
+    """A ``CoolingTechnology`` value that is wrong, naming the field it is in."""
+
+
+class CoolingFileError(CatalogueFileError):
+    """A cooling-technology catalogue file that cannot be loaded; the message names file and field."""
+
+    kind = "cooling"
+
+
 @dataclass(frozen=True)
 class CoolingTechnology:
-    """What cools the rack, and what it asks of the plant (sources in ``docs/cooling.md``)."""
+    """What cools the rack, and what it asks of the plant (one file in ``dcsim/data/cooling/``)."""
 
     name: str
     max_rack_kw: float  # the most heat per rack it can remove
@@ -73,12 +98,19 @@ class CoolingTechnology:
     gpu_resistance_k_per_w: float  # GPU temperature rise above inlet/coolant per watt
     tau_s: float  # time constant of the inlet/coolant temperature
     full_shortfall_rise_k: float  # inlet/coolant rise when none of the heat is removed
+    capex_usd_per_w: float = 0.0  # capital cost of the cooling system per W of critical IT (facility/cost.py)
+    source: str = ""  # one-line summary of the sources
+    provenance: dict[str, str] = field(default_factory=dict, hash=False, compare=False)  # figure -> source
+    assumptions: tuple[str, ...] = ()  # figures no source gives (their provenance says why)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise CoolingSpecError("name", "must be a non-empty string")
         if not 0.0 <= self.liquid_fraction <= 1.0:
-            raise ValueError(f"{self.name}: liquid_fraction {self.liquid_fraction} is not in [0, 1]")
-        if self.max_rack_kw <= 0 or self.loop_delta_t_k <= 0 or self.tau_s <= 0:
-            raise ValueError(f"{self.name}: max_rack_kw, loop_delta_t_k and tau_s must be > 0")
+            raise CoolingSpecError("liquid_fraction", f"must be a share in [0, 1], got {self.liquid_fraction!r}")
+        for name in ("max_rack_kw", "loop_delta_t_k", "tau_s"):
+            if not getattr(self, name) > 0:
+                raise CoolingSpecError(name, f"must be > 0, got {getattr(self, name)!r}")
 
     @property
     def gpus_on_liquid(self) -> bool:
@@ -99,39 +131,71 @@ class CoolingTechnology:
             )
 
 
-TECHNOLOGIES: dict[str, CoolingTechnology] = {
-    # CRAH units on chilled water. 40 kW/rack is the practical ceiling of air (30-40 kW
-    # with containment); chilled water 18 C for 24-27 C inlet air (ASHRAE A1 recommended
-    # 18-27 C); CRAH EC fans ~0.04 W/W (146 cfm per kW at 12 K air rise x 0.3 W/cfm).
-    "air": CoolingTechnology(
-        name="air", max_rack_kw=40.0, liquid_fraction=0.0, supply_temp_c=18.0, air_supply_temp_c=18.0,
-        loop_delta_t_k=8.0, rack_side_share=0.0, air_side_share=0.04, server_fan_share=0.08,
-        inlet_approach_k=6.0, gpu_resistance_k_per_w=0.07, tau_s=600.0, full_shortfall_rise_k=40.0,
-    ),
-    # Active rear-door heat exchanger, room-neutral (all rack heat into the door's water):
-    # HPE/Motivair doors are rated up to 55-75 kW; water must stay above the dew point, so
-    # ~20 C supply; door EC fans (0.5-2 kW per door) plus secondary pumps ~0.02 W/W.
-    "rear_door": CoolingTechnology(
-        name="rear_door", max_rack_kw=75.0, liquid_fraction=1.0, supply_temp_c=20.0, air_supply_temp_c=18.0,
-        loop_delta_t_k=8.0, rack_side_share=0.02, air_side_share=0.04, server_fan_share=0.08,
-        inlet_approach_k=5.0, gpu_resistance_k_per_w=0.07, tau_s=480.0, full_shortfall_rise_k=40.0,
-    ),
-    # Direct-to-chip cold plates (GB200/GB300 NVL72 ~120-142 kW per rack): 80 % of the heat
-    # to liquid at ASHRAE class W32 (<= 32 C facility water), the rest to room air on
-    # chilled water; CDU pumps ~0.01-0.02 W/W of liquid heat.
-    "direct_liquid": CoolingTechnology(
-        name="direct_liquid", max_rack_kw=140.0, liquid_fraction=0.8, supply_temp_c=32.0, air_supply_temp_c=18.0,
-        loop_delta_t_k=10.0, rack_side_share=0.015, air_side_share=0.04, server_fan_share=0.02,
-        inlet_approach_k=3.0, gpu_resistance_k_per_w=0.04, tau_s=240.0, full_shortfall_rise_k=40.0,
-    ),
-    # Single-phase immersion: all heat into dielectric fluid, facility water ~35 C (between
-    # W32 and W40); pumps for the more viscous fluid ~0.02 W/W; tanks ~100-200 kW.
-    "immersion": CoolingTechnology(
-        name="immersion", max_rack_kw=150.0, liquid_fraction=1.0, supply_temp_c=35.0, air_supply_temp_c=18.0,
-        loop_delta_t_k=10.0, rack_side_share=0.02, air_side_share=0.04, server_fan_share=0.0,
-        inlet_approach_k=5.0, gpu_resistance_k_per_w=0.05, tau_s=700.0, full_shortfall_rise_k=40.0,
-    ),
+# The figures of a file (each {value, source, assumption?}, units in the key as in the
+# dataclass) and the range each may take: (low, high, low inclusive, what is allowed).
+_FIGURES: dict[str, tuple[float, float, bool, str]] = {
+    "max_rack_kw": (0.0, 2000.0, False, "kW per rack in (0, 2000]"),
+    "liquid_fraction": (0.0, 1.0, True, "a share in [0, 1]"),
+    "supply_temp_c": (0.0, 70.0, True, "degrees C in [0, 70]"),
+    "air_supply_temp_c": (0.0, 40.0, True, "degrees C in [0, 40]"),
+    "loop_delta_t_k": (0.0, 40.0, False, "kelvin in (0, 40]"),
+    "rack_side_share": (0.0, 1.0, True, "W per W in [0, 1]"),
+    "air_side_share": (0.0, 1.0, True, "W per W in [0, 1]"),
+    "server_fan_share": (0.0, 1.0, True, "W per W in [0, 1]"),
+    "inlet_approach_k": (0.0, 40.0, True, "kelvin in [0, 40]"),
+    "gpu_resistance_k_per_w": (0.0, 1.0, False, "K per W in (0, 1]"),
+    "tau_s": (0.0, 86400.0, False, "seconds in (0, 86400]"),
+    "full_shortfall_rise_k": (0.0, 200.0, False, "kelvin in (0, 200]"),
+    "capex_usd_per_w": (0.0, 100.0, True, "$ per W in [0, 100]"),
 }
+_KEYS = ("name", "source", *_FIGURES)
+
+
+def technology_from_mapping(data: Any, file: str = "<mapping>") -> CoolingTechnology:
+    """Build a ``CoolingTechnology`` from one parsed catalogue file; errors name file and field."""
+    if not isinstance(data, dict):
+        raise CoolingFileError(file, None, f"must hold a mapping of fields, got {type(data).__name__}")
+    for key in data:
+        if key not in _KEYS:
+            raise CoolingFileError(file, str(key), f"is not a cooling field; allowed: {sorted(_KEYS)}")
+    for key in _KEYS:
+        if key not in data:
+            raise CoolingFileError(file, key, "is missing")
+    kwargs: dict[str, Any] = {"name": text(file, "name", data["name"], CoolingFileError),
+                              "source": text(file, "source", data["source"], CoolingFileError)}
+    provenance: dict[str, str] = {}
+    assumptions: list[str] = []
+    for key, (low, high, low_inclusive, allowed) in _FIGURES.items():
+        _, value, src, assumed = figure(file, key, data[key], CoolingFileError)
+        if not (math.isfinite(value) and (low <= value if low_inclusive else low < value) and value <= high):
+            raise CoolingFileError(file, f"{key}.value", f"must be {allowed}, got {value!r}")
+        kwargs[key] = value
+        provenance[key] = src
+        if assumed:
+            assumptions.append(key)
+    try:
+        return CoolingTechnology(**kwargs, provenance=provenance, assumptions=tuple(assumptions))
+    except CoolingSpecError as exc:
+        raise CoolingFileError(file, exc.field, exc.problem) from None
+
+
+def load_technology_file(path: Traversable | Path | str) -> CoolingTechnology:
+    """Read one cooling-technology YAML file."""
+    return read_file(path, technology_from_mapping, CoolingFileError)
+
+
+def load_technologies(directory: Traversable | Path | str | None = None) -> dict[str, CoolingTechnology]:
+    """Read every ``*.yaml`` in ``directory`` (default: the packaged ``dcsim/data/cooling``)."""
+    return read_directory(directory, "cooling", technology_from_mapping, CoolingFileError, "cooling")
+
+
+# The registry: the packaged files plus the user's (DCSIM_CATALOGUE_PATH, docs/extending.md).
+TECHNOLOGIES: Catalogue[CoolingTechnology] = Catalogue("cooling", technology_from_mapping, CoolingFileError, "cooling")
+
+
+def technology_names() -> list[str]:
+    """Names accepted as ``facility.cooling.technology``."""
+    return sorted(TECHNOLOGIES)
 
 
 @dataclass(frozen=True)

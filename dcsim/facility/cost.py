@@ -18,18 +18,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dcsim.core.units import DAY_S, HOUR_S, KWH_J
+from dcsim.facility.cooling import TECHNOLOGIES
 from dcsim.hardware.gpus import GPUS, GpuSpec
 
 YEAR_S = 365.0 * DAY_S
 
 
 def _cooling_defaults() -> dict[str, float]:
-    # Capital cost of the cooling system per W of critical IT, by technology (keys as in
-    # dcsim.facility.cooling.TECHNOLOGIES). Assumption: ~20 % of a $10/W air-cooled build is
-    # mechanical (chillers, CRAHs, towers, piping); liquid adds CDUs, secondary loops and
-    # manifolds, immersion adds tanks and dielectric fluid. Order-of-magnitude values; replace
-    # with quotes for a real design.
-    return {"air": 2.0, "rear_door": 2.5, "direct_liquid": 2.8, "immersion": 3.0}
+    # Capital cost of the cooling system per W of critical IT, by technology: each
+    # technology's capex_usd_per_w (dcsim/data/cooling/<name>.yaml, with its source).
+    # Assumption there: ~20 % of a $10/W air-cooled build is mechanical (chillers, CRAHs,
+    # towers, piping); liquid adds CDUs, secondary loops and manifolds, immersion adds tanks
+    # and dielectric fluid. Order-of-magnitude values; replace with quotes for a real design.
+    return {name: tech.capex_usd_per_w for name, tech in TECHNOLOGIES.items()}
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class CostModel:
     # Price of one GPU: the H100-SXM catalogue entry's unless given (for_gpu gives the
     # chosen GPU's); dcsim/data/gpus/h100-sxm.yaml: $25,000-30,000 (Raymond James estimate
     # reported by Barron's and Tom's Hardware, Aug 2023; CNBC, Apr 2023 reports $25k-40k).
-    gpu_usd: float = GPUS["H100-SXM"].price_usd
+    gpu_usd: float = GPUS.packaged["H100-SXM"].price_usd
     # An 8-GPU HGX H100 server costs ~$310-320k with eight 400G NICs (Thinkmate quotation,
     # Aug 2024); minus 8 GPUs at $27.5k leaves ~$90k for CPUs, memory, NVSwitch board,
     # NICs, storage and chassis.

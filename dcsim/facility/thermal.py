@@ -47,8 +47,8 @@ from dcsim.facility.cooling import CoolingTechnology
 from dcsim.hardware.gpus import GPUS, GpuSpec
 
 # The H100-SXM catalogue entry's limits (dcsim/data/gpus/h100-sxm.yaml), for hand-built rack models.
-H100_MAX_OPERATING_C = GPUS["H100-SXM"].throttle_temp_c
-H100_SHUTDOWN_C = GPUS["H100-SXM"].shutdown_temp_c
+H100_MAX_OPERATING_C = GPUS.packaged["H100-SXM"].throttle_temp_c
+H100_SHUTDOWN_C = GPUS.packaged["H100-SXM"].shutdown_temp_c
 
 
 def advance(temp_c: float, target_c: float, dt_s: float, tau_s: float) -> float:

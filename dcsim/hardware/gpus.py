@@ -1,7 +1,9 @@
 """GPU catalogue: the datasheet and measured numbers every model in dcsim starts from.
 
-The catalogue is data: one YAML file per GPU in ``dcsim/data/gpus/``, read once at
-import into ``GPUS``. Adding a GPU is adding a file; no code changes. Every figure in a
+The catalogue is data: one YAML file per GPU in ``dcsim/data/gpus/``, read into ``GPUS``
+(with the ``gpus/`` files of the ``DCSIM_CATALOGUE_PATH`` directories, see
+``dcsim.hardware.catalogue``). Adding a GPU is adding a file; no code changes
+(docs/extending.md). Every figure in a
 file carries its provenance (the datasheet, measurement or estimate it comes from), and
 a figure no source gives is marked ``assumption: true`` with the reason in its source.
 
@@ -52,7 +54,15 @@ from pathlib import Path
 from typing import Any
 
 from dcsim.core.units import GB_B, TB_B, TFLOPS
-from dcsim.hardware.catalogue import CatalogueFileError, SpecError, read_directory, read_file
+from dcsim.hardware.catalogue import (
+    Catalogue,
+    CatalogueFileError,
+    SpecError,
+    figure,
+    read_directory,
+    read_file,
+    text,
+)
 
 # Share of TDP an idle SXM GPU draws: AcmeTrace A100 clusters, 62 W / 400 W.
 IDLE_SHARE_OF_TDP = 62.0 / 400.0
@@ -168,45 +178,13 @@ _FIELD_TO_KEY = {f: k for k, (f, _) in _FIGURES.items()} | {
     "idle_w": "idle_w", "price_source": "price_usd.source", "name": "name"}
 
 
-def _number(file: str, key: str, value: Any) -> float:
-    # YAML 1.1 (PyYAML) reads "2.5e3" without a dot as a string: accept numeric strings too.
-    if isinstance(value, bool):
-        raise GpuFileError(file, key, f"must be a number, got {value!r}")
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.replace("_", ""))
-        except ValueError:
-            pass
-    raise GpuFileError(file, key, f"must be a number, got {value!r}")
-
-
 def _text(file: str, key: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise GpuFileError(file, key, f"must be a non-empty string, got {value!r}")
-    return " ".join(value.split())
+    return text(file, key, value, GpuFileError)
 
 
 def _figure(file: str, key: str, data: Any, value_keys: tuple[str, ...] = ("value",)) -> tuple[str, float, str, bool]:
     """One figure mapping: (which value key, value, source, assumption)."""
-    allowed = (*value_keys, "source", "assumption")
-    if not isinstance(data, dict):
-        raise GpuFileError(file, key, f"must be a mapping with {' or '.join(value_keys)}, source and optionally "
-                                      f"assumption, got {data!r}")
-    for k in data:
-        if k not in allowed:
-            raise GpuFileError(file, f"{key}.{k}", f"is not a figure key; allowed: {list(allowed)}")
-    given = [k for k in value_keys if k in data]
-    if len(given) != 1:
-        raise GpuFileError(file, key, f"needs exactly one of {list(value_keys)}")
-    if "source" not in data:
-        raise GpuFileError(file, f"{key}.source", "is missing: every figure names its provenance")
-    assumption = data.get("assumption", False)
-    if not isinstance(assumption, bool):
-        raise GpuFileError(file, f"{key}.assumption", f"must be true or false, got {assumption!r}")
-    return (given[0], _number(file, f"{key}.{given[0]}", data[given[0]]), _text(file, f"{key}.source", data["source"]),
-            assumption)
+    return figure(file, key, data, GpuFileError, value_keys)
 
 
 def spec_from_mapping(data: Any, file: str = "<mapping>") -> GpuSpec:
@@ -289,7 +267,8 @@ def load_gpus(directory: Traversable | Path | str | None = None) -> dict[str, Gp
     return read_directory(directory, "gpus", spec_from_mapping, GpuFileError, "GPU")
 
 
-GPUS: dict[str, GpuSpec] = load_gpus()
+# The registry: the packaged files plus the user's (DCSIM_CATALOGUE_PATH, docs/extending.md).
+GPUS: Catalogue[GpuSpec] = Catalogue("gpus", spec_from_mapping, GpuFileError, "GPU")
 
 
 def gpu_names() -> list[str]:

@@ -1,9 +1,10 @@
 """LLM architectures: what the performance model needs to know about a model.
 
-The catalogue is data: one YAML file per model in ``dcsim/data/models/``, read once at
-import into ``MODELS``. Adding a model is adding a file; no code changes. Each file
-cites the Hugging Face ``config.json`` its architecture numbers come from and the model
-card or paper its parameter counts come from.
+The catalogue is data: one YAML file per model in ``dcsim/data/models/``, read into
+``MODELS`` (with the ``models/`` files of the ``DCSIM_CATALOGUE_PATH`` directories, see
+``dcsim.hardware.catalogue``). Adding a model is adding a file; no code changes
+(docs/extending.md). Each file cites the Hugging Face ``config.json`` its architecture
+numbers come from and the model card or paper its parameter counts come from.
 
 KV-cache bytes per token follow from the attention kind:
 
@@ -72,7 +73,7 @@ from typing import Any
 
 import numpy as np
 
-from dcsim.hardware.catalogue import CatalogueFileError, SpecError, read_directory, read_file
+from dcsim.hardware.catalogue import Catalogue, CatalogueFileError, SpecError, read_directory, read_file
 
 # Bytes one element takes in each precision a catalogue file may name. MXFP4: 4-bit
 # E2M1 elements plus one 8-bit E8M0 scale per block of 32 (OCP Microscaling Formats
@@ -482,7 +483,8 @@ def load_models(directory: Traversable | Path | str | None = None) -> dict[str, 
     return read_directory(directory, "models", spec_from_mapping, ModelFileError, "model")
 
 
-MODELS: dict[str, LlmSpec] = load_models()
+# The registry: the packaged files plus the user's (DCSIM_CATALOGUE_PATH, docs/extending.md).
+MODELS: Catalogue[LlmSpec] = Catalogue("models", spec_from_mapping, ModelFileError, "model")
 
 
 def model_names() -> list[str]:

@@ -42,6 +42,7 @@ import numpy as np
 
 from dcsim.hardware.gpus import GpuSpec
 from dcsim.hardware.models import LlmSpec
+from dcsim.hardware.network import ring_allreduce_s
 
 ACT_BYTES = 2.0  # BF16 activations exchanged by tensor-parallel all-reduce
 
@@ -195,7 +196,7 @@ def tp_comm_s(model: LlmSpec, gpu: GpuSpec, tp: int, params: InferencePerfParams
         return 0.0 * new_tokens
     size_b = new_tokens * model.hidden * ACT_BYTES
     one_way_bw = gpu.nvlink_bw_bytes_per_s / 2.0 * params.allreduce_bw_efficiency
-    per_allreduce = 2 * (tp - 1) * params.allreduce_hop_latency_s + 2.0 * (tp - 1) / tp * size_b / one_way_bw
+    per_allreduce = ring_allreduce_s(size_b, tp, one_way_bw, params.allreduce_hop_latency_s)
     return 2 * model.layers * per_allreduce
 
 
@@ -279,7 +280,7 @@ def training_step(
     flops = 6.0 * model.active_params * tokens_per_step
     compute_s = flops / (gpus * gpu.peak_bf16_flops * compute_efficiency)
     grad_bytes_per_gpu = model.params * 2.0 / (gpus / dp)
-    allreduce_s = 2.0 * (dp - 1) / dp * grad_bytes_per_gpu / network_bw_bytes_per_s_per_gpu if dp > 1 else 0.0
+    allreduce_s = ring_allreduce_s(grad_bytes_per_gpu, dp, network_bw_bytes_per_s_per_gpu)
     # The overlappable share hides behind compute only as far as compute lasts.
     hidden_s = min(comm_overlap * allreduce_s, compute_s)
     exposed_s = allreduce_s - hidden_s

@@ -17,7 +17,10 @@ GPU's fit carried over a physical argument the file states (H200: the H100 die w
 HBM3e). ``uncalibrated``: no measurement of the engine on that GPU exists; the constants
 of a named measured GPU are applied to this GPU's datasheet figures, and a run that uses
 it says so in its summary. A GPU with no file for an engine is an error naming the
-engines and GPUs that exist.
+engines and GPUs that exist. A GPU added through ``DCSIM_CATALOGUE_PATH`` (docs/extending.md)
+either brings a profile file, ``<dir>/calibration/<engine>/<gpu>.yaml``, or says
+``uncalibrated`` for the engine in its catalogue entry and runs on the ``H100-SXM`` fit
+applied to its own datasheet figures, with the run's summary saying so.
 
 Engines: ``vllm-0.11`` (the default; ML.ENERGY Benchmark v3, vLLM 0.11.1, 2025) and
 ``splitwise-2023`` (Splitwise's 2023 measurements, Patel et al., ISCA 2024), so an old
@@ -29,14 +32,20 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, fields
 from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from dcsim.hardware.gpus import GpuSpec
+from dcsim.hardware.catalogue import CATALOGUE_PATH_ENV, catalogue_path, user_directories
+from dcsim.hardware.gpus import GPUS, GpuSpec
 from dcsim.hardware.performance import InferencePerfParams
 
 DEFAULT_ENGINE = "vllm-0.11"
+# The measured GPU whose constants a user GPU without a profile file of its own is given
+# (its catalogue entry saying ``uncalibrated`` for the engine), as the shipped MI300X profiles are.
+REFERENCE_GPU = "H100-SXM"
 STATUSES = ("measured", "derived", "uncalibrated")
 POWER_KEYS = ("static_w", "compute_weight", "memory_weight", "overhead_weight")
 _PERF_KEYS = tuple(f.name for f in fields(InferencePerfParams))
@@ -72,9 +81,28 @@ def engines() -> list[str]:
     return sorted(p.name for p in _root().iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
 
 
+def _user_profile(engine: str, gpu: str) -> Path | None:
+    """``<dir>/calibration/<engine>/<gpu>.yaml`` of the first ``DCSIM_CATALOGUE_PATH`` directory that has it."""
+    for d in user_directories("calibration"):
+        if (d / engine / f"{gpu}.yaml").is_file():
+            return d / engine / f"{gpu}.yaml"
+    return None
+
+
+def _carried_gpus(engine: str) -> list[str]:
+    """User GPUs (``DCSIM_CATALOGUE_PATH``) whose entry says ``uncalibrated`` for ``engine``: the
+    reference GPU's profile applies to them without a file of their own."""
+    return [name for name, g in GPUS.items()
+            if name not in GPUS.packaged and g.calibration.get(engine) == "uncalibrated"]
+
+
 def profile_gpus(engine: str) -> list[str]:
-    """GPUs that have a profile file for ``engine``."""
-    return sorted(p.name[:-5] for p in _root().joinpath(engine).iterdir() if p.name.endswith(".yaml"))
+    """GPUs that have a profile for ``engine``: a shipped or user file, or a user GPU carried
+    from :data:`REFERENCE_GPU`."""
+    shipped = {p.name[:-5] for p in _root().joinpath(engine).iterdir() if p.name.endswith(".yaml")}
+    user = {p.name[:-5] for d in user_directories("calibration") if (d / engine).is_dir()
+            for p in (d / engine).iterdir() if p.name.endswith(".yaml")}
+    return sorted(shipped | user | set(_carried_gpus(engine)))
 
 
 def parse_profile(data: Any, file: str) -> EngineProfile:
@@ -102,17 +130,36 @@ def parse_profile(data: Any, file: str) -> EngineProfile:
                          params, {k: (None if v is None else float(v)) for k, v in power.items()})
 
 
-@functools.cache
 def load_profile(gpu: str, engine: str | None = None) -> EngineProfile:
-    """The profile of ``engine`` (default :data:`DEFAULT_ENGINE`) on ``gpu``."""
-    engine = engine or DEFAULT_ENGINE
+    """The profile of ``engine`` (default :data:`DEFAULT_ENGINE`) on ``gpu``.
+
+    Looked for as the shipped file, then as ``<dir>/calibration/<engine>/<gpu>.yaml`` in the
+    ``DCSIM_CATALOGUE_PATH`` directories; a user GPU whose catalogue entry says
+    ``uncalibrated`` for the engine and has no file gets :data:`REFERENCE_GPU`'s constants
+    on its own datasheet figures (as the shipped uncalibrated profiles do), and says so.
+    """
+    return _load_profile(gpu, engine or DEFAULT_ENGINE, catalogue_path())
+
+
+@functools.cache
+def _load_profile(gpu: str, engine: str, catalogue: tuple[str, ...]) -> EngineProfile:
+    # ``catalogue`` (the DCSIM_CATALOGUE_PATH of the call) is part of the cache key only.
     if engine not in engines():
         raise ProfileError(f"engine profile {engine!r} does not exist; one of {engines()}")
-    path = _root().joinpath(engine, f"{gpu}.yaml")
-    if not path.is_file():
+    shipped = _root().joinpath(engine, f"{gpu}.yaml")
+    path: Traversable | Path | None = shipped if shipped.is_file() else _user_profile(engine, gpu)
+    file = f"{engine}/{gpu}.yaml" if path is shipped else str(path)
+    if path is None:
+        if gpu in _carried_gpus(engine):
+            ref = _load_profile(REFERENCE_GPU, engine, catalogue)
+            basis = (f"no measurement of {engine} on {gpu} (a user catalogue GPU with no profile file): the "
+                     f"{REFERENCE_GPU} fit applied to the {gpu} datasheet figures")
+            return EngineProfile(engine, gpu, "uncalibrated", basis, ref.perf,
+                                 carried_power(ref.power, GPUS[REFERENCE_GPU], GPUS[gpu]))
         raise ProfileError(f"engine profile {engine!r} has no calibration for GPU {gpu!r}; "
-                           f"it has {profile_gpus(engine)}")
-    file = f"{engine}/{gpu}.yaml"
+                           f"it has {profile_gpus(engine)} (a GPU of your own gets one with "
+                           f"'calibration: {{{engine}: uncalibrated}}' in its file, or a profile "
+                           f"<dir>/calibration/{engine}/{gpu}.yaml in {CATALOGUE_PATH_ENV})")
     prof = parse_profile(yaml.safe_load(path.read_text(encoding="utf-8")), file)
     if prof.engine != engine or prof.gpu != gpu:
         raise ProfileError(f"profile {file}: names engine {prof.engine!r} and GPU {prof.gpu!r}, not its own path")

@@ -19,6 +19,7 @@ from typing import Literal
 from dcsim.core.units import HOUR_S
 from dcsim.hardware.gpus import GpuSpec
 from dcsim.hardware.models import LlmSpec
+from dcsim.hardware.network import all_gather_s, ring_allreduce_s
 
 ACT_BYTES = 2.0  # BF16 activations
 GRAD_BYTES = 2.0  # BF16 gradients
@@ -171,11 +172,6 @@ class StepBreakdown:
     model_flops: float  # per step, all GPUs
 
 
-def ring_allreduce_s(bytes_: float, ranks: int, bytes_per_s: float) -> float:
-    """Bandwidth term of a ring all-reduce (= reduce-scatter + all-gather): 2 (n-1)/n x size / bw."""
-    return 0.0 if ranks <= 1 else 2.0 * (ranks - 1) / ranks * bytes_ / bytes_per_s
-
-
 def step_time(
     model: LlmSpec,
     gpu: GpuSpec,
@@ -250,9 +246,11 @@ def step_time(
     if par.cp > 1:
         # K and V of this rank's tokens, for its TP share of the KV heads.
         kv_bytes = 2.0 * mb_tokens_per_gpu * model.kv_heads * model.head_dim * ACT_BYTES / min(par.tp, model.kv_heads)
-        gather_s = (par.cp - 1) * kv_bytes / scaleout_bytes_per_s_per_gpu  # all-gather / reduce-scatter: (n-1)/n of n x piece
         # forward all-gather, backward all-gather again + reduce-scatter of dK, dV
         # (Dubey et al. 2024, sec. 3.3.2: all-gather based CP); full recompute gathers once more.
+        # Each rank's K and V are one shard of the gathered sequence; a ring all-gather and a
+        # ring reduce-scatter of that shard cost the same, (cp - 1) x shard / bw (dcsim.hardware.network).
+        gather_s = all_gather_s(kv_bytes, par.cp, scaleout_bytes_per_s_per_gpu)
         passes = 4 if full_recompute else 3
         cp_comm_s = layers_per_rank * m * passes * gather_s
 

@@ -1,34 +1,39 @@
 """Sweeps (Hydra multiruns): failure records, resuming complete runs, the summary table.
 
 Every run of a sweep ends with one of two files in its directory: ``summary.json``
-(complete, written last by :func:`dcsim.io.writer.write_run`) or ``error.json`` (the
-run was refused or failed: :func:`error_record`). Rerunning the same sweep into the same
+(written last by :func:`dcsim.io.writer.write_run`; the run is complete when it says so
+and every file it lists is there: :func:`dcsim.io.reader.check_run`) or ``error.json``
+(the run was refused or failed: :func:`error_record`). Rerunning the same sweep into the same
 sweep directory reuses a run whose ``summary.json`` carries the same overrides and dcsim
 version (:func:`reusable_summary`) and runs the rest again.
 
-At the end of a sweep :class:`SweepSummary` (a Hydra callback, registered in
-``conf/config.yaml``) prints one row per run and writes ``sweep_summary.csv`` in the
-sweep directory. How to use all this: docs/sweeps.md.
+At the end of a sweep :func:`finish_sweep` (called by the CLI's Hydra callback,
+``dcsim.cli.SweepSummary``, registered in ``conf/config.yaml``) prints one row per run
+and writes ``sweep_summary.csv`` in the sweep directory. Nothing here imports Hydra: the
+runs a sweep asked for come expanded (``dcsim.config.sweep.expand_sweep``). How to use
+all this: docs/sweeps.md.
 """
 
 from __future__ import annotations
 
 import csv
+import ctypes
 import io
 import json
 import math
 import os
+import signal
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
-
-from dcsim.io.writer import ERROR, SUMMARY, atomic_write_bytes
+from dcsim.io.reader import check_run, complete_summary
+from dcsim.io.writer import ERROR, SUMMARY, atomic_write_bytes, clear_run_dir
 
 SWEEP_SUMMARY = "sweep_summary.csv"
 OVERRIDES_YAML = Path(".hydra") / "overrides.yaml"  # written by Hydra when each run starts
@@ -46,23 +51,6 @@ KPIS: tuple[tuple[str, str, str], ...] = (
     ("slo_attainment", "SLO %", "%"),
     ("jobs_completed", "jobs done", "d"),
 )
-
-
-def expand_sweep(overrides: Sequence[str]) -> list[list[str]]:
-    """The override list of every run of a sweep, in Hydra's job order (job num = index).
-
-    ``glob(...)`` over a config group's options needs Hydra initialised (inside a Hydra
-    run or an ``initialize_config_module`` block); every other sweep syntax works anywhere.
-    """
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    gh = GlobalHydra.instance()
-    parser = OverridesParser.create(config_loader=gh.config_loader() if gh.is_initialized() else None)
-    parsed = parser.parse_overrides(list(overrides))
-    batches = BasicSweeper.split_arguments(parsed, max_batch_size=None)
-    return [list(run) for batch in batches for run in batch]
 
 
 # --------------------------------------------------------------------------- failures
@@ -102,9 +90,10 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def reusable_summary(run_dir: str | Path, overrides: Sequence[str], dcsim_version: str) -> dict[str, Any] | None:
-    """The run's summary if ``run_dir`` holds a complete run of these overrides made by this
-    dcsim version (so rerunning it would give the same result), else None."""
-    summary = _read_json(Path(run_dir) / SUMMARY)
+    """The run's summary if ``run_dir`` holds a complete run (``dcsim.io.reader.check_run``)
+    of these overrides made by this dcsim version (so rerunning it would give the same
+    result), else None."""
+    summary = complete_summary(run_dir)
     if summary is None:
         return None
     if summary.get("overrides") != list(overrides) or summary.get("dcsim_version") != dcsim_version:
@@ -114,15 +103,10 @@ def reusable_summary(run_dir: str | Path, overrides: Sequence[str], dcsim_versio
 
 def clear_for_rerun(run_dir: str | Path) -> bool:
     """Before running again in ``run_dir`` (when :func:`reusable_summary` found nothing to
-    reuse), remove what a previous run left that would make it look finished: its
-    error.json, and a summary.json of other overrides or another dcsim version. Returns
-    True if a complete run was removed."""
-    d = Path(run_dir)
-    (d / ERROR).unlink(missing_ok=True)
-    if (d / SUMMARY).is_file():
-        (d / SUMMARY).unlink()
-        return True
-    return False
+    reuse), remove every output a previous run left (``dcsim.io.writer.clear_run_dir``:
+    its summary.json first, its tables, error.json, stale temporary files). Returns True
+    if a run's summary.json was removed."""
+    return SUMMARY in clear_run_dir(run_dir)
 
 
 # --------------------------------------------------------------------------- the table
@@ -192,7 +176,8 @@ def collect(sweep_dir: str | Path, runs: Sequence[Sequence[str]], written: bool 
                                error=None if not written else "no run directory: the run never started"))
             continue
         d, started = where
-        summary = _read_json(d / SUMMARY)
+        check = check_run(d)
+        summary = check.summary if check.complete else None
         if summary is not None and summary.get("overrides", overrides) == overrides:
             skipped = started is not None and (d / SUMMARY).stat().st_mtime < started
             rows.append(RunRow(num, overrides, SKIPPED if skipped else OK, d, summary))
@@ -202,7 +187,9 @@ def collect(sweep_dir: str | Path, runs: Sequence[Sequence[str]], written: bool 
             status = str(record["status"]) if record.get("status") in (REFUSED, FAILED) else FAILED
             rows.append(RunRow(num, overrides, status, d, error=str(record.get("error", ""))))
         elif written:
-            rows.append(RunRow(num, overrides, FAILED, d, error=f"no {SUMMARY} or {ERROR} in {d}: the run did not finish"))
+            why = f"no {SUMMARY} or {ERROR} in {d}" if check.summary is None and not (d / SUMMARY).exists() \
+                else f"{d}: {check.reason}"
+            rows.append(RunRow(num, overrides, FAILED, d, error=f"{why}: the run did not finish"))
         else:
             rows.append(RunRow(num, overrides, NOT_WRITTEN, d))
     return rows
@@ -288,25 +275,73 @@ def failures(rows: Iterable[RunRow]) -> int:
     return sum(r.status == FAILED for r in rows)
 
 
-# --------------------------------------------------------------------------- the callback
-
-# The rows of the last sweep this process ran (read by the CLI for its exit status).
-last_sweep: list[RunRow] | None = None
+# --------------------------------------------------------------------------- the end of a sweep
 
 
-class SweepSummary(Callback):
-    """Hydra callback: after a multirun, print the sweep summary and write sweep_summary.csv."""
+def finish_sweep(sweep_dir: str | Path, runs: Sequence[Sequence[str]], written: bool = True) -> list[RunRow]:
+    """After a sweep: print the table of every requested run and write sweep_summary.csv
+    in ``sweep_dir`` (a line on stderr if it cannot be written); return the rows."""
+    sweep_dir = Path(sweep_dir)
+    rows = collect(sweep_dir, runs, written=written)
+    print(format_table(rows, sweep_dir), flush=True)
+    try:
+        atomic_write_bytes(sweep_dir / SWEEP_SUMMARY, csv_text(rows).encode())
+    except OSError as e:
+        print(f"dcsim: could not write {sweep_dir / SWEEP_SUMMARY}: {one_line(e)}", file=sys.stderr)
+    return rows
 
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        global last_sweep
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        params = OmegaConf.select(config, "hydra.sweeper.params") or {}
-        requested = [f"{k}={v}" for k, v in params.items()] + [str(o) for o in config.hydra.overrides.task]
-        written = bool(OmegaConf.select(config, "output.write", default=True))
-        rows = collect(sweep_dir, expand_sweep(requested), written=written)
-        last_sweep = rows
-        print(format_table(rows, sweep_dir), flush=True)
+
+# --------------------------------------------------------------------------- workers and Ctrl-C
+
+# How often a sweep's worker process checks that the sweep's main process is still there.
+PARENT_POLL_S = 0.1
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_watched_parent: int | None = None  # the parent this worker process already watches
+
+
+def die_with_parent(parent_pid: int) -> bool:
+    """In a launcher's worker process (a direct child of the sweep's main process
+    ``parent_pid``): make the process exit as soon as that parent is gone, so that after
+    the sweep's main process is killed no worker goes on running and writing into the
+    sweep directory. Also leaves Ctrl-C (SIGINT, sent to the whole process group) to the
+    parent, which stops the sweep and kills its workers itself.
+
+    On Linux the kernel sends SIGKILL when the parent dies (``PR_SET_PDEATHSIG``; the
+    joblib/loky pool starts its workers from the parent's main thread, and the manager
+    thread that may replace one lives as long as the pool); everywhere, a daemon thread
+    checks ``os.getppid()`` every :data:`PARENT_POLL_S`. Returns False (and does nothing)
+    in a process that is not a direct child of ``parent_pid`` (the parent itself, a Ray or
+    Slurm worker, which their own launchers supervise).
+    """
+    global _watched_parent
+    if os.getpid() == parent_pid or os.getppid() != parent_pid:
+        return False
+    if _watched_parent == parent_pid:
+        return True
+    if threading.current_thread() is threading.main_thread():  # signal handlers can only be set there
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
         try:
-            atomic_write_bytes(sweep_dir / SWEEP_SUMMARY, csv_text(rows).encode())
-        except OSError as e:
-            print(f"dcsim: could not write {sweep_dir / SWEEP_SUMMARY}: {one_line(e)}", file=sys.stderr)
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no libc prctl: the thread below still watches
+            pass
+    if os.getppid() != parent_pid:  # the parent died before the kernel was told to watch it
+        os._exit(1)
+    threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), name="dcsim-parent-watch", daemon=True).start()
+    _watched_parent = parent_pid
+    return True
+
+
+def _exit_when_orphaned(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)  # at once: no cleanup that could write into the sweep directory
+
+
+def interrupted_line(sweep_dir: str | Path, runs: Sequence[Sequence[str]]) -> str:
+    """The one line a sweep stopped by Ctrl-C ends with: how many of its runs finished
+    (complete, kept; the others are incomplete and run again when the sweep is rerun)."""
+    rows = collect(sweep_dir, runs)
+    finished = sum(r.status in (OK, SKIPPED) for r in rows)
+    where = f"kept in {sweep_dir}" if finished else f"in {sweep_dir}"
+    return f"interrupted: {finished} of {len(rows)} runs finished, {where}"

@@ -1,23 +1,78 @@
-"""KPI definitions. Each is defined, with its formula and unit, in docs/metrics.md.
+"""The KPIs of a run, computed from its record tables, energy ledger and run-info record.
 
-Keys carry their unit: ``_j`` joules, ``_w`` watts, ``_s`` seconds; dimensionless
-ratios (``pue``, ``gpu_utilisation``) have none.
+Each KPI's unit, label, format and definition is registered in ``dcsim.metrics.registry``
+(docs/metrics.md is generated from it). Keys carry their unit: ``_j`` joules, ``_w``
+watts, ``_s`` seconds; dimensionless ratios (``pue``, ``gpu_utilisation``) have none.
+Computed with numpy on the record tables' columns (pandas is for
+``dcsim.metrics.frames``); sums and means skip NaN, as the tidy frames' would.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+from dcsim.core.runinfo import RunInfo, ServiceInfo, ServiceTotals
+from dcsim.metrics import registry
 
 if TYPE_CHECKING:
     from dcsim.metrics.results import Results
+    from dcsim.metrics.table import Table
 
 
-def _pct(values: pd.Series, q: float) -> float:
-    v = values.dropna().to_numpy()
+class _Rows:
+    """Some rows of a record table (all, or those a mask selects), column by column."""
+
+    def __init__(self, table: Table, mask: np.ndarray | None = None) -> None:
+        self._table = table
+        self._mask = mask
+        self._cols: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        col = self._cols.get(name)
+        if col is None:
+            col = self._table.column(name)
+            if self._mask is not None:
+                col = col[self._mask]
+            self._cols[name] = col
+        return col
+
+    def __len__(self) -> int:
+        return len(self._table) if self._mask is None else int(self._mask.sum())
+
+    def where(self, mask: np.ndarray) -> _Rows:
+        """The rows of these where ``mask`` (one value per row of these) is true."""
+        if self._mask is None:
+            return _Rows(self._table, mask)
+        full = self._mask.copy()
+        full[full] = mask
+        return _Rows(self._table, full)
+
+
+def _sum(values: np.ndarray) -> float:
+    """Sum, NaN skipped (0.0 when empty)."""
+    return float(np.nansum(values))
+
+
+def _mean(values: np.ndarray) -> float:
+    """Mean, NaN skipped (NaN when nothing is left): the sum with NaN as 0 over the count."""
+    count = int((~np.isnan(values)).sum())
+    return float(np.nansum(values) / count) if count else math.nan
+
+
+def _max(values: np.ndarray) -> float:
+    """Maximum, NaN skipped (NaN when nothing is left)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: NaN is the answer
+        return float(np.nanmax(values)) if len(values) else math.nan
+
+
+def _pct(values: np.ndarray, q: float) -> float:
+    v = values[~np.isnan(values)]
     return float(np.percentile(v, q)) if len(v) else math.nan
 
 
@@ -27,17 +82,17 @@ def _ratio(num: float, den: float) -> float:
 
 def summarise(results: Results) -> dict[str, Any]:
     """Headline KPIs of one run (see docs/metrics.md for each definition)."""
-    f = results.frames()
+    tables = results.tables
     e = results.energy_j
-    meta = results.meta
+    info = results.run_info
     duration_s = results.until_s
-    gpus_total = meta.get("gpus_total", 0)
+    gpus_total = info.gpus_total
     it_j = e["gpu"] + e["host"]
     out: dict[str, Any] = {
         "seed": results.seed,
         "duration_s": duration_s,
         "gpus_total": gpus_total,
-        **meta.get("described", {}),
+        **info.scenario.described,
         "gpu_utilisation": _ratio(results.monitor_means.get("gpus_busy", 0.0), gpus_total),
         "gpu_allocation": _ratio(results.monitor_means.get("gpus_allocated", 0.0), gpus_total),
         "gpu_energy_j": e["gpu"],
@@ -50,19 +105,25 @@ def summarise(results: Results) -> dict[str, Any]:
         "it_power_mean_w": it_j / duration_s,
         "facility_power_mean_w": e["facility"] / duration_s,
     }
-    out.update(_facility_kpis(f["timeseries"], results, it_j))
-    out.update(_inference_kpis(f["requests"], f["services"], meta, e, duration_s))
-    out.update(_cost_kpis(out, meta, duration_s))
-    out.update(_training_kpis(f["jobs"], out))
-    out.update(_flops_kpis(f["jobs"], meta, out, duration_s))
-    out["jobs_dropped_too_large"] = int(meta.get("trace_jobs_dropped", 0))
+    jobs = _Rows(tables["jobs"])
+    out.update(_facility_kpis(_Rows(tables["timeseries"]), results, it_j))
+    inference = _inference_totals(info.services)
+    out.update(_inference_kpis(_Rows(tables["requests"]), _Rows(tables["services"]), info.services, inference, e,
+                               duration_s))
+    out.update(_cost_kpis(out, info, inference, duration_s))
+    out.update(_training_kpis(jobs, out))
+    out.update(_flops_kpis(jobs, info, inference, out, duration_s))
+    out["jobs_dropped_too_large"] = info.scenario.trace_jobs_dropped
     out["events_processed"] = results.events_processed
+    for k in registry.derived_kpis():
+        assert k.compute is not None
+        out[k.key] = k.compute(out)
     return out
 
 
-def _weighted_median(values: pd.Series, weights: pd.Series) -> float:
-    ok = values.notna() & (weights > 0)
-    v, w = values[ok].to_numpy(), weights[ok].to_numpy()
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    ok = ~np.isnan(values) & (weights > 0)
+    v, w = values[ok], weights[ok]
     if not len(v):
         return math.nan
     order = np.argsort(v)
@@ -70,13 +131,13 @@ def _weighted_median(values: pd.Series, weights: pd.Series) -> float:
     return float(v[order][np.searchsorted(cum, 0.5 * cum[-1])])
 
 
-def _slo_kpis(req: pd.DataFrame, services: dict, duration_s: float) -> dict[str, Any]:
+def _slo_kpis(req: _Rows, services: dict[str, ServiceInfo], duration_s: float) -> dict[str, Any]:
     """SLO attainment and goodput over requests whose fate is known (completed or dropped)."""
-    decided = req[req["status"].isin(["completed", "dropped"])]
-    met = pd.Series(False, index=decided.index)
+    decided = req.where((req["status"] == "completed") | (req["status"] == "dropped"))
+    met = np.zeros(len(decided), dtype=bool)
     has_slo = False
     for name, info in services.items():
-        ttft_slo, tpot_slo = info.get("slo_ttft_s"), info.get("slo_tpot_s")
+        ttft_slo, tpot_slo = info.slo_ttft_s, info.slo_tpot_s
         if ttft_slo is None and tpot_slo is None:
             continue
         has_slo = True
@@ -85,12 +146,12 @@ def _slo_kpis(req: pd.DataFrame, services: dict, duration_s: float) -> dict[str,
         if ttft_slo is not None:
             ok &= decided["ttft_s"] <= ttft_slo
         if tpot_slo is not None:
-            ok &= decided["tpot_s"].isna() | (decided["tpot_s"] <= tpot_slo)
+            ok &= np.isnan(decided["tpot_s"]) | (decided["tpot_s"] <= tpot_slo)
         met |= rows & ok
     if not has_slo:
         return {"slo_attainment": math.nan, "goodput_requests_per_s": math.nan}
-    slo_rows = decided["service"].isin([n for n, i in services.items()
-                                        if i.get("slo_ttft_s") is not None or i.get("slo_tpot_s") is not None])
+    with_slo = {n for n, i in services.items() if i.slo_ttft_s is not None or i.slo_tpot_s is not None}
+    slo_rows = np.array([name in with_slo for name in decided["service"]], dtype=bool)
     return {
         "slo_attainment": _ratio(float(met.sum()), float(slo_rows.sum())),
         "goodput_requests_per_s": float(met.sum()) / duration_s,
@@ -103,67 +164,72 @@ def _slo_kpis(req: pd.DataFrame, services: dict, duration_s: float) -> dict[str,
 BOILER_EFFICIENCY = 0.9
 
 
-def _facility_kpis(ts: pd.DataFrame, results: Results, it_j: float) -> dict[str, Any]:
+def _facility_kpis(ts: _Rows, results: Results, it_j: float) -> dict[str, Any]:
     """Cooling by component, water, carbon, heat reuse, temperatures, density and headroom."""
-    meta = results.meta
-    fac = ts[ts["component"] == "facility"]
+    fi = results.run_info.facility
+    component = ts["component"]
+    fac = ts.where(component == "facility")
     dt = fac["interval_s"]
-    gpus = meta.get("gpus_total", 0)
-    nameplate_w = meta.get("it_nameplate_w", math.nan)
-    capacity_w = meta.get("it_capacity_w", math.nan)
-    peak_it_w = float(fac["it_power_w"].max()) if len(fac) else math.nan
-    peak_fac_w = float(fac["facility_power_w"].max()) if len(fac) else math.nan
-    water_l = float(fac["water_l"].sum())
-    reuse_j = float((fac["reusable_heat_w"] * dt).sum())
-    racks = ts[ts["component"].str.startswith("rack/")]
-    n_racks = racks["component"].nunique()
-    def swing(values: pd.Series) -> float:
-        v = values.dropna().to_numpy()
+    gpus = results.run_info.gpus_total
+    nameplate_w = fi.it_nameplate_w
+    capacity_w = fi.it_capacity_w
+    peak_it_w = _max(fac["it_power_w"])
+    peak_fac_w = _max(fac["facility_power_w"])
+    water_l = _sum(fac["water_l"])
+    reuse_j = _sum(fac["reusable_heat_w"] * dt)
+    rack_names = sorted({c for c in component if c.startswith("rack/")})
+    n_racks = len(rack_names)
+    code = {name: i for i, name in enumerate(rack_names)}
+    rack_of_row = np.array([code.get(c, -1) for c in component], dtype=np.int64)
+    it_power_w = ts["it_power_w"]
+
+    def swing(values: np.ndarray) -> float:
+        v = values[~np.isnan(values)]
         return float(np.percentile(v, 95) - np.percentile(v, 5)) if len(v) else math.nan
 
-    rack_swing = max((swing(g["it_power_w"]) for _, g in racks.groupby("component")), default=math.nan)
+    rack_swing = max((swing(it_power_w[rack_of_row == i]) for i in range(n_racks)), default=math.nan)
     return {
-        "grid_energy_j": float((fac["grid_power_w"] * dt).sum()),
+        "grid_energy_j": _sum(fac["grid_power_w"] * dt),
         "power_swing_rack_w": rack_swing,
         "power_swing_it_w": swing(fac["it_power_w"]),
         "power_swing_facility_w": swing(fac["facility_power_w"]),
         "power_swing_grid_w": swing(fac["grid_power_w"]),
-        "chiller_energy_j": float((fac["chiller_power_w"] * dt).sum()),
-        "heat_rejection_energy_j": float((fac["heat_rejection_power_w"] * dt).sum()),
-        "pumps_energy_j": float((fac["pumps_power_w"] * dt).sum()),
-        "air_energy_j": float((fac["air_power_w"] * dt).sum()),
-        "economiser_share": _ratio(float((fac["economiser_share"] * dt).sum()), float(dt.sum())),
+        "chiller_energy_j": _sum(fac["chiller_power_w"] * dt),
+        "heat_rejection_energy_j": _sum(fac["heat_rejection_power_w"] * dt),
+        "pumps_energy_j": _sum(fac["pumps_power_w"] * dt),
+        "air_energy_j": _sum(fac["air_power_w"] * dt),
+        "economiser_share": _ratio(_sum(fac["economiser_share"] * dt), _sum(dt)),
         "water_l": water_l,
         "wue_l_per_kwh": _ratio(water_l, it_j / 3.6e6),
-        "carbon_kg": float(fac["carbon_kg"].sum()),
-        "energy_cost_usd": float(fac["energy_cost_usd"].sum()),
+        "carbon_kg": _sum(fac["carbon_kg"]),
+        "energy_cost_usd": _sum(fac["energy_cost_usd"]),
         "heat_reuse_energy_j": reuse_j,
         "avoided_heating_energy_j": reuse_j / BOILER_EFFICIENCY,
-        "max_inlet_temp_c": meta.get("max_inlet_temp_c", math.nan),
-        "max_gpu_temp_c": meta.get("max_gpu_temp_c", math.nan),
+        "max_inlet_temp_c": fi.max_inlet_temp_c,
+        "max_gpu_temp_c": fi.max_gpu_temp_c,
         "throttled_gpu_hours": results.monitor_means.get("gpus_capped", 0.0) * results.until_s / 3600.0,
         "thermally_throttled_gpu_hours":
             results.monitor_means.get("gpus_thermally_throttled", 0.0) * results.until_s / 3600.0,
         "it_nameplate_w": nameplate_w,
         "it_capacity_w": capacity_w,
         "oversubscription_ratio": _ratio(nameplate_w, capacity_w),
-        "budget_w": meta.get("budget_w"),
+        "budget_w": fi.budget_w,
         "peak_it_power_w": peak_it_w,
         "peak_facility_power_w": peak_fac_w,
         "stranded_power_w": capacity_w - peak_it_w,
         "rack_nameplate_w": _ratio(nameplate_w, n_racks) if n_racks else math.nan,
         "gpus_per_it_mw": _ratio(gpus, nameplate_w / 1e6),
         "gpus_per_facility_mw": _ratio(gpus, peak_fac_w / 1e6),
-        "it_mw_per_m2": _ratio(nameplate_w / 1e6, meta.get("floor_area_m2", math.nan)),
+        "it_mw_per_m2": _ratio(nameplate_w / 1e6, fi.floor_area_m2),
     }
 
 
-def _cost_kpis(out: dict[str, Any], meta: dict, duration_s: float) -> dict[str, Any]:
+def _cost_kpis(out: dict[str, Any], info: RunInfo, inference: _Inference, duration_s: float) -> dict[str, Any]:
     """Capital (amortised over the run) plus energy cost; inference's share by GPU-time."""
-    capex = meta.get("capex_usd", {})
+    capex = info.capex_usd
     total = sum(capex.values()) + out["energy_cost_usd"]
     gpus = out["gpus_total"]
-    inference_share = _ratio(meta.get("inference_gpu_s", 0.0), gpus * duration_s)
+    inference_share = _ratio(inference.gpu_s, gpus * duration_s)
     tokens = out["output_tokens"]
     res = {f"capex_{k.removesuffix('_usd')}_usd": v for k, v in capex.items()}
     res.update(
@@ -176,15 +242,16 @@ def _cost_kpis(out: dict[str, Any], meta: dict, duration_s: float) -> dict[str, 
     return res
 
 
-def _flops_kpis(jobs: pd.DataFrame, meta: dict, out: dict[str, Any], duration_s: float) -> dict[str, Any]:
+def _flops_kpis(jobs: _Rows, info: RunInfo, inference_totals: _Inference, out: dict[str, Any],
+                duration_s: float) -> dict[str, Any]:
     """Model FLOPs done against the peak the GPUs offer, and what a FLOP costs."""
-    gpu_peak = meta.get("gpu_peak_flops_per_s", math.nan)
+    gpu_peak = info.scenario.gpu_peak_flops_per_s
     peak = out["gpus_total"] * gpu_peak
     # a job's model FLOPs per step are mfu x step time x GPUs x peak (mfu is of the step
     # time it reports); trace jobs have no model, so no FLOPs (their mfu is NaN)
-    per_step = (jobs["mfu"] * jobs["step_time_s"] * jobs["gpus"] * gpu_peak).fillna(0.0)
-    training = float((jobs["steps_done"] * per_step).sum())
-    inference = float(meta.get("inference_model_flops", 0.0))
+    per_step = np.nan_to_num(jobs["mfu"] * jobs["step_time_s"] * jobs["gpus"] * gpu_peak, nan=0.0)
+    training = _sum(jobs["steps_done"] * per_step)
+    inference = inference_totals.model_flops
     model = training + inference
     peak_pflops_hours = peak / 1e15 * duration_s / 3600.0
     return {
@@ -209,12 +276,56 @@ def _itl_kpis(logs: list) -> dict[str, float]:
     return {f"itl_p{q}_s": v for q, v in zip(ITL_PERCENTILES, gaps.percentiles(list(ITL_PERCENTILES)))}
 
 
-def _inference_kpis(req: pd.DataFrame, fluid: pd.DataFrame, meta: dict, e: dict, duration_s: float) -> dict[str, Any]:
-    done = req[req["status"] == "completed"]
-    itl = {name: _itl_kpis([log]) for name, log in meta.get("itl", {}).items()}
-    pooled = next(iter(itl.values())) if len(itl) == 1 else _itl_kpis(list(meta.get("itl", {}).values()))
-    tokens = int(meta.get("inference_output_tokens", 0))
-    gpu_j = float(meta.get("inference_gpu_energy_j", 0.0))
+@dataclass(frozen=True)
+class _Inference:
+    """The services' totals, added up in the order the services were built."""
+
+    output_tokens: int
+    gpu_s: float
+    gpu_energy_j: float
+    model_flops: float
+    preemptions: int  # request fidelity (fluid does not model preemption)
+    itl: dict[str, Any]  # every inter-token gap (TokenGaps) of each request-fidelity service
+
+
+def _inference_totals(services: dict[str, ServiceInfo]) -> _Inference:
+    tokens, preemptions, gpu_s, gpu_j, flops = 0, 0, 0.0, 0.0, 0.0
+    itl = {}
+    for name, info in services.items():
+        t = info.final(name)
+        tokens += int(round(t.output_tokens))
+        gpu_s += t.gpu_s
+        gpu_j += t.gpu_energy_j
+        flops += t.model_flops
+        if t.preemptions is not None:
+            preemptions += t.preemptions
+        if t.itl is not None:
+            itl[name] = t.itl
+    return _Inference(tokens, gpu_s, gpu_j, flops, preemptions, itl)
+
+
+def _service_summary(info: ServiceInfo, t: ServiceTotals) -> dict[str, Any]:
+    """A service's entry of the summary's ``services``: its SLO, tokens, FLOPs and energy."""
+    out: dict[str, Any] = {"slo_ttft_s": info.slo_ttft_s, "slo_tpot_s": info.slo_tpot_s}
+    if info.fidelity == "fluid":
+        out["fidelity"] = info.fidelity
+    out.update(prompt_tokens=t.prompt_tokens, model_flops=t.model_flops, output_tokens=t.output_tokens,
+               gpu_energy_j=t.gpu_energy_j)
+    if t.preemptions is not None:
+        out["preemptions"] = t.preemptions
+    if t.requests_served is not None:
+        out.update(requests_served=t.requests_served, requests_arrived=t.requests_arrived)
+    out["energy_per_output_token_gpu_j"] = _ratio(t.gpu_energy_j, t.output_tokens)
+    return out
+
+
+def _inference_kpis(req: _Rows, fluid: _Rows, services: dict[str, ServiceInfo], inference: _Inference, e: dict,
+                    duration_s: float) -> dict[str, Any]:
+    done = req.where(req["status"] == "completed")
+    itl = {name: _itl_kpis([log]) for name, log in inference.itl.items()}
+    pooled = next(iter(itl.values())) if len(itl) == 1 else _itl_kpis(list(inference.itl.values()))
+    tokens = inference.output_tokens
+    gpu_j = inference.gpu_energy_j
     per_token_gpu = _ratio(gpu_j, tokens)
     # Facility overheads (hosts, conversion losses, cooling) are shared in proportion to GPU energy.
     per_token_fac = per_token_gpu * _ratio(e["facility"], e["gpu"]) if tokens else math.nan
@@ -222,7 +333,7 @@ def _inference_kpis(req: pd.DataFrame, fluid: pd.DataFrame, meta: dict, e: dict,
         "requests_arrived": int(len(req)),
         "requests_completed": int(len(done)),
         "requests_dropped": int((req["status"] == "dropped").sum()),
-        "preemptions": int(meta.get("inference_preemptions", 0)),
+        "preemptions": inference.preemptions,
         "output_tokens": tokens,
         "output_tokens_per_s": tokens / duration_s,
         "ttft_p50_s": _pct(done["ttft_s"], 50),
@@ -232,52 +343,48 @@ def _inference_kpis(req: pd.DataFrame, fluid: pd.DataFrame, meta: dict, e: dict,
         **pooled,
         "e2e_p50_s": _pct(done["e2e_s"], 50),
         "e2e_p99_s": _pct(done["e2e_s"], 99),
-        "queue_delay_mean_s": float(done["queue_delay_s"].mean()) if len(done) else math.nan,
+        "queue_delay_mean_s": _mean(done["queue_delay_s"]),
         "inference_gpu_energy_j": gpu_j,
         "energy_per_output_token_gpu_j": per_token_gpu,
         "energy_per_output_token_facility_j": per_token_fac,
     }
-    out.update(_slo_kpis(req, meta.get("services", {}), duration_s))
-    out["services"] = {
-        name: {**info, "energy_per_output_token_gpu_j": _ratio(info.get("gpu_energy_j", 0.0),
-                                                               info.get("output_tokens", 0)),
-               **itl.get(name, {})}
-        for name, info in meta.get("services", {}).items()
-    }
+    out.update(_slo_kpis(req, services, duration_s))
+    out["services"] = {name: {**_service_summary(info, info.final(name)), **itl.get(name, {})}
+                       for name, info in services.items()}
     if len(fluid) and not len(req):
         # fluid fidelity: medians weighted by requests served per interval; tails are not modelled
         served = fluid["served_rate_per_s"] * fluid["interval_s"]
         out.update(
-            requests_arrived=int(round(float((fluid["arrival_rate_per_s"] * fluid["interval_s"]).sum()))),
-            requests_completed=int(round(float(served.sum()))),
+            requests_arrived=int(round(_sum(fluid["arrival_rate_per_s"] * fluid["interval_s"]))),
+            requests_completed=int(round(_sum(served))),
             ttft_p50_s=_weighted_median(fluid["ttft_s"], served),
             tpot_p50_s=_weighted_median(fluid["tpot_s"], served),
         )
     return out
 
 
-def _training_kpis(jobs: pd.DataFrame, run: dict[str, Any]) -> dict[str, Any]:
+def _training_kpis(jobs: _Rows, run: dict[str, Any]) -> dict[str, Any]:
     """Jobs' waits, completion, reliability; energy, carbon and cost shared by GPU energy."""
-    started = jobs[jobs["t_start_s"].notna()]
-    done = jobs[jobs["status"] == "completed"]
-    gpu_j = float(jobs["energy_j"].sum())
+    started = jobs.where(~np.isnan(jobs["t_start_s"]))
+    done = jobs.where(jobs["status"] == "completed")
+    gpu_j = _sum(jobs["energy_j"])
     share = _ratio(gpu_j, run["gpu_energy_j"]) if gpu_j else 0.0
     return {
         "jobs_submitted": int(len(jobs)),
         "jobs_started": int(len(started)),
         "jobs_completed": int(len(done)),
-        "job_wait_mean_s": float(started["wait_s"].mean()) if len(started) else math.nan,
+        "job_wait_mean_s": _mean(started["wait_s"]),
         "job_wait_p50_s": _pct(started["wait_s"], 50),
         "job_wait_p95_s": _pct(started["wait_s"], 95),
-        "job_completion_time_mean_s": float((done["t_end_s"] - done["t_submit_s"]).mean()) if len(done) else math.nan,
+        "job_completion_time_mean_s": _mean(done["t_end_s"] - done["t_submit_s"]),
         "training_energy_j": gpu_j,
         "training_facility_energy_j": share * run["facility_energy_j"],
         "training_carbon_kg": share * run["carbon_kg"],
         "training_energy_cost_usd": share * run["energy_cost_usd"],
         "jobs_queued_at_end": int((jobs["status"] == "queued").sum()),
-        "training_goodput_gpu_hours": float((jobs["productive_s"] * jobs["gpus"]).sum()) / 3600.0,
+        "training_goodput_gpu_hours": _sum(jobs["productive_s"] * jobs["gpus"]) / 3600.0,
         "training_preemptions": int(jobs["preemptions"].sum()),
         "training_interruptions": int(jobs["restarts"].sum()),
-        "training_lost_gpu_hours": float(jobs["lost_gpu_s"].sum()) / 3600.0,
-        "training_effective_share_mean": float(started["effective_share"].mean()) if len(started) else math.nan,
+        "training_lost_gpu_hours": _sum(jobs["lost_gpu_s"]) / 3600.0,
+        "training_effective_share_mean": _mean(started["effective_share"]),
     }

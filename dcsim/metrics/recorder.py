@@ -8,8 +8,9 @@ Records are flat rows in named tables (``requests``, ``jobs``, ``events``,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from dcsim.core.runinfo import RunInfo
 from dcsim.metrics.ledger import KINDS, EnergyLedger
 from dcsim.metrics.monitors import LevelMonitor
 from dcsim.metrics.results import Results
@@ -58,7 +59,7 @@ class Recorder:
         self.ledger = EnergyLedger(clock)
         self.monitors: dict[str, LevelMonitor] = {}
         self.tables: dict[str, Table] = {name: Table(cols) for name, cols in TABLES.items()}
-        self.meta: dict[str, Any] = {}
+        self.run_info = RunInfo()
         self._clock = clock
 
     def monitor(self, name: str, initial: float = 0.0) -> LevelMonitor:
@@ -91,6 +92,6 @@ class Recorder:
             group_energy_j={g: led.group_energy_now_j(g) for g in led.group_totals},
             monitor_means={name: mon.mean(until_s) for name, mon in self.monitors.items()},
             monitor_max={name: mon.maximum for name, mon in self.monitors.items()},
-            meta=dict(self.meta),
+            run_info=self.run_info,
             events_processed=self._sim.env.events_processed,
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dcsim.core.runinfo import RunInfo
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -15,7 +17,8 @@ if TYPE_CHECKING:
 class Results:
     """Everything a run produced, before any file is written.
 
-    ``frames()`` gives the tidy tables as DataFrames; ``summary()`` the KPIs.
+    ``frames()`` gives the tidy tables as DataFrames; ``summary()`` the KPIs;
+    ``run_info`` what the components reported beyond the tables (``dcsim.core.runinfo``).
     """
 
     until_s: float
@@ -26,7 +29,7 @@ class Results:
     group_energy_j: dict[str, float]
     monitor_means: dict[str, float]
     monitor_max: dict[str, float]
-    meta: dict[str, Any] = field(default_factory=dict)
+    run_info: RunInfo = field(default_factory=RunInfo)
     events_processed: int = 0
     _frames: dict[str, pd.DataFrame] | None = field(default=None, repr=False)
 

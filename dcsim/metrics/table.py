@@ -10,6 +10,8 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable
 
+import numpy as np
+
 # Columns that are labels, not numbers; integer columns; everything else is float64.
 CATEGORICAL = frozenset({"service", "status", "record_type", "component", "name", "model", "detail", "job_kind"})
 INTEGER = frozenset({"request_id", "replica", "prompt_tokens", "output_tokens", "generated_tokens", "job_id", "gpus",
@@ -36,3 +38,11 @@ class Table:
 
     def __len__(self) -> int:
         return self._n
+
+    def column(self, name: str) -> np.ndarray:
+        """One column as a new numpy array: float64, int64, or object (labels), also when empty."""
+        data = self.data[self.columns.index(name)]
+        if name in CATEGORICAL:
+            return np.array(data, dtype=object)
+        dtype = np.int64 if name in INTEGER else np.float64
+        return np.frombuffer(data, dtype=dtype).copy() if len(data) else np.empty(0, dtype=dtype)

@@ -155,7 +155,7 @@ class Cluster:
         self._start_hooks: list[Callable[[Allocation], None]] = []
         self._busy = sim.recorder.monitor("gpus_busy")
         self._allocated = sim.recorder.monitor("gpus_allocated")
-        sim.recorder.meta["gpus_total"] = topology.gpus_total
+        sim.recorder.run_info.gpus_total = topology.gpus_total
 
     def on_start(self, fn: Callable[[Allocation], None]) -> None:
         """Call ``fn(allocation)`` right after any work starts."""

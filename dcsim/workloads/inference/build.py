@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from dcsim.core.errors import ConfigError, require
-from dcsim.core.fields import check_ranges, positive, require_choice
+from dcsim.core.fields import positive, require_choice
 from dcsim.core.units import GB_B
 from dcsim.data import resolve_data_path
 from dcsim.facility.topology import Topology
@@ -48,7 +48,6 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
     """The validated spec of the service at ``field`` (``workload.services.NAME``)."""
     model = _served_precision(field, model_named(f"{field}.model", s.model), s, gpu)
     g = topology.node.gpus_per_node
-    check_ranges(s, field)
     require(s.tp >= 1 and g % s.tp == 0, f"{field}.tp", s.tp,
             f"a divisor of facility.node.gpus_per_node={g}: one of {[d for d in range(1, g + 1) if g % d == 0]}")
     require(s.router in ROUTERS, f"{field}.router", s.router, f"one of {sorted(ROUTERS)}")
@@ -126,7 +125,6 @@ def _autoscale(field: str, s: ServiceConfig) -> AutoscaleConfig | None:
     require_choice(f"{field}.metric", a.metric, AutoscaleMetric)
     require(a.metric != "slo" or s.slo_ttft_s is not None or s.slo_tpot_s is not None, f"{field}.metric", a.metric,
             "queue or utilisation, or set slo_ttft_s / slo_tpot_s for slo")
-    check_ranges(a, field)
     require(a.metric == "queue" or a.metric == "utilisation" and a.target <= 1 or a.metric == "slo" and a.target <= 1,
             f"{field}.target", a.target, "a fraction in (0, 1] for utilisation and slo")
     require(a.max_replicas >= a.min_replicas, f"{field}.max_replicas", a.max_replicas,
@@ -159,7 +157,6 @@ def _arrivals(field: str, s: ServiceConfig, start_hour: float, duration_s: float
         require(a.trace_path is not None, f"{field}.arrivals.trace_path", a.trace_path,
                 f"a file (trace) or directory (servegen) for arrivals.process={a.process}")
         assert a.trace_path is not None  # required just above
-        check_ranges(a, f"{field}.arrivals", ("rate_multiplier",))
         try:
             if a.process == "trace":
                 trace = traces.read_trace(resolve_data_path(a.trace_path), str(a.trace_format))
@@ -174,8 +171,8 @@ def _arrivals(field: str, s: ServiceConfig, start_hour: float, duration_s: float
     require(s.fidelity != "request" or rate * duration_s <= MAX_REQUESTS, f"{field}.arrival_rate_per_s", rate,
             f"at most {MAX_REQUESTS:,} requests over duration_s={duration_s:g} at request fidelity "
             f"({MAX_REQUESTS / duration_s:g} per second; use fidelity=fluid for more)")
-    used: dict[str, tuple[str, ...]] = {"poisson": (), "gamma": ("cv",), "diurnal": ("cv", "peak_to_trough", "peak_hour")}
-    check_ranges(a, f"{field}.arrivals", used[a.process])  # the fields this process reads
+    require(a.process == "poisson" or 0.01 <= a.cv <= 100, f"{field}.arrivals.cv", a.cv,
+            "a coefficient of variation in [0.01, 100] for gamma and diurnal arrivals")
     try:
         if a.process == "poisson":
             return arr.PoissonArrivals(s.arrival_rate_per_s), None, None
@@ -189,7 +186,6 @@ def _arrivals(field: str, s: ServiceConfig, start_hour: float, duration_s: float
 def _lengths(field: str, lc: LengthConfig) -> LengthDistribution:
     require(lc.distribution in LENGTH_DISTRIBUTIONS, f"{field}.distribution", lc.distribution,
             f"one of {list(LENGTH_DISTRIBUTIONS)}")
-    check_ranges(lc, field)
     require(lc.max_tokens >= lc.min_tokens, f"{field}.max_tokens", lc.max_tokens, f">= min_tokens={lc.min_tokens}")
     if lc.distribution in ("constant", "exponential"):
         positive(f"{field}.mean", lc.mean, f"a mean token count > 0 for a {lc.distribution} distribution")

@@ -29,11 +29,12 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dcsim.core.runinfo import ServiceInfo, ServiceTotals
 from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.models import LlmSpec
 from dcsim.hardware.performance import prefill_attn_pairs
 from dcsim.workloads.cluster import Allocation, Cluster, WorkRequest
-from dcsim.workloads.inference.service import add_model_flops
+from dcsim.workloads.inference.service import model_flops
 
 if TYPE_CHECKING:
     from dcsim.core.simulation import Simulation
@@ -179,7 +180,7 @@ class FluidService:
         self.device = device
         self.allocations: list[Allocation] = []
         self.cluster = cluster
-        self.interval_s = sim.recorder.meta.get("control_interval_s", 60.0)
+        self.interval_s = sim.recorder.run_info.scenario.control_interval_s
         self.base_device = device
         self.model = self._replica_model(device)
         self._models = {device.cap_w: self.model}
@@ -192,9 +193,7 @@ class FluidService:
         for i in range(spec.replicas):
             cluster.submit(WorkRequest(first_work_id + i, f"{spec.name}/replica/{i}", spec.tp, self._start_replica,
                                        kind="inference", priority=spec.priority))
-        sim.recorder.meta.setdefault("services", {})[spec.name] = {
-            "slo_ttft_s": spec.slo_ttft_s, "slo_tpot_s": spec.slo_tpot_s, "fidelity": "fluid",
-        }
+        self._info = sim.recorder.run_info.add_service(spec.name, ServiceInfo(spec.slo_ttft_s, spec.slo_tpot_s, "fluid"))
         sim.env.process(self._run())
         sim.on_finish(self._finish)
 
@@ -254,13 +253,13 @@ class FluidService:
             yield env.timeout(dt)
 
     def _finish(self, until_s: float) -> None:
-        meta = self.sim.recorder.meta
-        gpu_j = sum(a.energy_now_j() for a in self.allocations)
-        meta["inference_gpu_s"] = meta.get("inference_gpu_s", 0.0) + sum(
-            a.gpus * (until_s - a.t_granted_s) for a in self.allocations)
-        meta["inference_output_tokens"] = meta.get("inference_output_tokens", 0) + int(round(self.output_tokens))
-        add_model_flops(meta, self.name, self.spec.model, self.served * self.spec.mean_prompt_tokens,
-                        self.output_tokens)
-        meta["inference_gpu_energy_j"] = meta.get("inference_gpu_energy_j", 0.0) + gpu_j
-        meta["services"][self.name].update(output_tokens=self.output_tokens, gpu_energy_j=gpu_j,
-                                           requests_served=self.served, requests_arrived=self.arrived)
+        prompt_tokens = self.served * self.spec.mean_prompt_tokens
+        self._info.totals = ServiceTotals(
+            prompt_tokens=prompt_tokens,
+            model_flops=model_flops(self.spec.model, prompt_tokens, self.output_tokens),
+            output_tokens=self.output_tokens,
+            gpu_energy_j=sum(a.energy_now_j() for a in self.allocations),
+            gpu_s=sum(a.gpus * (until_s - a.t_granted_s) for a in self.allocations),
+            requests_served=self.served,
+            requests_arrived=self.arrived,
+        )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dcsim.core.runinfo import ServiceInfo, ServiceTotals
 from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.models import LlmSpec
 from dcsim.workloads.cluster import Allocation, Cluster, WorkRequest
@@ -71,13 +72,11 @@ def length_sampler(prompt: LengthDistribution, output: LengthDistribution):
     return sample
 
 
-def add_model_flops(meta: dict, service: str, model: LlmSpec, prompt_tokens: float, output_tokens: float) -> None:
-    """Record a service's model FLOPs, 2 x active params per prompt and generated token
-    (the forward-pass convention of MFU: no attention, no recomputation, cached prefixes
-    counted as the model's work), and add them to the run's total."""
-    flops = 2.0 * model.active_params * (prompt_tokens + output_tokens)
-    meta["services"][service].update(prompt_tokens=prompt_tokens, model_flops=flops)
-    meta["inference_model_flops"] = meta.get("inference_model_flops", 0.0) + flops
+def model_flops(model: LlmSpec, prompt_tokens: float, output_tokens: float) -> float:
+    """A service's model FLOPs, 2 x active params per prompt and generated token (the
+    forward-pass convention of MFU: no attention, no recomputation, cached prefixes
+    counted as the model's work)."""
+    return 2.0 * model.active_params * (prompt_tokens + output_tokens)
 
 
 class InferenceService:
@@ -132,9 +131,8 @@ class InferenceService:
             self._load_arrivals(until_s)
             if len(self._times):
                 self._schedule_next_arrival()
-        sim.recorder.meta.setdefault("services", {})[spec.name] = {
-            "slo_ttft_s": spec.slo_ttft_s, "slo_tpot_s": spec.slo_tpot_s,
-        }
+        self._info = sim.recorder.run_info.add_service(spec.name, ServiceInfo(spec.slo_ttft_s, spec.slo_tpot_s,
+                                                                              "request"))
         sim.on_finish(self._finish)
 
     # -- replicas --------------------------------------------------------------------
@@ -388,14 +386,13 @@ class InferenceService:
         for req in self.in_flight.values():
             status = "queued" if math.isnan(req.t_admitted_s) else "running"
             self.sim.recorder.record("requests", req.row(status))
-        meta = self.sim.recorder.meta
-        meta["inference_output_tokens"] = meta.get("inference_output_tokens", 0) + self.output_tokens
-        add_model_flops(meta, self.name, self.model, self.prompt_tokens, self.output_tokens)
-        gpu_j = sum(a.energy_now_j() for a in self.allocations)
-        meta["inference_gpu_s"] = meta.get("inference_gpu_s", 0.0) + sum(
-            a.gpus * ((a.t_released_s if a.released else until_s) - a.t_granted_s) for a in self.allocations)
-        meta["inference_gpu_energy_j"] = meta.get("inference_gpu_energy_j", 0.0) + gpu_j
-        meta["inference_preemptions"] = meta.get("inference_preemptions", 0) + self.preemptions
-        meta["services"][self.name].update(output_tokens=self.output_tokens, gpu_energy_j=gpu_j,
-                                           preemptions=self.preemptions)
-        meta.setdefault("itl", {})[self.name] = self.itl
+        self._info.totals = ServiceTotals(
+            prompt_tokens=self.prompt_tokens,
+            model_flops=model_flops(self.model, self.prompt_tokens, self.output_tokens),
+            output_tokens=self.output_tokens,
+            gpu_energy_j=sum(a.energy_now_j() for a in self.allocations),
+            gpu_s=sum(a.gpus * ((a.t_released_s if a.released else until_s) - a.t_granted_s)
+                      for a in self.allocations),
+            preemptions=self.preemptions,
+            itl=self.itl,
+        )

@@ -13,7 +13,7 @@ import math
 from typing import Any, cast
 
 from dcsim.core.errors import ConfigError, require
-from dcsim.core.fields import check_ranges, positive, require_choice
+from dcsim.core.fields import positive, require_choice
 from dcsim.core.rng import RngStreams
 from dcsim.core.units import GB_B
 from dcsim.data import resolve_data_path
@@ -45,11 +45,11 @@ def job_from_config(field: str, job_id: int, name: str, j: TrainingJobConfig, to
     require(j.gpus <= topology.gpus_total, f"{field}.gpus", j.gpus, f"at most the facility's {topology.gpus_total} GPUs")
     require(j.model_parallel >= 1 and j.gpus % j.model_parallel == 0, f"{field}.model_parallel", j.model_parallel,
             f"a divisor of gpus={j.gpus}")
-    check_ranges(j, field)
     steps = j.steps
     if j.tokens_to_train is not None:
         steps = math.ceil(j.tokens_to_train / j.tokens_per_step)
-    check_ranges(network, "facility.network")
+    require(network.rack_uplink_oversubscription >= 1.0, "facility.network.rack_uplink_oversubscription",
+            network.rack_uplink_oversubscription, "a ratio >= 1 (1: non-blocking)")
     scaleout = network.scaleout_gbit_per_s_per_gpu * 1e9 / 8
     if j.parallelism.tp > 0:
         _check_parallelism(field, j, model, gpu)
@@ -101,7 +101,6 @@ def _check_parallelism(field: str, j: TrainingJobConfig, model: LlmSpec, gpu: Gp
     pfield = f"{field}.parallelism"
     layout = f"tp={p.tp} pp={p.pp} dp={p.dp} cp={p.cp}"
     require(j.recompute in tm.RECOMPUTE_CHOICES, f"{field}.recompute", j.recompute, "none, selective or full")
-    check_ranges(p, pfield)
     try:
         par = _layout(j)
         par.check_model(model)
@@ -165,10 +164,8 @@ def trace_jobs_from_config(field: str, first_id: int, name: str, t: JobTraceConf
     """Duration-defined jobs of a job trace, each holding its GPUs for its traced run time,
     and how many jobs were dropped for asking more GPUs than the facility has."""
     require_choice(f"{field}.source", t.source, JobTraceSource)
-    check_ranges(t, field, ("max_jobs", "submit_offset_s"))
     g, total = topology.node.gpus_per_node, topology.gpus_total
     if t.source == "philly":
-        check_ranges(t, field, ("window_start_s", "window_end_s"))
         if t.window_start_s is not None and t.window_end_s is not None:
             require(t.window_end_s > t.window_start_s, f"{field}.window_end_s", t.window_end_s,
                     f"a time after window_start_s={t.window_start_s}")
@@ -177,7 +174,6 @@ def trace_jobs_from_config(field: str, first_id: int, name: str, t: JobTraceConf
         except (OSError, ValueError) as e:
             raise ConfigError(f"{field}.path", t.path, f"a readable Philly job trace: {e}") from None
     else:
-        check_ranges(t, field, ("n_jobs", "horizon_s"))
         rng = RngStreams(seed).stream(f"job_trace/{name}")
         trace = jt.synthetic_llm_jobs(rng, t.n_jobs, t.horizon_s, gpus_per_node=g, max_gpus=total, name=name)
     n = len(trace) if t.max_jobs is None else min(len(trace), t.max_jobs)

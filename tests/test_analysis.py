@@ -162,15 +162,17 @@ def test_override_that_is_also_a_kpi_shares_its_column(df):
 
 def test_kpis_equal_summary_json(df):
     """Every scalar of summary.json is a column with its value; nested dicts are flattened
-    with dots; lists (the overrides) are left out; failed runs have NA KPIs."""
+    with dots; lists (the overrides) are left out; the run directory's bookkeeping
+    (complete, files, provenance_files) is not a KPI column; failed runs have NA KPIs."""
     for i in (0, 2, 3):
         summary = json.loads((Path(df.loc[i, "run_dir"]) / "summary.json").read_text())
         assert summary["services"], "the default scenario has an inference service"
         for name, info in summary["services"].items():
             for key, value in info.items():
                 assert df.loc[i, f"services.{name}.{key}"] == pytest.approx(value, nan_ok=True), key
+        assert not {"complete", "files", "provenance_files"} & set(df.columns)
         for key, value in summary.items():
-            if isinstance(value, (dict, list)) or key in ("seed", "duration_s"):
+            if isinstance(value, (dict, list)) or key in ("seed", "duration_s", "complete", "files", "provenance_files"):
                 continue
             got = df.loc[i, key]
             if value is None:
@@ -233,7 +235,11 @@ def test_bad_input_is_one_clear_line(tmp_path):
     (tmp_path / "0" / "summary.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"0/summary.json is not valid JSON"):
         load_sweep(tmp_path)
-    (tmp_path / "0" / "summary.json").write_text(json.dumps({"pue": 1.2, "overrides": ["a=[1,"]}))
+    (tmp_path / "0" / "summary.json").write_text(json.dumps({"pue": 1.2, "overrides": ["a=1"]}))
+    row = load_sweep(tmp_path).iloc[0]  # no manifest: not complete, whatever it holds
+    assert (row["status"], row["failure"]) == ("failed", "incomplete") and "complete" in row["error"]
+    complete = {"complete": True, "files": [], "provenance_files": []}
+    (tmp_path / "0" / "summary.json").write_text(json.dumps({"pue": 1.2, "overrides": ["a=[1,"], **complete}))
     with pytest.raises(ValueError, match="cannot parse override 'a=\\[1,'"):
         load_sweep(tmp_path)
 

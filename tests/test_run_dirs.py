@@ -300,6 +300,23 @@ def test_ctrl_c_of_a_single_run_says_so_in_one_line_and_leaves_nothing_half_writ
     assert sorted(p.name for p in d.iterdir()) == [".hydra", "cli.log"]
 
 
+def test_ctrl_c_while_dcsim_starts_is_one_line_and_nothing_is_run(tmp_path):
+    """Ctrl-C during the CLI's imports (its first second): one line, exit 130 (or, in the
+    interpreter's own first milliseconds, the default SIGINT death), never a traceback,
+    no run directory."""
+    d = tmp_path / "run"
+    proc = dcsim_popen([f"hydra.run.dir={d}"], cwd=tmp_path)
+    time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode in (130, -signal.SIGINT), err
+    assert "Traceback" not in out + err
+    if proc.returncode == 130:
+        assert [line for line in err.splitlines() if line.strip()] == [
+            "dcsim: interrupted while starting: nothing was run"]
+    assert not d.exists()
+
+
 # --------------------------------------------------------------------------- sweeps
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from dcsim.config.overrides import parse_override
+from dcsim.io.reader import check_run
 from dcsim.io.writer import SUMMARY, TABLE_FILES
 
 ERROR = "error.json"  # written by the CLI for a run refused or failed (dcsim/cli.py)
@@ -26,6 +27,8 @@ OVERRIDES_YAML = Path(".hydra") / "overrides.yaml"
 RUN_COLUMNS = ("run_dir", "status", "failure", "error", "overrides")
 # What error.json says happened ("status"): refused (an impossible config) or failed.
 FAILURES = ("refused", "failed")
+# Keys of summary.json that describe the run directory, not the run (dcsim.io.writer).
+RUN_BOOKKEEPING = ("complete", "files", "provenance_files")
 
 _MISSING = object()
 
@@ -101,10 +104,16 @@ def load_sweep(path: str | Path) -> pd.DataFrame:
 def _read_run(run_dir: Path) -> tuple[str, str | None, str | None, list[str], dict[str, Any]]:
     """(status, failure, error, overrides, flat KPIs) of one run directory."""
     summary_path = run_dir / SUMMARY
-    if summary_path.is_file():  # complete, even if an error.json of an earlier attempt is left
-        summary = _read_json(summary_path)
-        overrides = summary.pop("overrides", _MISSING)
-        return "ok", None, None, _overrides_of(run_dir, overrides), dict(_flatten(summary))
+    if summary_path.is_file():
+        _read_json(summary_path)  # not JSON, or not an object: a clear error naming the file
+        check = check_run(run_dir)
+        if check.complete:  # even if an error.json of an earlier attempt is left
+            assert check.summary is not None
+            summary = {k: v for k, v in check.summary.items() if k not in RUN_BOOKKEEPING}
+            overrides = summary.pop("overrides", _MISSING)
+            return "ok", None, None, _overrides_of(run_dir, overrides), dict(_flatten(summary))
+        if not (run_dir / ERROR).is_file():  # a summary that does not say complete, or a listed file missing
+            return "failed", "incomplete", check.reason, _overrides_of(run_dir, _MISSING), {}
     record = _read_json(run_dir / ERROR)
     failure = record.get("status") if record.get("status") in FAILURES else "failed"
     error = "" if record.get("error") is None else str(record["error"])

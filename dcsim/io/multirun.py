@@ -34,6 +34,7 @@ from typing import Any
 
 from dcsim.io.reader import check_run, complete_summary
 from dcsim.io.writer import ERROR, SUMMARY, atomic_write_bytes, clear_run_dir
+from dcsim.metrics import registry
 
 SWEEP_SUMMARY = "sweep_summary.csv"
 OVERRIDES_YAML = Path(".hydra") / "overrides.yaml"  # written by Hydra when each run starts
@@ -42,15 +43,8 @@ OVERRIDES_YAML = Path(".hydra") / "overrides.yaml"  # written by Hydra when each
 # "failed": an error while the run ran (or no result at all); both leave error.json.
 OK, SKIPPED, REFUSED, FAILED, NOT_WRITTEN = "ok", "skipped", "refused", "failed", "not written"
 
-# (summary key, table heading, format) of the KPIs in the table and the CSV.
-KPIS: tuple[tuple[str, str, str], ...] = (
-    ("pue", "PUE", ".3f"),
-    ("gpu_utilisation", "GPU util %", "%"),
-    ("energy_per_output_token_facility_j", "J/token facility", ".3f"),
-    ("ttft_p99_s", "TTFT p99 s", ".3f"),
-    ("slo_attainment", "SLO %", "%"),
-    ("jobs_completed", "jobs done", "d"),
-)
+# (summary key, table heading, format) of the KPIs in the table and the CSV: the registry's.
+KPIS: tuple[tuple[str, str, str], ...] = registry.sweep_table_columns()
 
 
 # --------------------------------------------------------------------------- failures

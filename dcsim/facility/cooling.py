@@ -34,7 +34,9 @@ air loop for the air-cooled share) taken on its own:
 - heat rejection fans (tower or dry cooler) move the heat plus the chiller's work;
   facility pumps move the heat; CRAH fans move the air-cooled share; CDU pumps (or a
   rear door's fans and pumps) move the liquid share. Server fans are IT power and stay
-  out of the total (``CoolingTechnology.server_fan_share`` is informational);
+  out of the total (``CoolingTechnology.server_fan_share`` is informational; the fans,
+  handlers and pumps as physics, not yet wired in, are ``dcsim/facility/airflow.py`` and
+  ``pumps.py``);
 - water (towers only): 85 % of the rejected heat leaves as latent heat of evaporation
   (2.45 MJ/kg), plus blowdown ``evaporation / (cycles - 1)``;
 - reusable heat: the liquid loop's return temperature, ``supply + loop_delta_t_k``, is

@@ -34,7 +34,9 @@ air loop for the air-cooled share) taken on its own:
 - heat rejection fans (tower or dry cooler) move the heat plus the chiller's work;
   facility pumps move the heat; CRAH fans move the air-cooled share; CDU pumps (or a
   rear door's fans and pumps) move the liquid share. Server fans are IT power and stay
-  out of the total (``CoolingTechnology.server_fan_share`` is informational);
+  out of the total (``CoolingTechnology.server_fan_share`` is informational; the fans,
+  handlers and pumps as physics, not yet wired in, are ``dcsim/facility/airflow.py`` and
+  ``pumps.py``);
 - water (towers only): 85 % of the rejected heat leaves as latent heat of evaporation
   (2.45 MJ/kg), plus blowdown ``evaporation / (cycles - 1)``;
 - reusable heat: the liquid loop's return temperature, ``supply + loop_delta_t_k``, is
@@ -99,6 +101,9 @@ class CoolingTechnology:
     tau_s: float  # time constant of the inlet/coolant temperature
     full_shortfall_rise_k: float  # inlet/coolant rise when none of the heat is removed
     capex_usd_per_w: float = 0.0  # capital cost of the cooling system per W of critical IT (facility/cost.py)
+    # Share of the IT heat the servers' own fans push into air (dcsim/facility/airflow.py); None: the
+    # share not on liquid, 1 - liquid_fraction. A rear door differs: air-cooled servers, heat to water.
+    server_air_share: float | None = None
     source: str = ""  # one-line summary of the sources
     provenance: dict[str, str] = field(default_factory=dict, hash=False, compare=False)  # figure -> source
     assumptions: tuple[str, ...] = ()  # figures no source gives (their provenance says why)
@@ -111,11 +116,18 @@ class CoolingTechnology:
         for name in ("max_rack_kw", "loop_delta_t_k", "tau_s"):
             if not getattr(self, name) > 0:
                 raise CoolingSpecError(name, f"must be > 0, got {getattr(self, name)!r}")
+        if self.server_air_share is not None and not 0.0 <= self.server_air_share <= 1.0:
+            raise CoolingSpecError("server_air_share", f"must be a share in [0, 1], got {self.server_air_share!r}")
 
     @property
     def gpus_on_liquid(self) -> bool:
         """Whether the GPUs sit on the liquid loop (cold plates, bath, or room air cooled by a rear door)."""
         return self.liquid_fraction > 0.0
+
+    @property
+    def server_air_cooled_share(self) -> float:
+        """Share of the IT heat moved by server fans: ``server_air_share``, else ``1 - liquid_fraction``."""
+        return 1.0 - self.liquid_fraction if self.server_air_share is None else self.server_air_share
 
     @property
     def rack_inlet_c(self) -> float:
@@ -148,7 +160,12 @@ _FIGURES: dict[str, tuple[float, float, bool, str]] = {
     "full_shortfall_rise_k": (0.0, 200.0, False, "kelvin in (0, 200]"),
     "capex_usd_per_w": (0.0, 100.0, True, "$ per W in [0, 100]"),
 }
+# Figures a file may leave out (the dataclass default keeps today's results): same form as _FIGURES.
+_OPTIONAL_FIGURES: dict[str, tuple[float, float, bool, str]] = {
+    "server_air_share": (0.0, 1.0, True, "a share in [0, 1]"),
+}
 _KEYS = ("name", "source", *_FIGURES)
+_ALLOWED_KEYS = (*_KEYS, *_OPTIONAL_FIGURES)
 
 
 def technology_from_mapping(data: Any, file: str = "<mapping>") -> CoolingTechnology:
@@ -156,8 +173,8 @@ def technology_from_mapping(data: Any, file: str = "<mapping>") -> CoolingTechno
     if not isinstance(data, dict):
         raise CoolingFileError(file, None, f"must hold a mapping of fields, got {type(data).__name__}")
     for key in data:
-        if key not in _KEYS:
-            raise CoolingFileError(file, str(key), f"is not a cooling field; allowed: {sorted(_KEYS)}")
+        if key not in _ALLOWED_KEYS:
+            raise CoolingFileError(file, str(key), f"is not a cooling field; allowed: {sorted(_ALLOWED_KEYS)}")
     for key in _KEYS:
         if key not in data:
             raise CoolingFileError(file, key, "is missing")
@@ -165,7 +182,9 @@ def technology_from_mapping(data: Any, file: str = "<mapping>") -> CoolingTechno
                               "source": text(file, "source", data["source"], CoolingFileError)}
     provenance: dict[str, str] = {}
     assumptions: list[str] = []
-    for key, (low, high, low_inclusive, allowed) in _FIGURES.items():
+    for key, (low, high, low_inclusive, allowed) in (_FIGURES | _OPTIONAL_FIGURES).items():
+        if key not in data:  # only optional figures can be absent: the required ones were checked above
+            continue
         _, value, src, assumed = figure(file, key, data[key], CoolingFileError)
         if not (math.isfinite(value) and (low <= value if low_inclusive else low < value) and value <= high):
             raise CoolingFileError(file, f"{key}.value", f"must be {allowed}, got {value!r}")

@@ -1,0 +1,232 @@
+"""Air side: the air that carries heat, server fans, room air handlers and recirculation.
+
+Pure functions and frozen dataclasses, SI inside; every figure is cited in docs/cooling.md
+("Air and liquid movers"). Not yet wired into the facility's control loop: today's cooling
+power stays the linear shares of ``CoolingPlant.coefficients``.
+
+- **Air to carry heat.** ``V = Q / (rho * cp * dT)`` with the air density of the ideal gas
+  law at the inlet temperature, ``rho = p / (R_air * T)``.
+- **Fan affinity.** For one fan at speed N: flow ~ N, pressure ~ rho N^2, power ~ rho N^3,
+  so ``P = P_ref * (rho / rho_ref) * (V / V_ref)^3``.
+- **Server fans (IT power)** follow the heat the server puts into air and the air
+  temperature rise it allows. Below ``ramp_start_c`` the fans hold the reference rise;
+  above it the rise shrinks linearly to nothing at ``limit_c`` (the fans speed up to keep
+  the components within their limits as the inlet warms):
+
+      dT(T_in) = dT_ref * (T_limit - T_in) / (T_limit - T_ramp)     for T_in > T_ramp
+      P_fan    = share * Q_air,rated * (rho_ref / rho)^2 * (Q_air / Q_air,rated)^3 * (dT_ref / dT)^3
+
+  ``share`` is the fan power per watt of air-cooled heat at the reference point (rated
+  heat, inlet at or below the ramp). A liquid-cooled server keeps fans only for its
+  air-cooled share, sized for it: ``Q_air = (1 - liquid share) * Q``.
+- **Room air handlers** (CRAH fans) move the room's air-cooled heat at the servers' rise:
+  ``P = V * dp / eta``. The pressure rise is the unit's own (coil, filter) plus the
+  delivery opening in front of each rack (floor tiles or grates, modelled as an orifice:
+  ``dp = rho / 2 * (V_rack / (Cd * A))^2``, ASHRAE Fundamentals' Q = 2610 A sqrt(dp)), so
+  the handlers' watts per kW grow with the square of the air flow per rack: with density.
+- **Recirculation.** Share of exhaust air that returns to the inlets (OpenDCME):
+  ``r = (T_in - T_supply) / (T_out - T_supply)``. To keep the hottest inlet at
+  ``T_max`` the supply must be ``T_max - r / (1 - r) * dT``. No source gives r as a
+  function of rack density (it is a property of the layout and containment), so the
+  caller passes it; it is 0 with full containment.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from dcsim.core.errors import require
+from dcsim.core.units import ZERO_C_K
+from dcsim.facility.cooling import AIR_LOOP_DELTA_T_K, TECHNOLOGIES, CoolingTechnology
+from dcsim.facility.pumps import LOOPS, PumpLoop
+
+# Dry air (ideal gas): specific gas constant R / M_air = 8.314462618 / 0.0289647 kg/mol;
+# cp 1.006 kJ/(kg K) near 300 K (engineering tables). Cross-check: rho * cp = 1.08 in the
+# HVAC rule CFM = BTU/h / (1.08 dT_F) at 0.075 lb/ft3 (insideHPC, Dell; bearingsasia: 1.085).
+AIR_GAS_CONSTANT_J_PER_KG_K = 287.05
+AIR_CP_J_PER_KG_K = 1006.0
+SEA_LEVEL_PA = 101325.0  # ISO 2533 standard atmosphere at sea level
+
+
+def air_density_kg_per_m3(temp_c: float, pressure_pa: float = SEA_LEVEL_PA) -> float:
+    """Density of dry air at ``temp_c`` and ``pressure_pa`` (ideal gas law)."""
+    require(math.isfinite(temp_c) and temp_c > -ZERO_C_K, "temp_c", temp_c, "degrees C above absolute zero")
+    require(math.isfinite(pressure_pa) and pressure_pa > 0, "pressure_pa", pressure_pa, "pascals > 0")
+    return pressure_pa / (AIR_GAS_CONSTANT_J_PER_KG_K * (temp_c + ZERO_C_K))
+
+
+def air_flow_m3_per_s(heat_w: float, delta_t_k: float, inlet_c: float, pressure_pa: float = SEA_LEVEL_PA) -> float:
+    """Volumetric air flow at the inlet that carries ``heat_w`` with a rise of ``delta_t_k``."""
+    require(math.isfinite(heat_w) and heat_w >= 0, "heat_w", heat_w, "a finite number of watts >= 0")
+    require(math.isfinite(delta_t_k) and delta_t_k > 0, "delta_t_k", delta_t_k, "kelvin > 0")
+    return heat_w / (air_density_kg_per_m3(inlet_c, pressure_pa) * AIR_CP_J_PER_KG_K * delta_t_k)
+
+
+def affinity_power_w(reference_power_w: float, flow_ratio: float, density_ratio: float = 1.0) -> float:
+    """Fan power at ``flow_ratio`` times the reference flow (same fan, speed ~ flow): P ~ rho V^3."""
+    require(reference_power_w >= 0, "reference_power_w", reference_power_w, "watts >= 0")
+    require(flow_ratio >= 0, "flow_ratio", flow_ratio, ">= 0")
+    require(density_ratio > 0, "density_ratio", density_ratio, "> 0")
+    return reference_power_w * density_ratio * flow_ratio**3
+
+
+def affinity_pressure_pa(reference_pressure_pa: float, flow_ratio: float, density_ratio: float = 1.0) -> float:
+    """Fan pressure rise at ``flow_ratio`` times the reference flow: dp ~ rho V^2."""
+    require(reference_pressure_pa >= 0, "reference_pressure_pa", reference_pressure_pa, "pascals >= 0")
+    require(flow_ratio >= 0, "flow_ratio", flow_ratio, ">= 0")
+    return reference_pressure_pa * density_ratio * flow_ratio**2
+
+
+@dataclass(frozen=True)
+class ServerFans:
+    """Fans of a server: IT power that follows its air-cooled heat and its inlet temperature.
+
+    ``fan_share`` is fan power per watt of air-cooled heat at the reference point (rated
+    heat, inlet at or below ``ramp_start_c``); defaults in docs/cooling.md.
+    """
+
+    fan_share: float
+    reference_delta_t_k: float = 12.0  # air rise across the server at the reference point
+    ramp_start_c: float = 23.0  # inlet above which the fans speed up
+    limit_c: float = 85.0  # component limit the fans protect (DIMM 85 C spec): no rise left at this inlet
+
+    def __post_init__(self) -> None:
+        require(0.0 <= self.fan_share <= 1.0, "fan_share", self.fan_share, "W per W in [0, 1]")
+        require(self.reference_delta_t_k > 0, "reference_delta_t_k", self.reference_delta_t_k, "kelvin > 0")
+        require(self.limit_c > self.ramp_start_c, "limit_c", self.limit_c, f"above ramp_start_c={self.ramp_start_c}")
+
+    def delta_t_k(self, inlet_c: float) -> float:
+        """Air temperature rise across the server the fans hold at ``inlet_c``."""
+        require(math.isfinite(inlet_c) and inlet_c < self.limit_c, "inlet_c", inlet_c,
+                f"degrees C below the fans' limit_c={self.limit_c}")
+        if inlet_c <= self.ramp_start_c:
+            return self.reference_delta_t_k
+        return self.reference_delta_t_k * (self.limit_c - inlet_c) / (self.limit_c - self.ramp_start_c)
+
+    def flow_m3_per_s(self, air_heat_w: float, inlet_c: float, pressure_pa: float = SEA_LEVEL_PA) -> float:
+        """Air the fans move for ``air_heat_w`` at ``inlet_c``."""
+        return air_flow_m3_per_s(air_heat_w, self.delta_t_k(inlet_c), inlet_c, pressure_pa)
+
+    def power_w(self, heat_w: float, inlet_c: float, rated_heat_w: float | None = None, air_share: float = 1.0,
+                pressure_pa: float = SEA_LEVEL_PA) -> float:
+        """Fan power of a server dissipating ``heat_w`` (``air_share`` of it into air) at ``inlet_c``.
+
+        The fans are sized for the air-cooled share of ``rated_heat_w`` (default: ``heat_w``)
+        at the reference point and follow the affinity law from there.
+        """
+        require(0.0 <= air_share <= 1.0, "air_share", air_share, "a share in [0, 1]")
+        rated_w = heat_w if rated_heat_w is None else rated_heat_w
+        require(math.isfinite(rated_w) and rated_w >= 0, "rated_heat_w", rated_w, "watts >= 0")
+        air_w, rated_air_w = heat_w * air_share, rated_w * air_share
+        if rated_air_w == 0.0:
+            return 0.0
+        flow = self.flow_m3_per_s(air_w, inlet_c, pressure_pa)
+        reference_flow = self.flow_m3_per_s(rated_air_w, self.ramp_start_c, pressure_pa)
+        density_ratio = air_density_kg_per_m3(inlet_c, pressure_pa) / air_density_kg_per_m3(self.ramp_start_c, pressure_pa)
+        return affinity_power_w(self.fan_share * rated_air_w, flow / reference_flow, density_ratio)
+
+
+@dataclass(frozen=True)
+class AirHandler:
+    """Room air handlers (CRAH fans): ``P = V * dp / eta`` with a delivery pressure drop per rack.
+
+    Defaults (docs/cooling.md): the unit's own drop and the fan efficiency are assumptions;
+    the delivery opening is one 600 mm floor tile per rack at 50 % open area.
+    """
+
+    unit_pressure_pa: float = 250.0  # coil, filter and casing at design flow (about 1 in. w.c.)
+    fan_efficiency: float = 0.6  # EC fan, motor and electronics: air power / electric power
+    delivery_area_m2: float = 0.18  # open area in front of one rack: a 0.6 m x 0.6 m tile, 50 % open
+    discharge_coefficient: float = 0.65  # orifice discharge coefficient of a perforated tile (0.5-0.8)
+
+    def __post_init__(self) -> None:
+        require(self.unit_pressure_pa >= 0, "unit_pressure_pa", self.unit_pressure_pa, "pascals >= 0")
+        require(0.0 < self.fan_efficiency <= 1.0, "fan_efficiency", self.fan_efficiency, "a share in (0, 1]")
+        require(self.delivery_area_m2 > 0, "delivery_area_m2", self.delivery_area_m2, "m2 > 0")
+        require(0.0 < self.discharge_coefficient <= 1.0, "discharge_coefficient", self.discharge_coefficient,
+                "a share in (0, 1]")
+
+    def delivery_pressure_pa(self, rack_flow_m3_per_s: float, supply_c: float, pressure_pa: float = SEA_LEVEL_PA) -> float:
+        """Pressure drop of one rack's delivery opening at its air flow (orifice: ~ flow squared)."""
+        require(rack_flow_m3_per_s >= 0, "rack_flow_m3_per_s", rack_flow_m3_per_s, "m3/s >= 0")
+        velocity_m_per_s = rack_flow_m3_per_s / (self.discharge_coefficient * self.delivery_area_m2)
+        return 0.5 * air_density_kg_per_m3(supply_c, pressure_pa) * velocity_m_per_s**2
+
+    def pressure_pa(self, rack_flow_m3_per_s: float, supply_c: float, pressure_pa: float = SEA_LEVEL_PA) -> float:
+        """Pressure rise the handler fans make: the unit's drop plus the rack delivery drop."""
+        return self.unit_pressure_pa + self.delivery_pressure_pa(rack_flow_m3_per_s, supply_c, pressure_pa)
+
+    def power_w(self, air_heat_w: float, rack_air_heat_w: float, delta_t_k: float, supply_c: float,
+                pressure_pa: float = SEA_LEVEL_PA) -> float:
+        """Fan power moving ``air_heat_w`` of room heat from racks of ``rack_air_heat_w`` each."""
+        flow = air_flow_m3_per_s(air_heat_w, delta_t_k, supply_c, pressure_pa)
+        rack_flow = air_flow_m3_per_s(rack_air_heat_w, delta_t_k, supply_c, pressure_pa)
+        return flow * self.pressure_pa(rack_flow, supply_c, pressure_pa) / self.fan_efficiency
+
+
+def recirculation_share(inlet_c: float, supply_c: float, outlet_c: float) -> float:
+    """Share of exhaust air reaching the inlets: (T_in - T_supply) / (T_out - T_supply) (OpenDCME)."""
+    require(outlet_c > supply_c, "outlet_c", outlet_c, f"degrees C above supply_c={supply_c}")
+    return (inlet_c - supply_c) / (outlet_c - supply_c)
+
+
+def supply_for_hottest_inlet_c(max_inlet_c: float, server_delta_t_k: float, recirculation: float) -> float:
+    """Supply air temperature that keeps an inlet with ``recirculation`` share of exhaust at ``max_inlet_c``."""
+    require(0.0 <= recirculation < 1.0, "recirculation", recirculation, "a share in [0, 1)")
+    require(server_delta_t_k > 0, "server_delta_t_k", server_delta_t_k, "kelvin > 0")
+    return max_inlet_c - recirculation / (1.0 - recirculation) * server_delta_t_k
+
+
+@dataclass(frozen=True)
+class MoverPower:
+    """Fan and pump power per watt of IT heat at one rack density (W/W)."""
+
+    server_fans: float  # IT power
+    air_handlers: float  # CRAH fans for the room's air-cooled heat
+    cdu_pumps: float  # technology-cooling-system pumps for the liquid heat
+    facility_pumps: float  # facility water for all of the heat
+
+    @property
+    def cooling(self) -> float:
+        """Movers outside IT power: handlers and pumps."""
+        return self.air_handlers + self.cdu_pumps + self.facility_pumps
+
+    @property
+    def total(self) -> float:
+        """Cooling movers plus the server fans."""
+        return self.cooling + self.server_fans
+
+
+def air_server_fans() -> ServerFans:
+    """Server fans with the air-cooled server's fan share (``dcsim/data/cooling/air.yaml``)."""
+    return ServerFans(TECHNOLOGIES.packaged["air"].server_fan_share)
+
+
+def rack_movers(tech: CoolingTechnology, rack_heat_w: float, air_inlet_c: float = 24.0,
+                fans: ServerFans | None = None, handler: AirHandler | None = None,
+                cdu: PumpLoop | None = None, facility: PumpLoop | None = None,
+                pressure_pa: float = SEA_LEVEL_PA) -> MoverPower:
+    """Fans and pumps per watt of IT heat for racks of ``rack_heat_w`` under ``tech``.
+
+    Servers run at their rated heat with ``tech.server_air_cooled_share`` of it into air (fans
+    sized for that share); the room's air-cooled heat is ``1 - liquid_fraction`` (a rear
+    door takes the servers' air into its water); CDU pumps carry the liquid heat and
+    facility pumps all of it, each at its loop's rise. ``air_inlet_c`` (24 C: 18 C chilled
+    water plus the air technology's 6 K approach) is the servers' and handlers' air.
+    """
+    require(math.isfinite(rack_heat_w) and rack_heat_w > 0, "rack_heat_w", rack_heat_w, "watts > 0")
+    tech.check_rack_kw(rack_heat_w / 1000.0)
+    fans = air_server_fans() if fans is None else fans
+    handler = AirHandler() if handler is None else handler
+    cdu = LOOPS["cdu_secondary"] if cdu is None else cdu
+    facility = LOOPS["facility"] if facility is None else facility
+    fan_w = fans.power_w(rack_heat_w, air_inlet_c, air_share=tech.server_air_cooled_share, pressure_pa=pressure_pa)
+    room_air_w = rack_heat_w * (1.0 - tech.liquid_fraction)
+    handler_w = handler.power_w(room_air_w, room_air_w, fans.delta_t_k(air_inlet_c), air_inlet_c, pressure_pa)
+    liquid_w = rack_heat_w * tech.liquid_fraction
+    cdu_w = cdu.electric_power_w(liquid_w, tech.loop_delta_t_k) if liquid_w > 0 else 0.0
+    facility_w = facility.electric_power_w(liquid_w, tech.loop_delta_t_k) if liquid_w > 0 else 0.0
+    if room_air_w > 0:
+        facility_w += facility.electric_power_w(room_air_w, AIR_LOOP_DELTA_T_K)
+    return MoverPower(fan_w / rack_heat_w, handler_w / rack_heat_w, cdu_w / rack_heat_w, facility_w / rack_heat_w)

@@ -1,0 +1,220 @@
+"""Air and liquid movers (dcsim/facility/airflow.py, pumps.py): closed forms, published checks, density.
+
+Every figure the library uses is cited in docs/cooling.md ("Air and liquid movers").
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dcsim.core.errors import ConfigError
+from dcsim.facility.airflow import (
+    AIR_CP_J_PER_KG_K,
+    AIR_GAS_CONSTANT_J_PER_KG_K,
+    AirHandler,
+    ServerFans,
+    affinity_power_w,
+    affinity_pressure_pa,
+    air_density_kg_per_m3,
+    air_flow_m3_per_s,
+    air_server_fans,
+    rack_movers,
+    recirculation_share,
+    supply_for_hottest_inlet_c,
+)
+from dcsim.facility.cooling import TECHNOLOGIES, CoolingFileError, technology_from_mapping
+from dcsim.facility.pumps import LOOPS, PSI_PA, WATER, PumpLoop, coolant_flow_m3_per_s, head_m_to_pa, loop
+
+DENSITIES_KW = (10, 20, 40, 60, 80, 100, 120, 140)
+SWEEP_ORDER = ("air", "rear_door", "direct_liquid", "immersion")
+
+
+def _density(temp_c: float) -> float:
+    return 101325.0 / (287.05 * (temp_c + 273.15))
+
+
+def test_air_flow_for_one_kilowatt_at_twelve_kelvin_is_the_closed_form():
+    """1 kW at 12 K and 24 C inlet: V = Q / (rho cp dT), rho = p / (R T); and the HVAC rule
+    CFM = 3412 W/kW / (1.085 dT_F) (Dell via insideHPC) agrees to 2 %."""
+    expected = 1000.0 / (_density(24.0) * 1006.0 * 12.0)
+    assert air_flow_m3_per_s(1000.0, 12.0, 24.0) == pytest.approx(expected, rel=1e-12)
+    rule_cfm = 3412.0 / (1.085 * 12.0 * 9.0 / 5.0)
+    assert air_flow_m3_per_s(1000.0, 12.0, 24.0) == pytest.approx(rule_cfm * 0.3048**3 / 60.0, rel=0.02)
+    # thinner air at altitude (80 % of sea-level pressure) needs 1 / 0.8 the volume
+    assert air_flow_m3_per_s(1000.0, 12.0, 24.0, 0.8 * 101325.0) == pytest.approx(expected / 0.8, rel=1e-12)
+    # standard air, 1.204 kg/m3 at 20 C and sea level; rho * cp in the closed form uses the module's constants
+    assert air_density_kg_per_m3(20.0) == pytest.approx(1.204, abs=1e-3)
+    assert air_flow_m3_per_s(1000.0, 12.0, 24.0) == pytest.approx(
+        1000.0 / (101325.0 / (AIR_GAS_CONSTANT_J_PER_KG_K * 297.15) * AIR_CP_J_PER_KG_K * 12.0), rel=1e-12)
+
+
+def test_fan_affinity_doubling_the_flow_takes_eight_times_the_power():
+    assert affinity_power_w(100.0, 2.0) == pytest.approx(800.0, rel=1e-12)
+    assert affinity_pressure_pa(100.0, 2.0) == pytest.approx(400.0, rel=1e-12)
+    fans = air_server_fans()
+    # the same server (rated 1 kW) carrying twice its heat at the same inlet: twice the flow, 8x the fans
+    assert fans.power_w(2000.0, 22.0, rated_heat_w=1000.0) == pytest.approx(8.0 * fans.power_w(1000.0, 22.0), rel=1e-12)
+    assert fans.power_w(500.0, 22.0, rated_heat_w=1000.0) == pytest.approx(fans.power_w(1000.0, 22.0) / 8.0, rel=1e-12)
+
+
+def test_server_fan_power_rises_with_inlet_temperature_as_the_formula_says():
+    """Below 23 C the fans hold 12 K (only the density changes); above, the rise shrinks
+    linearly to zero at the 85 C component limit, so P / P_23 = (rho_23 / rho)^2 ((85 - 23) / (85 - T))^3."""
+    fans = air_server_fans()
+    p23 = fans.power_w(1000.0, 23.0)
+    assert p23 == pytest.approx(1000.0 * TECHNOLOGIES["air"].server_fan_share, rel=1e-12)
+    for inlet_c in (18.0, 20.0):
+        assert fans.delta_t_k(inlet_c) == 12.0
+        assert fans.power_w(1000.0, inlet_c) == pytest.approx(p23 * (_density(23.0) / _density(inlet_c)) ** 2, rel=1e-9)
+    previous = p23
+    for inlet_c in (25.0, 27.0, 30.0, 35.0, 40.0):
+        expected = p23 * (_density(23.0) / _density(inlet_c)) ** 2 * ((85.0 - 23.0) / (85.0 - inlet_c)) ** 3
+        assert fans.power_w(1000.0, inlet_c) == pytest.approx(expected, rel=1e-9)
+        assert fans.power_w(1000.0, inlet_c) > previous
+        previous = fans.power_w(1000.0, inlet_c)
+
+
+def test_server_fans_explain_most_of_a_measured_server_power_rise_and_no_more():
+    """GRC on a Dell R410: server power +8 % from 27 to 35 C and +12 % to 37 C (fans plus
+    leakage). The model's fans alone (8 % share) give a rise below the measured total and
+    at least half of it."""
+    fans = air_server_fans()
+    for hot_c, measured in ((35.0, 0.08), (37.0, 0.12)):
+        rise = (fans.power_w(1000.0, hot_c) - fans.power_w(1000.0, 27.0)) / 1000.0
+        assert 0.5 * measured <= rise <= measured
+
+
+def test_a_liquid_cooled_server_keeps_fans_only_for_its_air_share():
+    fans = air_server_fans()
+    for inlet_c in (22.0, 30.0):
+        assert fans.power_w(1000.0, inlet_c, air_share=0.2) == pytest.approx(0.2 * fans.power_w(1000.0, inlet_c), rel=1e-12)
+    assert fans.power_w(1000.0, 30.0, air_share=0.0) == 0.0
+    dlc, air = TECHNOLOGIES["direct_liquid"], TECHNOLOGIES["air"]
+    assert dlc.server_air_cooled_share == pytest.approx(1.0 - dlc.liquid_fraction, rel=1e-12)
+    assert rack_movers(dlc, 30e3).server_fans == pytest.approx(0.2 * rack_movers(air, 30e3).server_fans, rel=1e-9)
+    assert rack_movers(TECHNOLOGIES["immersion"], 30e3).server_fans == 0.0
+    # a rear door's servers are air-cooled: all their heat is on fans, though the room sees none
+    door = TECHNOLOGIES["rear_door"]
+    assert door.server_air_share == 1.0 and door.liquid_fraction == 1.0
+    assert rack_movers(door, 30e3).server_fans == pytest.approx(rack_movers(air, 30e3).server_fans, rel=1e-12)
+    assert rack_movers(door, 30e3).air_handlers == 0.0
+
+
+def test_pump_power_is_flow_times_head_over_efficiency():
+    cdu = LOOPS["cdu_secondary"]
+    flow = 100e3 / (997.0 * 4180.0 * 10.0)
+    assert cdu.flow_m3_per_s(100e3, 10.0) == pytest.approx(flow, rel=1e-12)
+    assert cdu.hydraulic_power_w(100e3, 10.0) == pytest.approx(flow * 40.0 * 6894.757, rel=1e-9)
+    assert cdu.electric_power_w(100e3, 10.0) == pytest.approx(flow * 40.0 * 6894.757 / (0.60 * 0.90), rel=1e-9)
+    facility = loop("facility")
+    assert facility.electric_power_w(100e3, 8.0) == pytest.approx(
+        100e3 / (997.0 * 4180.0 * 8.0) * 997.0 * 9.80665 * 25.0 / (0.75 * 0.90), rel=1e-9)
+    # per watt of heat it does not depend on the heat
+    assert cdu.power_per_w(10.0) == pytest.approx(cdu.electric_power_w(37e3, 10.0) / 37e3, rel=1e-12)
+    assert head_m_to_pa(10.0) == pytest.approx(997.0 * 9.80665 * 10.0, rel=1e-12) and PSI_PA == pytest.approx(6894.757)
+
+
+def test_cold_plate_flow_per_kilowatt_sits_in_the_ocp_sizing_rule():
+    """OCP liquid-cooling guidance: 1.25-2.0 L/min per kW, 1.5 typical, for a rise of <= 10 K."""
+    l_per_min_per_kw = coolant_flow_m3_per_s(1000.0, 10.0, WATER) * 1000.0 * 60.0
+    assert l_per_min_per_kw == pytest.approx(1000.0 / (997.0 * 4180.0 * 10.0) * 6e4, rel=1e-12)
+    assert 1.25 <= l_per_min_per_kw <= 1.5
+
+
+def test_a_dense_air_rack_pays_more_handler_power_per_kilowatt_than_a_sparse_one():
+    """The delivery opening's drop grows with the square of the rack's air flow: 4x the rack
+    heat, 16x the drop. At 10 kW per rack it sits in the 12-30 Pa (0.05-0.12 in. w.c.) of a
+    working raised floor; at 40 kW it is far above (why dense air halls use fan walls or liquid)."""
+    handler, fans = AirHandler(), air_server_fans()
+    dt = fans.delta_t_k(24.0)
+    sparse, dense = (handler.power_w(h, h, dt, 24.0) / h for h in (10e3, 40e3))
+    assert dense > 1.5 * sparse
+    flows = [air_flow_m3_per_s(h, dt, 24.0) for h in (10e3, 40e3)]
+    drops = [handler.delivery_pressure_pa(f, 24.0) for f in flows]
+    assert drops[1] == pytest.approx(16.0 * drops[0], rel=1e-12)
+    assert 12.0 <= drops[0] <= 30.0 and drops[1] > 120.0
+    assert sparse == pytest.approx(flows[0] * (250.0 + drops[0]) / 0.6 / 10e3, rel=1e-12)
+    air = TECHNOLOGIES["air"]
+    assert rack_movers(air, 40e3).air_handlers > rack_movers(air, 10e3).air_handlers
+    assert rack_movers(air, 40e3).air_handlers == pytest.approx(dense, rel=1e-12)
+
+
+def test_recirculation_lowers_the_supply_that_keeps_the_hottest_inlet_in_limits():
+    """OpenDCME: r = (T_in - T_supply) / (T_out - T_supply); the supply is T_max - r / (1 - r) dT."""
+    for r in (0.0, 0.1, 0.3):
+        supply_c = supply_for_hottest_inlet_c(27.0, 12.0, r)
+        inlet_c = 27.0
+        assert recirculation_share(inlet_c, supply_c, inlet_c + 12.0) == pytest.approx(r, abs=1e-12)
+    assert supply_for_hottest_inlet_c(27.0, 12.0, 0.0) == 27.0
+    assert supply_for_hottest_inlet_c(27.0, 12.0, 0.2) == pytest.approx(24.0, rel=1e-12)
+
+
+def _sweep() -> dict[str, list[float | None]]:
+    """Fans and pumps per kW of IT (W/kW) at each density a technology can cool."""
+    return {name: [rack_movers(TECHNOLOGIES[name], kw * 1e3).total * 1e3 if kw <= TECHNOLOGIES[name].max_rack_kw
+                   else None for kw in DENSITIES_KW] for name in SWEEP_ORDER}
+
+
+def _table(sweep: dict[str, list[float | None]]) -> list[str]:
+    rows = ["technology     " + " ".join(f"{kw:>6d}" for kw in DENSITIES_KW)]
+    rows += [f"{name:14s} " + " ".join("     -" if v is None else f"{v:6.1f}" for v in values)
+             for name, values in sweep.items()]
+    return rows
+
+
+def test_density_sweep_of_fan_and_pump_power_per_kilowatt():
+    """Server fans + CRAH fans + CDU and facility pumps, W per kW of IT, by rack kW (24 C air
+    inlet; "-" above what the technology can cool). This table is checked against the library:
+
+        technology         10     20     40     60     80    100    120    140
+        air             127.5  135.3  166.2      -      -      -      -      -
+        rear_door       110.7  110.7  110.7  110.7      -      -      -      -
+        direct_liquid    41.8   41.8   42.1   42.5   43.1   43.8   44.7   45.8
+        immersion        20.9   20.9   20.9   20.9   20.9   20.9   20.9   20.9
+
+    Air rises with density (the per-rack delivery drop ~ flow squared); direct liquid rises
+    less (only its 20 % air share meets the room); a rear door (no room air; its door fans
+    are not in this library yet) and immersion are flat: pump power per kW is head / (rho cp
+    dT eta) whatever the rack's size. Liquid removes most of the server fans: the gap
+    between the rows.
+    """
+    sweep = _sweep()
+    documented = [line.strip() for line in (test_density_sweep_of_fan_and_pump_power_per_kilowatt.__doc__ or "")
+                  .splitlines()[3:8]]
+    assert documented == _table(sweep)
+    for name in ("air", "direct_liquid"):
+        values = [v for v in sweep[name] if v is not None]
+        assert all(b > a for a, b in zip(values, values[1:])), name
+    for name in ("rear_door", "immersion"):
+        values = [v for v in sweep[name] if v is not None]
+        assert max(values) - min(values) < 1e-9, name
+    assert sweep["air"][0] > sweep["rear_door"][0] > sweep["direct_liquid"][0] > sweep["immersion"][0]
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: air_server_fans().power_w(1000.0, 85.0), r"^inlet_c=85\.0 is not allowed: degrees C below the fans' limit_c=85\.0$"),
+    (lambda: loop("glycol"), r"^loop='glycol' is not allowed: one of \['cdu_secondary', 'facility'\]$"),
+    (lambda: PumpLoop("cdu", 1e5, 1.2, 0.9), r"^cdu\.pump_efficiency=1\.2 is not allowed: a share in \(0, 1\]$"),
+    (lambda: air_flow_m3_per_s(1000.0, 0.0, 24.0), r"^delta_t_k=0\.0 is not allowed: kelvin > 0$"),
+    (lambda: ServerFans(0.08, limit_c=20.0), r"^limit_c=20\.0 is not allowed: above ramp_start_c=23\.0$"),
+    (lambda: supply_for_hottest_inlet_c(27.0, 12.0, 1.0), r"^recirculation=1\.0 is not allowed: a share in \[0, 1\)$"),
+])
+def test_bad_inputs_are_one_line_errors_naming_the_field(call, message):
+    with pytest.raises(ConfigError, match=message):
+        call()
+
+
+def test_a_rack_denser_than_its_technology_is_refused():
+    with pytest.raises(ValueError, match="exceeds the 40 kW per rack"):
+        rack_movers(TECHNOLOGIES["air"], 60e3)
+
+
+def test_server_air_share_is_optional_in_a_cooling_file_and_checked_when_given():
+    data = {key: (value if key in ("name", "source") else {"value": value, "source": "x"})
+            for key, value in vars(TECHNOLOGIES["air"]).items()
+            if key not in ("provenance", "assumptions", "server_air_share")}
+    data["name"] = "air_copy"
+    assert technology_from_mapping(dict(data)).server_air_cooled_share == 1.0
+    assert technology_from_mapping(dict(data, server_air_share={"value": 0.5, "source": "x"})).server_air_share == 0.5
+    with pytest.raises(CoolingFileError, match=r"field 'server_air_share\.value': must be a share in \[0, 1\], got 1\.5"):
+        technology_from_mapping(dict(data, server_air_share={"value": 1.5, "source": "x"}))

@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -325,7 +326,7 @@ PROGRESS_UPDATES = 200
 # Set by main() for the sweep's worker processes: "1" when the sweep has a single run,
 # the only case where a run of a sweep may draw a progress bar.
 _SWEEP_OF_ONE_ENV = "_DCSIM_SWEEP_OF_ONE"
-# Set by main() for a sweep: the pid of the sweep's main process, which the launcher's
+# Set by main() for a sweep: HOST:PID of the sweep's main process, which the launcher's
 # worker processes die with (multirun.die_with_parent).
 _SWEEP_PID_ENV = "_DCSIM_SWEEP_PID"
 
@@ -450,8 +451,9 @@ def _hydra_main(cfg: DictConfig) -> None:
     sweep = hc.mode == RunMode.MULTIRUN
     label = " ".join(overrides) or "default scenario"
     name = f"run {hc.job.num} [{label}]" if sweep else label
-    if sweep and os.environ.get(_SWEEP_PID_ENV, "").isdigit():  # a launcher's worker dies with the sweep
-        multirun.die_with_parent(int(os.environ[_SWEEP_PID_ENV]))
+    host, _, pid = os.environ.get(_SWEEP_PID_ENV, "").rpartition(":")
+    if sweep and pid.isdigit():  # a launcher's worker dies with the sweep
+        multirun.die_with_parent(int(pid), host)
     if not sweep:
         _single_run_dir = run_dir
     if sweep and multirun.reusable_summary(run_dir, overrides, dcsim.__version__) is not None:
@@ -583,7 +585,8 @@ def _main() -> None:
         print(f"dcsim: {line}", file=sys.stderr)
     if _is_multirun(argv):  # the launcher's worker processes inherit these
         os.environ[_SWEEP_OF_ONE_ENV] = "1" if n_runs == 1 else "0"
-        os.environ[_SWEEP_PID_ENV] = str(os.getpid())
+        os.environ[_SWEEP_PID_ENV] = f"{socket.gethostname()}:{os.getpid()}"
+        multirun.start_reaper(f"{_SWEEP_PID_ENV}={os.environ[_SWEEP_PID_ENV]}")
     last_sweep, _sweep_started, _single_run_dir = None, None, None
     _hydra_main()
     rows = last_sweep

@@ -16,6 +16,7 @@ import random
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -357,6 +358,21 @@ def test_sigkill_of_a_sweeps_main_process_leaves_no_worker(tmp_path):
         assert snapshot(sweep) == before
     finally:
         kill_all(pids)
+
+
+@pytest.mark.parametrize("same_host", [True, False])
+def test_a_worker_whose_sweep_died_before_its_run_began_exits(same_host):
+    """A run queued before the sweep's main process was killed starts in an orphaned worker
+    (its parent gone, re-parented): on the sweep's host it exits at once, writing nothing;
+    a process on another host (a Ray or Slurm worker) is left to its own launcher."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that no longer runs
+    host = socket.gethostname() if same_host else "another-host"
+    code = (f"from dcsim.io.multirun import die_with_parent; die_with_parent({gone.pid}, {host!r}); "
+            "print('ran on')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert (proc.returncode, proc.stdout.strip()) == ((1, "") if same_host else (0, "ran on")), proc.stderr
 
 
 def test_ctrl_c_of_a_sweep_stops_with_one_line_and_keeps_finished_runs(tmp_path):

@@ -23,6 +23,7 @@ import json
 import math
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -293,7 +294,57 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _watched_parent: int | None = None  # the parent this worker process already watches
 
 
-def die_with_parent(parent_pid: int) -> bool:
+# The reaper: a small process that outlives the sweep's main process by a moment and then
+# SIGKILLs every process started with the sweep's marker in its environment (the
+# launcher's workers, idle or busy, and the pools' resource trackers). It waits on a pipe
+# whose only writer is the main process, so it wakes when the main process is gone, however
+# it went (exit, exception, SIGKILL). Plain Python, no dcsim import: it starts in ~20 ms.
+_REAPER = """
+import os, signal, sys
+marker = sys.argv[1].encode()
+sys.stdin.buffer.read()
+me = os.getpid()
+for p in os.listdir("/proc"):
+    if p.isdigit() and int(p) != me:
+        try:
+            with open(f"/proc/{p}/environ", "rb") as f:
+                found = marker in f.read().split(b"\\0")
+        except OSError:
+            continue
+        if found:
+            try:
+                os.kill(int(p), signal.SIGKILL)
+            except OSError:
+                pass
+"""
+_reaper: Any = None  # the reaper's Popen: its stdin pipe is held open while the sweep runs
+
+
+def start_reaper(marker: str) -> None:
+    """Start the reaper of processes whose environment holds ``marker`` (``KEY=VALUE``),
+    for when this process (the sweep's main process) ends. Linux (``/proc``) only; elsewhere
+    the workers' own watch (:func:`die_with_parent`) is all there is."""
+    global _reaper
+    if _reaper is not None or not os.path.isdir("/proc"):
+        return
+    import subprocess
+
+    _reaper = subprocess.Popen([sys.executable, "-c", _REAPER, marker], stdin=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
+                               start_new_session=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def die_with_parent(parent_pid: int, parent_host: str | None = None) -> bool:
     """In a launcher's worker process (a direct child of the sweep's main process
     ``parent_pid``): make the process exit as soon as that parent is gone, so that after
     the sweep's main process is killed no worker goes on running and writing into the
@@ -305,10 +356,16 @@ def die_with_parent(parent_pid: int) -> bool:
     thread that may replace one lives as long as the pool); everywhere, a daemon thread
     checks ``os.getppid()`` every :data:`PARENT_POLL_S`. Returns False (and does nothing)
     in a process that is not a direct child of ``parent_pid`` (the parent itself, a Ray or
-    Slurm worker, which their own launchers supervise).
+    Slurm worker, which their own launchers supervise). A worker on the parent's host
+    (``parent_host``) whose parent is already gone when its run begins (a run queued
+    before the sweep's main process was killed) exits at once instead.
     """
     global _watched_parent
-    if os.getpid() == parent_pid or os.getppid() != parent_pid:
+    if os.getpid() == parent_pid:
+        return False
+    if os.getppid() != parent_pid:
+        if parent_host == socket.gethostname() and not _alive(parent_pid):
+            os._exit(1)  # orphaned before this run began: nothing may be written for a dead sweep
         return False
     if _watched_parent == parent_pid:
         return True

@@ -21,8 +21,8 @@ CHAT = ["workload=inference_only", "workload.services.chat.replicas=8", "workloa
 def capacity_per_s() -> float:
     sc = build(compose_config(CHAT))
     s = sc.services[0][0]
-    one = ReplicaModel(sc.device, s.model, s.tp, s.mean_prompt_tokens, s.mean_output_tokens, s.max_batch_tokens,
-                       s.max_num_seqs, s.kv_capacity_tokens, s.median_prompt_tokens).capacity_per_s
+    one = ReplicaModel(sc.device, s.model, s.config.tp, s.mean_prompt_tokens, s.mean_output_tokens, s.config.max_batch_tokens,
+                       s.config.max_num_seqs, s.kv_capacity_tokens, s.median_prompt_tokens).capacity_per_s
     return 8 * one
 
 

@@ -69,7 +69,7 @@ class Scenario:
     def _calibration(self) -> dict[str, str]:
         """The engine profiles serving uses and how far they are calibrated for this GPU."""
         gpu = self.topology.node.gpu.name
-        engines = sorted({spec.engine for spec, _ in self.services})
+        engines = sorted({spec.config.engine for spec, _ in self.services})
         profiles = [load_profile(gpu, e) for e in engines]
         order = ("measured", "derived", "uncalibrated")
         status = max((p.status for p in profiles), key=order.index, default="")
@@ -106,7 +106,7 @@ class Scenario:
         cluster = Cluster(sim, self.topology, SCHEDULERS[self.scheduler](placement=PLACEMENTS[self.placement]()),
                           power_headroom_w=headroom, rack_temp_c=lambda r: facility.gpu_temp_c[r],
                           rack_limit_w=self.facility.plant.technology.max_rack_kw * 1e3)
-        cluster.reserve_work_ids(sum(spec.replicas for spec, _ in self.services) + len(self.jobs))
+        cluster.reserve_work_ids(sum(spec.config.replicas for spec, _ in self.services) + len(self.jobs))
         facility.watch_hottest_gpu(cluster.hottest_gpu_w)
         controller = PowerController(sim, cluster, self.power_policy, self.power_policy_name, facility.it_budget_w,
                                      facility.thermal_cap_w, self.facility.control_interval_s, self.gpu_min_cap_w)
@@ -115,9 +115,9 @@ class Scenario:
                 sim.env.timeout(t).callbacks.append(lambda _ev: controller.decide())
         work_id = 0
         for spec, router in self.services:
-            service = FluidService if spec.fidelity == "fluid" else InferenceService
-            service(sim, spec, self.device.with_engine(spec.engine), ROUTERS[router](), cluster, work_id, self.duration_s)
-            work_id += spec.replicas
+            service = FluidService if spec.config.fidelity == "fluid" else InferenceService
+            service(sim, spec, self.device.with_engine(spec.config.engine), ROUTERS[router](), cluster, work_id, self.duration_s)
+            work_id += spec.config.replicas
         for job in self.jobs:
             TrainingJob(sim, job, cluster, self.device)
         return sim.run(self.duration_s)

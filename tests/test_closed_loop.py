@@ -20,6 +20,7 @@ from dcsim.metrics.recorder import Recorder
 from dcsim.policies.routing import RoundRobinRouter
 from dcsim.policies.scheduling import FifoScheduler
 from dcsim.workloads.cluster import Cluster
+from dcsim.workloads.config import ServiceConfig
 from dcsim.workloads.inference.arrivals import ClosedLoop
 from dcsim.workloads.inference.service import InferenceService, ServiceSpec
 
@@ -126,7 +127,8 @@ def test_a_dropped_request_does_not_lose_its_user():
         big = (np.arange(n) % 3) == 0
         return np.where(big, 5000, 200).astype(np.int64), np.full(n, 20, dtype=np.int64)
 
-    spec = ServiceSpec("svc", MODEL, 1, TP, ClosedLoop(4, 0.0), lengths, 200.0, 20.0, 200.0, 256, 8192, 3000)
+    spec = ServiceSpec("svc", MODEL, ServiceConfig(model=MODEL.name, replicas=1, tp=TP), ClosedLoop(4, 0.0), lengths,
+                       200.0, 20.0, 200.0, 3000)
     InferenceService(sim, spec, DEVICE, RoundRobinRouter(), cluster, 0, 120.0)
     req = sim.run(120.0).frames()["requests"]
     counts = req["status"].value_counts()

@@ -19,6 +19,7 @@ from dcsim.metrics.recorder import Recorder
 from dcsim.policies.routing import RoundRobinRouter
 from dcsim.policies.scheduling import FifoScheduler
 from dcsim.workloads.cluster import Cluster
+from dcsim.workloads.config import ServiceConfig
 from dcsim.workloads.inference.requests import Request
 from dcsim.workloads.inference.service import InferenceService, ServiceSpec
 
@@ -56,8 +57,9 @@ def serve(arrivals: list[tuple], until_s: float = 600.0, max_batch_tokens: int =
     topo = Topology(1, max(replicas, 1), NodeSpec(GPU))
     cluster = Cluster(sim, topo, FifoScheduler())
     kv = kv_capacity_tokens or max_kv_tokens(MODEL, GPU, TP, 0.9)
-    spec = ServiceSpec("svc", MODEL, replicas, TP, NoArrivals(), no_lengths, 1000.0, 100.0, 1000.0, 256, max_batch_tokens, kv,
-                       **spec_fields)
+    config = ServiceConfig(model=MODEL.name, replicas=replicas, tp=TP, max_num_seqs=256, max_batch_tokens=max_batch_tokens,
+                           **spec_fields)
+    spec = ServiceSpec("svc", MODEL, config, NoArrivals(), no_lengths, 1000.0, 100.0, 1000.0, kv)
     svc = InferenceService(sim, spec, DEVICE, RoundRobinRouter(), cluster, 0, until_s)
 
     def feed():
@@ -173,7 +175,7 @@ def test_disaggregated_prefill_hands_kv_to_a_decode_replica():
     """With prefill and decode pools, a request prefills on one replica, its KV cache moves
     over the network, and it decodes on another; TTFT is the prefill alone."""
     p, o = 2000, 20
-    _, req, svc = serve([(0.0, p, o)], replicas=2, prefill_replicas=1, kv_transfer_bytes_per_s=50e9)
+    _, req, svc = serve([(0.0, p, o)], replicas=2, prefill_replicas=1, kv_transfer_gbit_per_s=400.0)
     r = req.iloc[0]
     assert r["status"] == "completed"
     assert r["replica"] == 1  # finished on the decode replica

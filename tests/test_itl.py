@@ -62,7 +62,7 @@ def test_gaps_add_up_to_each_request_s_decode_time(case):
         assert req["preemptions"].sum() >= 1
     elif case == "disaggregated":
         arrivals = [(0.3 * i, 500 + 40 * i, 20 + 3 * i) for i in range(10)]
-        _, req, svc = serve(arrivals, replicas=2, prefill_replicas=1, kv_transfer_bytes_per_s=50e9)
+        _, req, svc = serve(arrivals, replicas=2, prefill_replicas=1, kv_transfer_gbit_per_s=400.0)
         assert (req["replica"] == 1).all()
     else:
         arrivals = [(0.05 * i, 100 + 37 * (i % 11), 2 + 29 * (i % 13)) for i in range(120)]

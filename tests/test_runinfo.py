@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_engine import NoArrivals
 
 import dcsim
 from dcsim.core.runinfo import FacilityInfo, RunInfo, RunInfoMissing, ServiceInfo
@@ -19,6 +20,7 @@ from dcsim.metrics.recorder import Recorder
 from dcsim.policies.routing import RoundRobinRouter
 from dcsim.policies.scheduling import FifoScheduler
 from dcsim.workloads.cluster import Cluster
+from dcsim.workloads.config import ServiceConfig
 from dcsim.workloads.inference.fluid import FluidService
 from dcsim.workloads.inference.service import InferenceService, ServiceSpec
 
@@ -26,20 +28,12 @@ MODEL, GPU = MODELS["Llama-3.1-8B"], GPUS["H100-SXM"]
 DEVICE = DeviceModel(GPU, InferencePerfParams(), GpuPowerModel(GPU))
 
 
-class NoArrivals:
-    def arrival_times_s(self, rng, until_s):
-        return np.empty(0)
-
-    def mean_rate_per_s(self, t0_s, t1_s):
-        return 0.0
-
-
 def _spec(fidelity: str) -> ServiceSpec:
     def lengths(rng, n):
         return np.full(n, 100, dtype=np.int64), np.full(n, 10, dtype=np.int64)
 
-    return ServiceSpec("svc", MODEL, 1, 1, NoArrivals(), lengths, 100.0, 10.0, 100.0, 256, 8192, 100_000,
-                       fidelity=fidelity)
+    return ServiceSpec("svc", MODEL, ServiceConfig(model=MODEL.name, replicas=1, tp=1, fidelity=fidelity), NoArrivals(),
+                       lengths, 100.0, 10.0, 100.0, 100_000)
 
 
 def test_a_part_never_written_names_itself_and_its_writer():

@@ -69,7 +69,7 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
     )
     check_replicas_fit(services, topology.gpus_total)
     # job ids follow the replicas' ids; jobs of traces follow the configured jobs
-    first_job_id = sum(spec.replicas for spec, _ in services)
+    first_job_id = sum(spec.config.replicas for spec, _ in services)
     jobs = tuple(
         job_from_config(f"workload.training.{name}", first_job_id + i, name, j, topology, gpu, f.network, device)
         for i, (name, j) in enumerate(w.training.items())

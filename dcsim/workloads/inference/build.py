@@ -92,12 +92,8 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
             f"a TP degree whose GPU memory holds {model.name}: weights plus the KV cache of the longest request "
             f"need {need_gb:.0f} GB, {s.tp} x {gpu.name} give {have_gb:.0f} GB")
     return ServiceSpec(
-        name=name, model=model, replicas=s.replicas, tp=s.tp, arrivals=arrivals, lengths=sampler,
-        mean_prompt_tokens=mean_p, mean_output_tokens=mean_o, median_prompt_tokens=median_p, max_num_seqs=s.max_num_seqs,
-        max_batch_tokens=s.max_batch_tokens, kv_capacity_tokens=kv, trace=trace,
-        prefix_cache_fraction=s.prefix_cache_fraction, prefix_block_tokens=s.prefix_block_tokens,
-        prefill_replicas=s.prefill_replicas, kv_transfer_bytes_per_s=s.kv_transfer_gbit_per_s * 1e9 / 8,
-        slo_ttft_s=s.slo_ttft_s, slo_tpot_s=s.slo_tpot_s, fidelity=str(s.fidelity), engine=s.engine, priority=s.priority,
+        name=name, model=model, config=s, arrivals=arrivals, lengths=sampler, mean_prompt_tokens=mean_p,
+        mean_output_tokens=mean_o, median_prompt_tokens=median_p, kv_capacity_tokens=kv, trace=trace,
         autoscale=autoscale,
     )
 
@@ -108,13 +104,14 @@ def check_replicas_fit(services: tuple[tuple[ServiceSpec, str], ...], gpus_total
     used = 0
     for spec, _ in services:
         field = f"workload.services.{spec.name}." + ("autoscale.max_replicas" if spec.autoscale else "replicas")
-        n = spec.autoscale.max_replicas if spec.autoscale else spec.replicas
+        n = spec.autoscale.max_replicas if spec.autoscale else spec.config.replicas
+        tp = spec.config.tp
         left = gpus_total - used
         before = f", {used} of them taken by the services before it" if used else ""
-        require(n * spec.tp <= left, field, n,
-                f"at most {left // spec.tp} replicas of tp={spec.tp} ({n * spec.tp} GPUs asked): the facility has "
+        require(n * tp <= left, field, n,
+                f"at most {left // tp} replicas of tp={tp} ({n * tp} GPUs asked): the facility has "
                 f"{gpus_total} GPUs{before}")
-        used += n * spec.tp
+        used += n * tp
 
 
 def _autoscale(field: str, s: ServiceConfig) -> AutoscaleConfig | None:

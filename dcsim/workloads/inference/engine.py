@@ -139,15 +139,15 @@ class Replica:
         self.device = service.device  # the device under the current cap
         self.cap_w: float | None = service.device.cap_w
         self._last_iteration: tuple = (0, 0, 0, 0)  # inputs of the latest iteration, for power demand
-        self.tp = s.tp
-        self.max_num_seqs = s.max_num_seqs
-        self.max_batch_tokens = s.max_batch_tokens
+        self.tp = s.config.tp
+        self.max_num_seqs = s.config.max_num_seqs
+        self.max_batch_tokens = s.config.max_batch_tokens
         self.kv_capacity_tokens = service.kv_capacity_tokens
         self.kv_watermark_tokens = int(0.01 * self.kv_capacity_tokens)  # vLLM keeps 1 % free at admission
         self.prefix_cache = (
-            PrefixCache(int(s.prefix_cache_fraction * self.kv_capacity_tokens) // s.prefix_block_tokens,
-                        s.prefix_block_tokens)
-            if s.prefix_cache_fraction > 0 else None
+            PrefixCache(int(s.config.prefix_cache_fraction * self.kv_capacity_tokens) // s.config.prefix_block_tokens,
+                        s.config.prefix_block_tokens)
+            if s.config.prefix_cache_fraction > 0 else None
         )
         self.outstanding = 0  # requests queued or running here
         self.waiting: deque[Request] = deque()

@@ -190,10 +190,11 @@ class FluidService:
         self.served = 0.0
         self.arrived = 0.0
         self.until_s = until_s
-        for i in range(spec.replicas):
-            cluster.submit(WorkRequest(first_work_id + i, f"{spec.name}/replica/{i}", spec.tp, self._start_replica,
-                                       kind="inference", priority=spec.priority))
-        self._info = sim.recorder.run_info.add_service(spec.name, ServiceInfo(spec.slo_ttft_s, spec.slo_tpot_s, "fluid"))
+        for i in range(spec.config.replicas):
+            cluster.submit(WorkRequest(first_work_id + i, f"{spec.name}/replica/{i}", spec.config.tp, self._start_replica,
+                                       kind="inference", priority=spec.config.priority))
+        self._info = sim.recorder.run_info.add_service(
+            spec.name, ServiceInfo(spec.config.slo_ttft_s, spec.config.slo_tpot_s, "fluid"))
         sim.env.process(self._run())
         sim.on_finish(self._finish)
 
@@ -219,8 +220,8 @@ class FluidService:
 
     def _replica_model(self, device: DeviceModel) -> ReplicaModel:
         s = self.spec
-        return ReplicaModel(device, s.model, s.tp, s.mean_prompt_tokens, s.mean_output_tokens, s.max_batch_tokens,
-                            s.max_num_seqs, s.kv_capacity_tokens, s.median_prompt_tokens)
+        return ReplicaModel(device, s.model, s.config.tp, s.mean_prompt_tokens, s.mean_output_tokens, s.config.max_batch_tokens,
+                            s.config.max_num_seqs, s.kv_capacity_tokens, s.median_prompt_tokens)
 
     def _run(self):
         env = self.sim.env

@@ -25,7 +25,7 @@ from dcsim.core.runinfo import ServiceInfo, ServiceTotals
 from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.models import LlmSpec
 from dcsim.workloads.cluster import Allocation, Cluster, WorkRequest
-from dcsim.workloads.config import AutoscaleConfig
+from dcsim.workloads.config import AutoscaleConfig, ServiceConfig
 from dcsim.workloads.inference.arrivals import ClosedLoop
 from dcsim.workloads.inference.engine import Replica
 from dcsim.workloads.inference.requests import LengthDistribution, Request, TokenGaps
@@ -36,31 +36,27 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """Everything that defines a service, validated."""
+    """A service, validated: its config (``config``: replicas, TP, batch limits, caching,
+    disaggregation, SLOs, priority, engine and fidelity, as the user gave them) and what the
+    builder derived from it (the model's spec, the arrival process, the length sampler, the
+    KV-cache capacity, the replayed trace, the enabled autoscaler)."""
 
     name: str
     model: LlmSpec
-    replicas: int
-    tp: int
+    config: ServiceConfig
     arrivals: Any  # an ArrivalProcess or a ClosedLoop (dcsim.workloads.inference.arrivals)
     lengths: Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]]  # (prompts, outputs) of n requests
     mean_prompt_tokens: float
     mean_output_tokens: float
     median_prompt_tokens: float
-    max_num_seqs: int
-    max_batch_tokens: int
     kv_capacity_tokens: int
     trace: Any = None  # a Trace (dcsim.workloads.inference.traces) replayed instead of drawn lengths
-    prefix_cache_fraction: float = 0.0
-    prefix_block_tokens: int = 512
-    prefill_replicas: int = 0
-    kv_transfer_bytes_per_s: float = 50e9
-    slo_ttft_s: float | None = None
-    slo_tpot_s: float | None = None
-    fidelity: str = "request"
-    engine: str = "vllm-0.11"  # engine profile of the replicas' device model
-    priority: int = 0
     autoscale: AutoscaleConfig | None = None  # validated and enabled (dcsim.workloads.inference.build), or None
+
+    @property
+    def kv_transfer_bytes_per_s(self) -> float:
+        """Prefill -> decode KV-cache transfer bandwidth per GPU (config in Gbit/s)."""
+        return self.config.kv_transfer_gbit_per_s * 1e9 / 8
 
 
 def length_sampler(prompt: LengthDistribution, output: LengthDistribution):
@@ -119,7 +115,7 @@ class InferenceService:
         self._window = [0, 0]  # requests decided and meeting the SLO in this autoscale interval
         self._busy_mark: dict[int, float] = {}  # replica allocation id -> busy seconds at the last check
         self.scale_events = 0
-        for i in range(spec.replicas):
+        for i in range(spec.config.replicas):
             self._request_replica(first_work_id + i)
         if spec.autoscale is not None:
             sim.env.timeout(spec.autoscale.interval_s).callbacks.append(self._autoscale)
@@ -131,21 +127,21 @@ class InferenceService:
             self._load_arrivals(until_s)
             if len(self._times):
                 self._schedule_next_arrival()
-        self._info = sim.recorder.run_info.add_service(spec.name, ServiceInfo(spec.slo_ttft_s, spec.slo_tpot_s,
+        self._info = sim.recorder.run_info.add_service(spec.name, ServiceInfo(spec.config.slo_ttft_s, spec.config.slo_tpot_s,
                                                                               "request"))
         sim.on_finish(self._finish)
 
     # -- replicas --------------------------------------------------------------------
     def _role(self, index: int) -> str:
-        if self.spec.prefill_replicas == 0:
+        if self.spec.config.prefill_replicas == 0:
             return "both"
-        return "prefill" if index < self.spec.prefill_replicas else "decode"
+        return "prefill" if index < self.spec.config.prefill_replicas else "decode"
 
     def _request_replica(self, work_id: int) -> None:
         self._requested.append(work_id)
-        self.cluster.submit(WorkRequest(work_id, f"{self.name}/replica/{work_id}", self.spec.tp, self._grant,
-                                        kind="inference", priority=self.spec.priority,
-                                        extra_power_w=self.spec.tp * (self.device.training_w() - self.device.idle_w())))
+        self.cluster.submit(WorkRequest(work_id, f"{self.name}/replica/{work_id}", self.spec.config.tp, self._grant,
+                                        kind="inference", priority=self.spec.config.priority,
+                                        extra_power_w=self.spec.config.tp * (self.device.training_w() - self.device.idle_w())))
 
     def _grant(self, alloc: Allocation) -> None:
         """GPUs granted: serve at once at the start, else after loading the model."""
@@ -348,14 +344,14 @@ class InferenceService:
         pool[self.router.route(tuple([r.outstanding for r in pool]), power)].enqueue(req)
 
     def _pool(self, decode_pool: bool) -> list[Replica]:
-        if self.spec.prefill_replicas == 0:
+        if self.spec.config.prefill_replicas == 0:
             return self.replicas
         want = "decode" if decode_pool else "prefill"
         return [r for r in self.replicas if r.role == want]
 
     def hand_over(self, req: Request) -> None:
         """A prefill replica finished ``req``'s prompt: move its KV cache to a decode replica."""
-        transfer_s = req.ctx * self.model.kv_bytes_per_token / (self.spec.tp * self.spec.kv_transfer_bytes_per_s)
+        transfer_s = req.ctx * self.model.kv_bytes_per_token / (self.spec.config.tp * self.spec.kv_transfer_bytes_per_s)
         ev = self.sim.env.timeout(transfer_s)
         ev.callbacks.append(lambda _ev: self._route(req, decode_pool=True))
 
@@ -376,10 +372,10 @@ class InferenceService:
     def _meets_slo(self, req: Request) -> bool:
         s = self.spec
         ttft = req.t_first_token_s - req.t_arrival_s
-        ok = s.slo_ttft_s is None or ttft <= s.slo_ttft_s
-        if s.slo_tpot_s is None or req.output_tokens <= 1:
+        ok = s.config.slo_ttft_s is None or ttft <= s.config.slo_ttft_s
+        if s.config.slo_tpot_s is None or req.output_tokens <= 1:
             return ok
-        return ok and (req.t_done_s - req.t_first_token_s) / (req.output_tokens - 1) <= s.slo_tpot_s
+        return ok and (req.t_done_s - req.t_first_token_s) / (req.output_tokens - 1) <= s.config.slo_tpot_s
 
     def _finish(self, until_s: float) -> None:
         """Account for requests still in flight, and the service's GPU energy."""

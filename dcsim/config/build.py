@@ -60,7 +60,7 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
     facility = facility_from_config(f, topology, gpu)
     policy = power_policy_from_config(f.power, gpu)
     min_cap_w = gpu_min_cap_w(f.power, gpu)
-    device = device_from_config(f.node, gpu)
+    device = device_from_config(f, topology, gpu)
     check_scheduler(c.scheduler)
     services = tuple(
         (service_from_config(f"workload.services.{name}", name, s, topology, gpu, f.climate.start_hour, c.duration_s),

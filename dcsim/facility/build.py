@@ -14,7 +14,7 @@ from dcsim.core.errors import ConfigError, require
 from dcsim.core.fields import positive, require_choice
 from dcsim.core.units import KW_W
 from dcsim.facility.climate import Climate
-from dcsim.facility.config import MAX_GPUS, MAX_RACKS, FacilityConfig, FaultKind, NodeConfig
+from dcsim.facility.config import MAX_GPUS, MAX_RACKS, FacilityConfig, FaultKind
 from dcsim.facility.controller import FacilitySpec, Fault
 from dcsim.facility.cooling import CoolingPlant
 from dcsim.facility.power_path import PowerPath, StageSpec, usable_units
@@ -48,11 +48,37 @@ def topology_from_config(f: FacilityConfig) -> tuple[Topology, GpuSpec]:
     return Topology(f.num_racks, f.rack.gpus_per_rack // g, node), gpu
 
 
-def device_from_config(node: NodeConfig, gpu: GpuSpec) -> DeviceModel:
-    """The GPU's performance and power model under the node's static power cap, if any."""
-    cap = node.gpu_power_cap_w
+def rack_feed_cap_w(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> float | None:
+    """The per-GPU cap a rack feed's rating imposes (None: the rack's nameplate fits it).
+
+    A rack at full load draws its nameplate, nodes x (GPUs x TDP + busy host); with
+    ``over_feed=cap`` each GPU is capped to (rating / nodes - busy host) / GPUs per node."""
+    p, node = f.power, topology.node
+    if p.rack_feed_kw is None:
+        return None
+    rack_kw = topology.nodes_per_rack * node.nameplate_w / KW_W
+    if rack_kw <= p.rack_feed_kw:
+        return None
+    require(p.over_feed == "cap", "facility.power.rack_feed_kw", p.rack_feed_kw,
+            f"at least the rack's nameplate, {rack_kw:.1f} kW ({topology.nodes_per_rack} nodes x "
+            f"{node.nameplate_w / KW_W:.2f} kW), or facility.power.over_feed=cap to cap its GPUs")
+    cap_w = (p.rack_feed_kw * KW_W / topology.nodes_per_rack - node.host_busy_w) / node.gpus_per_node
+    min_w = p.gpu_min_cap_w if p.gpu_min_cap_w is not None else gpu.min_power_cap_w
+    require(cap_w >= min_w, "facility.power.rack_feed_kw", p.rack_feed_kw,
+            f"a rating whose GPU cap, {cap_w:.0f} W, is at least {gpu.name}'s lowest settable cap ({min_w:g} W): "
+            f"at least {topology.nodes_per_rack * (node.host_busy_w + node.gpus_per_node * min_w) / KW_W:.1f} kW")
+    return cap_w
+
+
+def device_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> DeviceModel:
+    """The GPU's performance and power model under its static power cap, if any: the node's
+    ``gpu_power_cap_w`` or the rack feed's cap, whichever is lower."""
+    cap = f.node.gpu_power_cap_w
     require(cap is None or gpu.idle_w < cap, "facility.node.gpu_power_cap_w", cap,
             f"watts above {gpu.name}'s idle power ({gpu.idle_w:g} W), or null for no cap")
+    feed = rack_feed_cap_w(f, topology, gpu)
+    if feed is not None:
+        cap = feed if cap is None else min(cap, feed)
     return DeviceModel.for_gpu(gpu, cap)
 
 

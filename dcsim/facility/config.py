@@ -55,6 +55,13 @@ def _default_stages() -> dict[str, StageConfig]:
             for s in DEFAULT_STAGES if s.name != "psu"}
 
 
+class OverFeed(StrEnum):
+    """What a rack whose nameplate exceeds its feed's rating does."""
+
+    error = "error"  # refused when building
+    cap = "cap"  # every GPU statically capped so that the rack at full load stays within the rating
+
+
 @dataclass
 class PowerConfig:
     # Stages from the utility to the racks; defaults and sources: docs/power.md.
@@ -64,6 +71,11 @@ class PowerConfig:
     policy: PowerPolicyName = PowerPolicyName("none")  # none, static, proportional, priority (dcsim.policies.POWER_POLICIES)
     static_cap_w: float | None = bounded(None, gt=0)  # per-GPU cap of the static policy
     gpu_min_cap_w: float | None = bounded(None, gt=0)  # lowest settable cap; null: the GPU's catalogue min_power_cap_w
+    # Continuous rating of each rack's feed (its breaker, busway tap or rack PDU) in kW;
+    # null: no limit. A rack whose nameplate exceeds it is refused, or its GPUs capped
+    # (over_feed=cap). The rating is the continuous load the feed may carry (docs/power.md).
+    rack_feed_kw: float | None = bounded(None, gt=0)
+    over_feed: OverFeed = field(default_factory=lambda: OverFeed.error)
 
 
 class Condenser(StrEnum):

@@ -247,43 +247,78 @@ def _hydra_error(e: Exception, hydra_overrides: list[str]) -> str:
     return line
 
 
-def validate(argv: list[str]) -> tuple[str | None, list[str], int]:
+# A run legal but large enough to say so before it starts: requests simulated at request
+# fidelity, and the speed and memory docs/performance.md measures for them (25,000-27,500
+# requests per second of simulation, 755-788 MB at the peak for 1M requests on one core).
+LARGE_RUN_REQUESTS = 5_000_000
+MEASURED_REQUESTS_PER_S = 25_000.0
+MEASURED_BYTES_PER_REQUEST = 800.0
+
+
+def expected_requests(scenario: Any) -> float:
+    """Requests the scenario's request-fidelity services will simulate (a trace's rows; an
+    open arrival process's mean rate x duration; a closed loop is not counted)."""
+    n = 0.0
+    for spec, _ in scenario.services:
+        if spec.config.fidelity != "request":
+            continue
+        if spec.trace is not None:
+            n += len(spec.trace.prompt_tokens)
+        elif hasattr(spec.arrivals, "mean_rate_per_s"):
+            n += spec.arrivals.mean_rate_per_s(0.0, scenario.duration_s) * scenario.duration_s
+    return n
+
+
+def size_warning(requests: float) -> str | None:
+    """A one-line warning with the time and memory such a run takes, or None for a run of
+    ordinary size."""
+    if requests < LARGE_RUN_REQUESTS:
+        return None
+    minutes = requests / MEASURED_REQUESTS_PER_S / 60.0
+    gbytes = requests * MEASURED_BYTES_PER_REQUEST / 1e9
+    return (f"warning: about {requests:,.0f} requests at request fidelity: roughly {minutes:,.0f} min and "
+            f"{gbytes:,.1f} GB for the run (docs/performance.md); fidelity=fluid takes seconds")
+
+
+def validate(argv: list[str]) -> tuple[str | None, list[str], int, str | None]:
     """Check every requested run before any starts.
 
-    Returns (fatal error, refusals, number of runs): a fatal error (a typo, a wrong type,
-    a launcher that is not installed, or, for a single run, an impossible value) stops the
-    command; in a sweep, points with impossible values are refused one line each while the
-    others run.
+    Returns (fatal error, refusals, number of runs, warning): a fatal error (a typo, a wrong
+    type, a launcher that is not installed, or, for a single run, an impossible value)
+    stops the command; in a sweep, points with impossible values are refused one line each
+    while the others run; the warning (or None) says how long and how much memory the
+    largest run will take when that is a lot (:func:`size_warning`).
     """
     from hydra._internal.utils import get_args_parser
 
     if get_args_parser().parse_known_args(argv)[1]:  # Hydra's own parser reports them, at once
-        return None, [], 0
+        return None, [], 0, None
     refused: list[str] = []
+    largest = 0.0
     with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):  # once for every run
         hydra_overrides = _split_overrides(argv)[1]
         try:
             runs = _runs_requested(argv)
         except Exception as e:  # noqa: BLE001 - any parse or composition error is reported as one line
-            return _hydra_error(e, hydra_overrides), [], 0
+            return _hydra_error(e, hydra_overrides), [], 0, None
         if hydra_overrides:  # the same for every run: checked once, with the first run
             try:
                 compose(config_name=CONFIG_NAME, overrides=hydra_overrides + runs[0], return_hydra_config=True)
             except Exception as e:  # noqa: BLE001 - Hydra/OmegaConf composition errors
-                return _hydra_error(e, hydra_overrides), [], len(runs)
+                return _hydra_error(e, hydra_overrides), [], len(runs), None
         try:
             for overrides, cfg in composed_runs(runs):
                 try:
-                    build(cfg)
+                    largest = max(largest, expected_requests(build(cfg)))
                 except ConfigError as e:
                     if len(runs) == 1:
-                        return str(e), [], 1
+                        return str(e), [], 1, None
                     refused.append(f"refused run [{' '.join(overrides)}]: {e}")
         except Exception as e:  # noqa: BLE001 - Hydra/OmegaConf composition errors
-            return _one_line(e), [], len(runs)
+            return _one_line(e), [], len(runs), None
     if refused and len(refused) == len(runs):
-        return refused[0], [], len(runs)
-    return None, refused, len(runs)
+        return refused[0], [], len(runs), None
+    return None, refused, len(runs), size_warning(largest)
 
 
 # The rows of the headline table: KPIs shown on one line. Their labels, units and formats
@@ -577,11 +612,11 @@ def _main() -> None:
     if _INFO_FLAGS.intersection(argv):
         _hydra_main()
         return
-    err, refused, n_runs = validate(argv)
+    err, refused, n_runs, warning = validate(argv)
     if err is not None:
         print(f"dcsim: error: {err}", file=sys.stderr)
         raise SystemExit(2)
-    for line in refused:
+    for line in refused + ([warning] if warning else []):
         print(f"dcsim: {line}", file=sys.stderr)
     if _is_multirun(argv):  # the launcher's worker processes inherit these
         os.environ[_SWEEP_OF_ONE_ENV] = "1" if n_runs == 1 else "0"

@@ -237,7 +237,7 @@ def test_composition_errors_name_the_schema_and_what_it_allows(override, says):
     (not the top level's), a bad choice lists the enum's values."""
     from dcsim.cli import validate
 
-    err, refused, _ = validate([override])
+    err, refused, _, _ = validate([override])
     assert err is not None and "\n" not in err and refused == []
     assert says in err, err
 
@@ -249,7 +249,7 @@ def test_a_bad_choice_in_a_yaml_file_names_its_key(tmp_path):
 
     (tmp_path / "experiment").mkdir()
     (tmp_path / "experiment" / "bad.yaml").write_text("# @package _global_\nfacility:\n  power:\n    policy: max\n")
-    err, _, _ = validate([f"hydra.searchpath=[file://{tmp_path}]", "+experiment=bad"])
+    err, _, _, _ = validate([f"hydra.searchpath=[file://{tmp_path}]", "+experiment=bad"])
     assert err is not None and "\n" not in err
     assert err.startswith("In 'experiment/bad': ")
     assert "facility.power.policy='max' is not allowed: one of ['none', 'static', 'proportional', 'priority']" in err
@@ -291,3 +291,20 @@ def test_runs_from_outside_the_repository(tmp_path):
     assert "PUE" in run.stdout
     assert (tmp_path / "run" / "summary.json").is_file()
     assert not (tmp_path / "run" / "report.png").exists()
+
+
+def test_a_legal_but_large_run_is_warned_with_its_time_and_memory():
+    """5,000 requests/s for an hour at request fidelity is 18 M requests: legal, and the
+    warning says what it costs at docs/performance.md's measured speed and memory; the
+    same run at fluid fidelity and the default scenario are not warned."""
+    from dcsim import cli
+    from dcsim.cli import validate
+
+    big = ["workload.services.chat.arrival_rate_per_s=5000", "duration_s=3600"]
+    err, refused, n, warning = validate(big)
+    assert (err, refused, n) == (None, [], 1)
+    assert warning == ("warning: about 18,000,000 requests at request fidelity: roughly 12 min and 14.4 GB for the "
+                       "run (docs/performance.md); fidelity=fluid takes seconds")
+    assert validate([*big, "workload.services.chat.fidelity=fluid"])[3] is None
+    assert validate([])[3] is None
+    assert cli.size_warning(cli.LARGE_RUN_REQUESTS - 1) is None

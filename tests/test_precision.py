@@ -153,6 +153,6 @@ def test_the_cli_reports_an_unrunnable_precision_in_one_line():
     """Through the CLI's up-front validation: one line naming the field and the value."""
     from dcsim.cli import validate
 
-    err, refused, _ = validate(["facility.node.gpu=A100-80GB", "workload.services.chat.weight_precision=fp8"])
+    err, refused, _, _ = validate(["facility.node.gpu=A100-80GB", "workload.services.chat.weight_precision=fp8"])
     assert err is not None and "\n" not in str(err)
     assert "workload.services.chat.weight_precision='fp8'" in str(err)

@@ -131,9 +131,9 @@ def test_validation_expands_every_sweep_syntax():
     """The up-front validation counts the runs Hydra will launch, glob over a group included."""
     from dcsim import cli
 
-    assert cli.validate(["-m", "seed=range(0,3)", *TINY]) == (None, [], 3)
-    assert cli.validate(["-m", "workload=glob([inference_only,training_only])", "duration_s=60"]) == (None, [], 2)
-    err, refused, _ = cli.validate(["-m", "seed=1,,2"])
+    assert cli.validate(["-m", "seed=range(0,3)", *TINY]) == (None, [], 3, None)
+    assert cli.validate(["-m", "workload=glob([inference_only,training_only])", "duration_s=60"]) == (None, [], 2, None)
+    err, refused, _, _ = cli.validate(["-m", "seed=1,,2"])
     assert err is not None and "seed=1,,2" in err and refused == []
 
 
@@ -143,11 +143,11 @@ def test_validation_crosses_an_experiment_sweep_with_the_command_line():
     refused one line each before any starts; a command-line key replaces the experiment's."""
     from dcsim import cli
 
-    err, refused, n_runs = cli.validate(["+experiment=rack_density", "-m"])
+    err, refused, n_runs, _ = cli.validate(["+experiment=rack_density", "-m"])
     assert err is None and n_runs == 28 and len(refused) == 6
     assert all("facility.cooling.technology=air" in line or "facility.cooling.technology=rear_door" in line
                for line in refused)
-    assert cli.validate(["-m", "+experiment=rack_density", "facility.cooling.technology=immersion"]) == (None, [], 7)
+    assert cli.validate(["-m", "+experiment=rack_density", "facility.cooling.technology=immersion"]) == (None, [], 7, None)
 
 
 def test_composed_runs_equal_hydra_s_own_composition():
@@ -198,7 +198,7 @@ def test_a_launcher_that_is_not_installed_is_one_clear_line(tmp_path):
     import importlib.util
 
     if importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None:  # as in CI: no slurm extra
-        err, _, _ = cli.validate(["-m", *TINY, SEEDS, "hydra/launcher=submitit_slurm"])
+        err, _, _, _ = cli.validate(["-m", *TINY, SEEDS, "hydra/launcher=submitit_slurm"])
         assert err.endswith("comes with dcsim's slurm extra: pip install -e '.[slurm]'"), err
 
 

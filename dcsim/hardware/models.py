@@ -73,7 +73,7 @@ from typing import Any
 
 import numpy as np
 
-from dcsim.hardware.catalogue import Catalogue, CatalogueFileError, SpecError, read_directory, read_file
+from dcsim.hardware.catalogue import Catalogue, CatalogueFileError, SpecError, number, read_directory, read_file
 
 # Bytes one element takes in each precision a catalogue file may name. MXFP4: 4-bit
 # E2M1 elements plus one 8-bit E8M0 scale per block of 32 (OCP Microscaling Formats
@@ -402,20 +402,6 @@ _PRECISION_FIELDS = {"weight_precision": WEIGHT_PRECISIONS, "kv_precision": KV_P
                      "expert_precision": WEIGHT_PRECISIONS}
 
 
-def _number(file: str, key: str, value: Any) -> float:
-    # YAML 1.1 (PyYAML) reads "70.55e9" as a string: accept numeric strings too.
-    if isinstance(value, bool):
-        raise ModelFileError(file, key, f"must be a number, got {value!r}")
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.replace("_", ""))
-        except ValueError:
-            pass
-    raise ModelFileError(file, key, f"must be a number, got {value!r}")
-
-
 def _integer(file: str, key: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ModelFileError(file, key, f"must be an integer, got {value!r}")
@@ -462,7 +448,7 @@ def spec_from_mapping(data: Any, file: str = "<mapping>") -> LlmSpec:
         if key in _PRECISION_FIELDS:
             kwargs[key] = None if key == "expert_precision" and data[key] is None else _precision(file, key, data[key])
         elif key in _FLOAT_FIELDS:
-            kwargs[key] = _number(file, key, data[key])
+            kwargs[key] = number(file, key, data[key], ModelFileError)
         elif key in _STR_FIELDS:
             kwargs[key] = _text(file, key, data[key])
         else:

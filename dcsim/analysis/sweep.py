@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from dcsim.config.overrides import parse_override
+from dcsim.config.overrides import parse_override, scalar_leaves
 from dcsim.io.reader import check_run
 from dcsim.io.writer import SUMMARY, TABLE_FILES
 
@@ -111,7 +111,7 @@ def _read_run(run_dir: Path) -> tuple[str, str | None, str | None, list[str], di
             assert check.summary is not None
             summary = {k: v for k, v in check.summary.items() if k not in RUN_BOOKKEEPING}
             overrides = summary.pop("overrides", _MISSING)
-            return "ok", None, None, _overrides_of(run_dir, overrides), dict(_flatten(summary))
+            return "ok", None, None, _overrides_of(run_dir, overrides), dict(scalar_leaves(summary))
         if not (run_dir / ERROR).is_file():  # a summary that does not say complete, or a listed file missing
             return "failed", "incomplete", check.reason, _overrides_of(run_dir, _MISSING), {}
     record = _read_json(run_dir / ERROR)
@@ -146,16 +146,6 @@ def _overrides_of(run_dir: Path, overrides: Any) -> list[str]:
     if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
         raise ValueError(f"load_sweep: the overrides of {run_dir} are not a list of strings: {overrides!r}")
     return overrides
-
-
-def _flatten(d: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
-    """Scalar leaves of a nested dict as (dotted key, value); lists are left out."""
-    for key, value in d.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            yield from _flatten(value, name + ".")
-        elif not isinstance(value, list):
-            yield name, value
 
 
 def _parse_overrides(run_dir: Path, overrides: Sequence[str]) -> dict[str, Any]:

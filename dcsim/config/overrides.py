@@ -31,18 +31,18 @@ def parse_override(text: str) -> tuple[tuple[str, Any], ...]:
         return ((key, text.split("=", 1)[1]),)
     value = override.value()
     if isinstance(value, dict):
-        return ((key, text.split("=", 1)[1]), *_scalar_leaves(value, key + "."))
+        return ((key, text.split("=", 1)[1]), *scalar_leaves(value, key + "."))
     if isinstance(value, list):
         value = text.split("=", 1)[1]
     return ((key, value),)
 
 
-def _scalar_leaves(d: dict[str, Any], prefix: str) -> Iterable[tuple[str, Any]]:
+def scalar_leaves(d: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
     """Scalar leaves of a nested dict as (dotted key, value); lists are left out."""
     for key, value in d.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            yield from _scalar_leaves(value, name + ".")
+            yield from scalar_leaves(value, name + ".")
         elif not isinstance(value, list):
             yield name, value
 

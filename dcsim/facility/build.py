@@ -23,6 +23,7 @@ from dcsim.facility.topology import Topology
 from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.gpus import GPUS, GpuSpec
 from dcsim.hardware.node import NodeSpec
+from dcsim.policies.build import gpu_min_cap_w
 
 
 def topology_from_config(f: FacilityConfig) -> tuple[Topology, GpuSpec]:
@@ -63,7 +64,7 @@ def rack_feed_cap_w(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> floa
             f"at least the rack's nameplate, {rack_kw:.1f} kW ({topology.nodes_per_rack} nodes x "
             f"{node.nameplate_w / KW_W:.2f} kW), or facility.power.over_feed=cap to cap its GPUs")
     cap_w = (p.rack_feed_kw * KW_W / topology.nodes_per_rack - node.host_busy_w) / node.gpus_per_node
-    min_w = p.gpu_min_cap_w if p.gpu_min_cap_w is not None else gpu.min_power_cap_w
+    min_w = gpu_min_cap_w(p, gpu)
     require(cap_w >= min_w, "facility.power.rack_feed_kw", p.rack_feed_kw,
             f"a rating whose GPU cap, {cap_w:.0f} W, is at least {gpu.name}'s lowest settable cap ({min_w:g} W): "
             f"at least {topology.nodes_per_rack * (node.host_busy_w + node.gpus_per_node * min_w) / KW_W:.1f} kW")

@@ -203,6 +203,35 @@ def air_server_fans() -> ServerFans:
     return ServerFans(TECHNOLOGIES.packaged["air"].server_fan_share)
 
 
+# Above the ASHRAE A2 class's allowable inlet (35 C) the fans are taken at full speed: they
+# saturate and the GPUs throttle instead (docs/cooling.md; an assumption on where they saturate).
+FAN_MAX_INLET_C = 35.0
+
+
+def server_air_inlet_c(tech: CoolingTechnology, rack_inlet_c: float) -> float:
+    """Air temperature at the servers' fans: the rack inlet when it is air (air, rear door:
+    every server air-cooled); else the room air of the residual air share, the technology's
+    chilled air supply plus the air technology's inlet approach (24 C by default)."""
+    if tech.server_air_cooled_share >= 1.0:
+        return rack_inlet_c
+    return tech.air_supply_temp_c + TECHNOLOGIES.packaged["air"].inlet_approach_k
+
+
+def server_fan_ratio(tech: CoolingTechnology, air_inlet_c: float, fans: ServerFans | None = None,
+                     pressure_pa: float = SEA_LEVEL_PA) -> float:
+    """Server fan power per watt of the server's other power (GPUs and host without fans).
+
+    The fans draw ``a = P_fan / Q`` of the server's heat Q, fans included, at its air
+    share and ``air_inlet_c`` (capped at :data:`FAN_MAX_INLET_C`), sized for that heat:
+    ``P_fan = a (P_other + P_fan)``, so ``P_fan = a / (1 - a) P_other``.
+    """
+    fans = air_server_fans() if fans is None else fans
+    a = fans.power_w(1.0, min(air_inlet_c, FAN_MAX_INLET_C), air_share=tech.server_air_cooled_share,
+                     pressure_pa=pressure_pa)
+    require(a < 1.0, "fan_share", fans.fan_share, "fan power below the server's heat at the hottest inlet")
+    return a / (1.0 - a)
+
+
 def rack_movers(tech: CoolingTechnology, rack_heat_w: float, air_inlet_c: float = 24.0,
                 fans: ServerFans | None = None, handler: AirHandler | None = None,
                 cdu: PumpLoop | None = None, facility: PumpLoop | None = None,

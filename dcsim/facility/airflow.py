@@ -1,8 +1,9 @@
 """Air side: the air that carries heat, server fans, room air handlers and recirculation.
 
 Pure functions and frozen dataclasses, SI inside; every figure is cited in docs/cooling.md
-("Air and liquid movers"). Not yet wired into the facility's control loop: today's cooling
-power stays the linear shares of ``CoolingPlant.coefficients``.
+("Air and liquid movers"). In a run, ``dcsim.facility.build`` gives the plant
+:func:`rack_movers` at the racks' design heat (handlers and CDU pumps) and the facility
+meters the server fans with :func:`server_fan_ratio` (IT power).
 
 - **Air to carry heat.** ``V = Q / (rho * cp * dT)`` with the air density of the ideal gas
   law at the inlet temperature, ``rho = p / (R_air * T)``.

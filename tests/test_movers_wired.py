@@ -87,7 +87,8 @@ def test_fan_meter_is_the_ratio_of_the_other_it_power_and_energy_stays_exact(run
 def test_immersed_servers_have_no_fans(runs):
     """Immersion: no fan energy; its hosts draw less than air's by the fans alone."""
     imm, air = runs["immersion"], runs["air32"]
-    assert _fans_j(imm) == 0.0
+    assert _fans_j(imm) == 0.0 and imm.summary()["server_fan_energy_j"] == 0.0
+    assert air.summary()["server_fan_energy_j"] == _fans_j(air) > 0
     assert imm.energy_j["gpu"] == pytest.approx(air.energy_j["gpu"], rel=1e-6)
     assert imm.energy_j["host"] == pytest.approx(air.energy_j["host"] - _fans_j(air), rel=1e-6)
 

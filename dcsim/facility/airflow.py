@@ -1,8 +1,9 @@
 """Air side: the air that carries heat, server fans, room air handlers and recirculation.
 
 Pure functions and frozen dataclasses, SI inside; every figure is cited in docs/cooling.md
-("Air and liquid movers"). Not yet wired into the facility's control loop: today's cooling
-power stays the linear shares of ``CoolingPlant.coefficients``.
+("Air and liquid movers"). In a run, ``dcsim.facility.build`` gives the plant
+:func:`rack_movers` at the racks' design heat (handlers and CDU pumps) and the facility
+meters the server fans with :func:`server_fan_ratio` (IT power).
 
 - **Air to carry heat.** ``V = Q / (rho * cp * dT)`` with the air density of the ideal gas
   law at the inlet temperature, ``rho = p / (R_air * T)``.
@@ -201,6 +202,35 @@ class MoverPower:
 def air_server_fans() -> ServerFans:
     """Server fans with the air-cooled server's fan share (``dcsim/data/cooling/air.yaml``)."""
     return ServerFans(TECHNOLOGIES.packaged["air"].server_fan_share)
+
+
+# Above the ASHRAE A2 class's allowable inlet (35 C) the fans are taken at full speed: they
+# saturate and the GPUs throttle instead (docs/cooling.md; an assumption on where they saturate).
+FAN_MAX_INLET_C = 35.0
+
+
+def server_air_inlet_c(tech: CoolingTechnology, rack_inlet_c: float) -> float:
+    """Air temperature at the servers' fans: the rack inlet when it is air (air, rear door:
+    every server air-cooled); else the room air of the residual air share, the technology's
+    chilled air supply plus the air technology's inlet approach (24 C by default)."""
+    if tech.server_air_cooled_share >= 1.0:
+        return rack_inlet_c
+    return tech.air_supply_temp_c + TECHNOLOGIES.packaged["air"].inlet_approach_k
+
+
+def server_fan_ratio(tech: CoolingTechnology, air_inlet_c: float, fans: ServerFans | None = None,
+                     pressure_pa: float = SEA_LEVEL_PA) -> float:
+    """Server fan power per watt of the server's other power (GPUs and host without fans).
+
+    The fans draw ``a = P_fan / Q`` of the server's heat Q, fans included, at its air
+    share and ``air_inlet_c`` (capped at :data:`FAN_MAX_INLET_C`), sized for that heat:
+    ``P_fan = a (P_other + P_fan)``, so ``P_fan = a / (1 - a) P_other``.
+    """
+    fans = air_server_fans() if fans is None else fans
+    a = fans.power_w(1.0, min(air_inlet_c, FAN_MAX_INLET_C), air_share=tech.server_air_cooled_share,
+                     pressure_pa=pressure_pa)
+    require(a < 1.0, "fan_share", fans.fan_share, "fan power below the server's heat at the hottest inlet")
+    return a / (1.0 - a)
 
 
 def rack_movers(tech: CoolingTechnology, rack_heat_w: float, air_inlet_c: float = 24.0,

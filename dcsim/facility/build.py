@@ -13,6 +13,7 @@ import re
 from dcsim.core.errors import ConfigError, require
 from dcsim.core.fields import positive, require_choice
 from dcsim.core.units import KW_W
+from dcsim.facility.airflow import rack_movers, server_air_inlet_c, server_fan_ratio
 from dcsim.facility.climate import Climate
 from dcsim.facility.config import MAX_GPUS, MAX_RACKS, FacilityConfig, FaultKind
 from dcsim.facility.controller import FacilitySpec, Fault
@@ -63,12 +64,45 @@ def rack_feed_cap_w(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> floa
     require(p.over_feed == "cap", "facility.power.rack_feed_kw", p.rack_feed_kw,
             f"at least the rack's nameplate, {rack_kw:.1f} kW ({topology.nodes_per_rack} nodes x "
             f"{node.nameplate_w / KW_W:.2f} kW), or facility.power.over_feed=cap to cap its GPUs")
-    cap_w = (p.rack_feed_kw * KW_W / topology.nodes_per_rack - node.host_busy_w) / node.gpus_per_node
+    fan_ratio = _nominal_fan_ratio(f)
+    cap_w = _gpu_w_for_rack_w(p.rack_feed_kw * KW_W, topology, fan_ratio)
     min_w = gpu_min_cap_w(p, gpu)
     require(cap_w >= min_w, "facility.power.rack_feed_kw", p.rack_feed_kw,
             f"a rating whose GPU cap, {cap_w:.0f} W, is at least {gpu.name}'s lowest settable cap ({min_w:g} W): "
-            f"at least {topology.nodes_per_rack * (node.host_busy_w + node.gpus_per_node * min_w) / KW_W:.1f} kW")
+            f"at least {_rack_w_at_gpu_w(min_w, topology, fan_ratio) / KW_W:.1f} kW")
     return cap_w
+
+
+def _technology(f: FacilityConfig):
+    """The facility's cooling technology, its supply temperature overridden if the config does."""
+    from dcsim.facility.cooling import TECHNOLOGIES
+
+    c = f.cooling
+    require(c.technology in TECHNOLOGIES, "facility.cooling.technology", c.technology, f"one of {sorted(TECHNOLOGIES)}")
+    tech = TECHNOLOGIES[c.technology]
+    if c.supply_temp_c is not None:
+        tech = dataclasses.replace(tech, supply_temp_c=c.supply_temp_c)
+    return tech
+
+
+def _nominal_fan_ratio(f: FacilityConfig) -> float:
+    """Server fan watts per watt of the rest of a server's power at the technology's nominal inlet."""
+    tech = _technology(f)
+    return server_fan_ratio(tech, server_air_inlet_c(tech, tech.rack_inlet_c))
+
+
+def _gpu_w_for_rack_w(rack_w: float, topology: Topology, fan_ratio: float) -> float:
+    """Per-GPU power at which a rack of busy nodes draws ``rack_w``, the server fans included:
+    nodes x (1 + fan ratio) x (GPUs x cap + busy host without its fans) = rack_w."""
+    node = topology.node
+    node_w = rack_w / topology.nodes_per_rack / (1.0 + fan_ratio)
+    return (node_w - node.host_busy_without_fans_w) / node.gpus_per_node
+
+
+def _rack_w_at_gpu_w(gpu_w: float, topology: Topology, fan_ratio: float) -> float:
+    """A rack of busy nodes with every GPU at ``gpu_w``, the server fans included (inverse of the above)."""
+    node = topology.node
+    return topology.nodes_per_rack * (1.0 + fan_ratio) * (node.gpus_per_node * gpu_w + node.host_busy_without_fans_w)
 
 
 def device_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> DeviceModel:
@@ -137,17 +171,13 @@ def _power_path(f: FacilityConfig, topology: Topology) -> tuple[PowerPath, float
 
 def _cooling(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> tuple[CoolingPlant, RackThermal, float | None]:
     """The plant, the rack thermal model and the per-GPU density cap (throttle mode)."""
-    from dcsim.facility.cooling import TECHNOLOGIES
     from dcsim.facility.thermal import RackThermal
 
     c = f.cooling
-    require(c.technology in TECHNOLOGIES, "facility.cooling.technology", c.technology, f"one of {sorted(TECHNOLOGIES)}")
     require(c.condenser in ("dry", "tower"), "facility.cooling.condenser", c.condenser, "dry or tower")
     require(c.over_density in ("error", "throttle"), "facility.cooling.over_density", c.over_density,
             "error or throttle")
-    tech = TECHNOLOGIES[c.technology]
-    if c.supply_temp_c is not None:
-        tech = dataclasses.replace(tech, supply_temp_c=c.supply_temp_c)
+    tech = _technology(f)
     rack_kw = topology.nodes_per_rack * topology.node.nameplate_w / KW_W
     density_cap_w = None
     if rack_kw > tech.max_rack_kw:
@@ -155,8 +185,7 @@ def _cooling(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> tuple[Cooli
                 f"at most {tech.max_rack_kw:g} kW per rack with {tech.name} cooling: this rack is {rack_kw:.1f} kW at "
                 f"nameplate (use fewer GPUs per rack, another facility.cooling.technology, or "
                 f"facility.cooling.over_density=throttle)")
-        node = topology.node
-        density_cap_w = (tech.max_rack_kw * KW_W / topology.nodes_per_rack - node.host_busy_w) / node.gpus_per_node
+        density_cap_w = _gpu_w_for_rack_w(tech.max_rack_kw * KW_W, topology, _nominal_fan_ratio(f))
         require(density_cap_w > gpu.idle_w, "facility.rack.gpus_per_rack", f.rack.gpus_per_rack,
                 f"a density whose GPUs can run under the {tech.max_rack_kw:g} kW rack limit")
     plant_fields = {k: getattr(c, k) for k in (
@@ -164,8 +193,12 @@ def _cooling(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> tuple[Cooli
         "dry_condenser_approach_k", "tower_economiser_approach_k", "dry_economiser_approach_k",
         "facility_pump_share", "tower_fan_share", "dry_fan_share", "evaporated_share", "cycles_of_concentration",
         "heat_reuse_min_c")}
+    # The racks' design heat (nameplate, or the technology's limit a throttled rack is held to) sets
+    # the air and liquid flow per rack, so the handlers' and pumps' power per watt (docs/cooling.md).
+    rack_heat_w = min(rack_kw, tech.max_rack_kw) * KW_W
+    movers = rack_movers(tech, rack_heat_w, server_air_inlet_c(tech, tech.rack_inlet_c))
     try:
-        plant = CoolingPlant(tech, **plant_fields)
+        plant = CoolingPlant(tech, **plant_fields, movers=movers)
     except ValueError as e:
         raise ConfigError("facility.cooling", c.technology, str(e)) from None
     require(c.gpu_limit_c is None or 0 < c.gpu_limit_c < gpu.shutdown_temp_c, "facility.cooling.gpu_limit_c",

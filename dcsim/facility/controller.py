@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from dcsim.core.runinfo import FacilityInfo
 from dcsim.core.units import KWH_J
+from dcsim.facility.airflow import air_server_fans, server_air_inlet_c, server_fan_ratio
 from dcsim.facility.climate import Climate
 from dcsim.facility.cooling import CoolingCoefficients, CoolingPlant
 from dcsim.facility.cost import CostModel
@@ -98,6 +99,12 @@ class Facility:
         self._ledger = rec.ledger
         self._loss = self._ledger.meter("conversion_loss", "conversion_loss")
         self._cooling = self._ledger.meter("cooling", "cooling")
+        # Server fans (IT power, kind host): the hosts' meters draw host power without the reference
+        # fans, this meter the fan model's, fan_ratio x the other IT power, set with it (so it does not
+        # notify again); attributed to the racks in equal shares.
+        shares = tuple((topology.rack_name(r), 1.0 / topology.num_racks) for r in range(topology.num_racks))
+        self._fans = self._ledger.spread_meter("server_fans", "host", shares, notifies=False)
+        self._server_fans = air_server_fans()
         self._overloaded: list[str] = []
         self._no_overload_below_w = spec.power_path.max_output_w()
         self._busy = rec.monitor("gpus_busy")
@@ -111,6 +118,8 @@ class Facility:
         self._chiller_share = 1.0
         self._weather = spec.climate.weather(0.0)
         self._coeffs = spec.plant.coefficients(self._weather.dry_bulb_c, self._weather.wet_bulb_c)
+        tech = spec.plant.technology
+        self._fan_ratio = server_fan_ratio(tech, server_air_inlet_c(tech, max(self.inlet_c)), self._server_fans)
         self._ledger.on_it_power_change(self._follow_it_power)
         self._grid_w: float | None = None  # smoothed grid draw (with storage)
         self._soc_j = spec.storage.capacity_j / 2 if spec.storage else 0.0
@@ -130,6 +139,11 @@ class Facility:
     def watch_hottest_gpu(self, hottest_gpu_w) -> None:
         """``hottest_gpu_w(rack)``: per-GPU power of a rack's hottest GPU, for its temperature."""
         self._hottest_gpu_w = hottest_gpu_w
+
+    @property
+    def server_fan_ratio(self) -> float:
+        """Server fan power per watt of the other IT power, for this control interval."""
+        return self._fan_ratio
 
     def thermal_cap_w(self, rack: int) -> float | None:
         """Per-GPU cap that keeps the rack's GPUs at or under their temperature limit (None: no need)."""
@@ -161,8 +175,11 @@ class Facility:
 
     # -- continuous: losses and cooling follow IT power -----------------------------------
     def _follow_it_power(self, it_w: float) -> None:
+        fan_w = (it_w - self._fans.power_w) * self._fan_ratio
+        it_w += fan_w - self._fans.power_w
         loss_w = self.power_path.loss_w(it_w)
-        self._ledger.set_powers(((self._loss, loss_w), (self._cooling, (it_w + loss_w) * self._coeffs.total)))
+        self._ledger.set_powers(((self._fans, fan_w), (self._loss, loss_w),
+                                 (self._cooling, (it_w + loss_w) * self._coeffs.total)))
         if it_w <= self._no_overload_below_w and not self._overloaded:
             return
         over = self.power_path.overloaded(it_w)
@@ -265,6 +282,8 @@ class Facility:
         self._weather = self.climate.weather(now)
         self._coeffs = self.plant.coefficients(self._weather.dry_bulb_c, self._weather.wet_bulb_c,
                                                chiller_capacity_share=self._chiller_share)
+        tech = self.plant.technology
+        self._fan_ratio = server_fan_ratio(tech, server_air_inlet_c(tech, max(self.inlet_c)), self._server_fans)
         self._follow_it_power(self._ledger.it_power_w())
         tdp = self.topology.node.gpu.tdp_w
         for r in range(self.topology.num_racks):

@@ -33,10 +33,10 @@ air loop for the air-cooled share) taken on its own:
   economiser does not;
 - heat rejection fans (tower or dry cooler) move the heat plus the chiller's work;
   facility pumps move the heat; CRAH fans move the air-cooled share; CDU pumps (or a
-  rear door's fans and pumps) move the liquid share. Server fans are IT power and stay
-  out of the total (``CoolingTechnology.server_fan_share`` is informational; the fans,
-  handlers and pumps as physics, not yet wired in, are ``dcsim/facility/airflow.py`` and
-  ``pumps.py``);
+  rear door's fans and pumps) move the liquid share: linear shares of the technology on
+  their own, or, given ``movers`` (a facility's racks: ``airflow.rack_movers``), the air
+  handlers' and CDU pumps' physics at the racks' density. Server fans are IT power and
+  stay out of the total (the facility meters them, ``airflow.server_fan_ratio``);
 - water (towers only): 85 % of the rejected heat leaves as latent heat of evaporation
   (2.45 MJ/kg), plus blowdown ``evaporation / (cycles - 1)``;
 - reusable heat: the liquid loop's return temperature, ``supply + loop_delta_t_k``, is
@@ -52,7 +52,7 @@ import math
 from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dcsim.core.units import ZERO_C_K
 from dcsim.hardware.catalogue import (
@@ -64,6 +64,9 @@ from dcsim.hardware.catalogue import (
     read_file,
     text,
 )
+
+if TYPE_CHECKING:
+    from dcsim.facility.airflow import MoverPower
 
 # Latent heat of vaporisation of water near 25-30 C (steam tables: 2.44 MJ/kg at 25 C).
 LATENT_HEAT_J_PER_KG = 2.45e6
@@ -256,6 +259,10 @@ class CoolingPlant:
     evaporated_share: float = 0.85  # share of tower heat rejected as latent heat
     cycles_of_concentration: float = 4.0  # blowdown = evaporation / (cycles - 1); 3-6 typical
     heat_reuse_min_c: float = 40.0  # return water at least this warm is exportable heat
+    # Room air handlers and CDU pumps as physics for the racks' density (airflow.rack_movers,
+    # built for the facility's racks by dcsim.facility.build); None: the technology's linear
+    # air_side_share and rack_side_share (the plant on its own, without a rack).
+    movers: MoverPower | None = None
 
     def __post_init__(self) -> None:
         if self.condenser not in CONDENSERS:
@@ -325,8 +332,9 @@ class CoolingPlant:
             chiller=chiller,
             heat_rejection_fans=fan_share * rejected,
             pumps=self.facility_pump_share * removed,
-            rack_side=tech.rack_side_share * tech.liquid_fraction,
-            air_fans=tech.air_side_share * (1.0 - tech.liquid_fraction),
+            rack_side=tech.rack_side_share * tech.liquid_fraction if self.movers is None else self.movers.cdu_pumps,
+            air_fans=tech.air_side_share * (1.0 - tech.liquid_fraction) if self.movers is None
+            else self.movers.air_handlers,
             water_l_per_j=water,
             economiser_share=econ,
             reusable_heat_share=reusable,

@@ -97,6 +97,8 @@ def summarise(results: Results) -> dict[str, Any]:
         "gpu_allocation": _ratio(results.monitor_means.get("gpus_allocated", 0.0), gpus_total),
         "gpu_energy_j": e["gpu"],
         "host_energy_j": e["host"],
+        # the facility's server-fan meter (dcsim/facility/controller.py), inside host energy
+        "server_fan_energy_j": results.meter_energy_j.get("server_fans", ("host", 0.0))[1],
         "it_energy_j": it_j,
         "conversion_loss_energy_j": e["conversion_loss"],
         "cooling_energy_j": e["cooling"],

@@ -43,10 +43,10 @@ class _Account:
 class Meter(_Account):
     """The power and energy of one consumer."""
 
-    __slots__ = ("name", "kind", "group", "_ledger", "_totals", "is_it", "shares")
+    __slots__ = ("name", "kind", "group", "_ledger", "_totals", "is_it", "notifies", "shares")
 
     def __init__(self, ledger: EnergyLedger, name: str, kind: str, group: str | None, t0_s: float,
-                 shares: tuple[tuple[str, float], ...] = ()) -> None:
+                 shares: tuple[tuple[str, float], ...] = (), notifies: bool = True) -> None:
         super().__init__(t0_s)
         self.name = name
         self.kind = kind
@@ -54,6 +54,8 @@ class Meter(_Account):
         self.shares = shares  # spread meter: (group, share of this meter's power), shares sum to 1
         self._ledger = ledger
         self.is_it = kind in IT_KINDS
+        # an IT meter set by an IT listener itself (server fans following the heat) does not re-notify
+        self.notifies = self.is_it and notifies
         # the running totals this meter feeds: its kind, the facility, and its group
         totals = [ledger.kind_totals[kind], ledger.facility]
         if group is not None:
@@ -88,15 +90,18 @@ class EnergyLedger:
         self.meters.append(m)
         return m
 
-    def spread_meter(self, name: str, kind: str, shares: tuple[tuple[str, float], ...]) -> Meter:
+    def spread_meter(self, name: str, kind: str, shares: tuple[tuple[str, float], ...],
+                     notifies: bool = True) -> Meter:
         """A new meter at zero power whose power is split over groups in fixed ``shares``
-        (summing to 1). Retire it (:meth:`retire`) when it will not draw power again."""
+        (summing to 1). Retire it (:meth:`retire`) when it will not draw power again.
+        ``notifies=False``: an IT meter an IT listener sets (its changes do not call the
+        listeners again)."""
         if kind not in KINDS:
             raise ValueError(f"meter kind must be one of {KINDS}, got {kind!r}")
         if not shares or abs(sum(w for _, w in shares) - 1.0) > 1e-9:
             raise ValueError(f"meter {name}: shares must be non-empty and sum to 1, got {shares}")
         now = self._clock()
-        m = Meter(self, name, kind, None, now, tuple(shares))
+        m = Meter(self, name, kind, None, now, tuple(shares), notifies)
         for g, w in shares:
             if g not in self.group_totals:
                 self.group_totals[g] = _Account(now)
@@ -145,9 +150,9 @@ class EnergyLedger:
             acc.energy_j += acc.power_w * (now - acc.t_last_s)
             acc.t_last_s = now
             acc.power_w += delta
-        if m.is_it and notify:
+        if m.notifies and notify:
             self._notify_it()
-        return m.is_it
+        return m.notifies
 
     def _notify_it(self) -> None:
         if self._it_listeners:

@@ -122,7 +122,11 @@ _section = "energy"
 _k("gpu_energy_j", "J", "GPU energy", "sum over GPUs of their ledger energy (idle GPUs included)")
 _k("host_energy_j", "J", "host energy",
    "sum over nodes of host power (CPUs, memory, NICs, fans) energy; host power = idle + (busy - idle) x busy "
-   "GPUs / GPUs per node")
+   "GPUs / GPUs per node less the measured reference fans, plus the server fans' model: fan ratio x the rest "
+   "of IT power (docs/cooling.md, \"Air and liquid movers\")")
+_k("server_fan_energy_j", "J", "server fan energy",
+   "energy of the servers' fans, part of `host_energy_j`: fan ratio (inlet, air share) x the rest of IT power, "
+   "metered by the facility (docs/cooling.md, \"Air and liquid movers\"); 0 immersed")
 _k("it_energy_j", "J", "IT energy", "E_IT = `gpu_energy_j` + `host_energy_j`", ",.1f", "kWh")
 _k("conversion_loss_energy_j", "J", "conversion loss energy",
    "energy lost in the transformer, UPS and PDU: integral of (P_utility(P_IT) - P_IT) dt, with each stage's loss "

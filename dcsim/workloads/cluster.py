@@ -134,7 +134,8 @@ class Cluster:
         self.idle_w = node.gpu.idle_w
         # One GPU meter and one host meter per rack: the rack's GPUs (hosts) together. A
         # host draws idle power plus a share per busy GPU (NodeSpec.host_power_w is linear).
-        self.host_w_per_busy_gpu = (node.host_busy_w - node.host_idle_w) / node.gpus_per_node
+        # Without the server fans: the facility meters them from the heat and the inlet.
+        self.host_w_per_busy_gpu = (node.host_busy_without_fans_w - node.host_idle_without_fans_w) / node.gpus_per_node
         self.free_gpu_meters = []  # per rack: its unallocated GPUs, idle
         self.free_by_rack = [topology.gpus_per_rack] * topology.num_racks
         for r in range(topology.num_racks):
@@ -143,7 +144,7 @@ class Cluster:
             m.set_power(self.idle_w * topology.gpus_per_rack)
             self.free_gpu_meters.append(m)
             h = led.meter(f"hosts/{rack}", "host", rack)
-            h.set_power(node.host_idle_w * topology.nodes_per_rack)
+            h.set_power(node.host_idle_without_fans_w * topology.nodes_per_rack)
         # per rack: the allocations with GPUs in it (for the hottest GPU)
         self.rack_allocs: list[dict[int, Allocation]] = [{} for _ in range(topology.num_racks)]
         self.free: list[list[int]] = [list(topology.gpus_of_node(n)) for n in range(topology.num_nodes)]

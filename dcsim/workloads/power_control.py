@@ -10,12 +10,13 @@ would run above their temperature limit; the lower cap wins.
 With a budget and a policy other than ``none``, the controller guarantees the budget
 by construction: the caps it applies satisfy
 
-    worst-case fixed IT power + sum over consumers of GPUs x cap <= IT budget
+    (1 + fan ratio) x (worst-case fixed IT power + sum over consumers of GPUs x cap) <= IT budget
 
-where the fixed part is every host at its busy power plus every unallocated GPU idle,
-and the IT budget is the facility budget (at the utility meter) less conversion losses
-and cooling at the current weather. So the facility meter never exceeds the budget,
-not only on average. Each cap change is an event in ``events.parquet``.
+where the fixed part is every host at its busy power (without its fans) plus every
+unallocated GPU idle, the fan ratio the server fans' watts per watt of the rest of IT
+power the facility meters now (``Facility.server_fan_ratio``), and the IT budget is the
+facility budget (at the utility meter) less conversion losses and cooling at the current
+weather. So the facility meter never exceeds the budget, not only on average. Each cap change is an event in ``events.parquet``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class PowerController:
         thermal_cap_w: Callable[[int], float | None],
         interval_s: float,
         gpu_min_cap_w: float,
+        fan_ratio: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.sim = sim
         self.cluster = cluster
@@ -53,6 +55,7 @@ class PowerController:
         self.it_budget_w = it_budget_w  # IT budget now, from the facility budget and demand response
         self.thermal_cap_w = thermal_cap_w  # per-GPU cap for a rack, or None
         self.interval_s = interval_s
+        self.fan_ratio = fan_ratio  # server fan watts per watt of the other IT power, now
         node = cluster.topology.node
         self.gpu_tdp_w = node.gpu.tdp_w
         self.gpu_min_cap_w = gpu_min_cap_w
@@ -103,7 +106,9 @@ class PowerController:
         """Ask the policy, add thermal caps, enforce the budget, apply."""
         consumers = self._consumers()
         budget = self.it_budget_w(self.sim.now_s)
-        fixed = self._fixed_worst_w()
+        fans = 1.0 + self.fan_ratio()
+        fixed_bare = self._fixed_worst_w()
+        fixed = fixed_bare * fans
         view = PowerView(
             budget_w=budget,
             it_power_w=self.sim.recorder.ledger.it_power_w(),
@@ -120,7 +125,7 @@ class PowerController:
             self.policy_caps[wid] = cap
         caps = {wid: self.policy_caps.get(wid) for wid in consumers}
         if budget is not None and self.enforce:
-            caps = self._within_budget(caps, consumers, budget - fixed)
+            caps = self._within_budget(caps, consumers, budget / fans - fixed_bare)
         capped = thermal = 0
         for wid, (owner, gpus, racks) in sorted(consumers.items()):
             cap = caps[wid]
@@ -140,11 +145,11 @@ class PowerController:
         self._thermal.set(thermal)
 
     def _fixed_worst_w(self) -> float:
-        """IT power no cap can lower, at its highest: busy hosts and unallocated idle GPUs."""
+        """IT power no cap can lower, at its highest, without server fans: busy hosts and unallocated idle GPUs."""
         c = self.cluster
         node = c.topology.node
         free_gpus = sum(len(f) for f in c.free)
-        return c.topology.num_nodes * node.host_busy_w + free_gpus * node.gpu.idle_w
+        return c.topology.num_nodes * node.host_busy_without_fans_w + free_gpus * node.gpu.idle_w
 
     def _within_budget(self, caps: dict[int, float | None], consumers: dict, room_w: float) -> dict[int, float | None]:
         """Lower caps (never below the minimum) until every GPU at its cap fits ``room_w``."""

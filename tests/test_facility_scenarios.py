@@ -119,10 +119,9 @@ def test_capping_keeps_facility_power_under_the_budget_every_interval(oversubscr
     under it, where no capping exceeds it; the cost shows as slower training."""
     ts = oversubscribed[policy].frames()["timeseries"]
     fac = ts[ts["component"] == "facility"]
-    # 1e-4: a replica in prefill takes a lowered cap only at its next iteration, so an interval whose
-    # cap falls can exceed the budget by that lag (1.6e-7 here; before the server fans were metered the
-    # hosts' busy share left enough slack to hide it)
-    assert (fac["facility_power_w"] <= 110e3 * (1 + 1e-4)).all()
+    # 1e-5: with the server fans metered the budget holds to 1.8e-7 (0.02 W of 110 kW, measured); the
+    # controller's caps act from the next iteration of each replica, a lag the hosts' slack used to hide
+    assert (fac["facility_power_w"] <= 110e3 * (1 + 1e-5)).all()
     free = oversubscribed["none"].frames()["timeseries"]
     assert (free[free["component"] == "facility"]["facility_power_w"] > 110e3).any()
     jobs, jobs_free = (oversubscribed[p].frames()["jobs"].set_index("name") for p in (policy, "none"))
@@ -207,7 +206,8 @@ def test_demand_response_window_lowers_facility_power():
     ts = r.frames()["timeseries"]
     fac = ts[ts["component"] == "facility"]
     inside = fac[(fac["t_s"] >= 600) & (fac["t_s"] < 1200)]
-    # 1e-4: the lag of a replica in prefill taking its lowered cap (3.6e-5 in the window's first interval)
+    # 1e-4: the lag of a replica taking its lowered cap at its next iteration (3.6e-5 in the window's
+    # first interval, measured)
     assert (inside["facility_power_w"] <= 100e3 * (1 + 1e-4)).all()
     assert fac[fac["t_s"] >= 1260]["facility_power_w"].max() > 100e3
 

@@ -29,7 +29,7 @@ from dcsim.analysis import (
     plot_pue_vs_outdoor,
     plot_utilisation,
 )
-from dcsim.analysis.plots import axis_label, hourly_pue
+from dcsim.analysis.plots import axis_label, hourly_pue, per_token_decomposition, plot_decomposition_vs
 from dcsim.analysis.report import report_png
 from dcsim.analysis.sweep import typed_column
 from dcsim.io.writer import write_run
@@ -478,3 +478,26 @@ def test_axis_labels_carry_units():
     assert axis_label("carbon_g_per_kwh") == "carbon g per kwh (g/kWh)"  # a timeseries column, not a KPI
     assert axis_label("workload.jobs.a.checkpoint.interval_s") == "workload.jobs.a.checkpoint.interval_s (s)"
     assert axis_label("facility.num_racks") == "facility.num_racks (-)"
+
+
+# --- decomposition -------------------------------------------------------------------------
+
+def test_decomposition_parts_sum_to_the_per_token_kpis(df):
+    """Where a token's joules and dollars go: the parts add up to the KPI of each run, every part
+    is non-negative, and a failed run has no row."""
+    ok = df[df["status"] == "ok"]
+    energy = per_token_decomposition(df, "energy")
+    assert list(energy.index) == list(ok.index)
+    np.testing.assert_allclose(energy.sum(axis=1), ok["energy_per_output_token_facility_j"], rtol=1e-9)
+    assert (energy >= 0).all().all() and {"GPUs", "hosts", "server fans", "chillers"} <= set(energy.columns)
+    # the cooling parts are the run's cooling energy, per token
+    cooling = energy[["chillers", "heat rejection", "pumps", "air handlers"]].sum(axis=1)
+    np.testing.assert_allclose(cooling, ok["cooling_energy_j"] * ok["energy_per_output_token_facility_j"]
+                               / ok["facility_energy_j"], rtol=1e-9)
+    cost = per_token_decomposition(df, "cost")
+    np.testing.assert_allclose(cost.sum(axis=1), ok["cost_per_million_tokens_usd"], rtol=1e-9)
+    assert {"gpu", "energy"} <= set(cost.columns)
+    ax = plot_decomposition_vs(df.assign(rack_kw=df["rack_nameplate_w"] / 1e3), "rack_kw", "cost")
+    assert ax.get_ylabel() == "cost per million tokens (USD)" and len(ax.patches) > 0
+    with pytest.raises(ValueError, match="kind must be"):
+        per_token_decomposition(df, "water")

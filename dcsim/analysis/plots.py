@@ -362,6 +362,87 @@ def plot_cost_per_token_vs_density(sweep_df: pd.DataFrame, ax: Axes | None = Non
                    ax, None, None, "Cost per token vs rack density", func)
 
 
+# Where a facility's joules go, as summary columns: each part is a column or a column less others
+# (host energy holds the server fans' meter). The parts sum to facility_energy_j; a run without a
+# column (an older run, or one without that meter) leaves its part out and the rest of IT shows as
+# "other IT".
+ENERGY_PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("GPUs", "gpu_energy_j", ()),
+    ("hosts", "host_energy_j", ("server_fan_energy_j",)),
+    ("server fans", "server_fan_energy_j", ()),
+    ("network", "network_energy_j", ()),
+    ("power conversion", "conversion_loss_energy_j", ()),
+    ("chillers", "chiller_energy_j", ()),
+    ("heat rejection", "heat_rejection_energy_j", ()),
+    ("pumps", "pumps_energy_j", ()),
+    ("air handlers", "air_energy_j", ()),
+)
+
+
+def per_token_decomposition(sweep_df: pd.DataFrame, kind: str = "energy") -> pd.DataFrame:
+    """Each run's facility energy per output token (``kind="energy"``, J) or cost per million
+    output tokens (``kind="cost"``, USD) split into its parts, one column per part.
+
+    Energy: :data:`ENERGY_PARTS` scaled by ``energy_per_output_token_facility_j /
+    facility_energy_j``; the parts sum to the KPI (a residual between IT and its metered parts
+    shows as "other IT"). Cost: every ``capex_*_usd`` column and ``energy_cost_usd`` scaled by
+    ``cost_per_million_tokens_usd / cost_total_usd``; they sum to the KPI. Failed runs are
+    dropped; the frame keeps the input's index.
+    """
+    func = "per_token_decomposition"
+    if kind not in ("energy", "cost"):
+        raise ValueError(f"{func}: kind must be 'energy' or 'cost', not {kind!r}")
+    ok = sweep_df[sweep_df["status"] != "failed"] if "status" in sweep_df.columns else sweep_df
+    if kind == "energy":
+        _require(ok, ["facility_energy_j", "it_energy_j", "energy_per_output_token_facility_j"], func, "sweep frame")
+        scale = ok["energy_per_output_token_facility_j"] / ok["facility_energy_j"]
+        parts: dict[str, pd.Series] = {}
+        it_parts = pd.Series(0.0, index=ok.index)
+        for label, column, less in ENERGY_PARTS:
+            if column not in ok.columns:
+                continue
+            joules = ok[column] - sum((ok[c] for c in less if c in ok.columns), pd.Series(0.0, index=ok.index))
+            parts[label] = joules * scale
+            if column in ("gpu_energy_j", "host_energy_j", "server_fan_energy_j", "network_energy_j"):
+                it_parts = it_parts + joules
+        other = ok["it_energy_j"] - it_parts
+        if (other.abs() > 1e-9 * ok["it_energy_j"]).any():
+            parts["other IT"] = other * scale
+        return pd.DataFrame(parts)
+    _require(ok, ["cost_total_usd", "cost_per_million_tokens_usd", "energy_cost_usd"], func, "sweep frame")
+    scale = ok["cost_per_million_tokens_usd"] / ok["cost_total_usd"]
+    columns = [c for c in ok.columns if c.startswith("capex_") and c.endswith("_usd")] + ["energy_cost_usd"]
+    names = {c: c.removeprefix("capex_").removesuffix("_usd").replace("_", " ") for c in columns}
+    names["energy_cost_usd"] = "energy"
+    return pd.DataFrame({names[c]: ok[c] * scale for c in columns})
+
+
+def plot_decomposition_vs(sweep_df: pd.DataFrame, x: str, kind: str = "energy", ax: Axes | None = None,
+                          title: str | None = None) -> Axes:
+    """Stacked bars of :func:`per_token_decomposition` against ``x`` (one bar per value, the
+    mean over runs at that value): where the joules (or dollars) of a token go."""
+    func = "plot_decomposition_vs"
+    _require(sweep_df, [x], func, "sweep frame")
+    parts = per_token_decomposition(sweep_df, kind)
+    parts = parts.assign(_x=sweep_df.loc[parts.index, x]).groupby("_x").mean()
+    with dcsim_style():
+        ax = _axes(ax)
+        xs = parts.index.to_numpy(dtype=float)
+        width = 0.7 * float(np.min(np.diff(xs))) if len(xs) > 1 else 1.0
+        bottom = np.zeros(len(xs))
+        for i, label in enumerate(parts.columns):
+            v = parts[label].to_numpy(dtype=float)
+            if not np.any(v):
+                continue
+            ax.bar(xs, v, width=width, bottom=bottom, color=color(i), label=label)
+            bottom += v
+        ax.set_xlabel(axis_label(x))
+        ax.set_ylabel("energy per output token (J)" if kind == "energy" else "cost per million tokens (USD)")
+        if title:
+            ax.set_title(title)
+    return ax
+
+
 def plot_goodput_vs_checkpoint_interval(sweep_df: pd.DataFrame, x: str, y: str = "training_effective_share_mean",
                                         hue: str | None = None, ax: Axes | None = None) -> Axes:
     """Training goodput (by default the mean effective share of the jobs: the share of

@@ -1,10 +1,12 @@
-"""Figure of the rack-density study: energy and cost per token, and IT power per floor
-area, against rack density, one line per cooling technology; each technology's rack
-limit is marked.
+"""Figures of the rack-density study: energy and cost per token, and IT power per floor
+area, against rack density, one line per cooling technology, each technology's rack
+limit marked (figure.png); and where the joules and the dollars of a token go at each
+density, one column per technology (decomposition.png).
 
     python experiments/rack_density/plot.py [SWEEP_DIR] [OUT_PNG]
 
-SWEEP_DIR defaults to experiments/rack_density/sweep, OUT_PNG to figure.png beside this file.
+SWEEP_DIR defaults to experiments/rack_density/sweep, OUT_PNG to figure.png beside this file;
+the decomposition is written beside OUT_PNG.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from dcsim.analysis import load_sweep, plot_cost_per_token_vs_density, plot_energy_per_token_vs_density, plot_kpi_vs
+from dcsim.analysis import (
+    load_sweep,
+    plot_cost_per_token_vs_density,
+    plot_decomposition_vs,
+    plot_energy_per_token_vs_density,
+    plot_kpi_vs,
+)
 from dcsim.analysis.style import dcsim_style
 from dcsim.facility.cooling import TECHNOLOGIES
 
@@ -45,10 +53,33 @@ def main(sweep_dir: str, out: str) -> None:
         fig.suptitle("The same 288 H100 GPUs serving Llama-3.1-70B, packed 16 to 144 GPUs per rack "
                      "(refused: denser than the cooling removes)")
         fig.savefig(out, dpi=110)
+    decomposition(df, str(Path(out).with_name("decomposition.png")))
     refused = df[df["failure"] == "refused"]
     print(f"{len(df)} runs, {int((df['status'] == 'ok').sum())} ok, {len(refused)} refused -> {out}")
     for _, r in refused.iterrows():
         print(f"  refused: {r['overrides']}")
+
+
+def decomposition(df, out: str) -> None:
+    """Stacked joules (top) and dollars (bottom) per token against rack density, per technology."""
+    ok = df[df["status"] == "ok"]
+    names = [n for n in TECHNOLOGIES if (ok[HUE] == n).any()]
+    with dcsim_style():
+        fig = Figure(figsize=(4.0 * len(names), 8.0), layout="constrained")
+        axes = fig.subplots(2, len(names), sharey="row", squeeze=False)
+        for col, name in enumerate(names):
+            sub = ok[ok[HUE] == name]
+            plot_decomposition_vs(sub, "rack_nameplate_kw", "energy", ax=axes[0][col], title=name)
+            plot_decomposition_vs(sub, "rack_nameplate_kw", "cost", ax=axes[1][col])
+            for row in (0, 1):
+                axes[row][col].set_xlim(0, 1.08 * max(TECHNOLOGIES[name].max_rack_kw, sub["rack_nameplate_kw"].max()))
+                if col:
+                    axes[row][col].set_ylabel("")
+        axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title="joules")
+        axes[1][-1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title="dollars")
+        fig.suptitle("Where a token's energy (J, at the meter) and cost (USD per million tokens) go, by rack density")
+        fig.savefig(out, dpi=110)
+    print(f"decomposition -> {out}")
 
 
 if __name__ == "__main__":

@@ -241,8 +241,8 @@ def _cost_kpis(out: dict[str, Any], info: RunInfo, inference: _Inference, durati
         cost_total_usd=total,
         cost_per_gpu_hour_usd=_ratio(total, gpus * duration_s / 3600.0),
         cost_per_million_tokens_usd=_ratio(total * inference_share, tokens / 1e6) if tokens else math.nan,
-        capex_per_million_tokens_usd=(_ratio(sum(capex.values()) * inference_share, tokens / 1e6) if tokens
-                                      else math.nan),
+        capital_cost_per_million_tokens_usd=(_ratio(sum(capex.values()) * inference_share, tokens / 1e6)
+                                             if tokens else math.nan),
         carbon_per_output_token_g=(_ratio(out["carbon_kg"] * 1e3 * out["inference_gpu_energy_j"], out["gpu_energy_j"])
                                    / tokens) if tokens else math.nan,
     )

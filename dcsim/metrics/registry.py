@@ -212,9 +212,9 @@ _k("capex_electrical_usd", "USD", "capital cost, electrical",
    "`it_capacity_w` x `facility.cost.electrical_usd_per_w` (electrical plant, white-space fit-out), amortised "
    "over the facility life")
 _k("cost_total_usd", "USD", "total cost", "capital + `energy_cost_usd`")
-_k("capex_per_million_tokens_usd", "USD", "capital cost per million output tokens",
-   "capital (the `capex_*_usd`) x (inference GPU-seconds allocated / installed GPU-seconds) / (N_out / 1e6): "
-   "`cost_per_million_tokens_usd` without energy", ".2f", "$")
+_k("capital_cost_per_million_tokens_usd", "USD", "capital cost per million output tokens",
+   "capital (the sum of the asset classes' `capex_*_usd`) x (inference GPU-seconds allocated / installed "
+   "GPU-seconds) / (N_out / 1e6): `cost_per_million_tokens_usd` without energy", ".2f", "$")
 _k("cost_per_gpu_hour_usd", "USD", "cost per GPU-hour",
    "`cost_total_usd` / (GPUs x hours), installed GPUs busy or not", ".2f", "$")
 _k("cost_per_million_tokens_usd", "USD", "cost per million output tokens",

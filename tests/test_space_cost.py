@@ -107,3 +107,13 @@ def test_default_building_costs_what_the_former_8_usd_per_w_gave():
     capex = spec.cost.capex_usd(128, 16, spec.it_capacity_w, "air", floor_area_m2=spec.space.gross_m2)
     former = 8.0 * spec.it_capacity_w
     assert (capex["building"] + capex["electrical"]) / former == pytest.approx(1.002, abs=1e-3)
+
+
+def test_space_and_building_figures_are_config_overrides():
+    """``facility.space.*`` and ``facility.cost.building_usd_per_m2`` reach the models: no power
+    rooms and a free building leave the racks' white space and the electrical plant alone."""
+    spec = build(compose_config(["facility.space.support_m2_per_mw=0", "facility.cost.building_usd_per_m2=0",
+                                 "facility.cost.electrical_usd_per_w=8"])).facility
+    assert spec.space.gross_m2 == pytest.approx(spec.space.white_m2) == pytest.approx(4 * 2.8)
+    capex = spec.cost.capex_usd(128, 16, spec.it_capacity_w, "air", floor_area_m2=spec.space.gross_m2)
+    assert capex["building"] == 0.0 and capex["electrical"] == pytest.approx(8.0 * spec.it_capacity_w)

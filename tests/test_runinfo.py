@@ -54,9 +54,9 @@ def test_each_part_is_written_once():
     info.gpus_total = 8
     with pytest.raises(RuntimeError, match="gpus_total is written once"):
         info.gpus_total = 16
-    info.facility = FacilityInfo(1e6, 1.2e6, None, 100.0, 25.0, 25.0)
+    info.facility = FacilityInfo(1e6, 1.2e6, None, 100.0, 180.0, 25.0, 25.0)
     with pytest.raises(RuntimeError, match="facility is written once"):
-        info.facility = FacilityInfo(1e6, 1.2e6, None, 100.0, 25.0, 25.0)
+        info.facility = FacilityInfo(1e6, 1.2e6, None, 100.0, 180.0, 25.0, 25.0)
     info.add_service("chat", ServiceInfo(None, None, "request"))
     with pytest.raises(RuntimeError, match="'chat' is already registered"):
         info.add_service("chat", ServiceInfo(None, None, "fluid"))

@@ -35,7 +35,8 @@ class FacilityInfo:
     it_capacity_w: float
     it_nameplate_w: float
     budget_w: float | None  # facility power budget at the utility meter; None: no budget
-    floor_area_m2: float
+    floor_area_m2: float  # white space: the racks and the CDUs in their rows, aisles included
+    gross_floor_area_m2: float  # white space + power and mechanical rooms (dcsim/facility/space.py)
     max_inlet_temp_c: float  # highest rack inlet temperature so far
     max_gpu_temp_c: float  # hottest GPU so far
 

@@ -19,6 +19,7 @@ from dcsim.facility.config import MAX_GPUS, MAX_RACKS, FacilityConfig, FaultKind
 from dcsim.facility.controller import FacilitySpec, Fault
 from dcsim.facility.cooling import CoolingPlant
 from dcsim.facility.power_path import PowerPath, StageSpec, usable_units
+from dcsim.facility.space import FloorArea, SpaceModel
 from dcsim.facility.thermal import RackThermal
 from dcsim.facility.topology import Topology
 from dcsim.hardware.device import DeviceModel
@@ -128,6 +129,7 @@ def facility_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) ->
             f"kW above the facility's idle draw at the meter ({idle_kw:,.1f} kW with every GPU and host idle, "
             f"before cooling), or null")
     plant, thermal, density_cap_w = _cooling(f, topology, gpu)
+    space = space_from_config(f, topology, it_capacity_w)
     climate = _climate(f)
     carbon, price, dr = _grid(f, climate)
     return FacilitySpec(
@@ -136,9 +138,27 @@ def facility_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) ->
         plant=plant, thermal=thermal, density_cap_w=density_cap_w, climate=climate, carbon=carbon, price=price,
         renewable_share=f.grid.renewable_share, demand_response=dr, cost=_cost(f, gpu), faults=_faults(f),
         generator_start_s=f.generator_start_s, ups_ride_through_s=f.ups_ride_through_s,
-        control_interval_s=f.control_interval_s, floor_area_m2=topology.num_racks * f.rack.floor_area_m2,
-        storage=_storage(f),
+        control_interval_s=f.control_interval_s, space=space, storage=_storage(f),
     )
+
+
+def space_from_config(f: FacilityConfig, topology: Topology, it_capacity_w: float) -> FloorArea:
+    """The facility's floor areas (dcsim/facility/space.py), refused when they exceed
+    ``facility.floor_area_m2``. The CDUs carry the racks' design heat on liquid: nameplate,
+    or the technology's limit a throttled rack is held to."""
+    tech = _technology(f)
+    sp = f.space
+    positive("facility.space.cdu_capacity_kw", sp.cdu_capacity_kw, "kW of liquid heat per CDU > 0")
+    require(sp.support_m2_per_mw >= 0, "facility.space.support_m2_per_mw", sp.support_m2_per_mw, "m2 per MW >= 0")
+    require(sp.cdu_spares >= 0, "facility.space.cdu_spares", sp.cdu_spares, "an integer >= 0")
+    model = SpaceModel(f.rack.floor_area_m2, sp.support_m2_per_mw, sp.cdu_capacity_kw, sp.cdu_spares)
+    rack_heat_w = min(topology.nodes_per_rack * topology.node.nameplate_w, tech.max_rack_kw * KW_W)
+    area = model.area(topology.num_racks, rack_heat_w, tech.liquid_fraction, it_capacity_w)
+    limit = f.floor_area_m2
+    require(limit is None or area.gross_m2 <= limit, "facility.floor_area_m2", limit,
+            f"at least {area.gross_m2:,.1f} m2 for {topology.num_racks} racks ({area.describe()}), or null for "
+            f"no limit")
+    return area
 
 
 def _power_path(f: FacilityConfig, topology: Topology) -> tuple[PowerPath, float]:

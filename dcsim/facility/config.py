@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from dcsim.core.fields import bounded, matching
+from dcsim.facility.space import CDU_CAPACITY_KW, CDU_SPARES, SUPPORT_M2_PER_MW
 from dcsim.policies.config import PowerPolicyName
 
 
@@ -183,8 +184,18 @@ class CostConfig:
 
     gpu_usd: float | None = bounded(None, ge=0)  # price of one GPU; null: the GPU's catalogue price_usd
     server_usd: float | None = bounded(None, ge=0)
-    facility_usd_per_w: float | None = bounded(None, ge=0)
+    building_usd_per_m2: float | None = bounded(None, ge=0)  # shell, core and support fit-out per m^2 of gross area
+    electrical_usd_per_w: float | None = bounded(None, ge=0)  # electrical plant and white-space fit-out per W critical
     cost_of_capital: float | None = bounded(None, ge=0)
+
+
+@dataclass
+class SpaceConfig:
+    """Floor space beyond the racks' own (dcsim/facility/space.py; sources in docs/grid_and_cost.md)."""
+
+    support_m2_per_mw: float = bounded(SUPPORT_M2_PER_MW, ge=0)  # power and mechanical rooms per MW of critical IT
+    cdu_capacity_kw: float = bounded(CDU_CAPACITY_KW, gt=0)  # liquid heat per row CDU (one rack position each)
+    cdu_spares: int = bounded(CDU_SPARES, ge=0)  # spare CDUs (N+1: 1)
 
 
 # Plausibility bounds of a facility, checked before anything is built: the largest
@@ -209,6 +220,10 @@ class FacilityConfig:
     cost: CostConfig = field(default_factory=CostConfig)
     faults: list[FaultConfig] = field(default_factory=list)
     storage: StorageConfig = field(default_factory=StorageConfig)
+    space: SpaceConfig = field(default_factory=SpaceConfig)
+    # Gross building area available (land or an existing building), m^2; null: unlimited. A facility
+    # whose racks, CDUs and power and mechanical rooms need more is refused (dcsim/facility/space.py).
+    floor_area_m2: float | None = bounded(None, gt=0)
     generator_start_s: float = bounded(10.0, ge=0)  # NFPA 110 Type 10: standby power within 10 s
     ups_ride_through_s: float = bounded(300.0, ge=0)  # battery autonomy at full load (typical 5 min)
     control_interval_s: float = bounded(60.0, gt=0)

@@ -29,6 +29,7 @@ from dcsim.facility.cooling import CoolingCoefficients, CoolingPlant
 from dcsim.facility.cost import CostModel
 from dcsim.facility.grid import CarbonIntensity, DemandResponse, ElectricityPrice
 from dcsim.facility.power_path import PowerPath
+from dcsim.facility.space import FloorArea
 from dcsim.facility.thermal import RackThermal
 from dcsim.facility.topology import Topology
 
@@ -78,7 +79,7 @@ class FacilitySpec:
     generator_start_s: float
     ups_ride_through_s: float
     control_interval_s: float
-    floor_area_m2: float  # white space of all racks
+    space: FloorArea  # white space (racks and CDUs), power and mechanical rooms, gross building area
     storage: Storage | None = None
 
 
@@ -126,7 +127,8 @@ class Facility:
         self._last = self._snapshot()
         self._info = FacilityInfo(
             it_capacity_w=spec.it_capacity_w, it_nameplate_w=topology.it_nameplate_w, budget_w=spec.budget_w,
-            floor_area_m2=spec.floor_area_m2, max_inlet_temp_c=self.inlet_c[0], max_gpu_temp_c=self.inlet_c[0],
+            floor_area_m2=spec.space.white_m2, gross_floor_area_m2=spec.space.gross_m2,
+            max_inlet_temp_c=self.inlet_c[0], max_gpu_temp_c=self.inlet_c[0],
         )
         rec.run_info.facility = self._info
         for fault in spec.faults:
@@ -247,7 +249,7 @@ class Facility:
         """Amortised capital cost of the run's duration, by asset class."""
         topo, spec = self.topology, self.spec
         capex = spec.cost.capex_breakdown_per_s(topo.gpus_total, topo.num_nodes, spec.it_capacity_w,
-                                                spec.plant.technology.name)
+                                                spec.plant.technology.name, floor_area_m2=spec.space.gross_m2)
         self.sim.recorder.run_info.capex_usd = {k: v * until_s for k, v in capex.items()}
 
     # -- the control loop -----------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""What compute costs: amortised capital (GPUs, servers, network, building, cooling) plus energy.
+"""What compute costs: amortised capital (GPUs, servers, network, building, electrical plant,
+cooling) plus energy.
 
 Capital is spread evenly over each asset's life (straight-line), or, with a cost of
 capital ``r`` > 0, as a level annuity: capex x r / (1 - (1 + r)^-n) per year over ``n``
@@ -48,10 +49,20 @@ class CostModel:
     # Scale-out fabric (switches, optics, cables) per GPU: ~$4k at 1k-GPU scale with $36k
     # 64-port 400G InfiniBand switches (public 2024 cluster cost sheet); an estimate.
     network_per_gpu_usd: float = 4_000.0
-    # Building, electrical and fit-out per W of critical IT, excluding cooling: US builds run
-    # ~$8-12 M per MW all-in (Turner & Townsend Data Centre Construction Cost Index 2023;
-    # Uptime Institute / JLL estimates); with ~$2/W of mechanical taken out, $8/W remains.
-    facility_usd_per_w: float = 8.0
+    # The building, excluding cooling (docs/grid_and_cost.md, "Space and building"): US builds
+    # run ~$8-12 M per MW all-in (Turner & Townsend Data Centre Construction Cost Index 2023;
+    # Cushman & Wakefield Data Center Development Cost Guide 2025: $9.3-15.0 M, average $11.7 M
+    # per MW of critical load). Split into what follows the floor and what follows the power:
+    # Shell, core and support fit-out per m^2 of gross building area (dcsim.facility.space): a
+    # powered base building cost $125-200 per ft^2 in 2018 (HFF, "Data Centers: Expensive to
+    # Build", May 2018), ~$170-270 after the rise in building costs since (Cushman & Wakefield
+    # 2025, ENR indices); ~$230/ft^2 taken. An estimate.
+    building_usd_per_m2: float = 2500.0
+    # Electrical plant (utility yard, switchgear, UPS, generators, PDUs), white-space fit-out and
+    # soft costs per W of critical IT: chosen so that the default scenario's building costs what
+    # the former all-per-W $8/W gave (+0.2 %); Cushman & Wakefield 2025 put the parts priced per
+    # MW (critical capacity 53 %, white-space build-out 10 %) at 63 % of $11.7 M = $7.4 M per MW.
+    electrical_usd_per_w: float = 7.4
     cooling_usd_per_w: dict[str, float] = field(default_factory=_cooling_defaults)
     # Lives: hyperscalers depreciate servers and network gear over 5-6 years (Microsoft FY2023
     # 10-K: 6 years; Meta 2025: 5.5 years; CoreWeave: 6 years for GPUs); buildings 15-20 years
@@ -67,8 +78,8 @@ class CostModel:
     energy_usd_per_kwh: float = 0.08
 
     def __post_init__(self) -> None:
-        for name in ("gpu_usd", "server_usd", "network_per_gpu_usd", "facility_usd_per_w", "cost_of_capital",
-                     "energy_usd_per_kwh"):
+        for name in ("gpu_usd", "server_usd", "network_per_gpu_usd", "building_usd_per_m2", "electrical_usd_per_w",
+                     "cost_of_capital", "energy_usd_per_kwh"):
             if getattr(self, name) < 0:
                 raise ValueError(f"CostModel.{name} must be >= 0, got {getattr(self, name)}")
         for name in ("gpu_life_years", "server_life_years", "network_life_years", "facility_life_years",
@@ -88,46 +99,55 @@ class CostModel:
         r = self.cost_of_capital
         return 1.0 / life_years if r == 0 else r / (1.0 - (1.0 + r) ** -life_years)
 
-    def capex_usd(self, gpus: int, servers: int, it_capacity_w: float, cooling_technology: str) -> dict[str, float]:
-        """Purchase price of each asset class (not amortised)."""
+    def capex_usd(self, gpus: int, servers: int, it_capacity_w: float, cooling_technology: str, *,
+                  floor_area_m2: float) -> dict[str, float]:
+        """Purchase price of each asset class (not amortised); ``floor_area_m2`` is the gross
+        building area (``dcsim.facility.space.FloorArea.gross_m2``)."""
         if cooling_technology not in self.cooling_usd_per_w:
             raise ValueError(f"no cooling cost for {cooling_technology!r}; known: {sorted(self.cooling_usd_per_w)}")
-        if gpus < 0 or servers < 0 or it_capacity_w < 0:
-            raise ValueError("gpus, servers and it_capacity_w must be >= 0")
+        if gpus < 0 or servers < 0 or it_capacity_w < 0 or floor_area_m2 < 0:
+            raise ValueError("gpus, servers, it_capacity_w and floor_area_m2 must be >= 0")
         return {
             "gpu": gpus * self.gpu_usd,
             "server": servers * self.server_usd,
             "network": gpus * self.network_per_gpu_usd,
-            "facility": it_capacity_w * self.facility_usd_per_w,
+            "building": floor_area_m2 * self.building_usd_per_m2,
+            "electrical": it_capacity_w * self.electrical_usd_per_w,
             "cooling": it_capacity_w * self.cooling_usd_per_w[cooling_technology],
         }
 
-    def capex_breakdown_per_s(self, gpus: int, servers: int, it_capacity_w: float,
-                              cooling_technology: str) -> dict[str, float]:
-        """Amortised capital cost per second of each asset class ($/s)."""
+    def capex_breakdown_per_s(self, gpus: int, servers: int, it_capacity_w: float, cooling_technology: str, *,
+                              floor_area_m2: float) -> dict[str, float]:
+        """Amortised capital cost per second of each asset class ($/s); the building and its
+        electrical plant over ``facility_life_years``."""
         lives = {"gpu": self.gpu_life_years, "server": self.server_life_years, "network": self.network_life_years,
-                 "facility": self.facility_life_years, "cooling": self.cooling_life_years}
-        capex = self.capex_usd(gpus, servers, it_capacity_w, cooling_technology)
+                 "building": self.facility_life_years, "electrical": self.facility_life_years,
+                 "cooling": self.cooling_life_years}
+        capex = self.capex_usd(gpus, servers, it_capacity_w, cooling_technology, floor_area_m2=floor_area_m2)
         return {k: v * self.annual_factor(lives[k]) / YEAR_S for k, v in capex.items()}
 
-    def capex_per_s(self, gpus: int, servers: int, it_capacity_w: float, cooling_technology: str) -> float:
+    def capex_per_s(self, gpus: int, servers: int, it_capacity_w: float, cooling_technology: str, *,
+                    floor_area_m2: float) -> float:
         """Total amortised capital cost per second ($/s) of a facility with ``gpus`` GPUs in
-        ``servers`` servers, ``it_capacity_w`` of critical IT capacity, and a cooling technology."""
-        return sum(self.capex_breakdown_per_s(gpus, servers, it_capacity_w, cooling_technology).values())
+        ``servers`` servers, ``it_capacity_w`` of critical IT capacity, a cooling technology
+        and ``floor_area_m2`` of gross building area."""
+        return sum(self.capex_breakdown_per_s(gpus, servers, it_capacity_w, cooling_technology,
+                                              floor_area_m2=floor_area_m2).values())
 
     def energy_cost_usd(self, energy_j: float) -> float:
         """Cost of facility energy at the flat default price (use dcsim.facility.grid for TOU or hourly)."""
         return energy_j / KWH_J * self.energy_usd_per_kwh
 
     def cost_breakdown(self, duration_s: float, energy_cost_usd: float, gpus: int, servers: int,
-                       it_capacity_w: float, cooling_technology: str) -> dict[str, float]:
+                       it_capacity_w: float, cooling_technology: str, *, floor_area_m2: float) -> dict[str, float]:
         """Dollars over a run of ``duration_s``: amortised capital per asset class
-        (``gpu_usd``, ``server_usd``, ``network_usd``, ``facility_usd``, ``cooling_usd``),
-        their sum ``capex_usd``, ``energy_usd`` and ``total_usd``."""
+        (``gpu_usd``, ``server_usd``, ``network_usd``, ``building_usd``, ``electrical_usd``,
+        ``cooling_usd``), their sum ``capex_usd``, ``energy_usd`` and ``total_usd``."""
         if duration_s < 0:
             raise ValueError(f"duration_s must be >= 0, got {duration_s}")
         out = {f"{k}_usd": v * duration_s
-               for k, v in self.capex_breakdown_per_s(gpus, servers, it_capacity_w, cooling_technology).items()}
+               for k, v in self.capex_breakdown_per_s(gpus, servers, it_capacity_w, cooling_technology,
+                                                      floor_area_m2=floor_area_m2).items()}
         out["capex_usd"] = sum(out.values())
         out["energy_usd"] = float(energy_cost_usd)
         out["total_usd"] = out["capex_usd"] + out["energy_usd"]

@@ -223,6 +223,9 @@ def _facility_kpis(ts: _Rows, results: Results, it_j: float) -> dict[str, Any]:
         "gpus_per_it_mw": _ratio(gpus, nameplate_w / 1e6),
         "gpus_per_facility_mw": _ratio(gpus, peak_fac_w / 1e6),
         "it_mw_per_m2": _ratio(nameplate_w / 1e6, fi.floor_area_m2),
+        "white_space_m2": fi.floor_area_m2,
+        "gross_floor_area_m2": fi.gross_floor_area_m2,
+        "it_mw_per_gross_m2": _ratio(nameplate_w / 1e6, fi.gross_floor_area_m2),
     }
 
 
@@ -238,6 +241,8 @@ def _cost_kpis(out: dict[str, Any], info: RunInfo, inference: _Inference, durati
         cost_total_usd=total,
         cost_per_gpu_hour_usd=_ratio(total, gpus * duration_s / 3600.0),
         cost_per_million_tokens_usd=_ratio(total * inference_share, tokens / 1e6) if tokens else math.nan,
+        capital_cost_per_million_tokens_usd=(_ratio(sum(capex.values()) * inference_share, tokens / 1e6)
+                                             if tokens else math.nan),
         carbon_per_output_token_g=(_ratio(out["carbon_kg"] * 1e3 * out["inference_gpu_energy_j"], out["gpu_energy_j"])
                                    / tokens) if tokens else math.nan,
     )

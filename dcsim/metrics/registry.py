@@ -190,14 +190,31 @@ _k("rack_nameplate_w", "W per rack", "rack nameplate IT power", "IT nameplate pe
 _k("gpus_per_it_mw", "1/MW", "GPUs per IT MW", "GPUs / (IT nameplate in MW)")
 _k("gpus_per_facility_mw", "1/MW", "GPUs per facility MW", "GPUs / (peak facility power in MW)")
 _k("it_mw_per_m2", "MW/m²", "IT power density",
-   "IT nameplate (MW) / white space (racks x `facility.rack.floor_area_m2`)")
+   "IT nameplate (MW) / `white_space_m2`")
+_k("white_space_m2", "m²", "white space",
+   "(racks + CDUs) x `facility.rack.floor_area_m2`; CDUs = ceil(liquid heat / `facility.space.cdu_capacity_kw`) "
+   "+ `facility.space.cdu_spares` with liquid heat = racks x min(rack nameplate, technology limit) x liquid "
+   "fraction, 0 without (docs/grid_and_cost.md)")
+_k("gross_floor_area_m2", "m²", "gross floor area",
+   "`white_space_m2` + `it_capacity_w` (MW) x `facility.space.support_m2_per_mw` (power and mechanical rooms); "
+   "at most `facility.floor_area_m2`")
+_k("it_mw_per_gross_m2", "MW/m²", "IT power per gross m²", "IT nameplate (MW) / `gross_floor_area_m2`")
 
 # --- cost ------------------------------------------------------------------------------------
 _section = "cost"
 _same("amortised capital of each asset class over the run", "USD", capex_gpu_usd="capital cost, GPUs",
       capex_server_usd="capital cost, servers", capex_network_usd="capital cost, network",
-      capex_facility_usd="capital cost, facility", capex_cooling_usd="capital cost, cooling")
+      capex_cooling_usd="capital cost, cooling")
+_k("capex_building_usd", "USD", "capital cost, building",
+   "`gross_floor_area_m2` x `facility.cost.building_usd_per_m2` (shell, core, support fit-out), amortised over "
+   "the facility life")
+_k("capex_electrical_usd", "USD", "capital cost, electrical",
+   "`it_capacity_w` x `facility.cost.electrical_usd_per_w` (electrical plant, white-space fit-out), amortised "
+   "over the facility life")
 _k("cost_total_usd", "USD", "total cost", "capital + `energy_cost_usd`")
+_k("capital_cost_per_million_tokens_usd", "USD", "capital cost per million output tokens",
+   "capital (the sum of the asset classes' `capex_*_usd`) x (inference GPU-seconds allocated / installed "
+   "GPU-seconds) / (N_out / 1e6): `cost_per_million_tokens_usd` without energy", ".2f", "$")
 _k("cost_per_gpu_hour_usd", "USD", "cost per GPU-hour",
    "`cost_total_usd` / (GPUs x hours), installed GPUs busy or not", ".2f", "$")
 _k("cost_per_million_tokens_usd", "USD", "cost per million output tokens",

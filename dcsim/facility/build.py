@@ -15,10 +15,10 @@ from dcsim.core.fields import positive, require_choice
 from dcsim.core.units import KW_W
 from dcsim.facility.airflow import rack_movers, server_air_inlet_c, server_fan_ratio
 from dcsim.facility.climate import Climate
-from dcsim.facility.config import MAX_GPUS, MAX_RACKS, FacilityConfig, FaultKind
+from dcsim.facility.config import MAX_GPUS, MAX_RACKS, FacilityConfig, FaultKind, RackFeed
 from dcsim.facility.controller import FacilitySpec, Fault
 from dcsim.facility.cooling import CoolingPlant
-from dcsim.facility.power_path import PowerPath, StageSpec, usable_units
+from dcsim.facility.power_path import RACK_FEEDS, PowerPath, StageSpec, usable_units
 from dcsim.facility.thermal import RackThermal
 from dcsim.facility.topology import Topology
 from dcsim.hardware.device import DeviceModel
@@ -178,8 +178,10 @@ def _power_path(f: FacilityConfig, topology: Topology) -> tuple[PowerPath, float
             raise ConfigError(f"{field}.units", s.units, str(e)) from None
         specs.append(StageSpec(name, s.no_load, s.proportional, s.square, s.redundancy, s.units,
                                None if s.unit_rating_kw is None else s.unit_rating_kw * KW_W))
+    require_choice("facility.power.rack_feed", f.power.rack_feed, RackFeed)
+    feed = RACK_FEEDS[str(f.power.rack_feed)]
     try:
-        path = PowerPath.build(it_capacity_w, specs)
+        path = PowerPath.build(it_capacity_w, specs, feed.stages, rack_capacity_w=topology.it_nameplate_w)
     except ValueError as e:
         raise ConfigError("facility.power.stages", [s.name for s in specs], f"{e} (redundancy: N, N+k or 2N)") from None
     return path, it_capacity_w

@@ -65,6 +65,13 @@ class OverFeed(StrEnum):
     cap = "cap"  # every GPU statically capped so that the rack at full load stays within the rating
 
 
+class RackFeed(StrEnum):
+    """How power reaches the servers (dcsim.facility.power_path.RACK_FEEDS, docs/power.md)."""
+
+    ac_415v = "ac_415v"  # AC to every server's own power supplies (the default)
+    busbar_48v = "busbar_48v"  # OCP Open Rack V3: a rack power shelf feeds a 48-54 V DC busbar
+
+
 @dataclass
 class PowerConfig:
     # Stages from the utility to the racks; defaults and sources: docs/power.md.
@@ -82,6 +89,7 @@ class PowerConfig:
     # racks share it); null: no limit. Refused or capped like rack_feed_kw (docs/power.md).
     row_feed_kw: float | None = bounded(None, gt=0)
     over_feed: OverFeed = field(default_factory=lambda: OverFeed.error)
+    rack_feed: RackFeed = field(default_factory=lambda: RackFeed.ac_415v)  # the servers' feed technology
 
 
 class Condenser(StrEnum):

@@ -8,18 +8,20 @@ its server fans as the facility meters them (docs/cooling.md), as in tests/test_
 from __future__ import annotations
 
 import pytest
+from omegaconf import open_dict
 
 import dcsim
 from dcsim.api import compose_config
 from dcsim.config.build import build
 from dcsim.core.errors import ConfigError
 from dcsim.facility.airflow import server_fan_ratio
-from dcsim.facility.config import RackFeed
+from dcsim.facility.config import RackFeed, StageConfig
 from dcsim.facility.cooling import TECHNOLOGIES
 from dcsim.facility.power_path import (
     DEFAULT_STAGES,
     PSU_COEFFICIENTS,
     RACK_FEEDS,
+    SERVER_PSU,
     SHELF_COEFFICIENTS,
     PowerPath,
     StageSpec,
@@ -82,10 +84,16 @@ def test_a_row_feed_too_small_for_the_lowest_settable_cap_is_refused():
 
 
 def test_a_row_capped_run_never_draws_more_than_its_row_feed():
-    r = dcsim.run([*RUN, "facility.power.row_feed_kw=100", "facility.rack.racks_per_row=4",
-                   "facility.power.over_feed=cap"])
-    ts = r.frames()["timeseries"]
-    assert ts["it_power_w"].max() <= 100e3 * (1 + 1e-12)  # the 4 racks are one row
+    """Training draws up to 72 kW uncapped; a 60 kW row over the 4 racks caps each GPU at 271 W."""
+    train = ["workload=training_only", "duration_s=300", "output.write=false"]
+    row = ["facility.power.row_feed_kw=60", "facility.rack.racks_per_row=4", "facility.power.over_feed=cap"]
+
+    def facility_it_w(r) -> float:
+        ts = r.frames()["timeseries"]
+        return float(ts[ts["component"] == "facility"]["it_power_w"].max())
+
+    assert facility_it_w(dcsim.run(train)) > 60e3  # so the row feed binds
+    assert facility_it_w(dcsim.run([*train, *row])) <= 60e3 * (1 + 1e-12)
 
 
 # --------------------------------------------------------------------------- rack feed technologies
@@ -179,3 +187,18 @@ def test_the_48v_feed_changes_losses_not_it_power():
     assert bus["gpu"] == ac["gpu"] and bus["host"] == ac["host"]  # IT power stays wall-plug
     assert bus["conversion_loss"] < ac["conversion_loss"] and bus["facility"] < ac["facility"]
 
+
+
+def test_a_feed_replacing_supplies_the_it_power_leaves_out_is_refused():
+    def with_psu_stage(overrides: list[str]):
+        cfg = compose_config(overrides)
+        psu = SERVER_PSU
+        with open_dict(cfg):
+            cfg.facility.power.stages["psu"] = StageConfig(psu.no_load, psu.proportional, psu.square,
+                                                           psu.redundancy, psu.units)
+        return cfg
+
+    with pytest.raises(ConfigError) as e:
+        build(with_psu_stage([*RUN, "facility.power.rack_feed=busbar_48v"]))
+    assert e.value.field == "facility.power.rack_feed"
+    build(with_psu_stage(RUN))  # with the servers' own supplies, a psu stage is allowed

@@ -180,6 +180,9 @@ def _power_path(f: FacilityConfig, topology: Topology) -> tuple[PowerPath, float
                                None if s.unit_rating_kw is None else s.unit_rating_kw * KW_W))
     require_choice("facility.power.rack_feed", f.power.rack_feed, RackFeed)
     feed = RACK_FEEDS[str(f.power.rack_feed)]
+    require(not feed.stages or "psu" not in f.power.stages, "facility.power.rack_feed", str(f.power.rack_feed),
+            "ac_415v while facility.power.stages has a psu stage (the IT power then leaves out the servers' "
+            "supplies, which this feed would replace a second time)")
     try:
         path = PowerPath.build(it_capacity_w, specs, feed.stages, rack_capacity_w=topology.it_nameplate_w)
     except ValueError as e:

@@ -15,10 +15,10 @@ from dcsim.core.fields import positive, require_choice
 from dcsim.core.units import KW_W
 from dcsim.facility.airflow import rack_movers, server_air_inlet_c, server_fan_ratio
 from dcsim.facility.climate import Climate
-from dcsim.facility.config import MAX_GPUS, MAX_RACKS, FacilityConfig, FaultKind
+from dcsim.facility.config import MAX_GPUS, MAX_RACKS, FacilityConfig, FaultKind, RackFeed
 from dcsim.facility.controller import FacilitySpec, Fault
 from dcsim.facility.cooling import CoolingPlant
-from dcsim.facility.power_path import PowerPath, StageSpec, usable_units
+from dcsim.facility.power_path import RACK_FEEDS, PowerPath, StageSpec, usable_units
 from dcsim.facility.space import FloorArea, SpaceModel
 from dcsim.facility.thermal import RackThermal
 from dcsim.facility.topology import Topology
@@ -52,25 +52,41 @@ def topology_from_config(f: FacilityConfig) -> tuple[Topology, GpuSpec]:
 
 
 def rack_feed_cap_w(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> float | None:
-    """The per-GPU cap a rack feed's rating imposes (None: the rack's nameplate fits it).
+    """The per-GPU cap the rack and row feeds' ratings impose (None: every nameplate fits).
 
-    A rack at full load draws its nameplate, nodes x (GPUs x TDP + busy host); with
-    ``over_feed=cap`` each GPU is capped to (rating / nodes - busy host) / GPUs per node."""
+    A rack at full load draws its nameplate, nodes x (GPUs x TDP + busy host); a row of
+    ``racks_per_row`` racks draws that many nameplates. A feed whose load exceeds its rating
+    is refused, or with ``over_feed=cap`` each GPU is capped so that a rack at full load draws
+    the tighter of the rack rating and the row rating over the row's racks (docs/power.md)."""
     p, node = f.power, topology.node
-    if p.rack_feed_kw is None:
-        return None
     rack_kw = topology.nodes_per_rack * node.nameplate_w / KW_W
-    if rack_kw <= p.rack_feed_kw:
+    # (field, rating in kW, racks it feeds, its load at nameplate described): one per feed that is over
+    over: list[tuple[str, float, int, str]] = []
+    if p.rack_feed_kw is not None and rack_kw > p.rack_feed_kw:
+        over.append(("facility.power.rack_feed_kw", p.rack_feed_kw, 1,
+                     f"the rack's nameplate, {rack_kw:.1f} kW ({topology.nodes_per_rack} nodes x "
+                     f"{node.nameplate_w / KW_W:.2f} kW)"))
+    if p.row_feed_kw is not None:
+        per_row = f.rack.racks_per_row
+        if per_row is None or per_row < 1:
+            raise ConfigError("facility.rack.racks_per_row", per_row,
+                              "an integer >= 1 (the racks on one row feed) with facility.power.row_feed_kw set")
+        racks = min(per_row, topology.num_racks)  # the fullest row
+        if racks * rack_kw > p.row_feed_kw:
+            over.append(("facility.power.row_feed_kw", p.row_feed_kw, racks,
+                         f"the row's nameplate, {racks * rack_kw:.1f} kW ({racks} racks x {rack_kw:.1f} kW)"))
+    if not over:
         return None
-    require(p.over_feed == "cap", "facility.power.rack_feed_kw", p.rack_feed_kw,
-            f"at least the rack's nameplate, {rack_kw:.1f} kW ({topology.nodes_per_rack} nodes x "
-            f"{node.nameplate_w / KW_W:.2f} kW), or facility.power.over_feed=cap to cap its GPUs")
+    for name, rating_kw, _, load in over:
+        require(p.over_feed == "cap", name, rating_kw,
+                f"at least {load}, or facility.power.over_feed=cap to cap its GPUs")
+    name, rating_kw, racks, _ = min(over, key=lambda o: o[1] / o[2])  # the tightest per rack
     fan_ratio = _nominal_fan_ratio(f)
-    cap_w = _gpu_w_for_rack_w(p.rack_feed_kw * KW_W, topology, fan_ratio)
+    cap_w = _gpu_w_for_rack_w(rating_kw * KW_W / racks, topology, fan_ratio)
     min_w = gpu_min_cap_w(p, gpu)
-    require(cap_w >= min_w, "facility.power.rack_feed_kw", p.rack_feed_kw,
+    require(cap_w >= min_w, name, rating_kw,
             f"a rating whose GPU cap, {cap_w:.0f} W, is at least {gpu.name}'s lowest settable cap ({min_w:g} W): "
-            f"at least {_rack_w_at_gpu_w(min_w, topology, fan_ratio) / KW_W:.1f} kW")
+            f"at least {racks * _rack_w_at_gpu_w(min_w, topology, fan_ratio) / KW_W:.1f} kW")
     return cap_w
 
 
@@ -182,8 +198,13 @@ def _power_path(f: FacilityConfig, topology: Topology) -> tuple[PowerPath, float
             raise ConfigError(f"{field}.units", s.units, str(e)) from None
         specs.append(StageSpec(name, s.no_load, s.proportional, s.square, s.redundancy, s.units,
                                None if s.unit_rating_kw is None else s.unit_rating_kw * KW_W))
+    require_choice("facility.power.rack_feed", f.power.rack_feed, RackFeed)
+    feed = RACK_FEEDS[str(f.power.rack_feed)]
+    require(not feed.stages or "psu" not in f.power.stages, "facility.power.rack_feed", str(f.power.rack_feed),
+            "ac_415v while facility.power.stages has a psu stage (the IT power then leaves out the servers' "
+            "supplies, which this feed would replace a second time)")
     try:
-        path = PowerPath.build(it_capacity_w, specs)
+        path = PowerPath.build(it_capacity_w, specs, feed.stages, rack_capacity_w=topology.it_nameplate_w)
     except ValueError as e:
         raise ConfigError("facility.power.stages", [s.name for s in specs], f"{e} (redundancy: N, N+k or 2N)") from None
     return path, it_capacity_w

@@ -29,6 +29,9 @@ class RackConfig:
     # White space per rack including its share of the aisles: a common planning figure
     # of 25-30 ft^2 (2.3-2.8 m^2) per rack (assumption, see DATA_SOURCES.md).
     floor_area_m2: float = bounded(2.8, gt=0)
+    # Racks on one row's busway or row breaker; needed only with facility.power.row_feed_kw
+    # (null: no rows are modelled). A row is the full rows' size; the last may be shorter.
+    racks_per_row: int | None = bounded(None, ge=1)
 
 
 @dataclass
@@ -63,6 +66,13 @@ class OverFeed(StrEnum):
     cap = "cap"  # every GPU statically capped so that the rack at full load stays within the rating
 
 
+class RackFeed(StrEnum):
+    """How power reaches the servers (dcsim.facility.power_path.RACK_FEEDS, docs/power.md)."""
+
+    ac_415v = "ac_415v"  # AC to every server's own power supplies (the default)
+    busbar_48v = "busbar_48v"  # OCP Open Rack V3: a rack power shelf feeds a 48-54 V DC busbar
+
+
 @dataclass
 class PowerConfig:
     # Stages from the utility to the racks; defaults and sources: docs/power.md.
@@ -76,7 +86,11 @@ class PowerConfig:
     # null: no limit. A rack whose nameplate exceeds it is refused, or its GPUs capped
     # (over_feed=cap). The rating is the continuous load the feed may carry (docs/power.md).
     rack_feed_kw: float | None = bounded(None, gt=0)
+    # Continuous rating of each row's busway or row breaker in kW (facility.rack.racks_per_row
+    # racks share it); null: no limit. Refused or capped like rack_feed_kw (docs/power.md).
+    row_feed_kw: float | None = bounded(None, gt=0)
     over_feed: OverFeed = field(default_factory=lambda: OverFeed.error)
+    rack_feed: RackFeed = field(default_factory=lambda: RackFeed.ac_415v)  # the servers' feed technology
 
 
 class Condenser(StrEnum):

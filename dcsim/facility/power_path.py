@@ -19,6 +19,7 @@ docs/power.md for the sources and the efficiency each gives at 25/50/100 % load)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -110,37 +111,99 @@ class StageSpec:
     unit_rating_w: float | None = None
 
 
-@dataclass(frozen=True)
-class PowerPath:
-    """Stages in order from the utility to the racks."""
+@dataclass(frozen=True, slots=True)
+class RackConversion:
+    """A rack feed technology's conversion in place of the servers' own AC power supplies.
 
+    dcsim's IT power is wall-plug power: what a server with its AC power supplies
+    (``server_psu``, its units and load sharing) draws at its inlet. A feed that replaces
+    those supplies (a rack power shelf feeding a 48 V busbar) takes the same DC power
+    the supplies delivered, ``dc_w(it_w)``, and draws ``input_w(it_w)`` from the stage
+    above through its own ``stages`` (rack input first). The IT power stays as measured;
+    the difference ``input_w(it_w) - it_w`` is the feed's loss less the supplies' loss
+    it replaces, counted with the conversion losses (it is negative when the feed is the
+    better converter). See docs/power.md, "Rack feed technologies".
+    """
+
+    server_psu: ConversionStage
     stages: tuple[ConversionStage, ...]
 
+    def dc_w(self, it_w: float) -> float:
+        """DC output of the servers' AC supplies whose input is ``it_w``: the root of
+        dc + R (a + b dc/R + c (dc/R)^2) = it_w, R the supplies' installed rating (>= 0)."""
+        psu = self.server_psu
+        r = psu.installed_w
+        excess = it_w - r * psu.no_load
+        if excess <= 0.0:
+            return 0.0
+        one_b = 1.0 + psu.proportional
+        # the stable form of the quadratic's positive root; also right for square = 0
+        return 2.0 * excess / (one_b + math.sqrt(one_b * one_b + 4.0 * psu.square / r * excess))
+
+    def input_w(self, it_w: float) -> float:
+        """Power the rack feed draws from the stage above while the IT load is ``it_w``."""
+        p = self.dc_w(it_w)
+        for stage in reversed(self.stages):
+            p += stage.loss_w(p)
+        return p
+
+    def outputs_w(self, it_w: float) -> list[tuple[ConversionStage, float]]:
+        """(stage, its output) for the feed's stages, the stage nearest the servers first."""
+        out, p = [], self.dc_w(it_w)
+        for stage in reversed(self.stages):
+            out.append((stage, p))
+            p += stage.loss_w(p)
+        return out
+
+
+@dataclass(frozen=True)
+class PowerPath:
+    """Stages in order from the utility to the racks, and the rack feed's conversion if it
+    replaces the servers' AC supplies (None: the servers' supplies, inside the IT power)."""
+
+    stages: tuple[ConversionStage, ...]
+    rack: RackConversion | None = None
+
     @classmethod
-    def build(cls, it_capacity_w: float, stages: Sequence[StageSpec]) -> PowerPath:
+    def build(cls, it_capacity_w: float, stages: Sequence[StageSpec], rack_stages: Sequence[StageSpec] = (),
+              rack_capacity_w: float | None = None) -> PowerPath:
         """A path able to deliver ``it_capacity_w`` at its output with every redundancy intact.
 
         ``stages`` run from the utility to the racks. Units without a rating are sized
         from the racks upwards: a stage's usable capacity equals its output at full IT
         capacity, which is the IT capacity plus the losses of the stages below it.
+
+        ``rack_stages`` (rack input first), if any, replace the servers' AC supplies
+        (``SERVER_PSU``, see :class:`RackConversion`); they and the supplies they replace
+        are sized like the others for ``rack_capacity_w`` (default ``it_capacity_w``): a
+        rack's converters serve its servers' nameplate, whatever the path upstream.
         """
         if not it_capacity_w > 0:
             raise ValueError(f"it_capacity_w must be > 0, got {it_capacity_w}")
-        built: list[ConversionStage] = []
+        rack = None
         out_w = it_capacity_w
+        if rack_stages:
+            rack_w = it_capacity_w if rack_capacity_w is None else rack_capacity_w
+            if not rack_w > 0:
+                raise ValueError(f"rack_capacity_w must be > 0, got {rack_w}")
+            dc_w = _server_dc_at_nameplate_w(rack_w)
+            rack = RackConversion(_sized(SERVER_PSU, dc_w), cls._sized_chain(dc_w, rack_stages))
+            out_w = rack.input_w(it_capacity_w)
+        return cls(cls._sized_chain(out_w, stages), rack)
+
+    @staticmethod
+    def _sized_chain(out_w: float, stages: Sequence[StageSpec]) -> tuple[ConversionStage, ...]:
+        """``stages`` (top first) built upwards from an output of ``out_w`` at full capacity."""
+        built: list[ConversionStage] = []
         for spec in reversed(stages):
-            rated_w = spec.unit_rating_w
-            if rated_w is None:
-                rated_w = out_w / usable_units(spec.redundancy, spec.units)
-            stage = ConversionStage(spec.name, rated_w, spec.no_load, spec.proportional, spec.square,
-                                    spec.units, spec.redundancy)
+            stage = _sized(spec, out_w)
             built.append(stage)
             out_w += stage.loss_w(out_w)
-        return cls(tuple(reversed(built)))
+        return tuple(reversed(built))
 
     def input_w(self, output_w: float) -> float:
         """Utility-side power needed to deliver ``output_w`` to the racks."""
-        p = output_w
+        p = output_w if self.rack is None else self.rack.input_w(output_w)
         for stage in reversed(self.stages):
             p += stage.loss_w(p)
         return p
@@ -168,24 +231,30 @@ class PowerPath:
         """Output over utility input at ``output_w``."""
         return output_w / self.input_w(output_w) if output_w > 0 else 0.0
 
-    def loss_by_stage_w(self, output_w: float) -> dict[str, float]:
-        """Loss of each stage while delivering ``output_w`` (utility first)."""
-        out: dict[str, float] = {}
+    def _outputs_w(self, output_w: float) -> list[tuple[ConversionStage, float]]:
+        """(stage, its output) at an IT power of ``output_w``, the stage nearest the racks first."""
+        out: list[tuple[ConversionStage, float]] = []
         p = output_w
+        if self.rack is not None:
+            out = self.rack.outputs_w(output_w)
+            p = self.rack.input_w(output_w)
         for stage in reversed(self.stages):
-            loss = stage.loss_w(p)
-            out[stage.name] = loss
-            p += loss
-        return {s.name: out[s.name] for s in self.stages}
+            out.append((stage, p))
+            p += stage.loss_w(p)
+        return out
+
+    def loss_by_stage_w(self, output_w: float) -> dict[str, float]:
+        """Loss of each stage while delivering ``output_w`` (utility first). With a rack feed
+        that replaces the servers' AC supplies, its stages follow, and ``server_psu_replaced``
+        holds the supplies' loss it takes out of the IT power (negative); all sum to :meth:`loss_w`."""
+        by_stage = {stage.name: stage.loss_w(p) for stage, p in reversed(self._outputs_w(output_w))}
+        if self.rack is not None:
+            by_stage["server_psu_replaced"] = self.rack.dc_w(output_w) - output_w
+        return by_stage
 
     def load_fraction_by_stage(self, output_w: float) -> dict[str, float]:
         """Load of each unit of each stage, as a fraction of its rating (utility first)."""
-        out: dict[str, float] = {}
-        p = output_w
-        for stage in reversed(self.stages):
-            out[stage.name] = stage.unit_load_fraction(p)
-            p += stage.loss_w(p)
-        return {s.name: out[s.name] for s in self.stages}
+        return {stage.name: stage.unit_load_fraction(p) for stage, p in reversed(self._outputs_w(output_w))}
 
     def overloaded(self, output_w: float) -> list[str]:
         """Names of the stages whose output exceeds their usable capacity at ``output_w``.
@@ -193,17 +262,14 @@ class PowerPath:
         Above usable capacity a redundant stage still runs but has lost its redundancy;
         a stage with "N" redundancy is over its rating.
         """
-        names = []
-        p = output_w
-        for stage in reversed(self.stages):
-            if p > stage.usable_w * (1.0 + 1e-12):  # tolerance: sizing by build() is exact up to rounding
-                names.append(stage.name)
-            p += stage.loss_w(p)
-        return names
+        # tolerance: sizing by build() is exact up to rounding
+        return [stage.name for stage, p in self._outputs_w(output_w) if p > stage.usable_w * (1.0 + 1e-12)]
 
     def usable_capacity_w(self) -> float:
         """The largest output (IT power) that keeps every stage within its usable capacity."""
         lo, hi = 0.0, min(s.usable_w for s in self.stages)
+        if self.rack is not None:  # the IT power is not bounded by the stages' outputs (a feed may gain on it)
+            hi = 2.0 * max(s.usable_w for s in (*self.stages, *self.rack.stages))
         if not self.overloaded(hi):
             return hi
         for _ in range(60):
@@ -218,6 +284,24 @@ class PowerPath:
     def oversubscription_ratio(self, it_nameplate_w: float) -> float:
         """Sum of IT nameplate power over usable IT capacity (> 1 means oversubscribed)."""
         return it_nameplate_w / self.usable_capacity_w()
+
+
+def _sized(spec: StageSpec, out_w: float) -> ConversionStage:
+    """The stage of ``spec``; without a unit rating, sized so its usable capacity is ``out_w``."""
+    rated_w = spec.unit_rating_w
+    if rated_w is None:
+        rated_w = out_w / usable_units(spec.redundancy, spec.units)
+    return ConversionStage(spec.name, rated_w, spec.no_load, spec.proportional, spec.square, spec.units,
+                           spec.redundancy)
+
+
+def _server_dc_at_nameplate_w(it_w: float) -> float:
+    """DC output of the servers' AC supplies (``SERVER_PSU``, sized for it) at a wall-plug ``it_w``:
+    it = dc (1 + units / usable x (a + b x + c x^2)), x = usable / units, the load at nameplate."""
+    psu = SERVER_PSU
+    usable = usable_units(psu.redundancy, psu.units)
+    x = usable / psu.units
+    return it_w / (1.0 + psu.units / usable * (psu.no_load + psu.proportional * x + psu.square * x * x))
 
 
 # ----------------------------------------------------------------------------------
@@ -292,6 +376,41 @@ PSUs). Drop the last entry when the IT power already counts PSU losses, as a
 wall-plug measurement does. See docs/power.md."""
 
 
+SERVER_PSU: StageSpec = DEFAULT_STAGES[-1]
+"""The servers' own AC power supplies (1+1, 80 PLUS Titanium): what dcsim's wall-plug IT power
+is measured through, and what a rack feed that brings DC to the servers replaces."""
+
+
+@dataclass(frozen=True, slots=True)
+class RackFeedSpec:
+    """A rack feed technology as data: the stages that replace the servers' AC supplies
+    (``SERVER_PSU``), from the rack's input down to the servers' DC bus; none keeps them."""
+
+    name: str
+    stages: tuple[StageSpec, ...]
+    description: str
+
+
+# Rack power shelf of OCP Open Rack V3: AC -> 48-54 V DC rectifier modules feeding the rack's
+# busbar. Six modules a shelf (3 kW modules, 18 kW; 5.5 kW, 33 kW in the high-power rack;
+# Delta Electronics and Advanced Energy, "Requirements/Considerations of Next Generation ORv3
+# PSU and Power Shelves", OCP), five carrying the load and one spare (N+1). Loss curve: the
+# 80 PLUS Titanium minimums of the servers' own supplies (PSU_COEFFICIENTS); shelf rectifiers
+# meet them (GE GP100H3M54TE, 3-phase 380/480 V AC to 54 V, 6 kW: "96.5 % typical, exceeds
+# 80 PLUS Titanium levels"), so the curve is a lower bound. The busbar's resistive loss has no
+# sourced figure and is not counted (docs/power.md).
+SHELF_COEFFICIENTS = PSU_COEFFICIENTS
+
+RACK_FEEDS: dict[str, RackFeedSpec] = {
+    "ac_415v": RackFeedSpec("ac_415v", (), "415/240 V AC to every server's own 1+1 power supplies (the default)"),
+    "busbar_48v": RackFeedSpec(
+        "busbar_48v", (StageSpec("power_shelf", *SHELF_COEFFICIENTS, redundancy="N+1", units=6),),
+        "OCP Open Rack V3: AC to an N+1 rack power shelf, 48-54 V DC on the rack's busbar to the servers"),
+}
+"""Rack feed technologies (``facility.power.rack_feed``). 800 V DC (NVIDIA's 800 VDC, OCP Mt Diablo
++/-400 V) is not here: no per-stage efficiency of its facility rectifier could be sourced."""
+
+
 def stage_efficiency(coefficients: tuple[float, float, float], load_fraction: float) -> float:
     """Efficiency of one unit with ``coefficients`` at ``load_fraction`` of its rating."""
     a, b, c = coefficients
@@ -300,7 +419,8 @@ def stage_efficiency(coefficients: tuple[float, float, float], load_fraction: fl
 
 
 __all__ = [
-    "BUSWAY_COEFFICIENTS", "DEFAULT_STAGES", "PDU_COEFFICIENTS", "PSU_COEFFICIENTS", "TRANSFORMER_COEFFICIENTS",
-    "UPS_COEFFICIENTS", "ConversionStage", "PowerPath", "StageSpec", "fit_loss_coefficients", "stage_efficiency",
+    "BUSWAY_COEFFICIENTS", "DEFAULT_STAGES", "PDU_COEFFICIENTS", "PSU_COEFFICIENTS", "RACK_FEEDS",
+    "SERVER_PSU", "SHELF_COEFFICIENTS", "TRANSFORMER_COEFFICIENTS", "UPS_COEFFICIENTS", "ConversionStage",
+    "PowerPath", "RackConversion", "RackFeedSpec", "StageSpec", "fit_loss_coefficients", "stage_efficiency",
     "transformer_coefficients", "usable_units",
 ]

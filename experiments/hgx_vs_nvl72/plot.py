@@ -1,0 +1,91 @@
+"""Figure of the HGX vs NVL72 study: throughput per GPU, tokens per second per facility MW,
+energy and cost per output token against interactivity (output tokens per second each user
+sees, 1 / ITL p50), one line per system and replica layout, as SemiAnalysis InferenceX plots
+them; and each system's best point within the interactivity SLO, printed as a table.
+
+    python experiments/hgx_vs_nvl72/plot.py [SWEEP_DIR] [OUT_PNG]
+
+SWEEP_DIR defaults to experiments/hgx_vs_nvl72/sweep, OUT_PNG to figure.png beside this file.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+from omegaconf import OmegaConf
+
+from dcsim.analysis import load_sweep, plot_kpi_vs
+from dcsim.analysis.style import dcsim_style
+
+HERE = Path(__file__).resolve().parent
+SYSTEMS_BY_GPU = {"B200": "HGX B200", "GB200": "GB200 NVL72"}  # conf/system/hgx_b200.yaml, gb200_nvl72.yaml
+# The interactivity SLO: ITL p50 at most 50 ms (at least 20 output tokens/s per user) and
+# TTFT p99 at most 10 s (an 8k-token prompt behind a full batch).
+SLO_ITL_P50_S = 0.050
+SLO_TTFT_P99_S = 10.0
+
+
+def layout_of(run_dir: str) -> str:
+    """The system and the replica layout of a run, from the config Hydra saved in its directory:
+    ``GB200 NVL72, TP 8 x EP 1``."""
+    cfg = OmegaConf.load(Path(run_dir) / ".hydra" / "config.yaml")
+    chat = cfg.workload.services.chat
+    ep = int(chat.get("ep", 1))
+    system = SYSTEMS_BY_GPU[str(cfg.facility.node.gpu)]
+    return f"{system}, TP {int(chat.tp)}" + (f" x EP {ep}" if ep > 1 else "")
+
+
+def with_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """The sweep frame with the study's columns: layout, interactivity, tokens/s per GPU."""
+    ok = df[df["status"] == "ok"].copy()
+    ok["layout"] = [layout_of(d) for d in ok["run_dir"]]
+    ok["system_label"] = [s.split(",")[0] for s in ok["layout"]]
+    ok["interactivity_per_s"] = 1.0 / ok["itl_p50_s"]
+    ok["output_tokens_per_s_per_gpu"] = ok["output_tokens_per_s"] / ok["gpus_total"]
+    return ok.sort_values(["layout", "interactivity_per_s"])
+
+
+def best_within_slo(df: pd.DataFrame) -> pd.DataFrame:
+    """Each system's point with the most tokens/s per facility MW among those within the SLO."""
+    within = df[(df["itl_p50_s"] <= SLO_ITL_P50_S) & (df["ttft_p99_s"] <= SLO_TTFT_P99_S)]
+    best = within.loc[within.groupby("system_label")["output_tokens_per_s_per_facility_mw"].idxmax()]
+    return best[["system_label", "layout", "workload.services.chat.arrivals.concurrency", "interactivity_per_s",
+                 "itl_p50_s", "ttft_p99_s", "output_tokens_per_s_per_gpu", "output_tokens_per_s_per_facility_mw",
+                 "energy_per_output_token_facility_j", "cost_per_million_tokens_usd", "pue",
+                 "peak_facility_power_w"]]
+
+
+def main(sweep_dir: str, out: str) -> None:
+    df = with_columns(load_sweep(sweep_dir))
+    x, xlabel = "interactivity_per_s", "interactivity: output tokens/s per user (1 / ITL p50)"
+    with dcsim_style():
+        fig = Figure(figsize=(15.0, 9.0), layout="constrained")
+        (per_gpu, per_mw), (energy, cost) = fig.subplots(2, 2)
+        plot_kpi_vs(df, x, "output_tokens_per_s_per_gpu", hue="layout", ax=per_gpu, xlabel=xlabel,
+                    ylabel="output tokens/s per GPU", title="Throughput per GPU (InferenceX's axes)")
+        plot_kpi_vs(df, x, "output_tokens_per_s_per_facility_mw", hue="layout", ax=per_mw, xlabel=xlabel,
+                    title="Tokens/s per MW of peak facility power")
+        plot_kpi_vs(df, x, "energy_per_output_token_facility_j", hue="layout", ax=energy, xlabel=xlabel,
+                    title="Energy per output token at the meter")
+        plot_kpi_vs(df, x, "cost_per_million_tokens_usd", hue="layout", ax=cost, xlabel=xlabel,
+                    title="Cost per million output tokens (capital + energy)")
+        for ax in (per_gpu, per_mw, energy, cost):
+            ax.axvline(1.0 / SLO_ITL_P50_S, color="0.4", linestyle=":", linewidth=1.2)
+        for ax in (energy, cost):
+            ax.set_yscale("log")
+        for ax in (per_mw, energy, cost):
+            ax.get_legend().remove()
+        per_gpu.legend(title="system, replica layout")
+        fig.suptitle("DeepSeek-V3 (FP8) on 144 GPUs at equal IT power: HGX B200 (8-GPU NVLink domains) against "
+                     "GB200 NVL72 (72), 8k/1k closed loop; dotted: the SLO, ITL p50 <= 50 ms")
+        fig.savefig(out, dpi=110)
+    print(f"{len(df)} runs ok -> {out}")
+    print(best_within_slo(df).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else str(HERE / "sweep"),
+         sys.argv[2] if len(sys.argv) > 2 else str(HERE / "figure.png"))

@@ -47,7 +47,12 @@ def topology_from_config(f: FacilityConfig) -> tuple[Topology, GpuSpec]:
     positive("facility.control_interval_s", f.control_interval_s, "an interval in seconds > 0")
     positive("facility.rack.floor_area_m2", f.rack.floor_area_m2, "square metres per rack > 0")
     node = NodeSpec(gpu, g, f.node.host_idle_w, f.node.host_busy_w)
-    return Topology(f.num_racks, f.rack.gpus_per_rack // g, node), gpu
+    d, r = f.node.scaleup_domain_gpus, f.rack.gpus_per_rack
+    sizes = [m for m in range(g, r + 1, g) if r % m == 0]
+    require(d is None or d in sizes, "facility.node.scaleup_domain_gpus", d,
+            f"null (the node) or whole nodes of facility.node.gpus_per_node={g} dividing "
+            f"facility.rack.gpus_per_rack={r}: one of {sizes}")
+    return Topology(f.num_racks, r // g, node, d), gpu
 
 
 def rack_feed_cap_w(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> float | None:

@@ -40,3 +40,39 @@ def test_tokens_per_mw_of_two_megawatts():
     assert PER_MW.compute is not None
     assert PER_MW.compute({"output_tokens_per_s": 5000.0, "peak_facility_power_w": 2.0e6}) == 2500.0
     assert PER_MW.value_text(2500.0) == "2,500 1/(s MW)"
+
+
+def facility_points() -> dict[str, object]:
+    """The built scenario of each system (facility value) of the study's sweep, by GPU, at the
+    sweep's first concurrency."""
+    from hydra import initialize_config_module
+
+    from dcsim import cli
+    from dcsim.api import CONFIG_MODULE
+    from dcsim.config.build import build
+
+    first: dict[str, list[str]] = {}
+    with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+        for run in cli._runs_requested(["+experiment=hgx_vs_nvl72", "-m"]):  # each system's first point
+            system = next(o for o in run if o.startswith("facility="))
+            first.setdefault(system, run)
+        scenarios = [build(cfg) for _, cfg in cli.composed_runs(list(first.values()))]
+    return {s.topology.node.gpu.name: s for s in scenarios}
+
+
+def test_the_systems_have_the_same_gpus_and_it_power_and_their_own_domains():
+    """Every system of the sweep has 144 GPUs and an IT nameplate within 1 % of 258 kW (equal
+    power, as the README sizes them); each serves DeepSeek-V3 on all its GPUs, and the HGX
+    system's NVLink domain is its 8-GPU node."""
+    points = facility_points()
+    assert "B200" in points
+    for gpu, s in points.items():
+        topology = s.topology
+        assert topology.gpus_total == 144, gpu
+        assert topology.it_nameplate_w == pytest.approx(258.3e3, rel=0.01), gpu
+        ((service, _router),) = s.services
+        assert service.config.model == "DeepSeek-V3"
+        assert service.config.replicas * service.config.tp * getattr(service.config, "ep", 1) == 144
+    assert points["B200"].topology.domain_gpus == 8
+    if "GB200" in points:
+        assert points["GB200"].topology.domain_gpus == 72

@@ -126,3 +126,85 @@ def test_wide_expert_parallelism_is_faster_inside_a_72_gpu_domain():
     across = comm_terms(MOE, GB200, 1, p, 16, Fabric(4, NIC_B_S, 1.0, 72))
     for tokens in (1.0, 64.0, 1024.0):
         assert across.at(tokens) > 2 * inside.at(tokens)
+
+
+# ---------------------------------------------------------------------------- placement
+
+
+def test_a_replica_larger_than_a_node_stays_inside_one_domain():
+    """4-GPU nodes, 4 nodes per rack, 8-GPU domains (nodes 0-1, 2-3, ...). Node 1 is busy.
+    Packing alone takes nodes 0 and 2 of rack 0, two domains; bound to its domain the
+    replica takes the whole free domain 2-3 (the best fit)."""
+    from dcsim.policies.scheduling import ClusterView, PackPlacement, SpreadPlacement
+
+    free = (4, 0, 4, 4, 4, 4, 4, 4)
+    view = ClusterView(gpus_per_node=4, free_by_node=free, queue=(), nodes_per_rack=4)
+    assert PackPlacement().place(8, free, view) == ((0, 4), (2, 4))
+    assert PackPlacement().place(8, free, view, domain_nodes=2) == ((2, 4), (3, 4))
+    # spreading puts it in the emptiest rack, still inside one domain
+    assert SpreadPlacement().place(8, free, view, domain_nodes=2) == ((4, 4), (5, 4))
+    # larger than a domain: whole free domains, never the half-free one
+    assert PackPlacement().place(16, free, view, domain_nodes=2) == ((2, 4), (3, 4), (4, 4), (5, 4))
+    # no domain with two whole free nodes: nothing, though two free nodes exist
+    assert PackPlacement().place(8, (4, 0, 0, 4), replace_free(view, (4, 0, 0, 4)), domain_nodes=2) is None
+
+
+def replace_free(view, free):
+    from dataclasses import replace
+
+    return replace(view, free_by_node=free)
+
+
+# ---------------------------------------------------------------------------- runs
+
+NVL72 = ["workload=inference_only", "duration_s=300", "facility.node.gpu=GB200", "facility.node.gpus_per_node=4",
+         "facility.rack.gpus_per_rack=72", "facility.num_racks=2", "facility.cooling.technology=direct_liquid",
+         "workload.services.chat.replicas=2"]
+
+
+def test_a_tp16_replica_is_faster_per_token_in_an_nvl72_domain_than_across_the_scale_out_network():
+    """Llama-3.1-70B at tp=16 on GB200: inside one 72-GPU domain against 4-GPU domains (the node),
+    where its all-reduces cross the NICs (hierarchically: NVLink, NIC, NVLink)."""
+    tp16 = NVL72 + ["workload.services.chat.tp=16"]
+    inside = dcsim.run(tp16 + ["facility.node.scaleup_domain_gpus=72"])
+    across = dcsim.run(tp16)
+    a, b = inside.summary(), across.summary()
+    assert a["output_tokens"] > 0 and b["output_tokens"] > 0
+    assert a["tpot_p50_s"] < b["tpot_p50_s"]
+    # each replica holds 16 GPUs (4 whole nodes) of one domain
+    starts = inside.frames()["events"].query("record_type == 'start'")
+    assert len(starts) == 2
+    for detail, gpus in zip(starts["detail"], starts["value"]):
+        first, last = (int(x) for x in detail.removeprefix("gpus=").split(".."))
+        assert gpus == 16 and last - first == 15 and first // 72 == last // 72
+
+
+def test_expert_parallel_replica_serves_inside_the_domain_and_fits_where_tp1_cannot():
+    """DeepSeek-V3 (671 B, fp8) does not fit one GB200; at tp=1 x ep=8 each GPU holds the dense
+    weights and 1/8 of the routed experts, and the replica takes 8 GPUs."""
+    moe = NVL72 + ["workload.services.chat.model=DeepSeek-V3", "facility.node.scaleup_domain_gpus=72",
+                   "workload.services.chat.tp=1"]
+    with pytest.raises(ConfigError, match=r"workload.services.chat.tp=1 .*DeepSeek-V3"):
+        build(compose_config(moe))
+    res = dcsim.run(moe + ["workload.services.chat.ep=8"])
+    s = res.summary()
+    assert s["output_tokens"] > 0
+    assert s["gpu_utilisation"] <= 16 / 144 + 1e-12
+
+
+@pytest.mark.parametrize(("overrides", "field", "needle"), [
+    # 4 x 27 = 108 GPUs: more than the 72-GPU domain and not whole domains
+    (["workload.services.chat.model=DeepSeek-V3", "workload.services.chat.tp=4", "workload.services.chat.ep=27",
+      "facility.node.scaleup_domain_gpus=72"], "workload.services.chat.ep=27", "scale-up domain's 72 GPUs"),
+    # 12 GPUs over 4-GPU nodes in 8-GPU domains: neither inside one domain nor whole domains
+    (["workload.services.chat.tp=12", "facility.node.scaleup_domain_gpus=8", "facility.rack.gpus_per_rack=16"],
+     "workload.services.chat.tp=12", "scale-up domain's 8 GPUs"),
+    (["workload.services.chat.ep=2"], "workload.services.chat.ep=2", "a dense model"),
+])
+def test_a_replica_that_cannot_be_placed_on_the_domains_is_refused(overrides, field, needle):
+    with pytest.raises(ConfigError) as err:
+        build(compose_config(NVL72 + overrides))
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert msg.startswith(field)
+    assert needle in msg

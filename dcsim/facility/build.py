@@ -24,6 +24,7 @@ from dcsim.facility.topology import Topology
 from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.gpus import GPUS, GpuSpec
 from dcsim.hardware.node import NodeSpec
+from dcsim.hardware.performance import Fabric
 from dcsim.policies.build import gpu_min_cap_w
 
 
@@ -119,7 +120,16 @@ def device_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> D
     feed = rack_feed_cap_w(f, topology, gpu)
     if feed is not None:
         cap = feed if cap is None else min(cap, feed)
-    return DeviceModel.for_gpu(gpu, cap)
+    return DeviceModel.for_gpu(gpu, cap, fabric=fabric_from_config(f, topology))
+
+
+def fabric_from_config(f: FacilityConfig, topology: Topology) -> Fabric:
+    """The networks a replica's collectives cross: the scale-up domain, the NICs and the rack uplinks."""
+    n = f.network
+    require(n.rack_uplink_oversubscription >= 1.0, "facility.network.rack_uplink_oversubscription",
+            n.rack_uplink_oversubscription, "a ratio >= 1 (1: non-blocking)")
+    return Fabric(topology.domain_gpus, n.scaleout_gbit_per_s_per_gpu * 1e9 / 8, n.rack_uplink_oversubscription,
+                  topology.gpus_per_rack)
 
 
 def facility_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> FacilitySpec:

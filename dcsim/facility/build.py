@@ -25,6 +25,7 @@ from dcsim.facility.topology import Topology
 from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.gpus import GPUS, GpuSpec
 from dcsim.hardware.node import NodeSpec
+from dcsim.hardware.performance import Fabric
 from dcsim.policies.build import gpu_min_cap_w
 
 
@@ -48,7 +49,12 @@ def topology_from_config(f: FacilityConfig) -> tuple[Topology, GpuSpec]:
     positive("facility.control_interval_s", f.control_interval_s, "an interval in seconds > 0")
     positive("facility.rack.floor_area_m2", f.rack.floor_area_m2, "square metres per rack > 0")
     node = NodeSpec(gpu, g, f.node.host_idle_w, f.node.host_busy_w)
-    return Topology(f.num_racks, f.rack.gpus_per_rack // g, node), gpu
+    d, r = f.node.scaleup_domain_gpus, f.rack.gpus_per_rack
+    sizes = [m for m in range(g, r + 1, g) if r % m == 0]
+    require(d is None or d in sizes, "facility.node.scaleup_domain_gpus", d,
+            f"null (the node) or whole nodes of facility.node.gpus_per_node={g} dividing "
+            f"facility.rack.gpus_per_rack={r}: one of {sizes}")
+    return Topology(f.num_racks, r // g, node, d), gpu
 
 
 def rack_feed_cap_w(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> float | None:
@@ -131,7 +137,16 @@ def device_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> D
     feed = rack_feed_cap_w(f, topology, gpu)
     if feed is not None:
         cap = feed if cap is None else min(cap, feed)
-    return DeviceModel.for_gpu(gpu, cap)
+    return DeviceModel.for_gpu(gpu, cap, fabric=fabric_from_config(f, topology))
+
+
+def fabric_from_config(f: FacilityConfig, topology: Topology) -> Fabric:
+    """The networks a replica's collectives cross: the scale-up domain, the NICs and the rack uplinks."""
+    n = f.network
+    require(n.rack_uplink_oversubscription >= 1.0, "facility.network.rack_uplink_oversubscription",
+            n.rack_uplink_oversubscription, "a ratio >= 1 (1: non-blocking)")
+    return Fabric(topology.domain_gpus, n.scaleout_gbit_per_s_per_gpu * 1e9 / 8, n.rack_uplink_oversubscription,
+                  topology.gpus_per_rack)
 
 
 def facility_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> FacilitySpec:

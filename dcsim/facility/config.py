@@ -21,6 +21,10 @@ class NodeConfig:
     host_idle_w: float = bounded(1000.0, ge=0)  # AcmeTrace, see dcsim/hardware/node.py
     host_busy_w: float = bounded(1650.0, ge=0)
     gpu_power_cap_w: float | None = bounded(None, gt=0)  # a static per-GPU power cap (slows work, see docs/calibration.md)
+    # GPUs joined by NVLink / NVSwitch (the scale-up domain): null is the node (8 in an
+    # HGX node); 72 for a GB200 NVL72 rack. A multiple of gpus_per_node dividing
+    # rack.gpus_per_rack. A replica's GPUs stay inside one domain (docs/network.md).
+    scaleup_domain_gpus: int | None = bounded(None, ge=1)
 
 
 @dataclass

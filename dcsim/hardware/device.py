@@ -26,7 +26,7 @@ import numpy as np
 
 from dcsim.hardware.gpus import GpuSpec
 from dcsim.hardware.models import LlmSpec
-from dcsim.hardware.performance import ACT_BYTES, InferencePerfParams, iteration_cost, peak_flops_for
+from dcsim.hardware.performance import ACT_BYTES, Fabric, InferencePerfParams, comm_terms, iteration_cost, peak_flops_for
 from dcsim.hardware.power import GpuPowerModel
 from dcsim.hardware.profiles import load_profile
 
@@ -43,6 +43,8 @@ class DeviceModel:
     power: GpuPowerModel
     cap_w: float | None = None  # per-GPU power cap; None: TDP
     engine: str | None = None  # the engine profile perf and power come from (None: set by hand)
+    # the scale-up domain and scale-out network of the facility; None: a replica's GPUs share one domain
+    fabric: Fabric | None = None
     # constants of iteration_scalar folded per (model, TP), filled on first use
     _folded: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     # devices of the same GPU under other caps, made on first use
@@ -54,17 +56,18 @@ class DeviceModel:
                              f"got {self.cap_w!r}")
 
     @classmethod
-    def for_gpu(cls, gpu: GpuSpec, cap_w: float | None = None, engine: str | None = None) -> DeviceModel:
+    def for_gpu(cls, gpu: GpuSpec, cap_w: float | None = None, engine: str | None = None,
+                fabric: Fabric | None = None) -> DeviceModel:
         """The calibrated device of a GPU type under an engine profile (default: the newest)."""
         prof = load_profile(gpu.name, engine)
-        return cls(gpu, prof.perf, GpuPowerModel.from_profile(gpu, prof.power), cap_w, prof.engine)
+        return cls(gpu, prof.perf, GpuPowerModel.from_profile(gpu, prof.power), cap_w, prof.engine, fabric)
 
     def with_engine(self, engine: str | None) -> DeviceModel:
         """This GPU, under the same cap, with another engine profile's constants (None: the default)."""
         engine = engine or load_profile(self.gpu.name).engine
         if engine == self.engine:
             return self
-        return DeviceModel.for_gpu(self.gpu, self.cap_w, engine)
+        return DeviceModel.for_gpu(self.gpu, self.cap_w, engine, self.fabric)
 
     def with_cap(self, cap_w: float | None) -> DeviceModel:
         """This device under another per-GPU cap (None: uncapped); the same object for the same cap."""
@@ -72,12 +75,13 @@ class DeviceModel:
             return self
         dev = self._capped.get(cap_w)
         if dev is None:
-            dev = self._capped[cap_w] = DeviceModel(self.gpu, self.perf, self.power, cap_w, self.engine)
+            dev = self._capped[cap_w] = DeviceModel(self.gpu, self.perf, self.power, cap_w, self.engine, self.fabric)
         return dev
 
-    def iteration(self, model: LlmSpec, tp: int, new_tokens, attn_pairs, kv_read_tokens, decode_seqs):
-        """(time_s, power_w per GPU) of an engine iteration; arrays in, arrays out."""
-        cost = iteration_cost(model, self.gpu, tp, self.perf, new_tokens, attn_pairs, kv_read_tokens, decode_seqs)
+    def iteration(self, model: LlmSpec, tp: int, new_tokens, attn_pairs, kv_read_tokens, decode_seqs, ep: int = 1):
+        """(time_s, power_w per GPU) of an engine iteration of a replica of tp x ep GPUs; arrays in, arrays out."""
+        cost = iteration_cost(model, self.gpu, tp, self.perf, new_tokens, attn_pairs, kv_read_tokens, decode_seqs,
+                              ep, self.fabric)
         power_w = self.power.iteration_w(cost.time_s, cost.compute_s, cost.memory_s)
         if self.cap_w is None or not np.any(power_w > self.cap_w):
             return cost.time_s, power_w
@@ -113,13 +117,13 @@ class DeviceModel:
         return (t if shape else t[()]), (p if shape else p[()])
 
     def iteration_scalar(self, model: LlmSpec, tp: int, new_tokens: float, attn_pairs: float,
-                         kv_read_tokens: float, decode_seqs: float) -> tuple[float, float]:
+                         kv_read_tokens: float, decode_seqs: float, ep: int = 1) -> tuple[float, float]:
         """:meth:`iteration` for one iteration, in plain floats (the engine's hot path).
 
-        The same formulas with the per-(model, TP) constants folded once; it agrees with
+        The same formulas with the per-(model, TP, EP) constants folded once; it agrees with
         :meth:`iteration` to rounding. A binding cap takes the general path.
         """
-        k = self._coefficients(model, tp)
+        k = self._coefficients(model, tp, ep)
         seqs = decode_seqs if decode_seqs > 1.0 else 1.0
         compute_s = k[0] * new_tokens + k[1] * attn_pairs
         memory_s = k[2] + k[3] * kv_read_tokens + k[14] * decode_seqs
@@ -134,6 +138,9 @@ class DeviceModel:
         time_s = (roof_s + k[4] + k[5] * new_tokens + k[6] + k[7] * decode_seqs
                   + (k[8] if new_tokens > decode_seqs else 0.0)
                   + (k[16] * kv_read_tokens / seqs if decode_seqs > 0.0 else 0.0))
+        if k[17]:  # expert-parallel all-to-all: the slower of its NVLink and NIC lines
+            up, out = k[18] + k[19] * new_tokens, k[20] + k[21] * new_tokens
+            time_s += up if up > out else out
         pm = self.power
         busy = pm.compute_weight * compute_s + pm.memory_weight * memory_s + pm.overhead_weight * (time_s - roof_s)
         activity = busy / time_s
@@ -171,12 +178,12 @@ class DeviceModel:
             return t_f, p_f
         return t_f / ((cap - idle) / (p_f - idle)), cap
 
-    def _coefficients(self, model: LlmSpec, tp: int) -> tuple[float, ...]:
-        key = (model.name, tp)
+    def _coefficients(self, model: LlmSpec, tp: int, ep: int = 1) -> tuple[float, ...]:
+        key = (model.name, tp, ep)
         k = self._folded.get(key)
         if k is None:
             g, pp = self.gpu, self.perf
-            flops_s = tp * peak_flops_for(model, g) * pp.compute_efficiency
+            flops_s = tp * ep * peak_flops_for(model, g) * pp.compute_efficiency
             bytes_s = g.hbm_bw_bytes_per_s * pp.weight_efficiency(model.weight_precision)
             expert_bytes_s = g.hbm_bw_bytes_per_s * pp.weight_efficiency(model.expert_precision or model.weight_precision)
             kv_bytes_s = g.hbm_bw_bytes_per_s * pp.kv_efficiency
@@ -185,22 +192,30 @@ class DeviceModel:
             win_share = (model.sliding_window_layers / (model.attention_layers or model.layers)
                          if window and model.sliding_window_layers else 0.0)
             comm0 = comm1 = 0.0
-            if tp > 1:
-                one_way = g.nvlink_bw_bytes_per_s / 2.0 * pp.allreduce_bw_efficiency
-                comm0 = 2 * model.layers * 2 * (tp - 1) * pp.allreduce_hop_latency_s
-                comm1 = 2 * model.layers * 2.0 * (tp - 1) / tp * model.hidden * ACT_BYTES / one_way
+            a2a: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0)
+            if ep == 1 and (self.fabric is None or tp <= self.fabric.domain_gpus):
+                if tp > 1:  # tp_comm_s split into a constant and a per-token term
+                    one_way = g.nvlink_bw_bytes_per_s / 2.0 * pp.allreduce_bw_efficiency
+                    comm0 = 2 * model.layers * 2 * (tp - 1) * pp.allreduce_hop_latency_s
+                    comm1 = 2 * model.layers * 2.0 * (tp - 1) / tp * model.hidden * ACT_BYTES / one_way
+            else:  # across domains, or expert parallel: performance.comm_terms, already folded
+                c = comm_terms(model, g, tp, pp, ep, self.fabric)
+                comm0, comm1 = c.fixed_s, c.per_token_s
+                if c.up_s or c.up_per_token_s or c.out_s or c.out_per_token_s:
+                    a2a = (1.0, c.up_s, c.up_per_token_s, c.out_s, c.out_per_token_s)
             k = (
                 2.0 * model.active_params / flops_s, model.attn_flops_per_token_per_ctx / flops_s,
-                model.dense_weight_bytes / tp / bytes_s, model.full_kv_bytes_per_token * copies / tp / kv_bytes_s,
-                comm0, comm1, model.layers * pp.layer_overhead_s, pp.per_seq_overhead_s, pp.prefill_overhead_s,
+                model.dense_weight_bytes / tp / bytes_s, model.full_kv_bytes_per_token * copies / tp / ep / kv_bytes_s,
+                comm0, comm1, model.layers * pp.layer_overhead_s, pp.per_seq_overhead_s / ep, pp.prefill_overhead_s,
                 self.power.dynamic_range_w,
                 # weight_bytes_read(T) = dense + expert_bytes x E x (1 - (1 - k/E)^T)
-                model.expert_bytes * model.num_experts / tp / expert_bytes_s,
+                model.expert_bytes * model.num_experts / tp / ep / expert_bytes_s,
                 1.0 - model.experts_per_token / model.num_experts if model.is_moe else 0.0,
                 # sliding-window layers' KV bytes per kept token, the window, recurrent state per sequence
-                model.window_kv_bytes_per_token * copies / tp / kv_bytes_s if window else 0.0, window,
-                2.0 * model.ssm_state_bytes_per_seq / tp / kv_bytes_s,
+                model.window_kv_bytes_per_token * copies / tp / ep / kv_bytes_s if window else 0.0, window,
+                2.0 * model.ssm_state_bytes_per_seq / tp / ep / kv_bytes_s,
                 win_share * model.attn_flops_per_token_per_ctx / flops_s, pp.context_overhead_s / tp,
+                *a2a,
             )
             self._folded[key] = k
         return k

@@ -261,9 +261,37 @@ def collective_s(kind: Collective, size_bytes: float, group_gpus: int, domain: S
         # across the domains to shards of S / d, then inside the domain to the whole S
         return float(all_gather_s(size_bytes / n, k, out_bw, out_lat)
                      + all_gather_s(size_bytes / d, d, up_bw, up_lat))
-    inside = (d - 1) * up_lat + (d - 1) * size_bytes / (n * up_bw)
+    return float(max(_all_to_all_parts(size_bytes, n, domain, out_bw, out_lat)))
+
+
+def _all_to_all_parts(size_bytes: float, group_gpus: int, domain: ScaleUpDomain, out_bw: float,
+                      out_lat: float) -> tuple[float, float]:
+    """(NVLink part, NIC part) of an all-to-all over whole domains, sent at once; the slower sets the time.
+
+    Each GPU sends (d - 1) / n of its buffer to its own domain's other GPUs and (n - d) / n
+    of it to the GPUs of other domains.
+    """
+    n, d = group_gpus, domain.gpus
+    inside = (d - 1) * domain.hop_latency_s + (d - 1) * size_bytes / (n * domain.bytes_per_s_per_gpu)
     across = (n - d) * out_lat + (n - d) * size_bytes / (n * out_bw)
-    return float(max(inside, across))
+    return inside, across
+
+
+def all_to_all_parts_s(size_bytes: float, group_gpus: int, domain: ScaleUpDomain, scaleout: ScaleOut,
+                       gpus_per_rack: int | None = None) -> tuple[float, float]:
+    """The NVLink and NIC parts of :func:`collective_s`'s all-to-all (its time is their max).
+
+    A group inside one domain has no NIC part (0). Both parts are affine in
+    ``size_bytes``, so a caller may fold them per byte (the inference roofline does).
+    """
+    _count("group_gpus", group_gpus)
+    _non_negative("size_bytes", size_bytes)
+    if group_gpus <= domain.gpus:
+        return float(all_to_all_s(size_bytes, group_gpus, domain.bytes_per_s_per_gpu, domain.hop_latency_s)), 0.0
+    _domains(group_gpus, domain.gpus)
+    out_bw = scaleout.bytes_per_s_per_gpu(gpus_per_rack is not None and group_gpus > gpus_per_rack)
+    inside, across = _all_to_all_parts(size_bytes, group_gpus, domain, out_bw, scaleout.latency_s)
+    return float(inside), float(across)
 
 
 # ---------------------------------------------------------------------------- network power

@@ -15,7 +15,9 @@ overheads:
 
 with T new tokens, A (new token, context token) attention pairs, K context tokens whose
 KV cache is read, S decoding sequences; [T > S] is 1 when the iteration holds prompt
-tokens. weight_bytes_read(T) is all the weights for a dense model; a mixture of experts
+tokens. (The formulas above are a replica of ``tp`` GPUs, ``ep = 1``; expert parallelism
+and replicas that span several scale-up domains are :func:`comm_terms`'s, below.)
+weight_bytes_read(T) is all the weights for a dense model; a mixture of experts
 reads its dense part and the experts its T tokens are routed to
 (``LlmSpec.weight_bytes_read``). kv_bytes_on_tp is the KV cache of one context token over
 the tp GPUs, copies included (``LlmSpec.kv_bytes_per_token_on``): an MLA latent, or a KV
@@ -42,9 +44,13 @@ import numpy as np
 
 from dcsim.hardware.gpus import GpuSpec
 from dcsim.hardware.models import LlmSpec
-from dcsim.hardware.network import ring_allreduce_s
+from dcsim.hardware.network import ScaleOut, ScaleUpDomain, all_to_all_parts_s, collective_s, ring_allreduce_s
 
-ACT_BYTES = 2.0  # BF16 activations exchanged by tensor-parallel all-reduce
+ACT_BYTES = 2.0  # BF16 activations exchanged by tensor-parallel all-reduce and expert-parallel all-to-all
+# One step of a ring over the scale-out network against one over NVLink: NCCL's own tuning
+# model (NVIDIA/nccl, src/graph/tuning.cc, hwLat, Ring, Simple protocol) takes 14.0 us per
+# network hop and 3.4 us per NVLink hop. The fitted NVLink hop latency is scaled by it.
+SCALEOUT_HOP_LATENCY_RATIO = 14.0 / 3.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +156,120 @@ def attention_flops(model: LlmSpec, attn_pairs, decode_seqs):
                        + win_share * windowed(attn_pairs, decode_seqs, model.sliding_window))
 
 
+@dataclass(frozen=True, slots=True)
+class Fabric:
+    """The networks a replica's GPUs sit on: the scale-up domain's size and the scale-out NICs beyond it.
+
+    Figures are the facility's line rates (``facility.node.scaleup_domain_gpus``,
+    ``facility.network``): the NVLink bandwidth per GPU is the GPU's own
+    (``GpuSpec.nvlink_bw_bytes_per_s``). The inference profile's fitted
+    ``allreduce_bw_efficiency`` applies to both networks, and its fitted
+    ``allreduce_hop_latency_s`` to NVLink, times :data:`SCALEOUT_HOP_LATENCY_RATIO` over the
+    NICs (no measurement of inference across nodes is in the calibration data; docs/network.md).
+    """
+
+    domain_gpus: int  # GPUs of one scale-up domain
+    scaleout_bytes_per_s_per_gpu: float = 400e9 / 8  # one way, all of a GPU's NIC ports
+    rack_uplink_oversubscription: float = 1.0
+    gpus_per_rack: int | None = None  # None: a group never crosses the rack uplinks
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.domain_gpus, int) and self.domain_gpus >= 1):
+            raise ValueError(f"domain_gpus must be an integer >= 1, got {self.domain_gpus!r}")
+
+    def domain(self, gpu: GpuSpec, params: InferencePerfParams) -> ScaleUpDomain:
+        """The scale-up domain as the roofline's collectives see it: one-way NVLink x fitted efficiency."""
+        return ScaleUpDomain(self.domain_gpus, gpu.nvlink_bw_bytes_per_s / 2.0 * params.allreduce_bw_efficiency,
+                             params.allreduce_hop_latency_s)
+
+    def scaleout(self, params: InferencePerfParams) -> ScaleOut:
+        """The scale-out network at the fitted efficiency, its hop latency NCCL's network/NVLink ratio of NVLink's."""
+        return ScaleOut(self.scaleout_bytes_per_s_per_gpu * params.allreduce_bw_efficiency,
+                        params.allreduce_hop_latency_s * SCALEOUT_HOP_LATENCY_RATIO,
+                        self.rack_uplink_oversubscription)
+
+
+class CommTerms(NamedTuple):
+    """Communication time of one iteration as a function of its T new tokens:
+
+        comm_s(T) = fixed_s + per_token_s x T + max(up_s + up_per_token_s x T, out_s + out_per_token_s x T)
+
+    The max is the expert-parallel all-to-all across scale-up domains, NVLink and NIC at
+    once (``network.all_to_all_parts_s``); inside one domain its NIC line is 0.
+    """
+
+    fixed_s: float
+    per_token_s: float
+    up_s: float = 0.0
+    up_per_token_s: float = 0.0
+    out_s: float = 0.0
+    out_per_token_s: float = 0.0
+
+    def at(self, new_tokens):
+        """comm_s(T), arrays welcome."""
+        time_s = self.fixed_s + self.per_token_s * new_tokens
+        if self.up_s or self.up_per_token_s or self.out_s or self.out_per_token_s:
+            time_s = time_s + np.maximum(self.up_s + self.up_per_token_s * new_tokens,
+                                         self.out_s + self.out_per_token_s * new_tokens)
+        return time_s
+
+
+def comm_terms(model: LlmSpec, gpu: GpuSpec, tp: int, params: InferencePerfParams, ep: int = 1,
+               fabric: Fabric | None = None) -> CommTerms:
+    """Per-iteration communication of a replica of ``tp`` x ``ep`` GPUs on ``fabric``, folded per token.
+
+    - ``ep = 1``: two all-reduces per layer of the T tokens' activations (T x hidden x
+      2 B) over the tp GPUs: the ring at NVLink speed inside the domain (today's
+      :func:`tp_comm_s`), hierarchical across domains when tp exceeds one.
+    - ``ep > 1`` (a mixture of experts): the attention runs data-parallel on ep groups of
+      tp GPUs (T / ep tokens each) and the routed experts are spread over all n = tp x
+      ep GPUs. Per layer: one all-reduce over the group's tp GPUs of its T / ep tokens
+      (the attention output; done as a reduce-scatter before the dispatch and an
+      all-gather after the combine, at the same cost), and the dispatch and the combine,
+      each an all-to-all over the n GPUs of S = T x top_k x hidden x 2 B / n per GPU (the
+      group's tokens shared out over its GPUs), inside the domain or across domains.
+      Every layer is taken as a MoE layer (the catalogue has no count of dense layers).
+
+    Each collective is :func:`~dcsim.hardware.network.collective_s` (or its all-to-all
+    parts) evaluated at zero bytes and at one token's bytes: exact, since every
+    collective is affine in its size.
+    """
+    if fabric is None:
+        fabric = Fabric(tp * ep)  # no facility: the replica's GPUs share one domain
+    domain, out = fabric.domain(gpu, params), fabric.scaleout(params)
+    rack = fabric.gpus_per_rack
+
+    def affine(kind, bytes_per_token: float, group: int) -> tuple[float, float]:
+        c0 = collective_s(kind, 0.0, group, domain, out, rack)
+        return c0, collective_s(kind, bytes_per_token, group, domain, out, rack) - c0
+
+    act_b = model.hidden * ACT_BYTES
+    if ep == 1:
+        if tp == 1:
+            return CommTerms(0.0, 0.0)
+        a0, a1 = affine("all_reduce", act_b, tp)
+        return CommTerms(2 * model.layers * a0, 2 * model.layers * a1)
+    a0, a1 = affine("all_reduce", act_b / ep, tp) if tp > 1 else (0.0, 0.0)
+    n = tp * ep
+    u0, o0 = all_to_all_parts_s(0.0, n, domain, out, rack)
+    u, o = all_to_all_parts_s(model.experts_per_token * act_b / n, n, domain, out, rack)
+    per_layer = 2 * model.layers  # dispatch and combine in every layer
+    return CommTerms(model.layers * a0, model.layers * a1, per_layer * u0, per_layer * (u - u0),
+                     per_layer * o0, per_layer * (o - o0))
+
+
+def replica_comm_s(model: LlmSpec, gpu: GpuSpec, tp: int, params: InferencePerfParams, new_tokens, ep: int = 1,
+                   fabric: Fabric | None = None):
+    """Communication time of one iteration of ``new_tokens`` (arrays welcome).
+
+    Today's :func:`tp_comm_s` when ``ep = 1`` and the tp GPUs fit one domain (bit for
+    bit); :func:`comm_terms` otherwise.
+    """
+    if ep == 1 and (fabric is None or tp <= fabric.domain_gpus):
+        return tp_comm_s(model, gpu, tp, params, new_tokens)
+    return comm_terms(model, gpu, tp, params, ep, fabric).at(new_tokens)
+
+
 class IterationCost(NamedTuple):
     """Time of an iteration and its parts, in seconds (arrays when the inputs are)."""
 
@@ -167,23 +287,32 @@ def iteration_cost(
     attn_pairs,
     kv_read_tokens,
     decode_seqs,
+    ep: int = 1,
+    fabric: Fabric | None = None,
 ) -> IterationCost:
-    """Cost of one engine iteration (see the module docstring for the formula)."""
+    """Cost of one engine iteration (see the module docstring for the formula).
+
+    With ``ep > 1`` (a mixture of experts on tp x ep GPUs, :func:`comm_terms`) the work
+    is shared by all tp x ep GPUs: the FLOPs, the routed experts read and the KV cache
+    (each attention group holds its 1 / ep of the sequences); the dense weights are read
+    by every group (dense / tp per GPU), and each group's per-sequence overhead covers
+    its own sequences. ``ep = 1`` is the formula above, bit for bit.
+    """
     flops = 2.0 * model.active_params * new_tokens + attention_flops(model, attn_pairs, decode_seqs)
-    compute_s = flops / (tp * peak_flops_for(model, gpu) * params.compute_efficiency)
+    compute_s = flops / (tp * ep * peak_flops_for(model, gpu) * params.compute_efficiency)
     bw = gpu.hbm_bw_bytes_per_s
     dense_b = model.dense_weight_bytes
     expert_eff = params.weight_efficiency(model.expert_precision or model.weight_precision)
     memory_s = (dense_b / (bw * params.weight_efficiency(model.weight_precision))
-                + (model.weight_bytes_read(new_tokens) - dense_b) / (bw * expert_eff)
-                + kv_read_bytes(model, tp, kv_read_tokens, decode_seqs) / (bw * params.kv_efficiency)) / tp
+                + (model.weight_bytes_read(new_tokens) - dense_b) / (bw * expert_eff) / ep
+                + kv_read_bytes(model, tp, kv_read_tokens, decode_seqs) / (bw * params.kv_efficiency) / ep) / tp
     has_prompt = np.greater(new_tokens, decode_seqs)
     mean_context = np.divide(kv_read_tokens, np.maximum(decode_seqs, 1))
     time_s = (
         np.maximum(compute_s, memory_s)
-        + tp_comm_s(model, gpu, tp, params, new_tokens)
+        + replica_comm_s(model, gpu, tp, params, new_tokens, ep, fabric)
         + model.layers * params.layer_overhead_s
-        + params.per_seq_overhead_s * decode_seqs
+        + params.per_seq_overhead_s * decode_seqs / ep
         + params.prefill_overhead_s * has_prompt
         + params.context_overhead_s * mean_context * np.greater(decode_seqs, 0) / tp
     )
@@ -233,7 +362,7 @@ def decode_iteration_time_s(
 
 
 def max_kv_tokens(model: LlmSpec, gpu: GpuSpec, tp: int, gpu_memory_utilization: float,
-                  context_tokens: float | None = None) -> int:
+                  context_tokens: float | None = None, ep: int = 1) -> int:
     """KV-cache capacity in tokens of a TP group: the memory left after the weights.
 
     With ``context_tokens`` (the typical context of a sequence), a model with
@@ -241,8 +370,22 @@ def max_kv_tokens(model: LlmSpec, gpu: GpuSpec, tp: int, gpu_memory_utilization:
     layers keep at most the window, as vLLM's hybrid allocator gives them); without it, or
     for other models, every layer holds every token. Negative when the weights alone do
     not fit.
+
+    With ``ep > 1`` the replica is ep attention groups of tp GPUs: each holds the dense
+    weights and 1 / ep of the routed experts, and its own KV cache; the capacity is ep
+    times one group's (one sequence lives in one group: :func:`group_kv_tokens`).
     """
-    free_b = tp * gpu.hbm_bytes * gpu_memory_utilization - model.weight_bytes
+    return ep * group_kv_tokens(model, gpu, tp, gpu_memory_utilization, context_tokens, ep)
+
+
+def group_kv_tokens(model: LlmSpec, gpu: GpuSpec, tp: int, gpu_memory_utilization: float,
+                    context_tokens: float | None = None, ep: int = 1) -> int:
+    """KV-cache capacity in tokens of one attention group of ``tp`` GPUs (the whole replica when ep = 1)."""
+    weights_b = model.weight_bytes
+    if ep > 1:  # the group holds the dense weights and its share of the routed experts
+        routed_b = model.num_experts * model.expert_bytes
+        weights_b = weights_b - routed_b + routed_b / ep
+    free_b = tp * gpu.hbm_bytes * gpu_memory_utilization - weights_b
     per_token_b = model.kv_bytes_per_token_on(tp)
     if context_tokens and model.sliding_window:
         per_token_b *= float(model.kv_bytes_for_context(context_tokens)) / (context_tokens * model.kv_bytes_per_token)

@@ -69,6 +69,13 @@ class Kpi:
         return f"{self.label} ({self.unit})"
 
 
+def _per_mw(value: Any, power_w: Any) -> float:
+    """``value`` per MW of ``power_w``; NaN when either is missing or the power is not positive."""
+    if value is None or power_w is None or not power_w > 0:
+        return math.nan
+    return float(value) / (float(power_w) / 1e6)
+
+
 _ROWS: list[Kpi] = []
 _section = ""
 
@@ -275,6 +282,11 @@ _k("energy_per_output_token_gpu_j", "J", "energy per output token, GPU", "E_inf 
 _k("energy_per_output_token_facility_j", "J", "energy per output token, facility",
    "(E_inf / N_out) x (E_facility / E_GPU): the facility's energy (hosts, conversion losses and cooling included) "
    "shared among workloads in proportion to their GPU energy", ".3f", heading="J/token facility")
+_k("output_tokens_per_s_per_facility_mw", "1/(s MW)", "output tokens per second per facility MW",
+   "`output_tokens_per_s` / (`peak_facility_power_w` / 1e6): the tokens a second that each megawatt of the "
+   "facility's highest interval-mean draw at the utility meter (IT, conversion losses and cooling) delivers, what "
+   "a site of fixed grid power would serve at this operating point. NaN without facility power",
+   ",.0f", compute=lambda s: _per_mw(s.get("output_tokens_per_s"), s.get("peak_facility_power_w")))
 _k("slo_attainment", "-", "SLO attainment",
    "over services with an SLO (`slo_ttft_s`, `slo_tpot_s`) and their requests whose fate is known (completed or "
    "dropped): the share that completed with TTFT <= slo_ttft_s and TPOT <= slo_tpot_s (an undefined TPOT, one "

@@ -15,6 +15,8 @@ Two choices are separate:
   power, never past a rack's limit) and ``thermal_aware`` (coolest racks first).
 
 Work of up to one node's GPUs goes on one node; larger work takes whole free nodes.
+Work bound to scale-up domains (``domain_nodes`` > 1, an inference replica in an NVL72
+rack) takes whole free nodes of one domain when it fits one, else whole free domains.
 With ``power_headroom_w`` finite (power admission), work whose extra IT power would
 exceed the headroom is not started.
 """
@@ -41,6 +43,7 @@ class QueuedWork:
     t_submit_s: float = 0.0
     runtime_s: float = math.inf  # expected run time once started (backfill); inf: unknown
     extra_power_w: float = 0.0  # IT power the work adds when it runs (power admission)
+    domain_nodes: int = 1  # nodes of one scale-up domain the work stays within (or fills whole); 1: any nodes
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +108,16 @@ class _Placement:
     needs_racks_power = False
     needs_racks_temp = False
 
-    def place(self, gpus: int, free: Sequence[int], view: ClusterView, extra_w: float = 0.0) -> Nodes | None:
-        """Nodes for ``gpus`` GPUs that add ``extra_w`` of IT power, or None."""
+    def place(self, gpus: int, free: Sequence[int], view: ClusterView, extra_w: float = 0.0,
+              domain_nodes: int = 1) -> Nodes | None:
+        """Nodes for ``gpus`` GPUs that add ``extra_w`` of IT power, or None; with ``domain_nodes`` > 1,
+        inside one scale-up domain of that many nodes (or on whole domains)."""
         g = view.gpus_per_node
         npr = view.nodes_per_rack
         n_racks = -(-len(free) // npr)
         order = self.rack_order(gpus, free, view, n_racks, extra_w)
+        if domain_nodes > 1 and gpus > g:
+            return self.place_in_domains(gpus, free, view, order, domain_nodes)
         if gpus <= g:
             for r in order:
                 nodes = [n for n in range(r * npr, min((r + 1) * npr, len(free))) if free[n] >= gpus]
@@ -125,6 +132,26 @@ class _Placement:
     def rack_order(self, gpus: int, free: Sequence[int], view: ClusterView, n_racks: int,
                    extra_w: float) -> list[int]:
         return list(range(n_racks))
+
+    def place_in_domains(self, gpus: int, free: Sequence[int], view: ClusterView, order: list[int],
+                         domain_nodes: int) -> Nodes | None:
+        """Whole free nodes of one domain of ``domain_nodes`` nodes (the first that fits, racks
+        in order), or, for work larger than a domain, the first whole free domains."""
+        g, npr = view.gpus_per_node, view.nodes_per_rack
+        need = gpus // g
+        domains = [[n for n in range(first, min(first + domain_nodes, len(free))) if free[n] == g]
+                   for r in order for first in range(r * npr, min((r + 1) * npr, len(free)), domain_nodes)]
+        if need <= domain_nodes:
+            fits = [d for d in domains if len(d) >= need]
+            return tuple((n, g) for n in self.pick_domain(fits)[:need]) if fits else None
+        whole = [d for d in domains if len(d) == domain_nodes][: need // domain_nodes]
+        if len(whole) * domain_nodes < need:
+            return None
+        return tuple((n, g) for n in sorted(n for d in whole for n in d))
+
+    def pick_domain(self, fits: list[list[int]]) -> list[int]:
+        """The domain (its whole free nodes) work that fits one goes to: the first."""
+        return fits[0]
 
     def take_whole(self, need: int, order: list[int], whole: dict[int, list[int]]) -> list[int] | None:
         """First whole free nodes, racks in order."""
@@ -145,11 +172,12 @@ class PackPlacement(_Placement):
     nodes first. Partial-node work goes to the fullest node that fits.
     """
 
-    def place(self, gpus: int, free: Sequence[int], view: ClusterView, extra_w: float = 0.0) -> Nodes | None:
+    def place(self, gpus: int, free: Sequence[int], view: ClusterView, extra_w: float = 0.0,
+              domain_nodes: int = 1) -> Nodes | None:
         if gpus <= view.gpus_per_node:
             fits = [n for n, f in enumerate(free) if f >= gpus]
             return ((min(fits, key=lambda n: (free[n], n)), gpus),) if fits else None
-        return super().place(gpus, free, view, extra_w)
+        return super().place(gpus, free, view, extra_w, domain_nodes)
 
     def take_whole(self, need: int, order: list[int], whole: dict[int, list[int]]) -> list[int] | None:
         single = [r for r in order if len(whole[r]) >= need]
@@ -158,6 +186,10 @@ class PackPlacement(_Placement):
             return whole[best][:need]
         by_size = sorted(order, key=lambda r: (-len(whole[r]), r))
         return super().take_whole(need, by_size, whole)
+
+    def pick_domain(self, fits: list[list[int]]) -> list[int]:
+        """Best fit: the domain with the fewest whole free nodes that suffice."""
+        return min(fits, key=len)
 
 
 @register(PLACEMENTS, "spread")
@@ -228,7 +260,7 @@ class _Room:
         view = self.view
         if self.rack_power_w and placement.needs_racks_power:
             view = replace(view, rack_power_w=tuple(self.rack_power_w))
-        return placement.place(work.gpus, self.free, view, work.extra_power_w)
+        return placement.place(work.gpus, self.free, view, work.extra_power_w, work.domain_nodes)
 
     def take(self, work: QueuedWork, nodes: Nodes) -> None:
         for node, count in nodes:
@@ -315,7 +347,8 @@ class EasyBackfillScheduler(_Scheduler):
                 later = list(at_shadow)
                 for node, count in nodes:
                     later[node] -= count
-                if shadow_s < math.inf and self.placement.place(head.gpus, later, view, head.extra_power_w) is None:
+                if shadow_s < math.inf and self.placement.place(head.gpus, later, view, head.extra_power_w,
+                                                                head.domain_nodes) is None:
                     continue  # would delay the head's reservation
                 at_shadow = later
             room.take(work, nodes)
@@ -331,7 +364,7 @@ class EasyBackfillScheduler(_Scheduler):
                 break
             for node, count in run.nodes:
                 at[node] += count
-            if self.placement.place(head.gpus, at, view, head.extra_power_w) is not None:
+            if self.placement.place(head.gpus, at, view, head.extra_power_w, head.domain_nodes) is not None:
                 return run.expected_end_s, at
         return math.inf, at
 
@@ -370,7 +403,7 @@ class PriorityScheduler(_Scheduler):
             if run.releasing:
                 for node, count in run.nodes:
                     at[node] += count
-        if self.placement.place(work.gpus, at, view, work.extra_power_w) is not None:
+        if self.placement.place(work.gpus, at, view, work.extra_power_w, work.domain_nodes) is not None:
             return []  # room is on its way
         victims = sorted((r for r in view.running if r.preemptible and not r.releasing
                           and self.rank(r) < self.rank(work)),
@@ -380,7 +413,7 @@ class PriorityScheduler(_Scheduler):
             chosen.append(run)
             for node, count in run.nodes:
                 at[node] += count
-            if self.placement.place(work.gpus, at, view, work.extra_power_w) is not None:
+            if self.placement.place(work.gpus, at, view, work.extra_power_w, work.domain_nodes) is not None:
                 break
         else:
             return []
@@ -388,7 +421,7 @@ class PriorityScheduler(_Scheduler):
             trial = list(at)
             for node, count in run.nodes:
                 trial[node] -= count
-            if self.placement.place(work.gpus, trial, view, work.extra_power_w) is not None:
+            if self.placement.place(work.gpus, trial, view, work.extra_power_w, work.domain_nodes) is not None:
                 chosen.remove(run)
                 at = trial
         return [Preemption(r.work_id, f"for work {work.work_id}") for r in chosen]

@@ -41,6 +41,7 @@ class WorkRequest:
     remaining_s: Callable[[], float] | None = None  # expected run time left from now; None: unknown
     preempt: Callable[[], None] | None = None  # checkpoint, release and requeue; None: not preemptible
     extra_power_w: float = 0.0  # IT power the work adds when running (power admission)
+    domain_nodes: int = 1  # nodes of a scale-up domain the work stays within (or fills whole); 1: any nodes
 
 
 class Allocation:
@@ -180,7 +181,8 @@ class Cluster:
         self.queue.append(work)
         runtime = work.remaining_s() if work.remaining_s is not None else math.inf
         self._queued[work.work_id] = (work, QueuedWork(work.work_id, work.gpus, work.kind, work.priority,
-                                                       work.t_submit_s, runtime, work.extra_power_w))
+                                                       work.t_submit_s, runtime, work.extra_power_w,
+                                                       work.domain_nodes))
         self._queue_view = None
         self.sim.recorder.event("submit", work.name, f"gpus={work.gpus}", work.gpus)
         self.schedule()

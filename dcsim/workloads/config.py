@@ -148,6 +148,11 @@ class ServiceConfig:
     kv_precision: str | None = None
     replicas: int = bounded(1, ge=0)
     tp: int = bounded(8, ge=1)
+    # Expert parallelism of a mixture-of-experts model (1: none, its experts split by TP as
+    # the rest): the replica is ep x tp GPUs, its attention data-parallel over ep groups of
+    # tp GPUs and its routed experts spread over all of them (vLLM: data_parallel_size=ep,
+    # tensor_parallel_size=tp, enable_expert_parallel). docs/network.md.
+    ep: int = bounded(1, ge=1)
     router: RouterName = RouterName("least_outstanding")  # a name in dcsim.policies.ROUTERS
     fidelity: Fidelity = Fidelity.request  # request: every request simulated; fluid: steady state per control interval
     # Serving engine profile whose calibration times and powers the replicas

@@ -20,7 +20,7 @@ from dcsim.data import resolve_data_path
 from dcsim.facility.topology import Topology
 from dcsim.hardware.gpus import GpuSpec
 from dcsim.hardware.models import KV_PRECISIONS, WEIGHT_PRECISIONS, LlmSpec
-from dcsim.hardware.performance import max_kv_tokens
+from dcsim.hardware.performance import group_kv_tokens, max_kv_tokens
 from dcsim.hardware.profiles import engines, profile_gpus
 from dcsim.policies.registry import ROUTERS
 from dcsim.workloads.config import (
@@ -47,9 +47,7 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
                         duration_s: float) -> ServiceSpec:
     """The validated spec of the service at ``field`` (``workload.services.NAME``)."""
     model = _served_precision(field, model_named(f"{field}.model", s.model), s, gpu)
-    g = topology.node.gpus_per_node
-    require(s.tp >= 1 and g % s.tp == 0, f"{field}.tp", s.tp,
-            f"a divisor of facility.node.gpus_per_node={g}: one of {[d for d in range(1, g + 1) if g % d == 0]}")
+    _replica_shape(field, s, model, topology)
     require(s.router in ROUTERS, f"{field}.router", s.router, f"one of {sorted(ROUTERS)}")
     require_choice(f"{field}.fidelity", s.fidelity, Fidelity)
     require(s.engine in engines(), f"{field}.engine", s.engine, f"one of {engines()}")
@@ -78,19 +76,24 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
         longest = int(p.max() + o.max()) if s.arrivals.process == "servegen" else (
             s.prompt_tokens.max_tokens + s.output_tokens.max_tokens)
     # sliding-window layers hold at most their window: counted at a typical request's context
-    kv = max_kv_tokens(model, gpu, s.tp, s.gpu_memory_utilization, context_tokens=mean_p + mean_o)
-    need_gb = (model.weight_bytes + longest * model.kv_bytes_per_token_on(s.tp)) / GB_B
+    kv = max_kv_tokens(model, gpu, s.tp, s.gpu_memory_utilization, context_tokens=mean_p + mean_o, ep=s.ep)
+    # one sequence lives in one attention group of tp GPUs (the whole replica when ep = 1)
+    group_kv = group_kv_tokens(model, gpu, s.tp, s.gpu_memory_utilization, context_tokens=mean_p + mean_o, ep=s.ep)
+    routed_b = model.num_experts * model.expert_bytes
+    group_weights_b = model.weight_bytes if s.ep == 1 else model.weight_bytes - routed_b + routed_b / s.ep
+    need_gb = (group_weights_b + longest * model.kv_bytes_per_token_on(s.tp)) / GB_B
     have_gb = s.tp * gpu.hbm_bytes * s.gpu_memory_utilization / GB_B
-    if trace is not None and kv < longest:  # the trace's row is to blame, not the TP degree
+    if trace is not None and group_kv < longest:  # the trace's row is to blame, not the TP degree
         row = trace.rows[longest_at] if trace.rows is not None else longest_at + 1
         raise ConfigError(f"{field}.arrivals.trace_path", s.arrivals.trace_path,
                           f"a trace whose every request fits {model.name} on {s.tp} x {gpu.name}: row {row} "
                           f"({trace.name}:{row}) asks {int(trace.prompt_tokens[longest_at])} prompt + "
                           f"{int(trace.output_tokens[longest_at])} output tokens, {need_gb:.0f} GB with the weights, "
                           f"{have_gb:.0f} GB available (at most {kv} tokens of KV cache)")
-    require(kv >= longest, f"{field}.tp", s.tp,
+    group = f" (one attention group of ep={s.ep}, with its 1/{s.ep} of the routed experts)" if s.ep > 1 else ""
+    require(group_kv >= longest, f"{field}.tp", s.tp,
             f"a TP degree whose GPU memory holds {model.name}: weights plus the KV cache of the longest request "
-            f"need {need_gb:.0f} GB, {s.tp} x {gpu.name} give {have_gb:.0f} GB")
+            f"need {need_gb:.0f} GB, {s.tp} x {gpu.name} give {have_gb:.0f} GB{group}")
     return ServiceSpec(
         name=name, model=model, config=s, arrivals=arrivals, lengths=sampler, mean_prompt_tokens=mean_p,
         mean_output_tokens=mean_o, median_prompt_tokens=median_p, kv_capacity_tokens=kv, trace=trace,
@@ -105,13 +108,40 @@ def check_replicas_fit(services: tuple[tuple[ServiceSpec, str], ...], gpus_total
     for spec, _ in services:
         field = f"workload.services.{spec.name}." + ("autoscale.max_replicas" if spec.autoscale else "replicas")
         n = spec.autoscale.max_replicas if spec.autoscale else spec.config.replicas
-        tp = spec.config.tp
+        tp = spec.gpus_per_replica
+        shape = f"tp={spec.config.tp}" + (f" x ep={spec.config.ep}" if spec.config.ep > 1 else "")
         left = gpus_total - used
         before = f", {used} of them taken by the services before it" if used else ""
         require(n * tp <= left, field, n,
-                f"at most {left // tp} replicas of tp={tp} ({n * tp} GPUs asked): the facility has "
+                f"at most {left // tp} replicas of {shape} ({n * tp} GPUs asked): the facility has "
                 f"{gpus_total} GPUs{before}")
         used += n * tp
+
+
+def _replica_shape(field: str, s: ServiceConfig, model: LlmSpec, topology: Topology) -> None:
+    """A replica of tp x ep GPUs that placement can keep inside one scale-up domain, or on whole domains.
+
+    Up to a node: a divisor of the node's GPUs (it goes on one node). Up to the domain:
+    whole nodes (of one domain). Beyond: whole domains, each attention group of tp GPUs
+    inside one domain or on whole domains, so that its collectives cross the NICs as
+    ``network.collective_s`` costs them.
+    """
+    g, d = topology.node.gpus_per_node, topology.domain_gpus
+    require(s.ep == 1 or model.is_moe, f"{field}.ep", s.ep,
+            f"1 for {model.name}, a dense model (expert parallelism spreads the experts of a mixture of experts)")
+    n = s.tp * s.ep
+    require(s.ep == 1 or n <= model.num_experts, f"{field}.ep", s.ep,
+            f"at most {model.num_experts // s.tp} with tp={s.tp}: tp x ep GPUs share {model.name}'s "
+            f"{model.num_experts} experts, at least one each")
+    tp_fits = s.tp <= d and d % s.tp == 0 or s.tp % d == 0
+    ok = n <= g and g % n == 0 or g < n <= d and n % g == 0 or n > d and n % d == 0 and tp_fits
+    key, value, what = (f"{field}.tp", s.tp, "tp") if s.ep == 1 else (f"{field}.ep", s.ep, f"tp x ep = {n} GPUs")
+    divisors = [k for k in range(1, g + 1) if g % k == 0]
+    domain = (f"the scale-up domain's {d} GPUs (facility.node.scaleup_domain_gpus; the node when null)")
+    require(ok, key, value,
+            f"{what} as a divisor of facility.node.gpus_per_node={g} ({divisors}), whole nodes within {domain}, "
+            f"or whole domains of {d} GPUs (across the scale-out network)"
+            + ("" if tp_fits else f", with tp={s.tp} dividing the domain or a multiple of it"))
 
 
 def _autoscale(field: str, s: ServiceConfig) -> AutoscaleConfig | None:

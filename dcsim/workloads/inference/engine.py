@@ -124,7 +124,7 @@ class ArraySegment:
 
 
 class Replica:
-    """One model replica on ``tp`` GPUs."""
+    """One model replica on ``tp`` x ``ep`` GPUs."""
 
     def __init__(self, service: InferenceService, index: int, alloc: Allocation, role: str = "both") -> None:
         self.service = service
@@ -138,8 +138,10 @@ class Replica:
         self.base_device = service.device  # uncapped (or statically capped) device
         self.device = service.device  # the device under the current cap
         self.cap_w: float | None = service.device.cap_w
-        self._last_iteration: tuple = (0, 0, 0, 0)  # inputs of the latest iteration, for power demand
+        self._last_iteration: tuple[float, float, float, float] = (0, 0, 0, 0)  # inputs of the latest iteration, for power demand
         self.tp = s.config.tp
+        self.ep = s.config.ep  # expert parallel: ep attention groups of tp GPUs (performance.comm_terms)
+        self.gpus = s.gpus_per_replica
         self.max_num_seqs = s.config.max_num_seqs
         self.max_batch_tokens = s.config.max_batch_tokens
         self.kv_capacity_tokens = service.kv_capacity_tokens
@@ -188,7 +190,7 @@ class Replica:
         """Per-GPU power the latest iteration would draw without a cap (idle when idle)."""
         if self._phase == IDLE:
             return self._idle_w
-        return self.base_device.iteration_scalar(self.model, self.tp, *self._last_iteration)[1]
+        return self.base_device.iteration_scalar(self.model, self.tp, *self._last_iteration, ep=self.ep)[1]
 
     # -- arrivals --------------------------------------------------------------------
     def enqueue(self, req: Request) -> None:
@@ -286,10 +288,10 @@ class Replica:
         pairs = ctx + sum(prefill_attn_pairs(c, r.ctx) for r, c in chunks)
         kv_read = ctx + sum(r.ctx + c for r, c in chunks)
         self._last_iteration = (new, pairs, kv_read, len(decoders))
-        dt, power_w = self.device.iteration_scalar(self.model, self.tp, new, pairs, kv_read, len(decoders))
+        dt, power_w = self.device.iteration_scalar(self.model, self.tp, new, pairs, kv_read, len(decoders), self.ep)
         self.alloc.set_state(power_w, busy=True)
         self._phase = MIXED
-        self._timer(dt, lambda: self._end_mixed(decoders, chunks, power_w * self.tp * dt / new, dt))
+        self._timer(dt, lambda: self._end_mixed(decoders, chunks, power_w * self.gpus * dt / new, dt))
 
     def _end_mixed(self, decoders: list[Request], chunks: list[tuple[Request, int]], energy_per_token: float,
                    dt: float) -> None:
@@ -354,7 +356,7 @@ class Replica:
         ctx0 = self.kv_committed  # every running sequence is decoding: the cache is their context
         one = self.device.iteration_scalar
         self._last_iteration = (b, ctx0, ctx0, b)
-        t0, p0 = one(self.model, self.tp, b, ctx0, ctx0, b)
+        t0, p0 = one(self.model, self.tp, b, ctx0, ctx0, b, self.ep)
         if n == 1:
             seg: LinearSegment | ArraySegment = LinearSegment(t0, 0.0, 1)
         else:
@@ -363,14 +365,14 @@ class Replica:
             # line, and cost every iteration only if they are off it.
             mid = (n - 1) // 2
             c_mid, c_last = ctx0 + b * mid, ctx0 + b * (n - 1)
-            t_mid = one(self.model, self.tp, b, c_mid, c_mid, b)[0]
-            t_last = one(self.model, self.tp, b, c_last, c_last, b)[0]
+            t_mid = one(self.model, self.tp, b, c_mid, c_mid, b, self.ep)[0]
+            t_last = one(self.model, self.tp, b, c_last, c_last, b, self.ep)[0]
             slope = (t_last - t0) / (n - 1)
             if abs(t0 + slope * mid - t_mid) <= 1e-12 * t_mid:
                 seg = LinearSegment(t0, slope, n)
             else:
                 ctx = ctx0 + b * np.arange(n, dtype=np.float64)
-                times = self.device.iteration(self.model, self.tp, b, ctx, ctx, b)[0]
+                times = self.device.iteration(self.model, self.tp, b, ctx, ctx, b, self.ep)[0]
                 seg = ArraySegment(np.broadcast_to(times, (n,)))
         # Power is that of the segment's first iteration, held for the segment.
         power_w = float(p0)
@@ -402,7 +404,7 @@ class Replica:
             self._gaps.extend((seg.a, seg.b, done, b))
         if len(self._gaps) >= self._gap_limit:
             self._gap_log.fold()
-        energy_each = power_w * self.tp * seg.end_s(done) / b
+        energy_each = power_w * self.gpus * seg.end_s(done) / b
         for r in self.running:
             r.ctx += done
             r.generated += done

@@ -60,8 +60,8 @@ class ReplicaModel:
 
     def __init__(self, device: DeviceModel, model: LlmSpec, tp: int, mean_prompt: float, mean_output: float,
                  max_batch_tokens: int, max_num_seqs: int, kv_capacity_tokens: int,
-                 median_prompt: float | None = None) -> None:
-        self.device, self.model, self.tp = device, model, tp
+                 median_prompt: float | None = None, ep: int = 1) -> None:
+        self.device, self.model, self.tp, self.ep = device, model, tp, ep
         self.prompt = mean_prompt
         self.max_batch_tokens = max_batch_tokens
         self.median_prompt = mean_prompt if median_prompt is None else median_prompt
@@ -83,7 +83,7 @@ class ReplicaModel:
         before = chunk * (chunks - 1) / 2.0  # mean context already prefilled
         return self.device.iteration_scalar(self.model, self.tp, b + chunk,
                                             b * self.ctx + prefill_attn_pairs(chunk, before),
-                                            b * self.ctx + before + chunk, b)
+                                            b * self.ctx + before + chunk, b, self.ep)
 
     def median_ttft_s(self, lam: float, b: float, busy: float, t_m: float, t_d: float, n_d: float) -> float:
         """Median TTFT: the median prompt's own prefill iterations plus the median wait for
@@ -115,7 +115,7 @@ class ReplicaModel:
 
     def decode(self, b: float) -> tuple[float, float]:
         """(time, power) of a decode-only iteration of ``b`` sequences."""
-        return self.device.iteration_scalar(self.model, self.tp, b, b * self.ctx, b * self.ctx, b)
+        return self.device.iteration_scalar(self.model, self.tp, b, b * self.ctx, b * self.ctx, b, self.ep)
 
     def _capacity(self) -> float:
         """Requests per second when iterating back to back at the largest batch."""
@@ -191,8 +191,9 @@ class FluidService:
         self.arrived = 0.0
         self.until_s = until_s
         for i in range(spec.config.replicas):
-            cluster.submit(WorkRequest(first_work_id + i, f"{spec.name}/replica/{i}", spec.config.tp, self._start_replica,
-                                       kind="inference", priority=spec.config.priority))
+            cluster.submit(WorkRequest(first_work_id + i, f"{spec.name}/replica/{i}", spec.gpus_per_replica,
+                                       self._start_replica, kind="inference", priority=spec.config.priority,
+                                       domain_nodes=cluster.topology.nodes_per_domain))
         self._info = sim.recorder.run_info.add_service(
             spec.name, ServiceInfo(spec.config.slo_ttft_s, spec.config.slo_tpot_s, "fluid"))
         sim.env.process(self._run())
@@ -221,7 +222,7 @@ class FluidService:
     def _replica_model(self, device: DeviceModel) -> ReplicaModel:
         s = self.spec
         return ReplicaModel(device, s.model, s.config.tp, s.mean_prompt_tokens, s.mean_output_tokens, s.config.max_batch_tokens,
-                            s.config.max_num_seqs, s.kv_capacity_tokens, s.median_prompt_tokens)
+                            s.config.max_num_seqs, s.kv_capacity_tokens, s.median_prompt_tokens, s.config.ep)
 
     def _run(self):
         env = self.sim.env

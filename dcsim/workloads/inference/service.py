@@ -54,6 +54,11 @@ class ServiceSpec:
     autoscale: AutoscaleConfig | None = None  # validated and enabled (dcsim.workloads.inference.build), or None
 
     @property
+    def gpus_per_replica(self) -> int:
+        """GPUs of one replica: tp x ep."""
+        return self.config.tp * self.config.ep
+
+    @property
     def kv_transfer_bytes_per_s(self) -> float:
         """Prefill -> decode KV-cache transfer bandwidth per GPU (config in Gbit/s)."""
         return self.config.kv_transfer_gbit_per_s * 1e9 / 8
@@ -139,9 +144,11 @@ class InferenceService:
 
     def _request_replica(self, work_id: int) -> None:
         self._requested.append(work_id)
-        self.cluster.submit(WorkRequest(work_id, f"{self.name}/replica/{work_id}", self.spec.config.tp, self._grant,
+        gpus = self.spec.gpus_per_replica
+        self.cluster.submit(WorkRequest(work_id, f"{self.name}/replica/{work_id}", gpus, self._grant,
                                         kind="inference", priority=self.spec.config.priority,
-                                        extra_power_w=self.spec.config.tp * (self.device.training_w() - self.device.idle_w())))
+                                        extra_power_w=gpus * (self.device.training_w() - self.device.idle_w()),
+                                        domain_nodes=self.cluster.topology.nodes_per_domain))
 
     def _grant(self, alloc: Allocation) -> None:
         """GPUs granted: serve at once at the start, else after loading the model."""

@@ -23,6 +23,7 @@ from dcsim.facility.thermal import RackThermal
 from dcsim.facility.topology import Topology
 from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.gpus import GPUS, GpuSpec
+from dcsim.hardware.network import QUANTUM2_NDR, FatTree, NetworkPower, NetworkPowerFigures, fat_tree, network_power
 from dcsim.hardware.node import NodeSpec
 from dcsim.policies.build import gpu_min_cap_w
 
@@ -117,16 +118,50 @@ def device_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> D
     return DeviceModel.for_gpu(gpu, cap)
 
 
+def scaleout_fabric(f: FacilityConfig, topology: Topology,
+                    figures: NetworkPowerFigures = QUANTUM2_NDR) -> tuple[FatTree, NetworkPower] | None:
+    """The facility's scale-out fat tree and its power, or None with ``facility.network.power=false``.
+
+    Every GPU of the facility is an endpoint with ``scaleout_gbit_per_s_per_gpu / 400`` NIC
+    ports (the figures' port speed); the leaves' oversubscription is the rack uplinks';
+    the scale-up domain is the node (its NVLink is copper: a facility of one domain has no
+    fabric). Formulas and sources: docs/network.md.
+    """
+    n = f.network
+    if not n.power:
+        return None
+    field = "facility.network"
+    ports_per_gpu = n.scaleout_gbit_per_s_per_gpu / figures.port_gbit_per_s
+    gpus = topology.gpus_total
+    require(abs(gpus * ports_per_gpu - round(gpus * ports_per_gpu)) < 1e-9, f"{field}.scaleout_gbit_per_s_per_gpu",
+            n.scaleout_gbit_per_s_per_gpu,
+            f"a bandwidth that gives the facility's {gpus} GPUs a whole number of {figures.port_gbit_per_s:g} Gb/s "
+            f"NIC ports (or {field}.power=false)")
+    require(n.rack_uplink_oversubscription >= 1, f"{field}.rack_uplink_oversubscription",
+            n.rack_uplink_oversubscription, "a ratio >= 1 (1: non-blocking)")
+    require(n.switch_radix >= 2, f"{field}.switch_radix", n.switch_radix, "an integer >= 2")
+    try:
+        tree = fat_tree(gpus, ports_per_gpu, n.switch_radix, n.rack_uplink_oversubscription,
+                        domain_gpus=topology.node.gpus_per_node, nic_links_optical=n.nic_links_optical)
+    except ConfigError as e:
+        raise ConfigError("facility.num_racks", f.num_racks, f"{e.field}={e.value!r}: {e.allowed}; or a larger "
+                          f"{field}.switch_radix, or {field}.power=false") from None
+    return tree, network_power(tree, figures)
+
+
 def facility_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> FacilitySpec:
-    """The building: power path, cooling plant, climate, grid, cost, faults and storage."""
+    """The building: power path, cooling plant, climate, grid, cost, faults, storage and network power."""
     path, it_capacity_w = _power_path(f, topology)
+    fabric = scaleout_fabric(f, topology)
+    network_w = 0.0 if fabric is None else fabric[1].total_w
     budget_kw = f.power.budget_kw
-    # Idle draw at the meter (every GPU and host idle, through the power path, before
-    # cooling): no cap brings the facility below it, so a budget under it cannot be held.
-    idle_kw = path.input_w(topology.gpus_total * gpu.idle_w + topology.num_nodes * topology.node.host_idle_w) / KW_W
+    # Idle draw at the meter (every GPU and host idle, the network on, through the power path,
+    # before cooling): no cap brings the facility below it, so a budget under it cannot be held.
+    idle_kw = path.input_w(topology.gpus_total * gpu.idle_w + topology.num_nodes * topology.node.host_idle_w
+                           + network_w) / KW_W
     require(budget_kw is None or budget_kw > idle_kw, "facility.power.budget_kw", budget_kw,
-            f"kW above the facility's idle draw at the meter ({idle_kw:,.1f} kW with every GPU and host idle, "
-            f"before cooling), or null")
+            f"kW above the facility's idle draw at the meter ({idle_kw:,.1f} kW with every GPU and host idle and "
+            f"the network on, before cooling), or null")
     plant, thermal, density_cap_w = _cooling(f, topology, gpu)
     climate = _climate(f)
     carbon, price, dr = _grid(f, climate)
@@ -137,7 +172,7 @@ def facility_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) ->
         renewable_share=f.grid.renewable_share, demand_response=dr, cost=_cost(f, gpu), faults=_faults(f),
         generator_start_s=f.generator_start_s, ups_ride_through_s=f.ups_ride_through_s,
         control_interval_s=f.control_interval_s, floor_area_m2=topology.num_racks * f.rack.floor_area_m2,
-        storage=_storage(f),
+        storage=_storage(f), network_power_w=network_w,
     )
 
 

@@ -80,6 +80,7 @@ class FacilitySpec:
     control_interval_s: float
     floor_area_m2: float  # white space of all racks
     storage: Storage | None = None
+    network_power_w: float = 0.0  # the scale-out fabric's switches and optics, constant (docs/network.md)
 
 
 class Facility:
@@ -105,6 +106,10 @@ class Facility:
         shares = tuple((topology.rack_name(r), 1.0 / topology.num_racks) for r in range(topology.num_racks))
         self._fans = self._ledger.spread_meter("server_fans", "host", shares, notifies=False)
         self._server_fans = air_server_fans()
+        # The scale-out network (IT power, kind host, docs/network.md): switches and optics at the
+        # constant draw of their sourced typical figures, attributed to the racks in equal shares;
+        # outside the servers, so the server fans do not follow it. None without network power.
+        self._network = (self._ledger.spread_meter("network", "host", shares) if spec.network_power_w > 0 else None)
         self._overloaded: list[str] = []
         self._no_overload_below_w = spec.power_path.max_output_w()
         self._busy = rec.monitor("gpus_busy")
@@ -121,6 +126,8 @@ class Facility:
         tech = spec.plant.technology
         self._fan_ratio = server_fan_ratio(tech, server_air_inlet_c(tech, max(self.inlet_c)), self._server_fans)
         self._ledger.on_it_power_change(self._follow_it_power)
+        if self._network is not None:
+            self._network.set_power(spec.network_power_w)  # losses, cooling and fans follow at once
         self._grid_w: float | None = None  # smoothed grid draw (with storage)
         self._soc_j = spec.storage.capacity_j / 2 if spec.storage else 0.0
         self._last = self._snapshot()
@@ -175,7 +182,8 @@ class Facility:
 
     # -- continuous: losses and cooling follow IT power -----------------------------------
     def _follow_it_power(self, it_w: float) -> None:
-        fan_w = (it_w - self._fans.power_w) * self._fan_ratio
+        network_w = 0.0 if self._network is None else self._network.power_w
+        fan_w = (it_w - self._fans.power_w - network_w) * self._fan_ratio
         it_w += fan_w - self._fans.power_w
         loss_w = self.power_path.loss_w(it_w)
         self._ledger.set_powers(((self._fans, fan_w), (self._loss, loss_w),

@@ -99,6 +99,8 @@ def summarise(results: Results) -> dict[str, Any]:
         "host_energy_j": e["host"],
         # the facility's server-fan meter (dcsim/facility/controller.py), inside host energy
         "server_fan_energy_j": results.meter_energy_j.get("server_fans", ("host", 0.0))[1],
+        # the facility's scale-out network meter (dcsim/facility/controller.py), inside host energy
+        "network_energy_j": results.meter_energy_j.get("network", ("host", 0.0))[1],
         "it_energy_j": it_j,
         "conversion_loss_energy_j": e["conversion_loss"],
         "cooling_energy_j": e["cooling"],

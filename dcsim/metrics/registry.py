@@ -123,10 +123,16 @@ _k("gpu_energy_j", "J", "GPU energy", "sum over GPUs of their ledger energy (idl
 _k("host_energy_j", "J", "host energy",
    "sum over nodes of host power (CPUs, memory, NICs, fans) energy; host power = idle + (busy - idle) x busy "
    "GPUs / GPUs per node less the measured reference fans, plus the server fans' model: fan ratio x the rest "
-   "of IT power (docs/cooling.md, \"Air and liquid movers\")")
+   "of the servers' IT power (docs/cooling.md, \"Air and liquid movers\"), plus the scale-out network "
+   "(`network_energy_j`)")
 _k("server_fan_energy_j", "J", "server fan energy",
-   "energy of the servers' fans, part of `host_energy_j`: fan ratio (inlet, air share) x the rest of IT power, "
-   "metered by the facility (docs/cooling.md, \"Air and liquid movers\"); 0 immersed")
+   "energy of the servers' fans, part of `host_energy_j`: fan ratio (inlet, air share) x the rest of the servers' "
+   "IT power (IT power less the fans and the network), metered by the facility (docs/cooling.md, \"Air and liquid "
+   "movers\"); 0 immersed")
+_k("network_energy_j", "J", "network energy",
+   "energy of the scale-out fabric, part of `host_energy_j`: (NIC modules x W + switch modules x W + switches x W) "
+   "x T, a constant draw from the facility's fat tree (docs/network.md, \"Network power in a run\"); 0 with "
+   "`facility.network.power=false` or one scale-up domain", ",.1f", "kWh")
 _k("it_energy_j", "J", "IT energy", "E_IT = `gpu_energy_j` + `host_energy_j`", ",.1f", "kWh")
 _k("conversion_loss_energy_j", "J", "conversion loss energy",
    "energy lost in the transformer, UPS and PDU: integral of (P_utility(P_IT) - P_IT) dt, with each stage's loss "

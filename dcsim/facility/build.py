@@ -151,9 +151,9 @@ def scaleout_fabric(f: FacilityConfig, topology: Topology,
 
 def facility_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> FacilitySpec:
     """The building: power path, cooling plant, climate, grid, cost, faults, storage and network power."""
-    path, it_capacity_w = _power_path(f, topology)
     fabric = scaleout_fabric(f, topology)
     network_w = 0.0 if fabric is None else fabric[1].total_w
+    path, it_capacity_w = _power_path(f, topology, network_w)
     budget_kw = f.power.budget_kw
     # Idle draw at the meter (every GPU and host idle, the network on, through the power path,
     # before cooling): no cap brings the facility below it, so a budget under it cannot be held.
@@ -176,11 +176,12 @@ def facility_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) ->
     )
 
 
-def _power_path(f: FacilityConfig, topology: Topology) -> tuple[PowerPath, float]:
-    """The power path sized for the provisioned IT capacity, and that capacity."""
+def _power_path(f: FacilityConfig, topology: Topology, network_w: float = 0.0) -> tuple[PowerPath, float]:
+    """The power path sized for the provisioned IT capacity (the nodes' nameplate and the
+    network's constant draw, over the oversubscription), and that capacity."""
     require(f.power.oversubscription >= 1.0, "facility.power.oversubscription", f.power.oversubscription,
             "a ratio >= 1 of IT nameplate to provisioned IT capacity")
-    it_capacity_w = topology.it_nameplate_w / f.power.oversubscription
+    it_capacity_w = (topology.it_nameplate_w + network_w) / f.power.oversubscription
     specs = []
     for name, s in f.power.stages.items():
         field = f"facility.power.stages.{name}"

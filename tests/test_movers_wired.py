@@ -28,7 +28,9 @@ def _fans_j(r) -> float:
 
 
 def _other_it_j(r) -> float:
-    return r.energy_j["gpu"] + r.energy_j["host"] - _fans_j(r)
+    """The servers' IT power the fans follow: IT less the fans and the network's switches and optics."""
+    network_j = r.meter_energy_j.get("network", ("host", 0.0))[1]
+    return r.energy_j["gpu"] + r.energy_j["host"] - _fans_j(r) - network_j
 
 
 def _tokens(r) -> float:

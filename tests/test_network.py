@@ -254,10 +254,19 @@ def test_switch_and_nic_power_count_when_their_figures_are_given():
     assert power.total_w == 4416.0 + 6000.0 + 2560.0
 
 
-def test_a_fat_tree_too_large_for_two_tiers_is_refused():
-    assert fat_tree(2048, 1, 64, domain_gpus=8).spines == 32
-    with pytest.raises(ConfigError, match=r"gpus=2056 .*at most 2048 GPUs for a two-tier fat tree"):
-        fat_tree(2056, 1, 64, domain_gpus=8)
+def test_a_fat_tree_too_large_for_two_tiers_takes_a_third_and_one_too_large_for_three_is_refused():
+    """2,048 endpoints fill a two-tier tree of 64-port switches; 2,056 need 65 leaves, so three tiers:
+    pods of 32 leaves (3 pods), 32 spines each (96), 65 x 32 = 2,080 leaf-spine and as many spine-core
+    links, on ceil(2080 / 64) = 33 cores. Three tiers end at 64 pods x 32 leaves x 32 ports = 65,536."""
+    two = fat_tree(2048, 1, 64, domain_gpus=8)
+    assert (two.spines, two.cores, two.tiers) == (32, 0, 2)
+    three = fat_tree(2056, 1, 64, domain_gpus=8)
+    assert (three.leaves, three.spines, three.cores, three.tiers) == (65, 96, 33, 3)
+    assert (three.spine_links, three.core_links) == (2080, 2080)
+    assert three.switch_optical_ports == 2056 + 2 * 2080 + 2 * 2080
+    assert fat_tree(65536, 1, 64, domain_gpus=8).cores == 1024
+    with pytest.raises(ConfigError, match=r"gpus=65544 .*at most 65536 GPUs for a three-tier fat tree"):
+        fat_tree(65544, 1, 64, domain_gpus=8)
 
 
 # ---------------------------------------------------------------------------- rack presets

@@ -39,6 +39,7 @@ class FacilityInfo:
     gross_floor_area_m2: float  # white space + power and mechanical rooms (dcsim/facility/space.py)
     max_inlet_temp_c: float  # highest rack inlet temperature so far
     max_gpu_temp_c: float  # hottest GPU so far
+    network_power_w: float = 0.0  # the scale-out network's constant draw, inside it_nameplate_w, outside the racks
 
 
 @dataclass(frozen=True)

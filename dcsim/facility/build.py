@@ -24,6 +24,7 @@ from dcsim.facility.thermal import RackThermal
 from dcsim.facility.topology import Topology
 from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.gpus import GPUS, GpuSpec
+from dcsim.hardware.network import QUANTUM2_NDR, FatTree, NetworkPower, NetworkPowerFigures, fat_tree, network_power
 from dcsim.hardware.node import NodeSpec
 from dcsim.hardware.performance import Fabric
 from dcsim.policies.build import gpu_min_cap_w
@@ -149,16 +150,50 @@ def fabric_from_config(f: FacilityConfig, topology: Topology) -> Fabric:
                   topology.gpus_per_rack)
 
 
+def scaleout_fabric(f: FacilityConfig, topology: Topology,
+                    figures: NetworkPowerFigures = QUANTUM2_NDR) -> tuple[FatTree, NetworkPower] | None:
+    """The facility's scale-out fat tree and its power, or None with ``facility.network.power=false``.
+
+    Every GPU of the facility is an endpoint with ``scaleout_gbit_per_s_per_gpu / 400`` NIC
+    ports (the figures' port speed); the leaves' oversubscription is the rack uplinks';
+    the GPUs of one scale-up domain (``facility.node.scaleup_domain_gpus``) talk over its copper
+    NVLink, so a facility of one domain has no fabric. Formulas and sources: docs/network.md.
+    """
+    n = f.network
+    if not n.power:
+        return None
+    field = "facility.network"
+    ports_per_gpu = n.scaleout_gbit_per_s_per_gpu / figures.port_gbit_per_s
+    gpus = topology.gpus_total
+    require(abs(gpus * ports_per_gpu - round(gpus * ports_per_gpu)) < 1e-9, f"{field}.scaleout_gbit_per_s_per_gpu",
+            n.scaleout_gbit_per_s_per_gpu,
+            f"a bandwidth that gives the facility's {gpus} GPUs a whole number of {figures.port_gbit_per_s:g} Gb/s "
+            f"NIC ports (or {field}.power=false)")
+    require(n.rack_uplink_oversubscription >= 1, f"{field}.rack_uplink_oversubscription",
+            n.rack_uplink_oversubscription, "a ratio >= 1 (1: non-blocking)")
+    require(n.switch_radix >= 2, f"{field}.switch_radix", n.switch_radix, "an integer >= 2")
+    try:
+        tree = fat_tree(gpus, ports_per_gpu, n.switch_radix, n.rack_uplink_oversubscription,
+                        domain_gpus=topology.domain_gpus, nic_links_optical=n.nic_links_optical)
+    except ConfigError as e:
+        raise ConfigError("facility.num_racks", f.num_racks, f"{e.field}={e.value!r}: {e.allowed}; or a larger "
+                          f"{field}.switch_radix, or {field}.power=false") from None
+    return tree, network_power(tree, figures)
+
+
 def facility_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> FacilitySpec:
-    """The building: power path, cooling plant, climate, grid, cost, faults and storage."""
-    path, it_capacity_w = _power_path(f, topology)
+    """The building: power path, cooling plant, climate, grid, cost, faults, storage and network power."""
+    fabric = scaleout_fabric(f, topology)
+    network_w = 0.0 if fabric is None else fabric[1].total_w
+    path, it_capacity_w = _power_path(f, topology, network_w)
     budget_kw = f.power.budget_kw
-    # Idle draw at the meter (every GPU and host idle, through the power path, before
-    # cooling): no cap brings the facility below it, so a budget under it cannot be held.
-    idle_kw = path.input_w(topology.gpus_total * gpu.idle_w + topology.num_nodes * topology.node.host_idle_w) / KW_W
+    # Idle draw at the meter (every GPU and host idle, the network on, through the power path,
+    # before cooling): no cap brings the facility below it, so a budget under it cannot be held.
+    idle_kw = path.input_w(topology.gpus_total * gpu.idle_w + topology.num_nodes * topology.node.host_idle_w
+                           + network_w) / KW_W
     require(budget_kw is None or budget_kw > idle_kw, "facility.power.budget_kw", budget_kw,
-            f"kW above the facility's idle draw at the meter ({idle_kw:,.1f} kW with every GPU and host idle, "
-            f"before cooling), or null")
+            f"kW above the facility's idle draw at the meter ({idle_kw:,.1f} kW with every GPU and host idle and "
+            f"the network on, before cooling), or null")
     plant, thermal, density_cap_w = _cooling(f, topology, gpu)
     space = space_from_config(f, topology, it_capacity_w)
     climate = _climate(f)
@@ -169,7 +204,7 @@ def facility_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) ->
         plant=plant, thermal=thermal, density_cap_w=density_cap_w, climate=climate, carbon=carbon, price=price,
         renewable_share=f.grid.renewable_share, demand_response=dr, cost=_cost(f, gpu), faults=_faults(f),
         generator_start_s=f.generator_start_s, ups_ride_through_s=f.ups_ride_through_s,
-        control_interval_s=f.control_interval_s, space=space, storage=_storage(f),
+        control_interval_s=f.control_interval_s, space=space, storage=_storage(f), network_power_w=network_w,
     )
 
 
@@ -192,11 +227,12 @@ def space_from_config(f: FacilityConfig, topology: Topology, it_capacity_w: floa
     return area
 
 
-def _power_path(f: FacilityConfig, topology: Topology) -> tuple[PowerPath, float]:
-    """The power path sized for the provisioned IT capacity, and that capacity."""
+def _power_path(f: FacilityConfig, topology: Topology, network_w: float = 0.0) -> tuple[PowerPath, float]:
+    """The power path sized for the provisioned IT capacity (the nodes' nameplate and the
+    network's constant draw, over the oversubscription), and that capacity."""
     require(f.power.oversubscription >= 1.0, "facility.power.oversubscription", f.power.oversubscription,
             "a ratio >= 1 of IT nameplate to provisioned IT capacity")
-    it_capacity_w = topology.it_nameplate_w / f.power.oversubscription
+    it_capacity_w = (topology.it_nameplate_w + network_w) / f.power.oversubscription
     specs = []
     for name, s in f.power.stages.items():
         field = f"facility.power.stages.{name}"

@@ -182,6 +182,11 @@ class NetworkConfig:
     # non-blocking fat tree; Meta's Llama 3 RoCE cluster has 1:7 between pods (Dubey et al.
     # 2024, sec. 3.3.1). Above 1, jobs spread over racks get less scale-out bandwidth.
     rack_uplink_oversubscription: float = bounded(1.0, gt=0)
+    # Network power (docs/network.md): the fat tree joining the facility's scale-up domains,
+    # its switches and optics drawn as IT power on the facility's "network" meter.
+    power: bool = True  # false: no network meter (for comparisons)
+    switch_radix: int = bounded(64, ge=2)  # 400G ports per switch: NVIDIA Quantum-2 QM9700, 64 x NDR 400G
+    nic_links_optical: bool = True  # NIC-to-leaf links on optics (DGX SuperPOD); false: copper DAC in the rack
 
 
 @dataclass

@@ -36,6 +36,8 @@ from dcsim.facility.topology import Topology
 if TYPE_CHECKING:
     from dcsim.core.simulation import Simulation
 
+NETWORK = "network"  # the scale-out network's meter, ledger group and timeseries component
+
 
 @dataclass(frozen=True)
 class Fault:
@@ -81,6 +83,7 @@ class FacilitySpec:
     control_interval_s: float
     space: FloorArea  # white space (racks and CDUs), power and mechanical rooms, gross building area
     storage: Storage | None = None
+    network_power_w: float = 0.0  # the scale-out fabric's switches and optics, constant (docs/network.md)
 
 
 class Facility:
@@ -106,6 +109,11 @@ class Facility:
         shares = tuple((topology.rack_name(r), 1.0 / topology.num_racks) for r in range(topology.num_racks))
         self._fans = self._ledger.spread_meter("server_fans", "host", shares, notifies=False)
         self._server_fans = air_server_fans()
+        # The scale-out network (IT power, kind host, docs/network.md): switches and optics at the
+        # constant draw of their sourced typical figures, in a group of its own (the switches stand in
+        # network racks, not in the compute racks whose density the cooling limits); outside the
+        # servers, so the server fans do not follow it. None without network power.
+        self._network = (self._ledger.meter(NETWORK, "host", NETWORK) if spec.network_power_w > 0 else None)
         self._overloaded: list[str] = []
         self._no_overload_below_w = spec.power_path.max_output_w()
         self._busy = rec.monitor("gpus_busy")
@@ -122,13 +130,15 @@ class Facility:
         tech = spec.plant.technology
         self._fan_ratio = server_fan_ratio(tech, server_air_inlet_c(tech, max(self.inlet_c)), self._server_fans)
         self._ledger.on_it_power_change(self._follow_it_power)
+        if self._network is not None:
+            self._network.set_power(spec.network_power_w)  # losses, cooling and fans follow at once
         self._grid_w: float | None = None  # smoothed grid draw (with storage)
         self._soc_j = spec.storage.capacity_j / 2 if spec.storage else 0.0
         self._last = self._snapshot()
         self._info = FacilityInfo(
-            it_capacity_w=spec.it_capacity_w, it_nameplate_w=topology.it_nameplate_w, budget_w=spec.budget_w,
-            floor_area_m2=spec.space.white_m2, gross_floor_area_m2=spec.space.gross_m2,
-            max_inlet_temp_c=self.inlet_c[0], max_gpu_temp_c=self.inlet_c[0],
+            it_capacity_w=spec.it_capacity_w, it_nameplate_w=topology.it_nameplate_w + spec.network_power_w,
+            budget_w=spec.budget_w, floor_area_m2=spec.space.white_m2, gross_floor_area_m2=spec.space.gross_m2,
+            max_inlet_temp_c=self.inlet_c[0], max_gpu_temp_c=self.inlet_c[0], network_power_w=spec.network_power_w,
         )
         rec.run_info.facility = self._info
         for fault in spec.faults:
@@ -177,7 +187,8 @@ class Facility:
 
     # -- continuous: losses and cooling follow IT power -----------------------------------
     def _follow_it_power(self, it_w: float) -> None:
-        fan_w = (it_w - self._fans.power_w) * self._fan_ratio
+        network_w = 0.0 if self._network is None else self._network.power_w
+        fan_w = (it_w - self._fans.power_w - network_w) * self._fan_ratio
         it_w += fan_w - self._fans.power_w
         loss_w = self.power_path.loss_w(it_w)
         self._ledger.set_powers(((self._fans, fan_w), (self._loss, loss_w),
@@ -262,6 +273,8 @@ class Facility:
         snap["capped"] = self._capped.integral()
         for r in self._rack_names:
             snap[r] = led.group_energy_now_j(r) if r in led.group_totals else 0.0
+        if self._network is not None:
+            snap[NETWORK] = led.group_energy_now_j(NETWORK)
         snap["t"] = self.sim.now_s
         return snap
 
@@ -331,5 +344,11 @@ class Facility:
                 t0, name, d[name], nan, nan, nan, nan, nan, nan, nan, nan, nan,
                 nan, nan, nan, nan, nan, nan, nan, nan, nan, nan,
                 self.inlet_c[r], self.gpu_temp_c[r], nan, nan, dt, nan, nan, nan, nan,
+            ))
+        if self._network is not None:
+            self.sim.recorder.record("timeseries", (
+                t0, NETWORK, d[NETWORK], nan, nan, nan, nan, nan, nan, nan, nan, nan,
+                nan, nan, nan, nan, nan, nan, nan, nan, nan, nan,
+                nan, nan, nan, nan, dt, nan, nan, nan, nan,
             ))
         self._last = end

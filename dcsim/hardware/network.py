@@ -299,10 +299,11 @@ def all_to_all_parts_s(size_bytes: float, group_gpus: int, domain: ScaleUpDomain
 
 @dataclass(frozen=True, slots=True)
 class FatTree:
-    """Switches, ports and optical ports of a two-tier (leaf / spine) fat tree joining scale-up domains.
+    """Switches, ports and optical ports of a leaf / spine (and, when larger, core) fat tree joining scale-up domains.
 
     Counts only: :meth:`transceivers` groups optical ports into modules and
-    :func:`network_power` turns them into watts.
+    :func:`network_power` turns them into watts. ``spines`` are the second tier; ``cores``
+    the third (0 in a two-tier tree).
     """
 
     endpoints: int  # NIC ports (GPUs x NIC ports per GPU); 0 when one scale-up domain holds every GPU
@@ -313,12 +314,19 @@ class FatTree:
     nic_links: int  # NIC port to leaf port
     spine_links: int  # leaf port to spine port
     nic_optical_ports: int  # NIC ports on an optical link (one module each)
-    switch_optical_ports: int  # switch ports on an optical link (leaf down, leaf up, spine down)
+    switch_optical_ports: int  # switch ports on an optical link (leaf down, leaf up, spine down, spine up, core)
+    cores: int = 0  # third-tier switches
+    core_links: int = 0  # spine port to core port
 
     @property
     def switches(self) -> int:
-        """Leaf and spine switches."""
-        return self.leaves + self.spines
+        """Leaf, spine and core switches."""
+        return self.leaves + self.spines + self.cores
+
+    @property
+    def tiers(self) -> int:
+        """Switch tiers: 0 (no fabric), 1 (a single switch), 2 (leaf / spine) or 3 (leaf / spine / core)."""
+        return 0 if self.leaves == 0 else 1 if self.spines == 0 else 2 if self.cores == 0 else 3
 
     def switch_transceivers(self, ports_per_switch_module: int) -> int:
         """Optical modules in switch cages, one per ``ports_per_switch_module`` optical ports."""
@@ -332,18 +340,23 @@ class FatTree:
 
 def fat_tree(gpus: int, nic_ports_per_gpu: float, switch_radix: int, oversubscription: float = 1.0,
              domain_gpus: int = 1, nic_links_optical: bool = True) -> FatTree:
-    """The two-tier fat tree of ``gpus`` GPUs with ``nic_ports_per_gpu`` scale-out ports each.
+    """The fat tree of ``gpus`` GPUs with ``nic_ports_per_gpu`` scale-out ports each, in two or three tiers.
 
     - No scale-out fabric when one scale-up domain holds every GPU
       (``gpus <= domain_gpus``): its links are copper NVLink, with no transceivers.
     - E = gpus x nic_ports_per_gpu endpoints (a whole number: 0.5 is one NIC port per two
       GPUs). E <= radix: one switch, no spines.
     - Otherwise each leaf has ``floor(radix x o / (1 + o))`` ports down and the rest up
-      (o = ``oversubscription``, down / up); leaves L = ceil(E / down); spines
-      S = ceil(L x up / radix); a leaf must reach every spine, so L <= radix (beyond
-      that the tree needs a third tier, not modelled).
-    - Optical ports: both ends of every leaf-spine link, and both ends of the NIC links
-      when ``nic_links_optical`` (False: copper DAC within the rack, no optics).
+      (o = ``oversubscription``, down / up); leaves L = ceil(E / down).
+    - Two tiers while a spine can reach every leaf (L <= radix): spines
+      S = ceil(L x up / radix).
+    - Beyond that, three tiers (a folded Clos): pods of P = floor(radix / 2) leaves, each
+      pod with ``up`` spines of P ports down and P up (non-blocking above the leaves); the
+      L x up spine-core links end on C = ceil(L x up / radix) cores; every core reaches
+      every pod, so at most ``radix`` pods (65,536 endpoints with 64-port switches at 1:1);
+      beyond that the tree would need a fourth tier, which is refused.
+    - Optical ports: both ends of every switch-to-switch link, and both ends of the NIC
+      links when ``nic_links_optical`` (False: copper DAC within the rack, no optics).
     """
     _count("gpus", gpus)
     _non_negative("nic_ports_per_gpu", nic_ports_per_gpu)
@@ -357,22 +370,29 @@ def fat_tree(gpus: int, nic_ports_per_gpu: float, switch_radix: int, oversubscri
     endpoints = int(round(ports)) if gpus > domain_gpus else 0
     if endpoints == 0:
         return FatTree(0, 0, 0, 0, 0, 0, 0, 0, 0)
-    if endpoints <= switch_radix:
-        leaves, spines, down, up, spine_links = 1, 0, switch_radix, 0, 0
-    else:
-        down = math.floor(switch_radix * oversubscription / (1.0 + oversubscription))
-        up = switch_radix - down
-        require(up >= 1, "oversubscription", oversubscription,
-                f"a ratio that leaves a {switch_radix}-port leaf at least one uplink")
-        leaves = math.ceil(endpoints / down)
-        require(leaves <= switch_radix, "gpus", gpus,
-                f"at most {math.floor(switch_radix * down / nic_ports_per_gpu)} GPUs for a two-tier fat tree of "
-                f"{switch_radix}-port switches at {oversubscription:g}:1 (three tiers are not modelled)")
-        spine_links = leaves * up
-        spines = math.ceil(spine_links / switch_radix)
     nic_optical = endpoints if nic_links_optical else 0
+    if endpoints <= switch_radix:
+        return FatTree(endpoints, 1, 0, switch_radix, 0, endpoints, 0, nic_optical, nic_optical)
+    down = math.floor(switch_radix * oversubscription / (1.0 + oversubscription))
+    up = switch_radix - down
+    require(up >= 1, "oversubscription", oversubscription,
+            f"a ratio that leaves a {switch_radix}-port leaf at least one uplink")
+    leaves = math.ceil(endpoints / down)
+    spine_links = leaves * up
+    if leaves <= switch_radix:
+        spines = math.ceil(spine_links / switch_radix)
+        return FatTree(endpoints, leaves, spines, down, up, endpoints, spine_links, nic_optical,
+                       nic_optical + 2 * spine_links)
+    pod_leaves = switch_radix // 2
+    pods = math.ceil(leaves / pod_leaves)
+    require(pods <= switch_radix, "gpus", gpus,
+            f"at most {math.floor(switch_radix * pod_leaves * down / nic_ports_per_gpu)} GPUs for a three-tier fat "
+            f"tree of {switch_radix}-port switches at {oversubscription:g}:1 (four tiers are not modelled)")
+    spines = pods * up
+    core_links = spine_links  # each spine sends up as many links as it takes from its pod's leaves
+    cores = math.ceil(core_links / switch_radix)
     return FatTree(endpoints, leaves, spines, down, up, endpoints, spine_links, nic_optical,
-                   nic_optical + 2 * spine_links)
+                   nic_optical + 2 * spine_links + 2 * core_links, cores, core_links)
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,6 +405,7 @@ class NetworkPowerFigures:
     switch_w: float | None = None  # one switch without its optics
     nic_w: float | None = None  # one NIC port's adapter, without its optics
     source: str = ""
+    port_gbit_per_s: float = 400.0  # the speed of the ports these figures are for
 
     def __post_init__(self) -> None:
         for name in ("nic_module_w", "switch_module_w", "switch_w", "nic_w"):
@@ -392,6 +413,7 @@ class NetworkPowerFigures:
             if value is not None:
                 _non_negative(f"NetworkPowerFigures.{name}", value)
         _count("NetworkPowerFigures.ports_per_switch_module", self.ports_per_switch_module)
+        _positive("NetworkPowerFigures.port_gbit_per_s", self.port_gbit_per_s)
 
 
 # NDR InfiniBand / 400G Ethernet optics on NVIDIA Quantum-2 and Spectrum-4 switches and ConnectX-7:
@@ -405,6 +427,23 @@ class NetworkPowerFigures:
 NDR_400G_OPTICS = NetworkPowerFigures(
     nic_module_w=9.0, switch_module_w=17.0, ports_per_switch_module=2,
     source="NVIDIA MMS4X00-NS (twin-port 2x400G OSFP, 17 W) and MMS4X00-NS400 (400G OSFP, 9 W) product specifications",
+)
+
+# A Quantum-2 NDR fabric: the optics above plus the switch without its optics, the QM9700's
+# (managed, 64 x 400G) "typical power with passive cables (ATIS)" of 747 W: with passive copper
+# in every cage (0.1 W a cable end, MCP4Y10-Nxxx) that is the switch alone, ASIC, CPU, fans
+# and power supplies. A secondary source: the figure as Canopy Wave's GPU-cloud product
+# documentation lists it for the QM9700 ("System Power Usage: 747 W"; 640 W for the
+# externally managed QM9790; 940 W "typical power with passive cables (ATIS)" for the
+# Spectrum-4 SN5600); NVIDIA's own QM97xx power table was not reachable here (DATA_SOURCES.md).
+# Typical, not a function of traffic: the meter draws it constantly. The ConnectX-7 adapter
+# without optics stays out (``nic_w`` None): no figure found, and the node's measured host
+# power (AcmeTrace servers, dcsim/hardware/node.py) already holds its own NICs.
+QM9700_SWITCH_W = 747.0
+QUANTUM2_NDR = NetworkPowerFigures(
+    nic_module_w=9.0, switch_module_w=17.0, ports_per_switch_module=2, switch_w=QM9700_SWITCH_W,
+    source=NDR_400G_OPTICS.source + "; QM9700 typical power with passive cables 747 W (secondary: Canopy Wave product "
+                                    "documentation)",
 )
 
 
@@ -438,6 +477,7 @@ def network_power(tree: FatTree, figures: NetworkPowerFigures = NDR_400G_OPTICS)
 
 __all__ = [
     "COLLECTIVES", "Collective", "FatTree", "HierarchicalAllReduce", "NDR_400G_OPTICS", "NetworkPower",
+    "QM9700_SWITCH_W", "QUANTUM2_NDR",
     "NetworkPowerFigures", "ScaleOut", "ScaleUpDomain", "all_gather_s", "all_to_all_s", "collective_s", "fat_tree",
     "hierarchical_allreduce", "network_power", "reduce_scatter_s", "ring_allreduce_s",
 ]

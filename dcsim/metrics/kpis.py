@@ -99,6 +99,8 @@ def summarise(results: Results) -> dict[str, Any]:
         "host_energy_j": e["host"],
         # the facility's server-fan meter (dcsim/facility/controller.py), inside host energy
         "server_fan_energy_j": results.meter_energy_j.get("server_fans", ("host", 0.0))[1],
+        # the facility's scale-out network meter (dcsim/facility/controller.py), inside host energy
+        "network_energy_j": results.meter_energy_j.get("network", ("host", 0.0))[1],
         "it_energy_j": it_j,
         "conversion_loss_energy_j": e["conversion_loss"],
         "cooling_energy_j": e["cooling"],
@@ -219,7 +221,7 @@ def _facility_kpis(ts: _Rows, results: Results, it_j: float) -> dict[str, Any]:
         "peak_it_power_w": peak_it_w,
         "peak_facility_power_w": peak_fac_w,
         "stranded_power_w": capacity_w - peak_it_w,
-        "rack_nameplate_w": _ratio(nameplate_w, n_racks) if n_racks else math.nan,
+        "rack_nameplate_w": _ratio(nameplate_w - fi.network_power_w, n_racks) if n_racks else math.nan,
         "gpus_per_it_mw": _ratio(gpus, nameplate_w / 1e6),
         "gpus_per_facility_mw": _ratio(gpus, peak_fac_w / 1e6),
         "it_mw_per_m2": _ratio(nameplate_w / 1e6, fi.floor_area_m2),

@@ -130,10 +130,16 @@ _k("gpu_energy_j", "J", "GPU energy", "sum over GPUs of their ledger energy (idl
 _k("host_energy_j", "J", "host energy",
    "sum over nodes of host power (CPUs, memory, NICs, fans) energy; host power = idle + (busy - idle) x busy "
    "GPUs / GPUs per node less the measured reference fans, plus the server fans' model: fan ratio x the rest "
-   "of IT power (docs/cooling.md, \"Air and liquid movers\")")
+   "of the servers' IT power (docs/cooling.md, \"Air and liquid movers\"), plus the scale-out network "
+   "(`network_energy_j`)")
 _k("server_fan_energy_j", "J", "server fan energy",
-   "energy of the servers' fans, part of `host_energy_j`: fan ratio (inlet, air share) x the rest of IT power, "
-   "metered by the facility (docs/cooling.md, \"Air and liquid movers\"); 0 immersed")
+   "energy of the servers' fans, part of `host_energy_j`: fan ratio (inlet, air share) x the rest of the servers' "
+   "IT power (IT power less the fans and the network), metered by the facility (docs/cooling.md, \"Air and liquid "
+   "movers\"); 0 immersed")
+_k("network_energy_j", "J", "network energy",
+   "energy of the scale-out fabric, part of `host_energy_j`: (NIC modules x W + switch modules x W + switches x W) "
+   "x T, a constant draw from the facility's fat tree (docs/network.md, \"Network power in a run\"); 0 with "
+   "`facility.network.power=false` or one scale-up domain", ",.1f", "kWh")
 _k("it_energy_j", "J", "IT energy", "E_IT = `gpu_energy_j` + `host_energy_j`", ",.1f", "kWh")
 _k("conversion_loss_energy_j", "J", "conversion loss energy",
    "energy lost in the transformer, UPS and PDU: integral of (P_utility(P_IT) - P_IT) dt, with each stage's loss "
@@ -184,7 +190,8 @@ _k("throttled_gpu_hours", "GPU-h", "throttled GPU time",
 _k("thermally_throttled_gpu_hours", "GPU-h", "thermally throttled GPU time",
    "the part of `throttled_gpu_hours` whose binding cap is thermal (temperature or rack density): a thermal cap "
    "above a GPU's uncapped draw is not counted")
-_k("it_nameplate_w", "W", "IT nameplate power", "sum over nodes of GPUs x TDP + busy host power")
+_k("it_nameplate_w", "W", "IT nameplate power",
+   "sum over nodes of GPUs x TDP + busy host power, plus the scale-out network's constant draw")
 _k("it_capacity_w", "W", "IT capacity",
    "provisioned IT capacity of the power path: nameplate / `facility.power.oversubscription`")
 _k("oversubscription_ratio", "-", "oversubscription ratio", "`it_nameplate_w` / `it_capacity_w`")
@@ -193,7 +200,8 @@ _same("the highest interval-mean IT and facility power", "W", peak_it_power_w="I
       peak_facility_power_w="facility power, peak")
 _k("stranded_power_w", "W", "stranded power",
    "`it_capacity_w` - `peak_it_power_w`: provisioned capacity the run never drew")
-_k("rack_nameplate_w", "W per rack", "rack nameplate IT power", "IT nameplate per rack")
+_k("rack_nameplate_w", "W per rack", "rack nameplate IT power",
+   "IT nameplate per rack, the network's switches (outside the compute racks) left out")
 _k("gpus_per_it_mw", "1/MW", "GPUs per IT MW", "GPUs / (IT nameplate in MW)")
 _k("gpus_per_facility_mw", "1/MW", "GPUs per facility MW", "GPUs / (peak facility power in MW)")
 _k("it_mw_per_m2", "MW/m²", "IT power density",

@@ -47,6 +47,7 @@ class PowerController:
         interval_s: float,
         gpu_min_cap_w: float,
         fan_ratio: Callable[[], float] = lambda: 0.0,
+        network_w: float = 0.0,
     ) -> None:
         self.sim = sim
         self.cluster = cluster
@@ -56,6 +57,7 @@ class PowerController:
         self.thermal_cap_w = thermal_cap_w  # per-GPU cap for a rack, or None
         self.interval_s = interval_s
         self.fan_ratio = fan_ratio  # server fan watts per watt of the other IT power, now
+        self.network_w = network_w  # the scale-out network's constant IT power, outside the servers' fans
         node = cluster.topology.node
         self.gpu_tdp_w = node.gpu.tdp_w
         self.gpu_min_cap_w = gpu_min_cap_w
@@ -108,7 +110,7 @@ class PowerController:
         budget = self.it_budget_w(self.sim.now_s)
         fans = 1.0 + self.fan_ratio()
         fixed_bare = self._fixed_worst_w()
-        fixed = fixed_bare * fans
+        fixed = fixed_bare * fans + self.network_w
         view = PowerView(
             budget_w=budget,
             it_power_w=self.sim.recorder.ledger.it_power_w(),
@@ -125,7 +127,7 @@ class PowerController:
             self.policy_caps[wid] = cap
         caps = {wid: self.policy_caps.get(wid) for wid in consumers}
         if budget is not None and self.enforce:
-            caps = self._within_budget(caps, consumers, budget / fans - fixed_bare)
+            caps = self._within_budget(caps, consumers, (budget - self.network_w) / fans - fixed_bare)
         capped = thermal = 0
         for wid, (owner, gpus, racks) in sorted(consumers.items()):
             cap = caps[wid]

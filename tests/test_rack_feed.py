@@ -42,12 +42,22 @@ def test_capping_sets_the_gpu_cap_that_fits_the_rack_in_its_feed():
 
 
 def test_a_capped_run_never_draws_more_than_its_feeds():
-    r = dcsim.run([*RUN, "facility.power.rack_feed_kw=20", "facility.power.over_feed=cap"])
+    """Training on every GPU draws 72 kW of racks uncapped (383 W a GPU at its peak), more than
+    four 15 kW feeds; capped, the GPUs never exceed the cap and the racks (IT power less the
+    network's switches, which stand outside them) never exceed their feeds."""
+    feed_w = 15e3
+    cap_w = (feed_w / NODES_PER_RACK / (1.0 + FAN_RATIO) - HOST_BUSY_WITHOUT_FANS_W) / GPUS_PER_NODE
+    train = ["workload=training_only", "duration_s=300", "output.write=false"]
+    capped = [*train, "facility.power.rack_feed_kw=15", "facility.power.over_feed=cap"]
+    assert build(compose_config(capped)).device.cap_w == pytest.approx(cap_w)
+    r = dcsim.run(capped)
     s, ts = r.summary(), r.frames()["timeseries"]
-    cap_w = CAP_W
     assert ts["gpu_power_w"].max() <= s["gpus_total"] * cap_w * (1 + 1e-12)
-    assert ts["it_power_w"].max() <= 4 * 20e3 * (1 + 1e-12)
+    network_w = s["network_energy_j"] / s["duration_s"]
+    assert (ts["it_power_w"] - network_w).max() <= 4 * feed_w * (1 + 1e-12)
     assert s["gpu_energy_j"] <= s["gpus_total"] * cap_w * 300.0
+    uncapped = dcsim.run(train).frames()["timeseries"]
+    assert (uncapped["it_power_w"] - network_w).max() > 4 * feed_w  # the feeds bind
 
 
 def test_a_feed_above_the_nameplate_changes_nothing():

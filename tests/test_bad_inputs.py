@@ -174,7 +174,7 @@ INCONSISTENT = [
     case("row_feed_without_racks_per_row", ["facility.power.row_feed_kw=100"], "facility.rack.racks_per_row",
          "row_feed_kw"),
     case("rack_too_dense_for_air", ["facility.rack.gpus_per_rack=96"], "facility.rack.gpus_per_rack=96", "kW per rack"),
-    case("floor_too_small", ["facility.floor_area_m2=20"], "facility.floor_area_m2=20", "at least 28.6 m2 for 4 racks"),
+    case("floor_too_small", ["facility.floor_area_m2=20"], "facility.floor_area_m2=20", "at least 29.9 m2 for 4 racks"),
     case("prefill_replicas_all", [f"{S}.prefill_replicas=4"], f"{S}.prefill_replicas=4", "decode"),
     case("autoscale_min_above_max", [f"{S}.autoscale.enabled=true", f"{S}.autoscale.min_replicas=9"],
          f"{S}.autoscale.max_replicas", "min_replicas"),

@@ -368,7 +368,7 @@ def plot_cost_per_token_vs_density(sweep_df: pd.DataFrame, ax: Axes | None = Non
 # "other IT".
 ENERGY_PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("GPUs", "gpu_energy_j", ()),
-    ("hosts", "host_energy_j", ("server_fan_energy_j",)),
+    ("hosts", "host_energy_j", ("server_fan_energy_j", "network_energy_j")),  # the host KPI meters both
     ("server fans", "server_fan_energy_j", ()),
     ("network", "network_energy_j", ()),
     ("power conversion", "conversion_loss_energy_j", ()),

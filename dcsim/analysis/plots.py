@@ -18,7 +18,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from dcsim.analysis.load import Run
-from dcsim.analysis.style import COLORS, color, dcsim_style, new_axes
+from dcsim.analysis.style import COLORS, PALETTE, color, dcsim_style, new_axes
 from dcsim.metrics.registry import kpi, registered
 
 HOUR_S = 3600.0
@@ -417,6 +417,12 @@ def per_token_decomposition(sweep_df: pd.DataFrame, kind: str = "energy") -> pd.
     return pd.DataFrame({names[c]: ok[c] * scale for c in columns})
 
 
+def part_color(i: int) -> str:
+    """The ``i``-th part's colour: the palette, then two greys, so nine or ten parts stay distinct."""
+    extra = ("#999999", "#5A5A5A")
+    return color(i) if i < len(PALETTE) else extra[(i - len(PALETTE)) % len(extra)]
+
+
 def plot_decomposition_vs(sweep_df: pd.DataFrame, x: str, kind: str = "energy", ax: Axes | None = None,
                           title: str | None = None) -> Axes:
     """Stacked bars of :func:`per_token_decomposition` against ``x`` (one bar per value, the
@@ -434,7 +440,7 @@ def plot_decomposition_vs(sweep_df: pd.DataFrame, x: str, kind: str = "energy", 
             v = parts[label].to_numpy(dtype=float)
             if not np.any(v):
                 continue
-            ax.bar(xs, v, width=width, bottom=bottom, color=color(i), label=label)
+            ax.bar(xs, v, width=width, bottom=bottom, color=part_color(i), label=label)
             bottom += v
         ax.set_xlabel(axis_label(x))
         ax.set_ylabel("energy per output token (J)" if kind == "energy" else "cost per million tokens (USD)")

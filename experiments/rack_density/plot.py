@@ -18,11 +18,13 @@ from matplotlib.figure import Figure
 
 from dcsim.analysis import (
     load_sweep,
+    per_token_decomposition,
     plot_cost_per_token_vs_density,
     plot_decomposition_vs,
     plot_energy_per_token_vs_density,
     plot_kpi_vs,
 )
+from dcsim.analysis.plots import part_color
 from dcsim.analysis.style import dcsim_style
 from dcsim.facility.cooling import TECHNOLOGIES
 
@@ -61,24 +63,44 @@ def main(sweep_dir: str, out: str) -> None:
 
 
 def decomposition(df, out: str) -> None:
-    """Stacked joules (top) and dollars (bottom) per token against rack density, per technology."""
+    """Per technology (columns): the joules per token stacked by part and each part's change
+    from the sparsest rack (mJ); the dollars per million tokens stacked and each part's change
+    (cents). The change rows show where density acts; the stacked rows, how much that is of
+    the whole."""
     ok = df[df["status"] == "ok"]
     names = [n for n in TECHNOLOGIES if (ok[HUE] == n).any()]
     with dcsim_style():
-        fig = Figure(figsize=(4.0 * len(names), 8.0), layout="constrained")
-        axes = fig.subplots(2, len(names), sharey="row", squeeze=False)
+        fig = Figure(figsize=(4.0 * len(names), 14.0), layout="constrained")
+        axes = fig.subplots(4, len(names), sharey="row", squeeze=False)
         for col, name in enumerate(names):
-            sub = ok[ok[HUE] == name]
-            plot_decomposition_vs(sub, "rack_nameplate_kw", "energy", ax=axes[0][col], title=name)
-            plot_decomposition_vs(sub, "rack_nameplate_kw", "cost", ax=axes[1][col])
-            for row in (0, 1):
-                axes[row][col].set_xlim(0, 1.08 * max(TECHNOLOGIES[name].max_rack_kw, sub["rack_nameplate_kw"].max()))
-                if col:
-                    axes[row][col].set_ylabel("")
+            sub = ok[ok[HUE] == name].sort_values("rack_nameplate_kw")
+            xmax = 1.08 * max(TECHNOLOGIES[name].max_rack_kw, sub["rack_nameplate_kw"].max())
+            for row, (kind, scale, unit) in enumerate((("energy", 1e3, "mJ per token"),
+                                                        ("cost", 100.0, "cents per million tokens"))):
+                stacked, change = axes[2 * row][col], axes[2 * row + 1][col]
+                plot_decomposition_vs(sub, "rack_nameplate_kw", kind, ax=stacked, title=name if row == 0 else None)
+                parts = per_token_decomposition(sub, kind)
+                x = sub.loc[parts.index, "rack_nameplate_kw"].to_numpy()
+                for i, label in enumerate(parts.columns):
+                    delta = (parts[label] - parts[label].iloc[0]).to_numpy() * scale
+                    if abs(delta).max() > 1e-9 or parts[label].abs().max() > 0:
+                        change.plot(x, delta, marker="o", color=part_color(i), label=label)
+                total = (parts.sum(axis=1) - parts.sum(axis=1).iloc[0]).to_numpy() * scale
+                change.plot(x, total, color="black", linestyle="--", linewidth=2.0, label="total")
+                change.axhline(0.0, color="grey", linewidth=0.8)
+                change.set_xlabel("rack nameplate IT power (kW per rack)")
+                change.set_ylabel(f"change from the sparsest rack ({unit})" if col == 0 else "")
+                for ax in (stacked, change):
+                    ax.set_xlim(0, xmax)
+                    if col:
+                        ax.set_ylabel("")
         axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title="joules")
-        axes[1][-1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title="dollars")
-        fig.suptitle("Where a token's energy (J, at the meter) and cost (USD per million tokens) go, by rack density")
-        fig.savefig(out, dpi=110)
+        axes[1][-1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title="change in joules")
+        axes[2][-1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title="dollars")
+        axes[3][-1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title="change in dollars")
+        fig.suptitle("Where a token's energy (J, at the meter) and cost (USD per million tokens) go, by rack "
+                     "density, and what density changes")
+        fig.savefig(out, dpi=100)
     print(f"decomposition -> {out}")
 
 

@@ -75,7 +75,7 @@ def rack_feed_cap_w(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> floa
                      f"{node.nameplate_w / KW_W:.2f} kW)"))
     if p.row_feed_kw is not None:
         per_row = f.rack.racks_per_row
-        if per_row is None or per_row < 1:
+        if per_row is None:
             raise ConfigError("facility.rack.racks_per_row", per_row,
                               "an integer >= 1 (the racks on one row feed) with facility.power.row_feed_kw set")
         racks = min(per_row, topology.num_racks)  # the fullest row
@@ -144,8 +144,6 @@ def device_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> D
 def fabric_from_config(f: FacilityConfig, topology: Topology) -> Fabric:
     """The networks a replica's collectives cross: the scale-up domain, the NICs and the rack uplinks."""
     n = f.network
-    require(n.rack_uplink_oversubscription >= 1.0, "facility.network.rack_uplink_oversubscription",
-            n.rack_uplink_oversubscription, "a ratio >= 1 (1: non-blocking)")
     return Fabric(topology.domain_gpus, n.scaleout_gbit_per_s_per_gpu * 1e9 / 8, n.rack_uplink_oversubscription,
                   topology.gpus_per_rack)
 
@@ -169,9 +167,6 @@ def scaleout_fabric(f: FacilityConfig, topology: Topology,
             n.scaleout_gbit_per_s_per_gpu,
             f"a bandwidth that gives the facility's {gpus} GPUs a whole number of {figures.port_gbit_per_s:g} Gb/s "
             f"NIC ports (or {field}.power=false)")
-    require(n.rack_uplink_oversubscription >= 1, f"{field}.rack_uplink_oversubscription",
-            n.rack_uplink_oversubscription, "a ratio >= 1 (1: non-blocking)")
-    require(n.switch_radix >= 2, f"{field}.switch_radix", n.switch_radix, "an integer >= 2")
     try:
         tree = fat_tree(gpus, ports_per_gpu, n.switch_radix, n.rack_uplink_oversubscription,
                         domain_gpus=topology.domain_gpus, nic_links_optical=n.nic_links_optical)
@@ -214,9 +209,6 @@ def space_from_config(f: FacilityConfig, topology: Topology, it_capacity_w: floa
     or the technology's limit a throttled rack is held to."""
     tech = _technology(f)
     sp = f.space
-    positive("facility.space.cdu_capacity_kw", sp.cdu_capacity_kw, "kW of liquid heat per CDU > 0")
-    require(sp.support_m2_per_mw >= 0, "facility.space.support_m2_per_mw", sp.support_m2_per_mw, "m2 per MW >= 0")
-    require(sp.cdu_spares >= 0, "facility.space.cdu_spares", sp.cdu_spares, "an integer >= 0")
     model = SpaceModel(f.rack.floor_area_m2, sp.support_m2_per_mw, sp.cdu_capacity_kw, sp.cdu_spares)
     rack_heat_w = min(topology.nodes_per_rack * topology.node.nameplate_w, tech.max_rack_kw * KW_W)
     area = model.area(topology.num_racks, rack_heat_w, tech.liquid_fraction, it_capacity_w)

@@ -181,7 +181,7 @@ class NetworkConfig:
     # Rack (leaf) uplink capacity against the bandwidth of the GPUs below it: 1 is a
     # non-blocking fat tree; Meta's Llama 3 RoCE cluster has 1:7 between pods (Dubey et al.
     # 2024, sec. 3.3.1). Above 1, jobs spread over racks get less scale-out bandwidth.
-    rack_uplink_oversubscription: float = bounded(1.0, gt=0)
+    rack_uplink_oversubscription: float = bounded(1.0, ge=1)  # 1: non-blocking
     # Network power (docs/network.md): the fat tree joining the facility's scale-up domains,
     # its switches and optics drawn as IT power on the facility's "network" meter.
     power: bool = True  # false: no network meter (for comparisons)

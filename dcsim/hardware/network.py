@@ -46,7 +46,7 @@ Units: seconds, bytes, bytes per second (one way, per GPU), watts.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from dcsim.core.errors import require
@@ -440,8 +440,8 @@ NDR_400G_OPTICS = NetworkPowerFigures(
 # without optics stays out (``nic_w`` None): no figure found, and the node's measured host
 # power (AcmeTrace servers, dcsim/hardware/node.py) already holds its own NICs.
 QM9700_SWITCH_W = 747.0
-QUANTUM2_NDR = NetworkPowerFigures(
-    nic_module_w=9.0, switch_module_w=17.0, ports_per_switch_module=2, switch_w=QM9700_SWITCH_W,
+QUANTUM2_NDR = replace(
+    NDR_400G_OPTICS, switch_w=QM9700_SWITCH_W,
     source=NDR_400G_OPTICS.source + "; QM9700 typical power with passive cables 747 W (secondary: Canopy Wave product "
                                     "documentation)",
 )

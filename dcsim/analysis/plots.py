@@ -366,11 +366,13 @@ def plot_cost_per_token_vs_density(sweep_df: pd.DataFrame, ax: Axes | None = Non
 # (host energy holds the server fans' meter). The parts sum to facility_energy_j; a run without a
 # column (an older run, or one without that meter) leaves its part out and the rest of IT shows as
 # "other IT".
-ENERGY_PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+IT_PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("GPUs", "gpu_energy_j", ()),
     ("hosts", "host_energy_j", ("server_fan_energy_j", "network_energy_j")),  # the host KPI meters both
     ("server fans", "server_fan_energy_j", ()),
     ("network", "network_energy_j", ()),
+)
+ENERGY_PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = IT_PARTS + (
     ("power conversion", "conversion_loss_energy_j", ()),
     ("chillers", "chiller_energy_j", ()),
     ("heat rejection", "heat_rejection_energy_j", ()),
@@ -398,12 +400,13 @@ def per_token_decomposition(sweep_df: pd.DataFrame, kind: str = "energy") -> pd.
         scale = ok["energy_per_output_token_facility_j"] / ok["facility_energy_j"]
         parts: dict[str, pd.Series] = {}
         it_parts = pd.Series(0.0, index=ok.index)
-        for label, column, less in ENERGY_PARTS:
+        for part in ENERGY_PARTS:
+            label, column, less = part
             if column not in ok.columns:
                 continue
             joules = ok[column] - sum((ok[c] for c in less if c in ok.columns), pd.Series(0.0, index=ok.index))
             parts[label] = joules * scale
-            if column in ("gpu_energy_j", "host_energy_j", "server_fan_energy_j", "network_energy_j"):
+            if part in IT_PARTS:
                 it_parts = it_parts + joules
         other = ok["it_energy_j"] - it_parts
         if (other.abs() > 1e-9 * ok["it_energy_j"]).any():

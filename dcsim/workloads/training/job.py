@@ -33,6 +33,10 @@ the next checkpoint, the next failure and completion.
   events per step: for short, finely sampled runs).
 - **Caps** stretch the compute part of a step (``DeviceModel.training_slowdown``); a cap
   change credits progress at the old pace and reschedules.
+- **Useful work** (goodput): the progress kept, ``steps_done``, in GPU-seconds at full
+  speed: ``useful_s = steps_done x full_speed_step_s`` per GPU (full clock, full scale-out
+  bandwidth). A step slowed by a cap, a thermal throttle or a congested placement counts
+  what it achieved, not the time it took; work a failure discards is taken back.
 """
 
 from __future__ import annotations
@@ -106,6 +110,14 @@ class JobSpec:
     step_at: Callable[[float], TrainingStep] | None = None  # step at a scale-out bandwidth per GPU (B/s)
     scaleout_bytes_per_s: float = 0.0  # full scale-out bandwidth per GPU
     uplink_oversubscription: float = 1.0  # rack uplinks: 1 is non-blocking
+    # the step at full speed (full clock, full scale-out bandwidth): goodput's measure of a
+    # step of progress; None: ``step.time_s`` (a traced job's duration)
+    full_speed_step_s: float | None = None
+
+    @property
+    def useful_step_s(self) -> float:
+        """Seconds a step of progress takes at full speed (goodput counts progress in these)."""
+        return self.step.time_s if self.full_speed_step_s is None else self.full_speed_step_s
 
     @property
     def kind_label(self) -> str:
@@ -427,5 +439,5 @@ class TrainingJob:
             self.t_start_s - s.submit_time_s, s.steps, int(self.steps_done), self.step_time_s,
             self.step.mfu * self.step.time_s / self.step_time_s, self.restarts, self.lost_gpu_s, energy_j,
             productive_s / wall_s if wall_s > 0 else math.nan, projected_s, self.preemptions, self._lost_steps,
-            self.racks, s.kind_label, productive_s,
+            self.racks, s.kind_label, productive_s, done * s.useful_step_s,
         ))

@@ -90,13 +90,22 @@ class Scenario:
             trace_jobs_dropped=self.trace_jobs_dropped,
         )
         facility = Facility(sim, self.facility)
-        headroom = None
+        headroom: Callable[[], float] | None = None
+        admission_w_per_gpu = None  # None: admission counts each work's power at full draw
         if self.power_admission:
             led = sim.recorder.ledger
 
-            def headroom() -> float:
+            def headroom_at_full_power() -> float:  # nothing caps: what fits at full power
                 budget = facility.it_budget_w(sim.now_s)
                 return math.inf if budget is None else budget - led.it_power_w()
+
+            def headroom_at_min_cap() -> float:  # the policy caps what is let in, down to its minimum cap
+                return controller.admission_headroom_w()
+
+            headroom = headroom_at_full_power
+            if self.power_policy_name != "none":
+                admission_w_per_gpu = self.gpu_min_cap_w - self.topology.node.gpu.idle_w
+                headroom = headroom_at_min_cap
 
             def reschedule(_ev=None):  # room may open without any work ending
                 cluster.schedule()
@@ -105,7 +114,8 @@ class Scenario:
             sim.env.timeout(self.facility.control_interval_s).callbacks.append(reschedule)
         cluster = Cluster(sim, self.topology, SCHEDULERS[self.scheduler](placement=PLACEMENTS[self.placement]()),
                           power_headroom_w=headroom, rack_temp_c=lambda r: facility.gpu_temp_c[r],
-                          rack_limit_w=self.facility.plant.technology.max_rack_kw * 1e3)
+                          rack_limit_w=self.facility.plant.technology.max_rack_kw * 1e3,
+                          admission_w_per_gpu=admission_w_per_gpu)
         cluster.reserve_work_ids(sum(spec.config.replicas for spec, _ in self.services) + len(self.jobs))
         facility.watch_hottest_gpu(cluster.hottest_gpu_w)
         controller = PowerController(sim, cluster, self.power_policy, self.power_policy_name, facility.it_budget_w,

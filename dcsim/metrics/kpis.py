@@ -391,7 +391,7 @@ def _training_kpis(jobs: _Rows, run: dict[str, Any]) -> dict[str, Any]:
         "training_carbon_kg": share * run["carbon_kg"],
         "training_energy_cost_usd": share * run["energy_cost_usd"],
         "jobs_queued_at_end": int((jobs["status"] == "queued").sum()),
-        "training_goodput_gpu_hours": _sum(jobs["productive_s"] * jobs["gpus"]) / 3600.0,
+        "training_goodput_gpu_hours": _sum(jobs["useful_s"] * jobs["gpus"]) / 3600.0,
         "training_preemptions": int(jobs["preemptions"].sum()),
         "training_interruptions": int(jobs["restarts"].sum()),
         "training_lost_gpu_hours": _sum(jobs["lost_gpu_s"]) / 3600.0,

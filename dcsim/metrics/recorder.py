@@ -28,6 +28,7 @@ JOB_COLUMNS = (
     "job_id", "name", "model", "gpus", "status", "t_submit_s", "t_start_s", "t_end_s", "wait_s", "steps",
     "steps_done", "step_time_s", "mfu", "restarts", "lost_gpu_s", "energy_j", "effective_share",
     "run_length_s", "preemptions", "lost_steps", "racks", "job_kind", "productive_s",
+    "useful_s",
 )
 EVENT_COLUMNS = ("t_s", "record_type", "component", "detail", "value")
 TIMESERIES_COLUMNS = (

@@ -331,7 +331,9 @@ _k("jobs_dropped_too_large", "-", "trace jobs dropped as too large",
 _k("jobs_queued_at_end", "-", "training jobs queued at the end",
    "jobs waiting for GPUs when the run ends (never started, or preempted and requeued)", "d")
 _k("training_goodput_gpu_hours", "GPU-h", "training goodput",
-   "sum over jobs of `productive_s x gpus` / 3600: GPU time whose progress was kept")
+   "sum over jobs of `useful_s x gpus` / 3600, `useful_s = steps_done x full_speed_step_s`: the GPU-hours "
+   "the progress kept would need at full speed (full clock, full scale-out bandwidth); caps, throttling, "
+   "stalls, restarts and lost work add none")
 _k("training_preemptions", "-", "training preemptions",
    "sum of `preemptions` over jobs: checkpoint-release-requeue cycles forced by a scheduler (docs/scheduling.md)",
    "d")

@@ -17,8 +17,9 @@ Two choices are separate:
 Work of up to one node's GPUs goes on one node; larger work takes whole free nodes.
 Work bound to scale-up domains (``domain_nodes`` > 1, an inference replica in an NVL72
 rack) takes whole free nodes of one domain when it fits one, else whole free domains.
-With ``power_headroom_w`` finite (power admission), work whose extra IT power would
-exceed the headroom is not started.
+With ``power_headroom_w`` finite (power admission), work whose admission power
+(``QueuedWork.admission_power_w``: its extra IT power, or with a capping policy its power
+at the GPUs' minimum cap) would exceed the headroom is not started.
 """
 
 from __future__ import annotations
@@ -44,6 +45,14 @@ class QueuedWork:
     runtime_s: float = math.inf  # expected run time once started (backfill); inf: unknown
     extra_power_w: float = 0.0  # IT power the work adds when it runs (power admission)
     domain_nodes: int = 1  # nodes of one scale-up domain the work stays within (or fills whole); 1: any nodes
+    # IT power power admission counts for the work: at the GPUs' minimum cap when a capping
+    # policy holds the budget (it caps what admission lets in); None: extra_power_w
+    admit_power_w: float | None = None
+
+    @property
+    def admission_power_w(self) -> float:
+        """The IT power admission needs room for before the work starts."""
+        return self.extra_power_w if self.admit_power_w is None else self.admit_power_w
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +83,7 @@ class ClusterView:
     rack_power_w: tuple[float, ...] = ()  # IT power per rack now (power-aware placement)
     rack_limit_w: float = math.inf  # a rack's power limit
     rack_temp_c: tuple[float, ...] = ()  # hottest GPU per rack now (thermal-aware placement)
-    power_headroom_w: float = math.inf  # IT budget minus IT power now; inf: no admission control
+    power_headroom_w: float = math.inf  # IT power admission may still let in; inf: no admission control
 
     def rack_of(self, node: int) -> int:
         return node // self.nodes_per_rack
@@ -255,7 +264,7 @@ class _Room:
 
     def find(self, placement: _Placement, work: QueuedWork) -> Nodes | None:
         """Nodes for ``work`` in what is left, within the power headroom (nothing is taken)."""
-        if work.extra_power_w > self.headroom_w:
+        if work.admission_power_w > self.headroom_w:
             return None
         view = self.view
         if self.rack_power_w and placement.needs_racks_power:
@@ -267,7 +276,7 @@ class _Room:
             self.free[node] -= count
             if self.rack_power_w:
                 self.rack_power_w[self.view.rack_of(node)] += work.extra_power_w * count / work.gpus
-        self.headroom_w -= work.extra_power_w
+        self.headroom_w -= work.admission_power_w
 
 
 @dataclass

@@ -122,11 +122,15 @@ class Cluster:
 
     def __init__(self, sim: Simulation, topology: Topology, scheduler: Any,
                  power_headroom_w: Callable[[], float] | None = None,
-                 rack_temp_c: Callable[[int], float] | None = None, rack_limit_w: float = math.inf) -> None:
+                 rack_temp_c: Callable[[int], float] | None = None, rack_limit_w: float = math.inf,
+                 admission_w_per_gpu: float | None = None) -> None:
         self.sim = sim
         self.topology = topology
         self.scheduler = scheduler
         self.power_headroom_w = power_headroom_w  # None: no power admission
+        # power admission counts GPUs x this (a GPU at its minimum cap less idle) when a
+        # capping policy holds the budget; None: the work's own extra_power_w
+        self.admission_w_per_gpu = admission_w_per_gpu
         self.rack_temp_c = rack_temp_c
         self.rack_limit_w = rack_limit_w
         self._next_work_id = 0
@@ -180,9 +184,10 @@ class Cluster:
         work.t_submit_s = self.sim.now_s
         self.queue.append(work)
         runtime = work.remaining_s() if work.remaining_s is not None else math.inf
+        admit_w = None if self.admission_w_per_gpu is None else work.gpus * self.admission_w_per_gpu
         self._queued[work.work_id] = (work, QueuedWork(work.work_id, work.gpus, work.kind, work.priority,
                                                        work.t_submit_s, runtime, work.extra_power_w,
-                                                       work.domain_nodes))
+                                                       work.domain_nodes, admit_w))
         self._queue_view = None
         self.sim.recorder.event("submit", work.name, f"gpus={work.gpus}", work.gpus)
         self.schedule()

@@ -146,6 +146,19 @@ class PowerController:
         self._throttled.set(capped)
         self._thermal.set(thermal)
 
+    def admission_headroom_w(self) -> float:
+        """IT power, without server fans, that more work at the minimum cap may still add
+        while every GPU allocated now sits at the minimum cap and the budget holds: the
+        budget guarantee above with every cap at ``gpu_min_cap_w``. Work of ``g`` GPUs fits
+        when ``g x (gpu_min_cap_w - idle) <=`` this; inf without a budget or a capping policy."""
+        budget = self.it_budget_w(self.sim.now_s)
+        if budget is None or not self.enforce:
+            return float("inf")
+        c = self.cluster
+        allocated = c.topology.gpus_total - sum(len(f) for f in c.free)
+        room_w = (budget - self.network_w) / (1.0 + self.fan_ratio()) - self._fixed_worst_w()
+        return room_w - allocated * self.gpu_min_cap_w
+
     def _fixed_worst_w(self) -> float:
         """IT power no cap can lower, at its highest, without server fans: busy hosts and unallocated idle GPUs."""
         c = self.cluster

@@ -60,11 +60,12 @@ def job_from_config(field: str, job_id: int, name: str, j: TrainingJobConfig, to
                 f"{gpu.name} has {gpu.hbm_bytes / GB_B:.0f} GB")
     step_at = functools.partial(_step_at, j, model, gpu, device.training_slowdown())
     resilience = _resilience(field, j, model)
+    full_speed_s = _step_at(j, model, gpu, 1.0, scaleout).time_s  # uncapped, at full bandwidth: goodput's step
     return JobSpec(job_id, name, model, j.gpus, j.submit_time_s, steps, step_at(scaleout), power_swing=j.power_swing,
                    priority=j.priority, preemptible=j.preemptible,
                    preempt_write_s=_checkpoint_write_s(model, j.storage_gbyte_per_s), step_at=step_at,
                    scaleout_bytes_per_s=scaleout, uplink_oversubscription=network.rack_uplink_oversubscription,
-                   **resilience)
+                   full_speed_step_s=full_speed_s, **resilience)
 
 
 def _resilience(field: str, j: TrainingJobConfig, model: LlmSpec) -> dict[str, Any]:

@@ -27,11 +27,16 @@ the next checkpoint, the next failure and completion.
   bandwidth); a job in one rack gets it all.
 - **Duration-defined jobs** (from a trace) have no model: one "step" of the traced
   duration, at training power, without failures or checkpoints.
-- **Power**: a running step draws training power; with ``power_swing`` the job
-  alternates a compute phase and a communication phase of each step at their own
-  power (two events per step: for short, finely sampled runs).
+- **Power**: a running step draws training power (the mean over a step); with
+  ``power_swing`` the job alternates a compute phase and a communication phase of each
+  step at their own power, whose mean over the step is that same training power (two
+  events per step: for short, finely sampled runs).
 - **Caps** stretch the compute part of a step (``DeviceModel.training_slowdown``); a cap
   change credits progress at the old pace and reschedules.
+- **Useful work** (goodput): the progress kept, ``steps_done``, in GPU-seconds at full
+  speed: ``useful_s = steps_done x full_speed_step_s`` per GPU (full clock, full scale-out
+  bandwidth). A step slowed by a cap, a thermal throttle or a congested placement counts
+  what it achieved, not the time it took; work a failure discards is taken back.
 """
 
 from __future__ import annotations
@@ -52,6 +57,29 @@ if TYPE_CHECKING:
 # Power of the communication phase of a step, as a share of the idle-to-training range:
 # GPUs wait on the network with SMs mostly idle (assumption; see docs/training.md).
 COMM_PHASE_ACTIVITY = 0.3
+
+
+def swing_phase_powers_w(mean_w: float, idle_w: float, ceiling_w: float, compute_s: float,
+                         comm_s: float) -> tuple[float, float]:
+    """Per-GPU power of the compute and communication phases of a step whose mean is ``mean_w``.
+
+    The communication phase draws ``idle + COMM_PHASE_ACTIVITY x (compute - idle)``, and
+    the two phases keep the step's mean power, so its energy is the same as without the
+    swing::
+
+        compute_w = idle + (mean - idle) x T / (t_compute + a x t_comm)
+
+    If that would pass ``ceiling_w`` (TDP, or the cap), the compute phase draws the ceiling
+    and the communication phase the rest of the step's energy:
+    ``comm_w = (mean x T - ceiling x t_compute) / t_comm``.
+    """
+    step_s = compute_s + comm_s
+    if comm_s <= 0 or step_s <= 0:
+        return mean_w, mean_w
+    compute_w = idle_w + (mean_w - idle_w) * step_s / (compute_s + COMM_PHASE_ACTIVITY * comm_s)
+    if compute_w <= ceiling_w:
+        return compute_w, idle_w + COMM_PHASE_ACTIVITY * (compute_w - idle_w)
+    return ceiling_w, (mean_w * step_s - ceiling_w * compute_s) / comm_s
 
 
 @dataclass(frozen=True)
@@ -82,6 +110,14 @@ class JobSpec:
     step_at: Callable[[float], TrainingStep] | None = None  # step at a scale-out bandwidth per GPU (B/s)
     scaleout_bytes_per_s: float = 0.0  # full scale-out bandwidth per GPU
     uplink_oversubscription: float = 1.0  # rack uplinks: 1 is non-blocking
+    # the step at full speed (full clock, full scale-out bandwidth): goodput's measure of a
+    # step of progress; None: ``step.time_s`` (a traced job's duration)
+    full_speed_step_s: float | None = None
+
+    @property
+    def useful_step_s(self) -> float:
+        """Seconds a step of progress takes at full speed (goodput counts progress in these)."""
+        return self.step.time_s if self.full_speed_step_s is None else self.full_speed_step_s
 
     @property
     def kind_label(self) -> str:
@@ -341,13 +377,17 @@ class TrainingJob:
         self.sim.env.process(self._swing(self._swing_token))
 
     def _swing(self, token: int):
-        """Alternate the compute and communication phases of each step (power only)."""
-        step = self.step
-        stretch = self.step_time_s / step.time_s
-        compute_s = (step.time_s - step.exposed_comm_s) * stretch
-        comm_s = self.step_time_s - compute_s
-        idle, full = self.device.idle_w(), self.device.training_w()
-        comm_w = idle + COMM_PHASE_ACTIVITY * (full - idle)
+        """Alternate the compute and communication phases of each step (power only).
+
+        The phases redistribute the step's power, never its mean: the step's energy and time
+        are those of the job without the swing (:func:`swing_phase_powers_w`).
+        """
+        comm_s = self.step.exposed_comm_s  # the clock does not stretch exposed communication
+        compute_s = self.step_time_s - comm_s
+        ceiling_w = self.device.gpu.tdp_w if self.device.cap_w is None else min(self.device.gpu.tdp_w,
+                                                                                 self.device.cap_w)
+        full, comm_w = swing_phase_powers_w(self.device.training_w(), self.device.idle_w(), ceiling_w,
+                                            compute_s, comm_s)
         env = self.sim.env
         while token == self._swing_token:
             alloc = self.alloc
@@ -399,5 +439,5 @@ class TrainingJob:
             self.t_start_s - s.submit_time_s, s.steps, int(self.steps_done), self.step_time_s,
             self.step.mfu * self.step.time_s / self.step_time_s, self.restarts, self.lost_gpu_s, energy_j,
             productive_s / wall_s if wall_s > 0 else math.nan, projected_s, self.preemptions, self._lost_steps,
-            self.racks, s.kind_label, productive_s,
+            self.racks, s.kind_label, productive_s, done * s.useful_step_s,
         ))

@@ -210,6 +210,10 @@ class CostConfig:
     building_usd_per_m2: float | None = bounded(None, ge=0)  # shell, core and support fit-out per m^2 of gross area
     electrical_usd_per_w: float | None = bounded(None, ge=0)  # electrical plant and white-space fit-out per W critical
     cost_of_capital: float | None = bounded(None, ge=0)
+    # Demand charge in $ per kW of peak demand per month, prorated to the run (null: 0, no demand
+    # charge; sourced example tariffs in docs/grid_and_cost.md, "Demand charges").
+    demand_charge_usd_per_kw_month: float | None = bounded(None, ge=0, le=1000)
+    demand_interval_s: float | None = bounded(None, ge=60, le=3600)  # the utility's demand interval; null: 900 s
 
 
 @dataclass

@@ -27,7 +27,7 @@ from dcsim.facility.airflow import air_server_fans, server_air_inlet_c, server_f
 from dcsim.facility.climate import Climate
 from dcsim.facility.cooling import CoolingCoefficients, CoolingPlant
 from dcsim.facility.cost import CostModel
-from dcsim.facility.grid import CarbonIntensity, DemandResponse, ElectricityPrice
+from dcsim.facility.grid import CarbonIntensity, DemandMeter, DemandResponse, ElectricityPrice
 from dcsim.facility.power_path import PowerPath
 from dcsim.facility.space import FloorArea
 from dcsim.facility.thermal import RackThermal
@@ -134,6 +134,7 @@ class Facility:
             self._network.set_power(spec.network_power_w)  # losses, cooling and fans follow at once
         self._grid_w: float | None = None  # smoothed grid draw (with storage)
         self._soc_j = spec.storage.capacity_j / 2 if spec.storage else 0.0
+        self._demand = DemandMeter(spec.cost.demand_interval_s)  # peak demand, for the demand charge
         self._last = self._snapshot()
         self._info = FacilityInfo(
             it_capacity_w=spec.it_capacity_w, it_nameplate_w=topology.it_nameplate_w + spec.network_power_w,
@@ -257,11 +258,14 @@ class Facility:
         return energy_j / KWH_J * self.spec.price.series.mean(t0_s, t0_s + dt_s)
 
     def _finish_costs(self, until_s: float) -> None:
-        """Amortised capital cost of the run's duration, by asset class."""
+        """Amortised capital cost of the run's duration, by asset class, and the demand charge."""
         topo, spec = self.topology, self.spec
         capex = spec.cost.capex_breakdown_per_s(topo.gpus_total, topo.num_nodes, spec.it_capacity_w,
                                                 spec.plant.technology.name, floor_area_m2=spec.space.gross_m2)
         self.sim.recorder.run_info.capex_usd = {k: v * until_s for k, v in capex.items()}
+        peak_w = self._demand.peak_w  # the peak of the grid draw's demand-interval means
+        self._info.peak_demand_w = peak_w
+        self._info.demand_charge_usd = spec.cost.demand_charge_usd(peak_w, until_s)
 
     # -- the control loop -----------------------------------------------------------------
     def _snapshot(self) -> dict[str, float]:
@@ -328,6 +332,7 @@ class Facility:
         info.max_inlet_temp_c = max(info.max_inlet_temp_c, max(self.inlet_c))
         info.max_gpu_temp_c = max(info.max_gpu_temp_c, max(self.gpu_temp_c))
         grid_w = self._grid_draw_w(d["facility"], dt)
+        self._demand.add(t0, dt, grid_w)
         self.sim.recorder.record("timeseries", (
             t0, "facility", it_w, d["gpu"], d["host"], d["conversion_loss"], d["cooling"], d["facility"],
             d["facility"] / it_w if it_w > 0 else math.nan, w.dry_bulb_c,

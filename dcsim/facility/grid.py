@@ -30,6 +30,7 @@ import csv
 import functools
 import gzip
 import io
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -321,6 +322,89 @@ def integrate_energy(t_start_s: Sequence[float], duration_s: Sequence[float], po
     co2 = p * carbon.series.integral(t0, t0 + d) / KWH_J / 1000.0 * (1.0 - share) if carbon else np.zeros_like(p)
     cost = p * price.series.integral(t0, t0 + d) / KWH_J if price else np.zeros_like(p)
     return EnergyAccount(energy, co2, cost)
+
+
+# The utility's demand interval: demand is the mean power over fixed 15-minute intervals, the
+# interval of most US commercial and industrial tariffs ("the highest average electricity usage
+# occurring within a defined time interval (usually 15 minutes) during a billing period": NREL,
+# McLaren et al. 2017, "Identifying Potential Markets for Behind-the-Meter Battery Energy Storage:
+# A Survey of U.S. Demand Charges", NREL/BR-6A20-68963).
+DEMAND_INTERVAL_S = 900.0
+
+
+def peak_demand_w(t_start_s: Sequence[float], duration_s: Sequence[float], power_w: Sequence[float],
+                  demand_interval_s: float = DEMAND_INTERVAL_S) -> float:
+    """The highest mean power over the utility's fixed demand intervals [k I, (k + 1) I)
+    (simulated time, ``I = demand_interval_s``) of a draw of ``power_w[i]`` over
+    [t_start_s[i], t_start_s[i] + duration_s[i]]: exact for a piecewise-constant draw, as the
+    energy in each demand interval is integrated across the rows it straddles. An interval
+    the run covers only in part (the first or the last) is averaged over the part covered,
+    the demand it would register were the load to go on; time outside every row counts as
+    zero draw. 0.0 for an empty series."""
+    if not demand_interval_s > 0:
+        raise ValueError(f"demand_interval_s must be > 0, got {demand_interval_s}")
+    t0 = np.asarray(t_start_s, dtype=float)
+    d = np.asarray(duration_s, dtype=float)
+    p = np.asarray(power_w, dtype=float)
+    if not (t0.shape == d.shape == p.shape) or t0.ndim != 1:
+        raise ValueError("t_start_s, duration_s and power_w must be 1-D arrays of one length")
+    keep = d > 0
+    t0, d, p = t0[keep], d[keep], p[keep]
+    if not len(t0):
+        return 0.0
+    order = np.argsort(t0, kind="stable")
+    t0, d, p = t0[order], d[order], p[order]
+    t1 = t0 + d
+    # cumulative energy at every row edge (start, end, start, end, ...): piecewise linear in t
+    e_end = np.cumsum(p * d)
+    e_start = e_end - p * d
+    xs = np.column_stack((t0, t1)).ravel()
+    es = np.column_stack((e_start, e_end)).ravel()
+    first, last = float(t0[0]), float(t1.max())
+    k = np.arange(np.floor(first / demand_interval_s), np.ceil(last / demand_interval_s) + 1)
+    edges = np.clip(k * demand_interval_s, first, last)
+    energy = np.diff(np.interp(edges, xs, es))
+    covered = np.diff(edges)
+    ok = covered > 0
+    return float((energy[ok] / covered[ok]).max())
+
+
+class DemandMeter:
+    """The utility's demand meter, fed as the run goes: ``add`` each interval of constant grid
+    draw, in time order; ``peak_w`` is then ``peak_demand_w`` of the intervals added (time
+    between them not counted). Holds one demand interval's energy and the peak so far: O(1)
+    memory however long the run."""
+
+    def __init__(self, demand_interval_s: float = DEMAND_INTERVAL_S) -> None:
+        if not demand_interval_s > 0:
+            raise ValueError(f"demand_interval_s must be > 0, got {demand_interval_s}")
+        self.demand_interval_s = demand_interval_s
+        self._k: int | None = None  # the demand interval being filled
+        self._energy_j = 0.0
+        self._covered_s = 0.0
+        self._peak_w = 0.0
+
+    def add(self, t_start_s: float, duration_s: float, power_w: float) -> None:
+        """A draw of ``power_w`` over [t_start_s, t_start_s + duration_s]."""
+        size = self.demand_interval_s
+        t, end = t_start_s, t_start_s + duration_s
+        while t < end:
+            k = math.floor(t / size)
+            if (k + 1) * size <= t:  # rounding at an edge
+                k += 1
+            edge = min((k + 1) * size, end)
+            if k != self._k:
+                self._peak_w = self.peak_w
+                self._k, self._energy_j, self._covered_s = k, 0.0, 0.0
+            self._energy_j += power_w * (edge - t)
+            self._covered_s += edge - t
+            t = edge
+
+    @property
+    def peak_w(self) -> float:
+        """The highest demand-interval mean so far (the interval being filled over its part covered)."""
+        now = self._energy_j / self._covered_s if self._covered_s > 0 else 0.0
+        return max(self._peak_w, now)
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,7 @@ class Scenario:
         for event in self.facility.demand_response.events:  # re-decide when a window opens and closes
             for t in (event.start_s, event.start_s + event.duration_s):
                 sim.env.timeout(t).callbacks.append(lambda _ev: controller.decide())
+        facility.on_limit_change(controller.decide)  # and when a price or carbon limit switches
         work_id = 0
         for spec, router in self.services:
             service = FluidService if spec.config.fidelity == "fluid" else InferenceService

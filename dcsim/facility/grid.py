@@ -416,8 +416,15 @@ class DemandResponseEvent:
     duration_s: float
     limit_w: float | None = None
     limit_fraction: float | None = None
+    # "window" (a planned limit) or "curtailment" (a utility's call, announced ``notice_s`` ahead)
+    kind: str = "window"
+    notice_s: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.kind not in ("window", "curtailment"):
+            raise ValueError(f"a demand-response event is a window or a curtailment, got {self.kind!r}")
+        if self.notice_s < 0:
+            raise ValueError(f"notice_s must be >= 0, got {self.notice_s}")
         if self.duration_s <= 0:
             raise ValueError(f"a demand-response event needs a positive duration, got {self.duration_s}")
         if (self.limit_w is None) == (self.limit_fraction is None):
@@ -432,13 +439,60 @@ class DemandResponseEvent:
         return self.start_s + self.duration_s
 
 
+SIGNALS = ("price", "carbon")  # grid signals a SignalLimit can follow
+
+
+@dataclass(frozen=True)
+class SignalLimit:
+    """An IT power limit in force while a grid signal is strictly above a threshold: the
+    electricity price ($/kWh, ``ElectricityPrice.series``) or the carbon intensity (gCO2/kWh,
+    ``CarbonIntensity.series``). Both are hourly steps, so the limit switches only at the
+    series' hour edges, and it holds over exactly the hours whose value is above ``threshold``."""
+
+    signal: str  # "price" or "carbon", for its events and errors
+    series: HourlySteps
+    threshold: float
+    it_limit_w: float
+
+    def __post_init__(self) -> None:
+        if self.signal not in SIGNALS:
+            raise ValueError(f"a signal limit follows one of {SIGNALS}, got {self.signal!r}")
+        if not (math.isfinite(self.threshold) and self.threshold >= 0):
+            raise ValueError(f"threshold must be a finite value >= 0, got {self.threshold}")
+        if not self.it_limit_w > 0:
+            raise ValueError(f"it_limit_w must be > 0, got {self.it_limit_w}")
+
+    def active(self, t_s: float) -> bool:
+        """Whether the signal is above the threshold at ``t_s``."""
+        return self.series.at(t_s) > self.threshold
+
+    def next_change_s(self, t_s: float) -> float | None:
+        """The first hour edge after ``t_s`` at which the limit switches on or off, or None if
+        it never does (a series that stays on one side of the threshold)."""
+        n = len(self.series.values)
+        j = math.floor((self.series.offset_s + t_s) / HOUR_S) + 1 + np.arange(n)  # one period of edges
+        flips = np.flatnonzero((self.series.values[j % n] > self.threshold) != self.active(t_s))
+        return float(j[flips[0]] * HOUR_S - self.series.offset_s) if flips.size else None
+
+    def change_times_s(self, until_s: float) -> list[float]:
+        """The times in (0, until_s] at which the limit switches on or off, in order."""
+        out: list[float] = []
+        t = self.next_change_s(0.0)
+        while t is not None and t <= until_s:
+            out.append(t)
+            t = self.next_change_s(t)
+        return out
+
+
 @dataclass(frozen=True)
 class DemandResponse:
     """Demand-response events over simulated time; ``budget_w`` (the facility's power
-    budget) turns fractional limits into watts. Overlapping events: the lowest limit wins."""
+    budget) turns fractional limits into watts. Overlapping events: the lowest limit wins.
+    ``signal_limits`` are IT power limits that follow the grid's price or carbon signal."""
 
     events: tuple[DemandResponseEvent, ...] = ()
     budget_w: float | None = None
+    signal_limits: tuple[SignalLimit, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "events", tuple(sorted(self.events, key=lambda e: e.start_s)))
@@ -456,6 +510,15 @@ class DemandResponse:
         or None when no event is active."""
         active = [self._limit(e) for e in self.events if e.start_s <= t_s < e.end_s]
         return min(active) if active else None
+
+    def it_limit_w(self, t_s: float) -> float | None:
+        """IT power limit (W) of the signal limits active at ``t_s`` (the lowest), or None."""
+        active = [lim.it_limit_w for lim in self.signal_limits if lim.active(t_s)]
+        return min(active) if active else None
+
+    def signal_change_times_s(self, until_s: float) -> list[float]:
+        """Every time in (0, until_s] at which a signal limit switches on or off, in order."""
+        return sorted({t for lim in self.signal_limits for t in lim.change_times_s(until_s)})
 
     def next_change_s(self, t_s: float) -> float | None:
         """The first event start or end strictly after ``t_s`` (when to look again), or None."""

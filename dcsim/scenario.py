@@ -19,6 +19,7 @@ from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.profiles import load_profile
 from dcsim.metrics.recorder import Recorder
 from dcsim.metrics.results import Results
+from dcsim.metrics.telemetry import Telemetry, TelemetrySpec
 from dcsim.policies.registry import PLACEMENTS, ROUTERS, SCHEDULERS
 from dcsim.workloads.cluster import Cluster
 from dcsim.workloads.inference.fluid import FluidService
@@ -46,6 +47,7 @@ class Scenario:
     trace_jobs_dropped: int = 0  # trace jobs larger than the facility, left out (docs/traces.md)
     placement: str = "pack"
     power_admission: bool = False
+    telemetry: TelemetrySpec | None = None  # per-node telemetry (dcsim/metrics/telemetry.py); None: off
 
     @property
     def topology(self):
@@ -118,6 +120,8 @@ class Scenario:
                           admission_w_per_gpu=admission_w_per_gpu)
         cluster.reserve_work_ids(sum(spec.config.replicas for spec, _ in self.services) + len(self.jobs))
         facility.watch_hottest_gpu(cluster.hottest_gpu_w)
+        if self.telemetry is not None:
+            Telemetry(sim, cluster, facility, self.telemetry)
         controller = PowerController(sim, cluster, self.power_policy, self.power_policy_name, facility.it_budget_w,
                                      facility.thermal_cap_w, self.facility.control_interval_s, self.gpu_min_cap_w,
                                      fan_ratio=lambda: facility.server_fan_ratio,
@@ -125,6 +129,7 @@ class Scenario:
         for event in self.facility.demand_response.events:  # re-decide when a window opens and closes
             for t in (event.start_s, event.start_s + event.duration_s):
                 sim.env.timeout(t).callbacks.append(lambda _ev: controller.decide())
+        facility.on_limit_change(controller.decide)  # and when a price or carbon limit switches
         work_id = 0
         for spec, router in self.services:
             service = FluidService if spec.config.fidelity == "fluid" else InferenceService

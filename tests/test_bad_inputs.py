@@ -139,6 +139,8 @@ UNKNOWN_CHOICES = [
     case("unknown_scheduler", ["scheduler.name=lottery"], "scheduler.name='lottery'", "easy_backfill"),
     case("unknown_placement", ["scheduler.placement=random"], "scheduler.placement='random'", "thermal_aware"),
     case("unknown_fault_kind", ["+facility.faults=[{kind:meteor}]"], "facility.faults.0.kind='meteor'", "utility"),
+    case("unknown_grid_signal", ["+facility.grid.signal_limits=[{signal:wind}]"],
+         "facility.grid.signal_limits.0.signal='wind'", "carbon"),
     case("unknown_job_trace_source", ["workload=philly", "workload.job_traces.philly.source=azure"],
          "workload.job_traces.philly.source='azure'", "synthetic"),
     case("unknown_workload_option", ["workload=nope"], "workload/nope", "options are"),
@@ -238,7 +240,8 @@ SWEEP_SYNTAX = [
 ENTRY = {"facility.power.stages": "ups", "workload.services": "chat", "workload.training": "pretrain_8b",
          "workload.job_traces": "philly"}
 EXTRA = {"workload.job_traces": ["workload=philly"]}
-LIST_ENTRY = {"facility.faults": "kind:chiller", "facility.grid.demand_response": "start_s:0"}
+LIST_ENTRY = {"facility.faults": "kind:chiller", "facility.grid.demand_response": "start_s:0",
+              "facility.grid.signal_limits": "signal:price", "facility.grid.curtailments": "start_s:0"}
 
 
 def out_of_range(bounds: tuple[typing.Any, ...], is_int: bool) -> float | int | None:

@@ -11,6 +11,8 @@ creates no directory and writes no file.
 
 from __future__ import annotations
 
+import math
+
 from omegaconf import DictConfig, OmegaConf
 
 from dcsim.config.keys import check_no_unknown_keys
@@ -20,6 +22,7 @@ from dcsim.core.fields import check_fields
 from dcsim.facility.build import device_from_config, facility_from_config, topology_from_config
 from dcsim.facility.config import MAX_CONTROL_STEPS
 from dcsim.metrics.registry import user_kpis
+from dcsim.metrics.telemetry import MAX_TELEMETRY_ROWS, TelemetrySpec
 from dcsim.policies.build import check_budget_held, check_scheduler, gpu_min_cap_w, power_policy_from_config
 from dcsim.scenario import Scenario
 from dcsim.workloads.inference.build import check_replicas_fit, service_from_config
@@ -80,6 +83,14 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
         jobs += traced
         next_id += len(traced)
         dropped += n_dropped
+    telemetry = None
+    if c.output.telemetry_interval_s is not None:
+        telemetry = TelemetrySpec(c.output.telemetry_interval_s, c.output.telemetry_per_gpu)
+        rows = telemetry.rows(c.duration_s, topology.num_nodes, topology.gpus_total)
+        per_tick = rows / math.ceil(c.duration_s / telemetry.interval_s)
+        require(rows <= MAX_TELEMETRY_ROWS, "output.telemetry_interval_s", c.output.telemetry_interval_s,
+                f"seconds >= {c.duration_s * per_tick / MAX_TELEMETRY_ROWS:,.6g} for this run (at most "
+                f"{MAX_TELEMETRY_ROWS:,} telemetry rows, {per_tick:,.0f} per sample; this interval gives {rows:,})")
     return Scenario(
         seed=c.seed,
         duration_s=c.duration_s,
@@ -94,4 +105,5 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
         trace_jobs_dropped=dropped,
         placement=str(c.scheduler.placement),
         power_admission=c.scheduler.power_admission,
+        telemetry=telemetry,
     )

@@ -15,6 +15,10 @@ class OutputConfig:
     write: bool = True  # write the run directory
     report: bool = True  # draw report.png
     print_summary: bool = True
+    # Per-node telemetry (dcsim/metrics/telemetry.py): power, utilisation and temperature of every
+    # node every this many seconds, in telemetry.parquet; null: off (no table).
+    telemetry_interval_s: float | None = bounded(None, gt=0)
+    telemetry_per_gpu: bool = False  # with telemetry: a row per GPU as well
 
 
 # Plausibility bound of a run's simulated time: ten 365-day years. Longer runs are refused

@@ -15,7 +15,7 @@ from dcsim.core.fields import positive, require_choice
 from dcsim.core.units import KW_W
 from dcsim.facility.airflow import rack_movers, server_air_inlet_c, server_fan_ratio
 from dcsim.facility.climate import Climate
-from dcsim.facility.config import MAX_GPUS, MAX_RACKS, FacilityConfig, FaultKind, RackFeed
+from dcsim.facility.config import MAX_GPUS, MAX_RACKS, FacilityConfig, FaultKind, GridSignal, RackFeed
 from dcsim.facility.controller import FacilitySpec, Fault
 from dcsim.facility.cooling import CoolingPlant
 from dcsim.facility.power_path import RACK_FEEDS, PowerPath, StageSpec, usable_units
@@ -304,7 +304,7 @@ def _climate(f: FacilityConfig) -> Climate:
 
 
 def _grid(f: FacilityConfig, climate: Climate):
-    from dcsim.facility.grid import CarbonIntensity, DemandResponse, DemandResponseEvent, ElectricityPrice
+    from dcsim.facility.grid import CarbonIntensity, DemandResponse, DemandResponseEvent, ElectricityPrice, SignalLimit
 
     g, cl = f.grid, f.climate
     try:
@@ -332,7 +332,17 @@ def _grid(f: FacilityConfig, climate: Climate):
     events = []
     for dr in g.demand_response:
         events.append(DemandResponseEvent(dr.start_s, dr.duration_s, limit_w=dr.limit_kw * KW_W))
-    return carbon, price, DemandResponse(tuple(events))
+    for i, cu in enumerate(g.curtailments):
+        require(cu.notice_s <= cu.start_s, f"facility.grid.curtailments.{i}.notice_s", cu.notice_s,
+                f"seconds in [0, start_s={cu.start_s:g}] (the notice cannot come before the run starts)")
+        events.append(DemandResponseEvent(cu.start_s, cu.duration_s, limit_w=cu.limit_kw * KW_W, kind="curtailment",
+                                          notice_s=cu.notice_s))
+    signals = []
+    for i, sl in enumerate(g.signal_limits):
+        require_choice(f"facility.grid.signal_limits.{i}.signal", sl.signal, GridSignal)
+        series = price.series if sl.signal == "price" else carbon.series
+        signals.append(SignalLimit(str(sl.signal), series, sl.above, sl.it_limit_kw * KW_W))
+    return carbon, price, DemandResponse(tuple(events), signal_limits=tuple(signals))
 
 
 def _cost(f: FacilityConfig, gpu: GpuSpec):

@@ -150,6 +150,34 @@ class DemandResponseConfig:
     limit_kw: float = bounded(0.0, ge=0)  # facility power limit at the utility meter during the window
 
 
+class GridSignal(StrEnum):
+    """A grid signal a demand-response limit can follow (dcsim.facility.grid.SignalLimit)."""
+
+    price = "price"  # facility.grid.price, $/kWh
+    carbon = "carbon"  # facility.grid.carbon, gCO2/kWh
+
+
+@dataclass
+class SignalLimitConfig:
+    """An IT power limit while the grid's price or carbon intensity is above a threshold."""
+
+    signal: GridSignal = GridSignal.price
+    # The limit holds while the signal is strictly above this: $/kWh for price, gCO2/kWh for carbon.
+    above: float = bounded(0.0, ge=0, le=10_000)
+    it_limit_kw: float = bounded(1.0, gt=0)  # IT power allowed meanwhile (enforced by the power policy)
+
+
+@dataclass
+class CurtailmentConfig:
+    """A utility's curtailment call: the facility at or under ``limit_kw`` at the meter from
+    ``start_s`` for ``duration_s``, announced ``notice_s`` ahead (logged as events)."""
+
+    start_s: float = bounded(0.0, ge=0)
+    duration_s: float = bounded(3600.0, gt=0)
+    limit_kw: float = bounded(0.0, ge=0)
+    notice_s: float = bounded(0.0, ge=0)
+
+
 @dataclass
 class GridConfig:
     carbon: str = "pjm"  # pjm, ciso, erco (EIA-930 2022, shipped) or a number of gCO2/kWh
@@ -160,6 +188,8 @@ class GridConfig:
     tou_peak_end_hour: int = bounded(21, ge=0, le=24)
     renewable_share: float = bounded(0.0, ge=0, le=1)  # on-site carbon-free share of facility energy
     demand_response: list[DemandResponseConfig] = field(default_factory=list)
+    signal_limits: list[SignalLimitConfig] = field(default_factory=list)  # limits that follow price or carbon
+    curtailments: list[CurtailmentConfig] = field(default_factory=list)  # a utility's curtailment events
 
 
 class FaultKind(StrEnum):
@@ -210,6 +240,10 @@ class CostConfig:
     building_usd_per_m2: float | None = bounded(None, ge=0)  # shell, core and support fit-out per m^2 of gross area
     electrical_usd_per_w: float | None = bounded(None, ge=0)  # electrical plant and white-space fit-out per W critical
     cost_of_capital: float | None = bounded(None, ge=0)
+    # Demand charge in $ per kW of peak demand per month, prorated to the run (null: 0, no demand
+    # charge; sourced example tariffs in docs/grid_and_cost.md, "Demand charges").
+    demand_charge_usd_per_kw_month: float | None = bounded(None, ge=0, le=1000)
+    demand_interval_s: float | None = bounded(None, ge=60, le=3600)  # the utility's demand interval; null: 900 s
 
 
 @dataclass

@@ -27,7 +27,14 @@ from dcsim.facility.airflow import air_server_fans, server_air_inlet_c, server_f
 from dcsim.facility.climate import Climate
 from dcsim.facility.cooling import CoolingCoefficients, CoolingPlant
 from dcsim.facility.cost import CostModel
-from dcsim.facility.grid import CarbonIntensity, DemandResponse, ElectricityPrice
+from dcsim.facility.grid import (
+    CarbonIntensity,
+    DemandMeter,
+    DemandResponse,
+    DemandResponseEvent,
+    ElectricityPrice,
+    SignalLimit,
+)
 from dcsim.facility.power_path import PowerPath
 from dcsim.facility.space import FloorArea
 from dcsim.facility.thermal import RackThermal
@@ -134,6 +141,7 @@ class Facility:
             self._network.set_power(spec.network_power_w)  # losses, cooling and fans follow at once
         self._grid_w: float | None = None  # smoothed grid draw (with storage)
         self._soc_j = spec.storage.capacity_j / 2 if spec.storage else 0.0
+        self._demand = DemandMeter(spec.cost.demand_interval_s)  # peak demand, for the demand charge
         self._last = self._snapshot()
         self._info = FacilityInfo(
             it_capacity_w=spec.it_capacity_w, it_nameplate_w=topology.it_nameplate_w + spec.network_power_w,
@@ -141,13 +149,23 @@ class Facility:
             max_inlet_temp_c=self.inlet_c[0], max_gpu_temp_c=self.inlet_c[0], network_power_w=spec.network_power_w,
         )
         rec.run_info.facility = self._info
+        self._on_limit_change: list = []
         for fault in spec.faults:
             sim.env.process(self._fault(fault))
+        for event in spec.demand_response.events:
+            if event.kind == "curtailment":
+                sim.env.process(self._curtailment(event))
+        for limit in spec.demand_response.signal_limits:
+            sim.env.process(self._signal_limit(limit))
         sim.env.process(self._control_loop())
         sim.on_finish(self._close_interval)
         sim.on_finish(self._finish_costs)
 
     # -- wiring --------------------------------------------------------------------------
+    def on_limit_change(self, callback) -> None:
+        """``callback()`` whenever a grid-signal limit switches on or off (re-decide the caps)."""
+        self._on_limit_change.append(callback)
+
     def watch_hottest_gpu(self, hottest_gpu_w) -> None:
         """``hottest_gpu_w(rack)``: per-GPU power of a rack's hottest GPU, for its temperature."""
         self._hottest_gpu_w = hottest_gpu_w
@@ -164,11 +182,14 @@ class Facility:
     def it_budget_w(self, t_s: float) -> float:
         """The IT power allowed now: the power path's provisioned IT capacity, lowered by the
         facility budget and any demand-response limit at the utility meter, converted at
-        the present losses and cooling coefficients."""
-        limits = [lim for lim in (self.spec.budget_w, self.spec.demand_response.limit_w(t_s)) if lim is not None]
+        the present losses and cooling coefficients, and by any IT limit of a grid signal."""
+        dr = self.spec.demand_response
+        limits = [lim for lim in (self.spec.budget_w, dr.limit_w(t_s)) if lim is not None]
         it_w = self.spec.it_capacity_w
         if limits:
             it_w = min(it_w, self._it_for_facility_w(min(limits)))
+        if dr.signal_limits and (signal_w := dr.it_limit_w(t_s)) is not None:
+            it_w = min(it_w, signal_w)
         return it_w
 
     def facility_power_w(self, it_w: float) -> float:
@@ -226,6 +247,36 @@ class Facility:
         yield env.timeout(max(fault.duration_s - gap, 0.0))
         rec.event("repair", "power/utility", "feed restored", fault.duration_s)
 
+    # -- demand response: the events a site operator sees ---------------------------------
+    def _curtailment(self, event: DemandResponseEvent):
+        """Log a utility curtailment's notice, start and end (the limit itself is in it_budget_w)."""
+        env, rec = self.sim.env, self.sim.recorder
+        limit_w = event.limit_w if event.limit_w is not None else math.nan
+        yield env.timeout(event.start_s - event.notice_s)
+        if event.notice_s > 0:
+            rec.event("notice", "grid/curtailment", f"limit from t={event.start_s:g} s for {event.duration_s:g} s",
+                      limit_w)
+            yield env.timeout(event.notice_s)
+        rec.event("curtailment", "grid/curtailment", "facility held under the limit", limit_w)
+        yield env.timeout(event.duration_s)
+        rec.event("end", "grid/curtailment", "limit lifted", limit_w)
+
+    def _signal_limit(self, limit: SignalLimit):
+        """Log each time a signal limit switches on (signal above its threshold) or off."""
+        env, rec = self.sim.env, self.sim.recorder
+        component = f"grid/{limit.signal}_limit"
+        if limit.active(0.0):
+            rec.event("limit_on", component, f"{limit.signal} above {limit.threshold:g}", limit.it_limit_w)
+        t = limit.next_change_s(0.0)
+        while t is not None:
+            yield env.timeout(t - env.now)
+            on = limit.active(t)
+            rec.event("limit_on" if on else "limit_off", component,
+                      f"{limit.signal} {'above' if on else 'at or below'} {limit.threshold:g}", limit.it_limit_w)
+            for callback in self._on_limit_change:
+                callback()
+            t = limit.next_change_s(t)
+
     def _grid_draw_w(self, facility_w: float, dt_s: float) -> float:
         """Mean grid draw over an interval: facility power, or with storage its low-pass
         (the battery discharges, or charges at its round-trip efficiency, the difference,
@@ -257,11 +308,14 @@ class Facility:
         return energy_j / KWH_J * self.spec.price.series.mean(t0_s, t0_s + dt_s)
 
     def _finish_costs(self, until_s: float) -> None:
-        """Amortised capital cost of the run's duration, by asset class."""
+        """Amortised capital cost of the run's duration, by asset class, and the demand charge."""
         topo, spec = self.topology, self.spec
         capex = spec.cost.capex_breakdown_per_s(topo.gpus_total, topo.num_nodes, spec.it_capacity_w,
                                                 spec.plant.technology.name, floor_area_m2=spec.space.gross_m2)
         self.sim.recorder.run_info.capex_usd = {k: v * until_s for k, v in capex.items()}
+        peak_w = self._demand.peak_w  # the peak of the grid draw's demand-interval means
+        self._info.peak_demand_w = peak_w
+        self._info.demand_charge_usd = spec.cost.demand_charge_usd(peak_w, until_s)
 
     # -- the control loop -----------------------------------------------------------------
     def _snapshot(self) -> dict[str, float]:
@@ -328,6 +382,7 @@ class Facility:
         info.max_inlet_temp_c = max(info.max_inlet_temp_c, max(self.inlet_c))
         info.max_gpu_temp_c = max(info.max_gpu_temp_c, max(self.gpu_temp_c))
         grid_w = self._grid_draw_w(d["facility"], dt)
+        self._demand.add(t0, dt, grid_w)
         self.sim.recorder.record("timeseries", (
             t0, "facility", it_w, d["gpu"], d["host"], d["conversion_loss"], d["cooling"], d["facility"],
             d["facility"] / it_w if it_w > 0 else math.nan, w.dry_bulb_c,

@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 
 from dcsim.core.units import DAY_S, HOUR_S, KWH_J
 from dcsim.facility.cooling import TECHNOLOGIES
+from dcsim.facility.grid import DEMAND_INTERVAL_S
 from dcsim.hardware.gpus import GPUS, GpuSpec
 
 YEAR_S = 365.0 * DAY_S
+MONTH_S = YEAR_S / 12.0  # a billing month: demand charges are prorated to the run by T / MONTH_S
 
 
 def _cooling_defaults() -> dict[str, float]:
@@ -76,13 +78,20 @@ class CostModel:
     cost_of_capital: float = 0.0
     # US industrial average retail price, ~8 c/kWh in 2023 (EIA Electric Power Monthly, Table 5.3).
     energy_usd_per_kwh: float = 0.08
+    # Demand charge, $ per kW of peak demand per billing month (peak demand: the highest mean
+    # grid draw over a demand interval, dcsim.facility.grid.peak_demand_w). 0 by default: a
+    # site's tariff decides it. NREL's survey of >10,000 US tariffs (McLaren et al. 2017,
+    # NREL/BR-6A20-68963) finds demand charges above $15/kW-month open to over a quarter of US
+    # commercial customers and $20/kW or more in several states; examples in docs/grid_and_cost.md.
+    demand_charge_usd_per_kw_month: float = 0.0
+    demand_interval_s: float = DEMAND_INTERVAL_S  # the utility's demand interval (15 min, same source)
 
     def __post_init__(self) -> None:
         for name in ("gpu_usd", "server_usd", "network_per_gpu_usd", "building_usd_per_m2", "electrical_usd_per_w",
-                     "cost_of_capital", "energy_usd_per_kwh"):
+                     "cost_of_capital", "energy_usd_per_kwh", "demand_charge_usd_per_kw_month"):
             if getattr(self, name) < 0:
                 raise ValueError(f"CostModel.{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("gpu_life_years", "server_life_years", "network_life_years", "facility_life_years",
+        for name in ("demand_interval_s", "gpu_life_years", "server_life_years", "network_life_years", "facility_life_years",
                      "cooling_life_years"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"CostModel.{name} must be > 0, got {getattr(self, name)}")
@@ -138,11 +147,21 @@ class CostModel:
         """Cost of facility energy at the flat default price (use dcsim.facility.grid for TOU or hourly)."""
         return energy_j / KWH_J * self.energy_usd_per_kwh
 
+    def demand_charge_usd(self, peak_demand_w: float, duration_s: float) -> float:
+        """The demand charge of a run of ``duration_s`` whose peak demand is ``peak_demand_w``:
+        peak kW x $/kW-month x the run's share of a billing month (``duration_s / MONTH_S``),
+        so a month-long run pays one month's charge and a day pays 1/30.4 of it."""
+        if peak_demand_w < 0 or duration_s < 0:
+            raise ValueError(f"peak_demand_w and duration_s must be >= 0, got {peak_demand_w}, {duration_s}")
+        return peak_demand_w / 1e3 * self.demand_charge_usd_per_kw_month * duration_s / MONTH_S
+
     def cost_breakdown(self, duration_s: float, energy_cost_usd: float, gpus: int, servers: int,
-                       it_capacity_w: float, cooling_technology: str, *, floor_area_m2: float) -> dict[str, float]:
+                       it_capacity_w: float, cooling_technology: str, *, floor_area_m2: float,
+                       peak_demand_w: float = 0.0) -> dict[str, float]:
         """Dollars over a run of ``duration_s``: amortised capital per asset class
         (``gpu_usd``, ``server_usd``, ``network_usd``, ``building_usd``, ``electrical_usd``,
-        ``cooling_usd``), their sum ``capex_usd``, ``energy_usd`` and ``total_usd``."""
+        ``cooling_usd``), their sum ``capex_usd``, ``energy_usd``, ``demand_usd`` (the demand
+        charge of ``peak_demand_w``, prorated) and ``total_usd``."""
         if duration_s < 0:
             raise ValueError(f"duration_s must be >= 0, got {duration_s}")
         out = {f"{k}_usd": v * duration_s
@@ -150,7 +169,8 @@ class CostModel:
                                                       floor_area_m2=floor_area_m2).items()}
         out["capex_usd"] = sum(out.values())
         out["energy_usd"] = float(energy_cost_usd)
-        out["total_usd"] = out["capex_usd"] + out["energy_usd"]
+        out["demand_usd"] = self.demand_charge_usd(peak_demand_w, duration_s)
+        out["total_usd"] = out["capex_usd"] + out["energy_usd"] + out["demand_usd"]
         return out
 
 

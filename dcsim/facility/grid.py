@@ -30,6 +30,7 @@ import csv
 import functools
 import gzip
 import io
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -323,6 +324,89 @@ def integrate_energy(t_start_s: Sequence[float], duration_s: Sequence[float], po
     return EnergyAccount(energy, co2, cost)
 
 
+# The utility's demand interval: demand is the mean power over fixed 15-minute intervals, the
+# interval of most US commercial and industrial tariffs ("the highest average electricity usage
+# occurring within a defined time interval (usually 15 minutes) during a billing period": NREL,
+# McLaren et al. 2017, "Identifying Potential Markets for Behind-the-Meter Battery Energy Storage:
+# A Survey of U.S. Demand Charges", NREL/BR-6A20-68963).
+DEMAND_INTERVAL_S = 900.0
+
+
+def peak_demand_w(t_start_s: Sequence[float], duration_s: Sequence[float], power_w: Sequence[float],
+                  demand_interval_s: float = DEMAND_INTERVAL_S) -> float:
+    """The highest mean power over the utility's fixed demand intervals [k I, (k + 1) I)
+    (simulated time, ``I = demand_interval_s``) of a draw of ``power_w[i]`` over
+    [t_start_s[i], t_start_s[i] + duration_s[i]]: exact for a piecewise-constant draw, as the
+    energy in each demand interval is integrated across the rows it straddles. An interval
+    the run covers only in part (the first or the last) is averaged over the part covered,
+    the demand it would register were the load to go on; time outside every row counts as
+    zero draw. 0.0 for an empty series."""
+    if not demand_interval_s > 0:
+        raise ValueError(f"demand_interval_s must be > 0, got {demand_interval_s}")
+    t0 = np.asarray(t_start_s, dtype=float)
+    d = np.asarray(duration_s, dtype=float)
+    p = np.asarray(power_w, dtype=float)
+    if not (t0.shape == d.shape == p.shape) or t0.ndim != 1:
+        raise ValueError("t_start_s, duration_s and power_w must be 1-D arrays of one length")
+    keep = d > 0
+    t0, d, p = t0[keep], d[keep], p[keep]
+    if not len(t0):
+        return 0.0
+    order = np.argsort(t0, kind="stable")
+    t0, d, p = t0[order], d[order], p[order]
+    t1 = t0 + d
+    # cumulative energy at every row edge (start, end, start, end, ...): piecewise linear in t
+    e_end = np.cumsum(p * d)
+    e_start = e_end - p * d
+    xs = np.column_stack((t0, t1)).ravel()
+    es = np.column_stack((e_start, e_end)).ravel()
+    first, last = float(t0[0]), float(t1.max())
+    k = np.arange(np.floor(first / demand_interval_s), np.ceil(last / demand_interval_s) + 1)
+    edges = np.clip(k * demand_interval_s, first, last)
+    energy = np.diff(np.interp(edges, xs, es))
+    covered = np.diff(edges)
+    ok = covered > 0
+    return float((energy[ok] / covered[ok]).max())
+
+
+class DemandMeter:
+    """The utility's demand meter, fed as the run goes: ``add`` each interval of constant grid
+    draw, in time order; ``peak_w`` is then ``peak_demand_w`` of the intervals added (time
+    between them not counted). Holds one demand interval's energy and the peak so far: O(1)
+    memory however long the run."""
+
+    def __init__(self, demand_interval_s: float = DEMAND_INTERVAL_S) -> None:
+        if not demand_interval_s > 0:
+            raise ValueError(f"demand_interval_s must be > 0, got {demand_interval_s}")
+        self.demand_interval_s = demand_interval_s
+        self._k: int | None = None  # the demand interval being filled
+        self._energy_j = 0.0
+        self._covered_s = 0.0
+        self._peak_w = 0.0
+
+    def add(self, t_start_s: float, duration_s: float, power_w: float) -> None:
+        """A draw of ``power_w`` over [t_start_s, t_start_s + duration_s]."""
+        size = self.demand_interval_s
+        t, end = t_start_s, t_start_s + duration_s
+        while t < end:
+            k = math.floor(t / size)
+            if (k + 1) * size <= t:  # rounding at an edge
+                k += 1
+            edge = min((k + 1) * size, end)
+            if k != self._k:
+                self._peak_w = self.peak_w
+                self._k, self._energy_j, self._covered_s = k, 0.0, 0.0
+            self._energy_j += power_w * (edge - t)
+            self._covered_s += edge - t
+            t = edge
+
+    @property
+    def peak_w(self) -> float:
+        """The highest demand-interval mean so far (the interval being filled over its part covered)."""
+        now = self._energy_j / self._covered_s if self._covered_s > 0 else 0.0
+        return max(self._peak_w, now)
+
+
 @dataclass(frozen=True)
 class DemandResponseEvent:
     """A request from the grid to hold facility power at or under a limit for a window;
@@ -332,8 +416,15 @@ class DemandResponseEvent:
     duration_s: float
     limit_w: float | None = None
     limit_fraction: float | None = None
+    # "window" (a planned limit) or "curtailment" (a utility's call, announced ``notice_s`` ahead)
+    kind: str = "window"
+    notice_s: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.kind not in ("window", "curtailment"):
+            raise ValueError(f"a demand-response event is a window or a curtailment, got {self.kind!r}")
+        if self.notice_s < 0:
+            raise ValueError(f"notice_s must be >= 0, got {self.notice_s}")
         if self.duration_s <= 0:
             raise ValueError(f"a demand-response event needs a positive duration, got {self.duration_s}")
         if (self.limit_w is None) == (self.limit_fraction is None):
@@ -348,13 +439,60 @@ class DemandResponseEvent:
         return self.start_s + self.duration_s
 
 
+SIGNALS = ("price", "carbon")  # grid signals a SignalLimit can follow
+
+
+@dataclass(frozen=True)
+class SignalLimit:
+    """An IT power limit in force while a grid signal is strictly above a threshold: the
+    electricity price ($/kWh, ``ElectricityPrice.series``) or the carbon intensity (gCO2/kWh,
+    ``CarbonIntensity.series``). Both are hourly steps, so the limit switches only at the
+    series' hour edges, and it holds over exactly the hours whose value is above ``threshold``."""
+
+    signal: str  # "price" or "carbon", for its events and errors
+    series: HourlySteps
+    threshold: float
+    it_limit_w: float
+
+    def __post_init__(self) -> None:
+        if self.signal not in SIGNALS:
+            raise ValueError(f"a signal limit follows one of {SIGNALS}, got {self.signal!r}")
+        if not (math.isfinite(self.threshold) and self.threshold >= 0):
+            raise ValueError(f"threshold must be a finite value >= 0, got {self.threshold}")
+        if not self.it_limit_w > 0:
+            raise ValueError(f"it_limit_w must be > 0, got {self.it_limit_w}")
+
+    def active(self, t_s: float) -> bool:
+        """Whether the signal is above the threshold at ``t_s``."""
+        return self.series.at(t_s) > self.threshold
+
+    def next_change_s(self, t_s: float) -> float | None:
+        """The first hour edge after ``t_s`` at which the limit switches on or off, or None if
+        it never does (a series that stays on one side of the threshold)."""
+        n = len(self.series.values)
+        j = math.floor((self.series.offset_s + t_s) / HOUR_S) + 1 + np.arange(n)  # one period of edges
+        flips = np.flatnonzero((self.series.values[j % n] > self.threshold) != self.active(t_s))
+        return float(j[flips[0]] * HOUR_S - self.series.offset_s) if flips.size else None
+
+    def change_times_s(self, until_s: float) -> list[float]:
+        """The times in (0, until_s] at which the limit switches on or off, in order."""
+        out: list[float] = []
+        t = self.next_change_s(0.0)
+        while t is not None and t <= until_s:
+            out.append(t)
+            t = self.next_change_s(t)
+        return out
+
+
 @dataclass(frozen=True)
 class DemandResponse:
     """Demand-response events over simulated time; ``budget_w`` (the facility's power
-    budget) turns fractional limits into watts. Overlapping events: the lowest limit wins."""
+    budget) turns fractional limits into watts. Overlapping events: the lowest limit wins.
+    ``signal_limits`` are IT power limits that follow the grid's price or carbon signal."""
 
     events: tuple[DemandResponseEvent, ...] = ()
     budget_w: float | None = None
+    signal_limits: tuple[SignalLimit, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "events", tuple(sorted(self.events, key=lambda e: e.start_s)))
@@ -372,6 +510,15 @@ class DemandResponse:
         or None when no event is active."""
         active = [self._limit(e) for e in self.events if e.start_s <= t_s < e.end_s]
         return min(active) if active else None
+
+    def it_limit_w(self, t_s: float) -> float | None:
+        """IT power limit (W) of the signal limits active at ``t_s`` (the lowest), or None."""
+        active = [lim.it_limit_w for lim in self.signal_limits if lim.active(t_s)]
+        return min(active) if active else None
+
+    def signal_change_times_s(self, until_s: float) -> list[float]:
+        """Every time in (0, until_s] at which a signal limit switches on or off, in order."""
+        return sorted({t for lim in self.signal_limits for t in lim.change_times_s(until_s)})
 
     def next_change_s(self, t_s: float) -> float | None:
         """The first event start or end strictly after ``t_s`` (when to look again), or None."""

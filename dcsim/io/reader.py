@@ -21,6 +21,7 @@ from dcsim.io.writer import (
     COMPLETE_KEY,
     ERROR,
     FILES_KEY,
+    OPTIONAL_TABLE_FILES,
     PROVENANCE_KEY,
     SUMMARY,
     TABLE_FILES,
@@ -111,6 +112,7 @@ def read_error(run_dir: str | Path) -> dict[str, Any]:
 
 
 def read_tables(run_dir: str | Path) -> dict[str, pd.DataFrame]:
-    """The run's parquet tables by name."""
+    """The run's parquet tables by name (the optional ones, such as telemetry, when written)."""
     d = Path(run_dir)
-    return {name: pd.read_parquet(d / f"{name}.parquet") for name in TABLE_FILES}
+    names = [*TABLE_FILES, *(n for n in OPTIONAL_TABLE_FILES if (d / f"{n}.parquet").is_file())]
+    return {name: pd.read_parquet(d / f"{name}.parquet") for name in names}

@@ -34,9 +34,11 @@ SUMMARY = "summary.json"
 ERROR = "error.json"
 REPORT = "report.png"
 TABLE_FILES = ("requests", "jobs", "timeseries", "events", "services")
+# Tables a run has only when asked for (output.telemetry_interval_s): written when present.
+OPTIONAL_TABLE_FILES = ("telemetry",)
 # Every name dcsim writes in a run directory: what clear_run_dir removes even when the
 # old summary.json (and its file list) is gone or damaged.
-OUTPUT_NAMES = (SUMMARY, ERROR, *(f"{name}.parquet" for name in TABLE_FILES), REPORT)
+OUTPUT_NAMES = (SUMMARY, ERROR, *(f"{name}.parquet" for name in (*TABLE_FILES, *OPTIONAL_TABLE_FILES)), REPORT)
 # summary.json's bookkeeping keys (beside the KPIs): the completion mark and the manifests.
 COMPLETE_KEY = "complete"
 FILES_KEY = "files"
@@ -170,6 +172,7 @@ def write_run(run_dir: str | Path, frames: dict[str, pd.DataFrame], summary: dic
     d.mkdir(parents=True, exist_ok=True)
     clear_run_dir(d)
     files = [write_table(d / f"{name}.parquet", frames[name]) for name in TABLE_FILES]
+    files += [write_table(d / f"{name}.parquet", frames[name]) for name in OPTIONAL_TABLE_FILES if name in frames]
     files += [{**atomic_write_bytes(d / name, data), "name": name} for name, data in (extra_files or {}).items()]
     inputs = [manifest_entry(name, *file_digest(d / name)) for name in provenance if (d / name).is_file()]
     record = {**_jsonable(summary), COMPLETE_KEY: True, FILES_KEY: files, PROVENANCE_KEY: inputs}

@@ -232,14 +232,17 @@ def _facility_kpis(ts: _Rows, results: Results, it_j: float) -> dict[str, Any]:
 
 
 def _cost_kpis(out: dict[str, Any], info: RunInfo, inference: _Inference, duration_s: float) -> dict[str, Any]:
-    """Capital (amortised over the run) plus energy cost; inference's share by GPU-time."""
+    """Capital (amortised over the run) plus energy cost and demand charge; inference's share by GPU-time."""
     capex = info.capex_usd
-    total = sum(capex.values()) + out["energy_cost_usd"]
+    fi = info.facility
+    total = sum(capex.values()) + out["energy_cost_usd"] + fi.demand_charge_usd
     gpus = out["gpus_total"]
     inference_share = _ratio(inference.gpu_s, gpus * duration_s)
     tokens = out["output_tokens"]
     res = {f"capex_{k.removesuffix('_usd')}_usd": v for k, v in capex.items()}
     res.update(
+        peak_demand_w=fi.peak_demand_w,
+        demand_charge_usd=fi.demand_charge_usd,
         cost_total_usd=total,
         cost_per_gpu_hour_usd=_ratio(total, gpus * duration_s / 3600.0),
         cost_per_million_tokens_usd=_ratio(total * inference_share, tokens / 1e6) if tokens else math.nan,

@@ -226,7 +226,14 @@ _k("capex_building_usd", "USD", "capital cost, building",
 _k("capex_electrical_usd", "USD", "capital cost, electrical",
    "`it_capacity_w` x `facility.cost.electrical_usd_per_w` (electrical plant, white-space fit-out), amortised "
    "over the facility life")
-_k("cost_total_usd", "USD", "total cost", "capital + `energy_cost_usd`")
+_k("peak_demand_w", "W", "peak demand",
+   "the highest mean grid draw over the utility's fixed demand intervals [k I, (k + 1) I), I = "
+   "`facility.cost.demand_interval_s` (900 s), integrated exactly from the interval rows' grid draw; a partly "
+   "covered interval averaged over the part covered (docs/grid_and_cost.md, \"Demand charges\")")
+_k("demand_charge_usd", "USD", "demand charge",
+   "`peak_demand_w` (kW) x `facility.cost.demand_charge_usd_per_kw_month` x T / (365 / 12 days): the monthly "
+   "charge prorated to the run; 0 by default")
+_k("cost_total_usd", "USD", "total cost", "capital + `energy_cost_usd` + `demand_charge_usd`")
 _k("capital_cost_per_million_tokens_usd", "USD", "capital cost per million output tokens",
    "capital (the sum of the asset classes' `capex_*_usd`) x (inference GPU-seconds allocated / installed "
    "GPU-seconds) / (N_out / 1e6): `cost_per_million_tokens_usd` without energy", ".2f", "$")

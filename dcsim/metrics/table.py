@@ -15,7 +15,8 @@ import numpy as np
 # Columns that are labels, not numbers; integer columns; everything else is float64.
 CATEGORICAL = frozenset({"service", "status", "record_type", "component", "name", "model", "detail", "job_kind"})
 INTEGER = frozenset({"request_id", "replica", "prompt_tokens", "output_tokens", "generated_tokens", "job_id", "gpus",
-                     "steps", "steps_done", "restarts", "preemptions", "cached_tokens", "replicas", "saturated"})
+                     "steps", "steps_done", "restarts", "preemptions", "cached_tokens", "replicas", "saturated",
+                     "node", "rack", "gpu"})
 
 
 class Table:

@@ -40,7 +40,9 @@ air loop for the air-cooled share) taken on its own:
 - water (towers only): 85 % of the rejected heat leaves as latent heat of evaporation
   (2.45 MJ/kg), plus blowdown ``evaporation / (cycles - 1)``;
 - reusable heat: the liquid loop's return temperature, ``supply + loop_delta_t_k``, is
-  warm enough to export when it reaches ``heat_reuse_min_c``.
+  warm enough to export when it reaches ``heat_reuse_min_c``; then the liquid-captured share
+  of the IT heat (GPUs and servers; never the power path's losses, which stay in the
+  electrical rooms) that the plant actually removes is reusable, per watt of IT heat.
 
 Every default is cited in ``docs/cooling.md``; numbers marked *assumption* there are
 engineering estimates a user should override when they know their plant.
@@ -231,7 +233,7 @@ class CoolingCoefficients:
     air_fans: float  # CRAH fans for the air-cooled share
     water_l_per_j: float  # tower evaporation + blowdown, litres per joule of IT heat
     economiser_share: float  # share of the heat removed without the chiller
-    reusable_heat_share: float  # share of the heat exportable at a useful temperature
+    reusable_heat_share: float  # W exportable at a useful temperature per W of IT heat (not of conversion losses)
     shortfall_share: float  # share of the heat the plant cannot remove (failed chiller capacity)
     gpu_shortfall_share: float  # the same, for the loop that cools the GPUs (drives rack thermals)
 
@@ -326,8 +328,13 @@ class CoolingPlant:
         if self.condenser == "tower":
             evaporation_l_per_j = self.evaporated_share * rejected / LATENT_HEAT_J_PER_KG / WATER_KG_PER_L
             water = evaporation_l_per_j * self.cycles_of_concentration / (self.cycles_of_concentration - 1.0)
+        # Reusable heat: only what the liquid loop actually carries away at a usable temperature, per watt
+        # of the IT heat (GPUs and servers): the conversion losses of the UPS and transformers are in
+        # electrical rooms, on air, and never reach the loop; heat a failed chiller leaves in the loop is not
+        # rejected, so it is not offered either. So reusable <= liquid share x IT <= heat rejected.
         return_c = tech.supply_temp_c + tech.loop_delta_t_k
-        reusable = tech.liquid_fraction if return_c >= self.heat_reuse_min_c else 0.0
+        warm = tech.gpus_on_liquid and return_c >= self.heat_reuse_min_c
+        reusable = tech.liquid_fraction * (1.0 - loop_shortfall[0]) if warm else 0.0
         return CoolingCoefficients(
             chiller=chiller,
             heat_rejection_fans=fan_share * rejected,

@@ -91,6 +91,30 @@ TOWER_DESIGN_DRY_BULB_C = 35.0
 TOWER_DESIGN_WET_BULB_C = 25.6
 
 
+# Chiller part-load performance, EnergyPlus Chiller:Electric:EIR form (EnergyPlus Engineering Reference,
+# "Electric Chiller Model Based on Condenser Entering Temperature"; the DOE-2.1E model): electric input ratio
+# EIR = EIR_ref x EIRFT(temperatures) x EIRFPLR(PLR), EIRFPLR = a + b PLR + c PLR^2, so COP = COP_full x
+# PLR / EIRFPLR(PLR). Coefficients of the DOE-2 centrifugal chiller, 5.50 COP (EnergyPlus dataset
+# Chillers.idf; the same record in the Modelica Buildings library, "DOE-2 Centrifugal/5.50COP"). Below the
+# minimum unloading ratio the chiller false-loads (hot-gas bypass): power stays that of the minimum.
+CHILLER_EIR_FPLR = (0.222903, 0.313387, 0.463710)
+# AHRI Standard 550/590 integrated part-load value: weights of COP at 100, 75, 50, 25 % load, with entering
+# condenser water relieved to 29.4, 23.9, 18.3, 18.3 C (85, 75, 65, 65 F).
+IPLV_WEIGHTS = ((1.00, 0.01, 29.4), (0.75, 0.42, 23.9), (0.50, 0.45, 18.3), (0.25, 0.12, 18.3))
+
+
+def part_load_cop_factor(part_load_ratio: float, min_unload_ratio: float = 0.1) -> float:
+    """COP at a chiller's part-load ratio over its full-load COP at the same temperatures:
+    ``PLR / EIRFPLR(max(PLR, min_unload_ratio))`` (``CHILLER_EIR_FPLR``). About 1.0 at half load
+    (the curve's sweet spot), 0.76 at a quarter, 0.39 at a tenth: a lightly loaded chiller is
+    less efficient per watt."""
+    if not 0.0 < part_load_ratio <= 1.0:
+        raise ValueError(f"part_load_ratio {part_load_ratio} is not in (0, 1]")
+    a, b, c = CHILLER_EIR_FPLR
+    p = max(part_load_ratio, min_unload_ratio)
+    return part_load_ratio / (a + b * p + c * p * p)
+
+
 def _air_state(dry_bulb_c: float, wet_bulb_c: float) -> tuple[float, float]:
     """(humidity ratio kg/kg, enthalpy J/kg dry air) of outdoor air, at standard pressure."""
     w = float(humidity_ratio_at_wet_bulb(dry_bulb_c, wet_bulb_c))
@@ -314,6 +338,10 @@ class CoolingPlant:
     tower_range_k: float = 5.5  # condenser water warming through the chiller condenser (29.4 -> 35 C)
     plate_hx_approach_k: float = 2.0  # economiser plate heat exchanger, inside the economiser approaches
     heat_reuse_min_c: float = 40.0  # return water at least this warm is exportable heat
+    # Part load (coefficients(heat_load_share=...)): equal chillers staged on as the load needs them, each
+    # then at the plant's load over the running units (assumption: 4, an N+1 plant of 3 + 1).
+    chiller_units: int = 4
+    chiller_min_unload_ratio: float = 0.1  # below it a chiller false-loads (assumption: 0.1-0.25 typical)
     # Room air handlers and CDU pumps as physics for the racks' density (airflow.rack_movers,
     # built for the facility's racks by dcsim.facility.build); None: the technology's linear
     # air_side_share and rack_side_share (the plant on its own, without a rack).
@@ -326,18 +354,45 @@ class CoolingPlant:
             raise ValueError(f"carnot_fraction {self.carnot_fraction} is not in (0, 1]")
         if self.cycles_of_concentration <= 1.0:
             raise ValueError(f"cycles_of_concentration {self.cycles_of_concentration} must be > 1")
+        if self.chiller_units < 1:
+            raise ValueError(f"chiller_units {self.chiller_units} must be >= 1")
+        if not 0.0 < self.chiller_min_unload_ratio <= 1.0:
+            raise ValueError(f"chiller_min_unload_ratio {self.chiller_min_unload_ratio} is not in (0, 1]")
 
     def sink_c(self, dry_bulb_c: float, wet_bulb_c: float) -> float:
         """The outdoor temperature the condenser rejects heat to."""
         return wet_bulb_c if self.condenser == "tower" else dry_bulb_c
 
-    def chiller_cop(self, supply_c: float, sink_c: float) -> float:
-        """Chiller COP making ``supply_c`` water with the condenser on ``sink_c`` outdoors."""
+    def chiller_cop(self, supply_c: float, sink_c: float, part_load_ratio: float = 1.0) -> float:
+        """Chiller COP making ``supply_c`` water with the condenser on ``sink_c`` outdoors, each running
+        chiller at ``part_load_ratio`` of its capacity: the lift (condensing minus evaporating
+        temperature) sets the full-load COP, the part-load curve scales it (``part_load_cop_factor``)."""
         approach = self.tower_condenser_approach_k if self.condenser == "tower" else self.dry_condenser_approach_k
         t_evap_k = supply_c - self.evaporator_approach_k + ZERO_C_K
         t_cond_k = sink_c + approach + ZERO_C_K
         lift_k = max(t_cond_k - t_evap_k, 5.0)  # below ~5 K of lift the economiser carries the load anyway
-        return self.carnot_fraction * t_evap_k / lift_k
+        full = self.carnot_fraction * t_evap_k / lift_k
+        if part_load_ratio == 1.0:
+            return full
+        return full * part_load_cop_factor(part_load_ratio, self.chiller_min_unload_ratio)
+
+    def chiller_part_load_ratio(self, mechanical_load_share: float, chiller_capacity_share: float = 1.0) -> float:
+        """Part-load ratio of each running chiller when the chillers must carry ``mechanical_load_share``
+        of the plant's design heat: units are staged on one by one (``chiller_units``), so each runs at the
+        load over the running units' capacity; at 1 when the surviving capacity cannot carry it all."""
+        if mechanical_load_share <= 0.0:
+            return 1.0  # nothing to carry: no chiller runs, the ratio does not matter
+        demand_units = mechanical_load_share * self.chiller_units
+        if demand_units >= self.chiller_units * chiller_capacity_share:
+            return 1.0
+        return demand_units / math.ceil(demand_units - 1e-12)
+
+    def iplv(self, supply_c: float = 6.7) -> float:
+        """AHRI 550/590 integrated part-load value (as a COP) of this plant's water-cooled chiller:
+        the weighted COPs at 100/75/50/25 % load with the standard's condenser-water relief (entering
+        condenser water = wet bulb + the tower's approach, so the sink is that minus the approach)."""
+        return sum(weight * self.chiller_cop(supply_c, ecwt_c - self.tower_approach_k, load)
+                   for load, weight, ecwt_c in IPLV_WEIGHTS)
 
     def economiser_share(self, supply_c: float, delta_t_k: float, sink_c: float) -> float:
         """Share of a loop's heat the economiser carries (series pre-cooling of the return water)."""
@@ -387,23 +442,33 @@ class CoolingPlant:
         return fans, evaporation
 
     def coefficients(
-        self, dry_bulb_c: float, wet_bulb_c: float, chiller_capacity_share: float = 1.0
+        self, dry_bulb_c: float, wet_bulb_c: float, chiller_capacity_share: float = 1.0,
+        heat_load_share: float | None = None,
     ) -> CoolingCoefficients:
         """Cooling power, water and reusable heat per watt of IT heat at this weather.
 
         ``chiller_capacity_share < 1`` models failed chillers (or CDUs): only that share
         of the mechanically cooled heat is removed, the rest is ``shortfall_share``;
         ``gpu_shortfall_share`` is the unremoved share of the loop cooling the GPUs, the
-        input of :class:`dcsim.facility.thermal.RackThermal`.
+        input of :class:`dcsim.facility.thermal.RackThermal`. ``heat_load_share`` is the
+        heat as a share of the plant's design heat: the chillers then run at part load
+        (``chiller_part_load_ratio``, ``part_load_cop_factor``); None: at full-load COP.
         """
         if not 0.0 <= chiller_capacity_share <= 1.0:
             raise ValueError(f"chiller_capacity_share {chiller_capacity_share} is not in [0, 1]")
+        if heat_load_share is not None and not 0.0 <= heat_load_share <= 1.0:
+            raise ValueError(f"heat_load_share {heat_load_share} is not in [0, 1]")
         tech = self.technology
         sink = self.sink_c(dry_bulb_c, wet_bulb_c)
         loops = (  # (share of heat, supply temperature, loop delta T)
             (tech.liquid_fraction, tech.supply_temp_c, tech.loop_delta_t_k),
             (1.0 - tech.liquid_fraction, tech.air_supply_temp_c, AIR_LOOP_DELTA_T_K),
         )
+        plr = 1.0
+        if heat_load_share is not None:
+            mechanical = sum(share * (1.0 - self.economiser_share(supply_c, delta_t_k, sink))
+                             for share, supply_c, delta_t_k in loops if share > 0.0)
+            plr = self.chiller_part_load_ratio(heat_load_share * mechanical, chiller_capacity_share)
         chiller = econ = shortfall = 0.0
         loop_shortfall = []  # share of each loop's own heat left unremoved
         free_cooled = []  # (heat the economiser carries, supply temperature, delta T) of each loop
@@ -414,7 +479,7 @@ class CoolingPlant:
                 continue
             mech = share * (1.0 - econ_share)
             econ += share * econ_share
-            chiller += mech * chiller_capacity_share / self.chiller_cop(supply_c, sink)
+            chiller += mech * chiller_capacity_share / self.chiller_cop(supply_c, sink, plr)
             shortfall += mech * (1.0 - chiller_capacity_share)
             free_cooled.append((share * econ_share, supply_c, delta_t_k))
         removed = 1.0 - shortfall

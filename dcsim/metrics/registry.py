@@ -169,7 +169,9 @@ _same("cooling energy by component (chillers; dry-cooler or tower fans; facility
       heat_rejection_energy_j="heat rejection energy", pumps_energy_j="pump energy", air_energy_j="air mover energy")
 _k("economiser_share", "-", "economiser share", "time-weighted mean share of the heat removed without the chillers")
 _k("water_l", "L", "water use",
-   "cooling-tower evaporation plus blowdown: sum over intervals of H x dt x water coefficient (0 with dry coolers)")
+   "cooling-tower make-up water, evaporation plus blowdown: sum over intervals of H x dt x water coefficient, the "
+   "evaporation per joule of the heat the towers reject wet (Merkel's straight-line law, from the weather) x "
+   "cycles / (cycles - 1); 0 with dry coolers and in the towers' dry mode (docs/cooling.md, \"Water\")")
 _k("wue_l_per_kwh", "L/kWh", "WUE", "`water_l` / (E_IT in kWh) (The Green Grid's WUE)")
 _k("carbon_kg", "kg CO2e", "carbon",
    "sum over intervals of facility energy x mean grid intensity over the interval (hourly EIA-930 values, split "

@@ -171,3 +171,27 @@ def test_immersion_annual_pue_varies_with_climate():
     pue = {city: _annual(city, "immersion")[0] for city in CITIES}
     assert min(pue, key=pue.__getitem__) == "seattle_wa"
     assert max(pue.values()) - min(pue.values()) > 1e-3
+
+
+def test_january_water_differs_by_climate_in_a_run():
+    """Ten minutes of a January afternoon (15 January, 14:00) with towers: Phoenix's warm dry air
+    evaporates most, Leesburg's less, Seattle's cold air lets the hybrid tower run dry with no water
+    at all (issue 15 measured the three equal to four digits)."""
+    wue = {city: dcsim.run(SHORT + ["facility.cooling.condenser=tower", f"facility.climate.epw_path={city}",
+                                    "facility.climate.start_day_of_year=15", "facility.climate.start_hour=14"]
+                           ).summary()["wue_l_per_kwh"]
+           for city in ("phoenix_az", "leesburg_va", "seattle_wa")}
+    assert wue["phoenix_az"] > wue["leesburg_va"] > wue["seattle_wa"] == 0.0
+
+
+def test_a_chiller_fault_in_a_run_cuts_the_reusable_heat():
+    """Direct liquid with dry coolers on the default summer hour: the economiser carries only part of
+    the liquid loop, so losing every chiller leaves the rest of its heat in the loop, and that heat is
+    not offered for reuse."""
+    base = SHORT + ["facility.cooling.technology=direct_liquid"]
+    ok = dcsim.run(base).summary()
+    fault = dcsim.run(base + ["+facility.faults=[{kind:chiller,start_s:0,duration_s:600,capacity_share:0}]"]).summary()
+    servers_ok = ok["it_energy_j"] - ok["network_energy_j"]
+    servers_fault = fault["it_energy_j"] - fault["network_energy_j"]
+    assert ok["heat_reuse_energy_j"] == pytest.approx(0.8 * servers_ok, rel=1e-9)
+    assert 0.0 < fault["heat_reuse_energy_j"] < 0.8 * servers_fault

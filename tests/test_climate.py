@@ -10,8 +10,8 @@ from dcsim.facility.climate import (
     DEFAULT_EPW,
     Climate,
     Weather,
-    _humidity_ratio_at_wet_bulb,
     humidity_ratio,
+    humidity_ratio_at_wet_bulb,
     load_epw_text,
     read_epw_dry_bulb_c,
     saturation_pressure_pa,
@@ -29,8 +29,8 @@ def test_saturation_pressure_matches_ashrae_table():
 def test_psychrometric_equation_matches_psychrolib_reference_values():
     """Humidity ratio from (dry, wet bulb, pressure) above and below freezing matches the values
     PsychroLib tests against (30/25 C and -1/-5 C at 95,461 Pa)."""
-    assert _humidity_ratio_at_wet_bulb(30.0, 25.0, 95461.0) == pytest.approx(0.0192281274241096, rel=3e-4)
-    assert _humidity_ratio_at_wet_bulb(-1.0, -5.0, 95461.0) == pytest.approx(0.00120399819933844, rel=3e-4)
+    assert humidity_ratio_at_wet_bulb(30.0, 25.0, 95461.0) == pytest.approx(0.0192281274241096, rel=3e-4)
+    assert humidity_ratio_at_wet_bulb(-1.0, -5.0, 95461.0) == pytest.approx(0.00120399819933844, rel=3e-4)
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ def test_wet_bulb_humidity_ratio_round_trip():
     dry, rh, p = 33.0, 45.0, 97000.0
     wb = wet_bulb_c(dry, rh, p)
     w_air = humidity_ratio(rh / 100 * saturation_pressure_pa(dry), p)
-    assert float(_humidity_ratio_at_wet_bulb(dry, wb, p)) == pytest.approx(float(w_air), rel=1e-9)
+    assert float(humidity_ratio_at_wet_bulb(dry, wb, p)) == pytest.approx(float(w_air), rel=1e-9)
 
 
 EXPECTED_LOCATIONS = {

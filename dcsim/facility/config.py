@@ -128,7 +128,7 @@ class CoolingConfig:
     facility_pump_share: float = bounded(0.02, ge=0, lt=1)
     tower_fan_share: float = bounded(0.01, ge=0, lt=1)
     dry_fan_share: float = bounded(0.03, ge=0, lt=1)
-    evaporated_share: float = bounded(0.85, ge=0, le=1)
+    evaporated_share: float | None = bounded(None, ge=0, le=1)  # null: tower water from psychrometrics
     cycles_of_concentration: float = bounded(4.0, gt=1)
     heat_reuse_min_c: float = bounded(40.0, gt=0, lt=100)
     gpu_limit_c: float | None = bounded(None, gt=0, lt=150)  # GPU throttle temperature; null: the GPU's catalogue throttle_temp_c

@@ -388,7 +388,7 @@ class Facility:
             d["facility"] / it_w if it_w > 0 else math.nan, w.dry_bulb_c,
             d["busy"], d["allocated"],
             heat_w * c.chiller, heat_w * c.heat_rejection_fans, heat_w * c.pumps, heat_w * (c.rack_side + c.air_fans),
-            heat_w * c.water_l_per_j * dt, heat_w * c.reusable_heat_share, c.economiser_share, w.wet_bulb_c,
+            heat_w * c.water_l_per_j * dt, (it_w - d.get(NETWORK, 0.0)) * c.reusable_heat_share, c.economiser_share, w.wet_bulb_c,
             self.spec.carbon.intensity_g_per_kwh(t0), self.spec.price.price_per_kwh(t0),
             max(self.inlet_c), max(self.gpu_temp_c), d["capped"], self.it_budget_w(t0), dt,
             self._carbon_kg(t0, dt, grid_w * dt), self._energy_cost_usd(t0, dt, grid_w * dt), grid_w, self._soc_j,

@@ -37,10 +37,16 @@ air loop for the air-cooled share) taken on its own:
   their own, or, given ``movers`` (a facility's racks: ``airflow.rack_movers``), the air
   handlers' and CDU pumps' physics at the racks' density. Server fans are IT power and
   stay out of the total (the facility meters them, ``airflow.server_fan_ratio``);
-- water (towers only): 85 % of the rejected heat leaves as latent heat of evaporation
-  (2.45 MJ/kg), plus blowdown ``evaporation / (cycles - 1)``;
+- water (towers only, a hybrid wet/dry cooler): the heat the tower actually rejects (the
+  chillers' condenser heat, and the economiser's heat unless the dry bulb is low enough for
+  dry mode) times the evaporation per joule of Merkel's straight-line law
+  (:func:`tower_evaporation_kg_per_j`: the latent share follows the outdoor air), plus
+  blowdown ``evaporation / (cycles - 1)``; tower fans follow Merkel's enthalpy potential
+  (cube of the air flow);
 - reusable heat: the liquid loop's return temperature, ``supply + loop_delta_t_k``, is
-  warm enough to export when it reaches ``heat_reuse_min_c``.
+  warm enough to export when it reaches ``heat_reuse_min_c``; then the liquid-captured share
+  of the IT heat (GPUs and servers; never the power path's losses, which stay in the
+  electrical rooms) that the plant actually removes is reusable, per watt of IT heat.
 
 Every default is cited in ``docs/cooling.md``; numbers marked *assumption* there are
 engineering estimates a user should override when they know their plant.
@@ -55,6 +61,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dcsim.core.units import ZERO_C_K
+from dcsim.facility.climate import (
+    humidity_ratio_at_wet_bulb,
+    moist_air_enthalpy_j_per_kg,
+    saturated_enthalpy_j_per_kg,
+    saturated_humidity_ratio,
+)
 from dcsim.hardware.catalogue import (
     Catalogue,
     CatalogueFileError,
@@ -73,6 +85,68 @@ LATENT_HEAT_J_PER_KG = 2.45e6
 WATER_KG_PER_L = 1.0
 CONDENSERS = ("tower", "dry")
 AIR_LOOP_DELTA_T_K = 8.0  # chilled water for CRAH coils: 8 K between supply and return (typical 6-10 K)
+# The cooling tower's design point, where its fans run at full speed: the CTI / AHRI 550/590 condition of
+# 35 C dry bulb and 25.6 C (78 F) wet bulb, condenser water 29.4 -> 35 C (docs/cooling.md, "Water").
+TOWER_DESIGN_DRY_BULB_C = 35.0
+TOWER_DESIGN_WET_BULB_C = 25.6
+
+
+# Chiller part-load performance, EnergyPlus Chiller:Electric:EIR form (EnergyPlus Engineering Reference,
+# "Electric Chiller Model Based on Condenser Entering Temperature"; the DOE-2.1E model): electric input ratio
+# EIR = EIR_ref x EIRFT(temperatures) x EIRFPLR(PLR), EIRFPLR = a + b PLR + c PLR^2, so COP = COP_full x
+# PLR / EIRFPLR(PLR). Coefficients of the DOE-2 centrifugal chiller, 5.50 COP (EnergyPlus dataset
+# Chillers.idf; the same record in the Modelica Buildings library, "DOE-2 Centrifugal/5.50COP"). Below the
+# minimum unloading ratio the chiller false-loads (hot-gas bypass): power stays that of the minimum.
+CHILLER_EIR_FPLR = (0.222903, 0.313387, 0.463710)
+# AHRI Standard 550/590 integrated part-load value: weights of COP at 100, 75, 50, 25 % load, with entering
+# condenser water relieved to 29.4, 23.9, 18.3, 18.3 C (85, 75, 65, 65 F).
+IPLV_WEIGHTS = ((1.00, 0.01, 29.4), (0.75, 0.42, 23.9), (0.50, 0.45, 18.3), (0.25, 0.12, 18.3))
+
+
+def part_load_cop_factor(part_load_ratio: float, min_unload_ratio: float = 0.1) -> float:
+    """COP at a chiller's part-load ratio over its full-load COP at the same temperatures:
+    ``PLR / EIRFPLR(max(PLR, min_unload_ratio))`` (``CHILLER_EIR_FPLR``). About 1.0 at half load
+    (the curve's sweet spot), 0.76 at a quarter, 0.39 at a tenth: a lightly loaded chiller is
+    less efficient per watt."""
+    if not 0.0 < part_load_ratio <= 1.0:
+        raise ValueError(f"part_load_ratio {part_load_ratio} is not in (0, 1]")
+    a, b, c = CHILLER_EIR_FPLR
+    p = max(part_load_ratio, min_unload_ratio)
+    return part_load_ratio / (a + b * p + c * p * p)
+
+
+def _air_state(dry_bulb_c: float, wet_bulb_c: float) -> tuple[float, float]:
+    """(humidity ratio kg/kg, enthalpy J/kg dry air) of outdoor air, at standard pressure."""
+    w = float(humidity_ratio_at_wet_bulb(dry_bulb_c, wet_bulb_c))
+    return w, float(moist_air_enthalpy_j_per_kg(dry_bulb_c, w))
+
+
+def tower_evaporation_kg_per_j(dry_bulb_c: float, wet_bulb_c: float, water_c: float) -> float:
+    """Water evaporated per joule a wet cooling tower rejects, from the air's state and the
+    mean water temperature in the fill.
+
+    Merkel's method (ASHRAE Handbook - HVAC Systems and Equipment, ch. "Cooling Towers"):
+    at a Lewis factor of 1 the air moves on the psychrometric chart along the straight line
+    toward saturated air at the water temperature, so every kilogram of air gains moisture
+    and enthalpy in the ratio ``(W_s(t_w) - W_in) / (h_s(t_w) - h_in)``; that ratio is the
+    water evaporated per joule. Cold humid air takes more of the heat sensibly (about 60 %
+    of it latent at 5 C), hot dry air cools sensibly while it evaporates (over 100 % latent).
+    """
+    w_in, h_in = _air_state(dry_bulb_c, wet_bulb_c)
+    dh = float(saturated_enthalpy_j_per_kg(water_c)) - h_in
+    if dh <= 0.0:
+        return 0.0
+    return max(float(saturated_humidity_ratio(water_c)) - w_in, 0.0) / dh
+
+
+def _tower_driving_j_per_kg(dry_bulb_c: float, wet_bulb_c: float, hot_water_c: float) -> float:
+    """Merkel's enthalpy potential at the tower's hot end: saturated air at the entering water
+    less the outdoor air; the air a tower must move per joule is inversely proportional to it."""
+    return float(saturated_enthalpy_j_per_kg(hot_water_c)) - _air_state(dry_bulb_c, wet_bulb_c)[1]
+
+
+_TOWER_DESIGN_DRIVING_J_PER_KG = _tower_driving_j_per_kg(
+    TOWER_DESIGN_DRY_BULB_C, TOWER_DESIGN_WET_BULB_C, TOWER_DESIGN_WET_BULB_C + 4.0 + 5.5)
 
 
 class CoolingSpecError(SpecError):
@@ -231,7 +305,7 @@ class CoolingCoefficients:
     air_fans: float  # CRAH fans for the air-cooled share
     water_l_per_j: float  # tower evaporation + blowdown, litres per joule of IT heat
     economiser_share: float  # share of the heat removed without the chiller
-    reusable_heat_share: float  # share of the heat exportable at a useful temperature
+    reusable_heat_share: float  # W exportable at a useful temperature per W of IT heat (not of conversion losses)
     shortfall_share: float  # share of the heat the plant cannot remove (failed chiller capacity)
     gpu_shortfall_share: float  # the same, for the loop that cools the GPUs (drives rack thermals)
 
@@ -256,9 +330,18 @@ class CoolingPlant:
     facility_pump_share: float = 0.02  # chilled + condenser water pumps, W per W of heat
     tower_fan_share: float = 0.01  # tower fans, W per W rejected
     dry_fan_share: float = 0.03  # dry-cooler fans, W per W rejected
-    evaporated_share: float = 0.85  # share of tower heat rejected as latent heat
-    cycles_of_concentration: float = 4.0  # blowdown = evaporation / (cycles - 1); 3-6 typical
+    # Tower water from psychrometrics (tower_evaporation_kg_per_j); a number instead fixes the share of
+    # the tower's heat that leaves as latent heat (the 0.85 rule of thumb), at LATENT_HEAT_J_PER_KG.
+    evaporated_share: float | None = None
+    cycles_of_concentration: float = 4.0  # make-up = evaporation x cycles / (cycles - 1); 3-6 typical
+    tower_approach_k: float = 4.0  # cold tower water above the wet bulb at design
+    tower_range_k: float = 5.5  # condenser water warming through the chiller condenser (29.4 -> 35 C)
+    plate_hx_approach_k: float = 2.0  # economiser plate heat exchanger, inside the economiser approaches
     heat_reuse_min_c: float = 40.0  # return water at least this warm is exportable heat
+    # Part load (coefficients(heat_load_share=...)): equal chillers staged on as the load needs them, each
+    # then at the plant's load over the running units (assumption: 4, an N+1 plant of 3 + 1).
+    chiller_units: int = 4
+    chiller_min_unload_ratio: float = 0.1  # below it a chiller false-loads (assumption: 0.1-0.25 typical)
     # Room air handlers and CDU pumps as physics for the racks' density (airflow.rack_movers,
     # built for the facility's racks by dcsim.facility.build); None: the technology's linear
     # air_side_share and rack_side_share (the plant on its own, without a rack).
@@ -271,18 +354,45 @@ class CoolingPlant:
             raise ValueError(f"carnot_fraction {self.carnot_fraction} is not in (0, 1]")
         if self.cycles_of_concentration <= 1.0:
             raise ValueError(f"cycles_of_concentration {self.cycles_of_concentration} must be > 1")
+        if self.chiller_units < 1:
+            raise ValueError(f"chiller_units {self.chiller_units} must be >= 1")
+        if not 0.0 < self.chiller_min_unload_ratio <= 1.0:
+            raise ValueError(f"chiller_min_unload_ratio {self.chiller_min_unload_ratio} is not in (0, 1]")
 
     def sink_c(self, dry_bulb_c: float, wet_bulb_c: float) -> float:
         """The outdoor temperature the condenser rejects heat to."""
         return wet_bulb_c if self.condenser == "tower" else dry_bulb_c
 
-    def chiller_cop(self, supply_c: float, sink_c: float) -> float:
-        """Chiller COP making ``supply_c`` water with the condenser on ``sink_c`` outdoors."""
+    def chiller_cop(self, supply_c: float, sink_c: float, part_load_ratio: float = 1.0) -> float:
+        """Chiller COP making ``supply_c`` water with the condenser on ``sink_c`` outdoors, each running
+        chiller at ``part_load_ratio`` of its capacity: the lift (condensing minus evaporating
+        temperature) sets the full-load COP, the part-load curve scales it (``part_load_cop_factor``)."""
         approach = self.tower_condenser_approach_k if self.condenser == "tower" else self.dry_condenser_approach_k
         t_evap_k = supply_c - self.evaporator_approach_k + ZERO_C_K
         t_cond_k = sink_c + approach + ZERO_C_K
         lift_k = max(t_cond_k - t_evap_k, 5.0)  # below ~5 K of lift the economiser carries the load anyway
-        return self.carnot_fraction * t_evap_k / lift_k
+        full = self.carnot_fraction * t_evap_k / lift_k
+        if part_load_ratio == 1.0:
+            return full
+        return full * part_load_cop_factor(part_load_ratio, self.chiller_min_unload_ratio)
+
+    def chiller_part_load_ratio(self, mechanical_load_share: float, chiller_capacity_share: float = 1.0) -> float:
+        """Part-load ratio of each running chiller when the chillers must carry ``mechanical_load_share``
+        of the plant's design heat: units are staged on one by one (``chiller_units``), so each runs at the
+        load over the running units' capacity; at 1 when the surviving capacity cannot carry it all."""
+        if mechanical_load_share <= 0.0:
+            return 1.0  # nothing to carry: no chiller runs, the ratio does not matter
+        demand_units = mechanical_load_share * self.chiller_units
+        if demand_units >= self.chiller_units * chiller_capacity_share:
+            return 1.0
+        return demand_units / math.ceil(demand_units - 1e-12)
+
+    def iplv(self, supply_c: float = 6.7) -> float:
+        """AHRI 550/590 integrated part-load value (as a COP) of this plant's water-cooled chiller:
+        the weighted COPs at 100/75/50/25 % load with the standard's condenser-water relief (entering
+        condenser water = wet bulb + the tower's approach, so the sink is that minus the approach)."""
+        return sum(weight * self.chiller_cop(supply_c, ecwt_c - self.tower_approach_k, load)
+                   for load, weight, ecwt_c in IPLV_WEIGHTS)
 
     def economiser_share(self, supply_c: float, delta_t_k: float, sink_c: float) -> float:
         """Share of a loop's heat the economiser carries (series pre-cooling of the return water)."""
@@ -290,26 +400,78 @@ class CoolingPlant:
         econ_c = sink_c + approach
         return min(1.0, max(0.0, (supply_c + delta_t_k - econ_c) / delta_t_k))
 
+    def _evaporation_kg_per_j(self, dry_bulb_c: float, wet_bulb_c: float, water_c: float) -> float:
+        if self.evaporated_share is not None:
+            return self.evaporated_share / LATENT_HEAT_J_PER_KG
+        return tower_evaporation_kg_per_j(dry_bulb_c, wet_bulb_c, water_c)
+
+    def _wet_fan_duty(self, dry_bulb_c: float, wet_bulb_c: float, hot_water_c: float) -> float:
+        """Tower fan power per watt at this weather over its design share: air flow per joule
+        scales as 1 / Merkel's enthalpy potential, fan power as the cube of the flow (fan
+        affinity laws, at the design heat); at most full speed (beyond it the approach widens)."""
+        driving = _tower_driving_j_per_kg(dry_bulb_c, wet_bulb_c, hot_water_c)
+        return 1.0 if driving <= 0.0 else min(1.0, _TOWER_DESIGN_DRIVING_J_PER_KG / driving) ** 3
+
+    def _tower(self, dry_bulb_c: float, wet_bulb_c: float, chiller_heat: float,
+               free_cooled: list[tuple[float, float, float]]) -> tuple[float, float]:
+        """(fan W, evaporation kg/s) per watt of heat of the tower plant, a hybrid wet/dry cooler.
+
+        The chillers' condenser water runs wet, at ``wet bulb + approach`` and ``range`` above.
+        A loop's free-cooled heat runs dry, evaporating nothing, when the dry bulb is low enough
+        for the coil to make the loop's supply water dry (``dry bulb + dry_economiser_approach_k
+        <= supply``), its fans slowing as the air gets colder; otherwise it runs wet between the
+        loop's return water (less the plate heat exchanger) and ``wet bulb + approach``.
+        """
+        cold_c = wet_bulb_c + self.tower_approach_k
+        hot_c = cold_c + self.tower_range_k
+        fans = evaporation = 0.0
+        if chiller_heat > 0.0:
+            fans += chiller_heat * self.tower_fan_share * self._wet_fan_duty(dry_bulb_c, wet_bulb_c, hot_c)
+            evaporation += chiller_heat * self._evaporation_kg_per_j(dry_bulb_c, wet_bulb_c, 0.5 * (cold_c + hot_c))
+        coil_approach_k = self.dry_economiser_approach_k - self.plate_hx_approach_k
+        for heat, supply_c, delta_t_k in free_cooled:
+            if heat <= 0.0:
+                continue
+            if dry_bulb_c + self.dry_economiser_approach_k <= supply_c:  # dry mode
+                ratio = coil_approach_k / max(supply_c - self.plate_hx_approach_k - dry_bulb_c, coil_approach_k)
+                fans += heat * self.dry_fan_share * ratio**3
+                continue
+            loop_hot_c = max(supply_c + delta_t_k - self.plate_hx_approach_k, cold_c)
+            fans += heat * self.tower_fan_share * self._wet_fan_duty(dry_bulb_c, wet_bulb_c, loop_hot_c)
+            evaporation += heat * self._evaporation_kg_per_j(dry_bulb_c, wet_bulb_c, 0.5 * (cold_c + loop_hot_c))
+        return fans, evaporation
+
     def coefficients(
-        self, dry_bulb_c: float, wet_bulb_c: float, chiller_capacity_share: float = 1.0
+        self, dry_bulb_c: float, wet_bulb_c: float, chiller_capacity_share: float = 1.0,
+        heat_load_share: float | None = None,
     ) -> CoolingCoefficients:
         """Cooling power, water and reusable heat per watt of IT heat at this weather.
 
         ``chiller_capacity_share < 1`` models failed chillers (or CDUs): only that share
         of the mechanically cooled heat is removed, the rest is ``shortfall_share``;
         ``gpu_shortfall_share`` is the unremoved share of the loop cooling the GPUs, the
-        input of :class:`dcsim.facility.thermal.RackThermal`.
+        input of :class:`dcsim.facility.thermal.RackThermal`. ``heat_load_share`` is the
+        heat as a share of the plant's design heat: the chillers then run at part load
+        (``chiller_part_load_ratio``, ``part_load_cop_factor``); None: at full-load COP.
         """
         if not 0.0 <= chiller_capacity_share <= 1.0:
             raise ValueError(f"chiller_capacity_share {chiller_capacity_share} is not in [0, 1]")
+        if heat_load_share is not None and not 0.0 <= heat_load_share <= 1.0:
+            raise ValueError(f"heat_load_share {heat_load_share} is not in [0, 1]")
         tech = self.technology
         sink = self.sink_c(dry_bulb_c, wet_bulb_c)
         loops = (  # (share of heat, supply temperature, loop delta T)
             (tech.liquid_fraction, tech.supply_temp_c, tech.loop_delta_t_k),
             (1.0 - tech.liquid_fraction, tech.air_supply_temp_c, AIR_LOOP_DELTA_T_K),
         )
+        plr = 1.0
+        if heat_load_share is not None:
+            mechanical = sum(share * (1.0 - self.economiser_share(supply_c, delta_t_k, sink))
+                             for share, supply_c, delta_t_k in loops if share > 0.0)
+            plr = self.chiller_part_load_ratio(heat_load_share * mechanical, chiller_capacity_share)
         chiller = econ = shortfall = 0.0
         loop_shortfall = []  # share of each loop's own heat left unremoved
+        free_cooled = []  # (heat the economiser carries, supply temperature, delta T) of each loop
         for share, supply_c, delta_t_k in loops:
             econ_share = self.economiser_share(supply_c, delta_t_k, sink)
             loop_shortfall.append((1.0 - econ_share) * (1.0 - chiller_capacity_share))
@@ -317,20 +479,28 @@ class CoolingPlant:
                 continue
             mech = share * (1.0 - econ_share)
             econ += share * econ_share
-            chiller += mech * chiller_capacity_share / self.chiller_cop(supply_c, sink)
+            chiller += mech * chiller_capacity_share / self.chiller_cop(supply_c, sink, plr)
             shortfall += mech * (1.0 - chiller_capacity_share)
+            free_cooled.append((share * econ_share, supply_c, delta_t_k))
         removed = 1.0 - shortfall
         rejected = removed + chiller  # the heat plus the chiller's work leaves through the condenser
-        fan_share = self.tower_fan_share if self.condenser == "tower" else self.dry_fan_share
         water = 0.0
         if self.condenser == "tower":
-            evaporation_l_per_j = self.evaporated_share * rejected / LATENT_HEAT_J_PER_KG / WATER_KG_PER_L
-            water = evaporation_l_per_j * self.cycles_of_concentration / (self.cycles_of_concentration - 1.0)
+            # the chillers' condenser heat (their share of the load + compressor work) goes through the tower
+            fans, evaporation_kg = self._tower(dry_bulb_c, wet_bulb_c, rejected - econ, free_cooled)
+            water = evaporation_kg / WATER_KG_PER_L * self.cycles_of_concentration / (self.cycles_of_concentration - 1.0)
+        else:
+            fans = self.dry_fan_share * rejected
+        # Reusable heat: only what the liquid loop actually carries away at a usable temperature, per watt
+        # of the IT heat (GPUs and servers): the conversion losses of the UPS and transformers are in
+        # electrical rooms, on air, and never reach the loop; heat a failed chiller leaves in the loop is not
+        # rejected, so it is not offered either. So reusable <= liquid share x IT <= heat rejected.
         return_c = tech.supply_temp_c + tech.loop_delta_t_k
-        reusable = tech.liquid_fraction if return_c >= self.heat_reuse_min_c else 0.0
+        warm = tech.gpus_on_liquid and return_c >= self.heat_reuse_min_c
+        reusable = tech.liquid_fraction * (1.0 - loop_shortfall[0]) if warm else 0.0
         return CoolingCoefficients(
             chiller=chiller,
-            heat_rejection_fans=fan_share * rejected,
+            heat_rejection_fans=fans,
             pumps=self.facility_pump_share * removed,
             rack_side=tech.rack_side_share * tech.liquid_fraction if self.movers is None else self.movers.cdu_pumps,
             air_fans=tech.air_side_share * (1.0 - tech.liquid_fraction) if self.movers is None

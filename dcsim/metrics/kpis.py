@@ -181,6 +181,7 @@ def _facility_kpis(ts: _Rows, results: Results, it_j: float) -> dict[str, Any]:
     peak_fac_w = _max(fac["facility_power_w"])
     water_l = _sum(fac["water_l"])
     reuse_j = _sum(fac["reusable_heat_w"] * dt)
+    facility_j = results.energy_j["facility"]
     rack_names = sorted({c for c in component if c.startswith("rack/")})
     n_racks = len(rack_names)
     code = {name: i for i, name in enumerate(rack_names)}
@@ -209,6 +210,9 @@ def _facility_kpis(ts: _Rows, results: Results, it_j: float) -> dict[str, Any]:
         "energy_cost_usd": _sum(fac["energy_cost_usd"]),
         "heat_reuse_energy_j": reuse_j,
         "avoided_heating_energy_j": reuse_j / BOILER_EFFICIENCY,
+        # The Green Grid's ERE and ERF (White Paper #29), counting all the reusable heat as reused
+        "ere": _ratio(facility_j - reuse_j, it_j),
+        "erf": _ratio(reuse_j, facility_j),
         "max_inlet_temp_c": fi.max_inlet_temp_c,
         "max_gpu_temp_c": fi.max_gpu_temp_c,
         "throttled_gpu_hours": results.monitor_means.get("gpus_capped", 0.0) * results.until_s / 3600.0,

@@ -169,7 +169,9 @@ _same("cooling energy by component (chillers; dry-cooler or tower fans; facility
       heat_rejection_energy_j="heat rejection energy", pumps_energy_j="pump energy", air_energy_j="air mover energy")
 _k("economiser_share", "-", "economiser share", "time-weighted mean share of the heat removed without the chillers")
 _k("water_l", "L", "water use",
-   "cooling-tower evaporation plus blowdown: sum over intervals of H x dt x water coefficient (0 with dry coolers)")
+   "cooling-tower make-up water, evaporation plus blowdown: sum over intervals of H x dt x water coefficient, the "
+   "evaporation per joule of the heat the towers reject wet (Merkel's straight-line law, from the weather) x "
+   "cycles / (cycles - 1); 0 with dry coolers and in the towers' dry mode (docs/cooling.md, \"Water\")")
 _k("wue_l_per_kwh", "L/kWh", "WUE", "`water_l` / (E_IT in kWh) (The Green Grid's WUE)")
 _k("carbon_kg", "kg CO2e", "carbon",
    "sum over intervals of facility energy x mean grid intensity over the interval (hourly EIA-930 values, split "
@@ -179,10 +181,17 @@ _k("carbon_per_output_token_g", "g CO2e", "carbon per output token",
 _k("energy_cost_usd", "USD", "energy cost",
    "sum over intervals of facility energy x mean price over the interval (flat, time-of-use or hourly)")
 _k("heat_reuse_energy_j", "J", "reusable heat",
-   "heat the liquid loop can export at a useful temperature: H x reusable share (0 for air, or when the supply "
-   "water is below `heat_reuse_min_c`)")
+   "heat the liquid loop carries away at a useful temperature: sum over intervals of (E_IT - E_network) x "
+   "liquid share x (1 - the liquid loop's unremoved share); never the power path's losses, never more than the "
+   "heat rejected (0 for air and rear doors, or when the return water is below `heat_reuse_min_c`)")
 _k("avoided_heating_energy_j", "J", "avoided heating energy",
    "`heat_reuse_energy_j` / 0.9, the gas a condensing boiler would burn for that heat")
+_k("ere", "-", "ERE",
+   "energy reuse effectiveness, (E_facility - E_reuse) / E_IT with E_reuse = `heat_reuse_energy_j` (all of the "
+   "reusable heat taken by a user outside the data centre; The Green Grid, White Paper #29): PUE when nothing is "
+   "reused", ".3f")
+_k("erf", "-", "ERF", "energy reuse factor, E_reuse / E_facility (The Green Grid, White Paper #29); ERE = (1 - ERF) "
+   "x PUE", ".3f")
 _same("highest rack inlet (coolant) temperature and hottest-GPU temperature over the run's ticks", "°C",
       max_inlet_temp_c="rack inlet temperature, max", max_gpu_temp_c="GPU temperature, max")
 _k("throttled_gpu_hours", "GPU-h", "throttled GPU time",

@@ -109,27 +109,26 @@ def load_epw_text(path: str | None) -> tuple[str, str]:
 # --- psychrometrics -------------------------------------------------------------------
 
 
+def _ln_saturation_water(t, log):
+    """ln of the saturation pressure over liquid water at ``t`` kelvin (Hyland and Wexler, eq. 6)."""
+    return (-5.8002206e3 / t + 1.3914993 - 4.8640239e-2 * t + 4.1764768e-5 * t**2
+            - 1.4452093e-8 * t**3 + 6.5459673 * log(t))
+
+
+def _ln_saturation_ice(t, log):
+    """ln of the saturation pressure over ice at ``t`` kelvin (Hyland and Wexler, eq. 5)."""
+    return (-5.6745359e3 / t + 6.3925247 - 9.6778430e-3 * t + 6.2215701e-7 * t**2
+            + 2.0747825e-9 * t**3 - 9.4840240e-13 * t**4 + 4.1635019 * log(t))
+
+
 def saturation_pressure_pa(temp_c):
     """Saturation vapour pressure (Pa) over liquid water at or above 0 C and over ice
     below (Hyland and Wexler 1983, as in ASHRAE Fundamentals 2017, ch. 1, eqs. 5-6)."""
     if isinstance(temp_c, (int, float)):  # one value (the cooling plant, every tick): no array overhead
-        return _saturation_pressure_scalar_pa(float(temp_c))
+        t = float(temp_c) + ZERO_C_K
+        return math.exp(_ln_saturation_water(t, math.log) if t >= ZERO_C_K else _ln_saturation_ice(t, math.log))
     t = np.asarray(temp_c, dtype=float) + ZERO_C_K
-    ice = np.exp(-5.6745359e3 / t + 6.3925247 - 9.6778430e-3 * t + 6.2215701e-7 * t**2
-                 + 2.0747825e-9 * t**3 - 9.4840240e-13 * t**4 + 4.1635019 * np.log(t))
-    water = np.exp(-5.8002206e3 / t + 1.3914993 - 4.8640239e-2 * t + 4.1764768e-5 * t**2
-                   - 1.4452093e-8 * t**3 + 6.5459673 * np.log(t))
-    return np.where(t >= ZERO_C_K, water, ice)
-
-
-def _saturation_pressure_scalar_pa(temp_c: float) -> float:
-    """``saturation_pressure_pa`` of one temperature, the same equations with ``math``."""
-    t = temp_c + ZERO_C_K
-    if t >= ZERO_C_K:
-        return math.exp(-5.8002206e3 / t + 1.3914993 - 4.8640239e-2 * t + 4.1764768e-5 * t**2
-                        - 1.4452093e-8 * t**3 + 6.5459673 * math.log(t))
-    return math.exp(-5.6745359e3 / t + 6.3925247 - 9.6778430e-3 * t + 6.2215701e-7 * t**2
-                    + 2.0747825e-9 * t**3 - 9.4840240e-13 * t**4 + 4.1635019 * math.log(t))
+    return np.where(t >= ZERO_C_K, np.exp(_ln_saturation_water(t, np.log)), np.exp(_ln_saturation_ice(t, np.log)))
 
 
 def humidity_ratio(vapour_pressure_pa, pressure_pa):
@@ -140,22 +139,20 @@ def humidity_ratio(vapour_pressure_pa, pressure_pa):
 def humidity_ratio_at_wet_bulb(dry_c, wet_c, pressure_pa=101325.0):
     """Humidity ratio of air at ``dry_c`` whose wet bulb is ``wet_c`` (ASHRAE ch. 1, eqs. 33, 35)."""
     ws = humidity_ratio(saturation_pressure_pa(wet_c), pressure_pa)
-    if isinstance(wet_c, (int, float)) and isinstance(dry_c, (int, float)):
-        if wet_c >= 0.0:
-            return ((2501.0 - 2.326 * wet_c) * ws - 1.006 * (dry_c - wet_c)) / (2501.0 + 1.86 * dry_c - 4.186 * wet_c)
-        return ((2830.0 - 0.24 * wet_c) * ws - 1.006 * (dry_c - wet_c)) / (2830.0 + 1.86 * dry_c - 2.1 * wet_c)
     above = ((2501.0 - 2.326 * wet_c) * ws - 1.006 * (dry_c - wet_c)) / (2501.0 + 1.86 * dry_c - 4.186 * wet_c)
     below = ((2830.0 - 0.24 * wet_c) * ws - 1.006 * (dry_c - wet_c)) / (2830.0 + 1.86 * dry_c - 2.1 * wet_c)
+    if isinstance(wet_c, (int, float)) and isinstance(dry_c, (int, float)):
+        return above if wet_c >= 0.0 else below
     return np.where(wet_c >= 0.0, above, below)
 
 
 def moist_air_enthalpy_j_per_kg(dry_c, humidity_ratio_kg_per_kg):
     """Enthalpy of moist air, J per kg of dry air, 0 at dry air at 0 C (ASHRAE Fundamentals 2017,
     ch. 1, eq. 32: h = 1.006 t + W (2501 + 1.86 t) kJ/kg)."""
-    if isinstance(dry_c, (int, float)) and isinstance(humidity_ratio_kg_per_kg, (int, float)):
-        return 1e3 * (1.006 * dry_c + humidity_ratio_kg_per_kg * (2501.0 + 1.86 * dry_c))
-    t = np.asarray(dry_c, dtype=float)
-    return 1e3 * (1.006 * t + np.asarray(humidity_ratio_kg_per_kg, dtype=float) * (2501.0 + 1.86 * t))
+    t, w = dry_c, humidity_ratio_kg_per_kg
+    if not (isinstance(t, (int, float)) and isinstance(w, (int, float))):
+        t, w = np.asarray(t, dtype=float), np.asarray(w, dtype=float)
+    return 1e3 * (1.006 * t + w * (2501.0 + 1.86 * t))
 
 
 def saturated_humidity_ratio(temp_c, pressure_pa=101325.0):

@@ -39,6 +39,10 @@ class _Account:
         self.energy_j += self.power_w * (now_s - self.t_last_s)
         self.t_last_s = now_s
 
+    def energy_at_j(self, now_s: float) -> float:
+        """The integral up to ``now_s`` without advancing the account."""
+        return self.energy_j + self.power_w * (now_s - self.t_last_s)
+
 
 class Meter(_Account):
     """The power and energy of one consumer."""
@@ -181,15 +185,14 @@ class EnergyLedger:
     def energy_now_j(self, kind: str | None = None) -> float:
         """Energy of a kind (or the facility meter) integrated to the current time, without mutating."""
         acc = self.facility if kind is None else self.kind_totals[kind]
-        return acc.energy_j + acc.power_w * (self._clock() - acc.t_last_s)
+        return acc.energy_at_j(self._clock())
 
     def group_energy_now_j(self, group: str) -> float:
         """Energy of a group integrated to the current time, without mutating."""
         now = self._clock()
-        acc = self.group_totals[group]
-        e = acc.energy_j + acc.power_w * (now - acc.t_last_s)
+        e = self.group_totals[group].energy_at_j(now)
         for m, w in self._spread.get(group, {}).items():
-            e += w * (m.energy_j + m.power_w * (now - m.t_last_s))
+            e += w * m.energy_at_j(now)
         return e
 
     def group_power_w(self, group: str) -> float:

@@ -91,7 +91,7 @@ class Telemetry:
     def _fan_energy_j(self) -> float:
         """The server-fan meter's energy up to now, read without advancing it."""
         m = self._fans
-        return 0.0 if m is None else m.energy_j + m.power_w * (self.sim.now_s - m.t_last_s)
+        return 0.0 if m is None else m.energy_at_j(self.sim.now_s)
 
     def _track(self, alloc: Any) -> None:
         self._live[alloc] = (np.asarray(alloc.gpu_ids, dtype=np.int64), 0.0, 0.0)

@@ -86,10 +86,21 @@ class DeviceModel:
         power_w = self.power.iteration_w(cost.time_s, cost.compute_s, cost.memory_s)
         if self.cap_w is None or not np.any(power_w > self.cap_w):
             return cost.time_s, power_w
-        return self._throttled(cost.time_s, cost.compute_s, cost.memory_s, power_w)
+        return self._throttled(cost.time_s, cost.compute_s, cost.memory_s, power_w)[:2]
+
+    def iteration_clock(self, model: LlmSpec, tp: int, new_tokens, attn_pairs, kv_read_tokens, decode_seqs,
+                        ep: int = 1):
+        """Relative SM clock the iterations of :meth:`iteration` run at (1 where the cap does not bind;
+        ``min_clock`` where the GPU duty-cycles)."""
+        cost = iteration_cost(model, self.gpu, tp, self.perf, new_tokens, attn_pairs, kv_read_tokens, decode_seqs,
+                              ep, self.fabric)
+        power_w = self.power.iteration_w(cost.time_s, cost.compute_s, cost.memory_s)
+        if self.cap_w is None or not np.any(power_w > self.cap_w):
+            return np.ones_like(np.asarray(power_w, dtype=np.float64))[()]
+        return self._throttled(cost.time_s, cost.compute_s, cost.memory_s, power_w)[2]
 
     def _throttled(self, time_s, compute_s, memory_s, power_w):
-        """Time and power of iterations at the clock at which they draw the cap (see module docstring)."""
+        """Time, power and clock of iterations at the clock at which they draw the cap (module docstring)."""
         t, c, m, p = (np.asarray(a, dtype=np.float64) for a in np.broadcast_arrays(time_s, compute_s, memory_s, power_w))
         over = p > self.cap_w
         t_o, c_o, m_o = t[over], c[over], m[over]
@@ -114,8 +125,9 @@ class DeviceModel:
         duty = np.where(reachable, 1.0, (self.cap_w - self.gpu.idle_w) / (p_f - self.gpu.idle_w))
         t[over] = t_f / duty
         p[over] = np.where(reachable, p_f, self.cap_w)
-        shape = np.shape(t)
-        return (t if shape else t[()]), (p if shape else p[()])
+        clock = np.ones_like(t)
+        clock[over] = lo
+        return t[()], p[()], clock[()]
 
     def iteration_scalar(self, model: LlmSpec, tp: int, new_tokens: float, attn_pairs: float,
                          kv_read_tokens: float, decode_seqs: float, ep: int = 1) -> tuple[float, float]:

@@ -52,3 +52,28 @@ def test_iplv_of_the_water_cooled_chiller_beats_its_full_load_cop():
     full = plant.chiller_cop(6.7, 29.4 - plant.tower_approach_k)
     assert 5.0 <= full <= 7.0
     assert 1.1 <= plant.iplv() / full <= 1.7
+
+
+def test_the_control_loop_runs_the_chillers_at_the_halls_part_load():
+    """An idle hall on a hot Phoenix afternoon (no economiser): every interval's chiller power is the
+    heat times the plant's chiller coefficient at the heat's share of the design heat (IT plus losses
+    at the provisioned IT capacity), staged and on the part-load curve, not at full-load COP."""
+    from dcsim.api import compose_config
+    from dcsim.config.build import build
+
+    scenario = build(compose_config([
+        "duration_s=1800", "workload=inference_only", "workload.services.chat.fidelity=fluid",
+        "workload.services.chat.arrival_rate_per_s=0", "climate=phoenix_az", "facility.control_interval_s=600"]))
+    ts = scenario.run().frames()["timeseries"]
+    rows = ts[ts.component == "facility"]
+    spec = scenario.facility
+    design_w = spec.it_capacity_w + spec.power_path.loss_w(spec.it_capacity_w)
+    for row in rows.itertuples():
+        heat_w = row.it_power_w + row.conversion_loss_power_w
+        share = heat_w / design_w
+        assert 0.05 < share < 0.5  # idle: a part load
+        at_load = spec.plant.coefficients(row.outdoor_temp_c, row.wet_bulb_c, heat_load_share=share)
+        assert at_load.economiser_share == 0.0
+        assert row.chiller_power_w == pytest.approx(heat_w * at_load.chiller, rel=1e-9)
+        full = spec.plant.coefficients(row.outdoor_temp_c, row.wet_bulb_c).chiller
+        assert abs(at_load.chiller / full - 1.0) > 0.005  # the curve moved it

@@ -3,8 +3,9 @@
 Conversion losses and cooling follow the IT power exactly: the ledger tells the
 facility of every change of IT power, and the loss and cooling meters are set at
 once. Cooling power is linear in the heat it removes (IT power plus conversion losses,
-all dissipated in the building) with coefficients the plant computes from the weather
-and its state (a failed chiller) at each control tick, so each component's energy in
+all dissipated in the building) with coefficients the plant computes from the weather,
+its state (a failed chiller) and its part load (the heat at the tick over its design heat,
+chillers staged for it) at each control tick, so each component's energy in
 an interval is its coefficient times the heat energy of the interval: exact.
 
 Every ``control_interval_s`` the facility closes the interval just ended: it records one
@@ -133,6 +134,8 @@ class Facility:
         self._thermal_caps: list[float | None] = [spec.density_cap_w] * topology.num_racks
         self._chiller_share = 1.0
         self._weather = spec.climate.weather(0.0)
+        cap_w = spec.it_capacity_w
+        self._design_heat_w = cap_w + spec.power_path.loss_w(cap_w)  # the heat the plant is sized for
         self._coeffs = spec.plant.coefficients(self._weather.dry_bulb_c, self._weather.wet_bulb_c)
         tech = spec.plant.technology
         self._fan_ratio = server_fan_ratio(tech, server_air_inlet_c(tech, max(self.inlet_c)), self._server_fans)
@@ -350,7 +353,8 @@ class Facility:
         now = self.sim.now_s
         self._weather = self.climate.weather(now)
         self._coeffs = self.plant.coefficients(self._weather.dry_bulb_c, self._weather.wet_bulb_c,
-                                               chiller_capacity_share=self._chiller_share)
+                                               chiller_capacity_share=self._chiller_share,
+                                               heat_load_share=self._heat_load_share())
         tech = self.plant.technology
         self._fan_ratio = server_fan_ratio(tech, server_air_inlet_c(tech, max(self.inlet_c)), self._server_fans)
         self._follow_it_power(self._ledger.it_power_w())
@@ -361,6 +365,14 @@ class Facility:
             thermal = cap if cap < tdp else None
             dens = self.spec.density_cap_w
             self._thermal_caps[r] = min((c for c in (thermal, dens) if c is not None), default=None)
+
+    def _heat_load_share(self) -> float:
+        """The building's heat now (IT power and conversion losses) over the plant's design heat, the
+        heat at the power path's provisioned IT capacity: the chillers are staged for it at each tick
+        and run at part load for the interval (``CoolingPlant.chiller_part_load_ratio``)."""
+        it_w = self._ledger.it_power_w()
+        heat_w = it_w + self.power_path.loss_w(it_w)
+        return min(1.0, heat_w / self._design_heat_w) if self._design_heat_w > 0 else 1.0
 
     def _close_interval(self, now_s: float) -> None:
         """Record the interval since the last tick and advance the racks' temperatures."""

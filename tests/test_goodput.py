@@ -68,16 +68,16 @@ def test_a_static_cap_at_a_share_of_speed_gives_that_share_of_goodput():
 
 def test_goodput_does_not_rise_under_a_chiller_fault():
     """A 30-minute chiller loss throttles the queue's jobs: they hold their GPUs longer (the
-    old GPU-hours-held figure rose by 7.4 GPU-h here) but all complete, so goodput, the
+    old GPU-hours-held figure rises by 2.7 GPU-h here) but all complete, so goodput, the
     full-speed GPU-hours of the work done, stays; cut short by the horizon, it falls."""
     free, fault = dcsim.run(QUEUE), dcsim.run(QUEUE + [CHILLER_FAULT])
     jf, jx = free.frames()["jobs"], fault.frames()["jobs"]
     held_h = lambda j: float((j["productive_s"] * j["gpus"]).sum()) / 3600.0  # noqa: E731
     assert (jf["status"] == "completed").all() and (jx["status"] == "completed").all()
-    assert held_h(jx) > held_h(jf) + 5.0  # the fault slowed them
+    assert held_h(jx) > held_h(jf) + 2.0  # the fault slowed them
     assert _goodput_h(fault) == pytest.approx(_goodput_h(free), rel=1e-12)
     cut = ["duration_s=1500"]
-    assert _goodput_h(dcsim.run(QUEUE + cut + [CHILLER_FAULT])) < _goodput_h(dcsim.run(QUEUE + cut)) - 0.5
+    assert _goodput_h(dcsim.run(QUEUE + cut + [CHILLER_FAULT])) < _goodput_h(dcsim.run(QUEUE + cut)) - 0.2
 
 
 def test_work_lost_to_failures_is_not_goodput():

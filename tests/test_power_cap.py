@@ -17,7 +17,8 @@ def pair():
 
 
 def test_cap_slows_prefill_more_than_decode():
-    """Under a 490 W cap compute-bound prefill (TTFT) slows by a fifth or more; TPOT only
+    """Under a 490 W cap compute-bound prefill (TTFT) slows by a tenth or more (a compute-bound
+    H100 kernel at 493 W runs at 0.88 of its maximum clock, Ujeniya et al. 2026); TPOT only
     through the prefill chunks mixed into its iterations (decode-only iterations keep
     their speed): the Splitwise capped-H100 pattern, on the engine Splitwise measured
     (splitwise-2023: its decode draws under 490 W; vLLM 0.11's large batches draw more)."""
@@ -29,7 +30,7 @@ def test_cap_slows_prefill_more_than_decode():
     free, capped = dcsim.run(old).summary(), dcsim.run(old + [CAP]).summary()
     ttft_ratio = capped["ttft_p50_s"] / free["ttft_p50_s"]
     tpot_ratio = capped["tpot_p50_s"] / free["tpot_p50_s"]
-    assert ttft_ratio > 1.2
+    assert ttft_ratio > 1.1
     assert tpot_ratio < 1.1
     h100, m = GPUS["H100-SXM"], MODELS["Llama-3.1-70B"]
     decode = (32, 32 * 1300, 32 * 1300, 32)

@@ -42,11 +42,12 @@ measured) rows and Llama-2-70B at 8192-token prompts (0.17-0.18 of TDP at every 
 level, while the same runs at 4096 tokens read 0.39-0.68 and their peak power reached
 TDP: the average missed the run).
 
-**Cap fit**: ``h100-80gb-pcap`` against ``h100-80gb`` row by row. Splitwise's capped H100
-is SplitwiseSim's ``dgx-h100-pcap`` SKU, rated 7,140 W against 10,200 W for ``dgx-h100``
-(configs/hardware_repo/skus/), i.e. 70 % of the power; we take a per-GPU cap of
-0.7 x 700 W = 490 W. The clock-power exponent is searched to reproduce the measured
-ratios of capped to uncapped times.
+**Cap check** (nothing fitted): ``h100-80gb-pcap`` against ``h100-80gb`` row by row.
+Splitwise's capped H100 is SplitwiseSim's ``dgx-h100-pcap`` SKU, rated 7,140 W against
+10,200 W for ``dgx-h100`` (configs/hardware_repo/skus/), i.e. 70 % of the power; we take
+a per-GPU cap of 0.7 x 700 W = 490 W, and report the model's capped/uncapped time ratios
+there. The clock-power curve is the catalogue's DVFS curve, from a measured H100 cap
+sweep (``dcsim.hardware.capsweep``).
 
     python -m dcsim.hardware.calibrate PATH/perf_model.csv --write
 
@@ -477,20 +478,6 @@ def slowdowns(capped: Observations, free: Observations, power: GpuPowerModel, pa
     return capped.measured_s / free.measured_s, pred
 
 
-def fit_cap(capped: Observations, free: Observations, power: GpuPowerModel, params: InferencePerfParams,
-            cap_w: float) -> GpuPowerModel:
-    """Clock-power exponent that best reproduces the measured capped/uncapped ratios (least squares on log ratio)."""
-    best: tuple[float, GpuPowerModel] | None = None
-    for exponent in np.round(np.arange(1.0, 4.0001, 0.02), 2):
-        candidate = replace(power, clock_power_exponent=float(exponent))
-        measured, pred = slowdowns(capped, free, candidate, params, cap_w)
-        err = float(np.mean(np.log(pred / measured) ** 2))
-        if best is None or err < best[0]:
-            best = (err, candidate)
-    assert best is not None
-    return best[1]
-
-
 def cap_report(capped: Observations, free: Observations, power: GpuPowerModel, params: InferencePerfParams,
                cap_w: float) -> dict[str, dict[str, float]]:
     """Measured and predicted median slowdown per phase, and the error of the predicted capped times."""
@@ -559,9 +546,7 @@ def main(argv: list[str] | None = None) -> None:
     capped, free = cap_pairs(args.csv)
     cap_w = pcap_w()
     power_h100 = replace(power, gpu=GPUS["H100-SXM"])
-    if not args.shipped:
-        power_h100 = fit_cap(capped, free, power_h100, fitted["H100-SXM"], cap_w)
-    print(f"\nCap ({cap_w:.0f} W per H100): clock_power_exponent={power_h100.clock_power_exponent:.2f}")
+    print(f"\nCap ({cap_w:.0f} W per H100, the catalogue's DVFS curve, nothing fitted):")
     for phase, r in cap_report(capped, free, power_h100, fitted["H100-SXM"], cap_w).items():
         print(f"  {phase:6s} slowdown measured {r['measured_median_slowdown']:.3f}, predicted median "
               f"{r['predicted_median_slowdown']:.3f} (range {r['predicted_min_slowdown']:.3f}-"

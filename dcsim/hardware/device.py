@@ -11,11 +11,12 @@ bisection, elementwise on arrays). At clock ``f`` the roofline's compute time be
 ``compute_s / f``; the memory time stays (HBM keeps its clock), and so do
 communication and fixed overheads. A compute-bound prefill therefore slows by about
 ``1 / f`` while a memory-bound decode, whose compute hides under its weight streaming,
-barely slows; the power of the activity at clock ``f`` follows
-:meth:`GpuPowerModel.power_at_clock_w`. If even the lowest clock (``min_clock``) draws
-more than the cap, the GPU also idles part of the time (duty cycling) so that the
-average meets the cap. The model is calibrated on Splitwise's power-capped H100
-(docs/calibration.md).
+barely slows; the power at clock ``f`` follows :meth:`GpuPowerModel.power_at_clock_w`
+(the clock domain's power falls as ``f v(f)^2`` with the catalogue's voltage curve, the
+memory's does not). If even the lowest clock (``min_clock``) draws more than the cap,
+the GPU also idles part of the time (duty cycling) so that the average meets the cap.
+The model is checked against measured H100 cap sweeps (``python -m
+dcsim.hardware.capsweep``, docs/calibration.md).
 """
 
 from __future__ import annotations
@@ -85,10 +86,21 @@ class DeviceModel:
         power_w = self.power.iteration_w(cost.time_s, cost.compute_s, cost.memory_s)
         if self.cap_w is None or not np.any(power_w > self.cap_w):
             return cost.time_s, power_w
-        return self._throttled(cost.time_s, cost.compute_s, cost.memory_s, power_w)
+        return self._throttled(cost.time_s, cost.compute_s, cost.memory_s, power_w)[:2]
+
+    def iteration_clock(self, model: LlmSpec, tp: int, new_tokens, attn_pairs, kv_read_tokens, decode_seqs,
+                        ep: int = 1):
+        """Relative SM clock the iterations of :meth:`iteration` run at (1 where the cap does not bind;
+        ``min_clock`` where the GPU duty-cycles)."""
+        cost = iteration_cost(model, self.gpu, tp, self.perf, new_tokens, attn_pairs, kv_read_tokens, decode_seqs,
+                              ep, self.fabric)
+        power_w = self.power.iteration_w(cost.time_s, cost.compute_s, cost.memory_s)
+        if self.cap_w is None or not np.any(power_w > self.cap_w):
+            return np.ones_like(np.asarray(power_w, dtype=np.float64))[()]
+        return self._throttled(cost.time_s, cost.compute_s, cost.memory_s, power_w)[2]
 
     def _throttled(self, time_s, compute_s, memory_s, power_w):
-        """Time and power of iterations at the clock at which they draw the cap (see module docstring)."""
+        """Time, power and clock of iterations at the clock at which they draw the cap (module docstring)."""
         t, c, m, p = (np.asarray(a, dtype=np.float64) for a in np.broadcast_arrays(time_s, compute_s, memory_s, power_w))
         over = p > self.cap_w
         t_o, c_o, m_o = t[over], c[over], m[over]
@@ -96,7 +108,7 @@ class DeviceModel:
 
         def at_clock(f):
             t_f = np.maximum(c_o / f, m_o) + rest_o
-            return t_f, self.power.power_at_clock_w(self.power.activity(t_f, c_o / f, m_o), f)
+            return t_f, self.power.power_at_clock_w(t_f, c_o / f, m_o, f)
 
         lo = np.full(t_o.shape, self.power.min_clock)
         hi = np.ones(t_o.shape)
@@ -113,8 +125,9 @@ class DeviceModel:
         duty = np.where(reachable, 1.0, (self.cap_w - self.gpu.idle_w) / (p_f - self.gpu.idle_w))
         t[over] = t_f / duty
         p[over] = np.where(reachable, p_f, self.cap_w)
-        shape = np.shape(t)
-        return (t if shape else t[()]), (p if shape else p[()])
+        clock = np.ones_like(t)
+        clock[over] = lo
+        return t[()], p[()], clock[()]
 
     def iteration_scalar(self, model: LlmSpec, tp: int, new_tokens: float, attn_pairs: float,
                          kv_read_tokens: float, decode_seqs: float, ep: int = 1) -> tuple[float, float]:
@@ -153,16 +166,22 @@ class DeviceModel:
         """:meth:`_throttled` for one iteration in plain floats (the same bisection, step for step)."""
         pm, cap, idle, rng = self.power, self.cap_w, self.gpu.idle_w, self.power.dynamic_range_w
         assert cap is not None, "only a capped device throttles"
-        floor = pm.floor_w
+        floor_above_idle = pm.floor_w - idle
         rest = time_s - (compute_s if compute_s > memory_s else memory_s)
-        wc, wm, wo, gamma = pm.compute_weight, pm.memory_weight, pm.overhead_weight, pm.clock_power_exponent
+        wc, wo = pm.compute_weight, pm.overhead_weight
+        unclocked = pm.memory_weight * memory_s
+        v_min, slope = self.gpu.dvfs_min_voltage, self.gpu.dvfs_voltage_slope
 
-        def at_clock(f: float) -> tuple[float, float]:
+        def at_clock(f: float) -> tuple[float, float]:  # GpuPowerModel.power_at_clock_w in floats
             c = compute_s / f
             roof = c if c > memory_s else memory_s
             t_f = roof + rest
-            activity = (wc * c + wm * memory_s + wo * (t_f - roof)) / t_f
-            return t_f, floor + rng * (activity if activity < 1.0 else 1.0) * f ** gamma
+            clocked = wc * c + wo * (t_f - roof)
+            v = 1.0 - slope * (1.0 - f)
+            share = f * (v if v > v_min else v_min) ** 2
+            saturation = (clocked + unclocked) / t_f
+            return t_f, idle + floor_above_idle * share + rng * (clocked * share + unclocked) / (
+                t_f * (saturation if saturation > 1.0 else 1.0))
 
         lo, hi = pm.min_clock, 1.0
         reachable = at_clock(lo)[1] <= cap
@@ -225,27 +244,26 @@ class DeviceModel:
         return self.power.idle_w()
 
     def training_clock(self) -> float:
-        """Relative SM clock of a training step under the cap (1 without a cap or below it).
+        """Relative SM clock of a training step under the cap (1 without a cap or below it):
+        the clock at which :meth:`GpuPowerModel.training_w` meets the cap.
 
         Below ``min_clock`` the value is the effective clock of duty cycling at ``min_clock``.
         """
-        uncapped_w = self.power.training_w()
+        pm = self.power
+        uncapped_w = pm.training_w()
         if self.cap_w is None or uncapped_w <= self.cap_w:
             return 1.0
-        activity = self.power.training_activity
-        training_range_w = self.gpu.tdp_w - self.gpu.idle_w
-        share = (self.cap_w - self.gpu.idle_w) / (training_range_w * activity)
-        clock = share ** (1.0 / self.power.clock_power_exponent)
-        if clock >= self.power.min_clock:
-            return float(clock)
-        p_min = self.gpu.idle_w + training_range_w * activity * self.power.min_clock ** self.power.clock_power_exponent
-        return float(self.power.min_clock * (self.cap_w - self.gpu.idle_w) / (p_min - self.gpu.idle_w))
+        idle = self.gpu.idle_w
+        p_min = pm.training_w(pm.min_clock)
+        if self.cap_w >= p_min:
+            return pm.clock_at_share((self.cap_w - idle) / (uncapped_w - idle))
+        return float(pm.min_clock * (self.cap_w - idle) / (p_min - idle))
 
     def training_slowdown(self) -> float:
         """Factor (>= 1) by which the cap stretches a training step; 1 without a cap.
 
-        A training step is taken as compute-bound, so it slows as 1 / clock; exposed
-        communication, which the clock does not slow, makes the true factor smaller.
+        The compute of a training step is taken as compute-bound, so it slows as 1 / clock;
+        exposed communication, which the clock does not slow, is kept apart by the job.
         """
         return 1.0 / self.training_clock()
 

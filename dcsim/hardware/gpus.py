@@ -37,6 +37,14 @@ The file format (units in the key names; every figure a mapping with ``value`` a
     shutdown_temp_c:  {value: 92, source: ...}
     min_power_cap_w:  {value: 200, source: ...}      # lowest settable power limit
     price_usd:        {value: 27500, source: ...}
+    dvfs_voltage_slope: {value: 0.715, source: ...}  # optional: the DVFS curve below
+    dvfs_min_voltage:   {value: 0.755, source: ...}  # optional
+
+**DVFS.** Under a power cap the SM clock falls to a share ``f`` of its maximum and the
+voltage with it: ``v(f) = max(dvfs_min_voltage, 1 - dvfs_voltage_slope x (1 - f))`` as a
+share of the voltage at the maximum clock, so the clock-domain dynamic power scales as
+``f x v(f)^2`` (:meth:`GpuSpec.dvfs_power_share`). Both figures are optional; a file
+without them takes the H100 curve (:data:`HOPPER_DVFS`), recorded as an assumption.
 
 ``calibration`` names, per serving-engine profile, whether dcsim's fitted constants for
 this GPU are ``measured`` (fitted to measurements of that engine on this GPU),
@@ -52,6 +60,8 @@ from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from dcsim.core.units import GB_B, TB_B, TFLOPS
 from dcsim.hardware.catalogue import (
@@ -69,6 +79,11 @@ IDLE_SHARE_OF_TDP = 62.0 / 400.0
 # Precisions a catalogue entry may give a dense peak for, in the order they are listed.
 GPU_PRECISIONS = ("bf16", "fp8", "fp4")
 CALIBRATION_STATUSES = ("measured", "derived", "uncalibrated")
+# H100 DVFS curve (voltage slope, minimum voltage share): the two-parameter v(f) through the
+# compute-bound H100 cap sweep of Ujeniya et al. 2026 (arXiv 2604.11391, Fig. 6b SM clock and
+# Fig. 9b power per cap; dcsim/data/capsweep/h100_cap_sweep.csv), least squares on the log of
+# the dynamic share with the catalogue idle power; `python -m dcsim.hardware.capsweep --fit`.
+HOPPER_DVFS = (0.715, 0.755)
 
 
 class GpuSpecError(SpecError):
@@ -102,6 +117,9 @@ class GpuSpec:
     price_usd: float  # purchase price of one GPU
     price_source: str
     calibration: dict[str, str] = field(hash=False)  # engine profile -> measured | derived | uncalibrated
+    # v(f) = max(dvfs_min_voltage, 1 - dvfs_voltage_slope (1 - f)), shares of the maximum clock's voltage
+    dvfs_voltage_slope: float = HOPPER_DVFS[0]
+    dvfs_min_voltage: float = HOPPER_DVFS[1]
     provenance: dict[str, str] = field(default_factory=dict, hash=False, compare=False)  # figure -> source
     assumptions: tuple[str, ...] = ()  # figures no source gives (their provenance says why)
 
@@ -122,6 +140,10 @@ class GpuSpec:
         if not self.idle_w < self.min_power_cap_w <= self.tdp_w:
             raise GpuSpecError("min_power_cap_w", f"must be above idle_w={self.idle_w:g} and at most "
                                                   f"tdp_w={self.tdp_w:g}, got {self.min_power_cap_w!r}")
+        if not (math.isfinite(self.dvfs_voltage_slope) and self.dvfs_voltage_slope >= 0):
+            raise GpuSpecError("dvfs_voltage_slope", f"must be a finite number >= 0, got {self.dvfs_voltage_slope!r}")
+        if not 0 < self.dvfs_min_voltage <= 1:
+            raise GpuSpecError("dvfs_min_voltage", f"must be a share in (0, 1], got {self.dvfs_min_voltage!r}")
         if not self.price_source:
             raise GpuSpecError("price_source", "must name where the price comes from")
         if not self.calibration:
@@ -145,6 +167,12 @@ class GpuSpec:
         for low, high in (("fp8", "bf16"), ("fp4", "fp8")):
             if low in peaks and peaks[low] < peaks[high]:
                 raise GpuSpecError(f"peak_flops_per_s.{low}", f"is below the {high} peak: not a dense figure?")
+
+    def dvfs_power_share(self, clock):
+        """Clock-domain dynamic power at a relative SM clock, as a share of that at the maximum:
+        ``f x v(f)^2`` (module docstring); arrays welcome."""
+        v = np.maximum(self.dvfs_min_voltage, 1.0 - self.dvfs_voltage_slope * (1.0 - clock))
+        return clock * v * v
 
     @property
     def native_precisions(self) -> tuple[str, ...]:
@@ -172,10 +200,13 @@ _FIGURES: dict[str, tuple[str, float]] = {
     "price_usd": ("price_usd", 1.0),
 }
 _KEYS = ("name", "source", "calibration", "idle_w", "peak_dense_tflops", *_FIGURES)
+# Optional figures: key -> the default when a file leaves it out (an assumption then).
+_OPTIONAL = {"dvfs_voltage_slope": HOPPER_DVFS[0], "dvfs_min_voltage": HOPPER_DVFS[1]}
 # GpuSpec fields a file's keys land in, to name the key of a GpuSpecError.
 _FIELD_TO_KEY = {f: k for k, (f, _) in _FIGURES.items()} | {
     "peak_bf16_flops": "peak_dense_tflops.bf16", "peak_flops_per_s": "peak_dense_tflops",
-    "idle_w": "idle_w", "price_source": "price_usd.source", "name": "name"}
+    "idle_w": "idle_w", "price_source": "price_usd.source", "name": "name",
+    "dvfs_voltage_slope": "dvfs_voltage_slope", "dvfs_min_voltage": "dvfs_min_voltage"}
 
 
 def _text(file: str, key: str, value: Any) -> str:
@@ -192,8 +223,8 @@ def spec_from_mapping(data: Any, file: str = "<mapping>") -> GpuSpec:
     if not isinstance(data, dict):
         raise GpuFileError(file, None, f"must hold a mapping of fields, got {type(data).__name__}")
     for key in data:
-        if key not in _KEYS:
-            raise GpuFileError(file, str(key), f"is not a GPU field; allowed: {sorted(_KEYS)}")
+        if key not in _KEYS and key not in _OPTIONAL:
+            raise GpuFileError(file, str(key), f"is not a GPU field; allowed: {sorted((*_KEYS, *_OPTIONAL))}")
     for key in _KEYS:
         if key not in data:
             raise GpuFileError(file, key, "is missing")
@@ -208,6 +239,14 @@ def spec_from_mapping(data: Any, file: str = "<mapping>") -> GpuSpec:
         if assumed:
             assumptions.append(key)
     kwargs["price_source"] = provenance["price_usd"]
+    for key, default in _OPTIONAL.items():
+        if key in data:
+            _, kwargs[key], provenance[key], assumed = _figure(file, key, data[key])
+        else:
+            kwargs[key], assumed = default, True
+            provenance[key] = "not given: the H100 DVFS curve (gpus.HOPPER_DVFS)"
+        if assumed:
+            assumptions.append(key)
 
     which, value, src, assumed = _figure(file, "idle_w", data["idle_w"], ("value", "share_of_tdp"))
     if which == "share_of_tdp" and not 0 <= value < 1:

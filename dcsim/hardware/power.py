@@ -20,12 +20,23 @@ A training step draws ``training_activity`` of the dynamic range: AcmeTrace's A1
 clusters (Hu et al., NSDI 2024, gpu_power_*_cdf.csv) put busy GPUs at 389-413 W of
 400 W between the 80th and 95th percentiles, i.e. (395 - 62) / (400 - 62) ~ 0.93.
 
-**Clock.** A power cap lowers the SM clock to a fraction ``clock`` of its maximum. The
-dynamic power of a given activity falls as ``clock ** clock_power_exponent`` (frequency
-times the square of a voltage that falls with it); the HBM keeps its clock. How the
-clock changes the iteration's time is the device's business (``device.py``); here,
-:meth:`GpuPowerModel.power_at_clock_w` is the power of an activity at a clock. The
-exponent is fitted to Splitwise's power-capped H100 (docs/calibration.md).
+**Clock (DVFS).** A power cap lowers the SM clock to a share ``f`` of its maximum, and the
+GPU lowers the voltage with it (the catalogue's curve ``v(f)``, :class:`GpuSpec`): the power
+of the clock domain, the working floor above idle (clocks up, caches powered) and the
+compute and overhead activity, falls as ``f v(f)^2`` (:meth:`GpuSpec.dvfs_power_share`);
+the memory activity keeps its power per byte (the HBM keeps its clock), so it falls only as
+the iteration's bytes per second do:
+
+    power_w(f) = idle_w + (floor_w - idle_w) g(f)
+                 + (tdp_w - floor_w) (g(f) (Wc c_f + Wo rest) + Wm m) / time_f / max(1, activity_f)
+
+with ``c_f = compute_s / f`` and ``time_f`` the iteration's time at clock ``f`` (how the
+clock stretches time is the device's business, ``device.py``). A training step draws
+``idle_w + (tdp_w - idle_w) training_activity g(f)``. At ``f = 1`` both are the powers
+above, so an uncapped GPU, or one whose cap does not bind, is unchanged. The energy of
+compute-bound work at clock ``f`` is ``(idle_w + D g(f)) / f`` per unit of full-clock
+time: it falls under moderate caps (``g(f) / f = v(f)^2`` falls faster than the idle part
+grows) and rises again below the voltage floor, where only the clock falls.
 """
 
 from __future__ import annotations
@@ -48,8 +59,6 @@ class GpuPowerModel:
     memory_weight: float = 1.04
     overhead_weight: float = 0.08
     training_activity: float = 0.93
-    # Dynamic power ~ clock ** exponent under a cap; fitted to Splitwise h100-80gb-pcap.
-    clock_power_exponent: float = 1.04
     min_clock: float = 0.2  # lowest SM clock a cap can force, as a share of the maximum
     # Power of a GPU that is serving but whose iteration draws no activity (clocks up, memory
     # and caches powered); None: the idle power. Fitted per engine profile (vllm-0.11).
@@ -78,8 +87,6 @@ class GpuPowerModel:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if not 0 < self.training_activity <= 1:
             raise ValueError(f"training_activity must be in (0, 1], got {self.training_activity!r}")
-        if self.clock_power_exponent < 1:
-            raise ValueError(f"clock_power_exponent must be >= 1, got {self.clock_power_exponent!r}")
         if not 0 < self.min_clock <= 1:
             raise ValueError(f"min_clock must be in (0, 1], got {self.min_clock!r}")
 
@@ -107,11 +114,33 @@ class GpuPowerModel:
         """Power during an inference iteration of the given roofline parts, at full clock."""
         return self.floor_w + self.dynamic_range_w * self.activity(time_s, compute_s, memory_s)
 
-    def power_at_clock_w(self, activity, clock):
-        """Power of an activity (share of the dynamic range at full clock) at a relative SM clock."""
-        return self.floor_w + self.dynamic_range_w * activity * np.power(clock, self.clock_power_exponent)
+    def power_at_clock_w(self, time_s, compute_s, memory_s, clock):
+        """Power of an iteration at relative SM clock ``clock`` whose roofline parts take these
+        times at that clock (``compute_s`` already stretched by the clock; module docstring)."""
+        rest_s = time_s - np.maximum(compute_s, memory_s)
+        clocked = self.compute_weight * compute_s + self.overhead_weight * rest_s
+        unclocked = self.memory_weight * memory_s
+        saturation = np.maximum(1.0, (clocked + unclocked) / time_s)  # activity is at most 1
+        share = self.gpu.dvfs_power_share(clock)
+        return (self.gpu.idle_w + (self.floor_w - self.gpu.idle_w) * share
+                + self.dynamic_range_w * (clocked * share + unclocked) / (time_s * saturation))
 
-    def training_w(self) -> float:
-        """Power during training (average over a step), at full clock (AcmeTrace's share of the
-        range from idle to TDP, whatever the serving profile's floor)."""
-        return self.gpu.idle_w + (self.gpu.tdp_w - self.gpu.idle_w) * self.training_activity
+    def clock_at_share(self, share: float) -> float:
+        """Relative SM clock whose clock-domain power share ``dvfs_power_share`` is ``share``
+        (at least ``min_clock``; bisection, the share rises with the clock)."""
+        lo, hi = self.min_clock, 1.0
+        if share >= 1.0:
+            return 1.0
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            if self.gpu.dvfs_power_share(mid) <= share:
+                lo = mid
+            else:
+                hi = mid
+        return lo
+
+    def training_w(self, clock: float = 1.0) -> float:
+        """Power during training (average over a step) at a relative SM clock (AcmeTrace's share
+        of the range from idle to TDP at full clock, whatever the serving profile's floor)."""
+        return self.gpu.idle_w + ((self.gpu.tdp_w - self.gpu.idle_w) * self.training_activity
+                                  * float(self.gpu.dvfs_power_share(clock)))

@@ -42,6 +42,7 @@ class FacilityInfo:
     network_power_w: float = 0.0  # the scale-out network's constant draw, inside it_nameplate_w, outside the racks
     peak_demand_w: float = 0.0  # highest mean grid draw over a demand interval (set when the run ends)
     demand_charge_usd: float = 0.0  # its demand charge, prorated to the run (set when the run ends)
+    power_lost_rack_s: float = 0.0  # rack-seconds without power after power faults (set by the controller)
 
 
 @dataclass(frozen=True)

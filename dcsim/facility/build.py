@@ -12,7 +12,7 @@ import re
 
 from dcsim.core.errors import ConfigError, require
 from dcsim.core.fields import positive, require_choice
-from dcsim.core.units import KW_W
+from dcsim.core.units import KW_W, KWH_J
 from dcsim.facility.airflow import rack_movers, server_air_inlet_c, server_fan_ratio
 from dcsim.facility.climate import Climate
 from dcsim.facility.config import MAX_GPUS, MAX_RACKS, FacilityConfig, FaultKind, GridSignal, RackFeed
@@ -197,8 +197,9 @@ def facility_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) ->
         topology=topology, power_path=path, it_capacity_w=it_capacity_w,
         budget_w=None if f.power.budget_kw is None else f.power.budget_kw * KW_W,
         plant=plant, thermal=thermal, density_cap_w=density_cap_w, climate=climate, carbon=carbon, price=price,
-        renewable_share=f.grid.renewable_share, demand_response=dr, cost=_cost(f, gpu), faults=_faults(f),
+        renewable_share=f.grid.renewable_share, demand_response=dr, cost=_cost(f, gpu), faults=_faults(f, path),
         generator_start_s=f.generator_start_s, ups_ride_through_s=f.ups_ride_through_s,
+        ups_energy_j=_ups_energy_j(f, path), cooling_on_ups=f.cooling_on_ups, chiller_restart_s=f.chiller_restart_s,
         control_interval_s=f.control_interval_s, space=space, storage=_storage(f), network_power_w=network_w,
     )
 
@@ -356,18 +357,40 @@ def _cost(f: FacilityConfig, gpu: GpuSpec):
         raise ConfigError("facility.cost", overrides, str(e)) from None
 
 
-def _faults(f: FacilityConfig) -> tuple[Fault, ...]:
+def _faults(f: FacilityConfig, path: PowerPath) -> tuple[Fault, ...]:
     out = []
+    stages = [s.name for s in path.stages]
     for i, x in enumerate(f.faults):
         field = f"facility.faults.{i}"
         require_choice(f"{field}.kind", x.kind, FaultKind)
         require(x.start_s >= 0, f"{field}.start_s", x.start_s, "seconds >= 0")
         require(x.duration_s > 0, f"{field}.duration_s", x.duration_s, "seconds > 0")
         require(0 <= x.capacity_share < 1, f"{field}.capacity_share", x.capacity_share, "a share in [0, 1)")
-        out.append(Fault(str(x.kind), x.start_s, x.duration_s, x.capacity_share))
+        if x.kind == FaultKind.power_unit:
+            require(x.stage in stages, f"{field}.stage", x.stage, f"a stage of facility.power.stages: one of {stages}")
+            units = path.stage(str(x.stage)).units
+            require(1 <= x.units <= units, f"{field}.units", x.units,
+                    f"an integer in 1..{units} (stage {x.stage} has {units} units)")
+        else:
+            require(x.stage is None, f"{field}.stage", x.stage, "null unless kind is power_unit")
+        if x.kind == FaultKind.utility:
+            require("ups" in stages, f"{field}.kind", str(x.kind),
+                    f"a fault of a path with a stage named ups (facility.power.stages: {stages}) to ride it through")
+        out.append(Fault(str(x.kind), x.start_s, x.duration_s, x.capacity_share, x.stage, x.units))
     positive("facility.generator_start_s", f.generator_start_s, "seconds > 0")
     positive("facility.ups_ride_through_s", f.ups_ride_through_s, "seconds > 0")
     return tuple(out)
+
+
+def _ups_energy_j(f: FacilityConfig, path: PowerPath) -> float:
+    """Usable UPS battery energy: ``facility.ups_energy_kwh``, or the ride-through at the UPS
+    stage's full rated load (its usable rating plus its losses there); 0 without a UPS stage."""
+    if f.ups_energy_kwh is not None:
+        return f.ups_energy_kwh * KWH_J
+    if "ups" not in [s.name for s in path.stages]:
+        return 0.0
+    ups = path.stage("ups")
+    return f.ups_ride_through_s * (ups.usable_w + ups.loss_w(ups.usable_w))
 
 
 def _storage(f: FacilityConfig):

@@ -195,14 +195,22 @@ class GridConfig:
 class FaultKind(StrEnum):
     chiller = "chiller"
     utility = "utility"
+    power_unit = "power_unit"
 
 
 @dataclass
 class FaultConfig:
-    kind: FaultKind = FaultKind.chiller  # chiller (or CDU) loss, or utility (feed loss: cooling off until the generator runs)
+    """A fault from ``start_s`` for ``duration_s`` (docs/power.md, "Faults", for utility and power_unit):
+    chiller (or CDU) loss leaving ``capacity_share`` of mechanical cooling; utility feed loss (the UPS
+    battery carries IT and the cooling on it until the generator runs); power_unit: ``units`` units of
+    the power path's stage ``stage`` (transformer, ups, pdu, ... as in facility.power.stages) fail."""
+
+    kind: FaultKind = FaultKind.chiller
     start_s: float = bounded(0.0, ge=0)
     duration_s: float = bounded(600.0, gt=0)
     capacity_share: float = bounded(0.0, ge=0, le=1)  # chiller: the share of mechanical cooling left during the fault
+    stage: str | None = None  # power_unit: the stage whose units fail (a key of facility.power.stages)
+    units: int = bounded(1, ge=1)  # power_unit: how many of its units fail (at most its units)
 
 
 @dataclass
@@ -283,4 +291,14 @@ class FacilityConfig:
     floor_area_m2: float | None = bounded(None, gt=0)
     generator_start_s: float = bounded(10.0, ge=0)  # NFPA 110 Type 10: standby power within 10 s
     ups_ride_through_s: float = bounded(300.0, ge=0)  # battery autonomy at full load (typical 5 min)
+    # Usable energy of the UPS batteries, kWh; null: ups_ride_through_s at the UPS stage's full rated
+    # load (its rating plus its own losses there). At a partial load it lasts energy / load.
+    ups_energy_kwh: float | None = bounded(None, gt=0)
+    # Pumps, CDU pumps and air handlers (CRAH/CRAC fans) on the UPS through a utility loss ("continuous
+    # cooling", Uptime Institute 2017, recommended above 4 kW per rack); chillers and heat rejection
+    # never are. false: all cooling stops until the generator runs (docs/power.md, "Faults").
+    cooling_on_ups: bool = True
+    # Chillers restart this long after power returns (generator or utility); pumps and fans at once.
+    # Range in docs/power.md ("Faults"): ~45 s to first compressor (Trane RTAE rapid start) to ~30 min.
+    chiller_restart_s: float = bounded(600.0, ge=0)
     control_interval_s: float = bounded(60.0, gt=0)

@@ -18,7 +18,7 @@ Faults take effect at the first control tick at or after their start.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from dcsim.core.runinfo import FacilityInfo
@@ -41,6 +41,8 @@ from dcsim.facility.thermal import RackThermal
 from dcsim.facility.topology import Topology
 
 if TYPE_CHECKING:
+    import simpy
+
     from dcsim.core.simulation import Simulation
 
 NETWORK = "network"  # the scale-out network's meter, ledger group and timeseries component
@@ -48,13 +50,24 @@ NETWORK = "network"  # the scale-out network's meter, ledger group and timeserie
 
 @dataclass(frozen=True)
 class Fault:
-    """A chiller (or CDU) loss leaving ``capacity_share`` of mechanical cooling, or a
-    utility feed loss (cooling down until the generator runs)."""
+    """A chiller (or CDU) loss leaving ``capacity_share`` of mechanical cooling, a utility
+    feed loss (the UPS battery carries the load until the generator runs), or the loss of
+    ``units`` units of the power path's stage ``stage`` (kind ``power_unit``)."""
 
     kind: str
     start_s: float
     duration_s: float
     capacity_share: float = 0.0
+    stage: str | None = None
+    units: int = 1
+
+
+# What feeds the facility (docs/power.md, "Faults"): the utility; the UPS battery (after a
+# feed loss, until the generator runs); the generator; nothing (the battery ran out first:
+# the IT load is lost and the building is dark).
+UTILITY, BATTERY, GENERATOR, DARK = "utility", "battery", "generator", "dark"
+# Why a rack lost its power: the UPS battery ran out, or racks were shed to fit a degraded power path.
+EXHAUSTED, SHED = "ups_exhausted", "power_path"
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,9 @@ class FacilitySpec:
     space: FloorArea  # white space (racks and CDUs), power and mechanical rooms, gross building area
     storage: Storage | None = None
     network_power_w: float = 0.0  # the scale-out fabric's switches and optics, constant (docs/network.md)
+    ups_energy_j: float = 0.0  # usable UPS battery energy (a utility fault needs it)
+    cooling_on_ups: bool = True  # pumps, CDUs and air handlers ride on the UPS; chillers and heat rejection never
+    chiller_restart_s: float = 0.0  # chillers run again this long after power returns
 
 
 class Facility:
@@ -132,6 +148,17 @@ class Facility:
         self.gpu_temp_c = list(self.inlet_c)
         self._thermal_caps: list[float | None] = [spec.density_cap_w] * topology.num_racks
         self._chiller_share = 1.0
+        # power faults (docs/power.md, "Faults"): what feeds the building, the part of the power path
+        # energised now (None: nothing), failed units by stage, the IT power a degraded path carries,
+        # chillers running (0 while restarting after a power loss), racks without power and since when
+        self._source = UTILITY
+        self._path_now: PowerPath | None = spec.power_path
+        self._failed_units: dict[str, int] = {}
+        self._capacity_w = math.inf
+        self._restart_share = 1.0
+        self._restart_token: object | None = None
+        self._power_change: simpy.Event | None = None  # fired at each IT power change while on battery
+        self._unpowered: dict[int, tuple[float, str]] = {}  # rack -> (since, cause)
         self._weather = spec.climate.weather(0.0)
         self._coeffs = spec.plant.coefficients(self._weather.dry_bulb_c, self._weather.wet_bulb_c)
         tech = spec.plant.technology
@@ -152,6 +179,7 @@ class Facility:
         self._on_limit_change: list = []
         for fault in spec.faults:
             sim.env.process(self._fault(fault))
+        sim.on_finish(self._finish_power_faults)
         for event in spec.demand_response.events:
             if event.kind == "curtailment":
                 sim.env.process(self._curtailment(event))
@@ -190,7 +218,7 @@ class Facility:
             it_w = min(it_w, self._it_for_facility_w(min(limits)))
         if dr.signal_limits and (signal_w := dr.it_limit_w(t_s)) is not None:
             it_w = min(it_w, signal_w)
-        return it_w
+        return min(it_w, self._capacity_w)  # a power path with failed units carries less
 
     def facility_power_w(self, it_w: float) -> float:
         """Facility power at an IT power, with the present cooling coefficients."""
@@ -211,12 +239,15 @@ class Facility:
         network_w = 0.0 if self._network is None else self._network.power_w
         fan_w = (it_w - self._fans.power_w - network_w) * self._fan_ratio
         it_w += fan_w - self._fans.power_w
-        loss_w = self.power_path.loss_w(it_w)
+        path = self._path_now
+        loss_w = 0.0 if path is None else path.loss_w(it_w)
         self._ledger.set_powers(((self._fans, fan_w), (self._loss, loss_w),
                                  (self._cooling, (it_w + loss_w) * self._coeffs.total)))
-        if it_w <= self._no_overload_below_w and not self._overloaded:
+        if self._power_change is not None and not self._power_change.triggered:
+            self._power_change.succeed()
+        if path is None or not path.reaches_racks or (it_w <= self._no_overload_below_w and not self._overloaded):
             return
-        over = self.power_path.overloaded(it_w)
+        over = path.overloaded(it_w)
         if over != self._overloaded:
             for name in set(over) - set(self._overloaded):
                 self.sim.recorder.event("overload", f"power/{name}", "stage output above its rating", it_w)
@@ -224,28 +255,222 @@ class Facility:
 
     # -- faults ---------------------------------------------------------------------------
     def _fault(self, fault: Fault):
+        if fault.kind == "utility":
+            return self._utility_fault(fault)
+        if fault.kind == "power_unit":
+            return self._unit_fault(fault)
+        return self._chiller_fault(fault)
+
+    def _chiller_fault(self, fault: Fault):
         env, rec = self.sim.env, self.sim.recorder
         yield env.timeout(fault.start_s)
-        if fault.kind == "chiller":
-            rec.event("fault", "cooling/chiller", f"capacity share {fault.capacity_share:g}", fault.capacity_share)
-            self._chiller_share = fault.capacity_share
-            self._tick_now()
-            yield env.timeout(fault.duration_s)
-            self._chiller_share = 1.0
-            self._tick_now()
-            rec.event("repair", "cooling/chiller", "capacity restored", 1.0)
+        rec.event("fault", "cooling/chiller", f"capacity share {fault.capacity_share:g}", fault.capacity_share)
+        self._chiller_share = fault.capacity_share
+        self._tick_now()
+        yield env.timeout(fault.duration_s)
+        self._chiller_share = 1.0
+        self._tick_now()
+        rec.event("repair", "cooling/chiller", "capacity restored", 1.0)
+
+    def _utility_fault(self, fault: Fault):
+        """A utility feed loss (docs/power.md, "Faults"): the UPS battery carries the IT load
+        and the cooling on the UPS until the generator runs (``generator_start_s``) or the
+        feed returns; if it runs out first, every rack loses power until then. Chillers
+        stop with the power and restart ``chiller_restart_s`` after it returns."""
+        env, rec, spec = self.sim.env, self.sim.recorder, self.spec
+        yield env.timeout(fault.start_s)
+        t_repair = fault.start_s + fault.duration_s
+        t_generator = fault.start_s + spec.generator_start_s
+        on_battery_until = min(t_repair, t_generator)
+        rec.event("fault", "power/utility", "feed lost; the UPS battery carries the load, generator starting",
+                  fault.duration_s)
+        self._switch_supply(BATTERY)
+        yield from self._discharge(on_battery_until)
+        if self._source == DARK:
+            rec.event("outage", "power/ups", "battery exhausted before the generator ran: IT load lost",
+                      on_battery_until - env.now)
+            yield env.timeout(on_battery_until - env.now)
+        if t_generator < t_repair:
+            rec.event("generator", "power/generator", "running; load transferred to the generator",
+                      spec.generator_start_s)
+            self._switch_supply(GENERATOR)
+            yield env.timeout(t_repair - env.now)
+        rec.event("repair", "power/utility", "feed restored; load transferred back to the utility",
+                  fault.duration_s)
+        self._switch_supply(UTILITY)
+
+    def _discharge(self, until_s: float):
+        """Run on the battery until ``until_s`` or until its energy is spent (then go dark):
+        the battery delivers the facility's whole draw, which the ledger integrates, so the
+        instant it empties is found exactly by waking at each change of IT power."""
+        env, led = self.sim.env, self._ledger
+        budget_j = self.spec.ups_energy_j  # recharge after an outage is not modelled: each starts full
+        start_j = led.energy_now_j(None)
+        while env.now < until_s:
+            left_j = budget_j - (led.energy_now_j(None) - start_j)
+            power_w = led.facility.power_w
+            if left_j <= 1e-12 * budget_j:
+                self._switch_supply(DARK)
+                return
+            wait_s = until_s - env.now if power_w <= 0 else min(until_s - env.now, left_j / power_w)
+            self._power_change = env.event()
+            yield env.timeout(wait_s) | self._power_change
+            self._power_change = None
+
+    def _switch_supply(self, source: str) -> None:
+        """Close the interval under the old supply, then feed the building from ``source``:
+        the energised part of the power path, the cooling that runs, and the racks' power."""
+        self._close_interval(self.sim.now_s)
+        was = self._source
+        self._source = source
+        if source in (BATTERY, DARK):
+            self._restart_share = 0.0  # chillers stop with their power
+            self._restart_token = None
+        elif was in (BATTERY, DARK):  # power back (generator or utility): chillers restart later
+            self._restart_chillers()
+        self._set_path()
+        self._set_coefficients()
+        if self._network is not None:
+            self._network.set_power(0.0 if source == DARK else self.spec.network_power_w)
+        if source == DARK:
+            self._power_off(range(self.topology.num_racks), EXHAUSTED)
+        elif was == DARK:
+            self._power_on([r for r, (_, cause) in self._unpowered.items() if cause == EXHAUSTED], EXHAUSTED)
+            self._hold_capacity()
+
+    def _restart_chillers(self) -> None:
+        if self.spec.chiller_restart_s <= 0:
+            self._restart_share = 1.0
             return
-        # utility feed loss: IT rides through on the UPS; cooling stops until the generator runs
-        rec.event("fault", "power/utility", "feed lost; UPS carries IT, generator starting", fault.duration_s)
-        if self.spec.ups_ride_through_s < self.spec.generator_start_s:
-            rec.event("outage", "power/ups", "battery exhausted before the generator ran",
-                      self.spec.generator_start_s - self.spec.ups_ride_through_s)
-        gap = min(self.spec.generator_start_s, fault.duration_s)
-        self.inlet_c = [self.thermal.advance(t, 1.0, gap) for t in self.inlet_c]
-        yield env.timeout(gap)
-        rec.event("generator", "power/generator", "running; cooling restarts", gap)
-        yield env.timeout(max(fault.duration_s - gap, 0.0))
-        rec.event("repair", "power/utility", "feed restored", fault.duration_s)
+        token = self._restart_token = object()
+
+        def restart():
+            yield self.sim.env.timeout(self.spec.chiller_restart_s)
+            if self._restart_token is token:
+                self.sim.recorder.event("restart", "cooling/chiller", "chillers running again after the power loss",
+                                        self.spec.chiller_restart_s)
+                self._close_interval(self.sim.now_s)
+                self._restart_share = 1.0
+                self._set_coefficients()
+
+        self.sim.env.process(restart())
+
+    def _supply_coefficients(self, c: CoolingCoefficients) -> CoolingCoefficients:
+        """The plant's coefficients under the present supply: on the battery only the movers on
+        the UPS run (no heat leaves the building: all of it is shortfall), dark nothing runs
+        and nothing heats; on the generator or the utility the plant as it is."""
+        if self._source == UTILITY or self._source == GENERATOR:
+            return c
+        zero = dict(chiller=0.0, heat_rejection_fans=0.0, water_l_per_j=0.0, economiser_share=0.0,
+                    reusable_heat_share=0.0)
+        if self._source == DARK:
+            return replace(c, **zero, pumps=0.0, rack_side=0.0, air_fans=0.0, shortfall_share=0.0,
+                           gpu_shortfall_share=0.0)
+        movers = c if self.spec.cooling_on_ups else replace(c, pumps=0.0, rack_side=0.0, air_fans=0.0)
+        # pumps at their normal draw (with the plant up they run at share x the heat removed)
+        pumps = self.plant.facility_pump_share if self.spec.cooling_on_ups else 0.0
+        return replace(movers, **zero, pumps=pumps, shortfall_share=1.0, gpu_shortfall_share=1.0)
+
+    def _unit_fault(self, fault: Fault):
+        """``units`` units of a power-path stage out of service (docs/power.md, "Faults"): the
+        others carry the load; within the stage's spare units the redundancy is lost, beyond
+        them its capacity falls and racks are powered off until the load fits, until repair."""
+        env, rec = self.sim.env, self.sim.recorder
+        name = str(fault.stage)
+        stage = self.power_path.stage(name)
+        yield env.timeout(fault.start_s)
+        self._failed_units[name] = failed = self._failed_units.get(name, 0) + fault.units
+        left = max(stage.units - failed, 0)
+        component = f"power/{name}"
+        self._close_interval(self.sim.now_s)
+        self._set_path()
+        if left >= stage.usable_units:
+            rec.event("fault", component, f"{failed} of {stage.units} units out: redundancy "
+                      f"{'lost' if left == stage.usable_units else 'reduced'}, {left} carry the load", failed)
+            if left == stage.usable_units:
+                rec.event("redundancy_lost", component, f"{stage.redundancy} with {left} of {stage.units} units",
+                          left)
+        else:
+            rec.event("fault", component, f"{failed} of {stage.units} units out: capacity "
+                      f"{self._capacity_w / 1e3:.1f} kW of IT, below the design", self._capacity_w)
+        self._set_coefficients()
+        self._hold_capacity()
+        yield env.timeout(fault.duration_s)
+        self._failed_units[name] -= fault.units
+        rec.event("repair", component, f"{fault.units} units back in service", self._failed_units[name])
+        self._close_interval(self.sim.now_s)
+        self._set_path()
+        self._set_coefficients()
+        self._power_on([r for r, (_, cause) in self._unpowered.items() if cause == SHED], SHED)
+        self._hold_capacity()
+
+    def _set_path(self) -> None:
+        """The energised part of the power path under the present supply and failed units (on
+        the battery: from the UPS down; dark: none), and the IT power it can carry while a
+        stage has fewer units than its design may load (``inf`` otherwise)."""
+        design = self.power_path
+        path = design.with_failed_units(self._failed_units)
+        self._capacity_w = math.inf
+        if not path.reaches_racks:
+            self._capacity_w = 0.0
+        elif design.degraded(self._failed_units):
+            self._capacity_w = path.usable_capacity_w()
+        if self._source == BATTERY and any(s.name == "ups" for s in path.stages):
+            path = path.fed_at("ups")
+        self._path_now = None if self._source == DARK else path
+        self._no_overload_below_w = (path.max_output_w() if self._path_now is not None and path.reaches_racks
+                                     else math.inf)
+
+    def _hold_capacity(self) -> None:
+        """Power racks off, the last first, while the IT power is above what a degraded power
+        path can carry (rack 0 is the last to go: the racks' order is their shedding order)."""
+        if self._capacity_w == math.inf or self._source == DARK:
+            return
+        for r in reversed(range(self.topology.num_racks)):
+            if self._ledger.it_power_w() <= self._capacity_w * (1.0 + 1e-12):
+                return
+            if r not in self._unpowered:
+                self._power_off([r], SHED)
+
+    def _power_off(self, racks, cause: str) -> None:
+        """Cut the power of ``racks`` (those not already without it) for ``cause``."""
+        now = self.sim.now_s
+        racks = [r for r in racks if r not in self._unpowered]
+        for r in racks:
+            self._unpowered[r] = (now, cause)
+            self.sim.recorder.event("power_off", f"power/{self._rack_names[r]}", cause, r)
+        if racks:
+            self._racks_off(racks, cause)
+
+    def _power_on(self, racks, cause: str) -> None:
+        """Give ``racks`` their power back; their time without it counts in ``power_lost_rack_s``."""
+        now = self.sim.now_s
+        racks = [r for r in racks if r in self._unpowered]
+        for r in racks:
+            self._info.power_lost_rack_s += now - self._unpowered.pop(r)[0]
+            self.sim.recorder.event("power_on", f"power/{self._rack_names[r]}", cause, r)
+        if racks:
+            self._racks_on(racks, cause)
+
+    def _racks_off(self, racks: list[int], cause: str) -> None:
+        """Placeholder until the cluster's power-off API is merged."""
+
+    def _racks_on(self, racks: list[int], cause: str) -> None:
+        """Placeholder until the cluster's power-on API is merged."""
+
+    def _finish_power_faults(self, until_s: float) -> None:
+        for r in list(self._unpowered):
+            self._info.power_lost_rack_s += until_s - self._unpowered.pop(r)[0]
+
+    def _supply_w(self, facility_w: float, dt_s: float) -> tuple[float, float, float]:
+        """(grid, UPS battery, generator) mean powers of an interval under one supply."""
+        if self._source == BATTERY:
+            return 0.0, facility_w, 0.0
+        if self._source == GENERATOR:
+            return 0.0, 0.0, facility_w
+        if self._source == DARK:
+            return 0.0, 0.0, 0.0
+        return self._grid_draw_w(facility_w, dt_s), 0.0, 0.0
 
     # -- demand response: the events a site operator sees ---------------------------------
     def _curtailment(self, event: DemandResponseEvent):
@@ -338,6 +563,7 @@ class Facility:
             self._set_coefficients()
             yield env.timeout(self.control_interval_s)
             self._close_interval(self.sim.now_s)
+            self._hold_capacity()
 
     def _tick_now(self) -> None:
         """Close the interval at this instant and take the plant as it now is: a fault or a
@@ -349,8 +575,9 @@ class Facility:
     def _set_coefficients(self) -> None:
         now = self.sim.now_s
         self._weather = self.climate.weather(now)
-        self._coeffs = self.plant.coefficients(self._weather.dry_bulb_c, self._weather.wet_bulb_c,
-                                               chiller_capacity_share=self._chiller_share)
+        self._coeffs = self._supply_coefficients(self.plant.coefficients(
+            self._weather.dry_bulb_c, self._weather.wet_bulb_c,
+            chiller_capacity_share=min(self._chiller_share, self._restart_share)))
         tech = self.plant.technology
         self._fan_ratio = server_fan_ratio(tech, server_air_inlet_c(tech, max(self.inlet_c)), self._server_fans)
         self._follow_it_power(self._ledger.it_power_w())
@@ -381,7 +608,7 @@ class Facility:
         info = self._info
         info.max_inlet_temp_c = max(info.max_inlet_temp_c, max(self.inlet_c))
         info.max_gpu_temp_c = max(info.max_gpu_temp_c, max(self.gpu_temp_c))
-        grid_w = self._grid_draw_w(d["facility"], dt)
+        grid_w, battery_w, generator_w = self._supply_w(d["facility"], dt)
         self._demand.add(t0, dt, grid_w)
         self.sim.recorder.record("timeseries", (
             t0, "facility", it_w, d["gpu"], d["host"], d["conversion_loss"], d["cooling"], d["facility"],
@@ -392,18 +619,19 @@ class Facility:
             self.spec.carbon.intensity_g_per_kwh(t0), self.spec.price.price_per_kwh(t0),
             max(self.inlet_c), max(self.gpu_temp_c), d["capped"], self.it_budget_w(t0), dt,
             self._carbon_kg(t0, dt, grid_w * dt), self._energy_cost_usd(t0, dt, grid_w * dt), grid_w, self._soc_j,
+            battery_w, generator_w,
         ))
         nan = math.nan
         for r, name in enumerate(self._rack_names):
             self.sim.recorder.record("timeseries", (
                 t0, name, d[name], nan, nan, nan, nan, nan, nan, nan, nan, nan,
                 nan, nan, nan, nan, nan, nan, nan, nan, nan, nan,
-                self.inlet_c[r], self.gpu_temp_c[r], nan, nan, dt, nan, nan, nan, nan,
+                self.inlet_c[r], self.gpu_temp_c[r], nan, nan, dt, nan, nan, nan, nan, nan, nan,
             ))
         if self._network is not None:
             self.sim.recorder.record("timeseries", (
                 t0, NETWORK, d[NETWORK], nan, nan, nan, nan, nan, nan, nan, nan, nan,
                 nan, nan, nan, nan, nan, nan, nan, nan, nan, nan,
-                nan, nan, nan, nan, dt, nan, nan, nan, nan,
+                nan, nan, nan, nan, dt, nan, nan, nan, nan, nan, nan,
             ))
         self._last = end

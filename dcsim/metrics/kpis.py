@@ -195,6 +195,9 @@ def _facility_kpis(ts: _Rows, results: Results, it_j: float) -> dict[str, Any]:
     rack_swing = max((swing(it_power_w[rack_of_row == i]) for i in range(n_racks)), default=math.nan)
     return {
         "grid_energy_j": _sum(fac["grid_power_w"] * dt),
+        "ups_battery_energy_j": _sum(fac["ups_battery_power_w"] * dt),
+        "generator_energy_j": _sum(fac["generator_power_w"] * dt),
+        "power_lost_rack_hours": fi.power_lost_rack_s / 3600.0,
         "power_swing_rack_w": rack_swing,
         "power_swing_it_w": swing(fac["it_power_w"]),
         "power_swing_facility_w": swing(fac["facility_power_w"]),

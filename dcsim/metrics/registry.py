@@ -157,6 +157,16 @@ _k("facility_power_mean_w", "W", "facility power, mean", "E_facility / T")
 _k("grid_energy_j", "J", "grid energy",
    "sum over intervals of the grid draw x interval: the facility's draw, or with a battery (`facility.storage`) "
    "its smoothed draw (docs/grid_and_cost.md)")
+_k("ups_battery_energy_j", "J", "UPS battery energy",
+   "sum over intervals on the UPS battery (a utility fault before the generator runs) of facility power x "
+   "interval; grid + battery + generator energy = facility energy without `facility.storage` (docs/power.md, "
+   "\"Faults\")")
+_k("generator_energy_j", "J", "generator energy",
+   "sum over intervals on the standby generator (a utility fault after `facility.generator_start_s`) of facility "
+   "power x interval")
+_k("power_lost_rack_hours", "h", "rack-hours without power",
+   "sum over racks of the time they were powered off by a power fault (the UPS battery ran out, or shed to fit a "
+   "power path with failed units), / 3600 (docs/power.md, \"Faults\")")
 _same("95th minus 5th percentile of the interval powers: the rack's IT power (the largest over racks), hall IT, "
       "facility and grid draw; resolves swings only as fine as `facility.control_interval_s` (docs/training.md, "
       "\"Power swing\")", "W", power_swing_rack_w="power swing, rack", power_swing_it_w="power swing, IT",

@@ -13,11 +13,17 @@ carbon and price, temperatures) and one per rack (IT power, inlet and hottest-GP
 temperature), advances each rack's temperature over the interval with the plant's
 shortfall, and computes the coefficients and thermal caps for the next interval.
 Faults take effect at the first control tick at or after their start.
+
+Racks lose and regain power through one API, :meth:`Facility.power_off_racks` and
+:meth:`Facility.power_on_racks`, each with a cause (``"thermal"`` for a thermal
+shutdown, ``"ups"``, ``"pdu/..."`` for the power tree): a rack is off while any cause
+holds it off, and the cluster (``watch_rack_power``) stops its work and its draw.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -150,6 +156,9 @@ class Facility:
         )
         rec.run_info.facility = self._info
         self._on_limit_change: list = []
+        # per rack: the causes holding it off (empty: powered); the cluster's stop and restore
+        self._off_causes: list[set[str]] = [set() for _ in range(topology.num_racks)]
+        self._rack_switch: tuple[Callable[[list[int], str], None], Callable[[list[int], str], None]] | None = None
         for fault in spec.faults:
             sim.env.process(self._fault(fault))
         for event in spec.demand_response.events:
@@ -169,6 +178,62 @@ class Facility:
     def watch_hottest_gpu(self, hottest_gpu_w) -> None:
         """``hottest_gpu_w(rack)``: per-GPU power of a rack's hottest GPU, for its temperature."""
         self._hottest_gpu_w = hottest_gpu_w
+
+    def watch_rack_power(self, stop: Callable[[list[int], str], None],
+                         restore: Callable[[list[int], str], None]) -> None:
+        """``stop(racks, cause)`` when racks lose power, ``restore(racks, cause)`` when they get it back
+        (the cluster's ``stop_racks`` and ``restore_racks``)."""
+        self._rack_switch = (stop, restore)
+
+    # -- racks losing and regaining power: the one API for thermal shutdown and power faults --
+    def power_off_racks(self, racks: Iterable[int], cause: str) -> list[int]:
+        """Racks lose power now because of ``cause`` ("thermal", "ups", "pdu/<name>", ...).
+
+        A rack stays off while any cause holds it; only racks that were on are switched off
+        (an event ``power_off`` each): their GPUs and hosts draw nothing, their work is
+        interrupted and requeued (training loses its progress since the last checkpoint,
+        inference requeues its requests). Returns the racks switched off now."""
+        off = []
+        for r in self._racks(racks):
+            if not self._off_causes[r]:
+                off.append(r)
+            self._off_causes[r].add(cause)
+        for r in off:
+            self.sim.recorder.event("power_off", self._rack_names[r], cause, self.topology.gpus_per_rack)
+        if off and self._rack_switch is not None:
+            self._rack_switch[0](off, cause)
+        return off
+
+    def power_on_racks(self, racks: Iterable[int], cause: str) -> list[int]:
+        """``cause`` no longer holds racks off; those no other cause holds get power back now
+        (an event ``power_on`` each; GPUs idle, free for work). Returns the racks switched on."""
+        on = []
+        for r in self._racks(racks):
+            held = self._off_causes[r]
+            if cause in held:
+                held.discard(cause)
+                if not held:
+                    on.append(r)
+        for r in on:
+            self.sim.recorder.event("power_on", self._rack_names[r], cause, self.topology.gpus_per_rack)
+        if on and self._rack_switch is not None:
+            self._rack_switch[1](on, cause)
+        return on
+
+    def rack_powered(self, rack: int) -> bool:
+        """True unless some cause holds the rack off."""
+        return not self._off_causes[rack]
+
+    def rack_off_causes(self, rack: int) -> frozenset[str]:
+        """The causes holding a rack off (empty: it has power)."""
+        return frozenset(self._off_causes[rack])
+
+    def _racks(self, racks: Iterable[int]) -> list[int]:
+        out = sorted(set(racks))
+        n = self.topology.num_racks
+        if any(not 0 <= r < n for r in out):
+            raise ValueError(f"racks {out} are not all in 0..{n - 1}")
+        return out
 
     @property
     def server_fan_ratio(self) -> float:

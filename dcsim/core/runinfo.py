@@ -42,7 +42,6 @@ class FacilityInfo:
     network_power_w: float = 0.0  # the scale-out network's constant draw, inside it_nameplate_w, outside the racks
     peak_demand_w: float = 0.0  # highest mean grid draw over a demand interval (set when the run ends)
     demand_charge_usd: float = 0.0  # its demand charge, prorated to the run (set when the run ends)
-    power_lost_rack_s: float = 0.0  # rack-seconds without power after power faults (set by the controller)
 
 
 @dataclass(frozen=True)
@@ -58,6 +57,8 @@ class ServiceTotals:
     requests_served: float | None = None  # fluid fidelity only
     requests_arrived: float | None = None  # fluid fidelity only
     itl: Any = None  # every inter-token gap (TokenGaps, dcsim.workloads.inference.requests); request fidelity only
+    requests_requeued: float = 0  # taken from a replica that lost power and served elsewhere (fluid: its in-flight share)
+    requests_lost: int = 0  # streaming on a replica when it lost power (request fidelity)
 
 
 @dataclass

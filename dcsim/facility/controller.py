@@ -13,11 +13,17 @@ carbon and price, temperatures) and one per rack (IT power, inlet and hottest-GP
 temperature), advances each rack's temperature over the interval with the plant's
 shortfall, and computes the coefficients and thermal caps for the next interval.
 Faults take effect at the first control tick at or after their start.
+
+Racks lose and regain power through one API, :meth:`Facility.power_off_racks` and
+:meth:`Facility.power_on_racks`, each with a cause (``"thermal"`` for a thermal
+shutdown, ``"ups"``, ``"pdu/..."`` for the power tree): a rack is off while any cause
+holds it off, and the cluster (``watch_rack_power``) stops its work and its draw.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -67,7 +73,7 @@ class Fault:
 # the IT load is lost and the building is dark).
 UTILITY, BATTERY, GENERATOR, DARK = "utility", "battery", "generator", "dark"
 # Why a rack lost its power: the UPS battery ran out, or racks were shed to fit a degraded power path.
-EXHAUSTED, SHED = "ups_exhausted", "power_path"
+EXHAUSTED, SHED = "ups", "power_path"
 
 
 @dataclass(frozen=True)
@@ -150,7 +156,7 @@ class Facility:
         self._chiller_share = 1.0
         # power faults (docs/power.md, "Faults"): what feeds the building, the part of the power path
         # energised now (None: nothing), failed units by stage, the IT power a degraded path carries,
-        # chillers running (0 while restarting after a power loss), racks without power and since when
+        # chillers running (0 while restarting after a power loss)
         self._source = UTILITY
         self._path_now: PowerPath | None = spec.power_path
         self._failed_units: dict[str, int] = {}
@@ -158,7 +164,6 @@ class Facility:
         self._restart_share = 1.0
         self._restart_token: object | None = None
         self._power_change: simpy.Event | None = None  # fired at each IT power change while on battery
-        self._unpowered: dict[int, tuple[float, str]] = {}  # rack -> (since, cause)
         self._weather = spec.climate.weather(0.0)
         self._coeffs = spec.plant.coefficients(self._weather.dry_bulb_c, self._weather.wet_bulb_c)
         tech = spec.plant.technology
@@ -177,9 +182,11 @@ class Facility:
         )
         rec.run_info.facility = self._info
         self._on_limit_change: list = []
+        # per rack: the causes holding it off (empty: powered); the cluster's stop and restore
+        self._off_causes: list[set[str]] = [set() for _ in range(topology.num_racks)]
+        self._rack_switch: tuple[Callable[[list[int], str], None], Callable[[list[int], str], None]] | None = None
         for fault in spec.faults:
             sim.env.process(self._fault(fault))
-        sim.on_finish(self._finish_power_faults)
         for event in spec.demand_response.events:
             if event.kind == "curtailment":
                 sim.env.process(self._curtailment(event))
@@ -197,6 +204,62 @@ class Facility:
     def watch_hottest_gpu(self, hottest_gpu_w) -> None:
         """``hottest_gpu_w(rack)``: per-GPU power of a rack's hottest GPU, for its temperature."""
         self._hottest_gpu_w = hottest_gpu_w
+
+    def watch_rack_power(self, stop: Callable[[list[int], str], None],
+                         restore: Callable[[list[int], str], None]) -> None:
+        """``stop(racks, cause)`` when racks lose power, ``restore(racks, cause)`` when they get it back
+        (the cluster's ``stop_racks`` and ``restore_racks``)."""
+        self._rack_switch = (stop, restore)
+
+    # -- racks losing and regaining power: the one API for thermal shutdown and power faults --
+    def power_off_racks(self, racks: Iterable[int], cause: str) -> list[int]:
+        """Racks lose power now because of ``cause`` ("thermal", "ups", "pdu/<name>", ...).
+
+        A rack stays off while any cause holds it; only racks that were on are switched off
+        (an event ``power_off`` each): their GPUs and hosts draw nothing, their work is
+        interrupted and requeued (training loses its progress since the last checkpoint,
+        inference requeues its requests). Returns the racks switched off now."""
+        off = []
+        for r in self._racks(racks):
+            if not self._off_causes[r]:
+                off.append(r)
+            self._off_causes[r].add(cause)
+        for r in off:
+            self.sim.recorder.event("power_off", self._rack_names[r], cause, self.topology.gpus_per_rack)
+        if off and self._rack_switch is not None:
+            self._rack_switch[0](off, cause)
+        return off
+
+    def power_on_racks(self, racks: Iterable[int], cause: str) -> list[int]:
+        """``cause`` no longer holds racks off; those no other cause holds get power back now
+        (an event ``power_on`` each; GPUs idle, free for work). Returns the racks switched on."""
+        on = []
+        for r in self._racks(racks):
+            held = self._off_causes[r]
+            if cause in held:
+                held.discard(cause)
+                if not held:
+                    on.append(r)
+        for r in on:
+            self.sim.recorder.event("power_on", self._rack_names[r], cause, self.topology.gpus_per_rack)
+        if on and self._rack_switch is not None:
+            self._rack_switch[1](on, cause)
+        return on
+
+    def rack_powered(self, rack: int) -> bool:
+        """True unless some cause holds the rack off."""
+        return not self._off_causes[rack]
+
+    def rack_off_causes(self, rack: int) -> frozenset[str]:
+        """The causes holding a rack off (empty: it has power)."""
+        return frozenset(self._off_causes[rack])
+
+    def _racks(self, racks: Iterable[int]) -> list[int]:
+        out = sorted(set(racks))
+        n = self.topology.num_racks
+        if any(not 0 <= r < n for r in out):
+            raise ValueError(f"racks {out} are not all in 0..{n - 1}")
+        return out
 
     @property
     def server_fan_ratio(self) -> float:
@@ -237,7 +300,7 @@ class Facility:
     # -- continuous: losses and cooling follow IT power -----------------------------------
     def _follow_it_power(self, it_w: float) -> None:
         network_w = 0.0 if self._network is None else self._network.power_w
-        fan_w = (it_w - self._fans.power_w - network_w) * self._fan_ratio
+        fan_w = max(it_w - self._fans.power_w - network_w, 0.0) * self._fan_ratio  # >= 0 to rounding, racks all off
         it_w += fan_w - self._fans.power_w
         path = self._path_now
         loss_w = 0.0 if path is None else path.loss_w(it_w)
@@ -333,9 +396,9 @@ class Facility:
         if self._network is not None:
             self._network.set_power(0.0 if source == DARK else self.spec.network_power_w)
         if source == DARK:
-            self._power_off(range(self.topology.num_racks), EXHAUSTED)
+            self.power_off_racks(range(self.topology.num_racks), EXHAUSTED)
         elif was == DARK:
-            self._power_on([r for r, (_, cause) in self._unpowered.items() if cause == EXHAUSTED], EXHAUSTED)
+            self.power_on_racks(range(self.topology.num_racks), EXHAUSTED)
             self._hold_capacity()
 
     def _restart_chillers(self) -> None:
@@ -401,7 +464,7 @@ class Facility:
         self._close_interval(self.sim.now_s)
         self._set_path()
         self._set_coefficients()
-        self._power_on([r for r, (_, cause) in self._unpowered.items() if cause == SHED], SHED)
+        self.power_on_racks(range(self.topology.num_racks), SHED)
         self._hold_capacity()
 
     def _set_path(self) -> None:
@@ -429,38 +492,8 @@ class Facility:
         for r in reversed(range(self.topology.num_racks)):
             if self._ledger.it_power_w() <= self._capacity_w * (1.0 + 1e-12):
                 return
-            if r not in self._unpowered:
-                self._power_off([r], SHED)
-
-    def _power_off(self, racks, cause: str) -> None:
-        """Cut the power of ``racks`` (those not already without it) for ``cause``."""
-        now = self.sim.now_s
-        racks = [r for r in racks if r not in self._unpowered]
-        for r in racks:
-            self._unpowered[r] = (now, cause)
-            self.sim.recorder.event("power_off", f"power/{self._rack_names[r]}", cause, r)
-        if racks:
-            self._racks_off(racks, cause)
-
-    def _power_on(self, racks, cause: str) -> None:
-        """Give ``racks`` their power back; their time without it counts in ``power_lost_rack_s``."""
-        now = self.sim.now_s
-        racks = [r for r in racks if r in self._unpowered]
-        for r in racks:
-            self._info.power_lost_rack_s += now - self._unpowered.pop(r)[0]
-            self.sim.recorder.event("power_on", f"power/{self._rack_names[r]}", cause, r)
-        if racks:
-            self._racks_on(racks, cause)
-
-    def _racks_off(self, racks: list[int], cause: str) -> None:
-        """Placeholder until the cluster's power-off API is merged."""
-
-    def _racks_on(self, racks: list[int], cause: str) -> None:
-        """Placeholder until the cluster's power-on API is merged."""
-
-    def _finish_power_faults(self, until_s: float) -> None:
-        for r in list(self._unpowered):
-            self._info.power_lost_rack_s += until_s - self._unpowered.pop(r)[0]
+            if SHED not in self._off_causes[r]:
+                self.power_off_racks([r], SHED)
 
     def _supply_w(self, facility_w: float, dt_s: float) -> tuple[float, float, float]:
         """(grid, UPS battery, generator) mean powers of an interval under one supply."""

@@ -164,9 +164,6 @@ _k("ups_battery_energy_j", "J", "UPS battery energy",
 _k("generator_energy_j", "J", "generator energy",
    "sum over intervals on the standby generator (a utility fault after `facility.generator_start_s`) of facility "
    "power x interval")
-_k("power_lost_rack_hours", "h", "rack-hours without power",
-   "sum over racks of the time they were powered off by a power fault (the UPS battery ran out, or shed to fit a "
-   "power path with failed units), / 3600 (docs/power.md, \"Faults\")")
 _same("95th minus 5th percentile of the interval powers: the rack's IT power (the largest over racks), hall IT, "
       "facility and grid draw; resolves swings only as fine as `facility.control_interval_s` (docs/training.md, "
       "\"Power swing\")", "W", power_swing_rack_w="power swing, rack", power_swing_it_w="power swing, IT",
@@ -209,6 +206,27 @@ _k("throttled_gpu_hours", "GPU-h", "throttled GPU time",
 _k("thermally_throttled_gpu_hours", "GPU-h", "thermally throttled GPU time",
    "the part of `throttled_gpu_hours` whose binding cap is thermal (temperature or rack density): a thermal cap "
    "above a GPU's uncapped draw is not counted")
+_k("rack_power_offs", "-", "rack power-offs",
+   "number of `power_off` events: a rack switched off by a thermal shutdown or a power fault (a rack already "
+   "off for one cause is not counted again for another)", "d")
+_k("gpu_thermal_shutdowns", "-", "GPU thermal shutdowns",
+   "sum over `power_off` events of cause `thermal` of the rack's GPUs: GPUs stopped past their shutdown "
+   "temperature (the thermal model's granularity is the rack)", "d")
+_k("powered_off_gpu_hours", "GPU-h", "powered-off GPU time",
+   "integral over time of the GPUs in racks without power (any cause) / 3600")
+_k("thermal_shutdown_gpu_hours", "GPU-h", "thermal-shutdown GPU time",
+   "integral over time of the GPUs in racks held off by a thermal shutdown / 3600")
+_k("training_jobs_interrupted", "-", "training jobs interrupted by power-offs",
+   "number of `lost_work` events: a training job whose racks lost power, requeued from its last checkpoint", "d")
+_k("training_steps_lost", "-", "training steps lost to power-offs",
+   "sum of the `lost_work` events' values: steps done since the last valid checkpoint when the job's racks "
+   "lost power", ".1f")
+_k("requests_requeued", "-", "requests requeued after power-offs",
+   "sum over services of requests taken from a replica that lost power and routed again (fluid: the replica's "
+   "in-flight requests, arrival rate per replica x (TTFT + TPOT x (mean output - 1)), added to the backlog)", ".1f")
+_k("requests_lost", "-", "requests lost to power-offs",
+   "requests streaming (first token sent) on a replica when it lost power: status `lost` in requests.parquet, "
+   "counted as missing their SLO", "d")
 _k("it_nameplate_w", "W", "IT nameplate power",
    "sum over nodes of GPUs x TDP + busy host power, plus the scale-out network's constant draw")
 _k("it_capacity_w", "W", "IT capacity",

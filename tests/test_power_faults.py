@@ -181,3 +181,100 @@ def test_pdu_fault_under_2n_is_survived(base):
     assert (facility_rows(r)["it_power_w"] == base_rows(base)["it_power_w"]).all()
     assert r.summary()["rack_power_offs"] == 0
     assert_energy_balances(r)
+
+
+def rack_events(r):
+    """(t, power_off/power_on, rack, cause) of the rack power API's events."""
+    ev = r.frames()["events"]
+    ev = ev[ev["record_type"].isin(["power_off", "power_on"])]
+    return [(round(t, 6), k, c, d) for t, k, c, d in zip(ev["t_s"], ev["record_type"], ev["component"], ev["detail"])]
+
+
+RACKS = ["rack/000", "rack/001", "rack/002", "rack/003"]
+
+
+def test_utility_loss_longer_than_ride_through_loses_the_it_load():
+    """A 600 s feed loss at 300 s with a generator that takes 400 s and a battery of 120 s at
+    rated load: the battery carries the load until its energy is spent (at 426 s: the load
+    is under the UPS rating, so longer than 120 s); then every rack loses power, its
+    training jobs lose their progress since the last checkpoint and its streaming requests
+    are lost; the building draws nothing until the generator runs at 700 s and the racks
+    come back; the chillers restart at 820 s, the feed at 900 s."""
+    cfg = [*BASE, "facility.ups_ride_through_s=120", "facility.generator_start_s=400",
+           "+facility.faults=[{kind: utility, start_s: 300, duration_s: 600}]"]
+    spec = build(compose_config(cfg)).facility
+    r = dcsim.run(cfg)
+    s = r.summary()
+    ev = power_events(r)
+    t_out = ev[1][0]
+    assert [e[1:] for e in ev] == [("fault", "power/utility"), ("outage", "power/ups"),
+                                   ("generator", "power/generator"), ("restart", "cooling/chiller"),
+                                   ("repair", "power/utility")]
+    assert [e[0] for e in ev] == [300.0, t_out, 700.0, 820.0, 900.0] and 400 < t_out < 440
+    assert rack_events(r) == ([(t_out, "power_off", rack, "ups") for rack in RACKS]
+                              + [(700.0, "power_on", rack, "ups") for rack in RACKS])
+    # the battery delivered exactly its energy, and nothing at all was drawn while dark
+    assert s["ups_battery_energy_j"] == pytest.approx(spec.ups_energy_j, rel=REL)
+    fac = facility_rows(r)
+    dark = fac.loc[t_out:690.0]
+    assert (dark[["it_power_w", "facility_power_w"]].abs() < 1e-6).all().all()  # zero to rounding
+    assert (dark[["grid_power_w", "generator_power_w", "ups_battery_power_w"]] == 0).all().all()
+    assert (fac.loc[700.0:840.0, "generator_power_w"] > 0).all() and (fac.loc[700.0:840.0, "grid_power_w"] == 0).all()
+    assert (fac.loc[900.0:, "grid_power_w"] > 0).all()
+    # racks heat on the battery (no heat rejection), cool while dark, heat again until the chillers
+    # run (each row's temperature is the one at the end of its interval)
+    inlet = fac["inlet_temp_c"]
+    assert inlet.loc[420.0] > inlet.loc[240.0] + 5  # 300 s -> t_out
+    assert inlet.loc[660.0] < inlet.loc[420.0]  # t_out -> 700 s
+    assert inlet.loc[780.0] > inlet.loc[660.0] and inlet.loc[1140.0] < inlet.loc[780.0]
+    # the work lost with the racks, counted
+    assert s["rack_power_offs"] == 4
+    assert s["powered_off_gpu_hours"] == pytest.approx(4 * 32 * (700.0 - t_out) / 3600.0, rel=REL)
+    assert s["training_jobs_interrupted"] >= 1 and s["training_steps_lost"] > 0
+    assert s["requests_lost"] + s["requests_requeued"] > 0
+    assert_energy_balances(r)
+
+
+def test_ups_module_fault_under_n_sheds_the_load_above_the_remaining_modules(base):
+    """With the UPS at N (five modules, no spare), one module out from 300 s for 300 s leaves
+    four fifths of its capacity: racks are powered off, the last first, until the IT load
+    fits (one of the four here); its work is interrupted; the IT power stays under the
+    remaining capacity until the repair at 600 s brings them back."""
+    n = "facility.power.stages.ups.redundancy=N"
+    cfg = [*BASE, n, "+facility.faults=[{kind: power_unit, stage: ups, units: 1, start_s: 300, duration_s: 300}]"]
+    spec = build(compose_config(cfg)).facility
+    capacity_w = spec.power_path.with_failed_units({"ups": 1}).usable_capacity_w()
+    assert capacity_w == pytest.approx(0.8 * spec.power_path.usable_capacity_w(), rel=1e-3)  # less the PDU losses
+    r = dcsim.run(cfg)
+    assert [e[1:] for e in power_events(r)] == [("fault", "power/ups"), ("repair", "power/ups")]
+    assert rack_events(r) == [(300.0, "power_off", "rack/003", "power_path"), (600.0, "power_on", "rack/003", "power_path")]
+    fac, ref = facility_rows(r), facility_rows(dcsim.run([*BASE, n]))
+    assert (fac.loc[300.0:540.0, "it_power_w"] <= capacity_w).all()
+    assert (ref.loc[300.0:540.0, "it_power_w"] > capacity_w).all()  # without shedding it would not fit
+    assert (fac.loc[:240.0, "it_power_w"] == ref.loc[:240.0, "it_power_w"]).all()
+    s = r.summary()
+    assert s["rack_power_offs"] == 1
+    assert s["powered_off_gpu_hours"] == pytest.approx(32 * 300.0 / 3600.0, rel=REL)
+    assert s["training_jobs_interrupted"] + s["requests_lost"] + s["requests_requeued"] > 0
+    assert_energy_balances(r)
+
+
+def test_pdu_fault_under_n_takes_its_racks_down():
+    """A single PDU (N, one unit): when it fails nothing reaches the racks or the network;
+    every rack is off from 300 s to the repair at 600 s and the IT load is zero; the
+    transformers and UPS upstream stay energised at no load, and their heat is cooled."""
+    cfg = [*BASE, "facility.power.stages.pdu.redundancy=N", "facility.power.stages.pdu.units=1",
+           "+facility.faults=[{kind: power_unit, stage: pdu, units: 1, start_s: 300, duration_s: 300}]"]
+    r = dcsim.run(cfg)
+    assert rack_events(r) == ([(300.0, "power_off", rack, "power_path") for rack in reversed(RACKS)]
+                              + [(600.0, "power_on", rack, "power_path") for rack in RACKS])
+    fac = facility_rows(r)
+    out = fac.loc[300.0:540.0]
+    assert out["it_power_w"].abs().max() < 1e-6  # zero to rounding
+    assert (0 < out["cooling_power_w"]).all() and (out["cooling_power_w"] < out["conversion_loss_power_w"]).all()
+    spec = build(compose_config(cfg)).facility
+    no_load_w = spec.power_path.with_failed_units({"pdu": 1}).loss_w(0.0)
+    assert no_load_w > 0 and ((out["conversion_loss_power_w"] - no_load_w).abs() < 1e-9 * no_load_w).all()
+    assert (fac.loc[600.0:, "it_power_w"] > 0).all()
+    assert r.summary()["rack_power_offs"] == 4
+    assert_energy_balances(r)

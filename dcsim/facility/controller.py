@@ -393,8 +393,6 @@ class Facility:
             self._restart_chillers()
         self._set_path()
         self._set_coefficients()
-        if self._network is not None:
-            self._network.set_power(0.0 if source == DARK else self.spec.network_power_w)
         if source == DARK:
             self.power_off_racks(range(self.topology.num_racks), EXHAUSTED)
         elif was == DARK:
@@ -481,8 +479,10 @@ class Facility:
         if self._source == BATTERY and any(s.name == "ups" for s in path.stages):
             path = path.fed_at("ups")
         self._path_now = None if self._source == DARK else path
-        self._no_overload_below_w = (path.max_output_w() if self._path_now is not None and path.reaches_racks
-                                     else math.inf)
+        live = self._path_now is not None and path.reaches_racks
+        self._no_overload_below_w = path.max_output_w() if live else math.inf
+        if self._network is not None:  # the network's switches lose power with the racks' feed
+            self._network.set_power(self.spec.network_power_w if live else 0.0)
 
     def _hold_capacity(self) -> None:
         """Power racks off, the last first, while the IT power is above what a degraded power

@@ -12,7 +12,11 @@ timeseries row for the facility (powers by component, water, reusable heat, weat
 carbon and price, temperatures) and one per rack (IT power, inlet and hottest-GPU
 temperature), advances each rack's temperature over the interval with the plant's
 shortfall, and computes the coefficients and thermal caps for the next interval.
-Faults take effect at the first control tick at or after their start.
+Faults act from their own start and repair times: the facility closes its interval
+there. A utility loss feeds the building from the UPS battery, then the generator (or
+nothing, if the battery empties first: every rack loses power); a power-tree unit fault
+runs a stage on fewer units, shedding racks when they cannot carry the load
+(docs/power.md, "Faults").
 
 Racks lose and regain power through one API, :meth:`Facility.power_off_racks` and
 :meth:`Facility.power_on_racks`, each with a cause (``"thermal"`` for a thermal

@@ -376,7 +376,7 @@ class Facility:
         while env.now < until_s:
             left_j = budget_j - (led.energy_now_j(None) - start_j)
             power_w = led.facility.power_w
-            if left_j <= 1e-12 * budget_j:
+            if left_j <= 1e-12 * budget_j or (power_w > 0 and left_j < 1e-9 * power_w):  # spent (to 1 ns)
                 self._switch_supply(DARK)
                 return
             wait_s = until_s - env.now if power_w <= 0 else min(until_s - env.now, left_j / power_w)
@@ -439,7 +439,8 @@ class Facility:
     def _unit_fault(self, fault: Fault):
         """``units`` units of a power-path stage out of service (docs/power.md, "Faults"): the
         others carry the load; within the stage's spare units the redundancy is lost, beyond
-        them its capacity falls and racks are powered off until the load fits, until repair."""
+        them its capacity falls and racks are powered off until the load fits, until the path
+        is whole again."""
         env, rec = self.sim.env, self.sim.recorder
         name = str(fault.stage)
         stage = self.power_path.stage(name)
@@ -466,19 +467,20 @@ class Facility:
         self._close_interval(self.sim.now_s)
         self._set_path()
         self._set_coefficients()
-        self.power_on_racks(range(self.topology.num_racks), SHED)
-        self._hold_capacity()
+        if self._capacity_w == math.inf:  # the shed racks come back once the path is whole again
+            self.power_on_racks(range(self.topology.num_racks), SHED)
 
     def _set_path(self) -> None:
         """The energised part of the power path under the present supply and failed units (on
         the battery: from the UPS down; dark: none), and the IT power it can carry while a
         stage has fewer units than its design may load (``inf`` otherwise)."""
         design = self.power_path
-        path = design.with_failed_units(self._failed_units)
+        failed = {name: min(n, design.stage(name).units) for name, n in self._failed_units.items()}  # overlapping
+        path = design.with_failed_units(failed)
         self._capacity_w = math.inf
         if not path.reaches_racks:
             self._capacity_w = 0.0
-        elif design.degraded(self._failed_units):
+        elif design.degraded(failed):
             self._capacity_w = path.usable_capacity_w()
         if self._source == BATTERY and any(s.name == "ups" for s in path.stages):
             path = path.fed_at("ups")

@@ -163,6 +163,8 @@ def test_ups_module_fault_under_n_plus_1_loses_only_redundancy(base):
                                (600.0, "repair", "power/ups")]
     fac, ref = facility_rows(r), base_rows(base)
     assert (fac["it_power_w"] == ref["it_power_w"]).all()
+    assert (fac["inlet_temp_c"] == ref["inlet_temp_c"]).all() and (fac["gpu_temp_c"] == ref["gpu_temp_c"]).all()
+    assert r.summary()["rack_power_offs"] == 0
     spec = build(compose_config(BASE)).facility
     one = spec.power_path.with_failed_units({"ups": 1})
     for t in (300.0, 420.0, 540.0):  # losses of the interval-mean IT power, to its spread within the minute
@@ -252,6 +254,11 @@ def test_ups_module_fault_under_n_sheds_the_load_above_the_remaining_modules(bas
     assert (fac.loc[300.0:540.0, "it_power_w"] <= capacity_w).all()
     assert (ref.loc[300.0:540.0, "it_power_w"] > capacity_w).all()  # without shedding it would not fit
     assert (fac.loc[:240.0, "it_power_w"] == ref.loc[:240.0, "it_power_w"]).all()
+    # the shed rack's GPUs draw nothing: at their inlet's temperature until they come back
+    ts = r.frames()["timeseries"]
+    shed = ts[ts["component"] == "rack/003"].set_index("t_s")
+    assert (shed.loc[300.0:540.0, "gpu_temp_c"] == shed.loc[300.0:540.0, "inlet_temp_c"]).all()
+    assert (shed.loc[600.0:, "gpu_temp_c"] > shed.loc[600.0:, "inlet_temp_c"]).all()
     s = r.summary()
     assert s["rack_power_offs"] == 1
     assert s["powered_off_gpu_hours"] == pytest.approx(32 * 300.0 / 3600.0, rel=REL)

@@ -132,6 +132,9 @@ class CoolingConfig:
     cycles_of_concentration: float = bounded(4.0, gt=1)
     heat_reuse_min_c: float = bounded(40.0, gt=0, lt=100)
     gpu_limit_c: float | None = bounded(None, gt=0, lt=150)  # GPU throttle temperature; null: the GPU's catalogue throttle_temp_c
+    # From a thermal shutdown to the earliest restart of the rack (GPU reset, node health checks,
+    # relaunch): an assumption, no published figure (dcsim/facility/thermal.py)
+    gpu_restart_delay_s: float = bounded(300.0, ge=0, le=86400)
 
 
 @dataclass
@@ -195,14 +198,18 @@ class GridConfig:
 class FaultKind(StrEnum):
     chiller = "chiller"
     utility = "utility"
+    cdu = "cdu"
 
 
 @dataclass
 class FaultConfig:
-    kind: FaultKind = FaultKind.chiller  # chiller (or CDU) loss, or utility (feed loss: cooling off until the generator runs)
+    # chiller loss, CDU loss (coolant distribution units of a liquid-cooled hall, N + facility.space.cdu_spares
+    # of them), or utility (feed loss: cooling off until the generator runs)
+    kind: FaultKind = FaultKind.chiller
     start_s: float = bounded(0.0, ge=0)
     duration_s: float = bounded(600.0, gt=0)
     capacity_share: float = bounded(0.0, ge=0, le=1)  # chiller: the share of mechanical cooling left during the fault
+    units: int = bounded(1, ge=1)  # cdu: how many CDUs fail
 
 
 @dataclass

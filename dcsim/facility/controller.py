@@ -54,13 +54,14 @@ NETWORK = "network"  # the scale-out network's meter, ledger group and timeserie
 
 @dataclass(frozen=True)
 class Fault:
-    """A chiller (or CDU) loss leaving ``capacity_share`` of mechanical cooling, or a
-    utility feed loss (cooling down until the generator runs)."""
+    """A chiller loss leaving ``capacity_share`` of mechanical cooling, a loss of ``units``
+    CDUs, or a utility feed loss (cooling down until the generator runs)."""
 
     kind: str
     start_s: float
     duration_s: float
     capacity_share: float = 0.0
+    units: int = 1  # cdu: CDUs lost
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class FacilitySpec:
     space: FloorArea  # white space (racks and CDUs), power and mechanical rooms, gross building area
     storage: Storage | None = None
     network_power_w: float = 0.0  # the scale-out fabric's switches and optics, constant (docs/network.md)
+    cdu_capacity_w: float = 0.0  # heat one CDU carries; its count is space.cdus (N + spares, a shared manifold)
+    liquid_design_heat_w: float = 0.0  # the racks' design heat on liquid, which N CDUs carry
 
 
 class Facility:
@@ -137,7 +140,13 @@ class Facility:
         self.inlet_c = [spec.thermal.nominal_inlet_c] * topology.num_racks
         self.gpu_temp_c = list(self.inlet_c)
         self._thermal_caps: list[float | None] = [spec.density_cap_w] * topology.num_racks
+        # per rack: the unremoved share of its heat this interval (plant, CDUs; 0 for a stopped rack)
+        self._rack_shortfall = [0.0] * topology.num_racks
+        self._no_flow = False  # every CDU down: the liquid loop does not flow (thermal.RackThermal.heat_up)
+        self._thermal_off_s = [math.nan] * topology.num_racks  # when each rack last shut down past its limit
+        self._thermal_off = rec.monitor("gpus_thermal_shutdown")
         self._chiller_share = 1.0
+        self._cdus_failed = 0
         self._weather = spec.climate.weather(0.0)
         self._coeffs = spec.plant.coefficients(self._weather.dry_bulb_c, self._weather.wet_bulb_c)
         tech = spec.plant.technology
@@ -200,6 +209,7 @@ class Facility:
             self._off_causes[r].add(cause)
         for r in off:
             self.sim.recorder.event("power_off", self._rack_names[r], cause, self.topology.gpus_per_rack)
+        self._count_thermal_off()
         if off and self._rack_switch is not None:
             self._rack_switch[0](off, cause)
         return off
@@ -216,6 +226,7 @@ class Facility:
                     on.append(r)
         for r in on:
             self.sim.recorder.event("power_on", self._rack_names[r], cause, self.topology.gpus_per_rack)
+        self._count_thermal_off()
         if on and self._rack_switch is not None:
             self._rack_switch[1](on, cause)
         return on
@@ -227,6 +238,34 @@ class Facility:
     def rack_off_causes(self, rack: int) -> frozenset[str]:
         """The causes holding a rack off (empty: it has power)."""
         return frozenset(self._off_causes[rack])
+
+    def _count_thermal_off(self) -> None:
+        self._thermal_off.set(sum("thermal" in c for c in self._off_causes) * self.topology.gpus_per_rack)
+
+    def _protect_racks(self) -> None:
+        """Stop racks whose hottest GPU is past its shutdown temperature; restart those a
+        thermal shutdown holds once the restart delay has passed and their GPUs could run
+        at their lowest cap within the throttle limit."""
+        th, now = self.thermal, self.sim.now_s
+        hot = [r for r in range(self.topology.num_racks)
+               if self.rack_powered(r) and self.gpu_temp_c[r] > th.gpu_shutdown_c]
+        cool = [r for r, causes in enumerate(self._off_causes)
+                if "thermal" in causes and now - self._thermal_off_s[r] >= th.restart_delay_s
+                and th.can_restart(self.inlet_c[r])]
+        if cool:
+            self.power_on_racks(cool, "thermal")
+        for r in hot:
+            self._thermal_off_s[r] = now
+        if hot:
+            self.power_off_racks(hot, "thermal")
+
+    def cdu_capacity_share(self) -> float:
+        """Share of the racks' design liquid heat the working CDUs can carry (1: all of it)."""
+        spec = self.spec
+        if self._cdus_failed == 0 or spec.liquid_design_heat_w <= 0:
+            return 1.0
+        working = max(spec.space.cdus - self._cdus_failed, 0)
+        return min(1.0, working * spec.cdu_capacity_w / spec.liquid_design_heat_w)
 
     def _racks(self, racks: Iterable[int]) -> list[int]:
         out = sorted(set(racks))
@@ -274,7 +313,8 @@ class Facility:
     # -- continuous: losses and cooling follow IT power -----------------------------------
     def _follow_it_power(self, it_w: float) -> None:
         network_w = 0.0 if self._network is None else self._network.power_w
-        fan_w = (it_w - self._fans.power_w - network_w) * self._fan_ratio
+        # (clipped at 0: with every rack off the rest of IT power is 0 up to rounding)
+        fan_w = max(0.0, (it_w - self._fans.power_w - network_w) * self._fan_ratio)
         it_w += fan_w - self._fans.power_w
         loss_w = self.power_path.loss_w(it_w)
         self._ledger.set_powers(((self._fans, fan_w), (self._loss, loss_w),
@@ -299,6 +339,19 @@ class Facility:
             self._chiller_share = 1.0
             self._tick_now()
             rec.event("repair", "cooling/chiller", "capacity restored", 1.0)
+            return
+        if fault.kind == "cdu":
+            cdus = self.spec.space.cdus
+            self._cdus_failed += fault.units
+            share = self.cdu_capacity_share()
+            outcome = ("survived: the others carry the design heat" if share >= 1.0 else
+                       f"the others carry {share:.0%} of the racks' liquid heat")
+            rec.event("fault", "cooling/cdu", f"{fault.units} of {cdus} CDUs lost; {outcome}", share)
+            self._tick_now()
+            yield env.timeout(fault.duration_s)
+            self._cdus_failed -= fault.units
+            self._tick_now()
+            rec.event("repair", "cooling/cdu", "CDUs restored", self.cdu_capacity_share())
             return
         # utility feed loss: IT rides through on the UPS; cooling stops until the generator runs
         rec.event("fault", "power/utility", "feed lost; UPS carries IT, generator starting", fault.duration_s)
@@ -403,13 +456,18 @@ class Facility:
             self._set_coefficients()
             yield env.timeout(self.control_interval_s)
             self._close_interval(self.sim.now_s)
+            self._protect_racks()
 
     def _tick_now(self) -> None:
         """Close the interval at this instant and take the plant as it now is: a fault or a
         repair between two control ticks acts from its own time, not from the next tick
-        (the time series gets a shorter row; ``interval_s`` gives every row's length)."""
+        (the time series gets a shorter row; ``interval_s`` gives every row's length), and
+        the power controller re-decides the caps at once."""
         self._close_interval(self.sim.now_s)
+        self._protect_racks()
         self._set_coefficients()
+        for callback in self._on_limit_change:
+            callback()
 
     def _set_coefficients(self) -> None:
         now = self.sim.now_s
@@ -420,12 +478,29 @@ class Facility:
         self._fan_ratio = server_fan_ratio(tech, server_air_inlet_c(tech, max(self.inlet_c)), self._server_fans)
         self._follow_it_power(self._ledger.it_power_w())
         tdp = self.topology.node.gpu.tdp_w
+        # the GPUs' loop: the plant's unremoved share, and what the working CDUs cannot carry
+        loop = self._coeffs.gpu_shortfall_share
+        cdu_share = self.cdu_capacity_share() if tech.gpus_on_liquid else 1.0
+        loop = 1.0 - (1.0 - loop) * cdu_share
+        self._no_flow = cdu_share == 0.0
+        th = self.thermal
         for r in range(self.topology.num_racks):
-            hot = self.thermal.gpu_limit_c - self.inlet_c[r]
-            cap = max(hot, 0.0) / self.thermal.gpu_resistance_k_per_w
+            # a stopped rack adds no heat; a running one is capped for the inlet at the end of
+            # the interval, its highest over it (the relaxation and the no-flow heat-up are monotone)
+            self._rack_shortfall[r] = loop if self.rack_powered(r) else 0.0
+            inlet_end = self._inlet_after(r, self.control_interval_s)
+            hot = th.gpu_limit_c - max(self.inlet_c[r], inlet_end)
+            # never below the lowest settable cap: past that the GPU heats toward its shutdown
+            cap = max(hot / th.gpu_resistance_k_per_w, th.gpu_min_cap_w)
             thermal = cap if cap < tdp else None
             dens = self.spec.density_cap_w
             self._thermal_caps[r] = min((c for c in (thermal, dens) if c is not None), default=None)
+
+    def _inlet_after(self, rack: int, dt_s: float) -> float:
+        """A rack's inlet / coolant after ``dt_s`` of this interval's cooling."""
+        if self._no_flow:
+            return self.thermal.heat_up(self.inlet_c[rack], dt_s, running=self.rack_powered(rack))
+        return self.thermal.advance(self.inlet_c[rack], self._rack_shortfall[rack], dt_s)
 
     def _close_interval(self, now_s: float) -> None:
         """Record the interval since the last tick and advance the racks' temperatures."""
@@ -441,7 +516,7 @@ class Facility:
         w = self._weather
         # temperatures: each rack relaxes toward the target of this interval's shortfall
         for r in range(self.topology.num_racks):
-            self.inlet_c[r] = self.thermal.advance(self.inlet_c[r], c.gpu_shortfall_share, dt)
+            self.inlet_c[r] = self._inlet_after(r, dt)
             self.gpu_temp_c[r] = self.thermal.gpu_temp_c(self.inlet_c[r], self._hottest_gpu_w(r))
         info = self._info
         info.max_inlet_temp_c = max(info.max_inlet_temp_c, max(self.inlet_c))

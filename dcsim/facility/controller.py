@@ -207,11 +207,7 @@ class Facility:
             if not self._off_causes[r]:
                 off.append(r)
             self._off_causes[r].add(cause)
-        for r in off:
-            self.sim.recorder.event("power_off", self._rack_names[r], cause, self.topology.gpus_per_rack)
-        self._count_thermal_off()
-        if off and self._rack_switch is not None:
-            self._rack_switch[0](off, cause)
+        self._switched(off, cause, "power_off")
         return off
 
     def power_on_racks(self, racks: Iterable[int], cause: str) -> list[int]:
@@ -224,12 +220,16 @@ class Facility:
                 held.discard(cause)
                 if not held:
                     on.append(r)
-        for r in on:
-            self.sim.recorder.event("power_on", self._rack_names[r], cause, self.topology.gpus_per_rack)
-        self._count_thermal_off()
-        if on and self._rack_switch is not None:
-            self._rack_switch[1](on, cause)
+        self._switched(on, cause, "power_on")
         return on
+
+    def _switched(self, racks: list[int], cause: str, record_type: str) -> None:
+        """Log racks switched off or on, count the GPUs a thermal shutdown holds, tell the cluster."""
+        for r in racks:
+            self.sim.recorder.event(record_type, self._rack_names[r], cause, self.topology.gpus_per_rack)
+        self._thermal_off.set(sum("thermal" in c for c in self._off_causes) * self.topology.gpus_per_rack)
+        if racks and self._rack_switch is not None:
+            self._rack_switch[record_type == "power_on"](racks, cause)
 
     def rack_powered(self, rack: int) -> bool:
         """True unless some cause holds the rack off."""
@@ -238,9 +238,6 @@ class Facility:
     def rack_off_causes(self, rack: int) -> frozenset[str]:
         """The causes holding a rack off (empty: it has power)."""
         return frozenset(self._off_causes[rack])
-
-    def _count_thermal_off(self) -> None:
-        self._thermal_off.set(sum("thermal" in c for c in self._off_causes) * self.topology.gpus_per_rack)
 
     def _protect_racks(self) -> None:
         """Stop racks whose hottest GPU is past its shutdown temperature; restart those a

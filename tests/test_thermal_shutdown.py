@@ -172,3 +172,37 @@ def test_cdu_fault_under_n_heats_throttles_and_shuts_the_racks_down():
     assert int((req["status"] == "lost").sum()) == s["requests_lost"]
     assert s["max_gpu_temp_c"] <= 92.0 + 10.0  # past the shutdown by at most one interval's rise (10 K/min x 60 s)
     _conserved(r)
+
+
+def test_an_interrupted_job_loses_exactly_its_steps_since_the_last_checkpoint(monkeypatch):
+    """pretrain_8b checkpoints every 200 s (asynchronously); every rack loses power at 500 s
+    and gets it back at 600 s. The job loses the 100 s of steps since its 400 s checkpoint,
+    waits, reloads and runs on from that checkpoint; its goodput counts what it kept."""
+    J = "workload.training.pretrain_8b"
+    r = _run_with(monkeypatch, ["workload=training_only", "duration_s=1500", f"{J}.checkpoint=fixed",
+                                f"{J}.checkpoint_interval_s=200", f"{J}.checkpoint_async=true"],
+                  [(500.0, "off", [0, 1, 2, 3], "ups"), (600.0, "on", [0, 1, 2, 3], "ups")])
+    f = r.frames()
+    job = f["jobs"].set_index("name").loc["pretrain_8b"]
+    ev = f["events"]
+    lost = ev[(ev["record_type"] == "lost_work") & (ev["component"] == "job/pretrain_8b")]
+    assert list(lost["t_s"]) == [500.0]
+    assert float(lost["value"].iloc[0]) == pytest.approx(100.0 / job["step_time_s"], rel=1e-9)
+    starts = ev[(ev["record_type"] == "start") & (ev["component"] == "job/pretrain_8b")]
+    assert list(starts["t_s"]) == [0.0, 600.0]
+    assert r.summary()["training_steps_lost"] >= float(lost["value"].iloc[0])
+    _conserved(r)
+
+
+def test_fluid_replicas_that_lose_power_requeue_their_requests_into_the_backlog():
+    """Fluid serving on direct liquid with one CDU (N) failing at 600 s: the racks shut down
+    at 900 s, the replicas' in-flight requests join the backlog (requeued, none lost at this
+    fidelity), replacements start when the racks do, and the ledger balances."""
+    r = _fault_run(LIQUID + ["facility.space.cdu_spares=0", "workload=inference_only",
+                             "workload.services.chat.fidelity=fluid"], CDU_FAULT)
+    s = r.summary()
+    assert s["rack_power_offs"] == 4 and s["requests_requeued"] > 0 and s["requests_lost"] == 0
+    fluid = r.frames()["services"].set_index("t_s")
+    assert (fluid.loc[960.0:1800.0, "replicas"] == 0).all() and fluid.loc[1920.0, "replicas"] > 0
+    assert fluid.loc[1800.0, "backlog_requests"] > fluid.loc[840.0, "backlog_requests"]
+    _conserved(r)

@@ -50,6 +50,9 @@ if TYPE_CHECKING:
     from dcsim.core.simulation import Simulation
 
 NETWORK = "network"  # the scale-out network's meter, ledger group and timeseries component
+# A GPU within this of its shutdown temperature counts as at it: the tick _watch_shutdown sets at
+# the crossing lands there up to the rounding of the exponential's inverse.
+SHUTDOWN_TOLERANCE_K = 1e-6
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,7 @@ class Facility:
         self._thermal_caps: list[float | None] = [spec.density_cap_w] * topology.num_racks
         # per rack: the unremoved share of its heat this interval (plant, CDUs; 0 for a stopped rack)
         self._rack_shortfall = [0.0] * topology.num_racks
+        self._shutdown_token = 0  # voids a pending shutdown tick (_watch_shutdown)
         self._no_flow = False  # every CDU down: the liquid loop does not flow (thermal.RackThermal.heat_up)
         self._thermal_off_s = [math.nan] * topology.num_racks  # when each rack last shut down past its limit
         self._thermal_off = rec.monitor("gpus_thermal_shutdown")
@@ -245,7 +249,7 @@ class Facility:
         at their lowest cap within the throttle limit."""
         th, now = self.thermal, self.sim.now_s
         hot = [r for r in range(self.topology.num_racks)
-               if self.rack_powered(r) and self.gpu_temp_c[r] > th.gpu_shutdown_c]
+               if self.rack_powered(r) and self.gpu_temp_c[r] >= th.gpu_shutdown_c - SHUTDOWN_TOLERANCE_K]
         cool = [r for r, causes in enumerate(self._off_causes)
                 if "thermal" in causes and now - self._thermal_off_s[r] >= th.restart_delay_s
                 and th.can_restart(self.inlet_c[r])]
@@ -492,6 +496,38 @@ class Facility:
             thermal = cap if cap < tdp else None
             dens = self.spec.density_cap_w
             self._thermal_caps[r] = min((c for c in (thermal, dens) if c is not None), default=None)
+        self._watch_shutdown()
+
+    def _watch_shutdown(self) -> None:
+        """Tick at the moment, within the next interval, the first running rack's hottest GPU
+        reaches its shutdown temperature at its power now (under its cap), so that it stops then
+        and not at the next tick. A later tick or fault that recomputes the cooling voids it."""
+        self._shutdown_token += 1
+        th = self.thermal
+        first_s = math.inf
+        for r in range(self.topology.num_racks):
+            if not self.rack_powered(r):
+                continue
+            cap = self._thermal_caps[r]
+            power_w = self._hottest_gpu_w(r) if cap is None else min(self._hottest_gpu_w(r), cap)
+            inlet_at_c = th.gpu_shutdown_c - th.gpu_resistance_k_per_w * power_w  # the inlet that shuts it down
+            first_s = min(first_s, self._time_to_inlet_s(r, inlet_at_c))
+        if first_s < self.control_interval_s:
+            token = self._shutdown_token
+            self.sim.env.timeout(first_s).callbacks.append(
+                lambda _ev: self._tick_now() if token == self._shutdown_token else None)
+
+    def _time_to_inlet_s(self, rack: int, inlet_c: float) -> float:
+        """Seconds until a rack's inlet passes ``inlet_c`` under this interval's cooling (inf: never)."""
+        now_c = self.inlet_c[rack]
+        if now_c > inlet_c:
+            return 0.0
+        if self._no_flow:
+            return (inlet_c - now_c) / self.thermal.no_flow_k_per_s
+        target_c = self.thermal.target_c(self._rack_shortfall[rack])
+        if target_c <= inlet_c:
+            return math.inf
+        return self.thermal.tau_s * math.log((target_c - now_c) / (target_c - inlet_c))
 
     def _inlet_after(self, rack: int, dt_s: float) -> float:
         """A rack's inlet / coolant after ``dt_s`` of this interval's cooling."""

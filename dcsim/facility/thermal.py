@@ -40,8 +40,11 @@ end of the control interval the cap is for (the inlet relaxes monotonically towa
 target, so its highest value over the interval is at one end): the cap holds the limit
 over the whole interval, not only at its start.
 
-Past its shutdown temperature a rack's GPUs stop (``Facility.power_off_racks`` with cause
-``thermal``: the thermal model's granularity is the rack, its hottest GPU); the rack
+At its shutdown temperature a rack's GPUs stop (``Facility.power_off_racks`` with cause
+``thermal``: the thermal model's granularity is the rack, its hottest GPU), at the moment
+its inlet reaches ``T_shutdown - R x P`` with ``P`` its hottest GPU's power (under its cap)
+at the interval's start, solved from the relaxation or the no-flow heat-up; a power rise
+within the interval is caught at the next control tick. The rack
 restarts at the first control tick at least ``restart_delay_s`` later at which its GPUs
 could run at their lowest settable cap without throttling, ``T_inlet + R x min cap <=
 T_limit``. A stopped rack adds no heat, so its inlet relaxes toward the nominal one.

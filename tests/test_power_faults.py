@@ -172,7 +172,8 @@ def test_ups_module_fault_under_n_plus_1_loses_only_redundancy(base):
         moved = one.loss_w(it_w) - spec.power_path.loss_w(it_w)
         assert fac.loc[t, "conversion_loss_power_w"] - ref.loc[t, "conversion_loss_power_w"] == pytest.approx(
             moved, rel=1e-3)
-    assert (fac.loc[600.0:, "conversion_loss_power_w"] == ref.loc[600.0:, "conversion_loss_power_w"]).all()
+    assert list(fac.loc[600.0:, "conversion_loss_power_w"]) == pytest.approx(
+        list(ref.loc[600.0:, "conversion_loss_power_w"]), rel=1e-12)  # back to five modules, to rounding
     assert_energy_balances(r)
 
 

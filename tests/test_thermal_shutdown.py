@@ -3,6 +3,7 @@ is requeued or lost and counted, and comes back when the rack does."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import dcsim
@@ -79,4 +80,131 @@ def test_a_rack_stays_off_while_any_cause_holds_it(monkeypatch):
     assert list(zip(sw["t_s"], sw["record_type"], sw["detail"])) == [(120.0, "power_off", "ups"),
                                                                       (480.0, "power_on", "thermal")]
     assert r.summary()["powered_off_gpu_hours"] == pytest.approx(32 * 360.0 / 3600.0, rel=REL)
+    _conserved(r)
+
+
+def _fault_run(overrides: list[str], fault: str):
+    return dcsim.run(["duration_s=3000", "output.write=false", f"+facility.faults=[{fault}]"] + overrides)
+
+
+def _racks(r):
+    ts = r.frames()["timeseries"]
+    return ts[ts["component"].str.startswith("rack/")], ts[ts["component"] == "facility"].set_index("t_s")
+
+
+def test_chiller_fault_timeline_throttles_within_the_limit_and_loses_no_work():
+    """Air hall, default mix; the chiller fails completely from 600 s to 1800 s. The racks'
+    inlet rises from 24 C every interval of the fault, the throttle holds every GPU at or
+    under 87 C (thermal caps from 600 s, IT power down), nothing shuts down and no work is
+    lost; after the repair the inlet falls back toward 24 C; the ledger balances."""
+    r = _fault_run([], "{kind:chiller,start_s:600,duration_s:1200,capacity_share:0}")
+    racks, fac = _racks(r)
+    rack0 = racks[racks["component"] == "rack/000"].set_index("t_s")
+    assert (rack0.loc[:540.0, "inlet_temp_c"] == 24.0).all()
+    during = rack0.loc[600.0:1740.0, "inlet_temp_c"].to_numpy()
+    assert during[0] > 24.0 and (np.diff(during) > 0).all()
+    assert racks["gpu_temp_c"].max() <= 87.0 + 1e-9
+    assert racks.set_index("t_s").loc[1200.0:1740.0, "gpu_temp_c"].max() == pytest.approx(87.0, abs=1e-9)
+    assert rack0.loc[2940.0, "inlet_temp_c"] < rack0.loc[1740.0, "inlet_temp_c"] - 20.0
+    assert fac.loc[1200.0:1740.0, "it_power_w"].mean() < fac.loc[300.0:540.0, "it_power_w"].mean()
+    ev = r.frames()["events"]
+    caps = ev[(ev["record_type"] == "cap") & (ev["detail"] == "thermal")]
+    assert caps["t_s"].min() >= 600.0
+    s = r.summary()
+    assert s["thermally_throttled_gpu_hours"] > 0
+    for k in ("gpu_thermal_shutdowns", "rack_power_offs", "training_steps_lost", "requests_requeued", "requests_lost"):
+        assert s[k] == 0, k
+    _conserved(r)
+
+
+LIQUID = ["facility.cooling.technology=direct_liquid"]
+CDU_FAULT = "{kind:cdu,start_s:600,duration_s:1200}"
+
+
+def test_cdu_fault_under_n_plus_1_is_survived():
+    """Direct liquid, 2 CDUs (N+1) for the racks' 1; one fails from 600 s to 1800 s: an event
+    says it is survived, the coolant stays at its nominal 35 C, nothing throttles or stops."""
+    r = _fault_run(LIQUID + ["facility.space.cdu_spares=1"], CDU_FAULT)
+    ev = r.frames()["events"]
+    fault = ev[ev["component"] == "cooling/cdu"]
+    assert list(zip(fault["t_s"], fault["record_type"])) == [(600.0, "fault"), (1800.0, "repair")]
+    assert "1 of 2 CDUs lost; survived" in fault["detail"].iloc[0]
+    racks, _ = _racks(r)
+    assert (racks["inlet_temp_c"] == 35.0).all()
+    s = r.summary()
+    assert s["thermally_throttled_gpu_hours"] == 0 and s["rack_power_offs"] == 0
+    _conserved(r)
+
+
+def test_cdu_fault_under_n_heats_throttles_and_shuts_the_racks_down():
+    """Direct liquid, 1 CDU (N, no spare) for all 4 racks; it fails from 600 s to 1800 s. The
+    loop stops flowing: the coolant rises at 40 K / 240 s = 10 K per minute (45 C at 660 s),
+    the GPUs throttle at 87 C until the lowest cap (200 W x 0.04 K/W = 8 K) cannot hold them,
+    and when the coolant reaches 92 - 8 = 84 C, at 600 + 49 K / (10 K/min) = 894 s, they reach
+    92 C: all 4 racks shut down then (128 GPUs), their draw drops to 0, training jobs lose
+    their steps since the last checkpoint, streaming requests are lost and the rest
+    requeued. Stopped, the racks hold 84 C (no heat in, none out); after the repair the
+    coolant relaxes and at 1860 s, 300 s past the shutdown and with 73.2 C + 8 K under 87 C,
+    they restart and the work runs again. No GPU passes 92 C. The ledger balances."""
+    r = _fault_run(LIQUID + ["facility.space.cdu_spares=0"], CDU_FAULT)
+    racks, fac = _racks(r)
+    rack0 = racks[racks["component"] == "rack/000"].set_index("t_s")
+    for t0, inlet in ((600.0, 45.0), (720.0, 65.0), (840.0, 84.0), (894.0, 84.0), (1740.0, 84.0)):
+        assert rack0.loc[t0, "inlet_temp_c"] == pytest.approx(inlet, abs=1e-6), t0  # at the row's end
+    assert rack0.loc[1800.0, "inlet_temp_c"] == pytest.approx(35.0 + 49.0 * np.exp(-60.0 / 240.0), rel=1e-9)
+    assert rack0.loc[720.0, "gpu_temp_c"] == pytest.approx(87.0, abs=1e-9)  # throttled at the limit
+    assert rack0.loc[840.0, "gpu_temp_c"] == pytest.approx(92.0, abs=1e-6)  # at the shutdown temperature at 894 s
+    ev = r.frames()["events"]
+    offs, ons = ev[ev["record_type"] == "power_off"], ev[ev["record_type"] == "power_on"]
+    assert list(offs["t_s"]) == pytest.approx([894.0] * 4, abs=1e-6) and (offs["detail"] == "thermal").all()
+    assert list(ons["t_s"]) == [1860.0] * 4
+    assert (racks.set_index("t_s").loc[894.0:1740.0, "it_power_w"].abs() < 1e-6).all()  # 0 W to rounding
+    assert fac.loc[1860.0, "it_power_w"] > 0.5 * fac.loc[540.0, "it_power_w"]
+    starts = ev[(ev["record_type"] == "start") & (ev["t_s"] >= 1860.0)]
+    lost = ev[ev["record_type"] == "lost_work"]
+    assert list(lost["t_s"]) == pytest.approx([894.0] * len(lost), abs=1e-6)
+    assert {c for c in lost["component"]} <= set(starts["component"])
+    s = r.summary()
+    assert s["gpu_thermal_shutdowns"] == 128 and s["rack_power_offs"] == 4
+    assert s["thermal_shutdown_gpu_hours"] == pytest.approx(128 * (1860.0 - 894.0) / 3600.0, rel=1e-8)
+    assert s["powered_off_gpu_hours"] == pytest.approx(s["thermal_shutdown_gpu_hours"], rel=REL)
+    assert s["training_steps_lost"] == pytest.approx(float(lost["value"].sum()), rel=REL) and s["training_steps_lost"] > 0
+    assert s["requests_requeued"] > 0 and s["requests_lost"] > 0
+    req = r.frames()["requests"]
+    assert int((req["status"] == "lost").sum()) == s["requests_lost"]
+    assert s["max_gpu_temp_c"] <= 92.0 + 1e-6
+    _conserved(r)
+
+
+def test_an_interrupted_job_loses_exactly_its_steps_since_the_last_checkpoint(monkeypatch):
+    """pretrain_8b checkpoints every 200 s (asynchronously); every rack loses power at 500 s
+    and gets it back at 600 s. The job loses the 100 s of steps since its 400 s checkpoint,
+    waits, reloads and runs on from that checkpoint; its goodput counts what it kept."""
+    J = "workload.training.pretrain_8b"
+    r = _run_with(monkeypatch, ["workload=training_only", "duration_s=1500", f"{J}.checkpoint=fixed",
+                                f"{J}.checkpoint_interval_s=200", f"{J}.checkpoint_async=true"],
+                  [(500.0, "off", [0, 1, 2, 3], "ups"), (600.0, "on", [0, 1, 2, 3], "ups")])
+    f = r.frames()
+    job = f["jobs"].set_index("name").loc["pretrain_8b"]
+    ev = f["events"]
+    lost = ev[(ev["record_type"] == "lost_work") & (ev["component"] == "job/pretrain_8b")]
+    assert list(lost["t_s"]) == [500.0]
+    assert float(lost["value"].iloc[0]) == pytest.approx(100.0 / job["step_time_s"], rel=1e-9)
+    starts = ev[(ev["record_type"] == "start") & (ev["component"] == "job/pretrain_8b")]
+    assert list(starts["t_s"]) == [0.0, 600.0]
+    assert r.summary()["training_steps_lost"] >= float(lost["value"].iloc[0])
+    _conserved(r)
+
+
+def test_fluid_replicas_that_lose_power_requeue_their_requests_into_the_backlog():
+    """Fluid serving on direct liquid with one CDU (N) failing at 600 s: the racks shut down
+    at 900 s, the replicas' in-flight requests join the backlog (requeued, none lost at this
+    fidelity), replacements start when the racks do, and the ledger balances."""
+    r = _fault_run(LIQUID + ["facility.space.cdu_spares=0", "workload=inference_only",
+                             "workload.services.chat.fidelity=fluid"], CDU_FAULT)
+    s = r.summary()
+    assert s["rack_power_offs"] == 4 and s["requests_requeued"] > 0 and s["requests_lost"] == 0
+    fluid = r.frames()["services"].set_index("t_s")
+    assert (fluid.loc[960.0:1800.0, "replicas"] == 0).all() and fluid.loc[1920.0, "replicas"] > 0
+    assert fluid.loc[1800.0, "backlog_requests"] > fluid.loc[840.0, "backlog_requests"]
     _conserved(r)

@@ -201,7 +201,18 @@ def facility_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) ->
         generator_start_s=f.generator_start_s, ups_ride_through_s=f.ups_ride_through_s,
         ups_energy_j=_ups_energy_j(f, path), cooling_on_ups=f.cooling_on_ups, chiller_restart_s=f.chiller_restart_s,
         control_interval_s=f.control_interval_s, space=space, storage=_storage(f), network_power_w=network_w,
+        cdu_capacity_w=f.space.cdu_capacity_kw * KW_W, liquid_design_heat_w=_liquid_design_heat_w(f, topology),
     )
+
+
+def _rack_design_heat_w(f: FacilityConfig, topology: Topology) -> float:
+    """A rack's design heat: its nameplate, or the technology's limit a throttled rack is held to."""
+    return min(topology.nodes_per_rack * topology.node.nameplate_w, _technology(f).max_rack_kw * KW_W)
+
+
+def _liquid_design_heat_w(f: FacilityConfig, topology: Topology) -> float:
+    """The racks' design heat on liquid: what N CDUs carry (space_from_config counts them from it)."""
+    return topology.num_racks * _rack_design_heat_w(f, topology) * _technology(f).liquid_fraction
 
 
 def space_from_config(f: FacilityConfig, topology: Topology, it_capacity_w: float) -> FloorArea:
@@ -211,8 +222,7 @@ def space_from_config(f: FacilityConfig, topology: Topology, it_capacity_w: floa
     tech = _technology(f)
     sp = f.space
     model = SpaceModel(f.rack.floor_area_m2, sp.support_m2_per_mw, sp.cdu_capacity_kw, sp.cdu_spares)
-    rack_heat_w = min(topology.nodes_per_rack * topology.node.nameplate_w, tech.max_rack_kw * KW_W)
-    area = model.area(topology.num_racks, rack_heat_w, tech.liquid_fraction, it_capacity_w)
+    area = model.area(topology.num_racks, _rack_design_heat_w(f, topology), tech.liquid_fraction, it_capacity_w)
     limit = f.floor_area_m2
     require(limit is None or area.gross_m2 <= limit, "facility.floor_area_m2", limit,
             f"at least {area.gross_m2:,.1f} m2 for {topology.num_racks} racks ({area.describe()}), or null for "
@@ -289,7 +299,9 @@ def _cooling(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> tuple[Cooli
     require(c.gpu_limit_c is None or 0 < c.gpu_limit_c < gpu.shutdown_temp_c, "facility.cooling.gpu_limit_c",
             c.gpu_limit_c, f"degrees C > 0 and below {gpu.name}'s shutdown temperature ({gpu.shutdown_temp_c:g} C), "
                            f"or null for its throttle temperature ({gpu.throttle_temp_c:g} C)")
-    return plant, RackThermal.for_gpu(tech, gpu, c.gpu_limit_c), density_cap_w
+    thermal = RackThermal.for_gpu(tech, gpu, c.gpu_limit_c, restart_delay_s=c.gpu_restart_delay_s,
+                                  gpu_min_cap_w=gpu_min_cap_w(f.power, gpu))
+    return plant, thermal, density_cap_w
 
 
 def _climate(f: FacilityConfig) -> Climate:
@@ -376,6 +388,9 @@ def _faults(f: FacilityConfig, path: PowerPath) -> tuple[Fault, ...]:
         if x.kind == FaultKind.utility:
             require("ups" in stages, f"{field}.kind", str(x.kind),
                     f"a fault of a path with a stage named ups (facility.power.stages: {stages}) to ride it through")
+        if x.kind == "cdu":
+            require(_technology(f).liquid_fraction > 0, f"{field}.kind", str(x.kind),
+                    f"chiller or utility: {f.cooling.technology} cooling has no CDUs (no liquid at the racks)")
         out.append(Fault(str(x.kind), x.start_s, x.duration_s, x.capacity_share, x.stage, x.units))
     positive("facility.generator_start_s", f.generator_start_s, "seconds > 0")
     positive("facility.ups_ride_through_s", f.ups_ride_through_s, "seconds > 0")

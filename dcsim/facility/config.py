@@ -132,6 +132,9 @@ class CoolingConfig:
     cycles_of_concentration: float = bounded(4.0, gt=1)
     heat_reuse_min_c: float = bounded(40.0, gt=0, lt=100)
     gpu_limit_c: float | None = bounded(None, gt=0, lt=150)  # GPU throttle temperature; null: the GPU's catalogue throttle_temp_c
+    # From a thermal shutdown to the earliest restart of the rack (GPU reset, node health checks,
+    # relaunch): an assumption, no published figure (dcsim/facility/thermal.py)
+    gpu_restart_delay_s: float = bounded(300.0, ge=0, le=86400)
 
 
 @dataclass
@@ -196,21 +199,23 @@ class FaultKind(StrEnum):
     chiller = "chiller"
     utility = "utility"
     power_unit = "power_unit"
+    cdu = "cdu"
 
 
 @dataclass
 class FaultConfig:
-    """A fault from ``start_s`` for ``duration_s`` (docs/power.md, "Faults", for utility and power_unit):
-    chiller (or CDU) loss leaving ``capacity_share`` of mechanical cooling; utility feed loss (the UPS
-    battery carries IT and the cooling on it until the generator runs); power_unit: ``units`` units of
-    the power path's stage ``stage`` (transformer, ups, pdu, ... as in facility.power.stages) fail."""
+    """A fault from ``start_s`` for ``duration_s``: chiller loss leaving ``capacity_share`` of
+    mechanical cooling; cdu: ``units`` coolant distribution units of a liquid-cooled hall lost
+    (N + facility.space.cdu_spares of them); utility feed loss (the UPS battery carries IT and the
+    cooling on it until the generator runs); power_unit: ``units`` units of the power path's stage
+    ``stage`` (transformer, ups, pdu, ... as in facility.power.stages) fail (docs/power.md, "Faults")."""
 
     kind: FaultKind = FaultKind.chiller
     start_s: float = bounded(0.0, ge=0)
     duration_s: float = bounded(600.0, gt=0)
     capacity_share: float = bounded(0.0, ge=0, le=1)  # chiller: the share of mechanical cooling left during the fault
     stage: str | None = None  # power_unit: the stage whose units fail (a key of facility.power.stages)
-    units: int = bounded(1, ge=1)  # power_unit: how many of its units fail (at most its units)
+    units: int = bounded(1, ge=1)  # cdu: CDUs lost; power_unit: units of the stage lost (at most its units)
 
 
 @dataclass

@@ -56,20 +56,23 @@ if TYPE_CHECKING:
     from dcsim.core.simulation import Simulation
 
 NETWORK = "network"  # the scale-out network's meter, ledger group and timeseries component
+# A GPU within this of its shutdown temperature counts as at it: the tick _watch_shutdown sets at
+# the crossing lands there up to the rounding of the exponential's inverse.
+SHUTDOWN_TOLERANCE_K = 1e-6
 
 
 @dataclass(frozen=True)
 class Fault:
-    """A chiller (or CDU) loss leaving ``capacity_share`` of mechanical cooling, a utility
-    feed loss (the UPS battery carries the load until the generator runs), or the loss of
-    ``units`` units of the power path's stage ``stage`` (kind ``power_unit``)."""
+    """A chiller loss leaving ``capacity_share`` of mechanical cooling, a loss of ``units``
+    CDUs, a utility feed loss (the UPS battery carries the load until the generator runs),
+    or the loss of ``units`` units of the power path's stage ``stage`` (kind ``power_unit``)."""
 
     kind: str
     start_s: float
     duration_s: float
     capacity_share: float = 0.0
-    stage: str | None = None
-    units: int = 1
+    stage: str | None = None  # power_unit: the power-path stage whose units fail
+    units: int = 1  # cdu: CDUs lost; power_unit: units of the stage lost
 
 
 # What feeds the facility (docs/power.md, "Faults"): the utility; the UPS battery (after a
@@ -117,6 +120,8 @@ class FacilitySpec:
     ups_energy_j: float = 0.0  # usable UPS battery energy (a utility fault needs it)
     cooling_on_ups: bool = True  # pumps, CDUs and air handlers ride on the UPS; chillers and heat rejection never
     chiller_restart_s: float = 0.0  # chillers run again this long after power returns
+    cdu_capacity_w: float = 0.0  # heat one CDU carries; its count is space.cdus (N + spares, a shared manifold)
+    liquid_design_heat_w: float = 0.0  # the racks' design heat on liquid, which N CDUs carry
 
 
 class Facility:
@@ -157,7 +162,14 @@ class Facility:
         self.inlet_c = [spec.thermal.nominal_inlet_c] * topology.num_racks
         self.gpu_temp_c = list(self.inlet_c)
         self._thermal_caps: list[float | None] = [spec.density_cap_w] * topology.num_racks
+        # per rack: the unremoved share of its heat this interval (plant, CDUs; 0 for a stopped rack)
+        self._rack_shortfall = [0.0] * topology.num_racks
+        self._shutdown_token = 0  # voids a pending shutdown tick (_watch_shutdown)
+        self._no_flow = False  # every CDU down: the liquid loop does not flow (thermal.RackThermal.heat_up)
+        self._thermal_off_s = [math.nan] * topology.num_racks  # when each rack last shut down past its limit
+        self._thermal_off = rec.monitor("gpus_thermal_shutdown")
         self._chiller_share = 1.0
+        self._cdus_failed = 0
         # power faults (docs/power.md, "Faults"): what feeds the building, the part of the power path
         # energised now (None: nothing), failed units by stage, the IT power a degraded path carries,
         # chillers running (0 while restarting after a power loss)
@@ -228,10 +240,7 @@ class Facility:
             if not self._off_causes[r]:
                 off.append(r)
             self._off_causes[r].add(cause)
-        for r in off:
-            self.sim.recorder.event("power_off", self._rack_names[r], cause, self.topology.gpus_per_rack)
-        if off and self._rack_switch is not None:
-            self._rack_switch[0](off, cause)
+        self._switched(off, cause, "power_off")
         return off
 
     def power_on_racks(self, racks: Iterable[int], cause: str) -> list[int]:
@@ -244,11 +253,16 @@ class Facility:
                 held.discard(cause)
                 if not held:
                     on.append(r)
-        for r in on:
-            self.sim.recorder.event("power_on", self._rack_names[r], cause, self.topology.gpus_per_rack)
-        if on and self._rack_switch is not None:
-            self._rack_switch[1](on, cause)
+        self._switched(on, cause, "power_on")
         return on
+
+    def _switched(self, racks: list[int], cause: str, record_type: str) -> None:
+        """Log racks switched off or on, count the GPUs a thermal shutdown holds, tell the cluster."""
+        for r in racks:
+            self.sim.recorder.event(record_type, self._rack_names[r], cause, self.topology.gpus_per_rack)
+        self._thermal_off.set(sum("thermal" in c for c in self._off_causes) * self.topology.gpus_per_rack)
+        if racks and self._rack_switch is not None:
+            self._rack_switch[record_type == "power_on"](racks, cause)
 
     def rack_powered(self, rack: int) -> bool:
         """True unless some cause holds the rack off."""
@@ -257,6 +271,31 @@ class Facility:
     def rack_off_causes(self, rack: int) -> frozenset[str]:
         """The causes holding a rack off (empty: it has power)."""
         return frozenset(self._off_causes[rack])
+
+    def _protect_racks(self) -> None:
+        """Stop racks whose hottest GPU is past its shutdown temperature; restart those a
+        thermal shutdown holds once the restart delay has passed and their GPUs could run
+        at their lowest cap within the throttle limit."""
+        th, now = self.thermal, self.sim.now_s
+        hot = [r for r in range(self.topology.num_racks)
+               if self.rack_powered(r) and self.gpu_temp_c[r] >= th.gpu_shutdown_c - SHUTDOWN_TOLERANCE_K]
+        cool = [r for r, causes in enumerate(self._off_causes)
+                if "thermal" in causes and now - self._thermal_off_s[r] >= th.restart_delay_s
+                and th.can_restart(self.inlet_c[r])]
+        if cool:
+            self.power_on_racks(cool, "thermal")
+        for r in hot:
+            self._thermal_off_s[r] = now
+        if hot:
+            self.power_off_racks(hot, "thermal")
+
+    def cdu_capacity_share(self) -> float:
+        """Share of the racks' design liquid heat the working CDUs can carry (1: all of it)."""
+        spec = self.spec
+        if self._cdus_failed == 0 or spec.liquid_design_heat_w <= 0:
+            return 1.0
+        working = max(spec.space.cdus - self._cdus_failed, 0)
+        return min(1.0, working * spec.cdu_capacity_w / spec.liquid_design_heat_w)
 
     def _racks(self, racks: Iterable[int]) -> list[int]:
         out = sorted(set(racks))
@@ -304,8 +343,9 @@ class Facility:
     # -- continuous: losses and cooling follow IT power -----------------------------------
     def _follow_it_power(self, it_w: float) -> None:
         network_w = 0.0 if self._network is None else self._network.power_w
-        fan_w = max(it_w - self._fans.power_w - network_w, 0.0) * self._fan_ratio  # >= 0 to rounding, racks all off
-        it_w += fan_w - self._fans.power_w
+        # (clipped at 0: with every rack off the rest of IT power is 0 up to rounding)
+        fan_w = max(0.0, (it_w - self._fans.power_w - network_w) * self._fan_ratio)
+        it_w = max(it_w + fan_w - self._fans.power_w, 0.0)  # 0 to rounding with every rack off
         path = self._path_now
         loss_w = 0.0 if path is None else path.loss_w(it_w)
         self._ledger.set_powers(((self._fans, fan_w), (self._loss, loss_w),
@@ -326,6 +366,8 @@ class Facility:
             return self._utility_fault(fault)
         if fault.kind == "power_unit":
             return self._unit_fault(fault)
+        if fault.kind == "cdu":
+            return self._cdu_fault(fault)
         return self._chiller_fault(fault)
 
     def _chiller_fault(self, fault: Fault):
@@ -338,6 +380,21 @@ class Facility:
         self._chiller_share = 1.0
         self._tick_now()
         rec.event("repair", "cooling/chiller", "capacity restored", 1.0)
+
+    def _cdu_fault(self, fault: Fault):
+        env, rec = self.sim.env, self.sim.recorder
+        yield env.timeout(fault.start_s)
+        cdus = self.spec.space.cdus
+        self._cdus_failed += fault.units
+        share = self.cdu_capacity_share()
+        outcome = ("survived: the others carry the design heat" if share >= 1.0 else
+                   f"the others carry {share:.0%} of the racks' liquid heat")
+        rec.event("fault", "cooling/cdu", f"{fault.units} of {cdus} CDUs lost; {outcome}", share)
+        self._tick_now()
+        yield env.timeout(fault.duration_s)
+        self._cdus_failed -= fault.units
+        self._tick_now()
+        rec.event("repair", "cooling/cdu", "CDUs restored", self.cdu_capacity_share())
 
     def _utility_fault(self, fault: Fault):
         """A utility feed loss (docs/power.md, "Faults"): the UPS battery carries the IT load
@@ -396,12 +453,12 @@ class Facility:
         elif was in (BATTERY, DARK):  # power back (generator or utility): chillers restart later
             self._restart_chillers()
         self._set_path()
-        self._set_coefficients()
         if source == DARK:
             self.power_off_racks(range(self.topology.num_racks), EXHAUSTED)
         elif was == DARK:
             self.power_on_racks(range(self.topology.num_racks), EXHAUSTED)
             self._hold_capacity()
+        self._tick_now()  # the interval is closed: this takes the plant and racks as they now are
 
     def _restart_chillers(self) -> None:
         if self.spec.chiller_restart_s <= 0:
@@ -416,7 +473,7 @@ class Facility:
                                         self.spec.chiller_restart_s)
                 self._close_interval(self.sim.now_s)
                 self._restart_share = 1.0
-                self._set_coefficients()
+                self._tick_now()
 
         self.sim.env.process(restart())
 
@@ -459,16 +516,16 @@ class Facility:
         else:
             rec.event("fault", component, f"{failed} of {stage.units} units out: capacity "
                       f"{self._capacity_w / 1e3:.1f} kW of IT, below the design", self._capacity_w)
-        self._set_coefficients()
         self._hold_capacity()
+        self._tick_now()
         yield env.timeout(fault.duration_s)
         self._failed_units[name] -= fault.units
         rec.event("repair", component, f"{fault.units} units back in service", self._failed_units[name])
         self._close_interval(self.sim.now_s)
         self._set_path()
-        self._set_coefficients()
         if self._capacity_w == math.inf:  # the shed racks come back once the path is whole again
             self.power_on_racks(range(self.topology.num_racks), SHED)
+        self._tick_now()
 
     def _set_path(self) -> None:
         """The energised part of the power path under the present supply and failed units (on
@@ -603,13 +660,18 @@ class Facility:
             yield env.timeout(self.control_interval_s)
             self._close_interval(self.sim.now_s)
             self._hold_capacity()
+            self._protect_racks()
 
     def _tick_now(self) -> None:
         """Close the interval at this instant and take the plant as it now is: a fault or a
         repair between two control ticks acts from its own time, not from the next tick
-        (the time series gets a shorter row; ``interval_s`` gives every row's length)."""
+        (the time series gets a shorter row; ``interval_s`` gives every row's length), and
+        the power controller re-decides the caps at once."""
         self._close_interval(self.sim.now_s)
+        self._protect_racks()
         self._set_coefficients()
+        for callback in self._on_limit_change:
+            callback()
 
     def _set_coefficients(self) -> None:
         now = self.sim.now_s
@@ -621,12 +683,61 @@ class Facility:
         self._fan_ratio = server_fan_ratio(tech, server_air_inlet_c(tech, max(self.inlet_c)), self._server_fans)
         self._follow_it_power(self._ledger.it_power_w())
         tdp = self.topology.node.gpu.tdp_w
+        # the GPUs' loop: the plant's unremoved share, and what the working CDUs cannot carry
+        loop = self._coeffs.gpu_shortfall_share
+        cdu_share = self.cdu_capacity_share() if tech.gpus_on_liquid else 1.0
+        loop = 1.0 - (1.0 - loop) * cdu_share
+        self._no_flow = cdu_share == 0.0
+        th = self.thermal
         for r in range(self.topology.num_racks):
-            hot = self.thermal.gpu_limit_c - self.inlet_c[r]
-            cap = max(hot, 0.0) / self.thermal.gpu_resistance_k_per_w
+            # a stopped rack adds no heat; a running one is capped for the inlet at the end of
+            # the interval, its highest over it (the relaxation and the no-flow heat-up are monotone)
+            self._rack_shortfall[r] = loop if self.rack_powered(r) else 0.0
+            inlet_end = self._inlet_after(r, self.control_interval_s)
+            hot = th.gpu_limit_c - max(self.inlet_c[r], inlet_end)
+            # never below the lowest settable cap: past that the GPU heats toward its shutdown
+            cap = max(hot / th.gpu_resistance_k_per_w, th.gpu_min_cap_w)
             thermal = cap if cap < tdp else None
             dens = self.spec.density_cap_w
             self._thermal_caps[r] = min((c for c in (thermal, dens) if c is not None), default=None)
+        self._watch_shutdown()
+
+    def _watch_shutdown(self) -> None:
+        """Tick at the moment, within the next interval, the first running rack's hottest GPU
+        reaches its shutdown temperature at its power now (under its cap), so that it stops then
+        and not at the next tick. A later tick or fault that recomputes the cooling voids it."""
+        self._shutdown_token += 1
+        th = self.thermal
+        first_s = math.inf
+        for r in range(self.topology.num_racks):
+            if not self.rack_powered(r):
+                continue
+            cap = self._thermal_caps[r]
+            power_w = self._hottest_gpu_w(r) if cap is None else min(self._hottest_gpu_w(r), cap)
+            inlet_at_c = th.gpu_shutdown_c - th.gpu_resistance_k_per_w * power_w  # the inlet that shuts it down
+            first_s = min(first_s, self._time_to_inlet_s(r, inlet_at_c))
+        if first_s < self.control_interval_s:
+            token = self._shutdown_token
+            self.sim.env.timeout(first_s).callbacks.append(
+                lambda _ev: self._tick_now() if token == self._shutdown_token else None)
+
+    def _time_to_inlet_s(self, rack: int, inlet_c: float) -> float:
+        """Seconds until a rack's inlet passes ``inlet_c`` under this interval's cooling (inf: never)."""
+        now_c = self.inlet_c[rack]
+        if now_c > inlet_c:
+            return 0.0
+        if self._no_flow:
+            return (inlet_c - now_c) / self.thermal.no_flow_k_per_s
+        target_c = self.thermal.target_c(self._rack_shortfall[rack])
+        if target_c <= inlet_c:
+            return math.inf
+        return self.thermal.tau_s * math.log((target_c - now_c) / (target_c - inlet_c))
+
+    def _inlet_after(self, rack: int, dt_s: float) -> float:
+        """A rack's inlet / coolant after ``dt_s`` of this interval's cooling."""
+        if self._no_flow:
+            return self.thermal.heat_up(self.inlet_c[rack], dt_s, running=self.rack_powered(rack))
+        return self.thermal.advance(self.inlet_c[rack], self._rack_shortfall[rack], dt_s)
 
     def _close_interval(self, now_s: float) -> None:
         """Record the interval since the last tick and advance the racks' temperatures."""
@@ -642,7 +753,7 @@ class Facility:
         w = self._weather
         # temperatures: each rack relaxes toward the target of this interval's shortfall
         for r in range(self.topology.num_racks):
-            self.inlet_c[r] = self.thermal.advance(self.inlet_c[r], c.gpu_shortfall_share, dt)
+            self.inlet_c[r] = self._inlet_after(r, dt)
             self.gpu_temp_c[r] = self.thermal.gpu_temp_c(self.inlet_c[r], self._hottest_gpu_w(r))
         info = self._info
         info.max_inlet_temp_c = max(info.max_inlet_temp_c, max(self.inlet_c))

@@ -286,3 +286,17 @@ def test_pdu_fault_under_n_takes_its_racks_down():
     assert (fac.loc[600.0:, "it_power_w"] > 0).all()
     assert r.summary()["rack_power_offs"] == 4
     assert_energy_balances(r)
+
+
+def test_without_cooling_on_the_ups_nothing_cools_until_the_generator(base):
+    """With ``cooling_on_ups=false`` the battery carries the IT load alone: no cooling power
+    while on it (pumps and air handlers stop with the chillers), and the battery supplies
+    less than with the movers on it."""
+    fault = "+facility.faults=[{kind: utility, start_s: 300, duration_s: 200}]"
+    off = facility_rows(run("facility.cooling_on_ups=false", fault))
+    on = facility_rows(run(fault))
+    assert off.loc[300.0, "cooling_power_w"] == 0.0 and on.loc[300.0, "cooling_power_w"] > 0
+    assert off.loc[300.0, "ups_battery_power_w"] == pytest.approx(
+        off.loc[300.0, "it_power_w"] + off.loc[300.0, "conversion_loss_power_w"], rel=REL)
+    assert off.loc[300.0, "ups_battery_power_w"] < on.loc[300.0, "ups_battery_power_w"]
+    assert off.loc[310.0, "cooling_power_w"] > 0  # the generator runs the pumps and fans again

@@ -300,3 +300,14 @@ def test_without_cooling_on_the_ups_nothing_cools_until_the_generator(base):
         off.loc[300.0, "it_power_w"] + off.loc[300.0, "conversion_loss_power_w"], rel=REL)
     assert off.loc[300.0, "ups_battery_power_w"] < on.loc[300.0, "ups_battery_power_w"]
     assert off.loc[310.0, "cooling_power_w"] > 0  # the generator runs the pumps and fans again
+
+
+def test_a_path_fed_from_its_ups_keeps_what_it_reaches():
+    """``fed_at('ups')`` drops the transformers' losses and keeps whether the racks are reached."""
+    stages = [s for s in DEFAULT_STAGES if s.name != "psu"]
+    path = PowerPath.build(100e3, stages)
+    fed = path.fed_at("ups")
+    assert [s.name for s in fed.stages] == ["ups", "pdu"]
+    assert fed.loss_w(50e3) == pytest.approx(
+        path.loss_w(50e3) - path.loss_by_stage_w(50e3)["transformer"], rel=1e-12)
+    assert not path.with_failed_units({"pdu": 2}).fed_at("ups").reaches_racks

@@ -15,6 +15,8 @@ add their no-load loss and lower the load each unit carries: a 2N UPS runs at mo
 The input of a stage is its output plus its loss; stages chain from the racks up to
 the utility meter. ``DEFAULT_STAGES`` holds cited loss curves for each stage (see
 docs/power.md for the sources and the efficiency each gives at 25/50/100 % load).
+Faults (docs/power.md, "Faults") take units out of service
+(``PowerPath.with_failed_units``) or feed the path from the UPS down (``PowerPath.fed_at``).
 """
 
 from __future__ import annotations
@@ -313,10 +315,10 @@ class PowerPath:
 
     def fed_at(self, name: str) -> PowerPath:
         """The part of the path from stage ``name`` down to the racks: what is energised while
-        that stage is fed from below its input (a UPS from its battery); the stages above
-        carry nothing and lose nothing."""
+        that stage runs from its own store (a UPS from its battery) and the stages above it
+        are dark: they carry nothing and lose nothing."""
         stage = self.stage(name)
-        return PowerPath(self.stages[self.stages.index(stage):], self.rack)
+        return PowerPath(self.stages[self.stages.index(stage):], self.rack, self.reaches_racks)
 
     def max_output_w(self) -> float:
         """Same as :meth:`usable_capacity_w` (kept for the facility controller)."""

@@ -225,7 +225,8 @@ def test_sweep_whose_every_point_is_impossible_stops_up_front(tmp_path):
 
 @pytest.mark.parametrize("override,says", [
     ("+facility.faults=[{kind:chiller,foo:1}]",
-     "Key 'foo' not in 'FaultConfig': keys of facility.faults.<i> are ['kind', 'start_s', 'duration_s', 'capacity_share', 'units']"),
+     "Key 'foo' not in 'FaultConfig': keys of facility.faults.<i> are "
+     "['kind', 'start_s', 'duration_s', 'capacity_share', 'units']"),
     ("workload.services.chat.arrivals.trace_format=xml",
      "workload.services.chat.arrivals.trace_format='xml' is not allowed: one of ['auto', 'azure', 'mooncake', 'generic']"),
     ("+facility.faults=[{kind:chiller},{kind:meteor}]",

@@ -342,17 +342,7 @@ class Facility:
             rec.event("repair", "cooling/chiller", "capacity restored", 1.0)
             return
         if fault.kind == "cdu":
-            cdus = self.spec.space.cdus
-            self._cdus_failed += fault.units
-            share = self.cdu_capacity_share()
-            outcome = ("survived: the others carry the design heat" if share >= 1.0 else
-                       f"the others carry {share:.0%} of the racks' liquid heat")
-            rec.event("fault", "cooling/cdu", f"{fault.units} of {cdus} CDUs lost; {outcome}", share)
-            self._tick_now()
-            yield env.timeout(fault.duration_s)
-            self._cdus_failed -= fault.units
-            self._tick_now()
-            rec.event("repair", "cooling/cdu", "CDUs restored", self.cdu_capacity_share())
+            yield from self._cdu_fault(fault)
             return
         # utility feed loss: IT rides through on the UPS; cooling stops until the generator runs
         rec.event("fault", "power/utility", "feed lost; UPS carries IT, generator starting", fault.duration_s)
@@ -365,6 +355,20 @@ class Facility:
         rec.event("generator", "power/generator", "running; cooling restarts", gap)
         yield env.timeout(max(fault.duration_s - gap, 0.0))
         rec.event("repair", "power/utility", "feed restored", fault.duration_s)
+
+    def _cdu_fault(self, fault: Fault):
+        """``fault.units`` CDUs fail from the fault's start for its duration (cdu_capacity_share)."""
+        env, rec = self.sim.env, self.sim.recorder
+        self._cdus_failed += fault.units
+        share = self.cdu_capacity_share()
+        outcome = ("survived: the others carry the design heat" if share >= 1.0 else
+                   f"the others carry {share:.0%} of the racks' liquid heat")
+        rec.event("fault", "cooling/cdu", f"{fault.units} of {self.spec.space.cdus} CDUs lost; {outcome}", share)
+        self._tick_now()
+        yield env.timeout(fault.duration_s)
+        self._cdus_failed -= fault.units
+        self._tick_now()
+        rec.event("repair", "cooling/cdu", "CDUs restored", self.cdu_capacity_share())
 
     # -- demand response: the events a site operator sees ---------------------------------
     def _curtailment(self, event: DemandResponseEvent):

@@ -208,3 +208,18 @@ def test_fluid_replicas_that_lose_power_requeue_their_requests_into_the_backlog(
     assert (fluid.loc[960.0:1800.0, "replicas"] == 0).all() and fluid.loc[1920.0, "replicas"] > 0
     assert fluid.loc[1800.0, "backlog_requests"] > fluid.loc[840.0, "backlog_requests"]
     _conserved(r)
+
+
+def test_telemetry_of_racks_without_power_integrates_to_the_ledger():
+    """Per-node telemetry through the CDU-under-N shutdown (racks off from 894 s to 1860 s):
+    each rack's nodes' power x interval still adds up to the ledger's energy of that rack, and
+    the GPU rows to the GPU energy, to 1e-9 (a rack without power draws no idle power)."""
+    r = _fault_run(LIQUID + ["facility.space.cdu_spares=0", "output.telemetry_interval_s=420",
+                             "output.telemetry_per_gpu=true"], CDU_FAULT)
+    tel = r.frames()["telemetry"]
+    nodes, gpus = tel[tel["gpu"] < 0], tel[tel["gpu"] >= 0]
+    energy = (nodes["power_w"] * nodes["interval_s"]).groupby(nodes["rack"]).sum()
+    for rack, e_j in energy.items():
+        assert e_j == pytest.approx(r.group_energy_j[f"rack/{rack:03d}"], rel=1e-9)
+    assert (gpus["gpu_power_w"] * gpus["interval_s"]).sum() == pytest.approx(r.summary()["gpu_energy_j"], rel=1e-9)
+    assert nodes.loc[nodes["t_s"] == 1260.0, "gpu_power_w"].abs().max() < 1e-6  # the whole sample off

@@ -382,6 +382,7 @@ class Facility:
         rec.event("repair", "cooling/chiller", "capacity restored", 1.0)
 
     def _cdu_fault(self, fault: Fault):
+        """``fault.units`` CDUs fail from the fault's start for its duration (cdu_capacity_share)."""
         env, rec = self.sim.env, self.sim.recorder
         yield env.timeout(fault.start_s)
         cdus = self.spec.space.cdus

@@ -155,6 +155,8 @@ class Cluster:
         self.host_meters = []  # per rack: its hosts' idle power
         self.free_by_rack = [topology.gpus_per_rack] * topology.num_racks
         self.rack_up = [True] * topology.num_racks  # False: the rack has no power (stop_racks)
+        self._off_s = [0.0] * topology.num_racks  # per rack: seconds without power before its last switch
+        self._t_switch_s = [0.0] * topology.num_racks  # when it last stopped (or 0)
         for r in range(topology.num_racks):
             rack = topology.rack_name(r)
             m = led.meter(f"gpus/{rack}/free", "gpu", rack)
@@ -358,8 +360,10 @@ class Cluster:
         if not racks:
             return
         changes: list = []
+        now = self.sim.now_s
         for r in racks:
             self.rack_up[r] = False
+            self._t_switch_s[r] = now
             for n in range(r * topo.nodes_per_rack, (r + 1) * topo.nodes_per_rack):
                 self.free[n] = []
             changes += [self._free_meter_power(r), (self.host_meters[r], 0.0)]
@@ -386,14 +390,21 @@ class Cluster:
             return
         changes: list = []
         idle_host_w = topo.node.host_idle_without_fans_w * topo.nodes_per_rack
+        now = self.sim.now_s
         for r in racks:
             self.rack_up[r] = True
+            self._off_s[r] += now - self._t_switch_s[r]
             for n in range(r * topo.nodes_per_rack, (r + 1) * topo.nodes_per_rack):
                 self.free[n] = list(topo.gpus_of_node(n))  # every allocation there was interrupted
             changes += [self._free_meter_power(r), (self.host_meters[r], idle_host_w)]
         self.ledger.set_powers(changes)
         self._off.add(-len(racks) * topo.gpus_per_rack)
         self.schedule()
+
+    def rack_off_s(self, rack: int) -> float:
+        """Seconds the rack has been without power up to now."""
+        off = self._off_s[rack]
+        return off if self.rack_up[rack] else off + self.sim.now_s - self._t_switch_s[rack]
 
     def hottest_gpu_w(self, rack: int) -> float:
         """Per-GPU power of the most power-hungry allocation in a rack (idle if none, 0 W stopped)."""

@@ -8,6 +8,8 @@ the fault where the fault should change nothing.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 import dcsim
@@ -71,7 +73,7 @@ def test_utility_loss_shorter_than_ride_through(base):
     # on the battery the transformer is dark and the chillers and heat rejection are off
     assert (fac.loc[300.0:420.0, "chiller_power_w"] == 0).all() and fac.loc[430.0, "chiller_power_w"] > 0
     assert fac.loc[300.0, "heat_rejection_power_w"] == 0 and fac.loc[300.0, "air_power_w"] > 0
-    assert fac.loc[300.0, "conversion_loss_power_w"] < base_rows(base).loc[300.0, "conversion_loss_power_w"]
+    assert fac.loc[300.0, "conversion_loss_power_w"] < facility_rows(base).loc[300.0, "conversion_loss_power_w"]
     # the racks warm while no chiller runs, cool once they do
     inlet = fac["inlet_temp_c"]
     assert inlet.loc[:240.0].max() == pytest.approx(inlet.iloc[0])
@@ -83,10 +85,6 @@ def test_utility_loss_shorter_than_ride_through(base):
     # the same work: GPU energy as without the fault (the servers' fans draw more in the warmer air)
     assert s["gpu_energy_j"] == pytest.approx(base.summary()["gpu_energy_j"], rel=0.01)
     assert_energy_balances(r)
-
-
-def base_rows(base):
-    return facility_rows(base)
 
 
 def test_battery_lasts_its_energy_over_the_load():
@@ -142,7 +140,6 @@ def test_failed_units_move_the_losses_and_the_capacity():
     expected = 4 * ups.rated_w * ups.no_load + ups.proportional * at_w + ups.square * at_w ** 2 / (4 * ups.rated_w)
     assert ups4.loss_w(at_w) == pytest.approx(expected, rel=1e-12)
     assert ups4.loss_w(at_w) < ups.loss_w(at_w)  # one no-load loss less than the square-law rise
-    from dataclasses import replace
     n_stages = [replace(s, redundancy="N") if s.name == "ups" else s for s in stages]
     n_path = PowerPath.build(100e3, n_stages)
     assert n_path.degraded({"ups": 1})
@@ -161,7 +158,7 @@ def test_ups_module_fault_under_n_plus_1_loses_only_redundancy(base):
     r = run("+facility.faults=[{kind: power_unit, stage: ups, units: 1, start_s: 300, duration_s: 300}]")
     assert power_events(r) == [(300.0, "fault", "power/ups"), (300.0, "redundancy_lost", "power/ups"),
                                (600.0, "repair", "power/ups")]
-    fac, ref = facility_rows(r), base_rows(base)
+    fac, ref = facility_rows(r), facility_rows(base)
     assert (fac["it_power_w"] == ref["it_power_w"]).all()
     assert (fac["inlet_temp_c"] == ref["inlet_temp_c"]).all() and (fac["gpu_temp_c"] == ref["gpu_temp_c"]).all()
     assert r.summary()["rack_power_offs"] == 0
@@ -181,7 +178,7 @@ def test_pdu_fault_under_2n_is_survived(base):
     """One of the two 2N PDUs out: the other carries the whole load; no rack loses power."""
     r = run("+facility.faults=[{kind: power_unit, stage: pdu, units: 1, start_s: 300, duration_s: 300}]")
     assert [e[1] for e in power_events(r)] == ["fault", "redundancy_lost", "repair"]
-    assert (facility_rows(r)["it_power_w"] == base_rows(base)["it_power_w"]).all()
+    assert (facility_rows(r)["it_power_w"] == facility_rows(base)["it_power_w"]).all()
     assert r.summary()["rack_power_offs"] == 0
     assert_energy_balances(r)
 

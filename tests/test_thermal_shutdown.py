@@ -72,14 +72,17 @@ def test_racks_powered_off_stop_their_work_and_come_back(monkeypatch):
 
 
 def test_a_rack_stays_off_while_any_cause_holds_it(monkeypatch):
-    """Two causes hold rack 0 off; it comes back only when the second lets go."""
+    """Two causes hold rack 0 off; it comes back only when the second lets go, and the time a
+    thermal shutdown holds it counts from when that cause joined."""
     r = _run_with(monkeypatch, ["duration_s=900"], [(120.0, "off", [0], "ups"), (180.0, "off", [0], "thermal"),
                                                      (300.0, "on", [0], "ups"), (480.0, "on", [0], "thermal")])
     ev = r.frames()["events"]
     sw = ev[ev["record_type"].isin(["power_off", "power_on"])]
     assert list(zip(sw["t_s"], sw["record_type"], sw["detail"])) == [(120.0, "power_off", "ups"),
                                                                       (480.0, "power_on", "thermal")]
-    assert r.summary()["powered_off_gpu_hours"] == pytest.approx(32 * 360.0 / 3600.0, rel=REL)
+    s = r.summary()
+    assert s["powered_off_gpu_hours"] == pytest.approx(32 * 360.0 / 3600.0, rel=REL)
+    assert s["thermal_shutdown_gpu_hours"] == pytest.approx(32 * 300.0 / 3600.0, rel=REL)  # held 180-480 s
     _conserved(r)
 
 

@@ -168,6 +168,7 @@ class Facility:
         self._no_flow = False  # every CDU down: the liquid loop does not flow (thermal.RackThermal.heat_up)
         self._thermal_off_s = [math.nan] * topology.num_racks  # when each rack last shut down past its limit
         self._thermal_off = rec.monitor("gpus_thermal_shutdown")
+        self._thermal_held: set[int] = set()  # racks a thermal shutdown holds off
         self._chiller_share = 1.0
         self._cdus_failed = 0
         # power faults (docs/power.md, "Faults"): what feeds the building, the part of the power path
@@ -235,32 +236,34 @@ class Facility:
         (an event ``power_off`` each): their GPUs and hosts draw nothing, their work is
         interrupted and requeued (training loses its progress since the last checkpoint,
         inference requeues its requests). Returns the racks switched off now."""
-        off = []
-        for r in self._racks(racks):
+        off, touched = [], self._racks(racks)
+        for r in touched:
             if not self._off_causes[r]:
                 off.append(r)
             self._off_causes[r].add(cause)
-        self._switched(off, cause, "power_off")
+        self._switched(off, touched, cause, "power_off")
         return off
 
     def power_on_racks(self, racks: Iterable[int], cause: str) -> list[int]:
         """``cause`` no longer holds racks off; those no other cause holds get power back now
         (an event ``power_on`` each; GPUs idle, free for work). Returns the racks switched on."""
-        on = []
-        for r in self._racks(racks):
+        on, touched = [], self._racks(racks)
+        for r in touched:
             held = self._off_causes[r]
             if cause in held:
                 held.discard(cause)
                 if not held:
                     on.append(r)
-        self._switched(on, cause, "power_on")
+        self._switched(on, touched, cause, "power_on")
         return on
 
-    def _switched(self, racks: list[int], cause: str, record_type: str) -> None:
-        """Log racks switched off or on, count the GPUs a thermal shutdown holds, tell the cluster."""
+    def _switched(self, racks: list[int], touched: list[int], cause: str, record_type: str) -> None:
+        """Log racks switched off or on, count the GPUs a thermal shutdown holds (of the racks
+        whose causes changed, ``touched``), tell the cluster."""
         for r in racks:
             self.sim.recorder.event(record_type, self._rack_names[r], cause, self.topology.gpus_per_rack)
-        self._thermal_off.set(sum("thermal" in c for c in self._off_causes) * self.topology.gpus_per_rack)
+        self._thermal_held = {r for r in self._thermal_held | set(touched) if "thermal" in self._off_causes[r]}
+        self._thermal_off.set(len(self._thermal_held) * self.topology.gpus_per_rack)
         if racks and self._rack_switch is not None:
             self._rack_switch[record_type == "power_on"](racks, cause)
 
@@ -277,11 +280,10 @@ class Facility:
         thermal shutdown holds once the restart delay has passed and their GPUs could run
         at their lowest cap within the throttle limit."""
         th, now = self.thermal, self.sim.now_s
-        hot = [r for r in range(self.topology.num_racks)
-               if self.rack_powered(r) and self.gpu_temp_c[r] >= th.gpu_shutdown_c - SHUTDOWN_TOLERANCE_K]
-        cool = [r for r, causes in enumerate(self._off_causes)
-                if "thermal" in causes and now - self._thermal_off_s[r] >= th.restart_delay_s
-                and th.can_restart(self.inlet_c[r])]
+        at_c = th.gpu_shutdown_c - SHUTDOWN_TOLERANCE_K
+        hot = [r for r, t in enumerate(self.gpu_temp_c) if t >= at_c and self.rack_powered(r)]
+        cool = [r for r in sorted(self._thermal_held)
+                if now - self._thermal_off_s[r] >= th.restart_delay_s and th.can_restart(self.inlet_c[r])]
         if cool:
             self.power_on_racks(cool, "thermal")
         for r in hot:
@@ -690,18 +692,28 @@ class Facility:
         loop = 1.0 - (1.0 - loop) * cdu_share
         self._no_flow = cdu_share == 0.0
         th = self.thermal
+        dens = self.spec.density_cap_w
+        hottest_inlet_c = -math.inf
+        seen: dict[tuple[float, float], float | None] = {}  # (inlet, shortfall) -> cap: racks alike are alike
         for r in range(self.topology.num_racks):
             # a stopped rack adds no heat; a running one is capped for the inlet at the end of
             # the interval, its highest over it (the relaxation and the no-flow heat-up are monotone)
-            self._rack_shortfall[r] = loop if self.rack_powered(r) else 0.0
-            inlet_end = self._inlet_after(r, self.control_interval_s)
-            hot = th.gpu_limit_c - max(self.inlet_c[r], inlet_end)
-            # never below the lowest settable cap: past that the GPU heats toward its shutdown
-            cap = max(hot / th.gpu_resistance_k_per_w, th.gpu_min_cap_w)
-            thermal = cap if cap < tdp else None
-            dens = self.spec.density_cap_w
-            self._thermal_caps[r] = min((c for c in (thermal, dens) if c is not None), default=None)
-        self._watch_shutdown()
+            self._rack_shortfall[r] = short = loop if self.rack_powered(r) else 0.0
+            key = (self.inlet_c[r], short)
+            if key not in seen or self._no_flow:
+                inlet_c = max(self.inlet_c[r], self._inlet_after(r, self.control_interval_s))
+                hottest_inlet_c = max(hottest_inlet_c, inlet_c)
+                # never below the lowest settable cap: past that the GPU heats toward its shutdown
+                cap = max((th.gpu_limit_c - inlet_c) / th.gpu_resistance_k_per_w, th.gpu_min_cap_w)
+                thermal = cap if cap < tdp else None
+                seen[key] = min((c for c in (thermal, dens) if c is not None), default=None)
+            self._thermal_caps[r] = seen[key]
+        # a GPU draws at most its TDP: unless one at TDP would reach the shutdown temperature
+        # within the interval, none will
+        if hottest_inlet_c + th.gpu_resistance_k_per_w * tdp >= th.gpu_shutdown_c - SHUTDOWN_TOLERANCE_K:
+            self._watch_shutdown()
+        else:
+            self._shutdown_token += 1
 
     def _watch_shutdown(self) -> None:
         """Tick at the moment, within the next interval, the first running rack's hottest GPU
@@ -753,8 +765,12 @@ class Facility:
         t0 = start["t"]
         w = self._weather
         # temperatures: each rack relaxes toward the target of this interval's shortfall
+        seen: dict[tuple[float, float, bool], float] = {}  # racks alike relax alike
         for r in range(self.topology.num_racks):
-            self.inlet_c[r] = self._inlet_after(r, dt)
+            key = (self.inlet_c[r], self._rack_shortfall[r], self.rack_powered(r))
+            if key not in seen:
+                seen[key] = self._inlet_after(r, dt)
+            self.inlet_c[r] = seen[key]
             self.gpu_temp_c[r] = self.thermal.gpu_temp_c(self.inlet_c[r], self._hottest_gpu_w(r))
         info = self._info
         info.max_inlet_temp_c = max(info.max_inlet_temp_c, max(self.inlet_c))

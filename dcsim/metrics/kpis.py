@@ -137,7 +137,7 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
 
 
 def _slo_kpis(req: _Rows, services: dict[str, ServiceInfo], duration_s: float) -> dict[str, Any]:
-    """SLO attainment and goodput over requests whose fate is known (completed or dropped)."""
+    """SLO attainment and goodput over requests whose fate is known (completed, dropped or lost)."""
     decided = req.where((req["status"] == "completed") | (req["status"] == "dropped") | (req["status"] == "lost"))
     met = np.zeros(len(decided), dtype=bool)
     has_slo = False

@@ -340,8 +340,8 @@ _k("output_tokens_per_s_per_facility_mw", "1/(s MW)", "output tokens per second 
    "a site of fixed grid power would serve at this operating point. NaN without facility power",
    ",.0f", compute=lambda s: _per_mw(s.get("output_tokens_per_s"), s.get("peak_facility_power_w")))
 _k("slo_attainment", "-", "SLO attainment",
-   "over services with an SLO (`slo_ttft_s`, `slo_tpot_s`) and their requests whose fate is known (completed or "
-   "dropped): the share that completed with TTFT <= slo_ttft_s and TPOT <= slo_tpot_s (an undefined TPOT, one "
+   "over services with an SLO (`slo_ttft_s`, `slo_tpot_s`) and their requests whose fate is known (completed, "
+   "dropped or lost): the share that completed with TTFT <= slo_ttft_s and TPOT <= slo_tpot_s (an undefined TPOT, one "
    "output token, passes). NaN when no service has an SLO", ".1f", "%", "SLO %")
 _k("goodput_requests_per_s", "1/s", "goodput", "requests meeting their SLO / T", ".2f", "req/s")
 _k("services", "-", "per service",
@@ -398,8 +398,8 @@ _k("preemptions", "-", "preemptions",
 _k("cached_tokens", "-", "cached prompt tokens",
    "prompt tokens found in the replica's prefix cache at admission, not prefilled", "d")
 _k("status", "text", "status",
-   "`completed`, `running` or `queued` at the end of the run, or `dropped` (prompt + output larger than the KV "
-   "cache)", "s")
+   "`completed`, `running` or `queued` at the end of the run, `dropped` (prompt + output larger than the KV "
+   "cache), or `lost` (streaming on a replica when its rack lost power)", "s")
 
 SECTIONS = ("run", "utilisation", "energy", "facility", "cost", "compute", "inference", "training", "requests")
 # The summary's KPIs by key, in registry order; the request table's columns apart (``preemptions`` is both).

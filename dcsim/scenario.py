@@ -120,6 +120,7 @@ class Scenario:
                           admission_w_per_gpu=admission_w_per_gpu)
         cluster.reserve_work_ids(sum(spec.config.replicas for spec, _ in self.services) + len(self.jobs))
         facility.watch_hottest_gpu(cluster.hottest_gpu_w)
+        facility.watch_rack_power(cluster.stop_racks, cluster.restore_racks)
         if self.telemetry is not None:
             Telemetry(sim, cluster, facility, self.telemetry)
         controller = PowerController(sim, cluster, self.power_policy, self.power_policy_name, facility.it_budget_w,

@@ -139,6 +139,7 @@ UNKNOWN_CHOICES = [
     case("unknown_scheduler", ["scheduler.name=lottery"], "scheduler.name='lottery'", "easy_backfill"),
     case("unknown_placement", ["scheduler.placement=random"], "scheduler.placement='random'", "thermal_aware"),
     case("unknown_fault_kind", ["+facility.faults=[{kind:meteor}]"], "facility.faults.0.kind='meteor'", "utility"),
+    case("cdu_fault_in_an_air_hall", ["+facility.faults=[{kind:cdu}]"], "facility.faults.0.kind='cdu'", "no CDUs"),
     case("unknown_grid_signal", ["+facility.grid.signal_limits=[{signal:wind}]"],
          "facility.grid.signal_limits.0.signal='wind'", "carbon"),
     case("unknown_job_trace_source", ["workload=philly", "workload.job_traces.philly.source=azure"],

@@ -225,11 +225,12 @@ def test_sweep_whose_every_point_is_impossible_stops_up_front(tmp_path):
 
 @pytest.mark.parametrize("override,says", [
     ("+facility.faults=[{kind:chiller,foo:1}]",
-     "Key 'foo' not in 'FaultConfig': keys of facility.faults.<i> are ['kind', 'start_s', 'duration_s', 'capacity_share']"),
+     "Key 'foo' not in 'FaultConfig': keys of facility.faults.<i> are ['kind', 'start_s', 'duration_s', "
+     "'capacity_share', 'stage', 'units']"),
     ("workload.services.chat.arrivals.trace_format=xml",
      "workload.services.chat.arrivals.trace_format='xml' is not allowed: one of ['auto', 'azure', 'mooncake', 'generic']"),
     ("+facility.faults=[{kind:chiller},{kind:meteor}]",
-     "facility.faults.1.kind='meteor' is not allowed: one of ['chiller', 'utility']"),
+     "facility.faults.1.kind='meteor' is not allowed: one of ['chiller', 'utility', 'power_unit', 'cdu']"),
 ], ids=["unknown_key_of_a_list_item", "enum_choice", "enum_choice_in_a_list_entry"])
 def test_composition_errors_name_the_schema_and_what_it_allows(override, says):
     """Errors OmegaConf raises while composing (checked in this process, on this checkout's

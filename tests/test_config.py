@@ -168,7 +168,7 @@ ENUM_CHOICES = [
     ("workload.training.pretrain_8b.recompute=half", "none, selective, full"),
     ("workload.training.pretrain_8b.checkpoint=hourly", "none, fixed, young_daly"),
     ("workload.job_traces.philly.source=alibaba", "philly, synthetic"),
-    ("+facility.faults=[{kind:meteor}]", "chiller, utility"),
+    ("+facility.faults=[{kind:meteor}]", "chiller, utility, power_unit, cdu"),
 ]
 
 

@@ -57,6 +57,8 @@ class ServiceTotals:
     requests_served: float | None = None  # fluid fidelity only
     requests_arrived: float | None = None  # fluid fidelity only
     itl: Any = None  # every inter-token gap (TokenGaps, dcsim.workloads.inference.requests); request fidelity only
+    requests_requeued: float = 0  # taken from a replica that lost power and served elsewhere (fluid: its in-flight share)
+    requests_lost: int = 0  # streaming on a replica when it lost power (request fidelity)
 
 
 @dataclass

@@ -12,7 +12,7 @@ import re
 
 from dcsim.core.errors import ConfigError, require
 from dcsim.core.fields import positive, require_choice
-from dcsim.core.units import KW_W
+from dcsim.core.units import KW_W, KWH_J
 from dcsim.facility.airflow import rack_movers, server_air_inlet_c, server_fan_ratio
 from dcsim.facility.climate import Climate
 from dcsim.facility.config import MAX_GPUS, MAX_RACKS, FacilityConfig, FaultKind, GridSignal, RackFeed
@@ -197,10 +197,22 @@ def facility_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) ->
         topology=topology, power_path=path, it_capacity_w=it_capacity_w,
         budget_w=None if f.power.budget_kw is None else f.power.budget_kw * KW_W,
         plant=plant, thermal=thermal, density_cap_w=density_cap_w, climate=climate, carbon=carbon, price=price,
-        renewable_share=f.grid.renewable_share, demand_response=dr, cost=_cost(f, gpu), faults=_faults(f),
+        renewable_share=f.grid.renewable_share, demand_response=dr, cost=_cost(f, gpu), faults=_faults(f, path),
         generator_start_s=f.generator_start_s, ups_ride_through_s=f.ups_ride_through_s,
+        ups_energy_j=_ups_energy_j(f, path), cooling_on_ups=f.cooling_on_ups, chiller_restart_s=f.chiller_restart_s,
         control_interval_s=f.control_interval_s, space=space, storage=_storage(f), network_power_w=network_w,
+        cdu_capacity_w=f.space.cdu_capacity_kw * KW_W, liquid_design_heat_w=_liquid_design_heat_w(f, topology),
     )
+
+
+def _rack_design_heat_w(f: FacilityConfig, topology: Topology) -> float:
+    """A rack's design heat: its nameplate, or the technology's limit a throttled rack is held to."""
+    return min(topology.nodes_per_rack * topology.node.nameplate_w, _technology(f).max_rack_kw * KW_W)
+
+
+def _liquid_design_heat_w(f: FacilityConfig, topology: Topology) -> float:
+    """The racks' design heat on liquid: what N CDUs carry (space_from_config counts them from it)."""
+    return topology.num_racks * _rack_design_heat_w(f, topology) * _technology(f).liquid_fraction
 
 
 def space_from_config(f: FacilityConfig, topology: Topology, it_capacity_w: float) -> FloorArea:
@@ -210,8 +222,7 @@ def space_from_config(f: FacilityConfig, topology: Topology, it_capacity_w: floa
     tech = _technology(f)
     sp = f.space
     model = SpaceModel(f.rack.floor_area_m2, sp.support_m2_per_mw, sp.cdu_capacity_kw, sp.cdu_spares)
-    rack_heat_w = min(topology.nodes_per_rack * topology.node.nameplate_w, tech.max_rack_kw * KW_W)
-    area = model.area(topology.num_racks, rack_heat_w, tech.liquid_fraction, it_capacity_w)
+    area = model.area(topology.num_racks, _rack_design_heat_w(f, topology), tech.liquid_fraction, it_capacity_w)
     limit = f.floor_area_m2
     require(limit is None or area.gross_m2 <= limit, "facility.floor_area_m2", limit,
             f"at least {area.gross_m2:,.1f} m2 for {topology.num_racks} racks ({area.describe()}), or null for "
@@ -288,7 +299,9 @@ def _cooling(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> tuple[Cooli
     require(c.gpu_limit_c is None or 0 < c.gpu_limit_c < gpu.shutdown_temp_c, "facility.cooling.gpu_limit_c",
             c.gpu_limit_c, f"degrees C > 0 and below {gpu.name}'s shutdown temperature ({gpu.shutdown_temp_c:g} C), "
                            f"or null for its throttle temperature ({gpu.throttle_temp_c:g} C)")
-    return plant, RackThermal.for_gpu(tech, gpu, c.gpu_limit_c), density_cap_w
+    thermal = RackThermal.for_gpu(tech, gpu, c.gpu_limit_c, restart_delay_s=c.gpu_restart_delay_s,
+                                  gpu_min_cap_w=gpu_min_cap_w(f.power, gpu))
+    return plant, thermal, density_cap_w
 
 
 def _climate(f: FacilityConfig) -> Climate:
@@ -356,18 +369,43 @@ def _cost(f: FacilityConfig, gpu: GpuSpec):
         raise ConfigError("facility.cost", overrides, str(e)) from None
 
 
-def _faults(f: FacilityConfig) -> tuple[Fault, ...]:
+def _faults(f: FacilityConfig, path: PowerPath) -> tuple[Fault, ...]:
     out = []
+    stages = [s.name for s in path.stages]
     for i, x in enumerate(f.faults):
         field = f"facility.faults.{i}"
         require_choice(f"{field}.kind", x.kind, FaultKind)
         require(x.start_s >= 0, f"{field}.start_s", x.start_s, "seconds >= 0")
         require(x.duration_s > 0, f"{field}.duration_s", x.duration_s, "seconds > 0")
         require(0 <= x.capacity_share < 1, f"{field}.capacity_share", x.capacity_share, "a share in [0, 1)")
-        out.append(Fault(str(x.kind), x.start_s, x.duration_s, x.capacity_share))
+        if x.kind == FaultKind.power_unit:
+            require(x.stage in stages, f"{field}.stage", x.stage, f"a stage of facility.power.stages: one of {stages}")
+            units = path.stage(str(x.stage)).units
+            require(1 <= x.units <= units, f"{field}.units", x.units,
+                    f"an integer in 1..{units} (stage {x.stage} has {units} units)")
+        else:
+            require(x.stage is None, f"{field}.stage", x.stage, "null unless kind is power_unit")
+        if x.kind == FaultKind.utility:
+            require("ups" in stages, f"{field}.kind", str(x.kind),
+                    f"a fault of a path with a stage named ups (facility.power.stages: {stages}) to ride it through")
+        if x.kind == "cdu":
+            require(_technology(f).liquid_fraction > 0, f"{field}.kind", str(x.kind),
+                    f"chiller or utility: {f.cooling.technology} cooling has no CDUs (no liquid at the racks)")
+        out.append(Fault(str(x.kind), x.start_s, x.duration_s, x.capacity_share, x.stage, x.units))
     positive("facility.generator_start_s", f.generator_start_s, "seconds > 0")
     positive("facility.ups_ride_through_s", f.ups_ride_through_s, "seconds > 0")
     return tuple(out)
+
+
+def _ups_energy_j(f: FacilityConfig, path: PowerPath) -> float:
+    """Usable UPS battery energy: ``facility.ups_energy_kwh``, or the ride-through at the UPS
+    stage's full rated load (its usable rating plus its losses there); 0 without a UPS stage."""
+    if f.ups_energy_kwh is not None:
+        return f.ups_energy_kwh * KWH_J
+    if "ups" not in [s.name for s in path.stages]:
+        return 0.0
+    ups = path.stage("ups")
+    return f.ups_ride_through_s * (ups.usable_w + ups.loss_w(ups.usable_w))
 
 
 def _storage(f: FacilityConfig):

@@ -132,6 +132,9 @@ class CoolingConfig:
     cycles_of_concentration: float = bounded(4.0, gt=1)
     heat_reuse_min_c: float = bounded(40.0, gt=0, lt=100)
     gpu_limit_c: float | None = bounded(None, gt=0, lt=150)  # GPU throttle temperature; null: the GPU's catalogue throttle_temp_c
+    # From a thermal shutdown to the earliest restart of the rack (GPU reset, node health checks,
+    # relaunch): an assumption, no published figure (dcsim/facility/thermal.py)
+    gpu_restart_delay_s: float = bounded(300.0, ge=0, le=86400)
 
 
 @dataclass
@@ -195,14 +198,24 @@ class GridConfig:
 class FaultKind(StrEnum):
     chiller = "chiller"
     utility = "utility"
+    power_unit = "power_unit"
+    cdu = "cdu"
 
 
 @dataclass
 class FaultConfig:
-    kind: FaultKind = FaultKind.chiller  # chiller (or CDU) loss, or utility (feed loss: cooling off until the generator runs)
+    """A fault from ``start_s`` for ``duration_s``: chiller loss leaving ``capacity_share`` of
+    mechanical cooling; cdu: ``units`` coolant distribution units of a liquid-cooled hall lost
+    (N + facility.space.cdu_spares of them); utility feed loss (the UPS battery carries IT and the
+    cooling on it until the generator runs); power_unit: ``units`` units of the power path's stage
+    ``stage`` (transformer, ups, pdu, ... as in facility.power.stages) fail (docs/power.md, "Faults")."""
+
+    kind: FaultKind = FaultKind.chiller
     start_s: float = bounded(0.0, ge=0)
     duration_s: float = bounded(600.0, gt=0)
     capacity_share: float = bounded(0.0, ge=0, le=1)  # chiller: the share of mechanical cooling left during the fault
+    stage: str | None = None  # power_unit: the stage whose units fail (a key of facility.power.stages)
+    units: int = bounded(1, ge=1)  # cdu: CDUs lost; power_unit: units of the stage lost (at most its units)
 
 
 @dataclass
@@ -283,4 +296,14 @@ class FacilityConfig:
     floor_area_m2: float | None = bounded(None, gt=0)
     generator_start_s: float = bounded(10.0, ge=0)  # NFPA 110 Type 10: standby power within 10 s
     ups_ride_through_s: float = bounded(300.0, ge=0)  # battery autonomy at full load (typical 5 min)
+    # Usable energy of the UPS batteries, kWh; null: ups_ride_through_s at the UPS stage's full rated
+    # load (its rating plus its own losses there). At a partial load it lasts energy / load.
+    ups_energy_kwh: float | None = bounded(None, gt=0)
+    # Pumps, CDU pumps and air handlers (CRAH/CRAC fans) on the UPS through a utility loss ("continuous
+    # cooling", Uptime Institute 2017, recommended above 4 kW per rack); chillers and heat rejection
+    # never are. false: all cooling stops until the generator runs (docs/power.md, "Faults").
+    cooling_on_ups: bool = True
+    # Chillers restart this long after power returns (generator or utility); pumps and fans at once.
+    # Range in docs/power.md ("Faults"): ~45 s to first compressor (Trane RTAE rapid start) to ~30 min.
+    chiller_restart_s: float = bounded(600.0, ge=0)
     control_interval_s: float = bounded(60.0, gt=0)

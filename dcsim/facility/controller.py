@@ -13,13 +13,23 @@ timeseries row for the facility (powers by component, water, reusable heat, weat
 carbon and price, temperatures) and one per rack (IT power, inlet and hottest-GPU
 temperature), advances each rack's temperature over the interval with the plant's
 shortfall, and computes the coefficients and thermal caps for the next interval.
-Faults take effect at the first control tick at or after their start.
+Faults act from their own start and repair times: the facility closes its interval
+there. A utility loss feeds the building from the UPS battery, then the generator (or
+nothing, if the battery empties first: every rack loses power); a power-tree unit fault
+runs a stage on fewer units, shedding racks when they cannot carry the load
+(docs/power.md, "Faults").
+
+Racks lose and regain power through one API, :meth:`Facility.power_off_racks` and
+:meth:`Facility.power_on_racks`, each with a cause (``"thermal"`` for a thermal
+shutdown, ``"ups"``, ``"pdu/..."`` for the power tree): a rack is off while any cause
+holds it off, and the cluster (``watch_rack_power``) stops its work and its draw.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from dcsim.core.runinfo import FacilityInfo
@@ -42,20 +52,36 @@ from dcsim.facility.thermal import RackThermal
 from dcsim.facility.topology import Topology
 
 if TYPE_CHECKING:
+    import simpy
+
     from dcsim.core.simulation import Simulation
 
 NETWORK = "network"  # the scale-out network's meter, ledger group and timeseries component
+# A GPU within this of its shutdown temperature counts as at it: the tick _watch_shutdown sets at
+# the crossing lands there up to the rounding of the exponential's inverse.
+SHUTDOWN_TOLERANCE_K = 1e-6
 
 
 @dataclass(frozen=True)
 class Fault:
-    """A chiller (or CDU) loss leaving ``capacity_share`` of mechanical cooling, or a
-    utility feed loss (cooling down until the generator runs)."""
+    """A chiller loss leaving ``capacity_share`` of mechanical cooling, a loss of ``units``
+    CDUs, a utility feed loss (the UPS battery carries the load until the generator runs),
+    or the loss of ``units`` units of the power path's stage ``stage`` (kind ``power_unit``)."""
 
     kind: str
     start_s: float
     duration_s: float
     capacity_share: float = 0.0
+    stage: str | None = None  # power_unit: the power-path stage whose units fail
+    units: int = 1  # cdu: CDUs lost; power_unit: units of the stage lost
+
+
+# What feeds the facility (docs/power.md, "Faults"): the utility; the UPS battery (after a
+# feed loss, until the generator runs); the generator; nothing (the battery ran out first:
+# the IT load is lost and the building is dark).
+UTILITY, BATTERY, GENERATOR, DARK = "utility", "battery", "generator", "dark"
+# Why a rack lost its power: the UPS battery ran out, or racks were shed to fit a degraded power path.
+EXHAUSTED, SHED = "ups", "power_path"
 
 
 @dataclass(frozen=True)
@@ -92,6 +118,11 @@ class FacilitySpec:
     space: FloorArea  # white space (racks and CDUs), power and mechanical rooms, gross building area
     storage: Storage | None = None
     network_power_w: float = 0.0  # the scale-out fabric's switches and optics, constant (docs/network.md)
+    ups_energy_j: float = 0.0  # usable UPS battery energy (a utility fault needs it)
+    cooling_on_ups: bool = True  # pumps, CDUs and air handlers ride on the UPS; chillers and heat rejection never
+    chiller_restart_s: float = 0.0  # chillers run again this long after power returns
+    cdu_capacity_w: float = 0.0  # heat one CDU carries; its count is space.cdus (N + spares, a shared manifold)
+    liquid_design_heat_w: float = 0.0  # the racks' design heat on liquid, which N CDUs carry
 
 
 class Facility:
@@ -132,7 +163,25 @@ class Facility:
         self.inlet_c = [spec.thermal.nominal_inlet_c] * topology.num_racks
         self.gpu_temp_c = list(self.inlet_c)
         self._thermal_caps: list[float | None] = [spec.density_cap_w] * topology.num_racks
+        # per rack: the unremoved share of its heat this interval (plant, CDUs; 0 for a stopped rack)
+        self._rack_shortfall = [0.0] * topology.num_racks
+        self._shutdown_token = 0  # voids a pending shutdown tick (_watch_shutdown)
+        self._no_flow = False  # every CDU down: the liquid loop does not flow (thermal.RackThermal.heat_up)
+        self._thermal_off_s = [math.nan] * topology.num_racks  # when each rack last shut down past its limit
+        self._thermal_off = rec.monitor("gpus_thermal_shutdown")
+        self._thermal_held: set[int] = set()  # racks a thermal shutdown holds off
         self._chiller_share = 1.0
+        self._cdus_failed = 0
+        # power faults (docs/power.md, "Faults"): what feeds the building, the part of the power path
+        # energised now (None: nothing), failed units by stage, the IT power a degraded path carries,
+        # chillers running (0 while restarting after a power loss)
+        self._source = UTILITY
+        self._path_now: PowerPath | None = spec.power_path
+        self._failed_units: dict[str, int] = {}
+        self._capacity_w = math.inf
+        self._restart_share = 1.0
+        self._restart_token: object | None = None
+        self._power_change: simpy.Event | None = None  # fired at each IT power change while on battery
         self._weather = spec.climate.weather(0.0)
         cap_w = spec.it_capacity_w
         self._design_heat_w = cap_w + spec.power_path.loss_w(cap_w)  # the heat the plant is sized for
@@ -153,6 +202,9 @@ class Facility:
         )
         rec.run_info.facility = self._info
         self._on_limit_change: list = []
+        # per rack: the causes holding it off (empty: powered); the cluster's stop and restore
+        self._off_causes: list[set[str]] = [set() for _ in range(topology.num_racks)]
+        self._rack_switch: tuple[Callable[[list[int], str], None], Callable[[list[int], str], None]] | None = None
         for fault in spec.faults:
             sim.env.process(self._fault(fault))
         for event in spec.demand_response.events:
@@ -172,6 +224,90 @@ class Facility:
     def watch_hottest_gpu(self, hottest_gpu_w) -> None:
         """``hottest_gpu_w(rack)``: per-GPU power of a rack's hottest GPU, for its temperature."""
         self._hottest_gpu_w = hottest_gpu_w
+
+    def watch_rack_power(self, stop: Callable[[list[int], str], None],
+                         restore: Callable[[list[int], str], None]) -> None:
+        """``stop(racks, cause)`` when racks lose power, ``restore(racks, cause)`` when they get it back
+        (the cluster's ``stop_racks`` and ``restore_racks``)."""
+        self._rack_switch = (stop, restore)
+
+    # -- racks losing and regaining power: the one API for thermal shutdown and power faults --
+    def power_off_racks(self, racks: Iterable[int], cause: str) -> list[int]:
+        """Racks lose power now because of ``cause`` ("thermal", "ups", "pdu/<name>", ...).
+
+        A rack stays off while any cause holds it; only racks that were on are switched off
+        (an event ``power_off`` each): their GPUs and hosts draw nothing, their work is
+        interrupted and requeued (training loses its progress since the last checkpoint,
+        inference requeues its requests). Returns the racks switched off now."""
+        off, touched = [], self._racks(racks)
+        for r in touched:
+            if not self._off_causes[r]:
+                off.append(r)
+            self._off_causes[r].add(cause)
+        self._switched(off, touched, cause, "power_off")
+        return off
+
+    def power_on_racks(self, racks: Iterable[int], cause: str) -> list[int]:
+        """``cause`` no longer holds racks off; those no other cause holds get power back now
+        (an event ``power_on`` each; GPUs idle, free for work). Returns the racks switched on."""
+        on, touched = [], self._racks(racks)
+        for r in touched:
+            held = self._off_causes[r]
+            if cause in held:
+                held.discard(cause)
+                if not held:
+                    on.append(r)
+        self._switched(on, touched, cause, "power_on")
+        return on
+
+    def _switched(self, racks: list[int], touched: list[int], cause: str, record_type: str) -> None:
+        """Log racks switched off or on, count the GPUs a thermal shutdown holds (of the racks
+        whose causes changed, ``touched``), tell the cluster."""
+        for r in racks:
+            self.sim.recorder.event(record_type, self._rack_names[r], cause, self.topology.gpus_per_rack)
+        self._thermal_held = {r for r in self._thermal_held | set(touched) if "thermal" in self._off_causes[r]}
+        self._thermal_off.set(len(self._thermal_held) * self.topology.gpus_per_rack)
+        if racks and self._rack_switch is not None:
+            self._rack_switch[record_type == "power_on"](racks, cause)
+
+    def rack_powered(self, rack: int) -> bool:
+        """True unless some cause holds the rack off."""
+        return not self._off_causes[rack]
+
+    def rack_off_causes(self, rack: int) -> frozenset[str]:
+        """The causes holding a rack off (empty: it has power)."""
+        return frozenset(self._off_causes[rack])
+
+    def _protect_racks(self) -> None:
+        """Stop racks whose hottest GPU is past its shutdown temperature; restart those a
+        thermal shutdown holds once the restart delay has passed and their GPUs could run
+        at their lowest cap within the throttle limit."""
+        th, now = self.thermal, self.sim.now_s
+        at_c = th.gpu_shutdown_c - SHUTDOWN_TOLERANCE_K
+        hot = [r for r, t in enumerate(self.gpu_temp_c) if t >= at_c and self.rack_powered(r)]
+        cool = [r for r in sorted(self._thermal_held)
+                if now - self._thermal_off_s[r] >= th.restart_delay_s and th.can_restart(self.inlet_c[r])]
+        if cool:
+            self.power_on_racks(cool, "thermal")
+        for r in hot:
+            self._thermal_off_s[r] = now
+        if hot:
+            self.power_off_racks(hot, "thermal")
+
+    def cdu_capacity_share(self) -> float:
+        """Share of the racks' design liquid heat the working CDUs can carry (1: all of it)."""
+        spec = self.spec
+        if self._cdus_failed == 0 or spec.liquid_design_heat_w <= 0:
+            return 1.0
+        working = max(spec.space.cdus - self._cdus_failed, 0)
+        return min(1.0, working * spec.cdu_capacity_w / spec.liquid_design_heat_w)
+
+    def _racks(self, racks: Iterable[int]) -> list[int]:
+        out = sorted(set(racks))
+        n = self.topology.num_racks
+        if any(not 0 <= r < n for r in out):
+            raise ValueError(f"racks {out} are not all in 0..{n - 1}")
+        return out
 
     @property
     def server_fan_ratio(self) -> float:
@@ -193,7 +329,7 @@ class Facility:
             it_w = min(it_w, self._it_for_facility_w(min(limits)))
         if dr.signal_limits and (signal_w := dr.it_limit_w(t_s)) is not None:
             it_w = min(it_w, signal_w)
-        return it_w
+        return min(it_w, self._capacity_w)  # a power path with failed units carries less
 
     def facility_power_w(self, it_w: float) -> float:
         """Facility power at an IT power, with the present cooling coefficients."""
@@ -212,14 +348,18 @@ class Facility:
     # -- continuous: losses and cooling follow IT power -----------------------------------
     def _follow_it_power(self, it_w: float) -> None:
         network_w = 0.0 if self._network is None else self._network.power_w
-        fan_w = (it_w - self._fans.power_w - network_w) * self._fan_ratio
-        it_w += fan_w - self._fans.power_w
-        loss_w = self.power_path.loss_w(it_w)
+        # (clipped at 0: with every rack off the rest of IT power is 0 up to rounding)
+        fan_w = max(0.0, (it_w - self._fans.power_w - network_w) * self._fan_ratio)
+        it_w = max(it_w + fan_w - self._fans.power_w, 0.0)  # 0 to rounding with every rack off
+        path = self._path_now
+        loss_w = 0.0 if path is None else path.loss_w(it_w)
         self._ledger.set_powers(((self._fans, fan_w), (self._loss, loss_w),
                                  (self._cooling, (it_w + loss_w) * self._coeffs.total)))
-        if it_w <= self._no_overload_below_w and not self._overloaded:
+        if self._power_change is not None and not self._power_change.triggered:
+            self._power_change.succeed()
+        if path is None or not path.reaches_racks or (it_w <= self._no_overload_below_w and not self._overloaded):
             return
-        over = self.power_path.overloaded(it_w)
+        over = path.overloaded(it_w)
         if over != self._overloaded:
             for name in set(over) - set(self._overloaded):
                 self.sim.recorder.event("overload", f"power/{name}", "stage output above its rating", it_w)
@@ -227,28 +367,212 @@ class Facility:
 
     # -- faults ---------------------------------------------------------------------------
     def _fault(self, fault: Fault):
+        if fault.kind == "utility":
+            return self._utility_fault(fault)
+        if fault.kind == "power_unit":
+            return self._unit_fault(fault)
+        if fault.kind == "cdu":
+            return self._cdu_fault(fault)
+        return self._chiller_fault(fault)
+
+    def _chiller_fault(self, fault: Fault):
         env, rec = self.sim.env, self.sim.recorder
         yield env.timeout(fault.start_s)
-        if fault.kind == "chiller":
-            rec.event("fault", "cooling/chiller", f"capacity share {fault.capacity_share:g}", fault.capacity_share)
-            self._chiller_share = fault.capacity_share
-            self._tick_now()
-            yield env.timeout(fault.duration_s)
-            self._chiller_share = 1.0
-            self._tick_now()
-            rec.event("repair", "cooling/chiller", "capacity restored", 1.0)
+        rec.event("fault", "cooling/chiller", f"capacity share {fault.capacity_share:g}", fault.capacity_share)
+        self._chiller_share = fault.capacity_share
+        self._tick_now()
+        yield env.timeout(fault.duration_s)
+        self._chiller_share = 1.0
+        self._tick_now()
+        rec.event("repair", "cooling/chiller", "capacity restored", 1.0)
+
+    def _cdu_fault(self, fault: Fault):
+        """``fault.units`` CDUs fail from the fault's start for its duration (cdu_capacity_share)."""
+        env, rec = self.sim.env, self.sim.recorder
+        yield env.timeout(fault.start_s)
+        cdus = self.spec.space.cdus
+        self._cdus_failed += fault.units
+        share = self.cdu_capacity_share()
+        outcome = ("survived: the others carry the design heat" if share >= 1.0 else
+                   f"the others carry {share:.0%} of the racks' liquid heat")
+        rec.event("fault", "cooling/cdu", f"{fault.units} of {cdus} CDUs lost; {outcome}", share)
+        self._tick_now()
+        yield env.timeout(fault.duration_s)
+        self._cdus_failed -= fault.units
+        self._tick_now()
+        rec.event("repair", "cooling/cdu", "CDUs restored", self.cdu_capacity_share())
+
+    def _utility_fault(self, fault: Fault):
+        """A utility feed loss (docs/power.md, "Faults"): the UPS battery carries the IT load
+        and the cooling on the UPS until the generator runs (``generator_start_s``) or the
+        feed returns; if it runs out first, every rack loses power until then. Chillers
+        stop with the power and restart ``chiller_restart_s`` after it returns."""
+        env, rec, spec = self.sim.env, self.sim.recorder, self.spec
+        yield env.timeout(fault.start_s)
+        t_repair = fault.start_s + fault.duration_s
+        t_generator = fault.start_s + spec.generator_start_s
+        on_battery_until = min(t_repair, t_generator)
+        rec.event("fault", "power/utility", "feed lost; the UPS battery carries the load, generator starting",
+                  fault.duration_s)
+        self._switch_supply(BATTERY)
+        yield from self._discharge(on_battery_until)
+        if self._source == DARK:
+            rec.event("outage", "power/ups", "battery exhausted before the generator ran: IT load lost",
+                      on_battery_until - env.now)
+            yield env.timeout(on_battery_until - env.now)
+        if t_generator < t_repair:
+            rec.event("generator", "power/generator", "running; load transferred to the generator",
+                      spec.generator_start_s)
+            self._switch_supply(GENERATOR)
+            yield env.timeout(t_repair - env.now)
+        rec.event("repair", "power/utility", "feed restored; load transferred back to the utility",
+                  fault.duration_s)
+        self._switch_supply(UTILITY)
+
+    def _discharge(self, until_s: float):
+        """Run on the battery until ``until_s`` or until its energy is spent (then go dark):
+        the battery delivers the facility's whole draw, which the ledger integrates, so the
+        instant it empties is found exactly by waking at each change of IT power."""
+        env, led = self.sim.env, self._ledger
+        budget_j = self.spec.ups_energy_j  # recharge after an outage is not modelled: each starts full
+        start_j = led.energy_now_j(None)
+        while env.now < until_s:
+            left_j = budget_j - (led.energy_now_j(None) - start_j)
+            power_w = led.facility.power_w
+            if left_j <= 1e-12 * budget_j or (power_w > 0 and left_j < 1e-9 * power_w):  # spent (to 1 ns)
+                self._switch_supply(DARK)
+                return
+            wait_s = until_s - env.now if power_w <= 0 else min(until_s - env.now, left_j / power_w)
+            self._power_change = env.event()
+            yield env.timeout(wait_s) | self._power_change
+            self._power_change = None
+
+    def _switch_supply(self, source: str) -> None:
+        """Close the interval under the old supply, then feed the building from ``source``:
+        the energised part of the power path, the cooling that runs, and the racks' power."""
+        self._close_interval(self.sim.now_s)
+        was = self._source
+        self._source = source
+        if source in (BATTERY, DARK):
+            self._restart_share = 0.0  # chillers stop with their power
+            self._restart_token = None
+        elif was in (BATTERY, DARK):  # power back (generator or utility): chillers restart later
+            self._restart_chillers()
+        self._set_path()
+        if source == DARK:
+            self.power_off_racks(range(self.topology.num_racks), EXHAUSTED)
+        elif was == DARK:
+            self.power_on_racks(range(self.topology.num_racks), EXHAUSTED)
+            self._hold_capacity()
+        self._tick_now()  # the interval is closed: this takes the plant and racks as they now are
+
+    def _restart_chillers(self) -> None:
+        if self.spec.chiller_restart_s <= 0:
+            self._restart_share = 1.0
             return
-        # utility feed loss: IT rides through on the UPS; cooling stops until the generator runs
-        rec.event("fault", "power/utility", "feed lost; UPS carries IT, generator starting", fault.duration_s)
-        if self.spec.ups_ride_through_s < self.spec.generator_start_s:
-            rec.event("outage", "power/ups", "battery exhausted before the generator ran",
-                      self.spec.generator_start_s - self.spec.ups_ride_through_s)
-        gap = min(self.spec.generator_start_s, fault.duration_s)
-        self.inlet_c = [self.thermal.advance(t, 1.0, gap) for t in self.inlet_c]
-        yield env.timeout(gap)
-        rec.event("generator", "power/generator", "running; cooling restarts", gap)
-        yield env.timeout(max(fault.duration_s - gap, 0.0))
-        rec.event("repair", "power/utility", "feed restored", fault.duration_s)
+        token = self._restart_token = object()
+
+        def restart():
+            yield self.sim.env.timeout(self.spec.chiller_restart_s)
+            if self._restart_token is token:
+                self.sim.recorder.event("restart", "cooling/chiller", "chillers running again after the power loss",
+                                        self.spec.chiller_restart_s)
+                self._close_interval(self.sim.now_s)
+                self._restart_share = 1.0
+                self._tick_now()
+
+        self.sim.env.process(restart())
+
+    def _supply_coefficients(self, c: CoolingCoefficients) -> CoolingCoefficients:
+        """The plant's coefficients under the present supply: on the battery only the movers on
+        the UPS run (no heat leaves the building: all of it is shortfall), dark nothing runs
+        and nothing heats; on the generator or the utility the plant as it is."""
+        if self._source == UTILITY or self._source == GENERATOR:
+            return c
+        zero = dict(chiller=0.0, heat_rejection_fans=0.0, water_l_per_j=0.0, economiser_share=0.0,
+                    reusable_heat_share=0.0)
+        if self._source == DARK:
+            return replace(c, **zero, pumps=0.0, rack_side=0.0, air_fans=0.0, shortfall_share=0.0,
+                           gpu_shortfall_share=0.0)
+        movers = c if self.spec.cooling_on_ups else replace(c, pumps=0.0, rack_side=0.0, air_fans=0.0)
+        # pumps at their normal draw (with the plant up they run at share x the heat removed)
+        pumps = self.plant.facility_pump_share if self.spec.cooling_on_ups else 0.0
+        return replace(movers, **zero, pumps=pumps, shortfall_share=1.0, gpu_shortfall_share=1.0)
+
+    def _unit_fault(self, fault: Fault):
+        """``units`` units of a power-path stage out of service (docs/power.md, "Faults"): the
+        others carry the load; within the stage's spare units the redundancy is lost, beyond
+        them its capacity falls and racks are powered off until the load fits, until the path
+        is whole again."""
+        env, rec = self.sim.env, self.sim.recorder
+        name = str(fault.stage)
+        stage = self.power_path.stage(name)
+        yield env.timeout(fault.start_s)
+        self._failed_units[name] = failed = self._failed_units.get(name, 0) + fault.units
+        left = max(stage.units - failed, 0)
+        component = f"power/{name}"
+        self._close_interval(self.sim.now_s)
+        self._set_path()
+        if left >= stage.usable_units:
+            rec.event("fault", component, f"{failed} of {stage.units} units out: redundancy "
+                      f"{'lost' if left == stage.usable_units else 'reduced'}, {left} carry the load", failed)
+            if left == stage.usable_units:
+                rec.event("redundancy_lost", component, f"{stage.redundancy} with {left} of {stage.units} units",
+                          left)
+        else:
+            rec.event("fault", component, f"{failed} of {stage.units} units out: capacity "
+                      f"{self._capacity_w / 1e3:.1f} kW of IT, below the design", self._capacity_w)
+        self._hold_capacity()
+        self._tick_now()
+        yield env.timeout(fault.duration_s)
+        self._failed_units[name] -= fault.units
+        rec.event("repair", component, f"{fault.units} units back in service", self._failed_units[name])
+        self._close_interval(self.sim.now_s)
+        self._set_path()
+        if self._capacity_w == math.inf:  # the shed racks come back once the path is whole again
+            self.power_on_racks(range(self.topology.num_racks), SHED)
+        self._tick_now()
+
+    def _set_path(self) -> None:
+        """The energised part of the power path under the present supply and failed units (on
+        the battery: from the UPS down; dark: none), and the IT power it can carry while a
+        stage has fewer units than its design may load (``inf`` otherwise)."""
+        design = self.power_path
+        failed = {name: min(n, design.stage(name).units) for name, n in self._failed_units.items()}  # overlapping
+        path = design.with_failed_units(failed)
+        self._capacity_w = math.inf
+        if not path.reaches_racks:
+            self._capacity_w = 0.0
+        elif design.degraded(failed):
+            self._capacity_w = path.usable_capacity_w()
+        if self._source == BATTERY and any(s.name == "ups" for s in path.stages):
+            path = path.fed_at("ups")
+        self._path_now = None if self._source == DARK else path
+        live = self._path_now is not None and path.reaches_racks
+        self._no_overload_below_w = path.max_output_w() if live else math.inf
+        if self._network is not None:  # the network's switches lose power with the racks' feed
+            self._network.set_power(self.spec.network_power_w if live else 0.0)
+
+    def _hold_capacity(self) -> None:
+        """Power racks off, the last first, while the IT power is above what a degraded power
+        path can carry (rack 0 is the last to go: the racks' order is their shedding order)."""
+        if self._capacity_w == math.inf or self._source == DARK:
+            return
+        for r in reversed(range(self.topology.num_racks)):
+            if self._ledger.it_power_w() <= self._capacity_w * (1.0 + 1e-12):
+                return
+            if SHED not in self._off_causes[r]:
+                self.power_off_racks([r], SHED)
+
+    def _supply_w(self, facility_w: float, dt_s: float) -> tuple[float, float, float]:
+        """(grid, UPS battery, generator) mean powers of an interval under one supply."""
+        if self._source == BATTERY:
+            return 0.0, facility_w, 0.0
+        if self._source == GENERATOR:
+            return 0.0, 0.0, facility_w
+        if self._source == DARK:
+            return 0.0, 0.0, 0.0
+        return self._grid_draw_w(facility_w, dt_s), 0.0, 0.0
 
     # -- demand response: the events a site operator sees ---------------------------------
     def _curtailment(self, event: DemandResponseEvent):
@@ -341,30 +665,96 @@ class Facility:
             self._set_coefficients()
             yield env.timeout(self.control_interval_s)
             self._close_interval(self.sim.now_s)
+            self._hold_capacity()
+            self._protect_racks()
 
     def _tick_now(self) -> None:
         """Close the interval at this instant and take the plant as it now is: a fault or a
         repair between two control ticks acts from its own time, not from the next tick
-        (the time series gets a shorter row; ``interval_s`` gives every row's length)."""
+        (the time series gets a shorter row; ``interval_s`` gives every row's length), and
+        the power controller re-decides the caps at once."""
         self._close_interval(self.sim.now_s)
+        self._protect_racks()
         self._set_coefficients()
+        for callback in self._on_limit_change:
+            callback()
 
     def _set_coefficients(self) -> None:
         now = self.sim.now_s
         self._weather = self.climate.weather(now)
-        self._coeffs = self.plant.coefficients(self._weather.dry_bulb_c, self._weather.wet_bulb_c,
-                                               chiller_capacity_share=self._chiller_share,
-                                               heat_load_share=self._heat_load_share())
+        self._coeffs = self._supply_coefficients(self.plant.coefficients(
+            self._weather.dry_bulb_c, self._weather.wet_bulb_c,
+            chiller_capacity_share=min(self._chiller_share, self._restart_share),
+            heat_load_share=self._heat_load_share()))
         tech = self.plant.technology
         self._fan_ratio = server_fan_ratio(tech, server_air_inlet_c(tech, max(self.inlet_c)), self._server_fans)
         self._follow_it_power(self._ledger.it_power_w())
         tdp = self.topology.node.gpu.tdp_w
+        # the GPUs' loop: the plant's unremoved share, and what the working CDUs cannot carry
+        loop = self._coeffs.gpu_shortfall_share
+        cdu_share = self.cdu_capacity_share() if tech.gpus_on_liquid else 1.0
+        loop = 1.0 - (1.0 - loop) * cdu_share
+        self._no_flow = cdu_share == 0.0
+        th = self.thermal
+        dens = self.spec.density_cap_w
+        hottest_inlet_c = -math.inf
+        seen: dict[tuple[float, float], float | None] = {}  # (inlet, shortfall) -> cap: racks alike are alike
         for r in range(self.topology.num_racks):
-            hot = self.thermal.gpu_limit_c - self.inlet_c[r]
-            cap = max(hot, 0.0) / self.thermal.gpu_resistance_k_per_w
-            thermal = cap if cap < tdp else None
-            dens = self.spec.density_cap_w
-            self._thermal_caps[r] = min((c for c in (thermal, dens) if c is not None), default=None)
+            # a stopped rack adds no heat; a running one is capped for the inlet at the end of
+            # the interval, its highest over it (the relaxation and the no-flow heat-up are monotone)
+            self._rack_shortfall[r] = short = loop if self.rack_powered(r) else 0.0
+            key = (self.inlet_c[r], short)
+            if key not in seen or self._no_flow:
+                inlet_c = max(self.inlet_c[r], self._inlet_after(r, self.control_interval_s))
+                hottest_inlet_c = max(hottest_inlet_c, inlet_c)
+                # never below the lowest settable cap: past that the GPU heats toward its shutdown
+                cap = max((th.gpu_limit_c - inlet_c) / th.gpu_resistance_k_per_w, th.gpu_min_cap_w)
+                thermal = cap if cap < tdp else None
+                seen[key] = min((c for c in (thermal, dens) if c is not None), default=None)
+            self._thermal_caps[r] = seen[key]
+        # a GPU draws at most its TDP: unless one at TDP would reach the shutdown temperature
+        # within the interval, none will
+        if hottest_inlet_c + th.gpu_resistance_k_per_w * tdp >= th.gpu_shutdown_c - SHUTDOWN_TOLERANCE_K:
+            self._watch_shutdown()
+        else:
+            self._shutdown_token += 1
+
+    def _watch_shutdown(self) -> None:
+        """Tick at the moment, within the next interval, the first running rack's hottest GPU
+        reaches its shutdown temperature at its power now (under its cap), so that it stops then
+        and not at the next tick. A later tick or fault that recomputes the cooling voids it."""
+        self._shutdown_token += 1
+        th = self.thermal
+        first_s = math.inf
+        for r in range(self.topology.num_racks):
+            if not self.rack_powered(r):
+                continue
+            cap = self._thermal_caps[r]
+            power_w = self._hottest_gpu_w(r) if cap is None else min(self._hottest_gpu_w(r), cap)
+            inlet_at_c = th.gpu_shutdown_c - th.gpu_resistance_k_per_w * power_w  # the inlet that shuts it down
+            first_s = min(first_s, self._time_to_inlet_s(r, inlet_at_c))
+        if first_s < self.control_interval_s:
+            token = self._shutdown_token
+            self.sim.env.timeout(first_s).callbacks.append(
+                lambda _ev: self._tick_now() if token == self._shutdown_token else None)
+
+    def _time_to_inlet_s(self, rack: int, inlet_c: float) -> float:
+        """Seconds until a rack's inlet passes ``inlet_c`` under this interval's cooling (inf: never)."""
+        now_c = self.inlet_c[rack]
+        if now_c > inlet_c:
+            return 0.0
+        if self._no_flow:
+            return (inlet_c - now_c) / self.thermal.no_flow_k_per_s
+        target_c = self.thermal.target_c(self._rack_shortfall[rack])
+        if target_c <= inlet_c:
+            return math.inf
+        return self.thermal.tau_s * math.log((target_c - now_c) / (target_c - inlet_c))
+
+    def _inlet_after(self, rack: int, dt_s: float) -> float:
+        """A rack's inlet / coolant after ``dt_s`` of this interval's cooling."""
+        if self._no_flow:
+            return self.thermal.heat_up(self.inlet_c[rack], dt_s, running=self.rack_powered(rack))
+        return self.thermal.advance(self.inlet_c[rack], self._rack_shortfall[rack], dt_s)
 
     def _heat_load_share(self) -> float:
         """The building's heat now (IT power and conversion losses) over the plant's design heat, the
@@ -387,13 +777,17 @@ class Facility:
         t0 = start["t"]
         w = self._weather
         # temperatures: each rack relaxes toward the target of this interval's shortfall
+        seen: dict[tuple[float, float, bool], float] = {}  # racks alike relax alike
         for r in range(self.topology.num_racks):
-            self.inlet_c[r] = self.thermal.advance(self.inlet_c[r], c.gpu_shortfall_share, dt)
+            key = (self.inlet_c[r], self._rack_shortfall[r], self.rack_powered(r))
+            if key not in seen:
+                seen[key] = self._inlet_after(r, dt)
+            self.inlet_c[r] = seen[key]
             self.gpu_temp_c[r] = self.thermal.gpu_temp_c(self.inlet_c[r], self._hottest_gpu_w(r))
         info = self._info
         info.max_inlet_temp_c = max(info.max_inlet_temp_c, max(self.inlet_c))
         info.max_gpu_temp_c = max(info.max_gpu_temp_c, max(self.gpu_temp_c))
-        grid_w = self._grid_draw_w(d["facility"], dt)
+        grid_w, battery_w, generator_w = self._supply_w(d["facility"], dt)
         self._demand.add(t0, dt, grid_w)
         self.sim.recorder.record("timeseries", (
             t0, "facility", it_w, d["gpu"], d["host"], d["conversion_loss"], d["cooling"], d["facility"],
@@ -404,18 +798,19 @@ class Facility:
             self.spec.carbon.intensity_g_per_kwh(t0), self.spec.price.price_per_kwh(t0),
             max(self.inlet_c), max(self.gpu_temp_c), d["capped"], self.it_budget_w(t0), dt,
             self._carbon_kg(t0, dt, grid_w * dt), self._energy_cost_usd(t0, dt, grid_w * dt), grid_w, self._soc_j,
+            battery_w, generator_w,
         ))
         nan = math.nan
         for r, name in enumerate(self._rack_names):
             self.sim.recorder.record("timeseries", (
                 t0, name, d[name], nan, nan, nan, nan, nan, nan, nan, nan, nan,
                 nan, nan, nan, nan, nan, nan, nan, nan, nan, nan,
-                self.inlet_c[r], self.gpu_temp_c[r], nan, nan, dt, nan, nan, nan, nan,
+                self.inlet_c[r], self.gpu_temp_c[r], nan, nan, dt, nan, nan, nan, nan, nan, nan,
             ))
         if self._network is not None:
             self.sim.recorder.record("timeseries", (
                 t0, NETWORK, d[NETWORK], nan, nan, nan, nan, nan, nan, nan, nan, nan,
                 nan, nan, nan, nan, nan, nan, nan, nan, nan, nan,
-                nan, nan, nan, nan, dt, nan, nan, nan, nan,
+                nan, nan, nan, nan, dt, nan, nan, nan, nan, nan, nan,
             ))
         self._last = end

@@ -15,12 +15,14 @@ add their no-load loss and lower the load each unit carries: a 2N UPS runs at mo
 The input of a stage is its output plus its loss; stages chain from the racks up to
 the utility meter. ``DEFAULT_STAGES`` holds cited loss curves for each stage (see
 docs/power.md for the sources and the efficiency each gives at 25/50/100 % load).
+Faults (docs/power.md, "Faults") take units out of service
+(``PowerPath.with_failed_units``) or feed the path from the UPS down (``PowerPath.fed_at``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -163,6 +165,7 @@ class PowerPath:
 
     stages: tuple[ConversionStage, ...]
     rack: RackConversion | None = None
+    reaches_racks: bool = True  # False: a stage lost every unit; these are the stages above it (no IT load)
 
     @classmethod
     def build(cls, it_capacity_w: float, stages: Sequence[StageSpec], rack_stages: Sequence[StageSpec] = (),
@@ -276,6 +279,46 @@ class PowerPath:
             mid = 0.5 * (lo + hi)
             lo, hi = (mid, hi) if not self.overloaded(mid) else (lo, mid)
         return lo
+
+    def stage(self, name: str) -> ConversionStage:
+        """The stage called ``name`` (KeyError naming the stages there are, if none is)."""
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise KeyError(f"no stage {name!r} in the power path: {[s.name for s in self.stages]}")
+
+    def with_failed_units(self, failed: Mapping[str, int]) -> PowerPath:
+        """The path with ``failed[name]`` units of each named stage out of service.
+
+        The remaining units share the stage's load, each at a higher load fraction, so
+        the stage's losses move to fewer units (fewer no-load losses, more square-law
+        ones); all of them may now be loaded: the stage's capacity is the remaining units'
+        rating, which is still the design capacity while the failures are within its spare
+        units (N+1 losing one), and below it otherwise (N losing one). A stage with every
+        unit out ends the path above it: those stages stay energised at no load and nothing
+        reaches the racks (``reaches_racks`` is False).
+        """
+        stages: list[ConversionStage] = []
+        for stage in self.stages:
+            n = failed.get(stage.name, 0)
+            if not 0 <= n <= stage.units:
+                raise ValueError(f"stage {stage.name!r} has {stage.units} units: {n} cannot fail")
+            if n == stage.units:
+                return PowerPath(tuple(stages), reaches_racks=False)
+            stages.append(stage if n == 0 else ConversionStage(
+                stage.name, stage.rated_w, stage.no_load, stage.proportional, stage.square, stage.units - n, "N"))
+        return PowerPath(tuple(stages), self.rack)
+
+    def degraded(self, failed: Mapping[str, int]) -> bool:
+        """Whether ``failed`` leaves some stage with fewer units than its design may load."""
+        return any(failed.get(s.name, 0) > s.units - s.usable_units for s in self.stages)
+
+    def fed_at(self, name: str) -> PowerPath:
+        """The part of the path from stage ``name`` down to the racks: what is energised while
+        that stage runs from its own store (a UPS from its battery) and the stages above it
+        are dark: they carry nothing and lose nothing."""
+        stage = self.stage(name)
+        return PowerPath(self.stages[self.stages.index(stage):], self.rack, self.reaches_racks)
 
     def max_output_w(self) -> float:
         """Same as :meth:`usable_capacity_w` (kept for the facility controller)."""

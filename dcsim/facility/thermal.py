@@ -27,11 +27,36 @@ seconds, short against the control interval), so it is quasi-static:
 
     T_gpu = T_inlet + R * P_gpu
 
-with ``R`` the GPU-to-inlet thermal resistance of the technology (cold plates remove
-heat with a smaller temperature difference than air heat sinks). Above the limit the
-GPU firmware lowers clocks; here that becomes a power cap ``(T_limit - T_inlet) / R``
-that brings the GPU back to the limit, applied by the engine through the device model
-like any other cap. The limit is the chosen GPU's throttle temperature and its shutdown
+with ``R`` the GPU-to-inlet thermal resistance (cold plates remove heat with a smaller
+temperature difference than air heat sinks). A technology's ``R`` is its figure at a
+700 W GPU (each technology file's operating point: a 700 W H100 at its inlet); a cold
+plate or heat sink is sized for its GPU's TDP, so a GPU of another TDP gets
+``R_gpu = R_tech x 700 W / TDP``: the rise at TDP is the technology's (a 1,000 W B200
+at 24 C air runs at 73 C, as the 700 W H100 does; an assumption of equal design margin,
+no vendor gives per-part resistances). Above the limit the GPU firmware lowers clocks;
+here that becomes a power cap ``(T_limit - T_inlet_end) / R`` applied by the engine
+through the device model like any other cap, where ``T_inlet_end`` is the inlet at the
+end of the control interval the cap is for (the inlet relaxes monotonically toward its
+target, so its highest value over the interval is at one end): the cap holds the limit
+over the whole interval, not only at its start.
+
+At its shutdown temperature a rack's GPUs stop (``Facility.power_off_racks`` with cause
+``thermal``: the thermal model's granularity is the rack, its hottest GPU), at the moment
+its inlet reaches ``T_shutdown - R x P`` with ``P`` its hottest GPU's power (under its cap)
+at the interval's start, solved from the relaxation or the no-flow heat-up; a power rise
+within the interval is caught at the next control tick. The rack
+restarts at the first control tick at least ``restart_delay_s`` later at which its GPUs
+could run at their lowest settable cap without throttling, ``T_inlet + R x min cap <=
+T_limit``. A stopped rack adds no heat, so its inlet relaxes toward the nominal one.
+
+A liquid loop whose CDUs have all failed has no flow: nothing removes the rack's heat,
+and its coolant heats at the full-shortfall slope ``full_shortfall_rise_k / tau_s``
+(heat over the loop's heat capacity, above: 10 K/min for direct liquid) without a
+ceiling while the rack runs (:meth:`RackThermal.heat_up`), and holds its temperature
+while the rack is stopped; once a CDU runs again it relaxes as above. The slope is the
+design heat's; a rack at part load heats as fast (conservative).
+
+The limit is the chosen GPU's throttle temperature and its shutdown
 temperature is carried beside it, both from its catalogue file (``dcsim/data/gpus``, each
 with its source; H100: 87 C where software slowdown begins and 92 C shutdown, NVIDIA H100
 PCIe product brief and ``nvidia-smi -q`` on HGX H100). The config builder always passes
@@ -49,6 +74,13 @@ from dcsim.hardware.gpus import GPUS, GpuSpec
 # The H100-SXM catalogue entry's limits (dcsim/data/gpus/h100-sxm.yaml), for hand-built rack models.
 H100_MAX_OPERATING_C = GPUS.packaged["H100-SXM"].throttle_temp_c
 H100_SHUTDOWN_C = GPUS.packaged["H100-SXM"].shutdown_temp_c
+H100_MIN_CAP_W = GPUS.packaged["H100-SXM"].min_power_cap_w
+# The GPU power at which every technology file's gpu_resistance_k_per_w is given (their
+# provenance: "a 700 W H100 at 24 C inlet runs at ~73 C", "a 700 W GPU on 35 C coolant").
+TECHNOLOGY_REFERENCE_GPU_W = 700.0
+# Time from a thermal shutdown to the earliest restart: the GPUs' reset, the node's health
+# checks and the work's relaunch. An assumption (no published figure); facility.cooling.gpu_restart_delay_s.
+GPU_RESTART_DELAY_S = 300.0
 
 
 def advance(temp_c: float, target_c: float, dt_s: float, tau_s: float) -> float:
@@ -67,11 +99,15 @@ class RackThermal:
     tau_s: float  # time constant of the inlet / coolant temperature
     gpu_resistance_k_per_w: float  # GPU temperature above inlet per watt of GPU power
     gpu_limit_c: float = H100_MAX_OPERATING_C  # the GPU's throttle temperature
-    gpu_shutdown_c: float = H100_SHUTDOWN_C  # the GPU's shutdown temperature (recorded, not yet acted on)
+    gpu_shutdown_c: float = H100_SHUTDOWN_C  # the GPU's shutdown temperature: its rack stops past it
+    gpu_min_cap_w: float = H100_MIN_CAP_W  # the GPU's lowest settable cap (the restart test)
+    restart_delay_s: float = GPU_RESTART_DELAY_S  # from a thermal shutdown to the earliest restart
 
     def __post_init__(self) -> None:
         if self.tau_s <= 0 or self.gpu_resistance_k_per_w <= 0:
             raise ValueError("tau_s and gpu_resistance_k_per_w must be > 0")
+        if self.restart_delay_s < 0 or self.gpu_min_cap_w < 0:
+            raise ValueError("restart_delay_s and gpu_min_cap_w must be >= 0")
         if not self.gpu_limit_c < self.gpu_shutdown_c:
             raise ValueError(f"gpu_limit_c {self.gpu_limit_c} must be below gpu_shutdown_c {self.gpu_shutdown_c}")
 
@@ -83,11 +119,16 @@ class RackThermal:
                    gpu_shutdown_c)
 
     @classmethod
-    def for_gpu(cls, tech: CoolingTechnology, gpu: GpuSpec, gpu_limit_c: float | None = None) -> RackThermal:
-        """The rack model of a technology with ``gpu``'s own throttle and shutdown temperatures;
+    def for_gpu(cls, tech: CoolingTechnology, gpu: GpuSpec, gpu_limit_c: float | None = None,
+                restart_delay_s: float = GPU_RESTART_DELAY_S, gpu_min_cap_w: float | None = None) -> RackThermal:
+        """The rack model of a technology for ``gpu``: its resistance scaled to the GPU's TDP
+        (``R_tech x 700 W / TDP``), its own throttle and shutdown temperatures and lowest cap;
         ``gpu_limit_c`` overrides the throttle temperature (it must stay below the shutdown)."""
         limit = gpu.throttle_temp_c if gpu_limit_c is None else gpu_limit_c
-        return cls.from_technology(tech, limit, gpu.shutdown_temp_c)
+        min_cap = gpu.min_power_cap_w if gpu_min_cap_w is None else gpu_min_cap_w
+        r = tech.gpu_resistance_k_per_w * TECHNOLOGY_REFERENCE_GPU_W / gpu.tdp_w
+        return cls(tech.rack_inlet_c, tech.full_shortfall_rise_k, tech.tau_s, r, limit, gpu.shutdown_temp_c,
+                   min_cap, restart_delay_s)
 
     def target_c(self, shortfall_share: float) -> float:
         """Inlet / coolant temperature the rack settles at with ``shortfall_share`` of its heat unremoved."""
@@ -98,6 +139,22 @@ class RackThermal:
     def advance(self, temp_c: float, shortfall_share: float, dt_s: float) -> float:
         """Inlet / coolant temperature after ``dt_s`` at a constant ``shortfall_share``."""
         return advance(temp_c, self.target_c(shortfall_share), dt_s, self.tau_s)
+
+    @property
+    def no_flow_k_per_s(self) -> float:
+        """Heat-up rate of a rack's inlet / coolant with nothing removing its heat."""
+        return self.full_shortfall_rise_k / self.tau_s
+
+    def heat_up(self, temp_c: float, dt_s: float, running: bool = True) -> float:
+        """Coolant temperature after ``dt_s`` without flow: rising at :attr:`no_flow_k_per_s`
+        while the rack runs, unchanged while it is stopped (no heat in, none out)."""
+        if dt_s < 0:
+            raise ValueError(f"need dt_s >= 0, got {dt_s}")
+        return temp_c + (self.no_flow_k_per_s * dt_s if running else 0.0)
+
+    def can_restart(self, inlet_c: float) -> bool:
+        """Whether a stopped rack's GPUs could run at their lowest cap without throttling."""
+        return inlet_c + self.gpu_resistance_k_per_w * self.gpu_min_cap_w <= self.gpu_limit_c
 
     def gpu_temp_c(self, inlet_c: float, power_w: float) -> float:
         """GPU temperature at ``power_w`` with the inlet / coolant at ``inlet_c``."""

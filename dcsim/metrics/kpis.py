@@ -117,6 +117,7 @@ def summarise(results: Results) -> dict[str, Any]:
     out.update(_cost_kpis(out, info, inference, duration_s))
     out.update(_training_kpis(jobs, out))
     out.update(_flops_kpis(jobs, info, inference, out, duration_s))
+    out.update(_power_off_kpis(tables["events"], results, info.services))
     out["jobs_dropped_too_large"] = info.scenario.trace_jobs_dropped
     out["events_processed"] = results.events_processed
     for k in registry.derived_kpis():
@@ -136,8 +137,8 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
 
 
 def _slo_kpis(req: _Rows, services: dict[str, ServiceInfo], duration_s: float) -> dict[str, Any]:
-    """SLO attainment and goodput over requests whose fate is known (completed or dropped)."""
-    decided = req.where((req["status"] == "completed") | (req["status"] == "dropped"))
+    """SLO attainment and goodput over requests whose fate is known (completed, dropped or lost)."""
+    decided = req.where((req["status"] == "completed") | (req["status"] == "dropped") | (req["status"] == "lost"))
     met = np.zeros(len(decided), dtype=bool)
     has_slo = False
     for name, info in services.items():
@@ -195,6 +196,8 @@ def _facility_kpis(ts: _Rows, results: Results, it_j: float) -> dict[str, Any]:
     rack_swing = max((swing(it_power_w[rack_of_row == i]) for i in range(n_racks)), default=math.nan)
     return {
         "grid_energy_j": _sum(fac["grid_power_w"] * dt),
+        "ups_battery_energy_j": _sum(fac["ups_battery_power_w"] * dt),
+        "generator_energy_j": _sum(fac["generator_power_w"] * dt),
         "power_swing_rack_w": rack_swing,
         "power_swing_it_w": swing(fac["it_power_w"]),
         "power_swing_facility_w": swing(fac["facility_power_w"]),
@@ -377,6 +380,26 @@ def _inference_kpis(req: _Rows, fluid: _Rows, services: dict[str, ServiceInfo], 
             tpot_p50_s=_weighted_median(fluid["tpot_s"], served),
         )
     return out
+
+
+def _power_off_kpis(events: Table, results: Results, services: dict[str, ServiceInfo]) -> dict[str, Any]:
+    """Racks that lost power (thermal shutdown, power faults) and the work it cost, from the
+    events, the monitors and the services' totals."""
+    kind, detail, value = (events.column(c) for c in ("record_type", "detail", "value"))
+    off = kind == "power_off"
+    lost_work = value[kind == "lost_work"]
+    totals = [info.final(name) for name, info in services.items()]
+    hours = results.until_s / 3600.0
+    return {
+        "rack_power_offs": int(off.sum()),
+        "gpu_thermal_shutdowns": int(value[off & (detail == "thermal")].sum()),
+        "powered_off_gpu_hours": results.monitor_means.get("gpus_powered_off", 0.0) * hours,
+        "thermal_shutdown_gpu_hours": results.monitor_means.get("gpus_thermal_shutdown", 0.0) * hours,
+        "training_jobs_interrupted": len(lost_work),
+        "training_steps_lost": float(lost_work.sum()),
+        "requests_requeued": float(sum(t.requests_requeued for t in totals)),
+        "requests_lost": int(sum(t.requests_lost for t in totals)),
+    }
 
 
 def _training_kpis(jobs: _Rows, run: dict[str, Any]) -> dict[str, Any]:

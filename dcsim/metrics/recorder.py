@@ -37,6 +37,7 @@ TIMESERIES_COLUMNS = (
     "chiller_power_w", "heat_rejection_power_w", "pumps_power_w", "air_power_w", "water_l", "reusable_heat_w",
     "economiser_share", "wet_bulb_c", "carbon_g_per_kwh", "price_usd_per_kwh", "inlet_temp_c", "gpu_temp_c",
     "gpus_capped", "it_budget_w", "interval_s", "carbon_kg", "energy_cost_usd", "grid_power_w", "storage_j",
+    "ups_battery_power_w", "generator_power_w",
 )
 SERVICE_COLUMNS = (
     "t_s", "service", "arrival_rate_per_s", "served_rate_per_s", "output_tokens_per_s", "batch_mean", "ttft_s",

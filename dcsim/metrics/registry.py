@@ -157,6 +157,13 @@ _k("facility_power_mean_w", "W", "facility power, mean", "E_facility / T")
 _k("grid_energy_j", "J", "grid energy",
    "sum over intervals of the grid draw x interval: the facility's draw, or with a battery (`facility.storage`) "
    "its smoothed draw (docs/grid_and_cost.md)")
+_k("ups_battery_energy_j", "J", "UPS battery energy",
+   "sum over intervals on the UPS battery (a utility fault before the generator runs) of facility power x "
+   "interval; grid + battery + generator energy = facility energy without `facility.storage` (docs/power.md, "
+   "\"Faults\")")
+_k("generator_energy_j", "J", "generator energy",
+   "sum over intervals on the standby generator (a utility fault after `facility.generator_start_s`) of facility "
+   "power x interval")
 _same("95th minus 5th percentile of the interval powers: the rack's IT power (the largest over racks), hall IT, "
       "facility and grid draw; resolves swings only as fine as `facility.control_interval_s` (docs/training.md, "
       "\"Power swing\")", "W", power_swing_rack_w="power swing, rack", power_swing_it_w="power swing, IT",
@@ -199,6 +206,27 @@ _k("throttled_gpu_hours", "GPU-h", "throttled GPU time",
 _k("thermally_throttled_gpu_hours", "GPU-h", "thermally throttled GPU time",
    "the part of `throttled_gpu_hours` whose binding cap is thermal (temperature or rack density): a thermal cap "
    "above a GPU's uncapped draw is not counted")
+_k("rack_power_offs", "-", "rack power-offs",
+   "number of `power_off` events: a rack switched off by a thermal shutdown or a power fault (a rack already "
+   "off for one cause is not counted again for another)", "d")
+_k("gpu_thermal_shutdowns", "-", "GPU thermal shutdowns",
+   "sum over `power_off` events of cause `thermal` of the rack's GPUs: GPUs stopped past their shutdown "
+   "temperature (the thermal model's granularity is the rack)", "d")
+_k("powered_off_gpu_hours", "GPU-h", "powered-off GPU time",
+   "integral over time of the GPUs in racks without power (any cause) / 3600")
+_k("thermal_shutdown_gpu_hours", "GPU-h", "thermal-shutdown GPU time",
+   "integral over time of the GPUs in racks held off by a thermal shutdown / 3600")
+_k("training_jobs_interrupted", "-", "training jobs interrupted by power-offs",
+   "number of `lost_work` events: a training job whose racks lost power, requeued from its last checkpoint", "d")
+_k("training_steps_lost", "-", "training steps lost to power-offs",
+   "sum of the `lost_work` events' values: steps done since the last valid checkpoint when the job's racks "
+   "lost power", ".1f")
+_k("requests_requeued", "-", "requests requeued after power-offs",
+   "sum over services of requests taken from a replica that lost power and routed again (fluid: the replica's "
+   "in-flight requests, arrival rate per replica x (TTFT + TPOT x (mean output - 1)), added to the backlog)", ".1f")
+_k("requests_lost", "-", "requests lost to power-offs",
+   "requests streaming (first token sent) on a replica when it lost power: status `lost` in requests.parquet, "
+   "counted as missing their SLO", "d")
 _k("it_nameplate_w", "W", "IT nameplate power",
    "sum over nodes of GPUs x TDP + busy host power, plus the scale-out network's constant draw")
 _k("it_capacity_w", "W", "IT capacity",
@@ -312,8 +340,8 @@ _k("output_tokens_per_s_per_facility_mw", "1/(s MW)", "output tokens per second 
    "a site of fixed grid power would serve at this operating point. NaN without facility power",
    ",.0f", compute=lambda s: _per_mw(s.get("output_tokens_per_s"), s.get("peak_facility_power_w")))
 _k("slo_attainment", "-", "SLO attainment",
-   "over services with an SLO (`slo_ttft_s`, `slo_tpot_s`) and their requests whose fate is known (completed or "
-   "dropped): the share that completed with TTFT <= slo_ttft_s and TPOT <= slo_tpot_s (an undefined TPOT, one "
+   "over services with an SLO (`slo_ttft_s`, `slo_tpot_s`) and their requests whose fate is known (completed, "
+   "dropped or lost): the share that completed with TTFT <= slo_ttft_s and TPOT <= slo_tpot_s (an undefined TPOT, one "
    "output token, passes). NaN when no service has an SLO", ".1f", "%", "SLO %")
 _k("goodput_requests_per_s", "1/s", "goodput", "requests meeting their SLO / T", ".2f", "req/s")
 _k("services", "-", "per service",
@@ -370,8 +398,8 @@ _k("preemptions", "-", "preemptions",
 _k("cached_tokens", "-", "cached prompt tokens",
    "prompt tokens found in the replica's prefix cache at admission, not prefilled", "d")
 _k("status", "text", "status",
-   "`completed`, `running` or `queued` at the end of the run, or `dropped` (prompt + output larger than the KV "
-   "cache)", "s")
+   "`completed`, `running` or `queued` at the end of the run, `dropped` (prompt + output larger than the KV "
+   "cache), or `lost` (streaming on a replica when its rack lost power)", "s")
 
 SECTIONS = ("run", "utilisation", "energy", "facility", "cost", "compute", "inference", "training", "requests")
 # The summary's KPIs by key, in registry order; the request table's columns apart (``preemptions`` is both).

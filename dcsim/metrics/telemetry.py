@@ -73,6 +73,8 @@ class Telemetry:
         self._gpn = topo.node.gpus_per_node
         self._nodes = topo.num_nodes
         self._rack_of_node = np.arange(self._nodes) // topo.nodes_per_rack
+        self._racks = topo.num_racks
+        self._off_s = np.zeros(topo.num_racks)  # each rack's seconds without power at the last sample
         self._idle_w = cluster.idle_w
         self._host_idle_w = topo.node.host_idle_without_fans_w
         self._host_w_per_busy_gpu = cluster.host_w_per_busy_gpu
@@ -108,7 +110,12 @@ class Telemetry:
         if dt <= 0:
             return
         gpus = self._nodes * self._gpn
-        gpu_j = np.full(gpus, self._idle_w * dt)
+        # a rack without power (Cluster.stop_racks) draws nothing: its free GPUs and hosts are
+        # idle only for the part of the interval it had power
+        off_s = np.array([self.cluster.rack_off_s(r) for r in range(self._racks)])
+        on_share = 1.0 - ((off_s - self._off_s) / dt)[self._rack_of_node]  # per node
+        self._off_s = off_s
+        gpu_j = np.repeat(on_share, self._gpn) * (self._idle_w * dt)
         busy_s = np.zeros(gpus)
         for alloc, (ids, e_last, b_last) in list(self._live.items()):
             end = alloc.t_released_s if alloc.released else now_s
@@ -129,7 +136,7 @@ class Telemetry:
         util = busy_s / dt
         node_gpu_w = gpu_w.reshape(self._nodes, self._gpn).sum(axis=1)
         node_busy = util.reshape(self._nodes, self._gpn).sum(axis=1)
-        host_w = self._host_idle_w + self._host_w_per_busy_gpu * node_busy + fan_w_per_node
+        host_w = self._host_idle_w * on_share + self._host_w_per_busy_gpu * node_busy + fan_w_per_node
         inlet = np.asarray(self.facility.inlet_c)[self._rack_of_node]
         thermal = self.facility.thermal
         hottest = gpu_w.reshape(self._nodes, self._gpn).max(axis=1)

@@ -10,6 +10,13 @@ hosts' idle power. Each allocation has two *spread* meters (``EnergyLedger.sprea
 split over its racks by GPU count: its GPUs' power, and the busy part of its hosts'
 power (a host draws idle power plus a share per busy GPU, ``NodeSpec.host_power_w`` is
 linear). A power change of work spanning hundreds of racks is therefore O(1).
+
+Racks lose power (:meth:`Cluster.stop_racks`: a thermal shutdown, a UPS run out, a tripped
+PDU) and get it back (:meth:`Cluster.restore_racks`). A stopped rack draws nothing (its
+GPUs and hosts), no work is placed on it, and every allocation with a GPU in it is
+interrupted: the work's ``interrupt(cause)`` releases the allocation at once (training
+loses its progress since the last checkpoint, inference requeues its requests) and
+queues again. ``gpus_powered_off`` (a level monitor) counts the GPUs of stopped racks.
 """
 
 from __future__ import annotations
@@ -42,6 +49,9 @@ class WorkRequest:
     preempt: Callable[[], None] | None = None  # checkpoint, release and requeue; None: not preemptible
     extra_power_w: float = 0.0  # IT power the work adds when running (power admission)
     domain_nodes: int = 1  # nodes of a scale-up domain the work stays within (or fills whole); 1: any nodes
+    # Its GPUs lost power (the cause: "thermal", "ups", ...): release the allocation now and queue
+    # again; None: the work cannot run where racks stop (stop_racks refuses).
+    interrupt: Callable[[str], None] | None = None
 
 
 class Allocation:
@@ -142,7 +152,11 @@ class Cluster:
         # Without the server fans: the facility meters them from the heat and the inlet.
         self.host_w_per_busy_gpu = (node.host_busy_without_fans_w - node.host_idle_without_fans_w) / node.gpus_per_node
         self.free_gpu_meters = []  # per rack: its unallocated GPUs, idle
+        self.host_meters = []  # per rack: its hosts' idle power
         self.free_by_rack = [topology.gpus_per_rack] * topology.num_racks
+        self.rack_up = [True] * topology.num_racks  # False: the rack has no power (stop_racks)
+        self._off_s = [0.0] * topology.num_racks  # per rack: seconds without power before its last switch
+        self._t_switch_s = [0.0] * topology.num_racks  # when it last stopped (or 0)
         for r in range(topology.num_racks):
             rack = topology.rack_name(r)
             m = led.meter(f"gpus/{rack}/free", "gpu", rack)
@@ -150,6 +164,7 @@ class Cluster:
             self.free_gpu_meters.append(m)
             h = led.meter(f"hosts/{rack}", "host", rack)
             h.set_power(node.host_idle_without_fans_w * topology.nodes_per_rack)
+            self.host_meters.append(h)
         # per rack: the allocations with GPUs in it (for the hottest GPU)
         self.rack_allocs: list[dict[int, Allocation]] = [{} for _ in range(topology.num_racks)]
         self.free: list[list[int]] = [list(topology.gpus_of_node(n)) for n in range(topology.num_nodes)]
@@ -161,6 +176,7 @@ class Cluster:
         self._start_hooks: list[Callable[[Allocation], None]] = []
         self._busy = sim.recorder.monitor("gpus_busy")
         self._allocated = sim.recorder.monitor("gpus_allocated")
+        self._off = sim.recorder.monitor("gpus_powered_off")
         sim.recorder.run_info.gpus_total = topology.gpus_total
 
     def on_start(self, fn: Callable[[Allocation], None]) -> None:
@@ -293,8 +309,11 @@ class Cluster:
         self.ledger.retire(alloc.gpu_meter)
         self.ledger.retire(alloc.host_meter)
         self._move_idle(alloc, +1)
+        topo = self.topology
         for g in alloc.gpu_ids:
-            self.free[self.topology.node_of_gpu(g)].append(g)
+            node = topo.node_of_gpu(g)
+            if self.rack_up[topo.rack_of_node(node)]:  # a stopped rack's GPUs come back when it does
+                self.free[node].append(g)
         for f in self.free:
             f.sort()
         self._allocated.add(-alloc.gpus)
@@ -320,15 +339,77 @@ class Cluster:
         changes = [(alloc.gpu_meter, alloc.power_each_w * alloc.gpus)] if sign < 0 else []
         for rack, count in alloc.rack_gpus:
             self.free_by_rack[rack] += sign * count
-            changes.append((self.free_gpu_meters[rack], self.idle_w * self.free_by_rack[rack]))
+            changes.append(self._free_meter_power(rack))
             if sign < 0:
                 self.rack_allocs[rack][wid] = alloc
             else:
                 del self.rack_allocs[rack][wid]
         self.ledger.set_powers(changes)
 
+    def _free_meter_power(self, rack: int) -> tuple[Any, float]:
+        """A rack's free-GPU meter and its power: its unallocated GPUs idle, nothing while stopped."""
+        return self.free_gpu_meters[rack], self.idle_w * self.free_by_rack[rack] if self.rack_up[rack] else 0.0
+
+    # -- racks losing and regaining power ------------------------------------------------
+    def stop_racks(self, racks: list[int], cause: str) -> None:
+        """Racks lose power now: they draw nothing, no work is placed on them, and every
+        allocation with a GPU in one is interrupted (its work releases it and queues again).
+        Racks already stopped are left as they are."""
+        topo = self.topology
+        racks = sorted({r for r in racks if self.rack_up[r]})
+        if not racks:
+            return
+        changes: list = []
+        now = self.sim.now_s
+        for r in racks:
+            self.rack_up[r] = False
+            self._t_switch_s[r] = now
+            for n in range(r * topo.nodes_per_rack, (r + 1) * topo.nodes_per_rack):
+                self.free[n] = []
+            changes += [self._free_meter_power(r), (self.host_meters[r], 0.0)]
+        self.ledger.set_powers(changes)
+        self._off.add(len(racks) * topo.gpus_per_rack)
+        hit = {wid: a for r in racks for wid, a in self.rack_allocs[r].items()}
+        for wid in sorted(hit):
+            alloc = hit[wid]
+            if alloc.released:
+                continue
+            if alloc.work.interrupt is None:
+                raise RuntimeError(f"work {alloc.work.name} cannot be interrupted, and its rack stopped ({cause})")
+            self.sim.recorder.event("interrupt", alloc.work.name, cause, alloc.gpus)
+            alloc.work.interrupt(cause)
+            if not alloc.released:
+                raise RuntimeError(f"work {alloc.work.name} kept its allocation when interrupted ({cause})")
+        self.schedule()
+
+    def restore_racks(self, racks: list[int], cause: str) -> None:
+        """Stopped racks have power again: their GPUs and hosts idle, free for work."""
+        topo = self.topology
+        racks = sorted({r for r in racks if not self.rack_up[r]})
+        if not racks:
+            return
+        changes: list = []
+        idle_host_w = topo.node.host_idle_without_fans_w * topo.nodes_per_rack
+        now = self.sim.now_s
+        for r in racks:
+            self.rack_up[r] = True
+            self._off_s[r] += now - self._t_switch_s[r]
+            for n in range(r * topo.nodes_per_rack, (r + 1) * topo.nodes_per_rack):
+                self.free[n] = list(topo.gpus_of_node(n))  # every allocation there was interrupted
+            changes += [self._free_meter_power(r), (self.host_meters[r], idle_host_w)]
+        self.ledger.set_powers(changes)
+        self._off.add(-len(racks) * topo.gpus_per_rack)
+        self.schedule()
+
+    def rack_off_s(self, rack: int) -> float:
+        """Seconds the rack has been without power up to now."""
+        off = self._off_s[rack]
+        return off if self.rack_up[rack] else off + self.sim.now_s - self._t_switch_s[rack]
+
     def hottest_gpu_w(self, rack: int) -> float:
-        """Per-GPU power of the most power-hungry allocation in a rack (idle if none)."""
+        """Per-GPU power of the most power-hungry allocation in a rack (idle if none, 0 W stopped)."""
+        if not self.rack_up[rack]:
+            return 0.0
         allocs = self.rack_allocs[rack]
         return max((a.power_each_w for a in allocs.values()), default=self.idle_w)
 

@@ -170,6 +170,25 @@ class Replica:
     # -- power capping -----------------------------------------------------------------
     kind = "inference"
 
+    def halt(self) -> list[Request]:
+        """The replica's GPUs lost power: stop now and hand back every request it held,
+        running first, then waiting, their caches gone (to recompute where they go next).
+        The iteration or decode segment in progress is lost; no timer of it fires again."""
+        self._token += 1
+        now = self.env.now
+        for r in self.running:
+            if r.prefill_remaining == 0 and r not in self._joiners:
+                r.t_last_token_s = now  # its next gap runs from its last token, made here
+        held = self.running + list(self.waiting)
+        for r in held:
+            r.prefill_remaining = r.prompt_tokens + r.generated
+            r.ctx = 0
+        self.running, self.waiting, self._joiners = [], deque(), []
+        self.outstanding = self.kv_committed = self._prefilling = 0
+        self._phase = IDLE
+        self._segment = None
+        return held
+
     @property
     def idle(self) -> bool:
         """No iteration in progress (nothing pending on this replica's timers)."""

@@ -190,18 +190,37 @@ class FluidService:
         self.served = 0.0
         self.arrived = 0.0
         self.until_s = until_s
+        self.released: list[Allocation] = []  # replicas' allocations lost to a power loss
+        self.requests_requeued = 0.0
+        self._in_flight_per_replica = 0.0  # requests in one replica now (Little's law), for an interruption
         for i in range(spec.config.replicas):
-            cluster.submit(WorkRequest(first_work_id + i, f"{spec.name}/replica/{i}", spec.gpus_per_replica,
-                                       self._start_replica, kind="inference", priority=spec.config.priority,
-                                       domain_nodes=cluster.topology.nodes_per_domain))
+            self._request_replica(first_work_id + i, f"{spec.name}/replica/{i}")
         self._info = sim.recorder.run_info.add_service(
             spec.name, ServiceInfo(spec.config.slo_ttft_s, spec.config.slo_tpot_s, "fluid"))
         sim.env.process(self._run())
         sim.on_finish(self._finish)
 
+    def _request_replica(self, work_id: int, name: str) -> None:
+        s = self.spec
+        self.cluster.submit(WorkRequest(work_id, name, s.gpus_per_replica, self._start_replica, kind="inference",
+                                        priority=s.config.priority, domain_nodes=self.cluster.topology.nodes_per_domain,
+                                        interrupt=lambda cause: self._interrupt(work_id, name, cause)))
+
     def _start_replica(self, alloc: Allocation) -> None:
         alloc.owner = self
         self.allocations.append(alloc)
+
+    def _interrupt(self, work_id: int, name: str, cause: str) -> None:
+        """A replica lost power: its in-flight requests join the backlog (served by the others
+        from the next interval), its GPUs are released and a replacement is asked for."""
+        alloc = next(a for a in self.allocations if a.work.work_id == work_id)
+        self.allocations.remove(alloc)
+        self.released.append(alloc)
+        self.backlog += self._in_flight_per_replica
+        self.requests_requeued += self._in_flight_per_replica
+        self.sim.recorder.event("requeue", name, cause, self._in_flight_per_replica)
+        self.cluster.release(alloc)
+        self._request_replica(work_id, name)
 
     # -- power capping: the group is one consumer -------------------------------------
     kind = "inference"
@@ -243,6 +262,8 @@ class FluidService:
             queue_s = self.backlog / served_rate if served_rate > 0 else math.nan
             if point is not None:
                 self.cluster.set_group_state(self.allocations, point.power_w, busy=point.busy > 0)
+                e2e_s = point.ttft_s + point.tpot_s * max(self.spec.mean_output_tokens - 1.0, 0.0)
+                self._in_flight_per_replica = point.rate_per_s * e2e_s
             tokens = served_rate * dt * self.spec.mean_output_tokens
             self.served += served_rate * dt
             self.output_tokens += tokens
@@ -260,8 +281,10 @@ class FluidService:
             prompt_tokens=prompt_tokens,
             model_flops=model_flops(self.spec.model, prompt_tokens, self.output_tokens),
             output_tokens=self.output_tokens,
-            gpu_energy_j=sum(a.energy_now_j() for a in self.allocations),
-            gpu_s=sum(a.gpus * (until_s - a.t_granted_s) for a in self.allocations),
+            gpu_energy_j=sum(a.energy_now_j() for a in self.allocations + self.released),
+            gpu_s=sum(a.gpus * ((a.t_released_s if a.released else until_s) - a.t_granted_s)
+                      for a in self.allocations + self.released),
             requests_served=self.served,
             requests_arrived=self.arrived,
+            requests_requeued=self.requests_requeued,
         )

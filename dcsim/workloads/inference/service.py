@@ -10,6 +10,11 @@ think times are drawn in blocks from the same named streams (``lengths/NAME``,
 the service is disaggregated (Splitwise-style): the first replicas only prefill, then
 the KV cache moves to a decode replica over the scale-out network and decoding
 continues there.
+
+A replica whose racks lose power (``Cluster.stop_racks``) stops at once: a request that
+has streamed tokens to its client is lost (the stream breaks; status ``lost``), every
+other request it held is requeued on the other replicas (or waits for one); its GPUs are
+released and a replacement replica is asked for.
 """
 
 from __future__ import annotations
@@ -120,6 +125,8 @@ class InferenceService:
         self._window = [0, 0]  # requests decided and meeting the SLO in this autoscale interval
         self._busy_mark: dict[int, float] = {}  # replica allocation id -> busy seconds at the last check
         self.scale_events = 0
+        self.requests_requeued = 0  # taken from a replica that lost power and routed again
+        self.requests_lost = 0  # streaming when their replica lost power
         for i in range(spec.config.replicas):
             self._request_replica(first_work_id + i)
         if spec.autoscale is not None:
@@ -148,7 +155,8 @@ class InferenceService:
         self.cluster.submit(WorkRequest(work_id, f"{self.name}/replica/{work_id}", gpus, self._grant,
                                         kind="inference", priority=self.spec.config.priority,
                                         extra_power_w=gpus * (self.device.training_w() - self.device.idle_w()),
-                                        domain_nodes=self.cluster.topology.nodes_per_domain))
+                                        domain_nodes=self.cluster.topology.nodes_per_domain,
+                                        interrupt=lambda cause: self._interrupt(work_id, cause)))
 
     def _grant(self, alloc: Allocation) -> None:
         """GPUs granted: serve at once at the start, else after loading the model."""
@@ -162,8 +170,48 @@ class InferenceService:
         self.sim.env.timeout(a.model_load_s).callbacks.append(lambda _ev: self._loaded(alloc))
 
     def _loaded(self, alloc: Allocation) -> None:
+        if alloc.released:  # it lost power while loading (counted then)
+            return
         self._loading -= 1
         self._start_replica(alloc)
+
+    def _interrupt(self, work_id: int, cause: str) -> None:
+        """The replica of ``work_id`` lost power: requeue or lose its requests, release its
+        GPUs and ask for a replacement (none for a replica being drained)."""
+        alloc = next(a for a in self.allocations if a.work.work_id == work_id and not a.released)
+        replica = next((r for r in self.replicas + self.draining if r.alloc is alloc), None)
+        replace = True
+        held: list[Request] = []
+        decode_pool = False
+        if replica is None:  # granted, still loading the model
+            self._loading -= 1
+        else:
+            if replica in self.draining:
+                self.draining.remove(replica)
+                replace = False
+            else:
+                self.replicas.remove(replica)
+                self.n_serving.add(-1)
+            self._busy_mark.pop(id(alloc), None)
+            held = replica.halt()
+            decode_pool = replica.role == "decode"
+        self.cluster.release(alloc)
+        lost = [r for r in held if r.t_first_token_s == r.t_first_token_s]  # streaming: the client saw tokens
+        for req in lost:
+            del self.in_flight[req.request_id]
+            self.in_system.add(-1)
+            self.sim.recorder.record("requests", req.row("lost"))
+            if self._closed is not None:
+                self._user_done()
+        self.requests_lost += len(lost)
+        requeued = [r for r in held if r.t_first_token_s != r.t_first_token_s]
+        self.requests_requeued += len(requeued)
+        if held:
+            self.sim.recorder.event("requeue", f"{self.name}/replica/{work_id}", cause, len(requeued))
+        if replace:
+            self._request_replica(self.cluster.new_work_id())
+        for req in requeued:
+            self._route(req, decode_pool)
 
     def _start_replica(self, alloc: Allocation) -> None:
         index = self._n_started
@@ -398,4 +446,6 @@ class InferenceService:
                       for a in self.allocations),
             preemptions=self.preemptions,
             itl=self.itl,
+            requests_requeued=self.requests_requeued,
+            requests_lost=self.requests_lost,
         )

@@ -20,6 +20,10 @@ the next checkpoint, the next failure and completion.
   checkpoint of all its progress (``preempt_write_s``, GPUs idle), releases its GPUs and
   queues again; when it starts again it reloads (``reload_s``) and resumes. No work is
   lost beyond that checkpoint.
+- **Interruption** (its racks lost power: a thermal shutdown, a UPS run out): the job
+  loses the progress since the last valid checkpoint (a checkpoint being written is
+  lost too), releases its GPUs at once and queues again; when it starts again it
+  reloads (``reload_s``). Counted in ``interruptions`` and in the lost steps.
 - **Placement**: with a rack uplink oversubscription ``o > 1``, a job spread over racks
   gets less scale-out bandwidth per GPU: each rack holding ``n`` of its nodes can carry
   ``n / o`` of full bandwidth for the ring collectives crossing it, so the job runs at
@@ -150,6 +154,9 @@ class TrainingJob:
         self.step = spec.step  # at the current placement, uncapped beyond the base device
         self.step_time_s = spec.step.time_s
         self.preemptions = 0
+        self.interruptions = 0  # times its racks lost power under it
+        self._reload = False  # the next start reads the checkpoint back first
+        self._epoch = 0  # bumped when progress is thrown away: a checkpoint started before it is void
         self.racks = 0  # racks spanned at the last start
         self._energy_before_j = 0.0  # GPU energy of allocations already released (preemptions)
         self.ckpt_steps = 0.0  # progress saved by the last valid checkpoint
@@ -181,6 +188,7 @@ class TrainingJob:
         self.cluster.submit(WorkRequest(
             s.job_id, f"job/{s.name}", s.gpus, self._start, owner=self, kind="training", priority=s.priority,
             remaining_s=self.remaining_s, preempt=self.preempt if s.preemptible else None, extra_power_w=extra_w,
+            interrupt=self.interrupt,
         ))
 
     def remaining_s(self) -> float:
@@ -188,7 +196,7 @@ class TrainingJob:
         done = self.steps_done
         if self.phase == "running":
             done = min(float(self.spec.steps), done + (self.sim.now_s - self.t_progress_s) / self.step_time_s)
-        reload = self.spec.reload_s if self.phase == "waiting" and self.preemptions else 0.0
+        reload = self.spec.reload_s if self.phase == "waiting" and self._reload else 0.0
         return (self.spec.steps - done) * self.step_time_s + reload
 
     def _start(self, alloc: Allocation) -> None:
@@ -200,7 +208,7 @@ class TrainingJob:
         self.t_progress_s = now
         self._place(alloc)
         self._draw_failure()
-        if self.preemptions and self.spec.reload_s > 0:  # resuming: read the checkpoint back first
+        if self._reload and self.spec.reload_s > 0:  # resuming: read the checkpoint back first
             self.phase = "restarting"
             self._set_power()
             self.lost_gpu_s += self.spec.reload_s * self.spec.gpus
@@ -239,12 +247,46 @@ class TrainingJob:
         self.ckpt_steps = self.steps_done  # the preemption checkpoint saved everything
         self._ckpt_productive_s = self.productive_s
         self.preemptions += 1
+        self._reload = True
         self.sim.recorder.event("requeue", f"job/{self.spec.name}", "preempted", self.steps_done)
         self._energy_before_j += self.alloc.energy_now_j()
         alloc, self.alloc = self.alloc, None
         self.phase = "waiting"
         self.cluster.release(alloc)
         self._submit()
+
+    # -- interruption: the racks lost power ----------------------------------------------------
+    def interrupt(self, cause: str) -> None:
+        """Its GPUs lost power (called by the cluster): lose the progress since the last valid
+        checkpoint, release the GPUs now and queue again."""
+        assert self.alloc is not None
+        self._credit_progress()
+        before = self.steps_done
+        self._take_back_progress()
+        self.sim.recorder.event("lost_work", f"job/{self.spec.name}", cause, before - self.steps_done)
+        self._token += 1  # cancel the pending checkpoint, failure, restart or completion timer
+        self._swing_token += 1
+        self._next_ckpt_s = math.inf
+        self.interruptions += 1
+        self._reload = True
+        self._energy_before_j += self.alloc.energy_now_j()
+        alloc, self.alloc = self.alloc, None
+        self.phase = "waiting"
+        self.status = "queued"
+        self.sim.recorder.event("requeue", f"job/{self.spec.name}", cause, self.steps_done)
+        self.cluster.release(alloc)
+        self._submit()
+
+    def _take_back_progress(self) -> float:
+        """Throw away the progress since the last valid checkpoint; its running seconds."""
+        self._epoch += 1
+        lost = self.steps_done - self.ckpt_steps
+        lost_s = self.productive_s - self._ckpt_productive_s
+        self._lost_steps += lost
+        self.steps_done = self.ckpt_steps
+        self.productive_s = self._ckpt_productive_s
+        self.lost_gpu_s += lost_s * self.spec.gpus
+        return lost_s
 
     # -- running ----------------------------------------------------------------------------
     def _resume(self) -> None:
@@ -274,7 +316,7 @@ class TrainingJob:
 
     def _checkpoint(self) -> None:
         self._credit_progress()
-        saved = (self.steps_done, self.productive_s)
+        saved = (self.steps_done, self.productive_s, self._epoch)
         write_s = self.spec.checkpoint_write_s
         self._next_ckpt_s = math.inf
         if self.spec.checkpoint_async:
@@ -285,11 +327,13 @@ class TrainingJob:
         self._set_power()
         self._timer(self.sim.now_s + write_s, lambda: self._checkpoint_then_resume(*saved))
 
-    def _checkpoint_then_resume(self, saved_steps: float, saved_productive_s: float) -> None:
-        self._checkpoint_done(saved_steps, saved_productive_s)
+    def _checkpoint_then_resume(self, saved_steps: float, saved_productive_s: float, epoch: int) -> None:
+        self._checkpoint_done(saved_steps, saved_productive_s, epoch)
         self._resume()
 
-    def _checkpoint_done(self, saved_steps: float, saved_productive_s: float) -> None:
+    def _checkpoint_done(self, saved_steps: float, saved_productive_s: float, epoch: int) -> None:
+        if epoch != self._epoch:  # progress was thrown away since it started: the write is void
+            return
         if self.status == "running" and saved_steps > self.ckpt_steps and saved_steps <= self.steps_done:
             self.ckpt_steps = saved_steps
             self._ckpt_productive_s = saved_productive_s
@@ -306,13 +350,9 @@ class TrainingJob:
 
     def _fail(self) -> None:
         self._credit_progress()
-        lost = self.steps_done - self.ckpt_steps
-        lost_s = self.productive_s - self._ckpt_productive_s
-        self._lost_steps += lost
-        self.steps_done = self.ckpt_steps
-        self.productive_s = self._ckpt_productive_s
+        lost_s = self._take_back_progress()
         down_s = self.spec.restart_s + self.spec.reload_s
-        self.lost_gpu_s += (lost_s + down_s) * self.spec.gpus
+        self.lost_gpu_s += down_s * self.spec.gpus
         self.restarts += 1
         causes = self.spec.failure_causes
         cause = "failure"

@@ -67,6 +67,25 @@ def test_decode_under_a_moderate_cap_keeps_its_time_and_saves_energy():
     assert sweep[300.0].time_ratio > sweep[400.0].time_ratio > 1.0  # deep caps reach the compute time
 
 
+def test_decode_cap_sweep_against_samsi_et_al():
+    """Decode-heavy LLaMA 65B inference on 4 A100s (Samsi et al. 2023, Table III; no per-cap decode
+    energy measurement on H100 was found) under 175 and 150 W caps, as ratios to 250 W: at 175 W
+    dcsim's time and energy are within 15 % (in fact 6 %) of the measurement at 256-1,024 output
+    tokens. At 150 W, below the voltage curve's knee, dcsim saves less energy than measured: the
+    three errors over 15 % (docs/calibration.md) are exactly these, so a change in either shows.
+    Everywhere the GPU draws at most its cap and energy falls while time grows."""
+    measured = capsweep.measured_decode_ratios()
+    outside = set()
+    for n in capsweep.DECODE_OUTPUT_TOKENS:
+        for p in capsweep.decode_sweep(n):
+            time_m, energy_m = measured[(p.cap_w, n)]
+            for what, ours, theirs in (("time", p.time_ratio, time_m), ("energy", p.energy_ratio, energy_m)):
+                if abs(ours / theirs - 1.0) > TOLERANCE:
+                    outside.add((p.cap_w, n, what))
+            assert p.power_w <= p.cap_w * (1.0 + 1e-9) and p.energy_ratio < 0.85 and p.time_ratio > 1.0, p
+    assert outside == {(150.0, 256, "time"), (150.0, 256, "energy"), (150.0, 512, "energy")}
+
+
 def test_prefill_under_a_cap_runs_at_the_clock_the_cap_allows():
     """A compute-bound prefill under a 500 W cap runs at the cap and near the clock the
     measured compute-bound sweep shows at that power (1,731 of 1,969 MHz at 493 W); a little
@@ -110,10 +129,11 @@ def test_capsweep_cli_prints_both_sweeps_and_the_fit(capsys):
     capsweep.main([])
     out = capsys.readouterr().out
     assert "Training (Llama-3.1-8B" in out and "measured x1.218" in out and "Decode-heavy serving" in out
+    assert "Samsi et al. 2023" in out and "measured x0.782" in out
     capsweep.main(["--fit"])
     assert "dvfs_voltage_slope=0.715, dvfs_min_voltage=0.755" in capsys.readouterr().out
 
 
 def test_unknown_sweep_kind_is_refused():
-    with pytest.raises(ValueError, match="compute_bound, training"):
-        capsweep.load_points("decode")
+    with pytest.raises(ValueError, match="compute_bound, decode, training"):
+        capsweep.load_points("prefill")

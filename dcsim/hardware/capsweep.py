@@ -14,11 +14,17 @@ table, how each value was read; DATA_SOURCES.md):
   draw 199-591 W at caps of 200-600 W) and the compute-bound row's 647 W at 700 W:
   ``energy ratio = draw(cap) / draw(700) x time ratio``.
 
-Decode-heavy serving (:func:`serving_sweep`) has no measured per-cap energy in dcsim's
-data: its time check is Splitwise's capped H100 (token time unchanged,
-``tests/test_calibration.py``); docs/calibration.md states the gap.
+- ``decode``: time and GPU energy of decode-heavy LLM inference per cap, as changes from a
+  250 W cap (Samsi et al. 2023, arXiv 2310.03003, Table III: LLaMA 65B on 4 A100 80GB,
+  GSM8K, batch 64, 256-1,024 output tokens, caps 175 and 150 W). No per-cap decode energy
+  measurement on H100 was found (docs/calibration.md lists the search), so this A100 sweep
+  checks :func:`decode_sweep`, which runs the same inference (a joint prefill of the batch,
+  then one decode iteration per output token) on the catalogue A100. Nothing is fitted to it.
 
-    python -m dcsim.hardware.capsweep          # both sweeps, H100 300-700 W, with the errors
+Decode-heavy serving on H100 (:func:`serving_sweep`) keeps only a time check: Splitwise's
+capped H100 (token time unchanged, ``tests/test_calibration.py``).
+
+    python -m dcsim.hardware.capsweep          # the sweeps, with the errors
     python -m dcsim.hardware.capsweep --fit    # refit the DVFS curve to the compute-bound rows
 """
 
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 from dataclasses import dataclass
 from importlib import resources
 
@@ -33,14 +40,19 @@ import numpy as np
 
 from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.gpus import GPUS, GpuSpec
-from dcsim.hardware.models import MODELS
-from dcsim.hardware.performance import training_step
+from dcsim.hardware.models import MODELS, LlmSpec
+from dcsim.hardware.performance import prefill_attn_pairs, training_step
 
 SWEEP_CAPS_W = (300.0, 400.0, 500.0, 600.0, 700.0)
 # The serving check: Llama-3.1-70B on 4 H100s at vLLM's default 256-sequence batch, 1,500 tokens
 # of context each (a chat turn); the training check: Llama-3.1-8B on one node of 8 H100s.
 SERVING_MODEL, SERVING_TP, SERVING_BATCH, SERVING_CONTEXT = "Llama-3.1-70B", 4, 256, 1500.0
 TRAINING_MODEL, TRAINING_GPUS, TRAINING_TOKENS, TRAINING_MFU = "Llama-3.1-8B", 8, 8 * 8192.0, 0.4
+# The decode check, as Samsi et al. ran it: LLaMA 65B sharded over 4 A100s, 64 GSM8K prompts at once,
+# caps against the 250 W row. The prompt length is not given: 100 tokens is an assumption (a GSM8K
+# question is a few sentences); 50 or 200 tokens move every error by at most 1.4 points.
+DECODE_GPU, DECODE_TP, DECODE_BATCH, DECODE_PROMPT_TOKENS = "A100-80GB", 4, 64, 100.0
+DECODE_REFERENCE_CAP_W, DECODE_CAPS_W, DECODE_OUTPUT_TOKENS = 250.0, (175.0, 150.0), (256, 512, 1024)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +67,13 @@ class SweepPoint:
 
 
 def load_points(kind: str) -> list[dict[str, str]]:
-    """The measured rows of one kind (``compute_bound`` or ``training``), by rising cap."""
+    """The measured rows of one kind (``compute_bound``, ``training`` or ``decode``), by rising cap."""
     text = resources.files("dcsim.data").joinpath("capsweep/h100_cap_sweep.csv").read_text(encoding="utf-8")
-    rows = [r for r in csv.DictReader(text.splitlines()) if r["kind"] == kind]
+    all_rows = list(csv.DictReader(text.splitlines()))
+    rows = [r for r in all_rows if r["kind"] == kind]
     if not rows:
-        raise ValueError(f"capsweep kind must be one of compute_bound, training; got {kind!r}")
+        kinds = ", ".join(sorted({r["kind"] for r in all_rows}))
+        raise ValueError(f"capsweep kind must be one of {kinds}; got {kind!r}")
     return sorted(rows, key=lambda r: float(r["cap_w"]))
 
 
@@ -126,6 +140,49 @@ def measured_training_ratios() -> dict[float, tuple[float, float]]:
     return {cap: (full / tps, draw[cap] / draw[700.0] * full / tps) for cap, tps in rows.items()}
 
 
+def llama_65b() -> LlmSpec:
+    """LLaMA 65B (Touvron et al. 2023, arXiv 2302.13971, Table 2: 65.2B parameters, dimension 8,192,
+    64 heads, 80 layers; multi-head attention): Llama-2-70B's layers, width and head size with
+    every head its own KV head. Not in the catalogue: only this check uses it."""
+    return dataclasses.replace(MODELS["Llama-2-70B"], name="LLaMA-65B", params=65.2e9, active_params=65.2e9,
+                               kv_heads=64, attention="mha", source="arXiv 2302.13971, Table 2",
+                               params_source="arXiv 2302.13971, Table 2 (65.2B)")
+
+
+def decode_sweep(output_tokens: int, gpu_name: str = DECODE_GPU, caps_w=DECODE_CAPS_W,
+                 reference_cap_w: float = DECODE_REFERENCE_CAP_W) -> list[SweepPoint]:
+    """One batch of Samsi et al.'s inference (:data:`DECODE_BATCH` prompts of
+    :data:`DECODE_PROMPT_TOKENS`, a joint prefill, then ``output_tokens`` decode iterations over
+    a growing context) under each cap, time and GPU energy as ratios to ``reference_cap_w``;
+    clock and power are time-weighted means."""
+    gpu, model, b, n0 = GPUS[gpu_name], llama_65b(), float(DECODE_BATCH), DECODE_PROMPT_TOKENS
+    ctx = b * (n0 + np.arange(output_tokens, dtype=np.float64))
+    seqs = np.full(output_tokens, b)
+    prefill = (model, DECODE_TP, b * n0, b * prefill_attn_pairs(n0), b * n0, 0.0)
+    decode = (model, DECODE_TP, seqs, ctx, ctx, seqs)
+    free = DeviceModel.for_gpu(gpu)
+
+    def run(cap: float) -> tuple[float, float, float]:
+        dev = free.with_cap(None if cap >= gpu.tdp_w else cap)
+        t, p, f = (np.concatenate([np.atleast_1d(x) for x in xs]) for xs in zip(
+            *((*dev.iteration(*a), dev.iteration_clock(*a)) for a in (prefill, decode)), strict=True))
+        return float(t.sum()), float((t * p).sum()), float((t * f).sum() / t.sum())
+
+    t0, e0, _ = run(reference_cap_w)
+    out = []
+    for cap in caps_w:
+        t, e, f = run(cap)
+        out.append(SweepPoint(cap, f, e / t, t / t0, e / e0))
+    return out
+
+
+def measured_decode_ratios() -> dict[tuple[float, int], tuple[float, float]]:
+    """(cap, output tokens) -> (time ratio, energy ratio) to the 250 W cap of Samsi et al.'s Table III."""
+    return {(float(r["cap_w"]), int(r["output_tokens"])):
+            (1.0 + float(r["time_change_pct"]) / 100.0, 1.0 + float(r["energy_change_pct"]) / 100.0)
+            for r in load_points("decode")}
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fit", action="store_true", help="refit the DVFS curve to the compute-bound rows")
@@ -148,8 +205,17 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {p.cap_w:4.0f} W: clock {p.clock:.3f}, {p.power_w:5.1f} W; time x{p.time_ratio:.3f} "
               f"(measured x{mt:.3f}, {(p.time_ratio / mt - 1) * 100:+.1f} %), energy x{p.energy_ratio:.3f} "
               f"(derived x{me:.3f}, {(p.energy_ratio / me - 1) * 100:+.1f} %)")
+    decode = measured_decode_ratios()
+    print(f"Decode-heavy inference (LLaMA-65B, {DECODE_TP} x {DECODE_GPU}, batch {DECODE_BATCH}) against "
+          f"Samsi et al. 2023 Table III, ratios to the {DECODE_REFERENCE_CAP_W:.0f} W cap:")
+    for n in DECODE_OUTPUT_TOKENS:
+        for p in decode_sweep(n):
+            mt, me = decode[(p.cap_w, n)]
+            print(f"  {n:4d} tokens, {p.cap_w:3.0f} W: clock {p.clock:.3f}, {p.power_w:5.1f} W; time x{p.time_ratio:.3f} "
+                  f"(measured x{mt:.3f}, {(p.time_ratio / mt - 1) * 100:+.1f} %), energy x{p.energy_ratio:.3f} "
+                  f"(measured x{me:.3f}, {(p.energy_ratio / me - 1) * 100:+.1f} %)")
     print(f"Decode-heavy serving ({SERVING_MODEL}, TP {SERVING_TP}, batch {SERVING_BATCH}, vllm-0.11); "
-          "no measured per-cap energy (docs/calibration.md):")
+          "no measured per-cap energy on H100 (docs/calibration.md):")
     for p in serving_sweep(args.gpu):
         print(f"  {p.cap_w:4.0f} W: clock {p.clock:.3f}, {p.power_w:5.1f} W; time per token x{p.time_ratio:.3f}, "
               f"energy per token x{p.energy_ratio:.3f}")

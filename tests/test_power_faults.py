@@ -174,9 +174,12 @@ def test_ups_module_fault_under_n_plus_1_loses_only_redundancy(base):
     assert_energy_balances(r)
 
 
-def test_pdu_fault_under_2n_is_survived(base):
-    """One of the two 2N PDUs out: the other carries the whole load; no rack loses power."""
-    r = run("+facility.faults=[{kind: power_unit, stage: pdu, units: 1, start_s: 300, duration_s: 300}]")
+@pytest.mark.parametrize("scheme", [(), ("facility.power.stages.pdu.redundancy=N+1", "facility.power.stages.pdu.units=3")],
+                         ids=["2N", "N+1"])
+def test_pdu_fault_under_2n_or_n_plus_1_is_survived(base, scheme):
+    """One PDU out, of the two 2N PDUs or of three N+1 PDUs: the others carry the whole load
+    (each sized so the path keeps its redundancy at the provisioned capacity); no rack loses power."""
+    r = run(*scheme, "+facility.faults=[{kind: power_unit, stage: pdu, units: 1, start_s: 300, duration_s: 300}]")
     assert [e[1] for e in power_events(r)] == ["fault", "redundancy_lost", "repair"]
     assert (facility_rows(r)["it_power_w"] == facility_rows(base)["it_power_w"]).all()
     assert r.summary()["rack_power_offs"] == 0

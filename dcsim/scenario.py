@@ -20,7 +20,8 @@ from dcsim.hardware.profiles import load_profile
 from dcsim.metrics.recorder import Recorder
 from dcsim.metrics.results import Results
 from dcsim.metrics.telemetry import Telemetry, TelemetrySpec
-from dcsim.policies.registry import PLACEMENTS, ROUTERS, SCHEDULERS
+from dcsim.policies.registry import PLACEMENTS, SCHEDULERS
+from dcsim.policies.routing import make_router
 from dcsim.workloads.cluster import Cluster
 from dcsim.workloads.inference.fluid import FluidService
 from dcsim.workloads.inference.service import InferenceService, ServiceSpec
@@ -134,7 +135,8 @@ class Scenario:
         work_id = 0
         for spec, router in self.services:
             service = FluidService if spec.config.fidelity == "fluid" else InferenceService
-            service(sim, spec, self.device.with_engine(spec.config.engine), ROUTERS[router](), cluster, work_id, self.duration_s)
+            service(sim, spec, self.device.with_engine(spec.config.engine), make_router(router, spec.config), cluster,
+                    work_id, self.duration_s)
             work_id += spec.config.replicas
         for job in self.jobs:
             TrainingJob(sim, job, cluster, self.device)

@@ -1,11 +1,16 @@
 """Routing policies: which replica of a service takes an arriving request.
 
 A router sees the outstanding requests (queued plus running) of each replica in the
-pool and, if it declares ``needs_power``, the IT power of each replica's rack; it
-returns the index of one replica.
+pool, if it declares ``needs_power`` the IT power of each replica's rack, and if it
+declares ``needs_prefix`` how many leading prefix-cache blocks of the request each
+replica holds now (None when the request carries no block hashes or the pool does not
+prefill); it returns the index of one replica. A router with parameters builds itself
+from the service's config (``from_config``); the others take none.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from dcsim.policies.registry import ROUTERS, register
 
@@ -15,6 +20,7 @@ class RoundRobinRouter:
     """Each replica in turn."""
 
     needs_power = False
+    needs_prefix = False
 
     def __init__(self) -> None:
         self._next = 0
@@ -30,6 +36,7 @@ class LeastOutstandingRouter:
     """The replica with the fewest outstanding requests (lowest index on ties)."""
 
     needs_power = False
+    needs_prefix = False
 
     def route(self, outstanding: tuple[int, ...], power_w: tuple[float, ...] | None = None) -> int:
         return outstanding.index(min(outstanding))
@@ -41,6 +48,7 @@ class PowerAwareRouter:
     rack draws least power: spreads heat and power across racks at little cost in queueing."""
 
     needs_power = True
+    needs_prefix = False
 
     def __init__(self, slack: int = 2) -> None:
         self.slack = slack
@@ -51,3 +59,44 @@ class PowerAwareRouter:
         limit = min(outstanding) + self.slack
         candidates = [i for i, n in enumerate(outstanding) if n <= limit]
         return min(candidates, key=lambda i: (power_w[i], outstanding[i], i))
+
+
+@register(ROUTERS, "prefix_affinity")
+class PrefixAffinityRouter:
+    """Cache-aware routing: among the replicas within ``slack`` outstanding requests of the
+    least loaded, the one holding the longest cached prefix of the request's blocks (ties:
+    fewer outstanding, then lower index). With no blocks cached anywhere, or a request
+    without block hashes, it is least-outstanding routing.
+
+    The load rule bounds what affinity may cost in queueing, as SGLang's cache-aware router
+    falls back to the shortest queue when loads are imbalanced and vLLM production-stack's
+    load-aware routing trades the matched share against relative load (docs/traces.md,
+    "Cache-aware routing"). The router reads each replica's cache as it is now (as llm-d's
+    precise prefix-cache scorer does from the engines' KV events), not a router-side guess.
+    """
+
+    needs_power = False
+    needs_prefix = True
+
+    def __init__(self, slack: int = 4) -> None:
+        self.slack = slack
+
+    @classmethod
+    def from_config(cls, service: Any) -> PrefixAffinityRouter:
+        """The router of a service config (``affinity_slack``)."""
+        return cls(slack=service.affinity_slack)
+
+    def route(self, outstanding: tuple[int, ...], power_w: tuple[float, ...] | None = None,
+              cached_blocks: tuple[int, ...] | None = None) -> int:
+        least = min(outstanding)
+        if cached_blocks is None or not any(cached_blocks):
+            return outstanding.index(least)
+        limit = least + self.slack
+        candidates = [i for i, n in enumerate(outstanding) if n <= limit]
+        return min(candidates, key=lambda i: (-cached_blocks[i], outstanding[i], i))
+
+
+def make_router(name: str, service: Any) -> Any:
+    """A new router of the registered ``name`` for a service config."""
+    cls = ROUTERS[name]
+    return cls.from_config(service) if hasattr(cls, "from_config") else cls()

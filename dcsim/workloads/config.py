@@ -154,6 +154,9 @@ class ServiceConfig:
     # tensor_parallel_size=tp, enable_expert_parallel). docs/network.md.
     ep: int = bounded(1, ge=1)
     router: RouterName = RouterName("least_outstanding")  # a name in dcsim.policies.ROUTERS
+    # prefix_affinity: how many outstanding requests above the least loaded replica a
+    # replica may have and still win on its cached prefix (docs/traces.md, cache-aware routing)
+    affinity_slack: int = bounded(4, ge=0)
     fidelity: Fidelity = Fidelity.request  # request: every request simulated; fluid: steady state per control interval
     # Serving engine profile whose calibration times and powers the replicas
     # (dcsim/data/calibration/<engine>/): vllm-0.11 (ML.ENERGY v3, the default) or splitwise-2023.

@@ -13,7 +13,9 @@ generated when it is admitted again (vLLM's recompute preemption).
 
 With prefix caching, a replica keeps the KV blocks of recent prompts (by the block
 hashes of the request, as in the Mooncake trace) in an LRU cache; a new prompt whose
-leading blocks are cached prefills only the rest.
+leading blocks are cached prefills only the rest. A cache-aware router reads how many
+leading blocks of a request each replica holds (:meth:`PrefixCache.prefix_blocks`, which
+leaves the LRU order alone) before it picks one.
 
 Between batch changes nothing happens but decode iterations, so the engine costs all
 iterations up to the next completion (or a full KV cache) in one vectorised call and
@@ -60,14 +62,21 @@ class PrefixCache:
         self.block_tokens = block_tokens
         self._blocks: OrderedDict[int, None] = OrderedDict()
 
-    def hit_tokens(self, hash_ids: tuple[int, ...]) -> int:
-        """Tokens of the longest cached prefix of ``hash_ids`` (the hits become most recent)."""
-        hits = 0
+    def prefix_blocks(self, hash_ids: tuple[int, ...]) -> int:
+        """Leading blocks of ``hash_ids`` cached now, without touching the LRU order (what a
+        cache-aware router reads before it picks a replica)."""
+        n = 0
         for h in hash_ids:
             if h not in self._blocks:
                 break
+            n += 1
+        return n
+
+    def hit_tokens(self, hash_ids: tuple[int, ...]) -> int:
+        """Tokens of the longest cached prefix of ``hash_ids`` (the hits become most recent)."""
+        hits = self.prefix_blocks(hash_ids)
+        for h in hash_ids[:hits]:
             self._blocks.move_to_end(h)
-            hits += 1
         return hits * self.block_tokens
 
     def insert(self, hash_ids: tuple[int, ...]) -> None:

@@ -396,7 +396,15 @@ class InferenceService:
             self.pending.append(req)
             return
         power = tuple([self.cluster.rack_power_w(r.alloc) for r in pool]) if self.router.needs_power else None
-        pool[self.router.route(tuple([r.outstanding for r in pool]), power)].enqueue(req)
+        outstanding = tuple([r.outstanding for r in pool])
+        if not getattr(self.router, "needs_prefix", False):
+            pool[self.router.route(outstanding, power)].enqueue(req)
+            return
+        blocks = None
+        if req.hash_ids and not decode_pool:  # a decode replica never prefills: its cache is no reason
+            blocks = tuple([r.prefix_cache.prefix_blocks(req.hash_ids) if r.prefix_cache is not None else 0
+                            for r in pool])
+        pool[self.router.route(outstanding, power, blocks)].enqueue(req)
 
     def _pool(self, decode_pool: bool) -> list[Replica]:
         if self.spec.config.prefill_replicas == 0:

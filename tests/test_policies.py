@@ -43,7 +43,7 @@ def test_routers():
 def test_registries_name_every_policy():
     """Policies are selectable by name from config."""
     assert SCHEDULERS["fifo"] is FifoScheduler
-    assert set(ROUTERS) == {"round_robin", "least_outstanding", "power_aware"}
+    assert set(ROUTERS) == {"round_robin", "least_outstanding", "power_aware", "prefix_affinity"}
 
 
 def test_power_aware_router_prefers_the_cooler_rack_among_the_least_loaded():

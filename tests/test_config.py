@@ -154,7 +154,7 @@ def test_a_trace_request_too_long_for_the_gpus_is_blamed_on_its_row(tmp_path):
 
 # (override, the values OmegaConf's error must list): choices are enums checked when composing
 ENUM_CHOICES = [
-    ("workload.services.chat.router=random_walk", "round_robin, least_outstanding, power_aware"),
+    ("workload.services.chat.router=random_walk", "round_robin, least_outstanding, power_aware, prefix_affinity"),
     ("scheduler.name=nope", "fifo, easy_backfill, priority, inference_first"),
     ("scheduler.placement=random", "pack, spread, power_aware, thermal_aware"),
     ("facility.power.policy=max", "none, static, proportional, priority"),

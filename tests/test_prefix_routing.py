@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -101,3 +103,18 @@ def test_affinity_routing_is_deterministic(conversation_trace):
     """The same config and seed route every request to the same replica, with the same times."""
     a, b = _replay(conversation_trace, "prefix_affinity"), _replay(conversation_trace, "prefix_affinity")
     assert a.equals(b)
+
+
+def test_the_summary_reports_the_cached_share_of_prompt_tokens(conversation_trace):
+    """`prompt_tokens_cached_share` is the requests table's cached over prompt tokens, here near
+    the synthetic trace's 2/3 bound under affinity routing; a fluid run (no requests) has none."""
+    S = "workload.services.chat"
+    r = dcsim.run(["workload=inference_only", f"{S}.replicas=4", f"{S}.arrivals.process=trace",
+                   f"{S}.arrivals.trace_path={conversation_trace}", f"{S}.prefix_cache_fraction=0.5",
+                   f"{S}.router=prefix_affinity", "duration_s=160", "output.write=false"])
+    q = r.frames()["requests"]
+    share = r.summary()["prompt_tokens_cached_share"]
+    assert share == q["cached_tokens"].sum() / q["prompt_tokens"].sum()
+    assert 0.6 < share <= 2 / 3
+    fluid = dcsim.run(["workload=inference_only", f"{S}.fidelity=fluid", "duration_s=600", "output.write=false"])
+    assert math.isnan(fluid.summary()["prompt_tokens_cached_share"])

@@ -306,6 +306,9 @@ _k("requests_arrived", "-", "requests arrived",
 _k("requests_completed", "-", "requests completed", "requests with status `completed`", "d")
 _k("requests_dropped", "-", "requests dropped", "requests with status `dropped`", "d")
 _k("preemptions", "-", "preemptions", "sum of `preemptions` over requests", "d")
+_k("prompt_tokens_cached_share", "-", "prompt tokens served from the prefix cache",
+   "sum of `cached_tokens` / sum of `prompt_tokens` over requests (request fidelity; NaN without requests): "
+   "the share of prompt tokens whose KV came from a replica's prefix cache instead of prefill", ".1%")
 _k("output_tokens", "-", "output tokens",
    "N_out, output tokens generated during the run, also by requests still running at the end", "d")
 _k("output_tokens_per_s", "1/s", "output tokens per second", "N_out / T", ",.0f", "tokens/s")

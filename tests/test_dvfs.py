@@ -95,8 +95,8 @@ def test_prefill_under_a_cap_runs_at_the_clock_the_cap_allows():
     args = (model, 4, 8192, prefill_attn_pairs(8192), 8192, 0)
     t, p = dev.iteration(*args)
     assert p == pytest.approx(500.0, rel=1e-9)
-    assert float(dev.iteration_clock(*args)) == pytest.approx(1731.0 / 1969.0, abs=0.05)
-    assert float(DeviceModel.for_gpu(H100).iteration_clock(*args)) == 1.0
+    assert float(dev.iteration_with_clock(*args)[2]) == pytest.approx(1731.0 / 1969.0, abs=0.05)
+    assert float(DeviceModel.for_gpu(H100).iteration_with_clock(*args)[2]) == 1.0
 
 
 def _h100_file() -> dict:

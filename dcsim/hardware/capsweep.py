@@ -127,8 +127,8 @@ def serving_sweep(gpu_name: str = "H100-SXM", caps_w=SWEEP_CAPS_W) -> list[Sweep
     out = []
     for cap in caps_w:
         dev = free.with_cap(None if cap >= gpu.tdp_w else cap)
-        t, p = (float(x) for x in dev.iteration(*args))
-        out.append(SweepPoint(cap, float(dev.iteration_clock(*args)), p, t / t0, p * t / (p0 * t0)))
+        t, p, clock = (float(x) for x in dev.iteration_with_clock(*args))
+        out.append(SweepPoint(cap, clock, p, t / t0, p * t / (p0 * t0)))
     return out
 
 
@@ -165,7 +165,7 @@ def decode_sweep(output_tokens: int, gpu_name: str = DECODE_GPU, caps_w=DECODE_C
     def run(cap: float) -> tuple[float, float, float]:
         dev = free.with_cap(None if cap >= gpu.tdp_w else cap)
         t, p, f = (np.concatenate([np.atleast_1d(x) for x in xs]) for xs in zip(
-            *((*dev.iteration(*a), dev.iteration_clock(*a)) for a in (prefill, decode)), strict=True))
+            *(dev.iteration_with_clock(*a) for a in (prefill, decode)), strict=True))
         return float(t.sum()), float((t * p).sum()), float((t * f).sum() / t.sum())
 
     t0, e0, _ = run(reference_cap_w)

@@ -81,23 +81,25 @@ class DeviceModel:
 
     def iteration(self, model: LlmSpec, tp: int, new_tokens, attn_pairs, kv_read_tokens, decode_seqs, ep: int = 1):
         """(time_s, power_w per GPU) of an engine iteration of a replica of tp x ep GPUs; arrays in, arrays out."""
-        cost = iteration_cost(model, self.gpu, tp, self.perf, new_tokens, attn_pairs, kv_read_tokens, decode_seqs,
-                              ep, self.fabric)
-        power_w = self.power.iteration_w(cost.time_s, cost.compute_s, cost.memory_s)
+        cost, power_w = self._uncapped(model, tp, new_tokens, attn_pairs, kv_read_tokens, decode_seqs, ep)
         if self.cap_w is None or not np.any(power_w > self.cap_w):
             return cost.time_s, power_w
         return self._throttled(cost.time_s, cost.compute_s, cost.memory_s, power_w)[:2]
 
-    def iteration_clock(self, model: LlmSpec, tp: int, new_tokens, attn_pairs, kv_read_tokens, decode_seqs,
-                        ep: int = 1):
-        """Relative SM clock the iterations of :meth:`iteration` run at (1 where the cap does not bind;
-        ``min_clock`` where the GPU duty-cycles)."""
+    def iteration_with_clock(self, model: LlmSpec, tp: int, new_tokens, attn_pairs, kv_read_tokens, decode_seqs,
+                             ep: int = 1):
+        """:meth:`iteration`'s (time_s, power_w) and the relative SM clock the iterations run at
+        (1 where the cap does not bind; ``min_clock`` where the GPU duty-cycles)."""
+        cost, power_w = self._uncapped(model, tp, new_tokens, attn_pairs, kv_read_tokens, decode_seqs, ep)
+        if self.cap_w is None or not np.any(power_w > self.cap_w):
+            return cost.time_s, power_w, np.ones_like(np.asarray(power_w, dtype=np.float64))[()]
+        return self._throttled(cost.time_s, cost.compute_s, cost.memory_s, power_w)
+
+    def _uncapped(self, model: LlmSpec, tp: int, new_tokens, attn_pairs, kv_read_tokens, decode_seqs, ep: int):
+        """The roofline cost of the iterations and their power per GPU at full clock."""
         cost = iteration_cost(model, self.gpu, tp, self.perf, new_tokens, attn_pairs, kv_read_tokens, decode_seqs,
                               ep, self.fabric)
-        power_w = self.power.iteration_w(cost.time_s, cost.compute_s, cost.memory_s)
-        if self.cap_w is None or not np.any(power_w > self.cap_w):
-            return np.ones_like(np.asarray(power_w, dtype=np.float64))[()]
-        return self._throttled(cost.time_s, cost.compute_s, cost.memory_s, power_w)[2]
+        return cost, self.power.iteration_w(cost.time_s, cost.compute_s, cost.memory_s)
 
     def _throttled(self, time_s, compute_s, memory_s, power_w):
         """Time, power and clock of iterations at the clock at which they draw the cap (module docstring)."""

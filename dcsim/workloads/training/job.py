@@ -247,8 +247,14 @@ class TrainingJob:
         self.ckpt_steps = self.steps_done  # the preemption checkpoint saved everything
         self._ckpt_productive_s = self.productive_s
         self.preemptions += 1
+        self._requeue("preempted")
+
+    def _requeue(self, cause: str) -> None:
+        """Hand the GPUs back and queue again, to reload from the checkpoint on the next start
+        (after a preemption's checkpoint or an interruption)."""
+        assert self.alloc is not None
         self._reload = True
-        self.sim.recorder.event("requeue", f"job/{self.spec.name}", "preempted", self.steps_done)
+        self.sim.recorder.event("requeue", f"job/{self.spec.name}", cause, self.steps_done)
         self._energy_before_j += self.alloc.energy_now_j()
         alloc, self.alloc = self.alloc, None
         self.phase = "waiting"
@@ -268,14 +274,7 @@ class TrainingJob:
         self._swing_token += 1
         self._next_ckpt_s = math.inf
         self.interruptions += 1
-        self._reload = True
-        self._energy_before_j += self.alloc.energy_now_j()
-        alloc, self.alloc = self.alloc, None
-        self.phase = "waiting"
-        self.status = "queued"
-        self.sim.recorder.event("requeue", f"job/{self.spec.name}", cause, self.steps_done)
-        self.cluster.release(alloc)
-        self._submit()
+        self._requeue(cause)
 
     def _take_back_progress(self) -> float:
         """Throw away the progress since the last valid checkpoint; its running seconds."""

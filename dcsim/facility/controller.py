@@ -361,8 +361,9 @@ class Facility:
             return
         over = path.overloaded(it_w)
         if over != self._overloaded:
-            for name in set(over) - set(self._overloaded):
-                self.sim.recorder.event("overload", f"power/{name}", "stage output above its rating", it_w)
+            for name in over:  # in the path's stage order (a set's order varies between processes)
+                if name not in self._overloaded:
+                    self.sim.recorder.event("overload", f"power/{name}", "stage output above its rating", it_w)
             self._overloaded = over
 
     # -- faults ---------------------------------------------------------------------------

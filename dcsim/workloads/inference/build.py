@@ -37,7 +37,7 @@ from dcsim.workloads.config import (
 )
 from dcsim.workloads.inference import arrivals as arr
 from dcsim.workloads.inference import traces
-from dcsim.workloads.inference.requests import LENGTH_DISTRIBUTIONS, LengthDistribution
+from dcsim.workloads.inference.requests import LENGTH_DISTRIBUTIONS, LengthDistribution, length_histogram
 from dcsim.workloads.inference.service import ServiceSpec, length_sampler
 
 LENGTH_MEAN_SAMPLES = 100_000  # draws that estimate mean lengths for the fluid model (fixed seed)
@@ -218,7 +218,20 @@ def _lengths(field: str, lc: LengthConfig) -> LengthDistribution:
         positive(f"{field}.mean", lc.mean, f"a mean token count > 0 for a {lc.distribution} distribution")
     else:
         require(lc.log_sigma >= 0, f"{field}.log_sigma", lc.log_sigma, "a log standard deviation >= 0")
-    return LengthDistribution(str(lc.distribution), lc.mean, lc.log_mu, lc.log_sigma, lc.min_tokens, lc.max_tokens)
+    bins: tuple[tuple[float, ...], ...] = ((), (), ())
+    if lc.distribution == "histogram":
+        require(bool(lc.histogram), f"{field}.histogram", lc.histogram,
+                "MODEL_ID:TASK of a histogram in histogram_path for a histogram distribution")
+        try:
+            bins = length_histogram(lc.histogram_path, lc.histogram)
+        except OSError as e:
+            raise ConfigError(f"{field}.histogram_path", lc.histogram_path, f"a readable CSV of histograms: {e}") from None
+        except KeyError as e:
+            raise ConfigError(f"{field}.histogram", lc.histogram, e.args[0]) from None
+        require(bins[0][0] < lc.max_tokens and bins[1][-1] > lc.min_tokens, f"{field}.max_tokens", lc.max_tokens,
+                f"a range [min_tokens, max_tokens] that meets the histogram's [{bins[0][0]:g}, {bins[1][-1]:g})")
+    return LengthDistribution(str(lc.distribution), lc.mean, lc.log_mu, lc.log_sigma, lc.min_tokens, lc.max_tokens,
+                              *bins)
 
 
 def _served_precision(field: str, model: LlmSpec, s: ServiceConfig, gpu: GpuSpec) -> LlmSpec:

@@ -69,10 +69,12 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
         longest_at = int(np.argmax(totals)) if len(totals) else -1
         longest = int(totals[longest_at]) if len(totals) else 0
         mean_p, mean_o = float(trace.prompt_tokens.mean()), float(trace.output_tokens.mean())
+        decode_ctx = decode_context_tokens(trace.prompt_tokens, trace.output_tokens)
         median_p = float(np.median(trace.prompt_tokens))
     else:
         p, o = sampler(np.random.default_rng(0), LENGTH_MEAN_SAMPLES)
         mean_p, mean_o, median_p = float(p.mean()), float(o.mean()), float(np.median(p))
+        decode_ctx = decode_context_tokens(p, o)
         longest = int(p.max() + o.max()) if s.arrivals.process == "servegen" else (
             s.prompt_tokens.max_tokens + s.output_tokens.max_tokens)
     # sliding-window layers hold at most their window: counted at a typical request's context
@@ -97,8 +99,21 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
     return ServiceSpec(
         name=name, model=model, config=s, arrivals=arrivals, lengths=sampler, mean_prompt_tokens=mean_p,
         mean_output_tokens=mean_o, median_prompt_tokens=median_p, kv_capacity_tokens=kv, trace=trace,
+        mean_decode_context_tokens=decode_ctx,
         autoscale=autoscale,
     )
+
+
+def decode_context_tokens(prompts: np.ndarray, outputs: np.ndarray) -> float:
+    """Mean context of a decoding sequence, averaged over decode iterations: a request of
+    prompt P and output L decodes at contexts P + 1 .. P + L - 1, so the mean is
+    E[(L - 1) P + L (L - 1) / 2] / E[L - 1]; long answers weigh by their length (with
+    lognormal outputs of sigma 0.86 the decode context's output part is twice E[L] / 2)."""
+    p, o = np.asarray(prompts, dtype=np.float64), np.asarray(outputs, dtype=np.float64)
+    steps = np.maximum(o - 1.0, 0.0)
+    if not len(o) or steps.sum() == 0:
+        return float(p.mean()) if len(p) else 0.0
+    return float((steps * p + o * steps / 2.0).sum() / steps.sum())
 
 
 def check_replicas_fit(services: tuple[tuple[ServiceSpec, str], ...], gpus_total: int) -> None:

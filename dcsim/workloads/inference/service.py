@@ -57,6 +57,7 @@ class ServiceSpec:
     kv_capacity_tokens: int
     trace: Any = None  # a Trace (dcsim.workloads.inference.traces) replayed instead of drawn lengths
     autoscale: AutoscaleConfig | None = None  # validated and enabled (dcsim.workloads.inference.build), or None
+    mean_decode_context_tokens: float | None = None  # over decode iterations (build.decode_context_tokens); None: P + O / 2
 
     @property
     def gpus_per_replica(self) -> int:

@@ -29,9 +29,14 @@ back, so a sequence that decodes in an iteration got its previous token when the
 iteration began, and its gap is the iteration's time. A decode segment adds one record,
 (first iteration time, slope, iterations, batch), to the service's
 :class:`~dcsim.workloads.inference.requests.TokenGaps`; a mixed iteration adds (time,
-0, 1, decoders). Only a sequence that rejoins a batch after a token measures its gap
-from that token (``Request.t_last_token_s``): one handed to a decode replica, and one
-preempted, whose recomputed prefill ends with its next token.
+0, 1, decoders). Only a sequence preempted after a token measures its gap from that token
+(``Request.t_last_token_s``): its recomputed prefill ends with its next token.
+
+A prefill replica (``role="prefill"``) makes no output token of a request that wants
+more than one: it hands the request to the service when its prompt is prefilled
+(:meth:`InferenceService.hand_over`), which moves the KV cache to a decode replica; there
+the request prefills its last prompt token again and samples its first token, as vLLM's
+disaggregated serving does, so that token and TTFT come after the transfer.
 """
 
 from __future__ import annotations
@@ -171,7 +176,6 @@ class Replica:
         self._gap_log = service.itl
         self._gap_limit = service.itl.fold_limit
         self._gaps = service.itl.records  # appended in place: (first_s, step_s, n, weight) per record
-        self._joiners: list[Request] = []  # admitted decoding, their last token made elsewhere or earlier
         self._idle_w = self.device.idle_w()
         self._step()
 
@@ -186,13 +190,13 @@ class Replica:
         self._token += 1
         now = self.env.now
         for r in self.running:
-            if r.prefill_remaining == 0 and r not in self._joiners:
+            if r.prefill_remaining == 0:
                 r.t_last_token_s = now  # its next gap runs from its last token, made here
         held = self.running + list(self.waiting)
         for r in held:
             r.prefill_remaining = r.prompt_tokens + r.generated
             r.ctx = 0
-        self.running, self.waiting, self._joiners = [], deque(), []
+        self.running, self.waiting = [], deque()
         self.outstanding = self.kv_committed = self._prefilling = 0
         self._phase = IDLE
         self._segment = None
@@ -251,10 +255,7 @@ class Replica:
                 r.ctx = cached
                 r.prefill_remaining = r.prompt_tokens - cached
             self.kv_committed += r.ctx + r.prefill_remaining
-            if r.prefill_remaining > 0:
-                self._prefilling += 1
-            else:  # handed over by a prefill replica: its next gap runs from its first token
-                self._joiners.append(r)
+            self._prefilling += 1  # every admitted sequence has prompt to prefill, at least its last token
             self.running.append(r)
 
     # -- the state machine -----------------------------------------------------------
@@ -289,8 +290,6 @@ class Replica:
         self.kv_committed -= r.ctx + r.prefill_remaining
         if r.prefill_remaining > 0:
             self._prefilling -= 1
-        elif r in self._joiners:  # never decoded here: its last token is still the earlier one
-            self._joiners.remove(r)
         else:  # it decoded in the iteration that just ended
             r.t_last_token_s = self.env.now
         r.prefill_remaining = r.prompt_tokens + r.generated
@@ -326,7 +325,7 @@ class Replica:
         now = self.env.now
         produced = len(decoders)
         if produced:
-            self._gaps.extend((dt, 0.0, 1, produced - self._rejoined(now) if self._joiners else produced))
+            self._gaps.extend((dt, 0.0, 1, produced))
         for r in decoders:
             r.ctx += 1
             r.generated += 1
@@ -339,6 +338,11 @@ class Replica:
             r.energy_j += energy_per_token * c
             if r.prefill_remaining == 0:
                 self._prefilling -= 1
+                if self.prefix_cache is not None and r.hash_ids:
+                    self.prefix_cache.insert(r.hash_ids)
+                if self.role == "prefill" and r.output_tokens > 1:  # its first token comes from a decode replica
+                    handoff.append(r)
+                    continue
                 r.generated += 1
                 produced += 1
                 if r.t_first_token_s != r.t_first_token_s:
@@ -347,34 +351,16 @@ class Replica:
                 elif r.t_last_token_s == r.t_last_token_s:  # recomputed after preemption: its next token
                     self._gaps.extend((now - r.t_last_token_s, 0.0, 1, 1))
                     r.t_last_token_s = math.nan
-                if self.prefix_cache is not None and r.hash_ids:
-                    self.prefix_cache.insert(r.hash_ids)
-                if self.role == "prefill" and r.generated < r.output_tokens:
-                    handoff.append(r)
         self.service.output_tokens += produced
         for r in handoff:
             self.running.remove(r)
             self.outstanding -= 1
             self.kv_committed -= r.ctx
-            r.t_last_token_s = now
-            self.service.hand_over(r)
+            self.service.hand_over(r, self)
         if len(self._gaps) >= self._gap_limit:
             self._gap_log.fold()
         self._complete_finished()
         self._step()
-
-    def _rejoined(self, t_end_s: float) -> int:
-        """Log the gaps of sequences decoding their first iteration here (last token made
-        before they joined), ending at ``t_end_s``; return how many there were."""
-        j = self._joiners
-        if not j:
-            return 0
-        for r in j:
-            self._gaps.extend((t_end_s - r.t_last_token_s, 0.0, 1, 1))
-            r.t_last_token_s = math.nan
-        n = len(j)
-        j.clear()
-        return n
 
     def _start_decode(self, room: int) -> None:
         """Decode iterations of an unchanged batch until the next completion or a full cache."""
@@ -426,10 +412,10 @@ class Replica:
     def _end_segment(self, done: int) -> None:
         assert self._segment is not None
         t0, seg, power_w, b = self._segment
-        if self._joiners or type(seg) is not LinearSegment:
-            self._log_segment(t0, seg, b, done)
-        else:
+        if isinstance(seg, LinearSegment):
             self._gaps.extend((seg.a, seg.b, done, b))
+        else:
+            self._gap_log.add_values(np.diff(seg.cum[:done], prepend=0.0), b)
         if len(self._gaps) >= self._gap_limit:
             self._gap_log.fold()
         energy_each = power_w * self.gpus * seg.end_s(done) / b
@@ -441,16 +427,6 @@ class Replica:
         self.service.output_tokens += done * b
         self._complete_finished()
         self._step()
-
-    def _log_segment(self, t0: float, seg: LinearSegment | ArraySegment, b: int, done: int) -> None:
-        """The gaps of a segment with sequences rejoining it, or of any time profile."""
-        first = b - self._rejoined(t0 + seg.end_s(1)) if self._joiners else b
-        if isinstance(seg, LinearSegment):  # the two segment classes are unrelated: exact as type() is
-            self._gaps.extend((seg.a, 0.0, 1, first, seg.a + seg.b, seg.b, done - 1, b))
-        else:
-            times = np.diff(seg.cum[:done], prepend=0.0)
-            self._gap_log.add_values(times[:1], first)
-            self._gap_log.add_values(times[1:], b)
 
     def _complete_finished(self) -> None:
         finished = [r for r in self.running if r.generated >= r.output_tokens]

@@ -309,6 +309,15 @@ _k("preemptions", "-", "preemptions", "sum of `preemptions` over requests", "d")
 _k("prompt_tokens_cached_share", "-", "prompt tokens served from the prefix cache",
    "sum of `cached_tokens` / sum of `prompt_tokens` over requests (request fidelity; NaN without requests): "
    "the share of prompt tokens whose KV came from a replica's prefix cache instead of prefill", ".1%")
+_k("prompt_tokens_cpu_tier_share", "-", "prompt tokens reloaded from the CPU-memory KV tier",
+   "sum over services of the tokens of the prefix blocks that admissions reloaded from a replica's CPU-memory "
+   "tier (`kv_cpu_tier_gb`) / sum of `prompt_tokens` over requests (request fidelity; 0 with the tier off, NaN "
+   "without requests): part of `prompt_tokens_cached_share`, each such block reloaded over the host link "
+   "(blocks x `prefix_block_tokens` x KV bytes per token / (tp x host link one way)) before its prefill, inside "
+   "TTFT", ".1%")
+_k("kv_cpu_tier_reloads", "-", "admissions reloading from the CPU-memory KV tier",
+   "requests admitted with at least one leading prefix block found in a replica's CPU-memory tier and not in "
+   "HBM, summed over services (each reload moves its blocks back to HBM)", "d")
 _k("output_tokens", "-", "output tokens",
    "N_out, output tokens generated during the run, also by requests still running at the end", "d")
 _k("output_tokens_per_s", "1/s", "output tokens per second", "N_out / T", ",.0f", "tokens/s")
@@ -387,7 +396,12 @@ _k("training_preemptions", "-", "training preemptions",
 
 # --- columns of requests.parquet (not KPIs; their labels and units for axes and the doc) ---
 _section = "requests"
-_k("ttft_s", "s", "TTFT", "t_first - t_arrival")
+_k("ttft_s", "s", "TTFT",
+   "t_first - t_arrival, t_first the time the request's first output token is made. It includes the queue, a "
+   "reload of prefix blocks from the CPU-memory KV tier and the prefill; in disaggregated serving "
+   "(`prefill_replicas` > 0) also the KV transfer to the decode replica and that replica's wait and first "
+   "iteration, which recomputes the last prompt token and samples the first token (vLLM's NixlConnector behind "
+   "its disaggregated proxy, whose client gets its first token from the decode instance)")
 _k("tpot_s", "s", "TPOT", "(t_done - t_first) / (output_tokens - 1); NaN when output_tokens = 1")
 _k("e2e_s", "s", "end-to-end latency", "t_done - t_arrival")
 _k("queue_delay_s", "s", "queue delay", "t_admitted - t_arrival")
@@ -399,7 +413,8 @@ _k("preemptions", "-", "preemptions",
    "times the request was preempted because the KV cache was full (each time it recomputes its prompt and the "
    "tokens generated so far)", "d")
 _k("cached_tokens", "-", "cached prompt tokens",
-   "prompt tokens found in the replica's prefix cache at admission, not prefilled", "d")
+   "prompt tokens found in the replica's prefix cache (HBM or its CPU-memory tier) at admission, not prefilled",
+   "d")
 _k("status", "text", "status",
    "`completed`, `running` or `queued` at the end of the run, `dropped` (prompt + output larger than the KV "
    "cache), or `lost` (streaming on a replica when its rack lost power)", "s")

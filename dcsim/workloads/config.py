@@ -182,6 +182,10 @@ class ServiceConfig:
     slo_tpot_s: float | None = bounded(None, gt=0)
     priority: int = 0  # higher runs first under the priority scheduler
     autoscale: AutoscaleConfig = field(default_factory=AutoscaleConfig)
+    # Host-memory KV tier per replica, GB (0: off; needs prefix_cache_fraction > 0): prefix blocks
+    # evicted from HBM go there, LRU too, and a prompt whose prefix is there reloads it over the
+    # GPUs' host link (GpuSpec.host_link_bw_bytes_per_s) before it prefills (docs/workloads.md).
+    kv_cpu_tier_gb: float = bounded(0.0, ge=0)
 
 
 @dataclass

@@ -48,7 +48,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dcsim.core.units import GB_B
 from dcsim.hardware.performance import prefill_attn_pairs
+from dcsim.workloads.inference.kv_link import KvLink
 from dcsim.workloads.inference.requests import Request
 
 if TYPE_CHECKING:
@@ -60,12 +62,17 @@ ROLES = ("both", "prefill", "decode")
 
 
 class PrefixCache:
-    """An LRU set of KV blocks, by block hash."""
+    """An LRU set of KV blocks, by block hash; evicted blocks go to ``lower`` (the CPU-memory
+    tier, itself an LRU that drops its own evictions), or are dropped without one."""
 
-    def __init__(self, capacity_blocks: int, block_tokens: int) -> None:
+    def __init__(self, capacity_blocks: int, block_tokens: int, lower: PrefixCache | None = None) -> None:
         self.capacity_blocks = capacity_blocks
         self.block_tokens = block_tokens
+        self.lower = lower
         self._blocks: OrderedDict[int, None] = OrderedDict()
+
+    def __contains__(self, block_hash: int) -> bool:
+        return block_hash in self._blocks
 
     def prefix_blocks(self, hash_ids: tuple[int, ...]) -> int:
         """Leading blocks of ``hash_ids`` cached now, without touching the LRU order (what a
@@ -78,19 +85,41 @@ class PrefixCache:
         return n
 
     def hit_tokens(self, hash_ids: tuple[int, ...]) -> int:
-        """Tokens of the longest cached prefix of ``hash_ids`` (the hits become most recent)."""
-        hits = self.prefix_blocks(hash_ids)
-        for h in hash_ids[:hits]:
-            self._blocks.move_to_end(h)
-        return hits * self.block_tokens
+        """Tokens of the longest cached prefix of ``hash_ids`` in either tier (the hits become
+        most recent here; those in the lower tier move back up)."""
+        return self.take(hash_ids)[0] * self.block_tokens
+
+    def take(self, hash_ids: tuple[int, ...]) -> tuple[int, int]:
+        """Admit a prompt: (leading blocks of ``hash_ids`` cached here or in the lower tier, how
+        many of them were in the lower tier). The hits become most recent here; those of the
+        lower tier leave it and come here (a reload), which may evict others down."""
+        lower = self.lower
+        n, up = 0, []
+        for h in hash_ids:
+            if h in self._blocks:
+                self._blocks.move_to_end(h)
+            elif lower is not None and h in lower:
+                up.append(h)
+            else:
+                break
+            n += 1
+        if up:
+            assert lower is not None  # only the lower tier fills ``up``
+            for h in up:
+                del lower._blocks[h]
+            self.insert(tuple(up))
+        return n, len(up)
 
     def insert(self, hash_ids: tuple[int, ...]) -> None:
-        """Cache the blocks of a prefilled prompt, evicting the least recently used."""
+        """Cache the blocks of a prefilled prompt, evicting the least recently used (down a tier)."""
         for h in hash_ids:
             self._blocks[h] = None
             self._blocks.move_to_end(h)
+        evicted = []
         while len(self._blocks) > self.capacity_blocks:
-            self._blocks.popitem(last=False)
+            evicted.append(self._blocks.popitem(last=False)[0])
+        if evicted and self.lower is not None:
+            self.lower.insert(tuple(evicted))
 
 
 class LinearSegment:
@@ -160,11 +189,19 @@ class Replica:
         self.max_batch_tokens = s.config.max_batch_tokens
         self.kv_capacity_tokens = service.kv_capacity_tokens
         self.kv_watermark_tokens = int(0.01 * self.kv_capacity_tokens)  # vLLM keeps 1 % free at admission
+        block = s.config.prefix_block_tokens
+        cpu_tier = (PrefixCache(int(s.config.kv_cpu_tier_gb * GB_B / (block * self.model.kv_bytes_per_token)), block)
+                    if s.config.kv_cpu_tier_gb > 0 else None)
         self.prefix_cache = (
-            PrefixCache(int(s.config.prefix_cache_fraction * self.kv_capacity_tokens) // s.config.prefix_block_tokens,
-                        s.config.prefix_block_tokens)
+            PrefixCache(int(s.config.prefix_cache_fraction * self.kv_capacity_tokens) // block, block, cpu_tier)
             if s.config.prefix_cache_fraction > 0 else None
         )
+        # Host memory -> HBM, one way, the replica's tp GPUs each on its own host link (PCIe, C2C).
+        self.host_link = (KvLink(self.env, self.tp * service.device.gpu.host_link_bw_bytes_per_s / 2.0,
+                                 f"{service.name}/replica/{index}/host")
+                          if cpu_tier is not None and service.device.gpu.host_link_bw_bytes_per_s else None)
+        self._loading: list[Request] = []  # admitted, their prefix reloading from the CPU tier
+        self._reloaded_ready: list[Request] = []  # reloaded, joining the batch at the next iteration boundary
         self.outstanding = 0  # requests queued or running here
         self.waiting: deque[Request] = deque()
         self.running: list[Request] = []  # in admission order
@@ -192,11 +229,11 @@ class Replica:
         for r in self.running:
             if r.prefill_remaining == 0:
                 r.t_last_token_s = now  # its next gap runs from its last token, made here
-        held = self.running + list(self.waiting)
+        held = self.running + self._reloaded_ready + self._loading + list(self.waiting)
         for r in held:
             r.prefill_remaining = r.prompt_tokens + r.generated
             r.ctx = 0
-        self.running, self.waiting = [], deque()
+        self.running, self.waiting, self._loading, self._reloaded_ready = [], deque(), [], []
         self.outstanding = self.kv_committed = self._prefilling = 0
         self._phase = IDLE
         self._segment = None
@@ -236,7 +273,7 @@ class Replica:
             self._cut_segment()
 
     def _can_admit(self) -> bool:
-        if not self.waiting or len(self.running) >= self.max_num_seqs:
+        if not self.waiting or len(self.running) + len(self._loading) + len(self._reloaded_ready) >= self.max_num_seqs:
             return False
         r = self.waiting[0]
         need = r.ctx + r.prefill_remaining
@@ -249,14 +286,40 @@ class Replica:
             r = self.waiting.popleft()
             if r.t_admitted_s != r.t_admitted_s:  # first admission (NaN before)
                 r.t_admitted_s = now
+            reload_blocks = 0
             if self.prefix_cache is not None and r.hash_ids and r.generated == 0 and r.ctx == 0:
-                cached = min(self.prefix_cache.hit_tokens(r.hash_ids), r.prompt_tokens - 1)
+                hits, reload_blocks = self.prefix_cache.take(r.hash_ids)
+                cached = min(hits * self.prefix_cache.block_tokens, r.prompt_tokens - 1)
                 r.cached_tokens = cached
                 r.ctx = cached
                 r.prefill_remaining = r.prompt_tokens - cached
             self.kv_committed += r.ctx + r.prefill_remaining
+            if reload_blocks and self.host_link is not None:
+                self._reload(r, reload_blocks)
+                continue
             self._prefilling += 1  # every admitted sequence has prompt to prefill, at least its last token
             self.running.append(r)
+
+    def _reload(self, r: Request, blocks: int) -> None:
+        """Bring ``blocks`` of ``r``'s prefix back from the CPU tier over the host link; it
+        joins the batch when they land (its KV room is held meanwhile)."""
+        assert self.host_link is not None and self.prefix_cache is not None
+        tokens = blocks * self.prefix_cache.block_tokens
+        self.service.kv_cpu_tier_hit_tokens += tokens
+        self.service.kv_cpu_tier_reloads += 1
+        self._loading.append(r)
+        self.host_link.send(tokens * self.model.kv_bytes_per_token, lambda: self._reloaded(r))
+
+    def _reloaded(self, r: Request) -> None:
+        """``r``'s prefix is back in HBM: it joins at the next iteration boundary."""
+        if r not in self._loading:  # the replica lost power meanwhile
+            return
+        self._loading.remove(r)
+        self._reloaded_ready.append(r)
+        if self._phase == IDLE:
+            self._step()
+        elif self._phase == DECODE:
+            self._cut_segment()
 
     # -- the state machine -----------------------------------------------------------
     def _timer(self, delay_s: float, fn: Callable[[], None]) -> None:
@@ -268,6 +331,10 @@ class Replica:
 
     def _step(self) -> None:
         """Decide what the replica does next, at an iteration boundary."""
+        if self._reloaded_ready:
+            self._prefilling += len(self._reloaded_ready)
+            self.running.extend(self._reloaded_ready)
+            self._reloaded_ready.clear()
         self._admit()
         while self.running:
             decoders = len(self.running) - self._prefilling

@@ -124,6 +124,8 @@ class InferenceService:
         self.requests_requeued = 0  # taken from a replica that lost power and routed again
         self.requests_lost = 0  # streaming when their replica lost power
         self._links: dict[tuple[int, str], KvLink] = {}  # (prefill replica, "nvlink" or "nic") -> its KV link
+        self.kv_cpu_tier_hit_tokens = 0  # prompt tokens reloaded from a replica's CPU-memory tier
+        self.kv_cpu_tier_reloads = 0  # admissions that reloaded blocks from it
         for i in range(spec.config.replicas):
             self._request_replica(first_work_id + i)
         if spec.autoscale is not None:
@@ -493,4 +495,6 @@ class InferenceService:
             itl=self.itl,
             requests_requeued=self.requests_requeued,
             requests_lost=self.requests_lost,
+            kv_cpu_tier_hit_tokens=self.kv_cpu_tier_hit_tokens,
+            kv_cpu_tier_reloads=self.kv_cpu_tier_reloads,
         )

@@ -51,7 +51,7 @@ def decode_times(batch: int, ctx0: int, n: int) -> np.ndarray:
 
 
 def serve(arrivals: list[tuple], until_s: float = 600.0, max_batch_tokens: int = 8192,
-          kv_capacity_tokens: int | None = None, replicas: int = 1, **spec_fields):
+          kv_capacity_tokens: int | None = None, replicas: int = 1, device: DeviceModel = DEVICE, **spec_fields):
     """Run replicas on a one-rack cluster; ``arrivals`` are (time, prompt, output[, hash_ids])."""
     sim = Simulation(0, Recorder)
     topo = Topology(1, max(replicas, 1), NodeSpec(GPU))
@@ -60,7 +60,7 @@ def serve(arrivals: list[tuple], until_s: float = 600.0, max_batch_tokens: int =
     config = ServiceConfig(model=MODEL.name, replicas=replicas, tp=TP, max_num_seqs=256, max_batch_tokens=max_batch_tokens,
                            **spec_fields)
     spec = ServiceSpec("svc", MODEL, config, NoArrivals(), no_lengths, 1000.0, 100.0, 1000.0, kv)
-    svc = InferenceService(sim, spec, DEVICE, RoundRobinRouter(), cluster, 0, until_s)
+    svc = InferenceService(sim, spec, device, RoundRobinRouter(), cluster, 0, until_s)
 
     def feed():
         for i, (t, p, o, *h) in enumerate(arrivals):

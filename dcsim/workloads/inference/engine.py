@@ -197,9 +197,12 @@ class Replica:
             if s.config.prefix_cache_fraction > 0 else None
         )
         # Host memory -> HBM, one way, the replica's tp GPUs each on its own host link (PCIe, C2C).
-        self.host_link = (KvLink(self.env, self.tp * service.device.gpu.host_link_bw_bytes_per_s / 2.0,
-                                 f"{service.name}/replica/{index}/host")
-                          if cpu_tier is not None and service.device.gpu.host_link_bw_bytes_per_s else None)
+        self.host_link: KvLink | None = None
+        if cpu_tier is not None:
+            host_bw = service.device.gpu.host_link_bw_bytes_per_s
+            if host_bw is None:  # the builder refuses the tier on such a GPU
+                raise ValueError(f"{service.device.gpu.name} has no host link bandwidth for a CPU KV tier")
+            self.host_link = KvLink(self.env, self.tp * host_bw / 2.0, f"{service.name}/replica/{index}/host")
         self._loading: list[Request] = []  # admitted, their prefix reloading from the CPU tier
         self._reloaded_ready: list[Request] = []  # reloaded, joining the batch at the next iteration boundary
         self.outstanding = 0  # requests queued or running here
@@ -294,7 +297,7 @@ class Replica:
                 r.ctx = cached
                 r.prefill_remaining = r.prompt_tokens - cached
             self.kv_committed += r.ctx + r.prefill_remaining
-            if reload_blocks and self.host_link is not None:
+            if reload_blocks:
                 self._reload(r, reload_blocks)
                 continue
             self._prefilling += 1  # every admitted sequence has prompt to prefill, at least its last token

@@ -7,9 +7,11 @@ up front, in bulk, and each arrival is one timer event. A closed loop
 request when its last one completes or is dropped, after its think time; lengths and
 think times are drawn in blocks from the same named streams (``lengths/NAME``,
 ``arrivals/NAME``), so a seed gives the same run bit for bit. With ``prefill_replicas > 0``
-the service is disaggregated (Splitwise-style): the first replicas only prefill, then
-the KV cache moves to a decode replica over the scale-out network and decoding
-continues there.
+the service is disaggregated: the first replicas only prefill, then the KV cache moves
+to a decode replica over a shared link (NVLink inside one scale-up domain, else the NICs;
+:mod:`~dcsim.workloads.inference.kv_link`), and the decode replica makes the first token
+and the rest, so TTFT includes the transfer (vLLM's disaggregated serving;
+docs/workloads.md).
 
 A replica whose racks lose power (``Cluster.stop_racks``) stops at once: a request that
 has streamed tokens to its client is lost (the stream breaks; status ``lost``), every

@@ -58,6 +58,7 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
             f"an integer >= max_num_seqs={s.max_num_seqs}")
     require(0 <= s.prefill_replicas < max(s.replicas, 1), f"{field}.prefill_replicas", s.prefill_replicas,
             f"0 (not disaggregated) or fewer than replicas={s.replicas}, so that decode replicas remain")
+    _cpu_tier(field, s, gpu)
     autoscale = _autoscale(f"{field}.autoscale", s)
     arrivals, trace, sampler = _arrivals(field, s, start_hour, duration_s)
     if sampler is None:
@@ -114,6 +115,16 @@ def decode_context_tokens(prompts: np.ndarray, outputs: np.ndarray) -> float:
     if not len(o) or steps.sum() == 0:
         return float(p.mean()) if len(p) else 0.0
     return float((steps * p + o * steps / 2.0).sum() / steps.sum())
+
+
+def _cpu_tier(field: str, s: ServiceConfig, gpu: GpuSpec) -> None:
+    """A CPU-memory KV tier needs a prefix cache to evict from and a GPU whose host link is known."""
+    if s.kv_cpu_tier_gb == 0:
+        return
+    require(s.prefix_cache_fraction > 0, f"{field}.kv_cpu_tier_gb", s.kv_cpu_tier_gb,
+            f"0 unless the prefix cache is on ({field}.prefix_cache_fraction > 0): the tier holds its evicted blocks")
+    require(gpu.host_link_bw_bytes_per_s is not None, f"{field}.kv_cpu_tier_gb", s.kv_cpu_tier_gb,
+            f"0 on {gpu.name}: its catalogue file gives no host_link_gb_s (CPU <-> GPU bandwidth) to reload over")
 
 
 def check_replicas_fit(services: tuple[tuple[ServiceSpec, str], ...], gpus_total: int) -> None:

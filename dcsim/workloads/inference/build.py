@@ -238,13 +238,15 @@ def _sessions(field: str, s: ServiceConfig, duration_s: float) -> SessionArrival
     require(rate * duration_s * calls.sample_many(np.random.default_rng(0), 1000).mean() <= MAX_REQUESTS,
             f"{sf}.arrival_rate_per_s", rate,
             f"at most {MAX_REQUESTS:,} calls over duration_s={duration_s:g} (sessions per second x mean calls)")
-    require(c.max_context_tokens > s.system_prompt_tokens + c.first_context_tokens.min_tokens, f"{sf}.max_context_tokens",
-            c.max_context_tokens, f"more tokens than system_prompt_tokens={s.system_prompt_tokens} plus "
-            f"first_context_tokens.min_tokens={c.first_context_tokens.min_tokens}, so that a first call fits")
-    return SessionArrivals(rate, calls, _durations(f"{sf}.think_time", c.think_time),
+    work = SessionArrivals(rate, calls, _durations(f"{sf}.think_time", c.think_time),
                            _lengths(f"{sf}.first_context_tokens", c.first_context_tokens),
                            _lengths(f"{sf}.new_tokens", c.new_tokens), _lengths(f"{sf}.output_tokens", c.output_tokens),
                            s.system_prompt_tokens, s.system_prompts, s.prefix_block_tokens, c.max_context_tokens)
+    first, _ = work.sample_calls(np.random.default_rng(0), 1000)
+    require(len(first) > 0, f"{sf}.max_context_tokens", c.max_context_tokens,
+            f"a context window that fits a first call: system_prompt_tokens={s.system_prompt_tokens} + "
+            "first_context_tokens + output_tokens exceed it in every session drawn")
+    return work
 
 
 def _durations(field: str, d: DurationConfig) -> DurationDistribution:

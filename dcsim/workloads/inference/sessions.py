@@ -30,11 +30,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dcsim.workloads.inference.arrivals import PoissonArrivals
 from dcsim.workloads.inference.requests import LengthDistribution
+
+if TYPE_CHECKING:
+    import simpy
+
+    from dcsim.core.simulation import Collector
 
 BLOCK_ID_SPAN = 1 << 32  # block indices of one session or system prompt (2^32 blocks: never reached)
 SESSION_END_EVENT = "session"  # record_type of the event each session's end writes
@@ -173,8 +179,8 @@ class SessionDriver:
     call completes, is dropped or is lost.
     """
 
-    def __init__(self, workload: SessionArrivals, plan: SessionPlan, env, recorder, service_name: str,
-                 send: Callable[[int, int, tuple[int, ...], int, int], None]) -> None:
+    def __init__(self, workload: SessionArrivals, plan: SessionPlan, env: simpy.Environment, recorder: Collector,
+                 service_name: str, send: Callable[[int, int, tuple[int, ...], int, int], None]) -> None:
         self.workload = workload
         self.plan = plan
         self.env = env
@@ -193,7 +199,7 @@ class SessionDriver:
         delay = float(self.plan.t_start_s[self._next]) - self.env.now
         self.env.timeout(max(delay, 0.0)).callbacks.append(self._on_start)
 
-    def _on_start(self, _ev) -> None:
+    def _on_start(self, _ev: Any) -> None:
         s = self._next
         self._next = s + 1
         if self._next < len(self.plan.t_start_s):

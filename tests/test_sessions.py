@@ -105,9 +105,28 @@ def test_sessions_end_after_their_calls_and_the_kpis_follow_from_the_tables(run)
         float(np.percentile(per["t_done_s"].max() - per["t_arrival_s"].min(), 50)), rel=1e-12)
     assert s["session_prompt_tokens_cached_share"] == pytest.approx(
         req["cached_tokens"].sum() / req["prompt_tokens"].sum(), rel=1e-12)
+    assert s["energy_per_session_facility_j"] == pytest.approx(
+        s["energy_per_session_gpu_j"] * s["inference_gpu_energy_j"] / req["energy_j"].sum()
+        * run.energy_j["facility"] / run.energy_j["gpu"], rel=1e-9)
     assert s["cost_per_session_usd"] == pytest.approx(
         s["cost_per_million_tokens_usd"] * s["output_tokens"] / 1e6 * s["energy_per_session_gpu_j"]
         / req["energy_j"].sum(), rel=1e-9)
+
+
+def test_the_affinity_router_keeps_a_session_on_the_replica_holding_its_context():
+    """Synthetic block ids are enough for cache-aware routing: on 3 replicas every later call
+    of a session lands where its first did and finds the previous call's blocks; round robin
+    scatters the calls and most miss."""
+    ov = sessions(f"{SVC}.replicas=3", f"{SVC}.router=prefix_affinity", duration_s=200.0)
+    req = dcsim.run(ov).frames()["requests"]
+    done = req[req["status"] == "completed"].sort_values(["session_id", "call_index"])
+    later = done[done["call_index"] > 0]
+    first_replica = done[done["call_index"] == 0].set_index("session_id")["replica"]
+    assert len(later) >= 10 and (later["replica"].to_numpy() == first_replica[later["session_id"]].to_numpy()).all()
+    assert (later["cached_tokens"] > SYSTEM).all()
+    rr = dcsim.run([o for o in ov if "router" not in o] + [f"{SVC}.router=round_robin"]).frames()["requests"]
+    rr_later = rr[(rr["status"] == "completed") & (rr["call_index"] > 0)]
+    assert (rr_later["cached_tokens"] <= SYSTEM).mean() > 0.5
 
 
 def test_energy_stays_an_exact_ledger(run):

@@ -360,10 +360,7 @@ class InferenceService:
             self._block_at = 0
         i = self._block_at
         self._block_at = i + 1
-        req = Request(self._next, self.name, self.sim.env.now, int(self._block_prompts[i]),
-                      int(self._block_outputs[i]))
-        self._next += 1
-        self.arrive(req)
+        self.send(int(self._block_prompts[i]), int(self._block_outputs[i]))
 
     def _user_done(self) -> None:
         """A user's request finished (completed or dropped): it thinks, then sends its next.
@@ -392,7 +389,7 @@ class InferenceService:
 
     def send(self, prompt_tokens: int, output_tokens: int, hash_ids: tuple[int, ...] | None = None,
              session_id: int = -1, call_index: int = -1) -> None:
-        """A new request (a session's call) reaches the service now."""
+        """A new request (a user's, a session's call) reaches the service now."""
         req = Request(self._next, self.name, self.sim.env.now, prompt_tokens, output_tokens, hash_ids, session_id,
                       call_index)
         self._next += 1

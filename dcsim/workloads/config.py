@@ -27,6 +27,7 @@ class LengthDistributionKind(StrEnum):
     exponential = "exponential"
     lognormal = "lognormal"
     uniform = "uniform"
+    histogram = "histogram"
 
 
 class ArrivalProcess(StrEnum):
@@ -81,7 +82,10 @@ class TraceFormat(StrEnum):
 @dataclass
 class LengthConfig:
     """Token-count distribution: constant (mean), exponential (mean), lognormal (log_mu,
-    log_sigma) or uniform (min_tokens..max_tokens)."""
+    log_sigma), uniform (min_tokens..max_tokens) or histogram (the measured histogram
+    ``histogram`` = "MODEL_ID:TASK" of ``histogram_path``; by default ML.ENERGY v3's output
+    lengths per model and task, shipped). ``max_tokens`` clips every draw: a length budget
+    (a reasoning model's thinking budget)."""
 
     distribution: LengthDistributionKind = LengthDistributionKind.lognormal
     mean: float = bounded(0.0, ge=0)
@@ -89,6 +93,8 @@ class LengthConfig:
     log_sigma: float = bounded(0.0, ge=0)
     min_tokens: int = bounded(1, ge=1)
     max_tokens: int = bounded(8192, ge=1)
+    histogram: str = ""
+    histogram_path: str = "dcsim:workloads/mlenergy_v3_output_lengths.csv.gz"
 
 
 _LOGNORMAL = LengthDistributionKind.lognormal

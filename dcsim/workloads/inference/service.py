@@ -58,6 +58,7 @@ class ServiceSpec:
     kv_capacity_tokens: int
     trace: Any = None  # a Trace (dcsim.workloads.inference.traces) replayed instead of drawn lengths
     autoscale: AutoscaleConfig | None = None  # validated and enabled (dcsim.workloads.inference.build), or None
+    mean_decode_context_tokens: float | None = None  # over decode iterations (build.decode_context_tokens); None: P + O / 2
     prefix_warning: str = ""  # why prefix caching can find nothing to share ("": it can), an event at the start
 
     @property

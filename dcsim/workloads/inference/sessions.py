@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 BLOCK_ID_SPAN = 1 << 32  # block indices of one session or system prompt (2^32 blocks: never reached)
 SESSION_END_EVENT = "session"  # record_type of the event each session's end writes
 SESSION_STATUSES = ("completed", "dropped", "lost", "context_full", "running")
+DURATION_DISTRIBUTIONS = ("constant", "exponential", "lognormal", "uniform")
 
 
 @dataclass(frozen=True, slots=True)

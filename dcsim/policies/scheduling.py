@@ -25,8 +25,10 @@ at the GPUs' minimum cap) would exceed the headroom is not started.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from bisect import bisect_left, insort
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal, overload
 
 from dcsim.policies.registry import PLACEMENTS, SCHEDULERS, register
 
@@ -75,7 +77,7 @@ class ClusterView:
     """What a scheduler may see."""
 
     gpus_per_node: int
-    free_by_node: tuple[int, ...]
+    free_by_node: Sequence[int]  # a tuple, or the cluster's FreeGpus (read-only here)
     queue: tuple[QueuedWork, ...]
     now_s: float = 0.0
     running: tuple[RunningWork, ...] = ()
@@ -103,6 +105,149 @@ class Preemption:
 
     work_id: int
     reason: str = ""
+
+
+# -- free GPUs per node, indexed ----------------------------------------------------------------
+class _Groups:
+    """Contiguous node spans (racks, or scale-up domains) by their count of whole free nodes."""
+
+    def __init__(self, spans: list[tuple[int, int]], counts: Sequence[int], g: int) -> None:
+        self.spans = spans
+        self.of_node: list[list[int]] = [[] for _ in range(len(counts))]
+        for i, (a, b) in enumerate(spans):
+            for n in range(a, b):
+                self.of_node[n].append(i)
+        self.whole = [sum(1 for n in range(a, b) if counts[n] == g) for a, b in spans]
+        self.by_whole: list[list[int]] = [[] for _ in range(max((b - a for a, b in spans), default=0) + 1)]
+        for i, w in enumerate(self.whole):
+            self.by_whole[w].append(i)
+
+    def move(self, node: int, delta: int) -> None:
+        """``node`` became whole free (+1) or stopped being so (-1)."""
+        for i in self.of_node[node]:
+            w = self.whole[i]
+            b = self.by_whole[w]
+            del b[bisect_left(b, i)]
+            self.whole[i] = w + delta
+            insort(self.by_whole[w + delta], i)
+
+
+class FreeGpus(Sequence[int]):
+    """Free GPUs per node, a read-only sequence with an index, so :class:`PackPlacement`
+    finds nodes without scanning them all: the nodes of each free count and the racks (and
+    scale-up domains) of each count of whole free nodes, in index order. The cluster keeps
+    one up to date (:meth:`set`); a decision takes GPUs from a :meth:`fork` (its own counts
+    over the cluster's). Answers are those of the scan over a plain sequence of the counts.
+    """
+
+    def __init__(self, counts: Sequence[int], gpus_per_node: int, nodes_per_rack: int) -> None:
+        self._base = self
+        self._over: dict[int, int] = {}  # a fork's counts that differ from the base's
+        self._counts = list(counts)
+        self.gpus_per_node = gpus_per_node
+        self.nodes_per_rack = nodes_per_rack
+        self._by_count: list[list[int]] = [[] for _ in range(gpus_per_node + 1)]
+        for n, c in enumerate(self._counts):
+            self._by_count[c].append(n)
+        self._groups: dict[int, _Groups] = {}  # domain nodes (0: racks) -> index, built when first asked
+
+    def fork(self) -> FreeGpus:
+        """A copy to take GPUs from (``free[node] -= count``), in O(1); the base stays as it is."""
+        f = object.__new__(FreeGpus)
+        f._base, f._over, f._counts = self._base, dict(self._over), self._base._counts
+        f.gpus_per_node, f.nodes_per_rack = self.gpus_per_node, self.nodes_per_rack
+        return f
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    @overload
+    def __getitem__(self, i: int) -> int: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[int]: ...
+    def __getitem__(self, i: int | slice) -> int | list[int]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self._counts)))]
+        return self._over.get(i, self._counts[i]) if self._over else self._counts[i]
+
+    def __iter__(self) -> Iterator[int]:
+        if not self._over:
+            return iter(self._counts)
+        return (self._over.get(n, c) for n, c in enumerate(self._counts))
+
+    def __setitem__(self, node: int, count: int) -> None:
+        if self._base is self:
+            raise TypeError("the cluster's free GPUs change through set(); take from a fork()")
+        self._over[node] = count
+
+    def set(self, node: int, count: int) -> None:
+        """The cluster's node ``node`` has ``count`` free GPUs now."""
+        old = self._counts[node]
+        if old == count:
+            return
+        b = self._by_count[old]
+        del b[bisect_left(b, node)]
+        insort(self._by_count[count], node)
+        self._counts[node] = count
+        g = self.gpus_per_node
+        if (old == g) != (count == g):
+            for groups in self._groups.values():
+                groups.move(node, 1 if count == g else -1)
+
+    def fullest_fit(self, gpus: int) -> int | None:
+        """The node with the fewest free GPUs, at least ``gpus`` (the lowest such index), or None."""
+        over = self._over
+        best: tuple[int, int] | None = None
+        for c in range(gpus, self.gpus_per_node + 1):
+            n = next((n for n in self._base._by_count[c] if n not in over), None)
+            if n is not None:
+                best = (c, n)
+                break
+        for n, c in over.items():
+            if c >= gpus and (best is None or (c, n) < best):
+                best = (c, n)
+        return None if best is None else best[1]
+
+    def _group_index(self, domain_nodes: int) -> _Groups:
+        base = self._base
+        groups = base._groups.get(domain_nodes)
+        if groups is None:
+            n, npr = len(base._counts), base.nodes_per_rack
+            racks = [(r * npr, min((r + 1) * npr, n)) for r in range(-(-n // npr))]
+            spans = racks if domain_nodes == 0 else [
+                (first, min(first + domain_nodes, n)) for a, b in racks for first in range(a, b, domain_nodes)]
+            groups = base._groups[domain_nodes] = _Groups(spans, base._counts, base.gpus_per_node)
+        return groups
+
+    def _whole(self, span: tuple[int, int]) -> list[int]:
+        g = self.gpus_per_node
+        return [n for n in range(*span) if self[n] == g]
+
+    def best_group(self, domain_nodes: int, need: int) -> list[int] | None:
+        """The whole free nodes of the rack (``domain_nodes`` 0) or domain with the fewest of
+        them that are at least ``need`` (the first such), or None."""
+        groups = self._group_index(domain_nodes)
+        touched = {i for n in self._over for i in groups.of_node[n]}
+        best: tuple[int, int] | None = None
+        for k in range(need, len(groups.by_whole)):
+            i = next((i for i in groups.by_whole[k] if i not in touched), None)
+            if i is not None:
+                best = (k, i)
+                break
+        for i in touched:
+            k = len(self._whole(groups.spans[i]))
+            if k >= need and (best is None or (k, i) < best):
+                best = (k, i)
+        return None if best is None else self._whole(groups.spans[best[1]])
+
+    def whole_domains(self, domain_nodes: int, count: int) -> list[list[int]]:
+        """The first ``count`` (or fewer) domains of ``domain_nodes`` nodes all free, their nodes."""
+        groups = self._group_index(domain_nodes)
+        touched = {i for n in self._over for i in groups.of_node[n]}
+        full = groups.by_whole[domain_nodes] if domain_nodes < len(groups.by_whole) else []
+        picked = [i for i in full if i not in touched][:count]
+        picked += [i for i in touched if len(self._whole(groups.spans[i])) == domain_nodes]
+        return [list(range(*groups.spans[i])) for i in sorted(picked)[:count]]
 
 
 # -- placements -------------------------------------------------------------------------------
@@ -183,10 +328,33 @@ class PackPlacement(_Placement):
 
     def place(self, gpus: int, free: Sequence[int], view: ClusterView, extra_w: float = 0.0,
               domain_nodes: int = 1) -> Nodes | None:
+        if isinstance(free, FreeGpus):
+            found = self.place_indexed(gpus, free, view.gpus_per_node, domain_nodes)
+            if found is not False:
+                return found
         if gpus <= view.gpus_per_node:
             fits = [n for n, f in enumerate(free) if f >= gpus]
             return ((min(fits, key=lambda n: (free[n], n)), gpus),) if fits else None
         return super().place(gpus, free, view, extra_w, domain_nodes)
+
+    def place_indexed(self, gpus: int, free: FreeGpus, g: int, domain_nodes: int) -> Nodes | None | Literal[False]:
+        """What :meth:`place` decides, from the index (O(GPUs per node + nodes per rack) for
+        work on one node, one rack or in domains); False: work spanning racks, scan."""
+        if domain_nodes > 1 and gpus > g:
+            need = gpus // g
+            if need <= domain_nodes:
+                nodes = free.best_group(domain_nodes, need)
+                return tuple((n, g) for n in nodes[:need]) if nodes is not None else None
+            domains = free.whole_domains(domain_nodes, need // domain_nodes)
+            if len(domains) * domain_nodes < need:
+                return None
+            return tuple((n, g) for n in sorted(n for d in domains for n in d))
+        if gpus <= g:
+            node = free.fullest_fit(gpus)
+            return ((node, gpus),) if node is not None else None
+        need = gpus // g
+        nodes = free.best_group(0, need)
+        return tuple((n, g) for n in sorted(nodes[:need])) if nodes is not None else False
 
     def take_whole(self, need: int, order: list[int], whole: dict[int, list[int]]) -> list[int] | None:
         single = [r for r in order if len(whole[r]) >= need]
@@ -258,7 +426,8 @@ class _Room:
 
     def __init__(self, view: ClusterView, free: Sequence[int] | None = None) -> None:
         self.view = view
-        self.free = list(view.free_by_node if free is None else free)
+        free = view.free_by_node if free is None else free
+        self.free = free.fork() if isinstance(free, FreeGpus) else list(free)
         self.headroom_w = view.power_headroom_w
         self.rack_power_w = list(view.rack_power_w)
 
@@ -364,7 +533,7 @@ class EasyBackfillScheduler(_Scheduler):
             out.append(Placement(work.work_id, nodes))
         return out
 
-    def reservation(self, head: QueuedWork, free: list[int], view: ClusterView) -> tuple[float, list[int]]:
+    def reservation(self, head: QueuedWork, free: Sequence[int], view: ClusterView) -> tuple[float, list[int]]:
         """The head's shadow time and the free GPUs per node then (inf and the free GPUs
         once all finite work ended, if it never fits)."""
         at = list(free)
@@ -403,7 +572,7 @@ class PriorityScheduler(_Scheduler):
             break
         return out
 
-    def make_room(self, work: QueuedWork, free: list[int], view: ClusterView) -> list[Preemption]:
+    def make_room(self, work: QueuedWork, free: Sequence[int], view: ClusterView) -> list[Preemption]:
         """Preempt the fewest lower-ranked running work that lets ``work`` fit; [] if none does.
 
         GPUs of work already releasing count as free (they come back after its checkpoint)."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dcsim.facility.topology import Topology
-from dcsim.policies.scheduling import ClusterView, Placement, Preemption, QueuedWork, RunningWork
+from dcsim.policies.scheduling import ClusterView, FreeGpus, Placement, Preemption, QueuedWork, RunningWork
 
 if TYPE_CHECKING:
     from dcsim.core.simulation import Simulation
@@ -168,6 +168,8 @@ class Cluster:
         # per rack: the allocations with GPUs in it (for the hottest GPU)
         self.rack_allocs: list[dict[int, Allocation]] = [{} for _ in range(topology.num_racks)]
         self.free: list[list[int]] = [list(topology.gpus_of_node(n)) for n in range(topology.num_nodes)]
+        # the free GPUs per node the scheduler sees, indexed (kept equal to len(self.free[n]) by _freed)
+        self.free_gpus = FreeGpus([len(f) for f in self.free], node.gpus_per_node, topology.nodes_per_rack)
         self._n_allocations = 0
         self.queue: list[WorkRequest] = []
         self._queued: dict[int, tuple[WorkRequest, QueuedWork]] = {}  # work id -> queued work, its view
@@ -242,7 +244,7 @@ class Cluster:
             rack_temp = tuple(self.rack_temp_c(r) for r in range(topo.num_racks))
         return ClusterView(
             gpus_per_node=topo.node.gpus_per_node,
-            free_by_node=tuple(len(f) for f in self.free),
+            free_by_node=self.free_gpus,
             queue=self._queue_view,
             now_s=self.sim.now_s,
             running=running,
@@ -257,7 +259,7 @@ class Cluster:
         """Ask the policy for decisions and apply them."""
         if not self.queue:
             return
-        if not getattr(self.scheduler, "preempts", False) and not any(self.free):
+        if not getattr(self.scheduler, "preempts", False) and self.free_gpus.fullest_fit(1) is None:
             return  # nothing can start and nothing is preempted: skip building the view
         for decision in self.scheduler.decide(self.view()):
             if isinstance(decision, Preemption):
@@ -284,6 +286,7 @@ class Cluster:
                 raise RuntimeError(f"policy placed {count} GPUs on node {node}, which has {len(self.free[node])} free")
             gpu_ids += self.free[node][:count]
             del self.free[node][:count]
+            self._freed(node)
         if len(gpu_ids) != work.gpus:
             raise RuntimeError(f"policy gave work {work.name} {len(gpu_ids)} GPUs, it asked for {work.gpus}")
         self.queue.remove(work)
@@ -300,6 +303,10 @@ class Cluster:
         for fn in self._start_hooks:
             fn(alloc)
 
+    def _freed(self, node: int) -> None:
+        """``self.free[node]`` changed: update the index the scheduler sees."""
+        self.free_gpus.set(node, len(self.free[node]))
+
     def release(self, alloc: Allocation) -> None:
         """Return an allocation's GPUs (idle from now on) and schedule again."""
         alloc.set_state(self.idle_w, busy=False)
@@ -310,12 +317,15 @@ class Cluster:
         self.ledger.retire(alloc.host_meter)
         self._move_idle(alloc, +1)
         topo = self.topology
+        back: set[int] = set()
         for g in alloc.gpu_ids:
             node = topo.node_of_gpu(g)
             if self.rack_up[topo.rack_of_node(node)]:  # a stopped rack's GPUs come back when it does
                 self.free[node].append(g)
-        for f in self.free:
-            f.sort()
+                back.add(node)
+        for node in back:
+            self.free[node].sort()
+            self._freed(node)
         self._allocated.add(-alloc.gpus)
         self.sim.recorder.event("end", alloc.work.name, "", alloc.gpus)
         self.schedule()
@@ -366,6 +376,7 @@ class Cluster:
             self._t_switch_s[r] = now
             for n in range(r * topo.nodes_per_rack, (r + 1) * topo.nodes_per_rack):
                 self.free[n] = []
+                self._freed(n)
             changes += [self._free_meter_power(r), (self.host_meters[r], 0.0)]
         self.ledger.set_powers(changes)
         self._off.add(len(racks) * topo.gpus_per_rack)
@@ -396,6 +407,7 @@ class Cluster:
             self._off_s[r] += now - self._t_switch_s[r]
             for n in range(r * topo.nodes_per_rack, (r + 1) * topo.nodes_per_rack):
                 self.free[n] = list(topo.gpus_of_node(n))  # every allocation there was interrupted
+                self._freed(n)
             changes += [self._free_meter_power(r), (self.host_meters[r], idle_host_w)]
         self.ledger.set_powers(changes)
         self._off.add(-len(racks) * topo.gpus_per_rack)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from dcsim.core.runinfo import ScenarioInfo
 from dcsim.core.simulation import Simulation
@@ -49,6 +49,8 @@ class Scenario:
     placement: str = "pack"
     power_admission: bool = False
     telemetry: TelemetrySpec | None = None  # per-node telemetry (dcsim/metrics/telemetry.py); None: off
+    timeseries_level: str = "rack"  # rows of the timeseries per interval: rack, group or facility (Recorder)
+    timeseries_group_racks: int = 32  # racks per row at level group
 
     @property
     def topology(self):
@@ -84,6 +86,7 @@ class Scenario:
         the new simulation before it runs (an observer such as a progress bar; it must not
         change the model's state or draw from its random streams)."""
         sim = Simulation(self.seed, Recorder)
+        cast(Recorder, sim.recorder).timeseries_level(self.timeseries_level, self.timeseries_group_racks)
         if on_sim is not None:
             on_sim(sim)
         sim.recorder.run_info.scenario = ScenarioInfo(

@@ -106,4 +106,6 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
         placement=str(c.scheduler.placement),
         power_admission=c.scheduler.power_admission,
         telemetry=telemetry,
+        timeseries_level=str(c.output.timeseries_level),
+        timeseries_group_racks=c.output.timeseries_group_racks,
     )

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from dcsim.core.fields import bounded
 from dcsim.facility.config import FacilityConfig
 from dcsim.policies.config import SchedulerConfig
 from dcsim.workloads.config import WorkloadConfig
+
+
+class TimeseriesLevel(StrEnum):
+    rack = "rack"  # the facility row and one row per rack each control interval (as before)
+    group = "group"  # the facility row and one row per timeseries_group_racks consecutive racks
+    facility = "facility"  # the facility row (and the network's) only
 
 
 @dataclass
@@ -19,6 +26,11 @@ class OutputConfig:
     # node every this many seconds, in telemetry.parquet; null: off (no table).
     telemetry_interval_s: float | None = bounded(None, gt=0)
     telemetry_per_gpu: bool = False  # with telemetry: a row per GPU as well
+    # Rows of timeseries.parquet per control interval (docs/performance.md, "Facility scale"):
+    # rack (every rack), group (racks aggregated timeseries_group_racks at a time, a hall or a
+    # row of them: IT power summed, inlet and GPU temperatures the hottest), facility.
+    timeseries_level: TimeseriesLevel = TimeseriesLevel.rack
+    timeseries_group_racks: int = bounded(32, ge=1)
 
 
 # Plausibility bound of a run's simulated time: ten 365-day years. Longer runs are refused

@@ -40,6 +40,7 @@ class FacilityInfo:
     max_inlet_temp_c: float  # highest rack inlet temperature so far
     max_gpu_temp_c: float  # hottest GPU so far
     network_power_w: float = 0.0  # the scale-out network's constant draw, inside it_nameplate_w, outside the racks
+    num_racks: int = 0  # racks in the facility (0: count the timeseries' rack rows)
     peak_demand_w: float = 0.0  # highest mean grid draw over a demand interval (set when the run ends)
     demand_charge_usd: float = 0.0  # its demand charge, prorated to the run (set when the run ends)
 

@@ -199,6 +199,7 @@ class Facility:
             it_capacity_w=spec.it_capacity_w, it_nameplate_w=topology.it_nameplate_w + spec.network_power_w,
             budget_w=spec.budget_w, floor_area_m2=spec.space.white_m2, gross_floor_area_m2=spec.space.gross_m2,
             max_inlet_temp_c=self.inlet_c[0], max_gpu_temp_c=self.inlet_c[0], network_power_w=spec.network_power_w,
+            num_racks=topology.num_racks,
         )
         rec.run_info.facility = self._info
         self._on_limit_change: list = []

@@ -4,10 +4,17 @@ Records are flat rows in named tables (``requests``, ``jobs``, ``events``,
 ``timeseries``), each with fixed columns, turned into DataFrames only at the end
 (``dcsim.metrics.frames``). Levels go to :class:`LevelMonitor`; energy to the
 :class:`EnergyLedger`.
+
+The facility reports a ``timeseries`` row per rack each control interval. At a coarser
+level (:meth:`Recorder.timeseries_level`) the recorder folds them as they come into one
+row per group of consecutive racks (``racks/000-031``: IT power summed, inlet and GPU
+temperature the hottest, the other columns NaN as in a rack row) or drops them
+(``facility``), so a 100k-GPU year keeps ~9k rows instead of ~27M.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from dcsim.core.runinfo import RunInfo
@@ -39,6 +46,8 @@ TIMESERIES_COLUMNS = (
     "gpus_capped", "it_budget_w", "interval_s", "carbon_kg", "energy_cost_usd", "grid_power_w", "storage_j",
     "ups_battery_power_w", "generator_power_w",
 )
+TIMESERIES_LEVELS = ("rack", "group", "facility")
+_TS_IT, _TS_INLET, _TS_GPU_TEMP = (TIMESERIES_COLUMNS.index(c) for c in ("it_power_w", "inlet_temp_c", "gpu_temp_c"))
 SERVICE_COLUMNS = (
     "t_s", "service", "arrival_rate_per_s", "served_rate_per_s", "output_tokens_per_s", "batch_mean", "ttft_s",
     "tpot_s", "busy_fraction", "power_w_per_gpu", "replicas", "backlog_requests", "saturated", "interval_s",
@@ -63,6 +72,16 @@ class Recorder:
         self.tables: dict[str, Table] = {name: Table(cols) for name, cols in TABLES.items()}
         self.run_info = RunInfo()
         self._clock = clock
+        self._group_racks = 0  # racks per timeseries row; 0: a row per rack, -1: no rack rows
+        self._group: list | None = None  # the rack group being folded: [name, first rack, row as a list]
+
+    def timeseries_level(self, level: str, group_racks: int = 32) -> None:
+        """Rows of the ``timeseries`` per interval: ``rack`` (every rack's), ``group`` (one per
+        ``group_racks`` consecutive racks) or ``facility`` (no rack rows)."""
+        if level not in TIMESERIES_LEVELS or group_racks < 1:
+            raise ValueError(f"timeseries level {level!r} with {group_racks} racks a group: "
+                             f"a level is one of {TIMESERIES_LEVELS}, groups of at least one rack")
+        self._group_racks = {"rack": 0, "group": group_racks, "facility": -1}[level]
 
     def monitor(self, name: str, initial: float = 0.0) -> LevelMonitor:
         """A time-weighted monitor, created on first use."""
@@ -73,7 +92,42 @@ class Recorder:
 
     def record(self, table: str, row: tuple) -> None:
         """Append a row (in the table's column order)."""
+        if self._group_racks and table == "timeseries":
+            self._record_timeseries(row)
+            return
         self.tables[table].append(row)
+
+    def _record_timeseries(self, row: tuple) -> None:
+        name = row[1]
+        if not name.startswith("rack/"):
+            self._flush_group()
+            self.tables["timeseries"].append(row)
+            return
+        if self._group_racks < 0:
+            return
+        rack = int(name[5:])
+        g = self._group
+        if g is not None and (rack // self._group_racks != g[1] // self._group_racks or row[0] != g[2][0]):
+            self._flush_group()
+            g = None
+        if g is None:
+            first = rack - rack % self._group_racks
+            self._group = [first, first, list(row)]
+            return
+        g[0] = rack
+        acc = g[2]
+        acc[_TS_IT] += row[_TS_IT]
+        for i in (_TS_INLET, _TS_GPU_TEMP):
+            if not math.isnan(row[i]) and not acc[i] >= row[i]:  # the hottest (NaN: none yet)
+                acc[i] = row[i]
+
+    def _flush_group(self) -> None:
+        g = self._group
+        if g is not None:
+            self._group = None
+            acc = g[2]
+            acc[1] = f"racks/{g[1]:03d}-{g[0]:03d}"
+            self.tables["timeseries"].append(tuple(acc))
 
     def event(self, record_type: str, component: str, detail: str = "", value: float = float("nan")) -> None:
         """Record a discrete event of note at the current time."""
@@ -81,6 +135,7 @@ class Recorder:
 
     def results(self, until_s: float) -> Results:
         """Close the ledger at ``until_s`` and package everything recorded."""
+        self._flush_group()
         self.ledger.flush(until_s)
         led = self.ledger
         energy = {kind: led.kind_totals[kind].energy_j for kind in KINDS}

@@ -65,6 +65,8 @@ class PowerController:
         self.applied: dict[int, float | None] = {}
         self._throttled = sim.recorder.monitor("gpus_capped")
         self._thermal = sim.recorder.monitor("gpus_thermally_throttled")
+        # the consumers last built: (allocations' key, each allocation's owner then, consumers)
+        self._consumers_of: tuple[tuple[int, int], list, dict] | None = None
         cluster.on_start(self._on_start)
         sim.env.process(self._loop())
 
@@ -81,7 +83,20 @@ class PowerController:
             yield self.sim.env.timeout(self.interval_s)
 
     def _consumers(self) -> dict[int, tuple[Any, int, set[int]]]:
-        """work id of each capping owner -> (owner, GPUs, racks its GPUs are in)."""
+        """work id of each capping owner -> (owner, GPUs, racks its GPUs are in); rebuilt only
+        when allocations came or went (every grant raises the cluster's count of allocations,
+        every release lowers the live ones: the pair changes with any change of the set) or an
+        allocation's owner changed (a replica that loads its model takes it after the grant)."""
+        c = self.cluster
+        key = (c._n_allocations, len(c._live))
+        last = self._consumers_of
+        if last is not None and last[0] == key and all(a.owner is o for a, o in zip(c._live.values(), last[1])):
+            return last[2]
+        out = self._build_consumers()
+        self._consumers_of = (key, [a.owner for a in c._live.values()], out)
+        return out
+
+    def _build_consumers(self) -> dict[int, tuple[Any, int, set[int]]]:
         out: dict[int, tuple[Any, int, set[int]]] = {}
         by_owner: dict[int, int] = {}
         for alloc in self.cluster.allocations():

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_scale.py year [--days 365]   # 100k GPUs, mixed, failures, hourly control
     python benchmarks/bench_scale.py day                 # 8,192 GPUs for a day at 60-s control
-    python benchmarks/bench_scale.py sweep [--out CSV]   # run time vs requests, replicas, racks
+    python benchmarks/bench_scale.py sweep [CSV]         # run time vs requests, replicas, racks
     python benchmarks/bench_scale.py plot CSV            # docs/figures/scaling.png from the sweep
 
 ``year`` and ``day`` print the CPU time of the whole process so far (import, build, run,
@@ -82,24 +82,27 @@ def sweep_points() -> list[tuple[str, int, list[str]]]:
         pts.append(("requests", n, ["workload=inference_only", "workload.services.chat.replicas=16",
                                     "facility.num_racks=4", f"workload.services.chat.arrival_rate_per_s={n / 3600}",
                                     "workload.services.chat.tp=4"]))
-    for n in (12, 125, 1_250, 12_500):  # fluid replicas of TP 8 on a 100k-GPU facility, a day, hourly
-        pts.append(("replicas", n, [*FACILITY_100K, "workload=inference_only", "duration_s=86400",
+    for n in (12, 125, 1_250, 12_500):  # fluid replicas of TP 8 on a 100k-GPU facility, 30 days, hourly
+        pts.append(("replicas", n, [*FACILITY_100K, "workload=inference_only", f"duration_s={30 * 86400}",
                                     f"workload.services.chat.replicas={n}", "workload.services.chat.tp=8",
                                     "workload.services.chat.fidelity=fluid",
                                     f"workload.services.chat.arrival_rate_per_s={2 * n}"]))
-    for n in (4, 40, 400, 4_000):  # racks, a day at hourly control, a fluid replica per node
+    for n in (4, 40, 400, 4_000):  # racks, 30 days at hourly control, a fluid replica per node
         pts.append(("racks", n, ["facility=h100_16k", f"facility.num_racks={n}", "facility.network.switch_radix=128",
-                                 "workload=inference_only", "duration_s=86400", f"workload.services.chat.replicas={4 * n}",
+                                 "workload=inference_only", f"duration_s={30 * 86400}", f"workload.services.chat.replicas={4 * n}",
                                  "workload.services.chat.tp=8", "workload.services.chat.fidelity=fluid",
                                  f"workload.services.chat.arrival_rate_per_s={8 * n}"]))
     return pts
 
 
-def sweep(out: str) -> None:
-    with open(out, "w", newline="") as f:
+def sweep(out: str, axes: list[str]) -> None:
+    """Each point of ``axes`` in a fresh process; rows appended to the CSV ``out``."""
+    new = not os.path.exists(out)
+    with open(out, "a", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["axis", "size", "cpu_s", "peak_mb"])
-        for axis, n, ov in sweep_points():
+        if new:
+            w.writerow(["axis", "size", "cpu_s", "peak_mb"])
+        for axis, n, ov in (p for p in sweep_points() if p[0] in axes):
             code = ("import sys, resource; from benchmarks.bench_scale import run_case; "
                     f"run_case({ov!r}, 'point')")
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -118,8 +121,8 @@ def plot(path: str, out: str = "docs/figures/scaling.png") -> None:
     import matplotlib.pyplot as plt
     rows = list(csv.DictReader(open(path)))
     fig, ax = plt.subplots(figsize=(6, 4))
-    for axis, label in (("requests", "requests (request fidelity, 1 h)"), ("replicas", "fluid replicas (100k GPUs, 1 day)"),
-                        ("racks", "racks (4 replicas each, 1 day)")):
+    for axis, label in (("requests", "requests (request fidelity, 1 h)"), ("replicas", "fluid replicas (100k GPUs, 30 days)"),
+                        ("racks", "racks (4 replicas each, 30 days)")):
         pts = [(int(r["size"]), float(r["cpu_s"])) for r in rows if r["axis"] == axis]
         ax.loglog([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)
     ax.set_xlabel("size")
@@ -136,6 +139,7 @@ def main() -> None:
     ap.add_argument("case", choices=["year", "day", "sweep", "plot"])
     ap.add_argument("csv", nargs="?", default="scaling.csv")
     ap.add_argument("--days", type=float, default=365.0)
+    ap.add_argument("--axes", default="requests,replicas,racks", help="sweep: which axes")
     ap.add_argument("--level", default="facility", help="output.timeseries_level of the year (rack, group, facility)")
     args = ap.parse_args()
     t0 = time.perf_counter()
@@ -145,7 +149,7 @@ def main() -> None:
     elif args.case == "day":
         run_case(DAY_8K, "8,192 GPUs, a day at 60 s")
     elif args.case == "sweep":
-        sweep(args.csv)
+        sweep(args.csv, args.axes.split(","))
     else:
         plot(args.csv)
     del t0

@@ -124,10 +124,13 @@ def plot(path: str, out: str = "docs/figures/scaling.png") -> None:
     for axis, label in (("requests", "requests (request fidelity, 1 h)"), ("replicas", "fluid replicas (100k GPUs, 30 days)"),
                         ("racks", "racks (4 replicas each, 30 days)")):
         pts = [(int(r["size"]), float(r["cpu_s"])) for r in rows if r["axis"] == axis]
-        ax.loglog([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)
+        line, = ax.loglog([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)
+        (x1, y1) = pts[-1]  # linear in size through the largest point, for reference
+        ax.loglog([x1 / 1000, x1], [y1 / 1000, y1], ":", color=line.get_color(), lw=1)
     ax.set_xlabel("size")
     ax.set_ylabel("CPU time of the whole process (s)")
-    ax.set_title("dcsim run time against size")
+    ax.set_title("dcsim run time against size (dotted: linear)")
+    ax.set_ylim(0.5, 100)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -140,14 +143,14 @@ def main() -> None:
     ap.add_argument("csv", nargs="?", default="scaling.csv")
     ap.add_argument("--days", type=float, default=365.0)
     ap.add_argument("--axes", default="requests,replicas,racks", help="sweep: which axes")
-    ap.add_argument("--level", default="facility", help="output.timeseries_level of the year (rack, group, facility)")
+    ap.add_argument("--level", default="facility", help="output.timeseries_level of year and day (rack, group, facility)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     if args.case == "year":
         run_case([*FACILITY_100K, *MIXED_100K, f"duration_s={args.days * 86400:.0f}",
                   f"output.timeseries_level={args.level}"], f"100k GPUs, {args.days:g} days")
     elif args.case == "day":
-        run_case(DAY_8K, "8,192 GPUs, a day at 60 s")
+        run_case([*DAY_8K, f"output.timeseries_level={args.level}"], f"8,192 GPUs, a day at 60 s, {args.level} rows")
     elif args.case == "sweep":
         sweep(args.csv, args.axes.split(","))
     else:

@@ -89,7 +89,8 @@ def sweep_points() -> list[tuple[str, int, list[str]]]:
                                     f"workload.services.chat.arrival_rate_per_s={2 * n}"]))
     for n in (4, 40, 400, 4_000):  # racks, 30 days at hourly control, a fluid replica per node
         pts.append(("racks", n, ["facility=h100_16k", f"facility.num_racks={n}", "facility.network.switch_radix=128",
-                                 "workload=inference_only", f"duration_s={30 * 86400}", f"workload.services.chat.replicas={4 * n}",
+                                 "workload=inference_only", f"duration_s={30 * 86400}",
+                                 f"workload.services.chat.replicas={4 * n}",
                                  "workload.services.chat.tp=8", "workload.services.chat.fidelity=fluid",
                                  f"workload.services.chat.arrival_rate_per_s={8 * n}"]))
     return pts

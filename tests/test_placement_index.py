@@ -38,7 +38,7 @@ def test_index_places_as_the_scan(g, npr, domain):
             n = rng.randrange(nodes)
             free[n] = rng.randint(0, free[n])
             fork[n] = free[n]
-        assert list(fork) == free
+        assert list(fork) == free and fork.total == sum(free)
         for gpus in sorted({1, g // 2 or 1, g, 2 * g, 3 * g, npr * g, (npr + 1) * g, 2 * npr * g, rng.randint(1, 5 * g)}):
             if gpus > g and gpus % g:
                 continue  # multi-node work takes whole nodes

@@ -149,12 +149,13 @@ class FreeGpus(Sequence[int]):
         self._by_count: list[list[int]] = [[] for _ in range(gpus_per_node + 1)]
         for n, c in enumerate(self._counts):
             self._by_count[c].append(n)
+        self.total = sum(self._counts)  # free GPUs in all
         self._groups: dict[int, _Groups] = {}  # domain nodes (0: racks) -> index, built when first asked
 
     def fork(self) -> FreeGpus:
         """A copy to take GPUs from (``free[node] -= count``), in O(1); the base stays as it is."""
         f = object.__new__(FreeGpus)
-        f._base, f._over, f._counts = self._base, dict(self._over), self._base._counts
+        f._base, f._over, f._counts, f.total = self._base, dict(self._over), self._base._counts, self.total
         f.gpus_per_node, f.nodes_per_rack = self.gpus_per_node, self.nodes_per_rack
         return f
 
@@ -178,6 +179,7 @@ class FreeGpus(Sequence[int]):
     def __setitem__(self, node: int, count: int) -> None:
         if self._base is self:
             raise TypeError("the cluster's free GPUs change through set(); take from a fork()")
+        self.total += count - self[node]
         self._over[node] = count
 
     def set(self, node: int, count: int) -> None:
@@ -189,6 +191,7 @@ class FreeGpus(Sequence[int]):
         del b[bisect_left(b, node)]
         insort(self._by_count[count], node)
         self._counts[node] = count
+        self.total += count - old
         g = self.gpus_per_node
         if (old == g) != (count == g):
             for groups in self._groups.values():
@@ -513,7 +516,7 @@ class EasyBackfillScheduler(_Scheduler):
         shadow_s, at_shadow = self.reservation(head, room.free, replace(view, running=view.running + started))
         smallest = min((w.gpus for w in rest), default=0)
         for work in rest:
-            free_gpus = sum(room.free)
+            free_gpus = room.free.total if isinstance(room.free, FreeGpus) else sum(room.free)
             if free_gpus < smallest:
                 break  # nothing left fits: stop scanning a long queue
             if work.gpus > free_gpus:

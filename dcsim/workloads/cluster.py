@@ -259,7 +259,7 @@ class Cluster:
         """Ask the policy for decisions and apply them."""
         if not self.queue:
             return
-        if not getattr(self.scheduler, "preempts", False) and self.free_gpus.fullest_fit(1) is None:
+        if not getattr(self.scheduler, "preempts", False) and self.free_gpus.total == 0:
             return  # nothing can start and nothing is preempted: skip building the view
         for decision in self.scheduler.decide(self.view()):
             if isinstance(decision, Preemption):

@@ -170,7 +170,7 @@ class PowerController:
         if budget is None or not self.enforce:
             return float("inf")
         c = self.cluster
-        allocated = c.topology.gpus_total - sum(len(f) for f in c.free)
+        allocated = c.topology.gpus_total - c.free_gpus.total
         room_w = (budget - self.network_w) / (1.0 + self.fan_ratio()) - self._fixed_worst_w()
         return room_w - allocated * self.gpu_min_cap_w
 
@@ -178,7 +178,7 @@ class PowerController:
         """IT power no cap can lower, at its highest, without server fans: busy hosts and unallocated idle GPUs."""
         c = self.cluster
         node = c.topology.node
-        free_gpus = sum(len(f) for f in c.free)
+        free_gpus = c.free_gpus.total
         return c.topology.num_nodes * node.host_busy_without_fans_w + free_gpus * node.gpu.idle_w
 
     def _within_budget(self, caps: dict[int, float | None], consumers: dict, room_w: float) -> dict[int, float | None]:

@@ -54,6 +54,7 @@ def test_a_decision_takes_from_a_fork_not_from_the_cluster():
     assert nodes == ((2, 4),)
     room.take(work, nodes)
     assert list(room.free) == [8, 8, 0, 0] and list(index) == [8, 8, 4, 0]
+    assert room.free[-2] == 0 and room.free[1:3] == [8, 0] and room.free.total == 16 and index.total == 20
     assert room.find(PackPlacement(), work) == ((0, 4),)
     with pytest.raises(TypeError):
         index[0] = 0

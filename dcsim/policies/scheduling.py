@@ -169,7 +169,9 @@ class FreeGpus(Sequence[int]):
     def __getitem__(self, i: int | slice) -> int | list[int]:
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self._counts)))]
-        return self._over.get(i, self._counts[i]) if self._over else self._counts[i]
+        if not self._over:
+            return self._counts[i]
+        return self._over.get(i if i >= 0 else i + len(self._counts), self._counts[i])
 
     def __iter__(self) -> Iterator[int]:
         if not self._over:
@@ -179,6 +181,7 @@ class FreeGpus(Sequence[int]):
     def __setitem__(self, node: int, count: int) -> None:
         if self._base is self:
             raise TypeError("the cluster's free GPUs change through set(); take from a fork()")
+        node = node if node >= 0 else node + len(self._counts)
         self.total += count - self[node]
         self._over[node] = count
 

@@ -28,6 +28,7 @@ import math
 from bisect import bisect_left, insort
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from typing import Literal, overload
 
 from dcsim.policies.registry import PLACEMENTS, SCHEDULERS, register
@@ -251,7 +252,7 @@ class FreeGpus(Sequence[int]):
         groups = self._group_index(domain_nodes)
         touched = {i for n in self._over for i in groups.of_node[n]}
         full = groups.by_whole[domain_nodes] if domain_nodes < len(groups.by_whole) else []
-        picked = [i for i in full if i not in touched][:count]
+        picked = list(islice((i for i in full if i not in touched), count))
         picked += [i for i in touched if len(self._whole(groups.spans[i])) == domain_nodes]
         return [list(range(*groups.spans[i])) for i in sorted(picked)[:count]]
 

@@ -96,9 +96,33 @@ def sensitivity(data_dir: str, rows: list[cv.Row]) -> str:
     return "; ".join(out)
 
 
+def multimodal_sensitivity(data_dir: str, rows: list[cv.Row]) -> str:
+    """Median change of each multimodal prediction (in-sample text fit) when the assumed image
+    and frame pixels are halved or doubled."""
+    fits = {g: cv.fit_gpu([r for r in rows if r.gpu.name == g]) for g in sorted({r.gpu.name for r in rows})}
+    base = cv.load_rows(data_dir, tasks=cv.MM_TASKS)
+    out = []
+    for scale in (0.5, 2.0):
+        moved = cv.load_rows(data_dir, tasks=cv.MM_TASKS, pixel_scale=scale)
+        changes: dict[str, list[float]] = {m: [] for m in cv.METRICS}
+        for gpu, (perf, power) in fits.items():
+            a = [r for r in base if r.gpu.name == gpu]
+            b = [r for r in moved if r.gpu.name == gpu]
+            for pa, pb in zip(cv.predict(a, perf, power), cv.predict(b, perf, power)):
+                for m in cv.METRICS:
+                    changes[m].append(abs(pb[m] / pa[m] - 1) * 100)
+        out.append(f"pixels x{scale:g}: " + ", ".join(f"{SHORT[m]} {np.median(v):.1f} % (max {np.max(v):.0f} %)"
+                                                        for m, v in changes.items()))
+    return "; ".join(out)
+
+
 def report(data_dir: str) -> str:
     rows = cv.load_rows(data_dir)
-    preds = cv.leave_family_out(rows)
+    mm = cv.load_rows(data_dir, tasks=cv.MM_TASKS)
+    both = cv.leave_family_out(rows, mm)
+    preds, mm_preds = both[:len(rows)], both[len(rows):]
+    mm_table = cv.error_table(mm, mm_preds)
+    n_mm = sum(1 for r in cv._read_csv(Path(data_dir) / "configurations.csv") if r["task"] in cv.MM_TASKS)
     FIG_DIR.mkdir(exist_ok=True)
     for m in cv.METRICS:
         figure(rows, preds, m, FIG_DIR / f"calibration_vllm_{m}.png")
@@ -116,6 +140,15 @@ def report(data_dir: str) -> str:
         markdown(table, ("family", "task")),
         "**Sensitivity to the assumed prompt lengths** (in-sample fit, engine batch): " + sensitivity(data_dir, rows),
         figs,
+        f"**Multimodal rows, validated only** ({len(mm)} of the {n_mm} image-chat and video-chat rows: those whose "
+        "model has a vision encoder in the catalogue; H100: "
+        f"{sum(r.gpu.name == 'H100-SXM' for r in mm)}, B200: {sum(r.gpu.name == 'B200' for r in mm)}). "
+        "Each row is predicted by the text-task fit that left its text backbone's family out; nothing is "
+        "fitted to these rows.",
+        markdown(mm_table, ("all", "task")),
+        markdown(mm_table, ("family", "precision")),
+        "**Sensitivity to the assumed image and frame resolution** (in-sample text fit, engine batch): "
+        + multimodal_sensitivity(data_dir, rows),
         END,
     ])
     return text

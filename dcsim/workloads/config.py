@@ -179,6 +179,18 @@ class ServiceConfig:
     slo_tpot_s: float | None = bounded(None, gt=0)
     priority: int = 0  # higher runs first under the priority scheduler
     autoscale: AutoscaleConfig = field(default_factory=AutoscaleConfig)
+    # Multimodal requests (docs/calibration.md, "Multimodal"): each request carries
+    # images_per_request images and, with video_frames > 0, one video of that many frames;
+    # the model needs a vision encoder (a vision block in its catalogue file). Their tokens
+    # (VisionSpec.work) are added to the prompt, and the iteration that starts a request's
+    # prefill also runs the encoder. Default resolutions: the assumptions of the vllm-0.11
+    # multimodal validation (1024 x 768 images, 640 x 360 frames; not measured).
+    images_per_request: int = bounded(0, ge=0)
+    image_width_px: int = bounded(1024, ge=1)
+    image_height_px: int = bounded(768, ge=1)
+    video_frames: int = bounded(0, ge=0)
+    video_width_px: int = bounded(640, ge=1)
+    video_height_px: int = bounded(360, ge=1)
 
 
 @dataclass

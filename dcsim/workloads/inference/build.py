@@ -19,7 +19,7 @@ from dcsim.core.units import GB_B
 from dcsim.data import resolve_data_path
 from dcsim.facility.topology import Topology
 from dcsim.hardware.gpus import GpuSpec
-from dcsim.hardware.models import KV_PRECISIONS, WEIGHT_PRECISIONS, LlmSpec
+from dcsim.hardware.models import KV_PRECISIONS, MODELS, WEIGHT_PRECISIONS, LlmSpec, VisionWork
 from dcsim.hardware.performance import group_kv_tokens, max_kv_tokens
 from dcsim.hardware.profiles import engines, profile_gpus
 from dcsim.policies.registry import ROUTERS
@@ -64,6 +64,9 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
         prompt = _lengths(f"{field}.prompt_tokens", s.prompt_tokens)
         output = _lengths(f"{field}.output_tokens", s.output_tokens)
         sampler = length_sampler(prompt, output)
+    vision = _vision(field, model, s, trace)
+    if vision is not None:
+        sampler = _with_vision_tokens(sampler, vision.tokens)
     if trace is not None:
         totals = trace.prompt_tokens + trace.output_tokens
         longest_at = int(np.argmax(totals)) if len(totals) else -1
@@ -97,8 +100,36 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
     return ServiceSpec(
         name=name, model=model, config=s, arrivals=arrivals, lengths=sampler, mean_prompt_tokens=mean_p,
         mean_output_tokens=mean_o, median_prompt_tokens=median_p, kv_capacity_tokens=kv, trace=trace,
-        autoscale=autoscale,
+        autoscale=autoscale, vision=vision,
     )
+
+
+def _vision(field: str, model: LlmSpec, s: ServiceConfig, trace: Any) -> VisionWork | None:
+    """The vision input of each request of the service, validated; None without one."""
+    if not (s.images_per_request or s.video_frames):
+        return None
+    key, value = ("images_per_request", s.images_per_request) if s.images_per_request else ("video_frames", s.video_frames)
+    with_vision = sorted(n for n in MODELS if MODELS[n].vision is not None)
+    require(model.vision is not None, f"{field}.{key}", value,
+            f"0: {model.name} has no vision encoder (models with one: {with_vision})")
+    assert model.vision is not None  # required just above
+    require(not s.video_frames or model.vision.temporal_patch > 0, f"{field}.video_frames", s.video_frames,
+            f"0: {model.name}'s vision encoder takes images only")
+    require(trace is None, f"{field}.{key}", value, "0 with a replayed trace (its prompt lengths count every token)")
+    require(s.fidelity == "request", f"{field}.fidelity", s.fidelity,
+            "request with images or video (the fluid model does not cost the vision encoder)")
+    return model.vision.work(model.name, s.images_per_request, (s.image_width_px, s.image_height_px),
+                             s.video_frames, (s.video_width_px, s.video_height_px))
+
+
+def _with_vision_tokens(sampler: Any, tokens: int) -> Any:
+    """The length sampler with ``tokens`` vision tokens added to every prompt."""
+
+    def sample(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        prompts, outputs = sampler(rng, n)
+        return prompts + tokens, outputs
+
+    return sample
 
 
 def check_replicas_fit(services: tuple[tuple[ServiceSpec, str], ...], gpus_total: int) -> None:

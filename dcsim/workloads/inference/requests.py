@@ -24,7 +24,7 @@ class Request:
     __slots__ = (
         "request_id", "service", "t_arrival_s", "prompt_tokens", "output_tokens", "replica",
         "t_admitted_s", "t_first_token_s", "t_done_s", "ctx", "prefill_remaining", "generated",
-        "energy_j", "preemptions", "cached_tokens", "hash_ids", "t_last_token_s",
+        "energy_j", "preemptions", "cached_tokens", "hash_ids", "t_last_token_s", "vision_tokens",
     )
 
     def __init__(self, request_id: int, service: str, t_arrival_s: float, prompt_tokens: int, output_tokens: int,
@@ -48,6 +48,9 @@ class Request:
         # Set only when the request leaves a batch after a token (preempted, or handed
         # to a decode replica): its next gap is measured from here, not by one iteration.
         self.t_last_token_s = math.nan
+        # Tokens of its prompt that images or video frames make (multimodal): the
+        # iteration that starts its prefill also runs the vision encoder.
+        self.vision_tokens = 0
 
     @property
     def kv_tokens_max(self) -> int:

@@ -28,7 +28,7 @@ import numpy as np
 
 from dcsim.core.runinfo import ServiceInfo, ServiceTotals
 from dcsim.hardware.device import DeviceModel
-from dcsim.hardware.models import LlmSpec
+from dcsim.hardware.models import LlmSpec, VisionWork
 from dcsim.workloads.cluster import Allocation, Cluster, WorkRequest
 from dcsim.workloads.config import AutoscaleConfig, ServiceConfig
 from dcsim.workloads.inference.arrivals import ClosedLoop
@@ -57,6 +57,7 @@ class ServiceSpec:
     kv_capacity_tokens: int
     trace: Any = None  # a Trace (dcsim.workloads.inference.traces) replayed instead of drawn lengths
     autoscale: AutoscaleConfig | None = None  # validated and enabled (dcsim.workloads.inference.build), or None
+    vision: VisionWork | None = None  # each request's vision tokens and encoder work (multimodal), or None
 
     @property
     def gpus_per_replica(self) -> int:
@@ -379,6 +380,8 @@ class InferenceService:
 
     def arrive(self, req: Request) -> None:
         """A request reaches the service now."""
+        if self.spec.vision is not None:  # its prompt (drawn with them) holds the vision tokens
+            req.vision_tokens = self.spec.vision.tokens
         self.in_system.add(1)
         if req.kv_tokens_max > self.kv_capacity_tokens:
             self.in_system.add(-1)

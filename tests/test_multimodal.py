@@ -1,0 +1,195 @@
+"""Multimodal serving: vision tokens in the prompt, the vision encoder in the first prefill
+iteration, and the calibration's multimodal rows."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import dcsim
+from dcsim.core.errors import ConfigError
+from dcsim.core.simulation import Simulation
+from dcsim.facility.topology import Topology
+from dcsim.hardware import calibrate_vllm as cv
+from dcsim.hardware.device import DeviceModel
+from dcsim.hardware.gpus import GPUS
+from dcsim.hardware.models import MODELS, LlmSpecError
+from dcsim.hardware.node import NodeSpec
+from dcsim.hardware.performance import InferencePerfParams, max_kv_tokens, peak_flops_for, prefill_attn_pairs
+from dcsim.hardware.power import GpuPowerModel
+from dcsim.metrics.recorder import Recorder
+from dcsim.policies.routing import RoundRobinRouter
+from dcsim.policies.scheduling import FifoScheduler
+from dcsim.workloads.cluster import Cluster
+from dcsim.workloads.config import ServiceConfig
+from dcsim.workloads.inference.requests import Request
+from dcsim.workloads.inference.service import InferenceService, ServiceSpec
+
+MODEL, GPU, TP = MODELS["Qwen3-VL-8B"], GPUS["H100-SXM"], 1
+# no fixed overheads: the encoder's time is its roofline alone
+BARE = InferencePerfParams(layer_overhead_s=0.0, per_seq_overhead_s=0.0, prefill_overhead_s=0.0)
+DEVICE = DeviceModel(GPU, BARE, GpuPowerModel(GPU))
+VISION = MODEL.vision.work(MODEL.name, 1, (1024, 768))  # type: ignore[union-attr]
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "calibration" / "mlenergy-v3"
+
+
+class NoArrivals:
+    def arrival_times_s(self, rng, until_s):
+        return np.empty(0)
+
+    def mean_rate_per_s(self, t0_s, t1_s):
+        return 0.0
+
+
+def no_lengths(rng, n):
+    return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+
+
+def serve(arrivals: list[tuple], until_s: float = 300.0, vision=VISION):
+    """One replica; ``arrivals`` are (time, prompt with its vision tokens, output)."""
+    sim = Simulation(0, Recorder)
+    cluster = Cluster(sim, Topology(1, 1, NodeSpec(GPU)), FifoScheduler())
+    config = ServiceConfig(model=MODEL.name, replicas=1, tp=TP, max_num_seqs=64, max_batch_tokens=8192)
+    spec = ServiceSpec("svc", MODEL, config, NoArrivals(), no_lengths, 1000.0, 100.0, 1000.0,
+                       max_kv_tokens(MODEL, GPU, TP, 0.9), vision=vision)
+    svc = InferenceService(sim, spec, DEVICE, RoundRobinRouter(), cluster, 0, until_s)
+
+    def feed():
+        for i, (t, p, o) in enumerate(arrivals):
+            yield sim.env.timeout(t - sim.env.now)
+            svc.arrive(Request(i, "svc", sim.env.now, p, o))
+
+    sim.env.process(feed())
+    results = sim.run(until_s)
+    return results, results.frames()["requests"].sort_values("request_id").reset_index(drop=True), svc
+
+
+def test_vision_tokens_of_an_image_follow_the_processor_resize():
+    """Qwen3-VL: 16-px patches, 2 x 2 merged per token, sides rounded to 32 px; a video folds
+    2 frames per patch; Gemma 3 resizes every image to 896 px: 256 tokens of 4096 patches."""
+    v = MODEL.vision
+    assert v is not None
+    assert (VISION.tokens, VISION.patches) == (32 * 24, 64 * 48)
+    assert VISION.attn_pairs == (64 * 48) ** 2  # bidirectional, within the image
+    video = v.work(MODEL.name, video_frames=32, video_px=(640, 360))  # 360 -> 352 px: 22 x 40 patches
+    assert (video.tokens, video.patches, video.attn_pairs) == (16 * 11 * 20, 16 * 880, 16 * 880 ** 2)
+    big = v.work(MODEL.name, 1, (8000, 6000))  # 48 MP: scaled down under max_pixels
+    assert big.patches * 16 * 16 <= v.max_pixels
+    g = MODELS["Gemma-3-27B"].vision.work("Gemma-3-27B", 2, (3000, 100))  # type: ignore[union-attr]
+    assert (g.tokens, g.patches) == (2 * 256, 2 * 4096)
+
+
+def test_encoder_time_is_in_the_ttft_and_equals_its_flops_over_the_roofline():
+    """On an idle replica a request with an image waits for the encoder, then for its prefill:
+    TTFT = encoder FLOPs / (peak x compute efficiency) + the prefill of text + vision tokens."""
+    text, o = 100, 20
+    p = text + VISION.tokens
+    _, req, _ = serve([(1.0, p, o)])
+    prefill = float(DEVICE.iteration(MODEL, TP, p, prefill_attn_pairs(p), p, 0)[0])
+    enc = VISION.encoder
+    flops = 2 * enc.params * VISION.patches + enc.attn_flops_per_token_per_ctx * VISION.attn_pairs
+    encoder_s = flops / (peak_flops_for(enc, GPU) * BARE.compute_efficiency)
+    assert req.loc[0, "ttft_s"] == pytest.approx(prefill + encoder_s, rel=1e-9)
+    assert encoder_s > 0.2 * prefill  # not a rounding error: the encoder is a real part of TTFT
+    # the same request without images: only its prefill
+    _, plain, _ = serve([(1.0, p, o)], vision=None)
+    assert plain.loc[0, "ttft_s"] == pytest.approx(prefill, rel=1e-12)
+
+
+def test_context_holds_the_vision_tokens():
+    """The KV cache of a request with an image holds its vision tokens: a cache of text +
+    vision + output tokens serves it, one token fewer drops it."""
+    text, o = 100, 20
+    need = text + VISION.tokens + o
+    for kv, status in ((need, "completed"), (need - 1, "dropped")):
+        sim = Simulation(0, Recorder)
+        cluster = Cluster(sim, Topology(1, 1, NodeSpec(GPU)), FifoScheduler())
+        spec = ServiceSpec("svc", MODEL, ServiceConfig(model=MODEL.name, tp=TP), NoArrivals(), no_lengths,
+                           1000.0, 100.0, 1000.0, kv, vision=VISION)
+        svc = InferenceService(sim, spec, DEVICE, RoundRobinRouter(), cluster, 0, 100.0)
+        svc.arrive(Request(0, "svc", 0.0, text + VISION.tokens, o))
+        assert sim.run(100.0).frames()["requests"]["status"].tolist() == [status]
+
+
+def test_run_with_images_grows_the_prompt_and_conserves_energy():
+    """Through the config: every prompt holds its text and vision tokens; request energy
+    plus idle energy is the replica's GPU energy (the encoder's share included)."""
+    o = ["workload=inference_only", "workload.services.chat.replicas=1", "workload.services.chat.tp=1",
+         "workload.services.chat.model=Qwen3-VL-8B", "workload.services.chat.images_per_request=2",
+         "workload.services.chat.prompt_tokens.distribution=constant", "workload.services.chat.prompt_tokens.mean=50",
+         "workload.services.chat.output_tokens.distribution=constant", "workload.services.chat.output_tokens.mean=30",
+         "workload.services.chat.arrival_rate_per_s=2", "duration_s=60", "output.write=false", "facility.num_racks=1"]
+    res = dcsim.run(o)
+    req = res.frames()["requests"]
+    assert (req["prompt_tokens"] == 50 + 2 * VISION.tokens).all()
+    done = req[req["status"] == "completed"]
+    assert len(done) > 50
+    text_only = dcsim.run([x for x in o if "images_per_request" not in x]).frames()["requests"]
+    assert done["ttft_s"].median() > text_only["ttft_s"].median()
+
+
+def test_energy_ledger_is_exact_with_the_encoder():
+    arrivals = [(0.3 * i, 60 + 10 * i + VISION.tokens, 30 + 5 * i) for i in range(10)]
+    results, req, svc = serve(arrivals, until_s=100.0)
+    assert (req["status"] == "completed").all()
+    busy_s = results.monitor_means["gpus_busy"] * 100.0 / TP
+    idle_j = GPU.idle_w * TP * (100.0 - busy_s)
+    assert req["energy_j"].sum() + idle_j == pytest.approx(svc.allocations[0].energy_now_j(), rel=1e-9)
+
+
+@pytest.mark.parametrize("field,value,model,words", [
+    ("images_per_request", 1, "Qwen3-8B", "has no vision encoder"),
+    ("video_frames", 8, "Gemma-3-12B", "takes images only"),
+    ("images_per_request", -1, "Qwen3-VL-8B", ">= 0"),
+])
+def test_bad_multimodal_inputs_are_refused_naming_the_field(field, value, model, words):
+    with pytest.raises(ConfigError, match=words) as e:
+        dcsim.run(["workload=inference_only", "workload.services.chat.tp=1", f"workload.services.chat.model={model}",
+                   f"workload.services.chat.{field}={value}", "duration_s=10", "output.write=false"])
+    assert f"chat.{field}" in str(e.value)
+
+
+def test_fluid_fidelity_with_images_is_refused():
+    with pytest.raises(ConfigError, match="fidelity"):
+        dcsim.run(["workload=inference_only", "workload.services.chat.tp=1", "workload.services.chat.model=Qwen3-VL-8B",
+                   "workload.services.chat.images_per_request=1", "workload.services.chat.fidelity=fluid",
+                   "duration_s=10", "output.write=false"])
+
+
+def test_bad_vision_block_names_its_field():
+    v = MODEL.vision
+    assert v is not None
+    with pytest.raises(LlmSpecError, match="vision.max_pixels"):
+        replace(v, min_pixels=0)
+    with pytest.raises(LlmSpecError, match="vision.image_px"):
+        replace(v, image_px=900, min_pixels=0, max_pixels=0)
+
+
+@pytest.mark.skipif(not DATA.exists(), reason="needs ../shared/data/calibration/mlenergy-v3")
+def test_multimodal_rows_with_the_shipped_profiles_match_the_recorded_errors():
+    """The multimodal rows, predicted by the shipped (text-fitted) profiles at the engine's
+    batch: median absolute errors per GPU and task as docs/calibration.md reports them
+    in-sample (the leave-family-out table there is the slow version of this)."""
+    from dcsim.hardware.profiles import load_profile
+
+    rows = cv.load_rows(DATA, tasks=cv.MM_TASKS)
+    assert len(rows) == 228  # 249 less Llama 4 (18) and Nemotron Nano VL (3): no vision block
+    assert len(cv.load_rows(DATA)) == 424  # the text rows are what they were
+    got = {}
+    for gpu in ("H100-SXM", "B200"):
+        prof = load_profile(gpu, "vllm-0.11")
+        sub = [r for r in rows if r.gpu.name == gpu]
+        preds = cv.predict(sub, prof.perf, prof.power)
+        for task in cv.MM_TASKS:
+            idx = [i for i, r in enumerate(sub) if r.task == task]
+            got[(gpu, task)] = [round(float(np.median([abs(preds[i][m] / sub[i].measured[m] - 1) * 100 for i in idx])))
+                                for m in cv.METRICS]
+    assert got == PINNED
+
+
+# (GPU, task) -> median absolute % error of energy/token, median ITL, tokens/s, power
+PINNED = {("H100-SXM", "image-chat"): [6, 5, 5, 6], ("H100-SXM", "video-chat"): [37, 16, 17, 34],
+          ("B200", "image-chat"): [20, 21, 31, 10], ("B200", "video-chat"): [19, 37, 26, 24]}

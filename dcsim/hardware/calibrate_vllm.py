@@ -52,6 +52,7 @@ import hashlib
 import math
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -94,7 +95,7 @@ PROMPT_TOKENS = {
 # or the benchmark: assumed, and the report shows what halving or doubling the pixels does.
 #   images: 1024 x 768 (VisionArena user uploads: photos and screenshots, resolution unpublished);
 #   video frames: 640 x 360 (LLaVA-Video-178K's sources are web videos; resolution unpublished).
-MEDIA = {
+MEDIA: dict[str, dict[str, Any]] = {
     "image-chat": {"images": 1, "image_px": (1024, 768)},
     "video-chat": {"video_frames": 32, "video_px": (640, 360)},
 }
@@ -188,7 +189,7 @@ def output_moments(path: Path) -> dict[tuple[str, str], tuple[float, float]]:
     return {k: (v[1] / v[0], v[2] / v[0]) for k, v in acc.items() if v[0] > 0}
 
 
-def media(task: str, pixel_scale: float = 1.0) -> dict:
+def media(task: str, pixel_scale: float = 1.0) -> dict[str, Any]:
     """What one request of a multimodal task carries, its image/frame pixels scaled by ``pixel_scale``."""
     out = dict(MEDIA[task])
     for key in ("image_px", "video_px"):

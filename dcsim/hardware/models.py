@@ -62,7 +62,7 @@ The file format (every key is a field of ``LlmSpec`` except where noted)::
     # windowed:    sliding_window (tokens), sliding_window_layers
     # hybrid SSM:  attention_layers, ssm_state_bytes_per_seq
     # multimodal:  vision: {layers, hidden, intermediate, heads, patch_px, merge, merger_params,
-    #              image_px | min_pixels + max_pixels, temporal_patch, source} (a VisionSpec)
+    #              image_px [+ max_tiles] | min_pixels + max_pixels, temporal_patch, source} (a VisionSpec)
 
 **Vision encoders** (``VisionSpec``, the ``vision:`` block of a multimodal model's file): a
 ViT cuts an image into ``patch_px`` squares, runs ``layers`` bidirectional transformer
@@ -70,7 +70,8 @@ layers over them (attention within one image, or one temporal slice of a video),
 merger/projector turns each ``merge x merge`` block of patches into one LLM token. Gemma 3
 (SigLIP) resizes every image to ``image_px`` square; Qwen3-VL keeps the native resolution,
 rounded to multiples of ``patch_px x merge`` and scaled into [min_pixels, max_pixels]
-(Qwen2-VL's ``smart_resize``), and folds ``temporal_patch`` video frames into one patch.
+(Qwen2-VL's ``smart_resize``), and folds ``temporal_patch`` video frames into one patch;
+Llama 4 cuts an image into up to ``max_tiles`` tiles of ``image_px`` (plus a thumbnail).
 ``VisionSpec.work`` gives a request's vision tokens (added to its prompt) and the encoder's
 work: ``patches`` new tokens and ``attn_pairs`` attention pairs (n^2 per image of n
 patches: bidirectional) of ``encoder``, an ``LlmSpec`` whose parameters are the ViT layers'
@@ -144,6 +145,7 @@ class VisionSpec:
     min_pixels: int = 0  # native resolution: images scaled up to at least this many pixels
     max_pixels: int = 0  # ... and down to at most this many
     temporal_patch: int = 0  # video frames folded into one patch; 0 = the model takes no video
+    max_tiles: int = 0  # tiled (Llama 4): an image is cut into at most this many image_px tiles; 0 = one image
     source: str = ""  # the config(s) the numbers come from
 
     def __post_init__(self) -> None:
@@ -151,7 +153,7 @@ class VisionSpec:
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise LlmSpecError(f"vision.{f}", f"must be an integer >= 1, got {v!r}")
-        for f in ("image_px", "min_pixels", "max_pixels", "temporal_patch"):
+        for f in ("image_px", "min_pixels", "max_pixels", "temporal_patch", "max_tiles"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise LlmSpecError(f"vision.{f}", f"must be an integer >= 0, got {v!r}")
@@ -165,6 +167,8 @@ class VisionSpec:
                                    f"({self.patch_px * self.merge}), got {self.image_px}")
             if self.min_pixels or self.max_pixels:
                 raise LlmSpecError("vision.max_pixels", "a fixed image_px takes no min_pixels/max_pixels")
+        elif self.max_tiles:
+            raise LlmSpecError("vision.max_tiles", "tiles need a tile side image_px >= 1")
         elif not 0 < self.min_pixels <= self.max_pixels:
             raise LlmSpecError("vision.max_pixels", "native resolution (image_px 0) needs 0 < min_pixels <= max_pixels, "
                                f"got {self.min_pixels} and {self.max_pixels}")
@@ -201,6 +205,20 @@ class VisionSpec:
             w = math.ceil(width_px * beta / f) * f
         return h // self.patch_px, w // self.patch_px
 
+    def tiles(self, width_px: int, height_px: int) -> int:
+        """Tiles of one image: the canvas of at most max_tiles image_px tiles that scales the
+        image least (the smallest upscale, else the mildest downscale; the smallest canvas on
+        ties), plus one global thumbnail tile when there are several (transformers
+        Llama4ImageProcessor, get_best_fit with resize_to_max_canvas False). 1 when untiled."""
+        if not self.max_tiles:
+            return 1
+        canvases = [(w, h) for w in range(1, self.max_tiles + 1) for h in range(1, self.max_tiles // w + 1)]
+        scales = [min(w * self.image_px / width_px, h * self.image_px / height_px) for w, h in canvases]
+        up = [s for s in scales if s >= 1]
+        pick = min(up) if up else max(scales)
+        w, h = min((c for c, s in zip(canvases, scales) if s == pick), key=lambda c: c[0] * c[1])
+        return w * h + (1 if w * h > 1 else 0)
+
     def work(self, name: str, images: int = 0, image_px: tuple[int, int] = (0, 0), video_frames: int = 0,
              video_px: tuple[int, int] = (0, 0)) -> VisionWork:
         """Tokens and encoder work of a request with ``images`` images of ``image_px``
@@ -210,7 +228,7 @@ class VisionSpec:
         slices = []  # (count, patches) of each attention group: an image or a video's temporal slice
         if images:
             gh, gw = self.grid(*image_px)
-            slices.append((images, gh * gw))
+            slices.append((images * self.tiles(*image_px), gh * gw))
         if video_frames:
             gh, gw = self.grid(*video_px)
             slices.append((-(-video_frames // self.temporal_patch), gh * gw))
@@ -540,7 +558,7 @@ def _precision(file: str, key: str, value: Any) -> str:
 
 
 _VISION_INT = ("layers", "hidden", "intermediate", "heads", "patch_px", "merge", "image_px", "min_pixels",
-               "max_pixels", "temporal_patch")
+               "max_pixels", "temporal_patch", "max_tiles")
 
 
 def _vision(file: str, data: Any) -> VisionSpec:

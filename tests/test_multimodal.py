@@ -4,10 +4,11 @@ iteration, and the calibration's multimodal rows."""
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED_DATA, needs_shared
+from test_engine import NoArrivals, no_lengths
 
 import dcsim
 from dcsim.core.errors import ConfigError
@@ -33,19 +34,7 @@ MODEL, GPU, TP = MODELS["Qwen3-VL-8B"], GPUS["H100-SXM"], 1
 BARE = InferencePerfParams(layer_overhead_s=0.0, per_seq_overhead_s=0.0, prefill_overhead_s=0.0)
 DEVICE = DeviceModel(GPU, BARE, GpuPowerModel(GPU))
 VISION = MODEL.vision.work(MODEL.name, 1, (1024, 768))  # type: ignore[union-attr]
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "calibration" / "mlenergy-v3"
-
-
-class NoArrivals:
-    def arrival_times_s(self, rng, until_s):
-        return np.empty(0)
-
-    def mean_rate_per_s(self, t0_s, t1_s):
-        return 0.0
-
-
-def no_lengths(rng, n):
-    return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+DATA = SHARED_DATA / "calibration" / "mlenergy-v3"
 
 
 def serve(arrivals: list[tuple], until_s: float = 300.0, vision=VISION):
@@ -173,7 +162,7 @@ def test_bad_vision_block_names_its_field():
         replace(v, image_px=900, min_pixels=0, max_pixels=0)
 
 
-@pytest.mark.skipif(not DATA.exists(), reason="needs ../shared/data/calibration/mlenergy-v3")
+@needs_shared(DATA)
 def test_multimodal_rows_with_the_shipped_profiles_match_the_recorded_errors():
     """The multimodal rows, predicted by the shipped (text-fitted) profiles at the engine's
     batch: median absolute errors per GPU and task as docs/calibration.md reports them

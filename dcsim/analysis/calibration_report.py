@@ -78,32 +78,17 @@ def markdown(table: list[dict], kinds: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
-def sensitivity(data_dir: str, rows: list[cv.Row]) -> str:
-    """Median change of each in-sample prediction when every prompt is halved or doubled."""
-    out = []
-    for scale in (0.5, 2.0):
-        moved = cv.load_rows(data_dir, prompt_scale=scale)
-        changes: dict[str, list[float]] = {m: [] for m in cv.METRICS}
-        for gpu in sorted({r.gpu.name for r in rows}):
-            base = [r for r in rows if r.gpu.name == gpu]
-            alt = [r for r in moved if r.gpu.name == gpu]
-            perf, power = cv.fit_gpu(base)
-            for a, b in zip(cv.predict(base, perf, power), cv.predict(alt, perf, power)):
-                for m in cv.METRICS:
-                    changes[m].append(abs(b[m] / a[m] - 1) * 100)
-        out.append(f"prompts x{scale:g}: " + ", ".join(f"{SHORT[m]} {np.median(v):.1f} % (max {np.max(v):.0f} %)"
-                                                         for m, v in changes.items()))
-    return "; ".join(out)
+def in_sample_fits(rows: list[cv.Row]) -> dict:
+    """GPU -> (perf, power) fitted on all of that GPU's text rows."""
+    return {g: cv.fit_gpu([r for r in rows if r.gpu.name == g]) for g in sorted({r.gpu.name for r in rows})}
 
 
-def multimodal_sensitivity(data_dir: str, rows: list[cv.Row]) -> str:
-    """Median change of each multimodal prediction (in-sample text fit) when the assumed image
-    and frame pixels are halved or doubled."""
-    fits = {g: cv.fit_gpu([r for r in rows if r.gpu.name == g]) for g in sorted({r.gpu.name for r in rows})}
-    base = cv.load_rows(data_dir, tasks=cv.MM_TASKS)
+def sensitivity(label: str, fits: dict, base: list[cv.Row], moved_rows) -> str:
+    """Median (and largest) change of each in-sample prediction of ``base`` when an assumption
+    is halved or doubled: ``moved_rows(scale)`` are the same rows under the moved assumption."""
     out = []
     for scale in (0.5, 2.0):
-        moved = cv.load_rows(data_dir, tasks=cv.MM_TASKS, pixel_scale=scale)
+        moved = moved_rows(scale)
         changes: dict[str, list[float]] = {m: [] for m in cv.METRICS}
         for gpu, (perf, power) in fits.items():
             a = [r for r in base if r.gpu.name == gpu]
@@ -111,7 +96,7 @@ def multimodal_sensitivity(data_dir: str, rows: list[cv.Row]) -> str:
             for pa, pb in zip(cv.predict(a, perf, power), cv.predict(b, perf, power)):
                 for m in cv.METRICS:
                     changes[m].append(abs(pb[m] / pa[m] - 1) * 100)
-        out.append(f"pixels x{scale:g}: " + ", ".join(f"{SHORT[m]} {np.median(v):.1f} % (max {np.max(v):.0f} %)"
+        out.append(f"{label} x{scale:g}: " + ", ".join(f"{SHORT[m]} {np.median(v):.1f} % (max {np.max(v):.0f} %)"
                                                         for m, v in changes.items()))
     return "; ".join(out)
 
@@ -122,6 +107,7 @@ def report(data_dir: str) -> str:
     both = cv.leave_family_out(rows, mm)
     preds, mm_preds = both[:len(rows)], both[len(rows):]
     mm_table = cv.error_table(mm, mm_preds)
+    fits = in_sample_fits(rows)
     n_mm = sum(1 for r in cv._read_csv(Path(data_dir) / "configurations.csv") if r["task"] in cv.MM_TASKS)
     FIG_DIR.mkdir(exist_ok=True)
     for m in cv.METRICS:
@@ -138,7 +124,8 @@ def report(data_dir: str) -> str:
         markdown(table, ("all", "architecture", "precision", "batch")),
         "**Per left-out family and task**",
         markdown(table, ("family", "task")),
-        "**Sensitivity to the assumed prompt lengths** (in-sample fit, engine batch): " + sensitivity(data_dir, rows),
+        "**Sensitivity to the assumed prompt lengths** (in-sample fit, engine batch): "
+        + sensitivity("prompts", fits, rows, lambda x: cv.load_rows(data_dir, prompt_scale=x)),
         figs,
         f"**Multimodal rows, validated only** ({len(mm)} of the {n_mm} image-chat and video-chat rows: those whose "
         "model has a vision encoder in the catalogue; H100: "
@@ -148,7 +135,7 @@ def report(data_dir: str) -> str:
         markdown(mm_table, ("all", "task")),
         markdown(mm_table, ("family", "precision")),
         "**Sensitivity to the assumed image and frame resolution** (in-sample text fit, engine batch): "
-        + multimodal_sensitivity(data_dir, rows),
+        + sensitivity("pixels", fits, mm, lambda x: cv.load_rows(data_dir, tasks=cv.MM_TASKS, pixel_scale=x)),
         END,
     ])
     return text

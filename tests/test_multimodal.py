@@ -187,3 +187,28 @@ def test_multimodal_rows_with_the_shipped_profiles_match_the_recorded_errors():
 # (GPU, task) -> median absolute % error of energy/token, median ITL, tokens/s, power
 PINNED = {("H100-SXM", "image-chat"): [7, 6, 7, 7], ("H100-SXM", "video-chat"): [37, 16, 17, 34],
           ("B200", "image-chat"): [20, 21, 31, 10], ("B200", "video-chat"): [19, 37, 26, 24]}
+
+
+@pytest.mark.parametrize("media,key", [({"images": 1, "image_px": (1024, 768)}, "images_per_request=1"),
+                                       ({"video_frames": 32, "video_px": (640, 360)}, "video_frames=32")])
+def test_engine_in_closed_loop_matches_the_multimodal_steady_state(media, key):
+    """Saturated by a closed-loop client, the request-level engine with images (or a video)
+    gives the median ITL, throughput and energy per token of the calibration's steady-state
+    model for the same requests: what the multimodal rows validate is what runs."""
+    batch = 32
+    o = ["workload=inference_only", "workload.services.chat.replicas=1", "workload.services.chat.tp=1",
+         "workload.services.chat.model=Qwen3-VL-8B", "workload.services.chat.arrivals.process=closed",
+         f"workload.services.chat.arrivals.concurrency={2 * batch}", f"workload.services.chat.max_num_seqs={batch}",
+         f"workload.services.chat.{key}", "workload.services.chat.prompt_tokens.distribution=constant",
+         "workload.services.chat.prompt_tokens.mean=100", "workload.services.chat.output_tokens.distribution=exponential",
+         "workload.services.chat.output_tokens.mean=650", "workload.services.chat.output_tokens.max_tokens=8192",
+         "duration_s=600", "output.write=false", "facility.num_racks=1"]
+    s = dcsim.run(o).summary()
+    v = MODEL.vision.work(MODEL.name, **media)  # type: ignore[union-attr]
+    p = 100.0 + v.tokens
+    # exponential outputs: E[L^2] / (2 E[L]) = E[L]
+    row = cv.Row("x", "image-chat", GPU, MODEL, "f", "dense", "bf16", 1, batch, batch, p, 650.0, p + 650.0, {}, v)
+    ss = cv.steady_state(row, DeviceModel.for_gpu(GPU), batch)
+    assert s["itl_p50_s"] == pytest.approx(ss["median_itl_s"], rel=0.02)
+    assert s["output_tokens_per_s"] == pytest.approx(ss["output_tokens_per_s"], rel=0.02)
+    assert s["energy_per_output_token_gpu_j"] == pytest.approx(ss["energy_per_token_j"], rel=0.02)

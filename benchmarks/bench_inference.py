@@ -48,9 +48,7 @@ def run_case(overrides: list[str], replicas: int | None, requests: int | None) -
         ov.append(f"workload.services.chat.replicas={replicas}")
         s = build(compose_config(ov)).services[0][0]
         sc0 = build(compose_config(ov))
-        cap = ReplicaModel(sc0.device, s.model, s.config.tp, s.mean_prompt_tokens, s.mean_output_tokens,
-                           s.config.max_batch_tokens, s.config.max_num_seqs, s.kv_capacity_tokens,
-                           s.median_prompt_tokens).capacity_per_s * replicas
+        cap = ReplicaModel.of_service(sc0.device, s).capacity_per_s * replicas
         rate = 0.7 * cap
         ov += [f"workload.services.chat.arrival_rate_per_s={rate}", f"duration_s={requests / rate}"]
     scenario = build(compose_config(ov))

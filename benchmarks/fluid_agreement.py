@@ -4,7 +4,9 @@
 
 8 replicas of Llama-3.1-70B at TP 4 on H100 (the default engine profile), Azure
 conversation length distributions, Poisson arrivals at 10-90 % of the modelled capacity,
-30 simulated minutes per point; prints the markdown table.
+30 simulated minutes per point; prints the markdown table. Then the workload shapes
+(``workload=chat``, ``reasoning``, ``code_completion``: one rack, their preset rates, one
+simulated hour each), the second table of docs/performance.md.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ CHAT = ["workload=inference_only", "workload.services.chat.replicas=8", "workloa
         "duration_s=1800", "output.write=false"]
 
 
+SHAPES = (("chat", "chat"), ("reasoning", "reasoning"), ("code_completion", "code"))
+
+
 def capacity_per_s() -> float:
     sc = build(compose_config(CHAT))
     s = sc.services[0][0]
-    one = ReplicaModel(sc.device, s.model, s.config.tp, s.mean_prompt_tokens, s.mean_output_tokens, s.config.max_batch_tokens,
-                       s.config.max_num_seqs, s.kv_capacity_tokens, s.median_prompt_tokens).capacity_per_s
+    one = ReplicaModel.of_service(sc.device, s).capacity_per_s
     return 8 * one
 
 
@@ -37,6 +41,14 @@ def main() -> None:
                 for fid in ("request", "fluid"))
         print(f"| {load:.0%} | {r['output_tokens_per_s']:,.0f} / {f['output_tokens_per_s']:,.0f} "
               f"| {r['energy_per_output_token_gpu_j']:.2f} / {f['energy_per_output_token_gpu_j']:.2f} "
+              f"| {r['ttft_p50_s']:.3f} / {f['ttft_p50_s']:.3f} | {1e3 * r['tpot_p50_s']:.1f} / {1e3 * f['tpot_p50_s']:.1f} |")
+    print("\n| workload | tokens/s request / fluid | J per token (GPU) | TTFT p50 (s) | TPOT p50 (ms) |")
+    print("|---|---|---|---|---|")
+    for workload, service in SHAPES:
+        base = [f"workload={workload}", "facility.num_racks=1", "duration_s=3600", "output.write=false"]
+        r, f = (dcsim.run(base + [f"workload.services.{service}.fidelity={fid}"]).summary() for fid in ("request", "fluid"))
+        print(f"| {workload} | {r['output_tokens_per_s']:,.0f} / {f['output_tokens_per_s']:,.0f} "
+              f"| {r['energy_per_output_token_gpu_j']:.3f} / {f['energy_per_output_token_gpu_j']:.3f} "
               f"| {r['ttft_p50_s']:.3f} / {f['ttft_p50_s']:.3f} | {1e3 * r['tpot_p50_s']:.1f} / {1e3 * f['tpot_p50_s']:.1f} |")
 
 

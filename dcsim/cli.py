@@ -369,8 +369,8 @@ _SWEEP_PID_ENV = "_DCSIM_SWEEP_PID"
 class SimProgress:
     """A tqdm bar over simulated time, advanced by a SimPy process every ``step_s``.
 
-    ``attach(sim)`` starts the process in a run's simulation. The process only reads the
-    clock, so the run's results do not change; it adds duration/step_s events.
+    ``attach(sim)`` starts it in a run's simulation (``Simulation.observe``). It only reads
+    the clock, so the run's results, its event count included, do not change.
     """
 
     def __init__(self, duration_s: float, step_s: float, label: str, file: Any = None,
@@ -384,16 +384,14 @@ class SimProgress:
                                    "[{elapsed}<{remaining}]")
 
     def attach(self, sim: Any) -> None:
-        sim.env.process(self._advance(sim.env))
+        sim.observe(self.step_s, self._advance)
         sim.on_finish(self._finish)
 
     def _finish(self, until_s: float) -> None:
         self.bar.update(until_s - self.bar.n)
 
-    def _advance(self, env: Any):
-        while True:
-            yield env.timeout(self.step_s)
-            self.bar.update(min(env.now, self.bar.total) - self.bar.n)
+    def _advance(self, now_s: float) -> None:
+        self.bar.update(min(now_s, self.bar.total) - self.bar.n)
 
     def close(self) -> None:
         self.bar.close()
@@ -410,19 +408,32 @@ def progress_wanted(multirun_mode: bool) -> bool:
 
 
 def run_and_write(scenario: Any, cfg: DictConfig, run_dir: Path, overrides: list[str],
-                  progress: bool = False, provenance: tuple[str, ...] = ()) -> dict[str, Any]:
+                  progress: bool = False, provenance: tuple[str, ...] = (), share_file: bool = False) -> dict[str, Any]:
     """Run a built scenario and write its run directory; return its summary. ``provenance``:
-    Hydra's files in the run directory that summary.json's manifest lists (by hash)."""
-    bar = None
+    Hydra's files in the run directory that summary.json's manifest lists (by hash).
+    ``progress``: a bar on the terminal; ``share_file``: keep the share of simulated time
+    done in the run directory's ``.progress`` while it runs (a sweep's progress line)."""
+    step_s = max(scenario.duration_s / PROGRESS_UPDATES, scenario.facility.control_interval_s)
+    observers: list[Any] = []
     if progress:
-        step_s = max(scenario.duration_s / PROGRESS_UPDATES, scenario.facility.control_interval_s)
-        bar = SimProgress(scenario.duration_s, step_s, "dcsim")
+        observers.append(SimProgress(scenario.duration_s, step_s, "dcsim"))
+    share = None
+    if share_file and cfg.output.write:  # a sweep's runs tell its progress line how far they are
+        from dcsim.io.progress import RunProgressFile
+
+        share = RunProgressFile(run_dir, scenario.duration_s, step_s)
+        observers.append(share)
+
+    def attach(sim: Any) -> None:
+        for o in observers:
+            o.attach(sim)
+
     t0 = time.perf_counter()
     try:
-        results = scenario.run() if bar is None else scenario.run(on_sim=bar.attach)
+        results = scenario.run(on_sim=attach) if observers else scenario.run()
     finally:
-        if bar is not None:
-            bar.close()
+        for o in observers:
+            o.close()
     wall_s = time.perf_counter() - t0
     summary = results.summary()
     summary.update(dcsim_version=dcsim.__version__, overrides=list(overrides), wall_time_s=wall_s)
@@ -436,6 +447,8 @@ def run_and_write(scenario: Any, cfg: DictConfig, run_dir: Path, overrides: list
 
             extra["report.png"] = report_png(frames, summary)
         write_run(run_dir, frames, summary, extra, provenance=provenance)
+    if share is not None:
+        share.remove()
     return summary
 
 
@@ -455,6 +468,9 @@ last_sweep: list[multirun.RunRow] | None = None
 # What main() tells on Ctrl-C: the sweep under way (directory, requested runs), or the run.
 _sweep_started: tuple[str, list[list[str]]] | None = None
 _single_run_dir: Path | None = None
+# The progress line of the sweep under way (a module global: the launcher pickles the
+# callback object for its workers, and a thread does not pickle).
+_sweep_progress: Any = None
 
 
 def _requested_runs(config: DictConfig) -> list[list[str]]:
@@ -464,15 +480,25 @@ def _requested_runs(config: DictConfig) -> list[list[str]]:
 
 
 class SweepSummary(Callback):
-    """Hydra callback (conf/config.yaml): after a multirun, print the sweep summary and
-    write sweep_summary.csv (``dcsim.io.multirun.finish_sweep``)."""
+    """Hydra callback (conf/config.yaml): while a multirun runs, its progress across runs
+    (``dcsim.io.progress``: one line on a terminal, ``progress.log`` in the sweep
+    directory); after it, print the sweep summary and write sweep_summary.csv
+    (``dcsim.io.multirun.finish_sweep``)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        global _sweep_started
+        global _sweep_started, _sweep_progress
         _sweep_started = (str(config.hydra.sweep.dir), _requested_runs(config))
+        if bool(OmegaConf.select(config, "output.write", default=True)):  # runs that write nothing tell nothing
+            from dcsim.io.progress import SweepProgress
+
+            _sweep_progress = SweepProgress(*_sweep_started)
+            _sweep_progress.start()
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        global last_sweep
+        global last_sweep, _sweep_progress
+        if _sweep_progress is not None:
+            _sweep_progress.stop()
+            _sweep_progress = None
         written = bool(OmegaConf.select(config, "output.write", default=True))
         last_sweep = multirun.finish_sweep(str(config.hydra.sweep.dir), _requested_runs(config), written=written)
 
@@ -510,7 +536,7 @@ def _hydra_main(cfg: DictConfig) -> None:
         raise SystemExit(2) from None
     try:
         summary = run_and_write(scenario, cfg, run_dir, overrides, progress=progress_wanted(sweep),
-                                provenance=provenance)
+                                provenance=provenance, share_file=sweep)
     except Exception as e:  # noqa: BLE001 - any failure of a run is recorded and reported in one line
         message = multirun.one_line(e)
         path = _record(run_dir, e, overrides, multirun.FAILED, message)

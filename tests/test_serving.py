@@ -15,8 +15,7 @@ CHAT = ["workload=inference_only", "workload.services.chat.replicas=8", "workloa
 def replica_model(overrides: list[str]) -> ReplicaModel:
     sc = build(compose_config(overrides))
     s = sc.services[0][0]
-    return ReplicaModel(sc.device, s.model, s.config.tp, s.mean_prompt_tokens, s.mean_output_tokens, s.config.max_batch_tokens,
-                        s.config.max_num_seqs, s.kv_capacity_tokens, s.median_prompt_tokens)
+    return ReplicaModel.of_service(sc.device, s)
 
 
 @pytest.fixture(scope="module")

@@ -59,6 +59,8 @@ class ServiceTotals:
     itl: Any = None  # every inter-token gap (TokenGaps, dcsim.workloads.inference.requests); request fidelity only
     requests_requeued: float = 0  # taken from a replica that lost power and served elsewhere (fluid: its in-flight share)
     requests_lost: int = 0  # streaming on a replica when it lost power (request fidelity)
+    kv_cpu_tier_hit_tokens: int = 0  # prompt tokens reloaded from the replicas' CPU-memory KV tier (request fidelity)
+    kv_cpu_tier_reloads: int = 0  # admissions that reloaded prefix blocks from it
 
 
 @dataclass

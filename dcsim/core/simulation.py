@@ -66,6 +66,21 @@ class Simulation:
         """Current simulated time in seconds."""
         return float(self.env.now)
 
+    def observe(self, step_s: float, fn: Callable[[float], None]) -> None:
+        """Call ``fn(now_s)`` every ``step_s`` simulated seconds (a progress bar, a progress
+        file). An observer only reads: its events are left out of ``events_processed``, so
+        a run with one reports exactly what it reports without."""
+        env = self.env
+
+        def watch():
+            env.events_processed -= 1  # the process's own start
+            while True:
+                yield env.timeout(step_s)
+                env.events_processed -= 1  # this wake-up
+                fn(env.now)
+
+        env.process(watch())
+
     def on_finish(self, fn: Callable[[float], None]) -> None:
         """Call ``fn(until_s)`` when the run ends, before results are collected."""
         self._finalisers.append(fn)

@@ -39,6 +39,7 @@ The file format (units in the key names; every figure a mapping with ``value`` a
     price_usd:        {value: 27500, source: ...}
     dvfs_voltage_slope: {value: 0.715, source: ...}  # optional: the DVFS curve below
     dvfs_min_voltage:   {value: 0.755, source: ...}  # optional
+    host_link_gb_s:   {value: 128, source: ...}      # optional: CPU <-> GPU, both directions (PCIe, C2C)
 
 **DVFS.** Under a power cap the SM clock falls to a share ``f`` of its maximum and the
 voltage with it: ``v(f) = max(dvfs_min_voltage, 1 - dvfs_voltage_slope x (1 - f))`` as a
@@ -120,6 +121,8 @@ class GpuSpec:
     # v(f) = max(dvfs_min_voltage, 1 - dvfs_voltage_slope (1 - f)), shares of the maximum clock's voltage
     dvfs_voltage_slope: float = HOPPER_DVFS[0]
     dvfs_min_voltage: float = HOPPER_DVFS[1]
+    # CPU <-> GPU link per GPU, both directions together (PCIe, NVLink-C2C); None: not in the file
+    host_link_bw_bytes_per_s: float | None = None
     provenance: dict[str, str] = field(default_factory=dict, hash=False, compare=False)  # figure -> source
     assumptions: tuple[str, ...] = ()  # figures no source gives (their provenance says why)
 
@@ -144,6 +147,9 @@ class GpuSpec:
             raise GpuSpecError("dvfs_voltage_slope", f"must be a finite number >= 0, got {self.dvfs_voltage_slope!r}")
         if not 0 < self.dvfs_min_voltage <= 1:
             raise GpuSpecError("dvfs_min_voltage", f"must be a share in (0, 1], got {self.dvfs_min_voltage!r}")
+        h = self.host_link_bw_bytes_per_s
+        if h is not None and not (math.isfinite(h) and h > 0):
+            raise GpuSpecError("host_link_bw_bytes_per_s", f"must be a finite number > 0 or None, got {h!r}")
         if not self.price_source:
             raise GpuSpecError("price_source", "must name where the price comes from")
         if not self.calibration:
@@ -202,11 +208,14 @@ _FIGURES: dict[str, tuple[str, float]] = {
 _KEYS = ("name", "source", "calibration", "idle_w", "peak_dense_tflops", *_FIGURES)
 # Optional figures: key -> the default when a file leaves it out (an assumption then).
 _OPTIONAL = {"dvfs_voltage_slope": HOPPER_DVFS[0], "dvfs_min_voltage": HOPPER_DVFS[1]}
+# Optional figures without a default (absent: None, what needs them refuses to run): key -> (field, factor).
+_OPTIONAL_NO_DEFAULT = {"host_link_gb_s": ("host_link_bw_bytes_per_s", GB_B)}
 # GpuSpec fields a file's keys land in, to name the key of a GpuSpecError.
 _FIELD_TO_KEY = {f: k for k, (f, _) in _FIGURES.items()} | {
     "peak_bf16_flops": "peak_dense_tflops.bf16", "peak_flops_per_s": "peak_dense_tflops",
     "idle_w": "idle_w", "price_source": "price_usd.source", "name": "name",
-    "dvfs_voltage_slope": "dvfs_voltage_slope", "dvfs_min_voltage": "dvfs_min_voltage"}
+    "dvfs_voltage_slope": "dvfs_voltage_slope", "dvfs_min_voltage": "dvfs_min_voltage",
+    "host_link_bw_bytes_per_s": "host_link_gb_s"}
 
 
 def _text(file: str, key: str, value: Any) -> str:
@@ -223,8 +232,9 @@ def spec_from_mapping(data: Any, file: str = "<mapping>") -> GpuSpec:
     if not isinstance(data, dict):
         raise GpuFileError(file, None, f"must hold a mapping of fields, got {type(data).__name__}")
     for key in data:
-        if key not in _KEYS and key not in _OPTIONAL:
-            raise GpuFileError(file, str(key), f"is not a GPU field; allowed: {sorted((*_KEYS, *_OPTIONAL))}")
+        if key not in _KEYS and key not in _OPTIONAL and key not in _OPTIONAL_NO_DEFAULT:
+            raise GpuFileError(file, str(key), f"is not a GPU field; allowed: "
+                                               f"{sorted((*_KEYS, *_OPTIONAL, *_OPTIONAL_NO_DEFAULT))}")
     for key in _KEYS:
         if key not in data:
             raise GpuFileError(file, key, "is missing")
@@ -248,6 +258,12 @@ def spec_from_mapping(data: Any, file: str = "<mapping>") -> GpuSpec:
         if assumed:
             assumptions.append(key)
 
+    for key, (attr, factor) in _OPTIONAL_NO_DEFAULT.items():
+        if key in data:
+            _, value, provenance[key], assumed = _figure(file, key, data[key])
+            kwargs[attr] = value * factor
+            if assumed:
+                assumptions.append(key)
     which, value, src, assumed = _figure(file, "idle_w", data["idle_w"], ("value", "share_of_tdp"))
     if which == "share_of_tdp" and not 0 <= value < 1:
         raise GpuFileError(file, "idle_w.share_of_tdp", f"must be a share in [0, 1), got {value!r}")

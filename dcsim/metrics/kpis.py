@@ -341,6 +341,7 @@ def _service_summary(info: ServiceInfo, t: ServiceTotals) -> dict[str, Any]:
 def _inference_kpis(req: _Rows, fluid: _Rows, services: dict[str, ServiceInfo], inference: _Inference, e: dict,
                     duration_s: float) -> dict[str, Any]:
     done = req.where(req["status"] == "completed")
+    totals = [info.final(name) for name, info in services.items()]
     itl = {name: _itl_kpis([log]) for name, log in inference.itl.items()}
     pooled = next(iter(itl.values())) if len(itl) == 1 else _itl_kpis(list(inference.itl.values()))
     tokens = inference.output_tokens
@@ -354,6 +355,8 @@ def _inference_kpis(req: _Rows, fluid: _Rows, services: dict[str, ServiceInfo], 
         "requests_dropped": int((req["status"] == "dropped").sum()),
         "preemptions": inference.preemptions,
         "prompt_tokens_cached_share": _ratio(_sum(req["cached_tokens"]), _sum(req["prompt_tokens"])),
+        "prompt_tokens_cpu_tier_share": _ratio(sum(t.kv_cpu_tier_hit_tokens for t in totals), _sum(req["prompt_tokens"])),
+        "kv_cpu_tier_reloads": sum(t.kv_cpu_tier_reloads for t in totals),
         "output_tokens": tokens,
         "output_tokens_per_s": tokens / duration_s,
         "ttft_p50_s": _pct(done["ttft_s"], 50),

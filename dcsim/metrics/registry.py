@@ -309,6 +309,15 @@ _k("preemptions", "-", "preemptions", "sum of `preemptions` over requests", "d")
 _k("prompt_tokens_cached_share", "-", "prompt tokens served from the prefix cache",
    "sum of `cached_tokens` / sum of `prompt_tokens` over requests (request fidelity; NaN without requests): "
    "the share of prompt tokens whose KV came from a replica's prefix cache instead of prefill", ".1%")
+_k("prompt_tokens_cpu_tier_share", "-", "prompt tokens reloaded from the CPU-memory KV tier",
+   "sum over services of the tokens of the prefix blocks that admissions reloaded from a replica's CPU-memory "
+   "tier (`kv_cpu_tier_gb`) / sum of `prompt_tokens` over requests (request fidelity; 0 with the tier off, NaN "
+   "without requests): part of `prompt_tokens_cached_share`, each such block reloaded over the host link "
+   "(blocks x `prefix_block_tokens` x KV bytes per token / (tp x host link one way)) before its prefill, inside "
+   "TTFT", ".1%")
+_k("kv_cpu_tier_reloads", "-", "admissions reloading from the CPU-memory KV tier",
+   "requests admitted with at least one leading prefix block found in a replica's CPU-memory tier and not in "
+   "HBM, summed over services (each reload moves its blocks back to HBM)", "d")
 _k("output_tokens", "-", "output tokens",
    "N_out, output tokens generated during the run, also by requests still running at the end", "d")
 _k("output_tokens_per_s", "1/s", "output tokens per second", "N_out / T", ",.0f", "tokens/s")
@@ -320,8 +329,9 @@ _same("inter-token latency as serving benchmarks report it (vLLM's `benchmark_se
       "means), linear interpolation between order statistics. The gap of a token is t(token) - t(previous token of "
       "the same request); a request's first token has none (its wait is TTFT), so a request with n tokens generated "
       "contributes n - 1 gaps, requests still running at the end included. Iterations run back to back, so a "
-      "sequence decoding in an iteration has the iteration's time as its gap; a sequence preempted and recomputed, "
-      "or handed to a decode replica, has the time since its previous token. The engine logs gaps in closed form, "
+      "sequence decoding in an iteration has the iteration's time as its gap; a sequence preempted and recomputed "
+      "has the time since its previous token. In disaggregated serving the first token is made on the decode "
+      "replica, so no gap spans the KV transfer (it is inside TTFT). The engine logs gaps in closed form, "
       "(first iteration time, slope, iterations, sequences) per decode segment and (time, 0, 1, decoders) per mixed "
       "iteration, and the percentiles are exact (bisection on the value over these weighted progressions); past "
       "2^20 records per service (about 300,000 requests) the log folds into log bins of relative width 10^-4 and "
@@ -387,7 +397,12 @@ _k("training_preemptions", "-", "training preemptions",
 
 # --- columns of requests.parquet (not KPIs; their labels and units for axes and the doc) ---
 _section = "requests"
-_k("ttft_s", "s", "TTFT", "t_first - t_arrival")
+_k("ttft_s", "s", "TTFT",
+   "t_first - t_arrival, t_first the time the request's first output token is made. It includes the queue, a "
+   "reload of prefix blocks from the CPU-memory KV tier and the prefill; in disaggregated serving "
+   "(`prefill_replicas` > 0) also the KV transfer to the decode replica and that replica's wait and first "
+   "iteration, which recomputes the last prompt token and samples the first token (vLLM's NixlConnector behind "
+   "its disaggregated proxy, whose client gets its first token from the decode instance)")
 _k("tpot_s", "s", "TPOT", "(t_done - t_first) / (output_tokens - 1); NaN when output_tokens = 1")
 _k("e2e_s", "s", "end-to-end latency", "t_done - t_arrival")
 _k("queue_delay_s", "s", "queue delay", "t_admitted - t_arrival")
@@ -399,7 +414,8 @@ _k("preemptions", "-", "preemptions",
    "times the request was preempted because the KV cache was full (each time it recomputes its prompt and the "
    "tokens generated so far)", "d")
 _k("cached_tokens", "-", "cached prompt tokens",
-   "prompt tokens found in the replica's prefix cache at admission, not prefilled", "d")
+   "prompt tokens found in the replica's prefix cache (HBM or its CPU-memory tier) at admission, not prefilled",
+   "d")
 _k("status", "text", "status",
    "`completed`, `running` or `queued` at the end of the run, `dropped` (prompt + output larger than the KV "
    "cache), or `lost` (streaming on a replica when its rack lost power)", "s")

@@ -27,6 +27,7 @@ class LengthDistributionKind(StrEnum):
     exponential = "exponential"
     lognormal = "lognormal"
     uniform = "uniform"
+    histogram = "histogram"
 
 
 class ArrivalProcess(StrEnum):
@@ -80,7 +81,10 @@ class TraceFormat(StrEnum):
 @dataclass
 class LengthConfig:
     """Token-count distribution: constant (mean), exponential (mean), lognormal (log_mu,
-    log_sigma) or uniform (min_tokens..max_tokens)."""
+    log_sigma), uniform (min_tokens..max_tokens) or histogram (the measured histogram
+    ``histogram`` = "MODEL_ID:TASK" of ``histogram_path``; by default ML.ENERGY v3's output
+    lengths per model and task, shipped). ``max_tokens`` clips every draw: a length budget
+    (a reasoning model's thinking budget)."""
 
     distribution: LengthDistributionKind = LengthDistributionKind.lognormal
     mean: float = bounded(0.0, ge=0)
@@ -88,6 +92,8 @@ class LengthConfig:
     log_sigma: float = bounded(0.0, ge=0)
     min_tokens: int = bounded(1, ge=1)
     max_tokens: int = bounded(8192, ge=1)
+    histogram: str = ""
+    histogram_path: str = "dcsim:workloads/mlenergy_v3_output_lengths.csv.gz"
 
 
 _LOGNORMAL = LengthDistributionKind.lognormal
@@ -174,11 +180,18 @@ class ServiceConfig:
     prefix_cache_fraction: float = bounded(0.0, ge=0, lt=1)  # share of the KV cache kept for cached prompt blocks; 0: off
     prefix_block_tokens: int = bounded(512, ge=1)  # tokens per cached block (Mooncake's hash_ids blocks)
     prefill_replicas: int = bounded(0, ge=0)  # > 0: disaggregated, the first replicas prefill and the rest decode
-    kv_transfer_gbit_per_s: float = bounded(400.0, gt=0)  # per GPU, prefill -> decode KV-cache transfer
+    # Prefill -> decode KV-cache transfer, per GPU of the prefill replica (its link is tp x this).
+    # null: NVLink one way when both replicas sit in one scale-up domain, else the NIC share
+    # (facility.network.scaleout_gbit_per_s_per_gpu); a number overrides both (docs/workloads.md).
+    kv_transfer_gbit_per_s: float | None = bounded(None, gt=0)
     slo_ttft_s: float | None = bounded(None, gt=0)  # SLO thresholds; None: no SLO
     slo_tpot_s: float | None = bounded(None, gt=0)
     priority: int = 0  # higher runs first under the priority scheduler
     autoscale: AutoscaleConfig = field(default_factory=AutoscaleConfig)
+    # Host-memory KV tier per replica, GB (0: off; needs prefix_cache_fraction > 0): prefix blocks
+    # evicted from HBM go there, LRU too, and a prompt whose prefix is there reloads it over the
+    # GPUs' host link (GpuSpec.host_link_bw_bytes_per_s) before it prefills (docs/workloads.md).
+    kv_cpu_tier_gb: float = bounded(0.0, ge=0)
     # Multimodal requests (docs/calibration.md, "Multimodal"): each request carries
     # images_per_request images and, with video_frames > 0, one video of that many frames;
     # the model needs a vision encoder (a vision block in its catalogue file). Their tokens

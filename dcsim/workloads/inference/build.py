@@ -37,7 +37,7 @@ from dcsim.workloads.config import (
 )
 from dcsim.workloads.inference import arrivals as arr
 from dcsim.workloads.inference import traces
-from dcsim.workloads.inference.requests import LENGTH_DISTRIBUTIONS, LengthDistribution
+from dcsim.workloads.inference.requests import LENGTH_DISTRIBUTIONS, LengthDistribution, length_histogram
 from dcsim.workloads.inference.service import ServiceSpec, length_sampler
 
 LENGTH_MEAN_SAMPLES = 100_000  # draws that estimate mean lengths for the fluid model (fixed seed)
@@ -58,6 +58,7 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
             f"an integer >= max_num_seqs={s.max_num_seqs}")
     require(0 <= s.prefill_replicas < max(s.replicas, 1), f"{field}.prefill_replicas", s.prefill_replicas,
             f"0 (not disaggregated) or fewer than replicas={s.replicas}, so that decode replicas remain")
+    _cpu_tier(field, s, gpu)
     autoscale = _autoscale(f"{field}.autoscale", s)
     arrivals, trace, sampler = _arrivals(field, s, start_hour, duration_s)
     if sampler is None:
@@ -72,12 +73,16 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
         longest_at = int(np.argmax(totals)) if len(totals) else -1
         longest = int(totals[longest_at]) if len(totals) else 0
         mean_p, mean_o = float(trace.prompt_tokens.mean()), float(trace.output_tokens.mean())
+        decode_ctx = decode_context_tokens(trace.prompt_tokens, trace.output_tokens)
         median_p = float(np.median(trace.prompt_tokens))
     else:
         p, o = sampler(np.random.default_rng(0), LENGTH_MEAN_SAMPLES)
         mean_p, mean_o, median_p = float(p.mean()), float(o.mean()), float(np.median(p))
+        decode_ctx = decode_context_tokens(p, o)
         longest = int(p.max() + o.max()) if s.arrivals.process == "servegen" else (
             s.prompt_tokens.max_tokens + s.output_tokens.max_tokens)
+        if vision is not None and s.arrivals.process != "servegen":  # drawn prompts hold the vision tokens too
+            longest += vision.tokens
     # sliding-window layers hold at most their window: counted at a typical request's context
     kv = max_kv_tokens(model, gpu, s.tp, s.gpu_memory_utilization, context_tokens=mean_p + mean_o, ep=s.ep)
     # one sequence lives in one attention group of tp GPUs (the whole replica when ep = 1)
@@ -100,8 +105,31 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
     return ServiceSpec(
         name=name, model=model, config=s, arrivals=arrivals, lengths=sampler, mean_prompt_tokens=mean_p,
         mean_output_tokens=mean_o, median_prompt_tokens=median_p, kv_capacity_tokens=kv, trace=trace,
+        mean_decode_context_tokens=decode_ctx,
         autoscale=autoscale, vision=vision,
     )
+
+
+def decode_context_tokens(prompts: np.ndarray, outputs: np.ndarray) -> float:
+    """Mean context of a decoding sequence, averaged over decode iterations: a request of
+    prompt P and output L decodes at contexts P + 1 .. P + L - 1, so the mean is
+    E[(L - 1) P + L (L - 1) / 2] / E[L - 1]; long answers weigh by their length (with
+    lognormal outputs of sigma 0.86 the decode context's output part is twice E[L] / 2)."""
+    p, o = np.asarray(prompts, dtype=np.float64), np.asarray(outputs, dtype=np.float64)
+    steps = np.maximum(o - 1.0, 0.0)
+    if not len(o) or steps.sum() == 0:
+        return float(p.mean()) if len(p) else 0.0
+    return float((steps * p + o * steps / 2.0).sum() / steps.sum())
+
+
+def _cpu_tier(field: str, s: ServiceConfig, gpu: GpuSpec) -> None:
+    """A CPU-memory KV tier needs a prefix cache to evict from and a GPU whose host link is known."""
+    if s.kv_cpu_tier_gb == 0:
+        return
+    require(s.prefix_cache_fraction > 0, f"{field}.kv_cpu_tier_gb", s.kv_cpu_tier_gb,
+            f"0 unless the prefix cache is on ({field}.prefix_cache_fraction > 0): the tier holds its evicted blocks")
+    require(gpu.host_link_bw_bytes_per_s is not None, f"{field}.kv_cpu_tier_gb", s.kv_cpu_tier_gb,
+            f"0 on {gpu.name}: its catalogue file gives no host_link_gb_s (CPU <-> GPU bandwidth) to reload over")
 
 
 def _vision(field: str, model: LlmSpec, s: ServiceConfig, trace: Any) -> VisionWork | None:
@@ -249,7 +277,20 @@ def _lengths(field: str, lc: LengthConfig) -> LengthDistribution:
         positive(f"{field}.mean", lc.mean, f"a mean token count > 0 for a {lc.distribution} distribution")
     else:
         require(lc.log_sigma >= 0, f"{field}.log_sigma", lc.log_sigma, "a log standard deviation >= 0")
-    return LengthDistribution(str(lc.distribution), lc.mean, lc.log_mu, lc.log_sigma, lc.min_tokens, lc.max_tokens)
+    bins: tuple[tuple[float, ...], ...] = ((), (), ())
+    if lc.distribution == "histogram":
+        require(bool(lc.histogram), f"{field}.histogram", lc.histogram,
+                "MODEL_ID:TASK of a histogram in histogram_path for a histogram distribution")
+        try:
+            bins = length_histogram(lc.histogram_path, lc.histogram)
+        except OSError as e:
+            raise ConfigError(f"{field}.histogram_path", lc.histogram_path, f"a readable CSV of histograms: {e}") from None
+        except KeyError as e:
+            raise ConfigError(f"{field}.histogram", lc.histogram, e.args[0]) from None
+        require(bins[0][0] < lc.max_tokens and bins[1][-1] > lc.min_tokens, f"{field}.max_tokens", lc.max_tokens,
+                f"a range [min_tokens, max_tokens] that meets the histogram's [{bins[0][0]:g}, {bins[1][-1]:g})")
+    return LengthDistribution(str(lc.distribution), lc.mean, lc.log_mu, lc.log_sigma, lc.min_tokens, lc.max_tokens,
+                              *bins)
 
 
 def _served_precision(field: str, model: LlmSpec, s: ServiceConfig, gpu: GpuSpec) -> LlmSpec:

@@ -29,9 +29,14 @@ back, so a sequence that decodes in an iteration got its previous token when the
 iteration began, and its gap is the iteration's time. A decode segment adds one record,
 (first iteration time, slope, iterations, batch), to the service's
 :class:`~dcsim.workloads.inference.requests.TokenGaps`; a mixed iteration adds (time,
-0, 1, decoders). Only a sequence that rejoins a batch after a token measures its gap
-from that token (``Request.t_last_token_s``): one handed to a decode replica, and one
-preempted, whose recomputed prefill ends with its next token.
+0, 1, decoders). Only a sequence preempted after a token measures its gap from that token
+(``Request.t_last_token_s``): its recomputed prefill ends with its next token.
+
+A prefill replica (``role="prefill"``) makes no output token of a request that wants
+more than one: it hands the request to the service when its prompt is prefilled
+(:meth:`InferenceService.hand_over`), which moves the KV cache to a decode replica; there
+the request prefills its last prompt token again and samples its first token, as vLLM's
+disaggregated serving does, so that token and TTFT come after the transfer.
 """
 
 from __future__ import annotations
@@ -43,7 +48,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dcsim.core.units import GB_B
 from dcsim.hardware.performance import prefill_attn_pairs
+from dcsim.workloads.inference.kv_link import KvLink
 from dcsim.workloads.inference.requests import Request
 
 if TYPE_CHECKING:
@@ -55,12 +62,17 @@ ROLES = ("both", "prefill", "decode")
 
 
 class PrefixCache:
-    """An LRU set of KV blocks, by block hash."""
+    """An LRU set of KV blocks, by block hash; evicted blocks go to ``lower`` (the CPU-memory
+    tier, itself an LRU that drops its own evictions), or are dropped without one."""
 
-    def __init__(self, capacity_blocks: int, block_tokens: int) -> None:
+    def __init__(self, capacity_blocks: int, block_tokens: int, lower: PrefixCache | None = None) -> None:
         self.capacity_blocks = capacity_blocks
         self.block_tokens = block_tokens
+        self.lower = lower
         self._blocks: OrderedDict[int, None] = OrderedDict()
+
+    def __contains__(self, block_hash: int) -> bool:
+        return block_hash in self._blocks
 
     def prefix_blocks(self, hash_ids: tuple[int, ...]) -> int:
         """Leading blocks of ``hash_ids`` cached now, without touching the LRU order (what a
@@ -73,19 +85,41 @@ class PrefixCache:
         return n
 
     def hit_tokens(self, hash_ids: tuple[int, ...]) -> int:
-        """Tokens of the longest cached prefix of ``hash_ids`` (the hits become most recent)."""
-        hits = self.prefix_blocks(hash_ids)
-        for h in hash_ids[:hits]:
-            self._blocks.move_to_end(h)
-        return hits * self.block_tokens
+        """Tokens of the longest cached prefix of ``hash_ids`` in either tier (the hits become
+        most recent here; those in the lower tier move back up)."""
+        return self.take(hash_ids)[0] * self.block_tokens
+
+    def take(self, hash_ids: tuple[int, ...]) -> tuple[int, int]:
+        """Admit a prompt: (leading blocks of ``hash_ids`` cached here or in the lower tier, how
+        many of them were in the lower tier). The hits become most recent here; those of the
+        lower tier leave it and come here (a reload), which may evict others down."""
+        lower = self.lower
+        n, up = 0, []
+        for h in hash_ids:
+            if h in self._blocks:
+                self._blocks.move_to_end(h)
+            elif lower is not None and h in lower:
+                up.append(h)
+            else:
+                break
+            n += 1
+        if up:
+            assert lower is not None  # only the lower tier fills ``up``
+            for h in up:
+                del lower._blocks[h]
+            self.insert(tuple(up))
+        return n, len(up)
 
     def insert(self, hash_ids: tuple[int, ...]) -> None:
-        """Cache the blocks of a prefilled prompt, evicting the least recently used."""
+        """Cache the blocks of a prefilled prompt, evicting the least recently used (down a tier)."""
         for h in hash_ids:
             self._blocks[h] = None
             self._blocks.move_to_end(h)
+        evicted = []
         while len(self._blocks) > self.capacity_blocks:
-            self._blocks.popitem(last=False)
+            evicted.append(self._blocks.popitem(last=False)[0])
+        if evicted and self.lower is not None:
+            self.lower.insert(tuple(evicted))
 
 
 class LinearSegment:
@@ -156,11 +190,22 @@ class Replica:
         self.vision = s.vision  # multimodal: the encoder work of each request's images (or None)
         self.kv_capacity_tokens = service.kv_capacity_tokens
         self.kv_watermark_tokens = int(0.01 * self.kv_capacity_tokens)  # vLLM keeps 1 % free at admission
+        block = s.config.prefix_block_tokens
+        cpu_tier = (PrefixCache(int(s.config.kv_cpu_tier_gb * GB_B / (block * self.model.kv_bytes_per_token)), block)
+                    if s.config.kv_cpu_tier_gb > 0 else None)
         self.prefix_cache = (
-            PrefixCache(int(s.config.prefix_cache_fraction * self.kv_capacity_tokens) // s.config.prefix_block_tokens,
-                        s.config.prefix_block_tokens)
+            PrefixCache(int(s.config.prefix_cache_fraction * self.kv_capacity_tokens) // block, block, cpu_tier)
             if s.config.prefix_cache_fraction > 0 else None
         )
+        # Host memory -> HBM, one way, the replica's tp GPUs each on its own host link (PCIe, C2C).
+        self.host_link: KvLink | None = None
+        if cpu_tier is not None:
+            host_bw = service.device.gpu.host_link_bw_bytes_per_s
+            if host_bw is None:  # the builder refuses the tier on such a GPU
+                raise ValueError(f"{service.device.gpu.name} has no host link bandwidth for a CPU KV tier")
+            self.host_link = KvLink(self.env, self.tp * host_bw / 2.0, f"{service.name}/replica/{index}/host")
+        self._loading: list[Request] = []  # admitted, their prefix reloading from the CPU tier
+        self._reloaded_ready: list[Request] = []  # reloaded, joining the batch at the next iteration boundary
         self.outstanding = 0  # requests queued or running here
         self.waiting: deque[Request] = deque()
         self.running: list[Request] = []  # in admission order
@@ -172,7 +217,6 @@ class Replica:
         self._gap_log = service.itl
         self._gap_limit = service.itl.fold_limit
         self._gaps = service.itl.records  # appended in place: (first_s, step_s, n, weight) per record
-        self._joiners: list[Request] = []  # admitted decoding, their last token made elsewhere or earlier
         self._idle_w = self.device.idle_w()
         self._step()
 
@@ -187,13 +231,13 @@ class Replica:
         self._token += 1
         now = self.env.now
         for r in self.running:
-            if r.prefill_remaining == 0 and r not in self._joiners:
+            if r.prefill_remaining == 0:
                 r.t_last_token_s = now  # its next gap runs from its last token, made here
-        held = self.running + list(self.waiting)
+        held = self.running + self._reloaded_ready + self._loading + list(self.waiting)
         for r in held:
             r.prefill_remaining = r.prompt_tokens + r.generated
             r.ctx = 0
-        self.running, self.waiting, self._joiners = [], deque(), []
+        self.running, self.waiting, self._loading, self._reloaded_ready = [], deque(), [], []
         self.outstanding = self.kv_committed = self._prefilling = 0
         self._phase = IDLE
         self._segment = None
@@ -233,7 +277,7 @@ class Replica:
             self._cut_segment()
 
     def _can_admit(self) -> bool:
-        if not self.waiting or len(self.running) >= self.max_num_seqs:
+        if not self.waiting or len(self.running) + len(self._loading) + len(self._reloaded_ready) >= self.max_num_seqs:
             return False
         r = self.waiting[0]
         need = r.ctx + r.prefill_remaining
@@ -246,17 +290,40 @@ class Replica:
             r = self.waiting.popleft()
             if r.t_admitted_s != r.t_admitted_s:  # first admission (NaN before)
                 r.t_admitted_s = now
+            reload_blocks = 0
             if self.prefix_cache is not None and r.hash_ids and r.generated == 0 and r.ctx == 0:
-                cached = min(self.prefix_cache.hit_tokens(r.hash_ids), r.prompt_tokens - 1)
+                hits, reload_blocks = self.prefix_cache.take(r.hash_ids)
+                cached = min(hits * self.prefix_cache.block_tokens, r.prompt_tokens - 1)
                 r.cached_tokens = cached
                 r.ctx = cached
                 r.prefill_remaining = r.prompt_tokens - cached
             self.kv_committed += r.ctx + r.prefill_remaining
-            if r.prefill_remaining > 0:
-                self._prefilling += 1
-            else:  # handed over by a prefill replica: its next gap runs from its first token
-                self._joiners.append(r)
+            if reload_blocks:
+                self._reload(r, reload_blocks)
+                continue
+            self._prefilling += 1  # every admitted sequence has prompt to prefill, at least its last token
             self.running.append(r)
+
+    def _reload(self, r: Request, blocks: int) -> None:
+        """Bring ``blocks`` of ``r``'s prefix back from the CPU tier over the host link; it
+        joins the batch when they land (its KV room is held meanwhile)."""
+        assert self.host_link is not None and self.prefix_cache is not None
+        tokens = blocks * self.prefix_cache.block_tokens
+        self.service.kv_cpu_tier_hit_tokens += tokens
+        self.service.kv_cpu_tier_reloads += 1
+        self._loading.append(r)
+        self.host_link.send(tokens * self.model.kv_bytes_per_token, lambda: self._reloaded(r))
+
+    def _reloaded(self, r: Request) -> None:
+        """``r``'s prefix is back in HBM: it joins at the next iteration boundary."""
+        if r not in self._loading:  # the replica lost power meanwhile
+            return
+        self._loading.remove(r)
+        self._reloaded_ready.append(r)
+        if self._phase == IDLE:
+            self._step()
+        elif self._phase == DECODE:
+            self._cut_segment()
 
     # -- the state machine -----------------------------------------------------------
     def _timer(self, delay_s: float, fn: Callable[[], None]) -> None:
@@ -268,6 +335,10 @@ class Replica:
 
     def _step(self) -> None:
         """Decide what the replica does next, at an iteration boundary."""
+        if self._reloaded_ready:
+            self._prefilling += len(self._reloaded_ready)
+            self.running.extend(self._reloaded_ready)
+            self._reloaded_ready.clear()
         self._admit()
         while self.running:
             decoders = len(self.running) - self._prefilling
@@ -290,8 +361,6 @@ class Replica:
         self.kv_committed -= r.ctx + r.prefill_remaining
         if r.prefill_remaining > 0:
             self._prefilling -= 1
-        elif r in self._joiners:  # never decoded here: its last token is still the earlier one
-            self._joiners.remove(r)
         else:  # it decoded in the iteration that just ended
             r.t_last_token_s = self.env.now
         r.prefill_remaining = r.prompt_tokens + r.generated
@@ -327,10 +396,13 @@ class Replica:
     def _with_encoder(self, dt: float, power_w: float, chunks: list[tuple[Request, int]]) -> tuple[float, float]:
         """The iteration's time and mean power once the vision encoder has run over the images
         of the requests whose prefill pass starts in it (a first chunk, fresh or recomputed),
-        before the LLM forward, on the same GPUs."""
+        before the LLM forward, on the same GPUs. A pass after a cached prefix counts too,
+        but not a one-token one (a whole prompt cached but its last token, or the last prompt
+        token a decode replica recomputes after a hand-over): its images are in the cache."""
         v = self.vision
         assert v is not None, "only a multimodal service runs an encoder"
-        n = sum(1 for r, _ in chunks if r.vision_tokens and (r.ctx == 0 or r.generated == 0 and r.ctx == r.cached_tokens))
+        n = sum(1 for r, _ in chunks if r.vision_tokens and (
+            r.ctx == 0 or r.generated == 0 and r.ctx == r.cached_tokens and r.prefill_remaining > 1))
         if not n:
             return dt, power_w
         t_enc, w_enc = self.device.iteration_scalar(v.encoder, self.tp, n * v.patches, n * v.attn_pairs,
@@ -342,7 +414,7 @@ class Replica:
         now = self.env.now
         produced = len(decoders)
         if produced:
-            self._gaps.extend((dt, 0.0, 1, produced - self._rejoined(now) if self._joiners else produced))
+            self._gaps.extend((dt, 0.0, 1, produced))
         for r in decoders:
             r.ctx += 1
             r.generated += 1
@@ -355,6 +427,11 @@ class Replica:
             r.energy_j += energy_per_token * c
             if r.prefill_remaining == 0:
                 self._prefilling -= 1
+                if self.prefix_cache is not None and r.hash_ids:
+                    self.prefix_cache.insert(r.hash_ids)
+                if self.role == "prefill" and r.output_tokens > 1:  # its first token comes from a decode replica
+                    handoff.append(r)
+                    continue
                 r.generated += 1
                 produced += 1
                 if r.t_first_token_s != r.t_first_token_s:
@@ -363,34 +440,16 @@ class Replica:
                 elif r.t_last_token_s == r.t_last_token_s:  # recomputed after preemption: its next token
                     self._gaps.extend((now - r.t_last_token_s, 0.0, 1, 1))
                     r.t_last_token_s = math.nan
-                if self.prefix_cache is not None and r.hash_ids:
-                    self.prefix_cache.insert(r.hash_ids)
-                if self.role == "prefill" and r.generated < r.output_tokens:
-                    handoff.append(r)
         self.service.output_tokens += produced
         for r in handoff:
             self.running.remove(r)
             self.outstanding -= 1
             self.kv_committed -= r.ctx
-            r.t_last_token_s = now
-            self.service.hand_over(r)
+            self.service.hand_over(r, self)
         if len(self._gaps) >= self._gap_limit:
             self._gap_log.fold()
         self._complete_finished()
         self._step()
-
-    def _rejoined(self, t_end_s: float) -> int:
-        """Log the gaps of sequences decoding their first iteration here (last token made
-        before they joined), ending at ``t_end_s``; return how many there were."""
-        j = self._joiners
-        if not j:
-            return 0
-        for r in j:
-            self._gaps.extend((t_end_s - r.t_last_token_s, 0.0, 1, 1))
-            r.t_last_token_s = math.nan
-        n = len(j)
-        j.clear()
-        return n
 
     def _start_decode(self, room: int) -> None:
         """Decode iterations of an unchanged batch until the next completion or a full cache."""
@@ -442,10 +501,10 @@ class Replica:
     def _end_segment(self, done: int) -> None:
         assert self._segment is not None
         t0, seg, power_w, b = self._segment
-        if self._joiners or type(seg) is not LinearSegment:
-            self._log_segment(t0, seg, b, done)
-        else:
+        if isinstance(seg, LinearSegment):
             self._gaps.extend((seg.a, seg.b, done, b))
+        else:
+            self._gap_log.add_values(np.diff(seg.cum[:done], prepend=0.0), b)
         if len(self._gaps) >= self._gap_limit:
             self._gap_log.fold()
         energy_each = power_w * self.gpus * seg.end_s(done) / b
@@ -457,16 +516,6 @@ class Replica:
         self.service.output_tokens += done * b
         self._complete_finished()
         self._step()
-
-    def _log_segment(self, t0: float, seg: LinearSegment | ArraySegment, b: int, done: int) -> None:
-        """The gaps of a segment with sequences rejoining it, or of any time profile."""
-        first = b - self._rejoined(t0 + seg.end_s(1)) if self._joiners else b
-        if isinstance(seg, LinearSegment):  # the two segment classes are unrelated: exact as type() is
-            self._gaps.extend((seg.a, 0.0, 1, first, seg.a + seg.b, seg.b, done - 1, b))
-        else:
-            times = np.diff(seg.cum[:done], prepend=0.0)
-            self._gap_log.add_values(times[:1], first)
-            self._gap_log.add_values(times[1:], b)
 
     def _complete_finished(self) -> None:
         finished = [r for r in self.running if r.generated >= r.output_tokens]

@@ -60,7 +60,7 @@ class ReplicaModel:
 
     def __init__(self, device: DeviceModel, model: LlmSpec, tp: int, mean_prompt: float, mean_output: float,
                  max_batch_tokens: int, max_num_seqs: int, kv_capacity_tokens: int,
-                 median_prompt: float | None = None, ep: int = 1) -> None:
+                 median_prompt: float | None = None, ep: int = 1, decode_context: float | None = None) -> None:
         self.device, self.model, self.tp, self.ep = device, model, tp, ep
         self.prompt = mean_prompt
         self.max_batch_tokens = max_batch_tokens
@@ -68,10 +68,18 @@ class ReplicaModel:
         self.output = mean_output
         self.chunks = max(1, math.ceil(mean_prompt / max_batch_tokens))
         self.chunk = mean_prompt / self.chunks
-        self.ctx = mean_prompt + mean_output / 2.0  # mean context of a decoding sequence
-        self.max_batch = min(float(max_num_seqs), kv_capacity_tokens / (mean_prompt + mean_output / 2.0))
+        # mean context of a decoding sequence, over decode iterations (long answers weigh more)
+        self.ctx = mean_prompt + mean_output / 2.0 if decode_context is None else decode_context
+        self.max_batch = min(float(max_num_seqs), kv_capacity_tokens / self.ctx)
         self.idle_w = device.idle_w()
         self.capacity_per_s = self._capacity()
+
+    @classmethod
+    def of_service(cls, device: DeviceModel, s: ServiceSpec) -> ReplicaModel:
+        """One replica of service ``s`` on ``device``, at the service's mean operating point."""
+        return cls(device, s.model, s.config.tp, s.mean_prompt_tokens, s.mean_output_tokens, s.config.max_batch_tokens,
+                   s.config.max_num_seqs, s.kv_capacity_tokens, s.median_prompt_tokens, s.config.ep,
+                   s.mean_decode_context_tokens)
 
     def mixed(self, b: float, prompt: float | None = None) -> tuple[float, float]:
         """(time, power) of an iteration with a chunk of a mean prompt (or of ``prompt``) and ``b`` decodes."""
@@ -239,9 +247,7 @@ class FluidService:
         return self._uncapped_w
 
     def _replica_model(self, device: DeviceModel) -> ReplicaModel:
-        s = self.spec
-        return ReplicaModel(device, s.model, s.config.tp, s.mean_prompt_tokens, s.mean_output_tokens, s.config.max_batch_tokens,
-                            s.config.max_num_seqs, s.kv_capacity_tokens, s.median_prompt_tokens, s.config.ep)
+        return ReplicaModel.of_service(device, self.spec)
 
     def _run(self):
         env = self.sim.env

@@ -9,7 +9,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-LENGTH_DISTRIBUTIONS = ("constant", "exponential", "lognormal", "uniform")
+LENGTH_DISTRIBUTIONS = ("constant", "exponential", "lognormal", "uniform", "histogram")
+# Measured output lengths of the ML.ENERGY Benchmark v3 tasks (per model x task histograms;
+# ml-energy/leaderboard @ 0cd52dab, Chung et al., NeurIPS 2025 D&B, arXiv 2505.06371;
+# copied from shared/data/calibration/mlenergy-v3/output_lengths.csv, see DATA_SOURCES.md).
+MLENERGY_OUTPUT_LENGTHS = "dcsim:workloads/mlenergy_v3_output_lengths.csv.gz"
 
 
 class Request:
@@ -73,8 +77,11 @@ class Request:
 @dataclass(frozen=True, slots=True)
 class LengthDistribution:
     """Token counts: ``constant`` (= mean), ``exponential`` (mean, rounded up),
-    ``lognormal`` (log_mu, log_sigma, rounded) or ``uniform`` (integers in
-    [min_tokens, max_tokens]), clipped to [min_tokens, max_tokens]."""
+    ``lognormal`` (log_mu, log_sigma, rounded), ``uniform`` (integers in
+    [min_tokens, max_tokens]) or ``histogram`` (a bin drawn by its share ``bin_p``, the
+    count uniform inside [bin_lo, bin_hi) and rounded up), clipped to [min_tokens,
+    max_tokens]. Clipping at ``max_tokens`` is how a length budget acts: a reasoning
+    model's answer cut at its thinking budget (vLLM's ``max_tokens``)."""
 
     distribution: str
     mean: float
@@ -82,6 +89,9 @@ class LengthDistribution:
     log_sigma: float
     min_tokens: int
     max_tokens: int
+    bin_lo: tuple[float, ...] = ()
+    bin_hi: tuple[float, ...] = ()
+    bin_p: tuple[float, ...] = ()
 
     def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` draws as int64."""
@@ -91,6 +101,10 @@ class LengthDistribution:
             x = np.ceil(rng.exponential(self.mean, n))
         elif self.distribution == "uniform":
             x = rng.integers(self.min_tokens, self.max_tokens + 1, n)
+        elif self.distribution == "histogram":
+            b = rng.choice(len(self.bin_p), size=n, p=self.bin_p)
+            lo, hi = np.asarray(self.bin_lo)[b], np.asarray(self.bin_hi)[b]
+            x = np.ceil(lo + rng.random(n) * (hi - lo))
         else:
             x = np.rint(rng.lognormal(self.log_mu, self.log_sigma, n))
         return np.clip(x, self.min_tokens, self.max_tokens).astype(np.int64)
@@ -98,6 +112,31 @@ class LengthDistribution:
     def sample(self, rng: np.random.Generator) -> int:
         """One draw."""
         return int(self.sample_many(rng, 1)[0])
+
+
+def length_histogram(path: str, key: str) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+    """(bin_lo, bin_hi, share) of the histogram ``key`` = ``MODEL_ID:TASK`` in a CSV (gzipped
+    when it ends in .gz) with columns model_id, task, bin_lo_tokens, bin_hi_tokens, requests,
+    as ML.ENERGY's ``output_lengths.csv``. Raises KeyError naming the keys there are."""
+    import csv
+    import gzip
+
+    from dcsim.data import resolve_data_path
+
+    real = resolve_data_path(path)
+    opener = gzip.open if real.endswith(".gz") else open
+    bins: dict[str, list[tuple[float, float, float]]] = {}
+    with opener(real, "rt", newline="") as f:
+        for row in csv.DictReader(f):
+            bins.setdefault(f"{row['model_id']}:{row['task']}", []).append(
+                (float(row["bin_lo_tokens"]), float(row["bin_hi_tokens"]), float(row["requests"])))
+    if key not in bins:
+        raise KeyError(f"one of {sorted(bins)}")
+    rows = sorted(bins[key])
+    total = sum(r[2] for r in rows)
+    if not total > 0 or any(r[2] < 0 or not r[1] > r[0] for r in rows):
+        raise KeyError(f"a histogram with bins lo < hi and counts >= 0, not all 0 ({key} has {rows[:3]}...)")
+    return tuple(r[0] for r in rows), tuple(r[1] for r in rows), tuple(r[2] / total for r in rows)
 
 
 class TokenGaps:

@@ -7,9 +7,11 @@ up front, in bulk, and each arrival is one timer event. A closed loop
 request when its last one completes or is dropped, after its think time; lengths and
 think times are drawn in blocks from the same named streams (``lengths/NAME``,
 ``arrivals/NAME``), so a seed gives the same run bit for bit. With ``prefill_replicas > 0``
-the service is disaggregated (Splitwise-style): the first replicas only prefill, then
-the KV cache moves to a decode replica over the scale-out network and decoding
-continues there.
+the service is disaggregated: the first replicas only prefill, then the KV cache moves
+to a decode replica over a shared link (NVLink inside one scale-up domain, else the NICs;
+:mod:`~dcsim.workloads.inference.kv_link`), and the decode replica makes the first token
+and the rest, so TTFT includes the transfer (vLLM's disaggregated serving;
+docs/workloads.md).
 
 A replica whose racks lose power (``Cluster.stop_racks``) stops at once: a request that
 has streamed tokens to its client is lost (the stream breaks; status ``lost``), every
@@ -33,6 +35,7 @@ from dcsim.workloads.cluster import Allocation, Cluster, WorkRequest
 from dcsim.workloads.config import AutoscaleConfig, ServiceConfig
 from dcsim.workloads.inference.arrivals import ClosedLoop
 from dcsim.workloads.inference.engine import Replica
+from dcsim.workloads.inference.kv_link import KvLink, kv_transfer_bytes_per_s_per_gpu
 from dcsim.workloads.inference.requests import LengthDistribution, Request, TokenGaps
 
 if TYPE_CHECKING:
@@ -57,17 +60,13 @@ class ServiceSpec:
     kv_capacity_tokens: int
     trace: Any = None  # a Trace (dcsim.workloads.inference.traces) replayed instead of drawn lengths
     autoscale: AutoscaleConfig | None = None  # validated and enabled (dcsim.workloads.inference.build), or None
+    mean_decode_context_tokens: float | None = None  # over decode iterations (build.decode_context_tokens); None: P + O / 2
     vision: VisionWork | None = None  # each request's vision tokens and encoder work (multimodal), or None
 
     @property
     def gpus_per_replica(self) -> int:
         """GPUs of one replica: tp x ep."""
         return self.config.tp * self.config.ep
-
-    @property
-    def kv_transfer_bytes_per_s(self) -> float:
-        """Prefill -> decode KV-cache transfer bandwidth per GPU (config in Gbit/s)."""
-        return self.config.kv_transfer_gbit_per_s * 1e9 / 8
 
 
 def length_sampler(prompt: LengthDistribution, output: LengthDistribution):
@@ -128,6 +127,9 @@ class InferenceService:
         self.scale_events = 0
         self.requests_requeued = 0  # taken from a replica that lost power and routed again
         self.requests_lost = 0  # streaming when their replica lost power
+        self._links: dict[tuple[int, str], KvLink] = {}  # (prefill replica, "nvlink" or "nic") -> its KV link
+        self.kv_cpu_tier_hit_tokens = 0  # prompt tokens reloaded from a replica's CPU-memory tier
+        self.kv_cpu_tier_reloads = 0  # admissions that reloaded blocks from it
         for i in range(spec.config.replicas):
             self._request_replica(first_work_id + i)
         if spec.autoscale is not None:
@@ -394,20 +396,26 @@ class InferenceService:
         self._route(req)
 
     def _route(self, req: Request, decode_pool: bool = False) -> None:
-        pool = self._pool(decode_pool)
-        if not pool:
+        replica = self._pick(req, decode_pool)
+        if replica is None:
             self.pending.append(req)
             return
+        replica.enqueue(req)
+
+    def _pick(self, req: Request, decode_pool: bool) -> Replica | None:
+        """The replica the router picks for ``req`` in the prefill (or only) or decode pool; None if the pool is empty."""
+        pool = self._pool(decode_pool)
+        if not pool:
+            return None
         power = tuple([self.cluster.rack_power_w(r.alloc) for r in pool]) if self.router.needs_power else None
         outstanding = tuple([r.outstanding for r in pool])
         if not getattr(self.router, "needs_prefix", False):
-            pool[self.router.route(outstanding, power)].enqueue(req)
-            return
+            return pool[self.router.route(outstanding, power)]
         blocks = None
         if req.hash_ids and not decode_pool:  # a decode replica never prefills: its cache is no reason
             blocks = tuple([r.prefix_cache.prefix_blocks(req.hash_ids) if r.prefix_cache is not None else 0
                             for r in pool])
-        pool[self.router.route(outstanding, power, blocks)].enqueue(req)
+        return pool[self.router.route(outstanding, power, blocks)]
 
     def _pool(self, decode_pool: bool) -> list[Replica]:
         if self.spec.config.prefill_replicas == 0:
@@ -415,11 +423,45 @@ class InferenceService:
         want = "decode" if decode_pool else "prefill"
         return [r for r in self.replicas if r.role == want]
 
-    def hand_over(self, req: Request) -> None:
-        """A prefill replica finished ``req``'s prompt: move its KV cache to a decode replica."""
-        transfer_s = req.ctx * self.model.kv_bytes_per_token / (self.spec.config.tp * self.spec.kv_transfer_bytes_per_s)
-        ev = self.sim.env.timeout(transfer_s)
-        ev.callbacks.append(lambda _ev: self._route(req, decode_pool=True))
+    def hand_over(self, req: Request, source: Replica) -> None:
+        """``source``, a prefill replica, finished ``req``'s prompt: pick a decode replica now
+        and move the KV cache to it over the link between them; the request joins it when the
+        last byte lands. As vLLM's NixlConnector does, the decode side loads the prompt's KV
+        but the last token, and recomputes that one to sample the first output token, which is
+        what the client sees first (TTFT = prefill + transfer + the decode replica's wait and
+        first iteration; docs/workloads.md)."""
+        req.ctx -= 1
+        req.prefill_remaining = 1
+        target = self._pick(req, decode_pool=True)
+        if target is None:  # no decode replica up: it waits, and prefills its last token again where it goes
+            self.pending.append(req)
+            return
+        target.outstanding += 1  # on its way: the router counts it there already
+        link = self._kv_link(source, target)
+        link.send(req.ctx * self.model.kv_bytes_per_token, lambda: self._landed(req, target))
+
+    def _landed(self, req: Request, target: Replica) -> None:
+        """``req``'s KV cache reached ``target``; if that replica lost power meanwhile, route again."""
+        if target in self.replicas or target in self.draining:
+            target.outstanding -= 1
+            target.enqueue(req)
+        else:
+            self._route(req, decode_pool=True)
+
+    def _kv_link(self, source: Replica, target: Replica) -> KvLink:
+        """The link from prefill replica ``source`` towards ``target``: its NVLink when both
+        sit in one scale-up domain, else its NICs; one per replica and path, shared by every
+        transfer on it (processor sharing, dcsim.workloads.inference.kv_link)."""
+        domain_gpus = self.cluster.topology.domain_gpus
+        domains = {g // domain_gpus for g in source.alloc.gpu_ids + target.alloc.gpu_ids}
+        path = "nvlink" if len(domains) == 1 else "nic"
+        link = self._links.get((source.index, path))
+        if link is None:
+            per_gpu = kv_transfer_bytes_per_s_per_gpu(path, self.spec.config.kv_transfer_gbit_per_s, self.device.gpu,
+                                                      self.device.fabric)
+            link = self._links[(source.index, path)] = KvLink(self.sim.env, self.spec.config.tp * per_gpu,
+                                                              f"{self.name}/replica/{source.index}/{path}")
+        return link
 
     # -- completion and accounting ---------------------------------------------------
     def complete(self, req: Request) -> None:
@@ -459,4 +501,6 @@ class InferenceService:
             itl=self.itl,
             requests_requeued=self.requests_requeued,
             requests_lost=self.requests_lost,
+            kv_cpu_tier_hit_tokens=self.kv_cpu_tier_hit_tokens,
+            kv_cpu_tier_reloads=self.kv_cpu_tier_reloads,
         )

@@ -37,11 +37,12 @@ VISION = MODEL.vision.work(MODEL.name, 1, (1024, 768))  # type: ignore[union-att
 DATA = SHARED_DATA / "calibration" / "mlenergy-v3"
 
 
-def serve(arrivals: list[tuple], until_s: float = 300.0, vision=VISION):
-    """One replica; ``arrivals`` are (time, prompt with its vision tokens, output)."""
+def serve(arrivals: list[tuple], until_s: float = 300.0, vision=VISION, replicas: int = 1, **spec_fields):
+    """Replicas of one GPU each; ``arrivals`` are (time, prompt with its vision tokens, output)."""
     sim = Simulation(0, Recorder)
     cluster = Cluster(sim, Topology(1, 1, NodeSpec(GPU)), FifoScheduler())
-    config = ServiceConfig(model=MODEL.name, replicas=1, tp=TP, max_num_seqs=64, max_batch_tokens=8192)
+    config = ServiceConfig(model=MODEL.name, replicas=replicas, tp=TP, max_num_seqs=64, max_batch_tokens=8192,
+                           **spec_fields)
     spec = ServiceSpec("svc", MODEL, config, NoArrivals(), no_lengths, 1000.0, 100.0, 1000.0,
                        max_kv_tokens(MODEL, GPU, TP, 0.9), vision=vision)
     svc = InferenceService(sim, spec, DEVICE, RoundRobinRouter(), cluster, 0, until_s)
@@ -91,6 +92,24 @@ def test_encoder_time_is_in_the_ttft_and_equals_its_flops_over_the_roofline():
     # the same request without images: only its prefill
     _, plain, _ = serve([(1.0, p, o)], vision=None)
     assert plain.loc[0, "ttft_s"] == pytest.approx(prefill, rel=1e-12)
+
+
+def encoder_s() -> float:
+    return float(DEVICE.iteration(VISION.encoder, TP, VISION.patches, VISION.attn_pairs, VISION.patches, 0)[0])
+
+
+def test_disaggregated_request_encodes_once_on_the_prefill_replica():
+    """Prefill and decode pools: the encoder runs with the prefill, not again when the decode
+    replica recomputes the last prompt token: TTFT = encoder + prefill + KV transfer + that
+    one-token iteration."""
+    p, o = 100 + VISION.tokens, 20
+    _, req, _ = serve([(0.0, p, o)], replicas=2, prefill_replicas=1, kv_transfer_gbit_per_s=400.0)
+    r = req.iloc[0]
+    assert r["status"] == "completed" and r["replica"] == 1
+    prefill = float(DEVICE.iteration(MODEL, TP, p, prefill_attn_pairs(p), p, 0)[0])
+    transfer = (p - 1) * MODEL.kv_bytes_per_token / (TP * 50e9)
+    first = float(DEVICE.iteration(MODEL, TP, 1, prefill_attn_pairs(1, p - 1), p, 0)[0])
+    assert r["ttft_s"] == pytest.approx(encoder_s() + prefill + transfer + first, rel=1e-9)
 
 
 def test_context_holds_the_vision_tokens():

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from conftest import SHARED_DATA, needs_shared
-from test_engine import NoArrivals, no_lengths
+from test_engine import NoArrivals, feed_and_run, no_lengths
 
 import dcsim
 from dcsim.core.errors import ConfigError
@@ -45,16 +45,8 @@ def serve(arrivals: list[tuple], until_s: float = 300.0, vision=VISION, replicas
                            **spec_fields)
     spec = ServiceSpec("svc", MODEL, config, NoArrivals(), no_lengths, 1000.0, 100.0, 1000.0,
                        max_kv_tokens(MODEL, GPU, TP, 0.9), vision=vision)
-    svc = InferenceService(sim, spec, DEVICE, RoundRobinRouter(), cluster, 0, until_s)
-
-    def feed():
-        for i, (t, p, o) in enumerate(arrivals):
-            yield sim.env.timeout(t - sim.env.now)
-            svc.arrive(Request(i, "svc", sim.env.now, p, o))
-
-    sim.env.process(feed())
-    results = sim.run(until_s)
-    return results, results.frames()["requests"].sort_values("request_id").reset_index(drop=True), svc
+    return feed_and_run(sim, InferenceService(sim, spec, DEVICE, RoundRobinRouter(), cluster, 0, until_s),
+                        arrivals, until_s)
 
 
 def test_vision_tokens_of_an_image_follow_the_processor_resize():

@@ -36,7 +36,7 @@ rows (image-chat, video-chat) are only validated, with the same leave-family-out
 no new parameter: a request's prompt grows by its vision tokens and the iteration that
 prefills it also runs the vision encoder (:data:`MEDIA`, ``VisionSpec.work``), priced by
 the same ``DeviceModel.iteration``. Rows of models without a ``vision`` block in the
-catalogue (Llama 4, Nemotron Nano VL) are skipped. Replicas whose attention runs
+catalogue (Nemotron Nano 12B v2 VL) are skipped. Replicas whose attention runs
 data-parallel (the ``notes`` column) are taken as one TP group over ``num_gpus``.
 
     python -m dcsim.hardware.calibrate_vllm ../shared/data/calibration/mlenergy-v3 --write  # refit, write the data files

@@ -115,6 +115,7 @@ def summarise(results: Results) -> dict[str, Any]:
     out.update(_inference_kpis(_Rows(tables["requests"]), _Rows(tables["services"]), info.services, inference, e,
                                duration_s))
     out.update(_cost_kpis(out, info, inference, duration_s))
+    out.update(_session_kpis(_Rows(tables["requests"]), tables["events"], out))
     out.update(_training_kpis(jobs, out))
     out.update(_flops_kpis(jobs, info, inference, out, duration_s))
     out.update(_power_off_kpis(tables["events"], results, info.services))
@@ -384,6 +385,54 @@ def _inference_kpis(req: _Rows, fluid: _Rows, services: dict[str, ServiceInfo], 
             tpot_p50_s=_weighted_median(fluid["tpot_s"], served),
         )
     return out
+
+
+def _session_kpis(req: _Rows, events: Table, out: dict[str, Any]) -> dict[str, Any]:
+    """Agentic sessions: how they ended (the ``session`` events), and over the completed
+    ones their calls, duration, energy and cost (their requests)."""
+    kind, component, detail, value = (events.column(c) for c in ("record_type", "component", "detail", "value"))
+    ends = kind == "session"
+    done_ev = ends & (detail == "completed")
+    calls = req.where(req["session_id"] >= 0)
+    # a session is (service, id); the completed ones get a dense index (-1 for the others' calls)
+    which = np.full(len(calls), -1, dtype=np.int64)
+    n = 0
+    services = calls["service"]
+    for name in dict.fromkeys(component[done_ev]):
+        ids = np.sort(value[done_ev & (component == name)].astype(np.int64))
+        rows = np.flatnonzero(services == name)
+        sid = calls["session_id"][rows]
+        at = np.minimum(np.searchsorted(ids, sid), len(ids) - 1)
+        hit = ids[at] == sid
+        which[rows[hit]] = n + at[hit]
+        n += len(ids)
+    mine = which >= 0
+    w = which[mine]
+    energy = np.bincount(w, weights=calls["energy_j"][mine], minlength=n)
+    first = np.full(n, np.inf)
+    last = np.full(n, -np.inf)
+    np.minimum.at(first, w, calls["t_arrival_s"][mine])
+    np.maximum.at(last, w, calls["t_done_s"][mine])
+    duration = last - first if n else np.zeros(0)
+    completed_calls = calls.where(calls["status"] == "completed")
+    per_session_j = float(energy.mean()) if n else math.nan
+    request_j = _sum(req["energy_j"])
+    inference_cost = out["cost_per_million_tokens_usd"] * out["output_tokens"] / 1e6 if out["output_tokens"] else math.nan
+    fac_per_gpu = _ratio(out["facility_energy_j"], out["gpu_energy_j"])
+    return {
+        "sessions_started": int(ends.sum()),
+        "sessions_completed": n,
+        "sessions_ended_early": int((ends & np.isin(detail, ["dropped", "lost", "context_full"])).sum()),
+        "calls_per_session_mean": float(np.bincount(w, minlength=n).mean()) if n else math.nan,
+        "session_duration_p50_s": _pct(duration, 50),
+        "session_duration_p99_s": _pct(duration, 99),
+        "session_call_ttft_p50_s": _pct(completed_calls["ttft_s"], 50),
+        "session_call_ttft_p99_s": _pct(completed_calls["ttft_s"], 99),
+        "session_prompt_tokens_cached_share": _ratio(_sum(calls["cached_tokens"]), _sum(calls["prompt_tokens"])),
+        "energy_per_session_gpu_j": per_session_j,
+        "energy_per_session_facility_j": per_session_j * _ratio(out["inference_gpu_energy_j"], request_j) * fac_per_gpu,
+        "cost_per_session_usd": inference_cost * _ratio(per_session_j, request_j),
+    }
 
 
 def _power_off_kpis(events: Table, results: Results, services: dict[str, ServiceInfo]) -> dict[str, Any]:

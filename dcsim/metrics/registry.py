@@ -363,6 +363,39 @@ _k("services", "-", "per service",
    "`energy_per_output_token_gpu_j` and (request fidelity) `itl_p50_s`, `itl_p90_s`, `itl_p99_s` over that "
    "service's gaps", "s")
 
+# agentic sessions (arrivals.process=sessions; docs/workloads.md): a session's end is an event `session`
+# (detail: how it ended, value: its id); its calls are the requests with its `session_id`.
+# Without sessions: counts 0, the rest NaN.
+_k("sessions_started", "-", "sessions started",
+   "sessions whose first call was due during the run (one `session` event each: completed, dropped, lost, "
+   "context_full or running at the end)", "d")
+_k("sessions_completed", "-", "sessions completed", "sessions whose every call completed (`session` events "
+   "`completed`)", "d")
+_k("sessions_ended_early", "-", "sessions ended early",
+   "sessions ended by a dropped or lost call (the agent gives up on its task), plus those whose next call would "
+   "not fit `max_context_tokens` (`context_full`)", "d")
+_k("calls_per_session_mean", "-", "calls per session", "mean over completed sessions of their calls (requests)",
+   ".1f")
+_same("50th and 99th percentile over completed sessions of t_done(last call) - t_arrival(first call): the task's "
+      "wall time, think and tool times included", "s", ".1f",
+      session_duration_p50_s="session duration p50", session_duration_p99_s="session duration p99")
+_same("50th and 99th percentile of `ttft_s` over the completed calls of sessions (the per-call latency an agent "
+      "waits before the model's answer starts)", "s", ".3f",
+      session_call_ttft_p50_s="TTFT per call p50", session_call_ttft_p99_s="TTFT per call p99")
+_k("session_prompt_tokens_cached_share", "-", "session prompt tokens served from the prefix cache",
+   "sum of `cached_tokens` / sum of `prompt_tokens` over the requests of sessions", ".1%")
+_k("energy_per_session_gpu_j", "J", "energy per session (task), GPU",
+   "mean over completed sessions of the sum of their calls' `energy_j` (GPU energy attributed to requests; idle "
+   "energy not included)")
+_k("energy_per_session_facility_j", "J", "energy per session (task), facility",
+   "`energy_per_session_gpu_j` x (E_inf / sum of `energy_j` over all requests) x (E_facility / E_GPU): the "
+   "replicas' idle energy and the facility's overheads shared in proportion to attributed GPU energy, as "
+   "`energy_per_output_token_facility_j` shares them")
+_k("cost_per_session_usd", "USD", "cost per session (task)",
+   "inference's share of `cost_total_usd` (x inference GPU-seconds allocated / installed GPU-seconds, as "
+   "`cost_per_million_tokens_usd`) x `energy_per_session_gpu_j` / sum of `energy_j` over all requests: the "
+   "inference cost shared among requests by their GPU energy, summed over a completed session's calls", ".4f", "$")
+
 # --- training --------------------------------------------------------------------------------
 _section = "training"
 _k("jobs_submitted", "-", "training jobs submitted", "jobs configured (all of them have a row)", "d")
@@ -414,7 +447,10 @@ _k("preemptions", "-", "preemptions",
    "times the request was preempted because the KV cache was full (each time it recomputes its prompt and the "
    "tokens generated so far)", "d")
 _k("cached_tokens", "-", "cached prompt tokens",
-   "prompt tokens found in the replica's prefix cache (HBM or its CPU-memory tier) at admission, not prefilled",
+   "prompt tokens found in the replica's prefix cache (HBM or its CPU-memory tier) at admission, not prefilled", "d")
+_k("session_id", "-", "session", "the agentic session the request is a call of (`arrivals.process=sessions`); -1 for "
+   "requests of no session", "d")
+_k("call_index", "-", "call in session", "the request's place in its session, from 0; -1 for requests of no session",
    "d")
 _k("status", "text", "status",
    "`completed`, `running` or `queued` at the end of the run, `dropped` (prompt + output larger than the KV "

@@ -37,6 +37,7 @@ class ArrivalProcess(StrEnum):
     trace = "trace"
     servegen = "servegen"
     closed = "closed"
+    sessions = "sessions"
 
 
 class Fidelity(StrEnum):
@@ -100,6 +101,48 @@ _LOGNORMAL = LengthDistributionKind.lognormal
 
 
 @dataclass
+class DurationConfig:
+    """A distribution of durations in s: constant (mean_s), exponential (mean_s),
+    lognormal (log_mu, log_sigma of the seconds) or uniform (min_s..max_s), clipped to
+    [min_s, max_s]."""
+
+    distribution: LengthDistributionKind = LengthDistributionKind.exponential
+    mean_s: float = bounded(0.0, ge=0)
+    log_mu: float = bounded(0.0)
+    log_sigma: float = bounded(0.0, ge=0)
+    min_s: float = bounded(0.0, ge=0)
+    max_s: float = bounded(3600.0, ge=0)
+
+
+def _lengths(distribution: LengthDistributionKind, mean: float, lo: int, hi: int) -> LengthConfig:
+    return LengthConfig(distribution, mean, 0.0, 0.0, lo, hi)
+
+
+@dataclass
+class SessionConfig:
+    """Agentic sessions (``arrivals.process=sessions``; docs/workloads.md): sessions arrive
+    as a Poisson process of ``arrival_rate_per_s``; a session is a chain of ``calls`` model
+    calls; call k+1 is sent ``think_time`` after call k completes, its prompt call k's
+    prompt plus call k's output plus ``new_tokens`` (tool result, user text), so the
+    context is append-only and its prefix cached. The first call's prompt is the
+    service's shared system prompt (``system_prompt_tokens``) plus ``first_context_tokens``;
+    ``output_tokens`` is drawn per call. A session ends after its calls, when a call is
+    dropped or lost, or before a call whose prompt + output would exceed
+    ``max_context_tokens``. The service's ``arrival_rate_per_s``, ``prompt_tokens`` and
+    ``output_tokens`` are ignored. Defaults: placeholders, set per study (the
+    ``agentic_coding`` preset's are sourced in DATA_SOURCES.md)."""
+
+    arrival_rate_per_s: float = bounded(0.01, ge=0)  # sessions per second (Poisson)
+    calls: LengthConfig = field(default_factory=lambda: _lengths(LengthDistributionKind.exponential, 10.0, 1, 1000))
+    think_time: DurationConfig = field(default_factory=lambda: DurationConfig(LengthDistributionKind.exponential, 5.0))
+    first_context_tokens: LengthConfig = field(
+        default_factory=lambda: _lengths(LengthDistributionKind.exponential, 4000.0, 1, 65536))
+    new_tokens: LengthConfig = field(default_factory=lambda: _lengths(LengthDistributionKind.exponential, 1000.0, 1, 32768))
+    output_tokens: LengthConfig = field(default_factory=lambda: _lengths(LengthDistributionKind.exponential, 300.0, 1, 8192))
+    max_context_tokens: int = bounded(131072, ge=2)  # prompt + output of one call (the model's context window)
+
+
+@dataclass
 class ArrivalConfig:
     """How requests arrive. ``process``: poisson, gamma (bursty renewal with ``cv``),
     diurnal (daily sinusoidal rate), trace (replay ``trace_path``), servegen (the
@@ -117,6 +160,7 @@ class ArrivalConfig:
     rate_multiplier: float = bounded(1.0, gt=0)  # trace / servegen: 2.0 replays twice as fast
     concurrency: int = bounded(1, ge=1)  # closed: users, each with one request outstanding (arrival_rate_per_s is ignored)
     think_time_s: float = bounded(0.0, ge=0)  # closed: mean of the exponential think time between a user's requests; 0: none
+    sessions: SessionConfig = field(default_factory=SessionConfig)  # sessions: agentic chains of calls
 
 
 @dataclass
@@ -192,6 +236,12 @@ class ServiceConfig:
     # evicted from HBM go there, LRU too, and a prompt whose prefix is there reloads it over the
     # GPUs' host link (GpuSpec.host_link_bw_bytes_per_s) before it prefills (docs/workloads.md).
     kv_cpu_tier_gb: float = bounded(0.0, ge=0)
+    # A system prompt shared across requests (synthetic lengths and sessions; not traces):
+    # every prompt starts with one of ``system_prompts`` distinct prompts of this many
+    # tokens (drawn uniformly per request or session), whose full prefix_block_tokens
+    # blocks the prefix cache shares across requests. 0: none.
+    system_prompt_tokens: int = bounded(0, ge=0)
+    system_prompts: int = bounded(1, ge=1)
     # Multimodal requests (docs/calibration.md, "Multimodal"): each request carries
     # images_per_request images and, with video_frames > 0, one video of that many frames;
     # the model needs a vision encoder (a vision block in its catalogue file). Their tokens

@@ -8,6 +8,7 @@ allowed; ``dcsim.config.build`` composes the services of a run.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -30,16 +31,20 @@ from dcsim.workloads.config import (
     ArrivalProcess,
     AutoscaleConfig,
     AutoscaleMetric,
+    DurationConfig,
     Fidelity,
     LengthConfig,
     ServiceConfig,
+    SessionConfig,
     model_named,
 )
 from dcsim.workloads.inference import arrivals as arr
 from dcsim.workloads.inference import traces
 from dcsim.workloads.inference.requests import LENGTH_DISTRIBUTIONS, LengthDistribution, length_histogram
 from dcsim.workloads.inference.service import ServiceSpec, length_sampler
+from dcsim.workloads.inference.sessions import DURATION_DISTRIBUTIONS, DurationDistribution, SessionArrivals
 
+log = logging.getLogger("dcsim")
 LENGTH_MEAN_SAMPLES = 100_000  # draws that estimate mean lengths for the fluid model (fixed seed)
 
 
@@ -61,10 +66,15 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
     _cpu_tier(field, s, gpu)
     autoscale = _autoscale(f"{field}.autoscale", s)
     arrivals, trace, sampler = _arrivals(field, s, start_hour, duration_s)
-    if sampler is None:
+    _system_prompt(field, s)
+    if isinstance(arrivals, SessionArrivals):
+        sampler = arrivals.sample_calls
+    elif sampler is None:
         prompt = _lengths(f"{field}.prompt_tokens", s.prompt_tokens)
         output = _lengths(f"{field}.output_tokens", s.output_tokens)
         sampler = length_sampler(prompt, output)
+    if s.system_prompt_tokens and not isinstance(arrivals, SessionArrivals):
+        sampler = _with_system_prompt(sampler, s.system_prompt_tokens)
     vision = _vision(field, model, s, trace)
     if vision is not None:
         sampler = _with_vision_tokens(sampler, vision.tokens)
@@ -80,7 +90,8 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
         mean_p, mean_o, median_p = float(p.mean()), float(o.mean()), float(np.median(p))
         decode_ctx = decode_context_tokens(p, o)
         longest = int(p.max() + o.max()) if s.arrivals.process == "servegen" else (
-            s.prompt_tokens.max_tokens + s.output_tokens.max_tokens)
+            s.arrivals.sessions.max_context_tokens if s.arrivals.process == "sessions" else
+            s.system_prompt_tokens + s.prompt_tokens.max_tokens + s.output_tokens.max_tokens)
         if vision is not None and s.arrivals.process != "servegen":  # drawn prompts hold the vision tokens too
             longest += vision.tokens
     # sliding-window layers hold at most their window: counted at a typical request's context
@@ -106,7 +117,7 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
         name=name, model=model, config=s, arrivals=arrivals, lengths=sampler, mean_prompt_tokens=mean_p,
         mean_output_tokens=mean_o, median_prompt_tokens=median_p, kv_capacity_tokens=kv, trace=trace,
         mean_decode_context_tokens=decode_ctx,
-        autoscale=autoscale, vision=vision,
+        autoscale=autoscale, prefix_warning=_prefix_warning(field, s, trace), vision=vision,
     )
 
 
@@ -144,6 +155,8 @@ def _vision(field: str, model: LlmSpec, s: ServiceConfig, trace: Any) -> VisionW
     require(not s.video_frames or model.vision.temporal_patch > 0, f"{field}.video_frames", s.video_frames,
             f"0: {model.name}'s vision encoder takes images only")
     require(trace is None, f"{field}.{key}", value, "0 with a replayed trace (its prompt lengths count every token)")
+    require(s.arrivals.process != "sessions", f"{field}.{key}", value,
+            "0 with agentic sessions (a session's calls carry no images in this model)")
     require(s.fidelity == "request", f"{field}.fidelity", s.fidelity,
             "request with images or video (the fluid model does not cost the vision encoder)")
     return model.vision.work(model.name, s.images_per_request, (s.image_width_px, s.image_height_px),
@@ -226,6 +239,8 @@ def _arrivals(field: str, s: ServiceConfig, start_hour: float, duration_s: float
     """(arrival process, trace or None, length sampler or None) of a service."""
     a = s.arrivals
     require_choice(f"{field}.arrivals.process", a.process, ArrivalProcess)
+    if a.process == "sessions":
+        return _sessions(field, s, duration_s), None, None
     if a.process == "closed":
         require(s.fidelity == "request", f"{field}.fidelity", s.fidelity,
                 "request with arrivals.process=closed (the closed loop follows each completion; fluid has no requests)")
@@ -267,6 +282,77 @@ def _arrivals(field: str, s: ServiceConfig, start_hour: float, duration_s: float
         return arr.DiurnalArrivals(s.arrival_rate_per_s, a.peak_to_trough, a.peak_hour, a.cv, start_hour), None, None
     except ValueError as e:
         raise ConfigError(f"{field}.arrivals", a.process, str(e)) from None
+
+
+def _sessions(field: str, s: ServiceConfig, duration_s: float) -> SessionArrivals:
+    """The validated session workload of a service (``arrivals.process=sessions``)."""
+    c: SessionConfig = s.arrivals.sessions
+    require(s.fidelity == "request", f"{field}.fidelity", s.fidelity,
+            "request with arrivals.process=sessions (a session's calls follow its completions; fluid has no requests)")
+    require(s.arrivals.trace_path is None, f"{field}.arrivals.trace_path", s.arrivals.trace_path,
+            "null with arrivals.process=sessions (sessions draw their calls from arrivals.sessions)")
+    rate = c.arrival_rate_per_s
+    require(0 <= rate <= MAX_ARRIVAL_RATE_PER_S, f"{field}.arrivals.sessions.arrival_rate_per_s", rate,
+            f"sessions per second in [0, {MAX_ARRIVAL_RATE_PER_S:,.0f}]")
+    sf = f"{field}.arrivals.sessions"
+    calls = _lengths(f"{sf}.calls", c.calls)
+    require(rate * duration_s * calls.sample_many(np.random.default_rng(0), 1000).mean() <= MAX_REQUESTS,
+            f"{sf}.arrival_rate_per_s", rate,
+            f"at most {MAX_REQUESTS:,} calls over duration_s={duration_s:g} (sessions per second x mean calls)")
+    work = SessionArrivals(rate, calls, _durations(f"{sf}.think_time", c.think_time),
+                           _lengths(f"{sf}.first_context_tokens", c.first_context_tokens),
+                           _lengths(f"{sf}.new_tokens", c.new_tokens), _lengths(f"{sf}.output_tokens", c.output_tokens),
+                           s.system_prompt_tokens, s.system_prompts, s.prefix_block_tokens, c.max_context_tokens)
+    first, _ = work.sample_calls(np.random.default_rng(0), 1000)
+    require(len(first) > 0, f"{sf}.max_context_tokens", c.max_context_tokens,
+            f"a context window that fits a first call: system_prompt_tokens={s.system_prompt_tokens} + "
+            "first_context_tokens + output_tokens exceed it in every session drawn")
+    return work
+
+
+def _durations(field: str, d: DurationConfig) -> DurationDistribution:
+    require(d.distribution in DURATION_DISTRIBUTIONS, f"{field}.distribution", d.distribution,
+            f"one of {list(DURATION_DISTRIBUTIONS)} (no measured histogram of durations ships)")
+    require(d.max_s >= d.min_s, f"{field}.max_s", d.max_s, f">= min_s={d.min_s}")
+    if d.distribution == "lognormal":
+        require(d.log_sigma >= 0, f"{field}.log_sigma", d.log_sigma, "a log standard deviation >= 0")
+    return DurationDistribution(str(d.distribution), d.mean_s, d.log_mu, d.log_sigma, d.min_s, d.max_s)
+
+
+def _system_prompt(field: str, s: ServiceConfig) -> None:
+    """A shared system prompt goes with drawn lengths or sessions, not with a trace or a closed loop."""
+    if s.system_prompt_tokens == 0:
+        return
+    p = s.arrivals.process
+    require(p not in ("trace", "servegen", "closed"), f"{field}.system_prompt_tokens", s.system_prompt_tokens,
+            f"0 with arrivals.process={p} (a shared system prompt is added to drawn lengths and sessions: "
+            "poisson, gamma, diurnal or sessions)")
+
+
+def _with_system_prompt(sampler, system_tokens: int):
+    """Lengths with the shared system prompt in front of every prompt."""
+
+    def sample(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        prompts, outputs = sampler(rng, n)
+        return prompts + system_tokens, outputs
+
+    return sample
+
+
+def _prefix_warning(field: str, s: ServiceConfig, trace: Any) -> str:
+    """Why the prefix cache of a service can share nothing ("" when it can)."""
+    if s.prefix_cache_fraction == 0 or s.fidelity != "request":
+        return ""
+    if s.arrivals.process == "sessions" or s.system_prompt_tokens >= s.prefix_block_tokens:
+        return ""
+    if trace is not None and trace.hash_ids is not None:
+        return ""
+    why = ("the trace has no block hashes" if trace is not None else
+           f"system_prompt_tokens={s.system_prompt_tokens} < prefix_block_tokens={s.prefix_block_tokens}"
+           if s.system_prompt_tokens else "synthetic prompts share nothing without system_prompt_tokens or sessions")
+    text = f"{field}.prefix_cache_fraction={s.prefix_cache_fraction:g} caches nothing: {why}"
+    log.warning("%s", text)
+    return text
 
 
 def _lengths(field: str, lc: LengthConfig) -> LengthDistribution:

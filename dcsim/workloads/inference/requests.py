@@ -28,11 +28,12 @@ class Request:
     __slots__ = (
         "request_id", "service", "t_arrival_s", "prompt_tokens", "output_tokens", "replica",
         "t_admitted_s", "t_first_token_s", "t_done_s", "ctx", "prefill_remaining", "generated",
-        "energy_j", "preemptions", "cached_tokens", "hash_ids", "t_last_token_s", "vision_tokens",
+        "energy_j", "preemptions", "cached_tokens", "hash_ids", "t_last_token_s", "session_id", "call_index",
+        "vision_tokens",
     )
 
     def __init__(self, request_id: int, service: str, t_arrival_s: float, prompt_tokens: int, output_tokens: int,
-                 hash_ids: tuple[int, ...] | None = None) -> None:
+                 hash_ids: tuple[int, ...] | None = None, session_id: int = -1, call_index: int = -1) -> None:
         self.request_id = request_id
         self.service = service
         self.t_arrival_s = t_arrival_s
@@ -52,6 +53,8 @@ class Request:
         # Set only when the request leaves a batch after a token (preempted, or handed
         # to a decode replica): its next gap is measured from here, not by one iteration.
         self.t_last_token_s = math.nan
+        self.session_id = session_id  # the agentic session it is a call of (-1: none; sessions.py)
+        self.call_index = call_index  # its place in the session, from 0 (-1: none)
         # Tokens of its prompt that images or video frames make (multimodal): the
         # iteration that starts its prefill also runs the vision encoder.
         self.vision_tokens = 0
@@ -70,7 +73,7 @@ class Request:
             self.request_id, self.service, self.replica, status, self.t_arrival_s, self.t_admitted_s,
             self.t_first_token_s, self.t_done_s, self.prompt_tokens, self.output_tokens, self.generated,
             ttft, tpot, e2e, self.t_admitted_s - self.t_arrival_s, self.preemptions, self.cached_tokens,
-            self.energy_j,
+            self.energy_j, self.session_id, self.call_index,
         )
 
 

@@ -37,6 +37,7 @@ from dcsim.workloads.inference.arrivals import ClosedLoop
 from dcsim.workloads.inference.engine import Replica
 from dcsim.workloads.inference.kv_link import KvLink, kv_transfer_bytes_per_s_per_gpu
 from dcsim.workloads.inference.requests import LengthDistribution, Request, TokenGaps
+from dcsim.workloads.inference.sessions import SessionArrivals, SessionDriver, system_block_ids
 
 if TYPE_CHECKING:
     from dcsim.core.simulation import Simulation
@@ -61,6 +62,7 @@ class ServiceSpec:
     trace: Any = None  # a Trace (dcsim.workloads.inference.traces) replayed instead of drawn lengths
     autoscale: AutoscaleConfig | None = None  # validated and enabled (dcsim.workloads.inference.build), or None
     mean_decode_context_tokens: float | None = None  # over decode iterations (build.decode_context_tokens); None: P + O / 2
+    prefix_warning: str = ""  # why prefix caching can find nothing to share ("": it can), an event at the start
     vision: VisionWork | None = None  # each request's vision tokens and encoder work (multimodal), or None
 
     @property
@@ -136,14 +138,21 @@ class InferenceService:
             sim.env.timeout(spec.autoscale.interval_s).callbacks.append(self._autoscale)
         self._next = 0
         self._closed: ClosedLoop | None = spec.arrivals if isinstance(spec.arrivals, ClosedLoop) else None
+        self._sessions: SessionDriver | None = None
         if self._closed is not None:
             self._start_users()
+        elif isinstance(spec.arrivals, SessionArrivals):
+            plan = spec.arrivals.plan(sim.rng.stream(f"arrivals/{self.name}"), sim.rng.stream(f"lengths/{self.name}"),
+                                      until_s)
+            self._sessions = SessionDriver(spec.arrivals, plan, sim.env, sim.recorder, self.name, self.send)
         else:
             self._load_arrivals(until_s)
             if len(self._times):
                 self._schedule_next_arrival()
         self._info = sim.recorder.run_info.add_service(spec.name, ServiceInfo(spec.config.slo_ttft_s, spec.config.slo_tpot_s,
                                                                               "request"))
+        if spec.prefix_warning:
+            sim.recorder.event("warning", self.name, spec.prefix_warning)
         sim.on_finish(self._finish)
 
     # -- replicas --------------------------------------------------------------------
@@ -204,8 +213,7 @@ class InferenceService:
             del self.in_flight[req.request_id]
             self.in_system.add(-1)
             self.sim.recorder.record("requests", req.row("lost"))
-            if self._closed is not None:
-                self._user_done()
+            self._call_ended(req, "lost")
         self.requests_lost += len(lost)
         requeued = [r for r in held if r.t_first_token_s != r.t_first_token_s]
         self.requests_requeued += len(requeued)
@@ -322,6 +330,11 @@ class InferenceService:
         self._times = spec.arrivals.arrival_times_s(self.sim.rng.stream(f"arrivals/{self.name}"), until_s)
         self._prompts, self._outputs = spec.lengths(self.sim.rng.stream(f"lengths/{self.name}"), len(self._times))
         self._hashes = None
+        c = spec.config
+        if c.system_prompt_tokens >= c.prefix_block_tokens:  # a shared system prompt (its own stream: no draw shifts)
+            ids = [system_block_ids(p, c.system_prompt_tokens, c.prefix_block_tokens) for p in range(c.system_prompts)]
+            which = self.sim.rng.stream(f"system_prompts/{self.name}").integers(0, c.system_prompts, len(self._times))
+            self._hashes = [ids[p] for p in which]
 
     # -- the closed loop -----------------------------------------------------------------
     CLOSED_BLOCK = 4096  # lengths and think times drawn per block
@@ -350,10 +363,7 @@ class InferenceService:
             self._block_at = 0
         i = self._block_at
         self._block_at = i + 1
-        req = Request(self._next, self.name, self.sim.env.now, int(self._block_prompts[i]),
-                      int(self._block_outputs[i]))
-        self._next += 1
-        self.arrive(req)
+        self.send(int(self._block_prompts[i]), int(self._block_outputs[i]))
 
     def _user_done(self) -> None:
         """A user's request finished (completed or dropped): it thinks, then sends its next.
@@ -380,6 +390,21 @@ class InferenceService:
             self._schedule_next_arrival()
         self.arrive(req)
 
+    def send(self, prompt_tokens: int, output_tokens: int, hash_ids: tuple[int, ...] | None = None,
+             session_id: int = -1, call_index: int = -1) -> None:
+        """A new request (a user's, a session's call) reaches the service now."""
+        req = Request(self._next, self.name, self.sim.env.now, prompt_tokens, output_tokens, hash_ids, session_id,
+                      call_index)
+        self._next += 1
+        self.arrive(req)
+
+    def _call_ended(self, req: Request, status: str) -> None:
+        """A client waits on ``req`` (closed loop, session): tell it how the request ended."""
+        if self._closed is not None:
+            self._user_done()
+        elif self._sessions is not None and req.session_id >= 0:
+            self._sessions.call_done(req.session_id, req.call_index, req.generated, status)
+
     def arrive(self, req: Request) -> None:
         """A request reaches the service now."""
         if self.spec.vision is not None:  # its prompt (drawn with them) holds the vision tokens
@@ -389,8 +414,7 @@ class InferenceService:
             self.in_system.add(-1)
             self.sim.recorder.record("requests", req.row("dropped"))
             self.sim.recorder.event("drop", self.name, "request larger than the KV cache", req.kv_tokens_max)
-            if self._closed is not None:
-                self._user_done()
+            self._call_ended(req, "dropped")
             return
         self.in_flight[req.request_id] = req
         self._route(req)
@@ -469,8 +493,7 @@ class InferenceService:
         del self.in_flight[req.request_id]
         self.in_system.add(-1)
         self.sim.recorder.record("requests", req.row("completed"))
-        if self._closed is not None:
-            self._user_done()
+        self._call_ended(req, "completed")
         if self.spec.autoscale is not None:
             self._window[0] += 1
             self._window[1] += self._meets_slo(req)
@@ -490,6 +513,8 @@ class InferenceService:
         for req in self.in_flight.values():
             status = "queued" if math.isnan(req.t_admitted_s) else "running"
             self.sim.recorder.record("requests", req.row(status))
+        if self._sessions is not None:
+            self._sessions.finish()
         self._info.totals = ServiceTotals(
             prompt_tokens=self.prompt_tokens,
             model_flops=model_flops(self.model, self.prompt_tokens, self.output_tokens),

@@ -1,0 +1,248 @@
+"""Agentic sessions: chains of model calls whose context grows and is shared, and the block
+ids that let the prefix cache see what synthetic prompts share (docs/workloads.md).
+
+A session (``arrivals.process=sessions``) starts at a Poisson arrival and sends its first
+call at once: a prompt of the service's system prompt plus the session's first context.
+When call k completes, the agent runs its tool (or the user thinks) for a think time and
+sends call k+1, whose prompt is call k's prompt, call k's output and new tokens (the tool
+result, the user's text): the context is append-only, so every call's prompt starts with
+the previous call's. A session ends after its calls, when one of its calls is dropped or
+lost (the agent gives up), or before a call whose prompt and output would not fit the
+context window. Each end is an event ``session`` (component: the service, detail: how it
+ended, value: the session id), which the session KPIs read with the requests table.
+
+Block ids (``Request.hash_ids``) name the *full* ``prefix_block_tokens`` blocks of a
+prompt, as the Mooncake trace's hash ids do, so the prefix cache and the prefix-affinity
+router work on synthetic workloads unchanged. A block holding only system-prompt tokens
+has an id shared by every request that uses that system prompt (``-(p 2^32 + j) - 1``
+for block j of system prompt p); every other block is unique to its session and its
+index (``s 2^32 + j``), identical across the calls of the session. The ids depend on the
+session's number and the block's index only, so a config and seed give the same ids, and
+no two different blocks share one.
+
+Every draw is made up front, in bulk: session start times from the ``arrivals/NAME``
+stream, then calls, first contexts, system prompts and, for every call, new tokens,
+output tokens and think times from the ``lengths/NAME`` stream.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dcsim.workloads.inference.arrivals import PoissonArrivals
+from dcsim.workloads.inference.requests import LengthDistribution
+
+if TYPE_CHECKING:
+    import simpy
+
+    from dcsim.core.simulation import Collector
+
+BLOCK_ID_SPAN = 1 << 32  # block indices of one session or system prompt (2^32 blocks: never reached)
+SESSION_END_EVENT = "session"  # record_type of the event each session's end writes
+SESSION_STATUSES = ("completed", "dropped", "lost", "context_full", "running")
+DURATION_DISTRIBUTIONS = ("constant", "exponential", "lognormal", "uniform")
+
+
+@dataclass(frozen=True, slots=True)
+class DurationDistribution:
+    """Durations in s: ``constant`` (= mean_s), ``exponential`` (mean_s), ``lognormal``
+    (log_mu, log_sigma of the seconds) or ``uniform`` in [min_s, max_s], clipped to
+    [min_s, max_s]."""
+
+    distribution: str
+    mean_s: float
+    log_mu: float
+    log_sigma: float
+    min_s: float
+    max_s: float
+
+    def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` draws as float64."""
+        if self.distribution == "constant":
+            x = np.full(n, self.mean_s)
+        elif self.distribution == "exponential":
+            x = rng.exponential(self.mean_s, n) if self.mean_s > 0 else np.zeros(n)
+        elif self.distribution == "uniform":
+            x = rng.uniform(self.min_s, self.max_s, n)
+        else:
+            x = rng.lognormal(self.log_mu, self.log_sigma, n)
+        return np.clip(x, self.min_s, self.max_s)
+
+
+def system_block_ids(system_prompt: int, system_tokens: int, block_tokens: int) -> tuple[int, ...]:
+    """Ids of the full blocks of system prompt ``system_prompt`` (negative: never a session's)."""
+    return tuple(-(system_prompt * BLOCK_ID_SPAN + j) - 1 for j in range(system_tokens // block_tokens))
+
+
+def session_block_ids(system_ids: tuple[int, ...], session_id: int, prompt_tokens: int,
+                      block_tokens: int) -> tuple[int, ...]:
+    """Ids of the full blocks of a session's prompt of ``prompt_tokens``: the system
+    prompt's full blocks, then blocks unique to (session, block index)."""
+    full = prompt_tokens // block_tokens
+    if full <= len(system_ids):
+        return system_ids[:full]
+    base = session_id * BLOCK_ID_SPAN
+    return system_ids + tuple(range(base + len(system_ids), base + full))
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """Every draw of a run's sessions: per session (start, system prompt, calls, first
+    context) and per call, flattened in session order from ``offset[s]`` (new tokens,
+    output tokens, think time before the call; call 0's new tokens and think are unused)."""
+
+    t_start_s: np.ndarray
+    system_prompt: np.ndarray
+    calls: np.ndarray
+    first_context_tokens: np.ndarray
+    offset: np.ndarray
+    new_tokens: np.ndarray
+    output_tokens: np.ndarray
+    think_s: np.ndarray
+
+
+class SessionArrivals:
+    """The session workload of a service: when sessions start and what their calls are.
+
+    Not an :class:`~dcsim.workloads.inference.arrivals.ArrivalProcess`: calls follow
+    completions, so the service drives them (:class:`SessionDriver`). Request fidelity
+    only.
+    """
+
+    def __init__(self, rate_per_s: float, calls: LengthDistribution, think: DurationDistribution,
+                 first_context: LengthDistribution, new_tokens: LengthDistribution, output: LengthDistribution,
+                 system_prompt_tokens: int, system_prompts: int, block_tokens: int, max_context_tokens: int) -> None:
+        self.starts = PoissonArrivals(rate_per_s)
+        self.calls = calls
+        self.think = think
+        self.first_context = first_context
+        self.new_tokens = new_tokens
+        self.output = output
+        self.system_prompt_tokens = system_prompt_tokens
+        self.system_prompts = system_prompts
+        self.block_tokens = block_tokens
+        self.max_context_tokens = max_context_tokens
+
+    def plan(self, start_rng: np.random.Generator | None, length_rng: np.random.Generator, until_s: float,
+             n_sessions: int | None = None) -> SessionPlan:
+        """The draws of the sessions starting in [0, until_s) (or of ``n_sessions``, all at 0)."""
+        if n_sessions is None:
+            assert start_rng is not None, "session start times need a stream"
+            t = self.starts.arrival_times_s(start_rng, until_s)
+        else:
+            t = np.zeros(n_sessions)
+        n = len(t)
+        calls = self.calls.sample_many(length_rng, n)
+        first = self.first_context.sample_many(length_rng, n)
+        system = length_rng.integers(0, self.system_prompts, n)
+        total = int(calls.sum())
+        offset = np.concatenate([[0], np.cumsum(calls)[:-1]]).astype(np.int64) if n else np.zeros(0, np.int64)
+        return SessionPlan(t, system, calls, first, offset, self.new_tokens.sample_many(length_rng, total),
+                           self.output.sample_many(length_rng, total), self.think.sample_many(length_rng, total))
+
+    def prompts(self, plan: SessionPlan, s: int) -> tuple[np.ndarray, np.ndarray]:
+        """Prompt and output tokens of session ``s``'s calls, up to the context window."""
+        o = int(plan.offset[s])
+        k = int(plan.calls[s])
+        out = plan.output_tokens[o:o + k]
+        grow = np.concatenate([[self.system_prompt_tokens + int(plan.first_context_tokens[s])],
+                               out[:-1] + plan.new_tokens[o + 1:o + k]])
+        prompt = np.cumsum(grow)
+        fits = prompt + out <= self.max_context_tokens
+        n = int(np.argmin(fits)) if not fits.all() else k
+        return prompt[:n], out[:n]
+
+    def sample_calls(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Prompt and output tokens of about ``n`` calls of independent sessions (the
+        builder's estimate of mean lengths, and the KV-cache sizing)."""
+        sessions = max(1, math.ceil(n / max(1.0, float(self.calls.sample_many(rng, 1000).mean()))))
+        plan = self.plan(None, rng, 0.0, n_sessions=sessions)
+        parts = [self.prompts(plan, s) for s in range(sessions)]
+        prompts = np.concatenate([p for p, _ in parts] or [np.zeros(0, np.int64)])
+        outputs = np.concatenate([o for _, o in parts] or [np.zeros(0, np.int64)])
+        return prompts[:n], outputs[:n]
+
+    def __repr__(self) -> str:
+        return f"SessionArrivals(rate_per_s={self.starts.rate_per_s})"
+
+
+class SessionDriver:
+    """Runs a service's sessions: starts each at its time, sends its calls as the previous
+    one completes plus the think time, and ends it (one ``session`` event each).
+
+    ``send(prompt_tokens, output_tokens, hash_ids, session_id, call_index)`` hands a call
+    to the service (which routes it); the service calls :meth:`call_done` when a session's
+    call completes, is dropped or is lost.
+    """
+
+    def __init__(self, workload: SessionArrivals, plan: SessionPlan, env: simpy.Environment, recorder: Collector,
+                 service_name: str, send: Callable[[int, int, tuple[int, ...], int, int], None]) -> None:
+        self.workload = workload
+        self.plan = plan
+        self.env = env
+        self.recorder = recorder
+        self.service_name = service_name
+        self.send = send
+        self._system_ids = [system_block_ids(p, workload.system_prompt_tokens, workload.block_tokens)
+                            for p in range(workload.system_prompts)]
+        self._next = 0
+        self.active: dict[int, list[int]] = {}  # session -> [next call index, prompt tokens of the last call]
+        self.ended = dict.fromkeys(SESSION_STATUSES, 0)
+        if len(plan.t_start_s):
+            self._schedule_next_start()
+
+    def _schedule_next_start(self) -> None:
+        delay = float(self.plan.t_start_s[self._next]) - self.env.now
+        self.env.timeout(max(delay, 0.0)).callbacks.append(self._on_start)
+
+    def _on_start(self, _ev: Any) -> None:
+        s = self._next
+        self._next = s + 1
+        if self._next < len(self.plan.t_start_s):
+            self._schedule_next_start()
+        w = self.workload
+        self._send_call(s, 0, w.system_prompt_tokens + int(self.plan.first_context_tokens[s]))
+
+    def _send_call(self, s: int, k: int, prompt_tokens: int) -> None:
+        """Send call k of session s, or end the session if it would not fit its context."""
+        output = int(self.plan.output_tokens[self.plan.offset[s] + k])
+        if prompt_tokens + output > self.workload.max_context_tokens:
+            self._end(s, "context_full")
+            return
+        self.active[s] = [k, prompt_tokens]
+        ids = session_block_ids(self._system_ids[int(self.plan.system_prompt[s])], s, prompt_tokens,
+                                self.workload.block_tokens)
+        self.send(prompt_tokens, output, ids, s, k)
+
+    def call_done(self, session_id: int, call_index: int, output_tokens: int, status: str) -> None:
+        """Call ``call_index`` of ``session_id`` ended with ``status`` (completed, dropped or
+        lost): the session thinks and sends its next call, or ends."""
+        if status != "completed":
+            self._end(session_id, status)
+            return
+        k = call_index + 1
+        if k >= int(self.plan.calls[session_id]):
+            self._end(session_id, "completed")
+            return
+        i = int(self.plan.offset[session_id]) + k
+        prompt = self.active[session_id][1] + output_tokens + int(self.plan.new_tokens[i])
+        self.active[session_id][0] = k
+        self.env.timeout(float(self.plan.think_s[i])).callbacks.append(
+            lambda _ev: self._send_call(session_id, k, prompt))
+
+    def _end(self, s: int, status: str) -> None:
+        self.active.pop(s, None)
+        self.ended[status] += 1
+        self.recorder.event(SESSION_END_EVENT, self.service_name, status, s)
+
+    def finish(self) -> None:
+        """At the end of the run: a ``running`` event for every session still going."""
+        for s in sorted(self.active):
+            self.ended["running"] += 1
+            self.recorder.event(SESSION_END_EVENT, self.service_name, "running", s)
+        self.active.clear()

@@ -157,10 +157,12 @@ def test_bad_multimodal_inputs_are_refused_naming_the_field(field, value, model,
     assert f"chat.{field}" in str(e.value)
 
 
-def test_fluid_fidelity_with_images_is_refused():
-    with pytest.raises(ConfigError, match="fidelity"):
+@pytest.mark.parametrize("extra,words", [("fidelity=fluid", "fidelity"), ("arrivals.process=sessions", "sessions")])
+def test_images_where_they_are_not_costed_are_refused(extra, words):
+    """The fluid model does not cost the encoder and sessions' calls carry no images: refused."""
+    with pytest.raises(ConfigError, match=words):
         dcsim.run(["workload=inference_only", "workload.services.chat.tp=1", "workload.services.chat.model=Qwen3-VL-8B",
-                   "workload.services.chat.images_per_request=1", "workload.services.chat.fidelity=fluid",
+                   "workload.services.chat.images_per_request=1", f"workload.services.chat.{extra}",
                    "duration_s=10", "output.write=false"])
 
 

@@ -197,6 +197,8 @@ INCONSISTENT = [
     case("histogram_outside_range", [f"{S}.output_tokens.distribution=histogram",
                                      f"{S}.output_tokens.histogram=Qwen/Qwen3-8B:gpqa", f"{S}.output_tokens.max_tokens=500"],
          f"{S}.output_tokens.max_tokens=500", "histogram"),
+    case("rate_multiplier_with_closed_loop", ["workload.rate_multiplier=2", f"{S}.arrivals.process=closed"],
+         "workload.rate_multiplier=2.0", "concurrency"),
     case("length_min_above_max", [f"{S}.prompt_tokens.min_tokens=500", f"{S}.prompt_tokens.max_tokens=100"],
          f"{S}.prompt_tokens"),
     case("tou_window_empty", ["facility.grid.price=tou", "facility.grid.tou_peak_start_hour=20",

@@ -337,6 +337,10 @@ class JobTraceConfig:
 @dataclass
 class WorkloadConfig:
     services: dict[str, ServiceConfig] = field(default_factory=dict)
+    # Every inference service's load x this (a sweep over load, whatever the services are
+    # called): Poisson, gamma and diurnal rates, session start rates, and traces on top of
+    # their own arrivals.rate_multiplier; a closed loop refuses any other value than 1.
+    rate_multiplier: float = bounded(1.0, gt=0)
     training: dict[str, TrainingJobConfig] = field(default_factory=dict)
     job_traces: dict[str, JobTraceConfig] = field(default_factory=dict)
 

@@ -8,6 +8,7 @@ allowed; ``dcsim.config.build`` composes the services of a run.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from typing import Any
@@ -49,8 +50,11 @@ LENGTH_MEAN_SAMPLES = 100_000  # draws that estimate mean lengths for the fluid 
 
 
 def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: GpuSpec, start_hour: float,
-                        duration_s: float) -> ServiceSpec:
-    """The validated spec of the service at ``field`` (``workload.services.NAME``)."""
+                        duration_s: float, rate_multiplier: float = 1.0) -> ServiceSpec:
+    """The validated spec of the service at ``field`` (``workload.services.NAME``), its load
+    scaled by ``rate_multiplier`` (``workload.rate_multiplier``)."""
+    if rate_multiplier != 1.0:
+        s = scaled_load(field, s, rate_multiplier)
     model = _served_precision(field, model_named(f"{field}.model", s.model), s, gpu)
     _replica_shape(field, s, model, topology)
     require(s.router in ROUTERS, f"{field}.router", s.router, f"one of {sorted(ROUTERS)}")
@@ -119,6 +123,19 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
         mean_decode_context_tokens=decode_ctx,
         autoscale=autoscale, prefix_warning=_prefix_warning(field, s, trace), vision=vision,
     )
+
+
+def scaled_load(field: str, s: ServiceConfig, m: float) -> ServiceConfig:
+    """``s`` with its arrival rate (session start rate; trace speed) x ``m``."""
+    a = s.arrivals
+    require(a.process != "closed", "workload.rate_multiplier", m,
+            f"1 with {field}.arrivals.process=closed (a closed loop's load is its users: set arrivals.concurrency)")
+    if a.process in ("trace", "servegen"):
+        return dataclasses.replace(s, arrivals=dataclasses.replace(a, rate_multiplier=a.rate_multiplier * m))
+    if a.process == "sessions":
+        sessions = dataclasses.replace(a.sessions, arrival_rate_per_s=a.sessions.arrival_rate_per_s * m)
+        return dataclasses.replace(s, arrivals=dataclasses.replace(a, sessions=sessions))
+    return dataclasses.replace(s, arrival_rate_per_s=s.arrival_rate_per_s * m)
 
 
 def decode_context_tokens(prompts: np.ndarray, outputs: np.ndarray) -> float:

@@ -147,6 +147,7 @@ UNKNOWN_CHOICES = [
     case("unknown_workload_option", ["workload=nope"], "workload/nope", "options are"),
     case("unknown_facility_option", ["facility=nope"], "facility/nope", "small_h100"),
     case("unknown_launcher", ["-m", "hydra/launcher=nope", "facility.num_racks=1,2"], "hydra/launcher/nope"),
+    case("show_config_of_a_sweep", ["-m", "--cfg", "job", "facility.num_racks=1,2"], "--cfg", "-m/--multirun"),
 ]
 
 WRONG_TYPES = [

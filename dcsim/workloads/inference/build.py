@@ -174,8 +174,6 @@ def _vision(field: str, model: LlmSpec, s: ServiceConfig, trace: Any) -> VisionW
     require(trace is None, f"{field}.{key}", value, "0 with a replayed trace (its prompt lengths count every token)")
     require(s.arrivals.process != "sessions", f"{field}.{key}", value,
             "0 with agentic sessions (a session's calls carry no images in this model)")
-    require(s.fidelity == "request", f"{field}.fidelity", s.fidelity,
-            "request with images or video (the fluid model does not cost the vision encoder)")
     return model.vision.work(model.name, s.images_per_request, (s.image_width_px, s.image_height_px),
                              s.video_frames, (s.video_width_px, s.video_height_px))
 

@@ -157,13 +157,33 @@ def test_bad_multimodal_inputs_are_refused_naming_the_field(field, value, model,
     assert f"chat.{field}" in str(e.value)
 
 
-@pytest.mark.parametrize("extra,words", [("fidelity=fluid", "fidelity"), ("arrivals.process=sessions", "sessions")])
-def test_images_where_they_are_not_costed_are_refused(extra, words):
-    """The fluid model does not cost the encoder and sessions' calls carry no images: refused."""
-    with pytest.raises(ConfigError, match=words):
+def test_images_with_sessions_are_refused():
+    """Sessions' calls carry no images in this model: refused, naming the field."""
+    with pytest.raises(ConfigError, match="sessions"):
         dcsim.run(["workload=inference_only", "workload.services.chat.tp=1", "workload.services.chat.model=Qwen3-VL-8B",
-                   "workload.services.chat.images_per_request=1", f"workload.services.chat.{extra}",
+                   "workload.services.chat.images_per_request=1", "workload.services.chat.arrivals.process=sessions",
                    "duration_s=10", "output.write=false"])
+
+
+def test_fluid_costs_the_encoder_once_per_request():
+    """At fluid fidelity a mixed iteration carries one prompt's encoder pass over its chunks:
+    a replica model with the vision work has its mixed iteration longer by exactly the
+    encoder's time / chunks, and a lower capacity; decode iterations are unchanged."""
+    from dcsim.api import compose_config
+    from dcsim.config.build import build
+    from dcsim.workloads.inference.fluid import ReplicaModel
+
+    sc = build(compose_config(["workload=multimodal_chat", "facility.num_racks=1"]))
+    s = sc.services[0][0]
+    assert s.vision is not None
+    with_enc = ReplicaModel.of_service(sc.device, s)
+    without = ReplicaModel.of_service(sc.device, replace(s, vision=None))
+    t_enc = sc.device.iteration_scalar(s.vision.encoder, s.config.tp, s.vision.patches, s.vision.attn_pairs,
+                                       s.vision.patches, 0.0)[0]
+    assert t_enc > 0
+    assert with_enc.mixed(8.0)[0] - without.mixed(8.0)[0] == pytest.approx(t_enc / with_enc.chunks, rel=1e-9)
+    assert with_enc.decode(8.0) == without.decode(8.0)
+    assert with_enc.capacity_per_s < without.capacity_per_s
 
 
 def test_bad_vision_block_names_its_field():

@@ -71,6 +71,7 @@ class ServiceInfo:
     slo_tpot_s: float | None
     fidelity: str  # "request" or "fluid"
     totals: ServiceTotals | None = None
+    gpu: str = ""  # its GPU type(s) on a mixed fleet (prefill/decode when they differ); "": the facility's one
 
     def final(self, name: str) -> ServiceTotals:
         """The totals, which the service writes when the run ends."""

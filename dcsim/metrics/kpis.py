@@ -329,6 +329,8 @@ def _service_summary(info: ServiceInfo, t: ServiceTotals) -> dict[str, Any]:
     out: dict[str, Any] = {"slo_ttft_s": info.slo_ttft_s, "slo_tpot_s": info.slo_tpot_s}
     if info.fidelity == "fluid":
         out["fidelity"] = info.fidelity
+    if info.gpu:
+        out["gpu"] = info.gpu
     out.update(prompt_tokens=t.prompt_tokens, model_flops=t.model_flops, output_tokens=t.output_tokens,
                gpu_energy_j=t.gpu_energy_j)
     if t.preemptions is not None:

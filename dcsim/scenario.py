@@ -99,6 +99,8 @@ class Scenario:
             gpu_peak_flops_per_s=self.topology.node.gpu.peak_bf16_flops,
             described=self.described(),
             trace_jobs_dropped=self.trace_jobs_dropped,
+            peak_flops_per_s=sum(self.topology.of_type(g.name).gpus_total * g.peak_bf16_flops
+                                 for g in self.topology.gpu_types) if self.topology.mixed else None,
         )
         facility = Facility(sim, self.facility)
         headroom: Callable[[], float] | None = None

@@ -109,6 +109,18 @@ def test_capital_cost_sums_each_types_price():
     assert mixed["capex_server_usd"] == pytest.approx(h100["capex_server_usd"], rel=1e-12)
 
 
+def test_peak_flops_sum_each_types_peak():
+    s = dcsim.run(MIXED).summary()
+    assert s["peak_flops_per_s"] == 32 * H100.peak_bf16_flops + 32 * H200.peak_bf16_flops
+
+
+def test_a_fluid_service_on_h200_lands_on_the_h200_racks():
+    results = dcsim.run(MIXED + [f"{S}.gpu=H200", f"{S}.fidelity=fluid"])
+    placed = started_gpus(results)
+    assert len(placed) == 4 and all(32 <= lo <= hi < 64 for _, lo, hi in placed)
+    assert results.summary()["services"]["chat"]["gpu"] == "H200"
+
+
 def test_the_ledger_stays_exact_on_a_mixed_fleet():
     """Sum of the consumers = IT energy; IT + losses + cooling = facility energy."""
     s = dcsim.run(MIXED + [f"{S}.gpu=H200", f"{S}.prefill_replicas=2", f"{S}.decode_gpu=H100-SXM"]).summary()
@@ -198,6 +210,9 @@ def test_a_replaced_replica_keeps_its_pool_and_gpu_type(rack):
     ([f"{S}.decode_gpu=H200"], rf"{S}\.decode_gpu.*null unless the service is disaggregated"),
     ([f"{S}.prefill_replicas=1", f"{S}.decode_gpu=H200", f"{S}.fidelity=fluid"], rf"{S}\.decode_gpu.*fluid"),
     (["facility.power.policy=proportional", "facility.power.budget_kw=400"], r"facility\.power\.policy.*rack_groups"),
+    # 40 GPUs a rack: 5 nodes of H100 are 36.3 kW, of B200 48.3 kW, over air cooling's 40 kW
+    (["facility.rack.gpus_per_rack=40", "facility.rack_groups=[{gpu:B200,num_racks:1}]"],
+     r"facility\.rack_groups\.0\.gpu.*B200.*at most 40 kW per rack.*48\.2 kW"),
 ])
 def test_bad_inputs_give_one_line_errors(overrides, match):
     with pytest.raises(ConfigError, match=match) as e:

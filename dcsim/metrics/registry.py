@@ -288,7 +288,8 @@ _k("cost_per_model_eflop_usd", "USD", "cost per EFLOP of model work",
 # --- compute ---------------------------------------------------------------------------------
 _section = "compute"
 _k("peak_flops_per_s", "FLOP/s", "installed dense BF16 peak",
-   "GPUs x dense BF16 peak of the GPU (datasheet, dcsim/data/gpus)")
+   "GPUs x dense BF16 peak of the GPU (datasheet, dcsim/data/gpus); of a mixed fleet (`facility.rack_groups`), "
+   "summed over its GPU types")
 _k("training_model_flops", "FLOP", "training model FLOPs",
    "sum over jobs of steps_done x model FLOPs per step (mfu x step_time_s x GPUs x peak, the step's own FLOPs): "
    "progress lost to failures is not counted")

@@ -69,7 +69,8 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
         _check_mixed(c)
     check_scheduler(c.scheduler)
     services = tuple(
-        (service_from_config(f"workload.services.{name}", name, s, topology, gpu, f.climate.start_hour, c.duration_s),
+        (service_from_config(f"workload.services.{name}", name, s, topology, gpu, f.climate.start_hour, c.duration_s,
+                             w.rate_multiplier),
          str(s.router))
         for name, s in w.services.items()
     )

@@ -116,6 +116,7 @@ def summarise(results: Results) -> dict[str, Any]:
                                duration_s))
     out.update(_cost_kpis(out, info, inference, duration_s))
     out.update(_session_kpis(_Rows(tables["requests"]), tables["events"], out))
+    out.update(_response_kpis(_Rows(tables["requests"]), out))
     out.update(_training_kpis(jobs, out))
     out.update(_flops_kpis(jobs, info, inference, out, duration_s))
     out.update(_power_off_kpis(tables["events"], results, info.services))
@@ -418,9 +419,7 @@ def _session_kpis(req: _Rows, events: Table, out: dict[str, Any]) -> dict[str, A
     duration = last - first if n else np.zeros(0)
     completed_calls = calls.where(calls["status"] == "completed")
     per_session_j = float(energy.mean()) if n else math.nan
-    request_j = _sum(req["energy_j"])
-    inference_cost = out["cost_per_million_tokens_usd"] * out["output_tokens"] / 1e6 if out["output_tokens"] else math.nan
-    fac_per_gpu = _ratio(out["facility_energy_j"], out["gpu_energy_j"])
+    session_facility_j, session_usd = _attributed(per_session_j, req, out)
     return {
         "sessions_started": int(ends.sum()),
         "sessions_completed": n,
@@ -432,9 +431,30 @@ def _session_kpis(req: _Rows, events: Table, out: dict[str, Any]) -> dict[str, A
         "session_call_ttft_p99_s": _pct(completed_calls["ttft_s"], 99),
         "session_prompt_tokens_cached_share": _ratio(_sum(calls["cached_tokens"]), _sum(calls["prompt_tokens"])),
         "energy_per_session_gpu_j": per_session_j,
-        "energy_per_session_facility_j": per_session_j * _ratio(out["inference_gpu_energy_j"], request_j) * fac_per_gpu,
-        "cost_per_session_usd": inference_cost * _ratio(per_session_j, request_j),
+        "energy_per_session_facility_j": session_facility_j,
+        "cost_per_session_usd": session_usd,
     }
+
+
+def _attributed(gpu_j: float, req: _Rows, out: dict[str, Any]) -> tuple[float, float]:
+    """(facility energy, cost) of work whose requests' attributed GPU energy is ``gpu_j``:
+    the replicas' idle energy and the facility's overheads shared in proportion to attributed
+    GPU energy (as ``energy_per_output_token_facility_j`` shares them), inference's cost
+    likewise."""
+    request_j = _sum(req["energy_j"])
+    inference_cost = out["cost_per_million_tokens_usd"] * out["output_tokens"] / 1e6 if out["output_tokens"] else math.nan
+    fac_per_gpu = _ratio(out["facility_energy_j"], out["gpu_energy_j"])
+    return (gpu_j * _ratio(out["inference_gpu_energy_j"], request_j) * fac_per_gpu,
+            inference_cost * _ratio(gpu_j, request_j))
+
+
+def _response_kpis(req: _Rows, out: dict[str, Any]) -> dict[str, Any]:
+    """Energy and cost per completed response (request), as ML.ENERGY reports energy per response."""
+    done = req.where(req["status"] == "completed")
+    per_response_j = float(np.mean(done["energy_j"])) if len(done) else math.nan
+    facility_j, usd = _attributed(per_response_j, req, out)
+    return {"energy_per_response_gpu_j": per_response_j, "energy_per_response_facility_j": facility_j,
+            "cost_per_response_usd": usd}
 
 
 def _power_off_kpis(events: Table, results: Results, services: dict[str, ServiceInfo]) -> dict[str, Any]:

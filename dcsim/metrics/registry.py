@@ -387,6 +387,15 @@ _same("50th and 99th percentile of `ttft_s` over the completed calls of sessions
       session_call_ttft_p50_s="TTFT per call p50", session_call_ttft_p99_s="TTFT per call p99")
 _k("session_prompt_tokens_cached_share", "-", "session prompt tokens served from the prefix cache",
    "sum of `cached_tokens` / sum of `prompt_tokens` over the requests of sessions", ".1%")
+_k("energy_per_response_gpu_j", "J", "energy per response, GPU",
+   "mean of `energy_j` over completed requests (GPU energy attributed to requests; idle energy not included)",
+   ".1f")
+_k("energy_per_response_facility_j", "J", "energy per response, facility",
+   "`energy_per_response_gpu_j` x (E_inf / sum of `energy_j` over all requests) x (E_facility / E_GPU), "
+   "shared as `energy_per_session_facility_j`", ".1f")
+_k("cost_per_response_usd", "USD", "cost per response",
+   "inference's share of `cost_total_usd` x `energy_per_response_gpu_j` / sum of `energy_j` over all requests, "
+   "shared as `cost_per_session_usd`", ".5f", "$")
 _k("energy_per_session_gpu_j", "J", "energy per session (task), GPU",
    "mean over completed sessions of the sum of their calls' `energy_j` (GPU energy attributed to requests; idle "
    "energy not included)")

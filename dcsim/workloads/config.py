@@ -246,6 +246,18 @@ class ServiceConfig:
     # blocks the prefix cache shares across requests. 0: none.
     system_prompt_tokens: int = bounded(0, ge=0)
     system_prompts: int = bounded(1, ge=1)
+    # Multimodal requests (docs/calibration.md, "Multimodal"): each request carries
+    # images_per_request images and, with video_frames > 0, one video of that many frames;
+    # the model needs a vision encoder (a vision block in its catalogue file). Their tokens
+    # (VisionSpec.work) are added to the prompt, and the iteration that starts a request's
+    # prefill also runs the encoder. Default resolutions: the assumptions of the vllm-0.11
+    # multimodal validation (1024 x 768 images, 640 x 360 frames; not measured).
+    images_per_request: int = bounded(0, ge=0)
+    image_width_px: int = bounded(1024, ge=1)
+    image_height_px: int = bounded(768, ge=1)
+    video_frames: int = bounded(0, ge=0)
+    video_width_px: int = bounded(640, ge=1)
+    video_height_px: int = bounded(360, ge=1)
 
 
 @dataclass
@@ -329,6 +341,10 @@ class JobTraceConfig:
 @dataclass
 class WorkloadConfig:
     services: dict[str, ServiceConfig] = field(default_factory=dict)
+    # Every inference service's load x this (a sweep over load, whatever the services are
+    # called): Poisson, gamma and diurnal rates, session start rates, and traces on top of
+    # their own arrivals.rate_multiplier; a closed loop refuses any other value than 1.
+    rate_multiplier: float = bounded(1.0, gt=0)
     training: dict[str, TrainingJobConfig] = field(default_factory=dict)
     job_traces: dict[str, JobTraceConfig] = field(default_factory=dict)
 

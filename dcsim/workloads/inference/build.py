@@ -8,9 +8,9 @@ allowed; ``dcsim.config.build`` composes the services of a run.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,7 @@ from dcsim.core.units import GB_B
 from dcsim.data import resolve_data_path
 from dcsim.facility.topology import Topology
 from dcsim.hardware.gpus import GpuSpec
-from dcsim.hardware.models import KV_PRECISIONS, WEIGHT_PRECISIONS, LlmSpec
+from dcsim.hardware.models import KV_PRECISIONS, MODELS, WEIGHT_PRECISIONS, LlmSpec, VisionWork
 from dcsim.hardware.performance import group_kv_tokens, max_kv_tokens
 from dcsim.hardware.profiles import engines, profile_gpus
 from dcsim.policies.registry import ROUTERS
@@ -50,10 +50,12 @@ LENGTH_MEAN_SAMPLES = 100_000  # draws that estimate mean lengths for the fluid 
 
 
 def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: GpuSpec, start_hour: float,
-                        duration_s: float) -> ServiceSpec:
-    """The validated spec of the service at ``field`` (``workload.services.NAME``); ``gpu`` is
-    the facility's ``node.gpu``, the service's own ``gpu`` (and ``decode_gpu``) picks another
-    type of a mixed fleet."""
+                        duration_s: float, rate_multiplier: float = 1.0) -> ServiceSpec:
+    """The validated spec of the service at ``field`` (``workload.services.NAME``), its load
+    scaled by ``rate_multiplier`` (``workload.rate_multiplier``). ``gpu`` is the facility's
+    ``node.gpu``; the service's own ``gpu`` (and ``decode_gpu``) picks another type of a mixed fleet."""
+    if rate_multiplier != 1.0:
+        s = scaled_load(field, s, rate_multiplier)
     gpu, decode_gpu = _pool_gpus(field, s, topology, gpu)
     model = _served_precision(field, model_named(f"{field}.model", s.model), s, gpu)
     if decode_gpu is not gpu:
@@ -83,6 +85,9 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
         sampler = length_sampler(prompt, output)
     if s.system_prompt_tokens and not isinstance(arrivals, SessionArrivals):
         sampler = _with_system_prompt(sampler, s.system_prompt_tokens)
+    vision = _vision(field, model, s, trace)
+    if vision is not None:
+        sampler = _with_vision_tokens(sampler, vision.tokens)
     if trace is not None:
         totals = trace.prompt_tokens + trace.output_tokens
         longest_at = int(np.argmax(totals)) if len(totals) else -1
@@ -98,6 +103,8 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
         longest = int(p.max() + o.max()) if s.arrivals.process == "servegen" else (
             s.arrivals.sessions.max_context_tokens if s.arrivals.process == "sessions" else
             s.system_prompt_tokens + s.prompt_tokens.max_tokens + s.output_tokens.max_tokens)
+        if vision is not None and s.arrivals.process != "servegen":  # drawn prompts hold the vision tokens too
+            longest += vision.tokens
     kv = _kv_capacity(field, s, model, gpu, trace, longest, longest_at, mean_p + mean_o)
     decode_kv = kv if decode_gpu is gpu else _kv_capacity(field, s, model, decode_gpu, trace, longest, longest_at,
                                                           mean_p + mean_o)
@@ -105,7 +112,7 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
         name=name, model=model, config=s, arrivals=arrivals, lengths=sampler, mean_prompt_tokens=mean_p,
         mean_output_tokens=mean_o, median_prompt_tokens=median_p, kv_capacity_tokens=kv, trace=trace,
         mean_decode_context_tokens=decode_ctx,
-        autoscale=autoscale, prefix_warning=_prefix_warning(field, s, trace),
+        autoscale=autoscale, prefix_warning=_prefix_warning(field, s, trace), vision=vision,
         gpu=gpu.name, decode_gpu=decode_gpu.name, decode_kv_capacity_tokens=decode_kv,
     )
 
@@ -151,6 +158,19 @@ def _kv_capacity(field: str, s: ServiceConfig, model: LlmSpec, gpu: GpuSpec, tra
     return kv
 
 
+def scaled_load(field: str, s: ServiceConfig, m: float) -> ServiceConfig:
+    """``s`` with its arrival rate (session start rate; trace speed) x ``m``."""
+    a = s.arrivals
+    require(a.process != "closed", "workload.rate_multiplier", m,
+            f"1 with {field}.arrivals.process=closed (a closed loop's load is its users: set arrivals.concurrency)")
+    if a.process in ("trace", "servegen"):
+        return dataclasses.replace(s, arrivals=dataclasses.replace(a, rate_multiplier=a.rate_multiplier * m))
+    if a.process == "sessions":
+        sessions = dataclasses.replace(a.sessions, arrival_rate_per_s=a.sessions.arrival_rate_per_s * m)
+        return dataclasses.replace(s, arrivals=dataclasses.replace(a, sessions=sessions))
+    return dataclasses.replace(s, arrival_rate_per_s=s.arrival_rate_per_s * m)
+
+
 def decode_context_tokens(prompts: np.ndarray, outputs: np.ndarray) -> float:
     """Mean context of a decoding sequence, averaged over decode iterations: a request of
     prompt P and output L decodes at contexts P + 1 .. P + L - 1, so the mean is
@@ -173,6 +193,34 @@ def _cpu_tier(field: str, s: ServiceConfig, gpu: GpuSpec) -> None:
             f"0 on {gpu.name}: its catalogue file gives no host_link_gb_s (CPU <-> GPU bandwidth) to reload over")
 
 
+def _vision(field: str, model: LlmSpec, s: ServiceConfig, trace: Any) -> VisionWork | None:
+    """The vision input of each request of the service, validated; None without one."""
+    if not (s.images_per_request or s.video_frames):
+        return None
+    key, value = ("images_per_request", s.images_per_request) if s.images_per_request else ("video_frames", s.video_frames)
+    with_vision = sorted(n for n in MODELS if MODELS[n].vision is not None)
+    require(model.vision is not None, f"{field}.{key}", value,
+            f"0: {model.name} has no vision encoder (models with one: {with_vision})")
+    assert model.vision is not None  # required just above
+    require(not s.video_frames or model.vision.temporal_patch > 0, f"{field}.video_frames", s.video_frames,
+            f"0: {model.name}'s vision encoder takes images only")
+    require(trace is None, f"{field}.{key}", value, "0 with a replayed trace (its prompt lengths count every token)")
+    require(s.arrivals.process != "sessions", f"{field}.{key}", value,
+            "0 with agentic sessions (a session's calls carry no images in this model)")
+    return model.vision.work(model.name, s.images_per_request, (s.image_width_px, s.image_height_px),
+                             s.video_frames, (s.video_width_px, s.video_height_px))
+
+
+def _with_vision_tokens(sampler: Any, tokens: int) -> Any:
+    """The length sampler with ``tokens`` vision tokens added to every prompt."""
+
+    def sample(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        prompts, outputs = sampler(rng, n)
+        return prompts + tokens, outputs
+
+    return sample
+
+
 def check_replicas_fit(services: tuple[tuple[ServiceSpec, str], ...], topology: Topology) -> None:
     """Every service's replicas (at their autoscaling maximum) fit the facility's GPUs
     together, those of each GPU type on its racks; the first that does not is named with the
@@ -187,7 +235,8 @@ def check_replicas_fit(services: tuple[tuple[ServiceSpec, str], ...], topology: 
             prefill = spec.config.prefill_replicas if spec.decode_gpu != spec.gpu else n
             count = (prefill if spec.gpu == gpu.name else 0) + (n - prefill if spec.decode_gpu == gpu.name else 0)
             if count:
-                pools.append((replace(spec, config=replace(spec.config, replicas=count)), "replicas"))
+                pools.append((dataclasses.replace(spec, config=dataclasses.replace(spec.config, replicas=count)),
+                              "replicas"))
         _check_fit(tuple(pools), topology.of_type(gpu.name).gpus_total, f" of {gpu.name}")
 
 

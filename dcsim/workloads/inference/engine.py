@@ -188,6 +188,7 @@ class Replica:
         self.gpus = s.gpus_per_replica
         self.max_num_seqs = s.config.max_num_seqs
         self.max_batch_tokens = s.config.max_batch_tokens
+        self.vision = s.vision  # multimodal: the encoder work of each request's images (or None)
         self.kv_capacity_tokens = service.kv_capacity_for(role)
         self.kv_watermark_tokens = int(0.01 * self.kv_capacity_tokens)  # vLLM keeps 1 % free at admission
         block = s.config.prefix_block_tokens
@@ -387,9 +388,27 @@ class Replica:
         kv_read = ctx + sum(r.ctx + c for r, c in chunks)
         self._last_iteration = (new, pairs, kv_read, len(decoders))
         dt, power_w = self.device.iteration_scalar(self.model, self.tp, new, pairs, kv_read, len(decoders), self.ep)
+        if self.vision is not None:
+            dt, power_w = self._with_encoder(dt, power_w, chunks)
         self.alloc.set_state(power_w, busy=True)
         self._phase = MIXED
         self._timer(dt, lambda: self._end_mixed(decoders, chunks, power_w * self.gpus * dt / new, dt))
+
+    def _with_encoder(self, dt: float, power_w: float, chunks: list[tuple[Request, int]]) -> tuple[float, float]:
+        """The iteration's time and mean power once the vision encoder has run over the images
+        of the requests whose prefill pass starts in it (a first chunk, fresh or recomputed),
+        before the LLM forward, on the same GPUs. A pass after a cached prefix counts too,
+        but not a one-token one (a whole prompt cached but its last token, or the last prompt
+        token a decode replica recomputes after a hand-over): its images are in the cache."""
+        v = self.vision
+        assert v is not None, "only a multimodal service runs an encoder"
+        n = sum(1 for r, _ in chunks if r.vision_tokens and (
+            r.ctx == 0 or r.generated == 0 and r.ctx == r.cached_tokens and r.prefill_remaining > 1))
+        if not n:
+            return dt, power_w
+        t_enc, w_enc = self.device.iteration_scalar(v.encoder, self.tp, n * v.patches, n * v.attn_pairs,
+                                                    n * v.patches, 0.0)
+        return dt + t_enc, (power_w * dt + w_enc * t_enc) / (dt + t_enc)
 
     def _end_mixed(self, decoders: list[Request], chunks: list[tuple[Request, int]], energy_per_token: float,
                    dt: float) -> None:

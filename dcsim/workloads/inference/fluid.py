@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from dcsim.core.runinfo import ServiceInfo, ServiceTotals
 from dcsim.hardware.device import DeviceModel
-from dcsim.hardware.models import LlmSpec
+from dcsim.hardware.models import LlmSpec, VisionWork
 from dcsim.hardware.performance import prefill_attn_pairs
 from dcsim.workloads.cluster import Allocation, Cluster, WorkRequest
 from dcsim.workloads.inference.service import model_flops
@@ -60,7 +60,8 @@ class ReplicaModel:
 
     def __init__(self, device: DeviceModel, model: LlmSpec, tp: int, mean_prompt: float, mean_output: float,
                  max_batch_tokens: int, max_num_seqs: int, kv_capacity_tokens: int,
-                 median_prompt: float | None = None, ep: int = 1, decode_context: float | None = None) -> None:
+                 median_prompt: float | None = None, ep: int = 1, decode_context: float | None = None,
+                 vision: VisionWork | None = None) -> None:
         self.device, self.model, self.tp, self.ep = device, model, tp, ep
         self.prompt = mean_prompt
         self.max_batch_tokens = max_batch_tokens
@@ -71,6 +72,9 @@ class ReplicaModel:
         # mean context of a decoding sequence, over decode iterations (long answers weigh more)
         self.ctx = mean_prompt + mean_output / 2.0 if decode_context is None else decode_context
         self.max_batch = min(float(max_num_seqs), kv_capacity_tokens / self.ctx)
+        # multimodal: the vision encoder runs once per request, in the iteration that starts its prefill
+        self.encoder = (0.0, 0.0) if vision is None else device.iteration_scalar(
+            vision.encoder, tp, vision.patches, vision.attn_pairs, vision.patches, 0.0)
         self.idle_w = device.idle_w()
         self.capacity_per_s = self._capacity()
 
@@ -79,7 +83,7 @@ class ReplicaModel:
         """One replica of service ``s`` on ``device``, at the service's mean operating point."""
         return cls(device, s.model, s.config.tp, s.mean_prompt_tokens, s.mean_output_tokens, s.config.max_batch_tokens,
                    s.config.max_num_seqs, s.kv_capacity_tokens, s.median_prompt_tokens, s.config.ep,
-                   s.mean_decode_context_tokens)
+                   s.mean_decode_context_tokens, s.vision)
 
     def mixed(self, b: float, prompt: float | None = None) -> tuple[float, float]:
         """(time, power) of an iteration with a chunk of a mean prompt (or of ``prompt``) and ``b`` decodes."""
@@ -89,9 +93,14 @@ class ReplicaModel:
             chunks = max(1, math.ceil(prompt / self.max_batch_tokens))
             chunk = prompt / chunks
         before = chunk * (chunks - 1) / 2.0  # mean context already prefilled
-        return self.device.iteration_scalar(self.model, self.tp, b + chunk,
+        t, p = self.device.iteration_scalar(self.model, self.tp, b + chunk,
                                             b * self.ctx + prefill_attn_pairs(chunk, before),
                                             b * self.ctx + before + chunk, b, self.ep)
+        t_enc, w_enc = self.encoder
+        if t_enc:  # one prompt's encoder pass over its k chunks' iterations, on average
+            t_enc /= chunks
+            t, p = t + t_enc, (t * p + t_enc * w_enc) / (t + t_enc)
+        return t, p
 
     def median_ttft_s(self, lam: float, b: float, busy: float, t_m: float, t_d: float, n_d: float) -> float:
         """Median TTFT: the median prompt's own prefill iterations plus the median wait for

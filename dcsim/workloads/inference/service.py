@@ -30,7 +30,7 @@ import numpy as np
 
 from dcsim.core.runinfo import ServiceInfo, ServiceTotals
 from dcsim.hardware.device import DeviceModel
-from dcsim.hardware.models import LlmSpec
+from dcsim.hardware.models import LlmSpec, VisionWork
 from dcsim.workloads.cluster import Allocation, Cluster, WorkRequest
 from dcsim.workloads.config import AutoscaleConfig, ServiceConfig
 from dcsim.workloads.inference.arrivals import ClosedLoop
@@ -63,6 +63,7 @@ class ServiceSpec:
     autoscale: AutoscaleConfig | None = None  # validated and enabled (dcsim.workloads.inference.build), or None
     mean_decode_context_tokens: float | None = None  # over decode iterations (build.decode_context_tokens); None: P + O / 2
     prefix_warning: str = ""  # why prefix caching can find nothing to share ("": it can), an event at the start
+    vision: VisionWork | None = None  # each request's vision tokens and encoder work (multimodal), or None
     gpu: str = ""  # the replicas' GPU type ("": the facility's node.gpu)
     decode_gpu: str = ""  # the decode pool's GPU type, disaggregated ("": gpu)
     decode_kv_capacity_tokens: int | None = None  # a decode replica's KV cache on decode_gpu (None: kv_capacity_tokens)
@@ -447,6 +448,8 @@ class InferenceService:
 
     def arrive(self, req: Request) -> None:
         """A request reaches the service now."""
+        if self.spec.vision is not None:  # its prompt (drawn with them) holds the vision tokens
+            req.vision_tokens = self.spec.vision.tokens
         self.in_system.add(1)
         if req.kv_tokens_max > self.kv_capacity_tokens:
             self.in_system.add(-1)

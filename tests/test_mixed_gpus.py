@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from test_engine import MODEL, NoArrivals, no_lengths
 from test_extending import documented_files, write_catalogue
+from test_kv_transfer import feed_and_run
 
 import dcsim
 from dcsim.api import compose_config
@@ -35,7 +36,6 @@ from dcsim.policies.routing import RoundRobinRouter
 from dcsim.policies.scheduling import FifoScheduler
 from dcsim.workloads.cluster import Cluster
 from dcsim.workloads.config import ServiceConfig
-from dcsim.workloads.inference.requests import Request
 from dcsim.workloads.inference.service import InferenceService, ServiceSpec
 
 H100, H200, B200 = GPUS["H100-SXM"], GPUS["H200"], GPUS["B200"]
@@ -131,31 +131,26 @@ def test_the_ledger_stays_exact_on_a_mixed_fleet():
 
 
 # -- disaggregated across GPU types: the analytic TTFT ---------------------------------------------
-def split_pools(arrivals, tp=8, until_s=120.0):
-    """One prefill replica on an H100 node (rack 0) and one decode replica on an H200 node (rack 1)."""
+def split_service(nodes_per_rack=1, tp=8, until_s=120.0):
+    """One prefill replica on H100 (rack 0) and one decode replica on H200 (rack 1), racks of
+    ``nodes_per_rack`` nodes of 8 GPUs: the simulation, its cluster, the service, the two devices."""
     sim = Simulation(0, Recorder)
-    topo = Topology(2, 1, NodeSpec(H100), rack_groups=((H200, 1),))
+    topo = Topology(2, nodes_per_rack, NodeSpec(H100), rack_groups=((H200, 1),))
     cluster = Cluster(sim, topo, FifoScheduler())
+    cluster.reserve_work_ids(2)
     config = ServiceConfig(model=MODEL.name, replicas=2, tp=tp, prefill_replicas=1, gpu="H100-SXM", decode_gpu="H200")
     spec = ServiceSpec("svc", MODEL, config, NoArrivals(), no_lengths, 1000.0, 100.0, 1000.0,
                        max_kv_tokens(MODEL, H100, tp, 0.9), gpu="H100-SXM", decode_gpu="H200",
                        decode_kv_capacity_tokens=max_kv_tokens(MODEL, H200, tp, 0.9))
     devices = DeviceModel.for_gpu(H100), DeviceModel.for_gpu(H200)
     svc = InferenceService(sim, spec, devices[0], RoundRobinRouter(), cluster, 0, until_s, decode_device=devices[1])
-
-    def feed():
-        for i, (t, p, o) in enumerate(arrivals):
-            yield sim.env.timeout(t - sim.env.now)
-            svc.arrive(Request(i, "svc", sim.env.now, p, o))
-
-    sim.env.process(feed())
-    results = sim.run(until_s)
-    return results, results.frames()["requests"].sort_values("request_id").reset_index(drop=True), svc, devices
+    return sim, cluster, svc, devices
 
 
 def test_prefill_on_h100_decode_on_h200_each_costed_by_its_own_gpu():
     p, o, tp = 3000, 12, 8
-    results, req, svc, (h100, h200) = split_pools([(0.0, p, o)], tp=tp)
+    sim, _, svc, (h100, h200) = split_service(tp=tp)
+    _, req = feed_and_run(sim, svc, [(0.0, p, o)], 120.0)
     prefill_r, decode_r = sorted(svc.replicas, key=lambda r: r.index)
     assert (prefill_r.role, prefill_r.device.gpu.name) == ("prefill", "H100-SXM")
     assert (decode_r.role, decode_r.device.gpu.name) == ("decode", "H200")
@@ -181,15 +176,7 @@ def test_a_replaced_replica_keeps_its_pool_and_gpu_type(rack):
     """The prefill replica (H100, rack 0) or the decode replica (H200, rack 1) loses its rack
     for a second: its replacement serves the same pool on the same GPU type, waiting for the
     rack to come back although a node of the other type is free all along."""
-    sim = Simulation(0, Recorder)
-    topo = Topology(2, 2, NodeSpec(H100), rack_groups=((H200, 1),))
-    cluster = Cluster(sim, topo, FifoScheduler())
-    cluster.reserve_work_ids(2)
-    config = ServiceConfig(model=MODEL.name, replicas=2, tp=8, prefill_replicas=1, gpu="H100-SXM", decode_gpu="H200")
-    spec = ServiceSpec("svc", MODEL, config, NoArrivals(), no_lengths, 1000.0, 100.0, 1000.0,
-                       max_kv_tokens(MODEL, H100, 8, 0.9), gpu="H100-SXM", decode_gpu="H200")
-    svc = InferenceService(sim, spec, DeviceModel.for_gpu(H100), RoundRobinRouter(), cluster, 0, 10.0,
-                           decode_device=DeviceModel.for_gpu(H200))
+    sim, cluster, svc, _ = split_service(nodes_per_rack=2, until_s=10.0)
     sim.env.timeout(1.0).callbacks.append(lambda _ev: cluster.stop_racks([rack], "thermal"))
     sim.env.timeout(2.0).callbacks.append(lambda _ev: cluster.restore_racks([rack], "thermal"))
     sim.run(10.0)

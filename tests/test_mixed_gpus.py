@@ -81,6 +81,19 @@ def test_idle_power_per_rack_is_its_own_gpus_idle_power():
     assert results.energy_j["gpu"] == pytest.approx(100.0 * 32 * (H100.idle_w + B200.idle_w), rel=1e-12)
 
 
+def test_each_rack_has_its_own_gpus_thermal_model():
+    """B200 racks: the technology's resistance scaled to B200's 1,000 W TDP (R x 700 / 1000),
+    B200's throttle and shutdown temperatures; the H100 rack keeps H100's."""
+    from dcsim.facility.controller import Facility
+
+    spec = build(compose_config(MIXED + ["facility.rack_groups=[{gpu:B200,num_racks:1}]"])).facility
+    ths = Facility(Simulation(0, Recorder), spec).rack_thermal
+    assert ths[0] is spec.thermal and ths[1] is spec.thermal_by_gpu["B200"]
+    assert ths[1].gpu_resistance_k_per_w == pytest.approx(ths[0].gpu_resistance_k_per_w * 700.0 / 1000.0, rel=1e-12)
+    assert (ths[1].gpu_limit_c, ths[1].gpu_shutdown_c) == (B200.throttle_temp_c, B200.shutdown_temp_c)
+    assert (ths[0].gpu_limit_c, ths[0].gpu_shutdown_c) == (H100.throttle_temp_c, H100.shutdown_temp_c)
+
+
 # -- placement and the summary ------------------------------------------------------------------
 def test_a_service_on_h200_lands_only_on_the_h200_racks():
     results = dcsim.run(MIXED + [f"{S}.gpu=H200"])
@@ -122,9 +135,19 @@ def test_a_fluid_service_on_h200_lands_on_the_h200_racks():
 
 
 def test_the_ledger_stays_exact_on_a_mixed_fleet():
-    """Sum of the consumers = IT energy; IT + losses + cooling = facility energy."""
-    s = dcsim.run(MIXED + [f"{S}.gpu=H200", f"{S}.prefill_replicas=2", f"{S}.decode_gpu=H100-SXM"]).summary()
-    assert s["requests_completed"] > 0 and s["services"]["chat"]["gpu"] == "H200/H100-SXM"
+    """Sum of the consumers = IT energy; IT + losses + cooling = facility energy; per-node
+    telemetry (each GPU idle at its own rack's idle power) integrates to each rack's energy."""
+    # B200 (idle 155 W) beside H100 (108.5 W): a GPU idle at the wrong type's power would show
+    results = dcsim.run(MIXED + ["facility.rack_groups=[{gpu:B200,num_racks:1}]", f"{S}.gpu=B200",
+                                 f"{S}.prefill_replicas=2", f"{S}.decode_gpu=H100-SXM", "output.telemetry_interval_s=15"])
+    tel = results.frames()["telemetry"]
+    nodes = tel[tel["gpu"] < 0]
+    energy = (nodes["power_w"] * nodes["interval_s"]).groupby(nodes["rack"]).sum()
+    assert list(energy.index) == [0, 1]
+    for rack, e_j in energy.items():
+        assert e_j == pytest.approx(results.group_energy_j[f"rack/{rack:03d}"], rel=1e-9)
+    s = results.summary()
+    assert s["requests_completed"] > 0 and s["services"]["chat"]["gpu"] == "B200/H100-SXM"
     assert s["it_energy_j"] == pytest.approx(s["gpu_energy_j"] + s["host_energy_j"], rel=1e-12)
     assert s["facility_energy_j"] == pytest.approx(
         s["it_energy_j"] + s["conversion_loss_energy_j"] + s["cooling_energy_j"], rel=1e-12)

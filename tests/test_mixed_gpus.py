@@ -94,6 +94,17 @@ def test_each_rack_has_its_own_gpus_thermal_model():
     assert (ths[0].gpu_limit_c, ths[0].gpu_shutdown_c) == (H100.throttle_temp_c, H100.shutdown_temp_c)
 
 
+def test_a_rack_feed_is_checked_and_capped_per_gpu_type():
+    """A 30 kW rack feed: the H100 rack (29.0 kW at nameplate) fits, the B200 rack (38.6 kW)
+    does not; with over_feed=cap only the B200s are capped, to what fits 30 kW."""
+    b200 = MIXED + ["facility.rack_groups=[{gpu:B200,num_racks:1}]", "facility.power.rack_feed_kw=30"]
+    with pytest.raises(ConfigError, match=r"facility\.power\.rack_feed_kw.*38\.6 kW"):
+        build(compose_config(b200))
+    scenario = build(compose_config(b200 + ["facility.power.over_feed=cap"]))
+    assert scenario.devices["H100-SXM"].cap_w is None
+    assert 0 < scenario.devices["B200"].cap_w < B200.tdp_w
+
+
 # -- placement and the summary ------------------------------------------------------------------
 def test_a_service_on_h200_lands_only_on_the_h200_racks():
     results = dcsim.run(MIXED + [f"{S}.gpu=H200"])

@@ -63,8 +63,9 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
     facility = facility_from_config(f, topology, gpu)
     policy = power_policy_from_config(f.power, gpu)
     min_cap_w = gpu_min_cap_w(f.power, gpu)
-    device = device_from_config(f, topology, gpu)
-    devices = devices_from_config(f, topology) if topology.mixed else {gpu.name: device}
+    devices = devices_from_config(f, topology) if topology.mixed else {}
+    device = devices[gpu.name] if topology.mixed else device_from_config(f, topology, gpu)
+    devices = devices or {gpu.name: device}
     if topology.mixed:
         _check_mixed(c)
     check_scheduler(c.scheduler)

@@ -63,6 +63,7 @@ class ServiceTotals:
     requests_lost: int = 0  # streaming on a replica when it lost power (request fidelity)
     kv_cpu_tier_hit_tokens: int = 0  # prompt tokens reloaded from the replicas' CPU-memory KV tier (request fidelity)
     kv_cpu_tier_reloads: int = 0  # admissions that reloaded prefix blocks from it
+    cached_prompt_tokens: float = 0.0  # fluid fidelity: served x the modelled cached tokens per request (sessions)
 
 
 @dataclass

@@ -358,7 +358,12 @@ def _inference_kpis(req: _Rows, fluid: _Rows, services: dict[str, ServiceInfo], 
         "requests_completed": int(len(done)),
         "requests_dropped": int((req["status"] == "dropped").sum()),
         "preemptions": inference.preemptions,
-        "prompt_tokens_cached_share": _ratio(_sum(req["cached_tokens"]), _sum(req["prompt_tokens"])),
+        # fluid services add their modelled cached tokens over their prompts (served x mean)
+        "prompt_tokens_cached_share": _ratio(
+            _sum(req["cached_tokens"]) + sum(t.cached_prompt_tokens for t, i in zip(totals, services.values(), strict=True)
+                                             if i.fidelity == "fluid"),
+            _sum(req["prompt_tokens"]) + sum(t.prompt_tokens for t, i in zip(totals, services.values(), strict=True)
+                                             if i.fidelity == "fluid" and t.cached_prompt_tokens)),
         "prompt_tokens_cpu_tier_share": _ratio(sum(t.kv_cpu_tier_hit_tokens for t in totals), _sum(req["prompt_tokens"])),
         "kv_cpu_tier_reloads": sum(t.kv_cpu_tier_reloads for t in totals),
         "output_tokens": tokens,

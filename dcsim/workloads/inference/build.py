@@ -352,8 +352,6 @@ def _arrivals(field: str, s: ServiceConfig, start_hour: float, duration_s: float
 def _sessions(field: str, s: ServiceConfig, duration_s: float) -> SessionArrivals:
     """The validated session workload of a service (``arrivals.process=sessions``)."""
     c: SessionConfig = s.arrivals.sessions
-    require(s.fidelity == "request", f"{field}.fidelity", s.fidelity,
-            "request with arrivals.process=sessions (a session's calls follow its completions; fluid has no requests)")
     require(s.arrivals.trace_path is None, f"{field}.arrivals.trace_path", s.arrivals.trace_path,
             "null with arrivals.process=sessions (sessions draw their calls from arrivals.sessions)")
     rate = c.arrival_rate_per_s

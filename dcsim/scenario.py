@@ -153,5 +153,5 @@ class Scenario:
                 service(sim, spec, device, make_router(router, spec.config), cluster, work_id, self.duration_s)
             work_id += spec.config.replicas
         for job in self.jobs:
-            TrainingJob(sim, job, cluster, self.device)
+            TrainingJob(sim, job, cluster, self.device_for(job.gpu))
         return sim.run(self.duration_s)

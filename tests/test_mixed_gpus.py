@@ -117,6 +117,24 @@ def test_a_service_on_h200_lands_only_on_the_h200_racks():
     assert all(hi < 32 for _, lo, hi in started_gpus(dcsim.run(MIXED)))
 
 
+def test_a_training_job_on_b200_runs_on_the_b200_racks_at_b200_speed():
+    """workload.training.NAME.gpu: the job's GPUs are the B200 rack's, its step is B200's
+    (faster than the same job's on H100); without gpu it runs on the H100 rack."""
+    job = "workload.training.sft_7b"
+    base = ["workload=training_only", "duration_s=120", "facility.num_racks=1",
+            "facility.rack_groups=[{gpu:B200,num_racks:1}]", "~workload.training.pretrain_8b",
+            "~workload.training.finetune_70b", f"{job}.submit_time_s=0"]
+    steps = {}
+    for gpu in ("H100-SXM", "B200"):
+        scenario = build(compose_config(base + [f"{job}.gpu={gpu}"]))
+        steps[gpu] = scenario.jobs[0].step.time_s
+        placed = started_gpus(scenario.run())
+        assert len(placed) == 1 and all((lo >= 32) == (gpu == "B200") for _, lo, _ in placed)
+    assert steps["B200"] < steps["H100-SXM"]
+    with pytest.raises(ConfigError, match=rf"{job}\.gpu.*H200.*a GPU type the facility has racks of"):
+        build(compose_config(base + [f"{job}.gpu=H200"]))
+
+
 def test_a_service_larger_than_its_gpu_type_is_refused_naming_the_type():
     with pytest.raises(ConfigError, match=r"replicas=9.*32 GPUs of H200"):
         build(compose_config(MIXED + [f"{S}.gpu=H200", f"{S}.replicas=9"]))

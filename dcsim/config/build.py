@@ -21,12 +21,16 @@ from dcsim.core.errors import require
 from dcsim.core.fields import check_fields
 from dcsim.facility.build import device_from_config, devices_from_config, facility_from_config, topology_from_config
 from dcsim.facility.config import MAX_CONTROL_STEPS
+from dcsim.facility.topology import Topology
+from dcsim.hardware.device import DeviceModel
+from dcsim.hardware.gpus import GpuSpec
 from dcsim.metrics.registry import user_kpis
 from dcsim.metrics.telemetry import MAX_TELEMETRY_ROWS, TelemetrySpec
 from dcsim.policies.build import check_budget_held, check_scheduler, gpu_min_cap_w, power_policy_from_config
 from dcsim.scenario import Scenario
 from dcsim.workloads.inference.build import check_replicas_fit, service_from_config
 from dcsim.workloads.training.build import job_from_config, trace_jobs_from_config
+from dcsim.workloads.training.job import JobSpec
 
 __all__ = ["build", "to_config"]
 
@@ -78,13 +82,13 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
     check_replicas_fit(services, topology)
     # job ids follow the replicas' ids; jobs of traces follow the configured jobs
     first_job_id = sum(spec.config.replicas for spec, _ in services)
-    # training runs on the racks of facility.node.gpu (of a mixed fleet: those alone)
+    # a job runs on the racks of its gpu (null: facility.node.gpu), of a mixed fleet those alone; traces on node.gpu's
     train_topology = topology.of_type(gpu.name) if topology.mixed else topology
-    jobs = tuple(
-        job_from_config(f"workload.training.{name}", first_job_id + i, name, j, train_topology, gpu, f.network,
-                        device)
-        for i, (name, j) in enumerate(w.training.items())
-    )
+    jobs: tuple[JobSpec, ...] = ()
+    for i, (name, j) in enumerate(w.training.items()):
+        field = f"workload.training.{name}"
+        job_topology, job_gpu, job_device = _job_gpu(field, j.gpu, topology, devices)
+        jobs += (job_from_config(field, first_job_id + i, name, j, job_topology, job_gpu, f.network, job_device),)
     next_id, dropped = first_job_id + len(jobs), 0
     for name, t in w.job_traces.items():
         traced, n_dropped = trace_jobs_from_config(f"workload.job_traces.{name}", next_id, name, t, train_topology,
@@ -128,3 +132,14 @@ def _check_mixed(c: DcsimConfig) -> None:
             "none with facility.rack_groups (the capping policies take one GPU type's TDP and minimum cap)")
     require(not c.scheduler.power_admission, "scheduler.power_admission", c.scheduler.power_admission,
             "false with facility.rack_groups (admission counts one GPU type's power)")
+
+
+def _job_gpu(field: str, name: str | None, topology: Topology,
+             devices: dict[str, DeviceModel]) -> tuple[Topology, GpuSpec, DeviceModel]:
+    """The racks (as a facility of their own on a mixed fleet), GPU and device of a training job's ``gpu``."""
+    have = {g.name: g for g in topology.gpu_types}
+    require(name is None or name in have, f"{field}.gpu", name,
+            f"a GPU type the facility has racks of: one of {list(have)} (facility.node.gpu and facility.rack_groups), "
+            f"or null for facility.node.gpu={topology.node.gpu.name}")
+    gpu = topology.node.gpu if name is None else have[name]
+    return (topology.of_type(gpu.name) if topology.mixed else topology), gpu, devices[gpu.name]

@@ -280,6 +280,7 @@ class ParallelismConfig:
 class TrainingJobConfig:
     model: str = "Llama-3.1-8B"
     gpus: int = bounded(8, ge=1)
+    gpu: str | None = None  # the GPU type it runs on, of a facility with facility.rack_groups (null: facility.node.gpu)
     model_parallel: int = bounded(1, ge=1)  # GPUs per model replica (tensor x pipeline); data parallel = gpus / this
     submit_time_s: float = bounded(0.0, ge=0)
     tokens_per_step: float = bounded(4194304.0, gt=0)  # global batch x sequence length

@@ -254,7 +254,8 @@ ENTRY = {"facility.power.stages": "ups", "workload.services": "chat", "workload.
          "workload.job_traces": "philly"}
 EXTRA = {"workload.job_traces": ["workload=philly"]}
 LIST_ENTRY = {"facility.faults": "kind:chiller", "facility.grid.demand_response": "start_s:0",
-              "facility.grid.signal_limits": "signal:price", "facility.grid.curtailments": "start_s:0"}
+              "facility.grid.signal_limits": "signal:price", "facility.grid.curtailments": "start_s:0",
+              "facility.rack_groups": "gpu:H200"}
 
 
 def out_of_range(bounds: tuple[typing.Any, ...], is_int: bool) -> float | int | None:

@@ -267,7 +267,7 @@ def _flops_kpis(jobs: _Rows, info: RunInfo, inference_totals: _Inference, out: d
                 duration_s: float) -> dict[str, Any]:
     """Model FLOPs done against the peak the GPUs offer, and what a FLOP costs."""
     gpu_peak = info.scenario.gpu_peak_flops_per_s
-    peak = out["gpus_total"] * gpu_peak
+    peak = out["gpus_total"] * gpu_peak if info.scenario.peak_flops_per_s is None else info.scenario.peak_flops_per_s
     # a job's model FLOPs per step are mfu x step time x GPUs x peak (mfu is of the step
     # time it reports); trace jobs have no model, so no FLOPs (their mfu is NaN)
     per_step = np.nan_to_num(jobs["mfu"] * jobs["step_time_s"] * jobs["gpus"] * gpu_peak, nan=0.0)
@@ -330,6 +330,8 @@ def _service_summary(info: ServiceInfo, t: ServiceTotals) -> dict[str, Any]:
     out: dict[str, Any] = {"slo_ttft_s": info.slo_ttft_s, "slo_tpot_s": info.slo_tpot_s}
     if info.fidelity == "fluid":
         out["fidelity"] = info.fidelity
+    if info.gpu:
+        out["gpu"] = info.gpu
     out.update(prompt_tokens=t.prompt_tokens, model_flops=t.model_flops, output_tokens=t.output_tokens,
                gpu_energy_j=t.gpu_energy_j)
     if t.preemptions is not None:

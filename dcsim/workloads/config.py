@@ -224,6 +224,10 @@ class ServiceConfig:
     prefix_cache_fraction: float = bounded(0.0, ge=0, lt=1)  # share of the KV cache kept for cached prompt blocks; 0: off
     prefix_block_tokens: int = bounded(512, ge=1)  # tokens per cached block (Mooncake's hash_ids blocks)
     prefill_replicas: int = bounded(0, ge=0)  # > 0: disaggregated, the first replicas prefill and the rest decode
+    # The GPU type the replicas run on, of a facility with facility.rack_groups (null: facility.node.gpu);
+    # decode_gpu: that of the decode replicas when prefill_replicas > 0 (null: gpu). docs/workloads.md.
+    gpu: str | None = None
+    decode_gpu: str | None = None
     # Prefill -> decode KV-cache transfer, per GPU of the prefill replica (its link is tp x this).
     # null: NVLink one way when both replicas sit in one scale-up domain, else the NIC share
     # (facility.network.scaleout_gbit_per_s_per_gpu); a number overrides both (docs/workloads.md).
@@ -276,6 +280,7 @@ class ParallelismConfig:
 class TrainingJobConfig:
     model: str = "Llama-3.1-8B"
     gpus: int = bounded(8, ge=1)
+    gpu: str | None = None  # the GPU type it runs on, of a facility with facility.rack_groups (null: facility.node.gpu)
     model_parallel: int = bounded(1, ge=1)  # GPUs per model replica (tensor x pipeline); data parallel = gpus / this
     submit_time_s: float = bounded(0.0, ge=0)
     tokens_per_step: float = bounded(4194304.0, gt=0)  # global batch x sequence length

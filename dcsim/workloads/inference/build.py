@@ -52,22 +52,28 @@ LENGTH_MEAN_SAMPLES = 100_000  # draws that estimate mean lengths for the fluid 
 def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: GpuSpec, start_hour: float,
                         duration_s: float, rate_multiplier: float = 1.0) -> ServiceSpec:
     """The validated spec of the service at ``field`` (``workload.services.NAME``), its load
-    scaled by ``rate_multiplier`` (``workload.rate_multiplier``)."""
+    scaled by ``rate_multiplier`` (``workload.rate_multiplier``). ``gpu`` is the facility's
+    ``node.gpu``; the service's own ``gpu`` (and ``decode_gpu``) picks another type of a mixed fleet."""
     if rate_multiplier != 1.0:
         s = scaled_load(field, s, rate_multiplier)
+    gpu, decode_gpu = _pool_gpus(field, s, topology, gpu)
     model = _served_precision(field, model_named(f"{field}.model", s.model), s, gpu)
+    if decode_gpu is not gpu:
+        _served_precision(field, model, s, decode_gpu)
     _replica_shape(field, s, model, topology)
     require(s.router in ROUTERS, f"{field}.router", s.router, f"one of {sorted(ROUTERS)}")
     require_choice(f"{field}.fidelity", s.fidelity, Fidelity)
     require(s.engine in engines(), f"{field}.engine", s.engine, f"one of {engines()}")
-    require(gpu.name in profile_gpus(s.engine), f"{field}.engine", s.engine,
-            f"an engine profile calibrated for {gpu.name}: one of "
-            f"{[e for e in engines() if gpu.name in profile_gpus(e)]}")
+    for g in dict.fromkeys((gpu, decode_gpu)):
+        require(g.name in profile_gpus(s.engine), f"{field}.engine", s.engine,
+                f"an engine profile calibrated for {g.name}: one of "
+                f"{[e for e in engines() if g.name in profile_gpus(e)]}")
     require(s.max_batch_tokens >= s.max_num_seqs, f"{field}.max_batch_tokens", s.max_batch_tokens,
             f"an integer >= max_num_seqs={s.max_num_seqs}")
     require(0 <= s.prefill_replicas < max(s.replicas, 1), f"{field}.prefill_replicas", s.prefill_replicas,
             f"0 (not disaggregated) or fewer than replicas={s.replicas}, so that decode replicas remain")
-    _cpu_tier(field, s, gpu)
+    for g in dict.fromkeys((gpu, decode_gpu)):
+        _cpu_tier(field, s, g)
     autoscale = _autoscale(f"{field}.autoscale", s)
     arrivals, trace, sampler = _arrivals(field, s, start_hour, duration_s)
     _system_prompt(field, s)
@@ -93,15 +99,47 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
         p, o = sampler(np.random.default_rng(0), LENGTH_MEAN_SAMPLES)
         mean_p, mean_o, median_p = float(p.mean()), float(o.mean()), float(np.median(p))
         decode_ctx = decode_context_tokens(p, o)
+        longest_at = -1
         longest = int(p.max() + o.max()) if s.arrivals.process == "servegen" else (
             s.arrivals.sessions.max_context_tokens if s.arrivals.process == "sessions" else
             s.system_prompt_tokens + s.prompt_tokens.max_tokens + s.output_tokens.max_tokens)
         if vision is not None and s.arrivals.process != "servegen":  # drawn prompts hold the vision tokens too
             longest += vision.tokens
+    kv = _kv_capacity(field, s, model, gpu, trace, longest, longest_at, mean_p + mean_o)
+    decode_kv = kv if decode_gpu is gpu else _kv_capacity(field, s, model, decode_gpu, trace, longest, longest_at,
+                                                          mean_p + mean_o)
+    return ServiceSpec(
+        name=name, model=model, config=s, arrivals=arrivals, lengths=sampler, mean_prompt_tokens=mean_p,
+        mean_output_tokens=mean_o, median_prompt_tokens=median_p, kv_capacity_tokens=kv, trace=trace,
+        mean_decode_context_tokens=decode_ctx,
+        autoscale=autoscale, prefix_warning=_prefix_warning(field, s, trace), vision=vision,
+        gpu=gpu.name, decode_gpu=decode_gpu.name, decode_kv_capacity_tokens=decode_kv,
+    )
+
+
+def _pool_gpus(field: str, s: ServiceConfig, topology: Topology, node_gpu: GpuSpec) -> tuple[GpuSpec, GpuSpec]:
+    """The GPU types of the service's replicas and of its decode pool, each one the facility has racks of."""
+    have = {g.name: g for g in topology.gpu_types}
+    where = (f"a GPU type the facility has racks of: one of {list(have)} (facility.node.gpu and "
+             f"facility.rack_groups), or null for facility.node.gpu={node_gpu.name}")
+    require(s.gpu is None or s.gpu in have, f"{field}.gpu", s.gpu, where)
+    gpu = node_gpu if s.gpu is None else have[s.gpu]
+    require(s.decode_gpu is None or s.decode_gpu in have, f"{field}.decode_gpu", s.decode_gpu,
+            where.replace(f"facility.node.gpu={node_gpu.name}", f"{field}.gpu={gpu.name}"))
+    require(s.decode_gpu is None or s.prefill_replicas > 0, f"{field}.decode_gpu", s.decode_gpu,
+            f"null unless the service is disaggregated ({field}.prefill_replicas > 0)")
+    require(s.decode_gpu is None or s.fidelity == "request", f"{field}.decode_gpu", s.decode_gpu,
+            "null with fidelity=fluid (a decode pool of its own GPU type is request fidelity only)")
+    return gpu, gpu if s.decode_gpu is None else have[s.decode_gpu]
+
+
+def _kv_capacity(field: str, s: ServiceConfig, model: LlmSpec, gpu: GpuSpec, trace: Any, longest: int,
+                 longest_at: int, typical_context: float) -> int:
+    """KV-cache tokens of one replica on ``gpu``, refused when the longest request does not fit."""
     # sliding-window layers hold at most their window: counted at a typical request's context
-    kv = max_kv_tokens(model, gpu, s.tp, s.gpu_memory_utilization, context_tokens=mean_p + mean_o, ep=s.ep)
+    kv = max_kv_tokens(model, gpu, s.tp, s.gpu_memory_utilization, context_tokens=typical_context, ep=s.ep)
     # one sequence lives in one attention group of tp GPUs (the whole replica when ep = 1)
-    group_kv = group_kv_tokens(model, gpu, s.tp, s.gpu_memory_utilization, context_tokens=mean_p + mean_o, ep=s.ep)
+    group_kv = group_kv_tokens(model, gpu, s.tp, s.gpu_memory_utilization, context_tokens=typical_context, ep=s.ep)
     routed_b = model.num_experts * model.expert_bytes
     group_weights_b = model.weight_bytes if s.ep == 1 else model.weight_bytes - routed_b + routed_b / s.ep
     need_gb = (group_weights_b + longest * model.kv_bytes_per_token_on(s.tp)) / GB_B
@@ -117,12 +155,7 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
     require(group_kv >= longest, f"{field}.tp", s.tp,
             f"a TP degree whose GPU memory holds {model.name}: weights plus the KV cache of the longest request "
             f"need {need_gb:.0f} GB, {s.tp} x {gpu.name} give {have_gb:.0f} GB{group}")
-    return ServiceSpec(
-        name=name, model=model, config=s, arrivals=arrivals, lengths=sampler, mean_prompt_tokens=mean_p,
-        mean_output_tokens=mean_o, median_prompt_tokens=median_p, kv_capacity_tokens=kv, trace=trace,
-        mean_decode_context_tokens=decode_ctx,
-        autoscale=autoscale, prefix_warning=_prefix_warning(field, s, trace), vision=vision,
-    )
+    return kv
 
 
 def scaled_load(field: str, s: ServiceConfig, m: float) -> ServiceConfig:
@@ -188,9 +221,26 @@ def _with_vision_tokens(sampler: Any, tokens: int) -> Any:
     return sample
 
 
-def check_replicas_fit(services: tuple[tuple[ServiceSpec, str], ...], gpus_total: int) -> None:
+def check_replicas_fit(services: tuple[tuple[ServiceSpec, str], ...], topology: Topology) -> None:
     """Every service's replicas (at their autoscaling maximum) fit the facility's GPUs
-    together; the first that does not is named with the GPUs left for it."""
+    together, those of each GPU type on its racks; the first that does not is named with the
+    GPUs left for it."""
+    if not topology.mixed:
+        _check_fit(services, topology.gpus_total, "")
+        return
+    for gpu in topology.gpu_types:
+        pools: list[tuple[ServiceSpec, str]] = []
+        for spec, _ in services:
+            n = spec.config.replicas
+            prefill = spec.config.prefill_replicas if spec.decode_gpu != spec.gpu else n
+            count = (prefill if spec.gpu == gpu.name else 0) + (n - prefill if spec.decode_gpu == gpu.name else 0)
+            if count:
+                pools.append((dataclasses.replace(spec, config=dataclasses.replace(spec.config, replicas=count)),
+                              "replicas"))
+        _check_fit(tuple(pools), topology.of_type(gpu.name).gpus_total, f" of {gpu.name}")
+
+
+def _check_fit(services: tuple[tuple[ServiceSpec, str], ...], gpus_total: int, of_type: str) -> None:
     used = 0
     for spec, _ in services:
         field = f"workload.services.{spec.name}." + ("autoscale.max_replicas" if spec.autoscale else "replicas")
@@ -201,7 +251,7 @@ def check_replicas_fit(services: tuple[tuple[ServiceSpec, str], ...], gpus_total
         before = f", {used} of them taken by the services before it" if used else ""
         require(n * tp <= left, field, n,
                 f"at most {left // tp} replicas of {shape} ({n * tp} GPUs asked): the facility has "
-                f"{gpus_total} GPUs{before}")
+                f"{gpus_total} GPUs{of_type}{before}")
         used += n * tp
 
 

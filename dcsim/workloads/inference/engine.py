@@ -178,9 +178,10 @@ class Replica:
         self.env = service.sim.env
         s = service.spec
         self.model = s.model
-        self.base_device = service.device  # uncapped (or statically capped) device
-        self.device = service.device  # the device under the current cap
-        self.cap_w: float | None = service.device.cap_w
+        device = service.device_for(role)  # the GPU type of its pool (a disaggregated service may have two)
+        self.base_device = device  # uncapped (or statically capped) device
+        self.device = device  # the device under the current cap
+        self.cap_w: float | None = device.cap_w
         self._last_iteration: tuple[float, float, float, float] = (0, 0, 0, 0)  # inputs of the latest iteration, for power demand
         self.tp = s.config.tp
         self.ep = s.config.ep  # expert parallel: ep attention groups of tp GPUs (performance.comm_terms)
@@ -188,7 +189,7 @@ class Replica:
         self.max_num_seqs = s.config.max_num_seqs
         self.max_batch_tokens = s.config.max_batch_tokens
         self.vision = s.vision  # multimodal: the encoder work of each request's images (or None)
-        self.kv_capacity_tokens = service.kv_capacity_tokens
+        self.kv_capacity_tokens = service.kv_capacity_for(role)
         self.kv_watermark_tokens = int(0.01 * self.kv_capacity_tokens)  # vLLM keeps 1 % free at admission
         block = s.config.prefix_block_tokens
         cpu_tier = (PrefixCache(int(s.config.kv_cpu_tier_gb * GB_B / (block * self.model.kv_bytes_per_token)), block)
@@ -200,9 +201,9 @@ class Replica:
         # Host memory -> HBM, one way, the replica's tp GPUs each on its own host link (PCIe, C2C).
         self.host_link: KvLink | None = None
         if cpu_tier is not None:
-            host_bw = service.device.gpu.host_link_bw_bytes_per_s
+            host_bw = device.gpu.host_link_bw_bytes_per_s
             if host_bw is None:  # the builder refuses the tier on such a GPU
-                raise ValueError(f"{service.device.gpu.name} has no host link bandwidth for a CPU KV tier")
+                raise ValueError(f"{device.gpu.name} has no host link bandwidth for a CPU KV tier")
             self.host_link = KvLink(self.env, self.tp * host_bw / 2.0, f"{service.name}/replica/{index}/host")
         self._loading: list[Request] = []  # admitted, their prefix reloading from the CPU tier
         self._reloaded_ready: list[Request] = []  # reloaded, joining the batch at the next iteration boundary

@@ -234,7 +234,8 @@ class FluidService:
         for i in range(spec.config.replicas):
             self._request_replica(first_work_id + i, f"{spec.name}/replica/{i}")
         self._info = sim.recorder.run_info.add_service(
-            spec.name, ServiceInfo(spec.config.slo_ttft_s, spec.config.slo_tpot_s, "fluid"))
+            spec.name, ServiceInfo(spec.config.slo_ttft_s, spec.config.slo_tpot_s, "fluid",
+                                                                          gpu=spec.gpu_types(cluster)))
         sim.env.process(self._run())
         sim.on_finish(self._finish)
 
@@ -242,7 +243,8 @@ class FluidService:
         s = self.spec
         self.cluster.submit(WorkRequest(work_id, name, s.gpus_per_replica, self._start_replica, kind="inference",
                                         priority=s.config.priority, domain_nodes=self.cluster.topology.nodes_per_domain,
-                                        interrupt=lambda cause: self._interrupt(work_id, name, cause)))
+                                        interrupt=lambda cause: self._interrupt(work_id, name, cause),
+                                        gpu_type=s.gpu or None))
 
     def _start_replica(self, alloc: Allocation) -> None:
         alloc.owner = self

@@ -124,7 +124,7 @@ class Simulation:
     @property
     def now_s(self) -> float:
         """Current simulated time in seconds."""
-        return float(self.env.now)
+        return float(self.env._now)  # SimPy's ``now`` property without the call
 
     def observe(self, step_s: float, fn: Callable[[float], None]) -> None:
         """Call ``fn(now_s)`` every ``step_s`` simulated seconds (a progress bar, a progress

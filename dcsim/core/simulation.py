@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
-
 from heapq import heappop, heappush
+from typing import Any, Protocol
 
 import simpy
 from simpy.core import StopSimulation
@@ -64,7 +63,7 @@ class CountingEnvironment(simpy.Environment):
     def call_later(self, delay_s: float, fn: Callable[[Any], None]) -> None:
         """Call ``fn(event)`` after ``delay_s`` (>= 0): a timeout without its event object,
         in the same place of the queue as ``env.timeout(delay_s)`` created now."""
-        heappush(self._queue, (self._now + delay_s, NORMAL, next(self._eid), _Call(fn)))
+        heappush(self._queue, (self._now + delay_s, NORMAL, next(self._eid), _Call(fn)))  # type: ignore[misc]
 
     def step(self) -> None:
         self.events_processed += 1
@@ -80,8 +79,8 @@ class CountingEnvironment(simpy.Environment):
         stop._ok = True
         stop._value = None
         self.schedule(stop, URGENT, at - self._now)
-        stop.callbacks.append(StopSimulation.callback)  # type: ignore[union-attr]
-        queue = self._queue
+        stop.callbacks.append(StopSimulation.callback)
+        queue: list[Any] = self._queue
         try:
             while True:
                 self.events_processed += 1

@@ -68,7 +68,7 @@ class Meter(_Account):
 
     def set_power(self, power_w: float) -> None:
         """Change this consumer's power from now on."""
-        self._ledger._change(self, power_w)
+        self._ledger.set_powers(((self, power_w),))
 
 
 class EnergyLedger:
@@ -116,7 +116,7 @@ class EnergyLedger:
 
     def retire(self, m: Meter) -> None:
         """Set a spread meter to zero and fold its energy into its groups' totals."""
-        self._change(m, 0.0)
+        self.set_powers(((m, 0.0),))
         m.advance(self._clock())
         for g, w in m.shares:
             self.group_totals[g].energy_j += w * m.energy_j
@@ -127,10 +127,12 @@ class EnergyLedger:
         self._it_listeners.append(fn)
 
     def set_powers(self, changes) -> None:
-        """Set several meters to their own powers at once: ``((meter, power_w), ...)``."""
+        """Set several meters to their own powers at once: ``((meter, power_w), ...)``. Each
+        meter and the totals it feeds are integrated to now before its power changes; the IT
+        listeners hear once, after all of them, if IT power changed."""
         now = self._clock()
         changed_it = False
-        for m, power_w in changes:  # _change inlined (the request-level hot path), the same operations
+        for m, power_w in changes:  # every power change of the run comes here: kept flat, no calls
             if power_w < 0:
                 raise ValueError(f"meter {m.name}: power must be >= 0, got {power_w}")
             delta = power_w - m.power_w
@@ -153,32 +155,6 @@ class EnergyLedger:
     def set_power_many(self, meters: list[Meter] | tuple[Meter, ...], power_w: float) -> None:
         """Set several meters to the same power at once; IT listeners hear of it once."""
         self.set_powers((m, power_w) for m in meters)
-
-    def _change(self, m: Meter, power_w: float, notify: bool = True, now: float | None = None) -> bool:
-        """Integrate ``m`` to now and set its power; True if IT power changed."""
-        if power_w < 0:
-            raise ValueError(f"meter {m.name}: power must be >= 0, got {power_w}")
-        delta = power_w - m.power_w
-        if delta == 0.0:
-            return False
-        if now is None:
-            now = self._clock()
-        m.energy_j += m.power_w * (now - m.t_last_s)
-        m.t_last_s = now
-        m.power_w = power_w
-        for acc in m._totals:
-            acc.energy_j += acc.power_w * (now - acc.t_last_s)
-            acc.t_last_s = now
-            acc.power_w += delta
-        if m.notifies and notify:
-            self._notify_it()
-        return m.notifies
-
-    def _notify_it(self) -> None:
-        if self._it_listeners:
-            it_w = self.it_power_w()
-            for fn in self._it_listeners:
-                fn(it_w)
 
     def it_power_w(self) -> float:
         """Current total IT power."""

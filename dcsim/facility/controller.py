@@ -357,12 +357,18 @@ class Facility:
 
     # -- continuous: losses and cooling follow IT power -----------------------------------
     def _follow_it_power(self, it_w: float) -> None:
+        # (called at every IT power change: max() written out, the same values, -0.0 included)
         network_w = 0.0 if self._network is None else self._network.power_w
+        fans_w = self._fans.power_w
         # (clipped at 0: with every rack off the rest of IT power is 0 up to rounding)
-        fan_w = max(0.0, (it_w - self._fans.power_w - network_w) * self._fan_ratio)
-        it_w = max(it_w + fan_w - self._fans.power_w, 0.0)  # 0 to rounding with every rack off
+        fan_w = (it_w - fans_w - network_w) * self._fan_ratio
+        if not fan_w > 0.0:
+            fan_w = 0.0
+        it_w = it_w + fan_w - fans_w
+        if it_w < 0.0:
+            it_w = 0.0  # 0 to rounding with every rack off
         path = self._path_now
-        loss_w = 0.0 if path is None else path.loss_w(it_w)
+        loss_w = 0.0 if path is None else path.input_w(it_w) - it_w
         self._ledger.set_powers(((self._fans, fan_w), (self._loss, loss_w),
                                  (self._cooling, (it_w + loss_w) * self._coeffs.total)))
         if self._power_change is not None and not self._power_change.triggered:

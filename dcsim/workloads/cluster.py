@@ -104,18 +104,19 @@ class Allocation:
             raise RuntimeError(f"work {self.work.name}: allocation used after release")
         c = self.cluster
         now = c.sim.now_s
-        self.energy_j += self.power_each_w * self.gpus * (now - self._t_last_s)
+        n = len(self.gpu_ids)
+        self.energy_j += self.power_each_w * n * (now - self._t_last_s)
         if self.busy:
             self.busy_s += now - self._t_last_s
         self._t_last_s = now
         out = []
         if busy != self.busy:
             self.busy = busy
-            c._busy.add(self.gpus if busy else -self.gpus)
-            out.append((self.host_meter, c.host_w_per_busy_gpu * self.gpus if busy else 0.0))
+            c._busy.add(n if busy else -n)
+            out.append((self.host_meter, c.host_w_per_busy_gpu * n if busy else 0.0))
         if power_each_w != self.power_each_w:
             self.power_each_w = power_each_w
-            out.append((self.gpu_meter, power_each_w * self.gpus))
+            out.append((self.gpu_meter, power_each_w * n))
         return out
 
     def busy_now_s(self) -> float:

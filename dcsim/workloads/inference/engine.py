@@ -176,6 +176,7 @@ class Replica:
         alloc.owner = self
         self.role = role
         self.env = service.sim.env
+        self._call_later = self.env.call_later  # a timer: a scheduled callback, no Timeout object
         s = service.spec
         self.model = s.model
         device = service.device_for(role)  # the GPU type of its pool (a disaggregated service may have two)
@@ -331,8 +332,7 @@ class Replica:
         """Call ``fn`` after ``delay_s`` unless another timer is set first."""
         self._token += 1
         token = self._token
-        ev = self.env.timeout(delay_s)
-        ev.callbacks.append(lambda _ev: fn() if token == self._token else None)
+        self._call_later(delay_s, lambda _ev: fn() if token == self._token else None)
 
     def _step(self) -> None:
         """Decide what the replica does next, at an iteration boundary."""

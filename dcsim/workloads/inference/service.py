@@ -419,8 +419,9 @@ class InferenceService:
         self.sim.env.timeout(think).callbacks.append(lambda _ev: self._user_sends())
 
     def _schedule_next_arrival(self) -> None:
-        delay = float(self._times[self._next]) - self.sim.env.now
-        self.sim.env.timeout(max(delay, 0.0)).callbacks.append(self._on_arrival)
+        env = self.sim.env
+        delay = float(self._times[self._next]) - env._now
+        env.call_later(delay if delay > 0.0 else 0.0, self._on_arrival)  # a timeout without its event
 
     def _on_arrival(self, _event: Any) -> None:
         i = self._next

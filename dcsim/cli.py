@@ -636,6 +636,11 @@ def _main() -> None:
             raise SystemExit(2) from None
         return
     if _INFO_FLAGS.intersection(argv):
+        shown = sorted(_INFO_FLAGS.intersection(argv) - {"--resolve"})
+        if _is_multirun(argv) and shown:  # Hydra would raise a bare ValueError
+            print(f"dcsim: error: {shown[0]} cannot be combined with -m/--multirun: it shows one composed config; "
+                  "drop -m to see the config of one point (its values on the command line)", file=sys.stderr)
+            raise SystemExit(2)
         _hydra_main()
         return
     err, refused, n_runs, warning = validate(argv)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from dcsim.core.runinfo import ScenarioInfo
@@ -51,17 +51,23 @@ class Scenario:
     telemetry: TelemetrySpec | None = None  # per-node telemetry (dcsim/metrics/telemetry.py); None: off
     timeseries_level: str = "rack"  # rows of the timeseries per interval: rack, group or facility (Recorder)
     timeseries_group_racks: int = 32  # racks per row at level group
+    # each GPU type's device model (a mixed fleet, facility.rack_groups); empty: ``device`` for all
+    devices: dict[str, DeviceModel] = field(default_factory=dict)
 
     @property
     def topology(self):
         return self.facility.topology
+
+    def device_for(self, gpu: str) -> DeviceModel:
+        """The device model of GPU type ``gpu`` ("": facility.node.gpu's)."""
+        return self.devices.get(gpu, self.device) if gpu else self.device
 
     def described(self) -> dict[str, str]:
         """What the run simulates, by name, whichever config set it (summary.json carries it,
         so a sweep's table says it even where no override did)."""
         f = self.facility
         return {
-            "gpu_model": self.topology.node.gpu.name,
+            "gpu_model": "+".join(g.name for g in self.topology.gpu_types),
             "cooling_technology": f.plant.technology.name,
             # a shipped climate by its key, as climate=KEY names it; a user's file by its name
             "climate": SHIPPED_CLIMATE_KEYS.get(f.climate.name, f.climate.name.removesuffix(".gz").removesuffix(".epw")),
@@ -73,12 +79,14 @@ class Scenario:
 
     def _calibration(self) -> dict[str, str]:
         """The engine profiles serving uses and how far they are calibrated for this GPU."""
-        gpu = self.topology.node.gpu.name
+        node_gpu = self.topology.node.gpu.name
         engines = sorted({spec.config.engine for spec, _ in self.services})
-        profiles = [load_profile(gpu, e) for e in engines]
+        pairs = sorted({(spec.config.engine, g or node_gpu) for spec, _ in self.services
+                        for g in (spec.gpu, spec.decode_gpu if spec.split_gpus else spec.gpu)})
+        profiles = [load_profile(g, e) for e, g in pairs]
         order = ("measured", "derived", "uncalibrated")
         status = max((p.status for p in profiles), key=order.index, default="")
-        notes = [f"{p.engine} on {gpu} is uncalibrated: {p.basis}" for p in profiles if p.status == "uncalibrated"]
+        notes = [f"{p.engine} on {p.gpu} is uncalibrated: {p.basis}" for p in profiles if p.status == "uncalibrated"]
         return {"serving_engine": ",".join(engines), "calibration_status": status, "calibration_note": "; ".join(notes)}
 
     def run(self, on_sim: Callable[[Simulation], None] | None = None) -> Results:
@@ -94,6 +102,8 @@ class Scenario:
             gpu_peak_flops_per_s=self.topology.node.gpu.peak_bf16_flops,
             described=self.described(),
             trace_jobs_dropped=self.trace_jobs_dropped,
+            peak_flops_per_s=sum(self.topology.of_type(g.name).gpus_total * g.peak_bf16_flops
+                                 for g in self.topology.gpu_types) if self.topology.mixed else None,
         )
         facility = Facility(sim, self.facility)
         headroom: Callable[[], float] | None = None
@@ -138,9 +148,13 @@ class Scenario:
         work_id = 0
         for spec, router in self.services:
             service = FluidService if spec.config.fidelity == "fluid" else InferenceService
-            service(sim, spec, self.device.with_engine(spec.config.engine), make_router(router, spec.config), cluster,
-                    work_id, self.duration_s)
+            device = self.device_for(spec.gpu).with_engine(spec.config.engine)
+            if spec.split_gpus:
+                InferenceService(sim, spec, device, make_router(router, spec.config), cluster, work_id,
+                                 self.duration_s, self.device_for(spec.decode_gpu).with_engine(spec.config.engine))
+            else:
+                service(sim, spec, device, make_router(router, spec.config), cluster, work_id, self.duration_s)
             work_id += spec.config.replicas
         for job in self.jobs:
-            TrainingJob(sim, job, cluster, self.device)
+            TrainingJob(sim, job, cluster, self.device_for(job.gpu))
         return sim.run(self.duration_s)

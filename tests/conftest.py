@@ -37,3 +37,13 @@ def single_replica_overrides(**values) -> list[str]:
     }
     base.update({k.replace("__", "."): v for k, v in values.items()})
     return [f"{k}={v}" for k, v in base.items()]
+
+
+def same_summary(a: dict, b: dict, ignore: tuple[str, ...] = ()) -> bool:
+    """Two run summaries equal key for key, bit for bit, NaN equal to NaN (a KPI with nothing
+    to measure, such as energy per session without sessions, is NaN in both); ``ignore``: keys
+    left out (e.g. ``events_processed``)."""
+    keys = a.keys() - set(ignore)
+    if keys != b.keys() - set(ignore):
+        return False
+    return all(a[k] == b[k] or (a[k] != a[k] and b[k] != b[k]) for k in keys)

@@ -147,6 +147,7 @@ UNKNOWN_CHOICES = [
     case("unknown_workload_option", ["workload=nope"], "workload/nope", "options are"),
     case("unknown_facility_option", ["facility=nope"], "facility/nope", "small_h100"),
     case("unknown_launcher", ["-m", "hydra/launcher=nope", "facility.num_racks=1,2"], "hydra/launcher/nope"),
+    case("show_config_of_a_sweep", ["-m", "--cfg", "job", "facility.num_racks=1,2"], "--cfg", "-m/--multirun"),
 ]
 
 WRONG_TYPES = [
@@ -197,6 +198,8 @@ INCONSISTENT = [
     case("histogram_outside_range", [f"{S}.output_tokens.distribution=histogram",
                                      f"{S}.output_tokens.histogram=Qwen/Qwen3-8B:gpqa", f"{S}.output_tokens.max_tokens=500"],
          f"{S}.output_tokens.max_tokens=500", "histogram"),
+    case("rate_multiplier_with_closed_loop", ["workload.rate_multiplier=2", f"{S}.arrivals.process=closed"],
+         "workload.rate_multiplier=2.0", "concurrency"),
     case("length_min_above_max", [f"{S}.prompt_tokens.min_tokens=500", f"{S}.prompt_tokens.max_tokens=100"],
          f"{S}.prompt_tokens"),
     case("tou_window_empty", ["facility.grid.price=tou", "facility.grid.tou_peak_start_hour=20",
@@ -251,7 +254,8 @@ ENTRY = {"facility.power.stages": "ups", "workload.services": "chat", "workload.
          "workload.job_traces": "philly"}
 EXTRA = {"workload.job_traces": ["workload=philly"]}
 LIST_ENTRY = {"facility.faults": "kind:chiller", "facility.grid.demand_response": "start_s:0",
-              "facility.grid.signal_limits": "signal:price", "facility.grid.curtailments": "start_s:0"}
+              "facility.grid.signal_limits": "signal:price", "facility.grid.curtailments": "start_s:0",
+              "facility.rack_groups": "gpu:H200"}
 
 
 def out_of_range(bounds: tuple[typing.Any, ...], is_int: bool) -> float | int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 import dcsim
+from tests.conftest import same_summary
 
 SHORT = ["duration_s=600"]
 
@@ -19,11 +20,7 @@ def test_same_seed_same_tables_bit_for_bit():
     ta, tb = _tables(a), _tables(b)
     for name in ta:
         pd.testing.assert_frame_equal(ta[name], tb[name], check_exact=True)
-    assert a.summary() == b.summary() or _same_with_nans(a.summary(), b.summary())
-
-
-def _same_with_nans(x: dict, y: dict) -> bool:
-    return x.keys() == y.keys() and all(x[k] == y[k] or (x[k] != x[k] and y[k] != y[k]) for k in x)
+    assert same_summary(a.summary(), b.summary())
 
 
 def test_different_seed_different_tables():

@@ -61,6 +61,12 @@ def serve(arrivals: list[tuple], until_s: float = 600.0, max_batch_tokens: int =
                            **spec_fields)
     spec = ServiceSpec("svc", MODEL, config, NoArrivals(), no_lengths, 1000.0, 100.0, 1000.0, kv)
     svc = InferenceService(sim, spec, device, RoundRobinRouter(), cluster, 0, until_s)
+    return feed_and_run(sim, svc, arrivals, until_s)
+
+
+def feed_and_run(sim: Simulation, svc: InferenceService, arrivals: list[tuple], until_s: float):
+    """Send ``arrivals`` ((time, prompt, output[, hash_ids])) to ``svc``, run to ``until_s``:
+    the results, the requests table in request order, the service."""
 
     def feed():
         for i, (t, p, o, *h) in enumerate(arrivals):

@@ -44,6 +44,11 @@ def disaggregated(arrivals, tp=8, nodes=2, device=DEVICE, until_s=300.0, replica
     spec = ServiceSpec("svc", MODEL, config, NoArrivals(), no_lengths, 1000.0, 100.0, 1000.0,
                        max_kv_tokens(MODEL, GPU, tp, 0.9))
     svc = InferenceService(sim, spec, device, RoundRobinRouter(), cluster, 0, until_s)
+    return (*feed_and_run(sim, svc, arrivals, until_s), svc)
+
+
+def feed_and_run(sim, svc, arrivals, until_s):
+    """Send ``arrivals`` ((time, prompt, output)) to ``svc`` and run: the results and the requests table."""
 
     def feed():
         for i, (t, p, o) in enumerate(arrivals):
@@ -52,7 +57,7 @@ def disaggregated(arrivals, tp=8, nodes=2, device=DEVICE, until_s=300.0, replica
 
     sim.env.process(feed())
     results = sim.run(until_s)
-    return results, results.frames()["requests"].sort_values("request_id").reset_index(drop=True), svc
+    return results, results.frames()["requests"].sort_values("request_id").reset_index(drop=True)
 
 
 # -- the link alone -------------------------------------------------------------------------

@@ -205,7 +205,6 @@ def test_a_dropped_call_ends_its_session():
     (f"{SS}.calls.mean=0", f"{SS}.calls.mean"),
     (f"{SS}.think_time.max_s=-2", f"{SS}.think_time.max_s"),
     (f"{SS}.max_context_tokens=1500", f"{SS}.max_context_tokens"),
-    (f"{SVC}.fidelity=fluid", f"{SVC}.fidelity"),
     (f"{SVC}.arrivals.trace_path=dcsim:traces/AzureLLMInferenceTrace_conv.csv.gz", f"{SVC}.arrivals.trace_path"),
 ])
 def test_bad_session_input_is_one_line_naming_the_field(override, field):

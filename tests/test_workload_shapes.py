@@ -69,3 +69,40 @@ def test_reasoning_answers_are_ten_times_chat_answers_on_one_fleet():
         out[w] = float(q.output_tokens.mean()), float(q.energy_j.sum() / q.generated_tokens.sum())
     assert 7.0 < out["reasoning"][0] / out["chat"][0] < 11.0
     assert 0.1 < out["reasoning"][1] < 2.0 and 0.1 < out["chat"][1] < 3.0  # J per token, GPU
+
+
+def test_energy_and_cost_per_response_follow_the_requests_table():
+    """energy_per_response_gpu_j is the mean GPU energy of completed responses; facility energy
+    and cost per response share overheads in proportion, so per response x responses never
+    exceeds the run's totals and the facility / GPU ratio is the run's."""
+    r = dcsim.run(["workload=chat", "facility.num_racks=1", "duration_s=300", "output.write=false",
+                   "workload.services.chat.replicas=4", "workload.services.chat.arrival_rate_per_s=4.0"])
+    s, q = r.summary(), r.frames()["requests"]
+    done = q[q.status == "completed"]
+    assert s["energy_per_response_gpu_j"] == pytest.approx(done.energy_j.mean(), rel=1e-12)
+    assert len(done) * s["energy_per_response_facility_j"] <= s["facility_energy_j"] * (1 + 1e-9)
+    assert s["energy_per_response_facility_j"] / s["energy_per_response_gpu_j"] == pytest.approx(
+        s["inference_gpu_energy_j"] / q.energy_j.sum() * s["facility_energy_j"] / s["gpu_energy_j"], rel=1e-12)
+    assert 0 < s["cost_per_response_usd"] * len(done) <= s["cost_total_usd"]
+
+
+@pytest.mark.parametrize("workload", ["chat", "agentic_coding", "azure_conv"])
+def test_the_workload_rate_multiplier_scales_every_services_load(workload):
+    """workload.rate_multiplier=2 doubles a service's arrival rate (session start rate, trace
+    speed) whatever the service is called, and a run draws about twice the arrivals."""
+    from dcsim.api import compose_config
+    from dcsim.config.build import build
+
+    def spec(m: float):
+        return build(compose_config([f"workload={workload}", f"workload.rate_multiplier={m}"])).services[0][0]
+
+    one, two = spec(1.0).arrivals, spec(2.0).arrivals
+    if workload == "agentic_coding":
+        one, two = one.starts, two.starts
+    # a trace replayed twice as fast: its first 1,200 s in 600 s
+    span = 1200.0 if workload == "azure_conv" else 600.0
+    assert two.mean_rate_per_s(0.0, 600.0) == pytest.approx(2.0 * one.mean_rate_per_s(0.0, span), rel=1e-12)
+    if workload == "chat":
+        n = [len(dcsim.run(["workload=chat", "facility.num_racks=1", "duration_s=120", "output.write=false",
+                            f"workload.rate_multiplier={m}"]).frames()["requests"]) for m in (1.0, 2.0)]
+        assert n[1] / n[0] == pytest.approx(2.0, abs=0.1)  # 4,800 and 9,600 expected, +-2 %

@@ -78,27 +78,37 @@ def markdown(table: list[dict], kinds: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
-def sensitivity(data_dir: str, rows: list[cv.Row]) -> str:
-    """Median change of each in-sample prediction when every prompt is halved or doubled."""
+def in_sample_fits(rows: list[cv.Row]) -> dict:
+    """GPU -> (perf, power) fitted on all of that GPU's text rows."""
+    return {g: cv.fit_gpu([r for r in rows if r.gpu.name == g]) for g in sorted({r.gpu.name for r in rows})}
+
+
+def sensitivity(label: str, fits: dict, base: list[cv.Row], moved_rows) -> str:
+    """Median (and largest) change of each in-sample prediction of ``base`` when an assumption
+    is halved or doubled: ``moved_rows(scale)`` are the same rows under the moved assumption."""
     out = []
     for scale in (0.5, 2.0):
-        moved = cv.load_rows(data_dir, prompt_scale=scale)
+        moved = moved_rows(scale)
         changes: dict[str, list[float]] = {m: [] for m in cv.METRICS}
-        for gpu in sorted({r.gpu.name for r in rows}):
-            base = [r for r in rows if r.gpu.name == gpu]
-            alt = [r for r in moved if r.gpu.name == gpu]
-            perf, power = cv.fit_gpu(base)
-            for a, b in zip(cv.predict(base, perf, power), cv.predict(alt, perf, power)):
+        for gpu, (perf, power) in fits.items():
+            a = [r for r in base if r.gpu.name == gpu]
+            b = [r for r in moved if r.gpu.name == gpu]
+            for pa, pb in zip(cv.predict(a, perf, power), cv.predict(b, perf, power)):
                 for m in cv.METRICS:
-                    changes[m].append(abs(b[m] / a[m] - 1) * 100)
-        out.append(f"prompts x{scale:g}: " + ", ".join(f"{SHORT[m]} {np.median(v):.1f} % (max {np.max(v):.0f} %)"
-                                                         for m, v in changes.items()))
+                    changes[m].append(abs(pb[m] / pa[m] - 1) * 100)
+        out.append(f"{label} x{scale:g}: " + ", ".join(f"{SHORT[m]} {np.median(v):.1f} % (max {np.max(v):.0f} %)"
+                                                        for m, v in changes.items()))
     return "; ".join(out)
 
 
 def report(data_dir: str) -> str:
     rows = cv.load_rows(data_dir)
-    preds = cv.leave_family_out(rows)
+    mm = cv.load_rows(data_dir, tasks=cv.MM_TASKS)
+    both = cv.leave_family_out(rows, mm)
+    preds, mm_preds = both[:len(rows)], both[len(rows):]
+    mm_table = cv.error_table(mm, mm_preds)
+    fits = in_sample_fits(rows)
+    n_mm = sum(1 for r in cv._read_csv(Path(data_dir) / "configurations.csv") if r["task"] in cv.MM_TASKS)
     FIG_DIR.mkdir(exist_ok=True)
     for m in cv.METRICS:
         figure(rows, preds, m, FIG_DIR / f"calibration_vllm_{m}.png")
@@ -114,8 +124,18 @@ def report(data_dir: str) -> str:
         markdown(table, ("all", "architecture", "precision", "batch")),
         "**Per left-out family and task**",
         markdown(table, ("family", "task")),
-        "**Sensitivity to the assumed prompt lengths** (in-sample fit, engine batch): " + sensitivity(data_dir, rows),
+        "**Sensitivity to the assumed prompt lengths** (in-sample fit, engine batch): "
+        + sensitivity("prompts", fits, rows, lambda x: cv.load_rows(data_dir, prompt_scale=x)),
         figs,
+        f"**Multimodal rows, validated only** ({len(mm)} of the {n_mm} image-chat and video-chat rows: those whose "
+        "model has a vision encoder in the catalogue; H100: "
+        f"{sum(r.gpu.name == 'H100-SXM' for r in mm)}, B200: {sum(r.gpu.name == 'B200' for r in mm)}). "
+        "Each row is predicted by the text-task fit that left its text backbone's family out; nothing is "
+        "fitted to these rows.",
+        markdown(mm_table, ("all", "task")),
+        markdown(mm_table, ("family", "precision")),
+        "**Sensitivity to the assumed image and frame resolution** (in-sample text fit, engine batch): "
+        + sensitivity("pixels", fits, mm, lambda x: cv.load_rows(data_dir, tasks=cv.MM_TASKS, pixel_scale=x)),
         END,
     ])
     return text

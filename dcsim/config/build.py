@@ -19,14 +19,18 @@ from dcsim.config.keys import check_no_unknown_keys
 from dcsim.config.schema import MAX_DURATION_S, DcsimConfig
 from dcsim.core.errors import require
 from dcsim.core.fields import check_fields
-from dcsim.facility.build import device_from_config, facility_from_config, topology_from_config
+from dcsim.facility.build import device_from_config, devices_from_config, facility_from_config, topology_from_config
 from dcsim.facility.config import MAX_CONTROL_STEPS
+from dcsim.facility.topology import Topology
+from dcsim.hardware.device import DeviceModel
+from dcsim.hardware.gpus import GpuSpec
 from dcsim.metrics.registry import user_kpis
 from dcsim.metrics.telemetry import MAX_TELEMETRY_ROWS, TelemetrySpec
 from dcsim.policies.build import check_budget_held, check_scheduler, gpu_min_cap_w, power_policy_from_config
 from dcsim.scenario import Scenario
 from dcsim.workloads.inference.build import check_replicas_fit, service_from_config
 from dcsim.workloads.training.build import job_from_config, trace_jobs_from_config
+from dcsim.workloads.training.job import JobSpec
 
 __all__ = ["build", "to_config"]
 
@@ -63,23 +67,32 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
     facility = facility_from_config(f, topology, gpu)
     policy = power_policy_from_config(f.power, gpu)
     min_cap_w = gpu_min_cap_w(f.power, gpu)
-    device = device_from_config(f, topology, gpu)
+    devices = devices_from_config(f, topology) if topology.mixed else {}
+    device = devices[gpu.name] if topology.mixed else device_from_config(f, topology, gpu)
+    devices = devices or {gpu.name: device}
+    if topology.mixed:
+        _check_mixed(c)
     check_scheduler(c.scheduler)
     services = tuple(
-        (service_from_config(f"workload.services.{name}", name, s, topology, gpu, f.climate.start_hour, c.duration_s),
+        (service_from_config(f"workload.services.{name}", name, s, topology, gpu, f.climate.start_hour, c.duration_s,
+                             w.rate_multiplier),
          str(s.router))
         for name, s in w.services.items()
     )
-    check_replicas_fit(services, topology.gpus_total)
+    check_replicas_fit(services, topology)
     # job ids follow the replicas' ids; jobs of traces follow the configured jobs
     first_job_id = sum(spec.config.replicas for spec, _ in services)
-    jobs = tuple(
-        job_from_config(f"workload.training.{name}", first_job_id + i, name, j, topology, gpu, f.network, device)
-        for i, (name, j) in enumerate(w.training.items())
-    )
+    # a job runs on the racks of its gpu (null: facility.node.gpu), of a mixed fleet those alone; traces on node.gpu's
+    train_topology = topology.of_type(gpu.name) if topology.mixed else topology
+    jobs: tuple[JobSpec, ...] = ()
+    for i, (name, j) in enumerate(w.training.items()):
+        field = f"workload.training.{name}"
+        job_topology, job_gpu, job_device = _job_gpu(field, j.gpu, topology, devices)
+        jobs += (job_from_config(field, first_job_id + i, name, j, job_topology, job_gpu, f.network, job_device),)
     next_id, dropped = first_job_id + len(jobs), 0
     for name, t in w.job_traces.items():
-        traced, n_dropped = trace_jobs_from_config(f"workload.job_traces.{name}", next_id, name, t, topology, c.seed)
+        traced, n_dropped = trace_jobs_from_config(f"workload.job_traces.{name}", next_id, name, t, train_topology,
+                                                   c.seed)
         jobs += traced
         next_id += len(traced)
         dropped += n_dropped
@@ -99,6 +112,7 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
         power_policy_name=str(f.power.policy),
         gpu_min_cap_w=min_cap_w,
         device=device,
+        devices=devices,
         scheduler=str(c.scheduler.name),
         services=services,
         jobs=jobs,
@@ -109,3 +123,25 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
         timeseries_level=str(c.output.timeseries_level),
         timeseries_group_racks=c.output.timeseries_group_racks,
     )
+
+
+def _check_mixed(c: DcsimConfig) -> None:
+    """What a facility of several GPU types (facility.rack_groups) does not model yet: capping
+    policies and power admission (they take one GPU's TDP, minimum cap and idle power), and
+    training and job traces on another type than facility.node.gpu (they run there)."""
+    f = c.facility
+    require(str(f.power.policy) == "none", "facility.power.policy", str(f.power.policy),
+            "none with facility.rack_groups (the capping policies take one GPU type's TDP and minimum cap)")
+    require(not c.scheduler.power_admission, "scheduler.power_admission", c.scheduler.power_admission,
+            "false with facility.rack_groups (admission counts one GPU type's power)")
+
+
+def _job_gpu(field: str, name: str | None, topology: Topology,
+             devices: dict[str, DeviceModel]) -> tuple[Topology, GpuSpec, DeviceModel]:
+    """The racks (as a facility of their own on a mixed fleet), GPU and device of a training job's ``gpu``."""
+    have = {g.name: g for g in topology.gpu_types}
+    require(name is None or name in have, f"{field}.gpu", name,
+            f"a GPU type the facility has racks of: one of {list(have)} (facility.node.gpu and facility.rack_groups), "
+            f"or null for facility.node.gpu={topology.node.gpu.name}")
+    gpu = topology.node.gpu if name is None else have[name]
+    return (topology.of_type(gpu.name) if topology.mixed else topology), gpu, devices[gpu.name]

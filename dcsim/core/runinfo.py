@@ -26,6 +26,8 @@ class ScenarioInfo:
     gpu_peak_flops_per_s: float  # one GPU's dense BF16 peak
     described: dict[str, str]  # what the run simulates, by name (GPU, cooling, climate, policies, engine)
     trace_jobs_dropped: int  # trace jobs larger than the facility, left out
+    # the facility's peak, every GPU's own summed (a mixed fleet); None: GPUs x gpu_peak_flops_per_s
+    peak_flops_per_s: float | None = None
 
 
 @dataclass
@@ -62,6 +64,7 @@ class ServiceTotals:
     requests_lost: int = 0  # streaming on a replica when it lost power (request fidelity)
     kv_cpu_tier_hit_tokens: int = 0  # prompt tokens reloaded from the replicas' CPU-memory KV tier (request fidelity)
     kv_cpu_tier_reloads: int = 0  # admissions that reloaded prefix blocks from it
+    cached_prompt_tokens: float = 0.0  # fluid fidelity: served x the modelled cached tokens per request (sessions)
 
 
 @dataclass
@@ -72,6 +75,7 @@ class ServiceInfo:
     slo_tpot_s: float | None
     fidelity: str  # "request" or "fluid"
     totals: ServiceTotals | None = None
+    gpu: str = ""  # its GPU type(s) on a mixed fleet (prefill/decode when they differ); "": the facility's one
 
     def final(self, name: str) -> ServiceTotals:
         """The totals, which the service writes when the run ends."""

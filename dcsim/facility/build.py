@@ -41,7 +41,11 @@ def topology_from_config(f: FacilityConfig) -> tuple[Topology, GpuSpec]:
             f.rack.gpus_per_rack, f"a positive multiple of facility.node.gpus_per_node={g}")
     require(f.rack.gpus_per_rack <= MAX_GPUS, "facility.rack.gpus_per_rack", f.rack.gpus_per_rack,
             f"at most {MAX_GPUS:,} GPUs (the bound on a facility's GPUs)")
-    gpus = f.num_racks * f.rack.gpus_per_rack
+    groups = _rack_groups(f)
+    racks = f.num_racks + sum(n for _, n in groups)
+    require(racks <= MAX_RACKS, "facility.rack_groups", [f"{g.name}: {n}" for g, n in groups],
+            f"at most {MAX_RACKS:,} racks in all, facility.num_racks={f.num_racks} included (this is {racks:,})")
+    gpus = racks * f.rack.gpus_per_rack
     require(gpus <= MAX_GPUS, "facility.num_racks", f.num_racks,
             f"at most {MAX_GPUS // f.rack.gpus_per_rack:,} racks of {f.rack.gpus_per_rack} GPUs "
             f"(at most {MAX_GPUS:,} GPUs in all; this is {gpus:,})")
@@ -55,7 +59,22 @@ def topology_from_config(f: FacilityConfig) -> tuple[Topology, GpuSpec]:
     require(d is None or d in sizes, "facility.node.scaleup_domain_gpus", d,
             f"null (the node) or whole nodes of facility.node.gpus_per_node={g} dividing "
             f"facility.rack.gpus_per_rack={r}: one of {sizes}")
-    return Topology(f.num_racks, r // g, node, d), gpu
+    return Topology(racks, r // g, node, d, groups), gpu
+
+
+def _rack_groups(f: FacilityConfig) -> tuple[tuple[GpuSpec, int], ...]:
+    """The racks of other GPU types (``facility.rack_groups``), validated: known and distinct GPUs."""
+    out: list[tuple[GpuSpec, int]] = []
+    seen = [f.node.gpu]
+    for i, grp in enumerate(f.rack_groups):
+        field = f"facility.rack_groups.{i}"
+        require(grp.gpu in GPUS and grp.gpu not in seen, f"{field}.gpu", grp.gpu,
+                f"one of {sorted(set(GPUS) - set(seen))} (a GPU other than facility.node.gpu and the groups' before it)")
+        require(1 <= grp.num_racks <= MAX_RACKS, f"{field}.num_racks", grp.num_racks,
+                f"an integer in 1..{MAX_RACKS:,}")
+        seen.append(grp.gpu)
+        out.append((GPUS[grp.gpu], grp.num_racks))
+    return tuple(out)
 
 
 def rack_feed_cap_w(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> float | None:
@@ -141,6 +160,11 @@ def device_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> D
     return DeviceModel.for_gpu(gpu, cap, fabric=fabric_from_config(f, topology))
 
 
+def devices_from_config(f: FacilityConfig, topology: Topology) -> dict[str, DeviceModel]:
+    """Each GPU type's device model (:func:`device_from_config` on its racks), ``node.gpu`` first."""
+    return {gpu.name: device_from_config(f, topology.of_type(gpu.name), gpu) for gpu in topology.gpu_types}
+
+
 def fabric_from_config(f: FacilityConfig, topology: Topology) -> Fabric:
     """The networks a replica's collectives cross: the scale-up domain, the NICs and the rack uplinks."""
     n = f.network
@@ -184,12 +208,14 @@ def facility_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) ->
     budget_kw = f.power.budget_kw
     # Idle draw at the meter (every GPU and host idle, the network on, through the power path,
     # before cooling): no cap brings the facility below it, so a budget under it cannot be held.
-    idle_kw = path.input_w(topology.gpus_total * gpu.idle_w + topology.num_nodes * topology.node.host_idle_w
+    idle_kw = path.input_w(idle_gpus_w(topology) + topology.num_nodes * topology.node.host_idle_w
                            + network_w) / KW_W
     require(budget_kw is None or budget_kw > idle_kw, "facility.power.budget_kw", budget_kw,
             f"kW above the facility's idle draw at the meter ({idle_kw:,.1f} kW with every GPU and host idle and "
             f"the network on, before cooling), or null")
     plant, thermal, density_cap_w = _cooling(f, topology, gpu)
+    thermal_by_gpu = {g.name: _cooling(f, topology.of_type(g.name), g, group=i)[1]
+                      for i, g in enumerate(topology.gpu_types[1:])}
     space = space_from_config(f, topology, it_capacity_w)
     climate = _climate(f)
     carbon, price, dr = _grid(f, climate)
@@ -197,16 +223,28 @@ def facility_from_config(f: FacilityConfig, topology: Topology, gpu: GpuSpec) ->
         topology=topology, power_path=path, it_capacity_w=it_capacity_w,
         budget_w=None if f.power.budget_kw is None else f.power.budget_kw * KW_W,
         plant=plant, thermal=thermal, density_cap_w=density_cap_w, climate=climate, carbon=carbon, price=price,
-        renewable_share=f.grid.renewable_share, demand_response=dr, cost=_cost(f, gpu), faults=_faults(f, path),
+        renewable_share=f.grid.renewable_share, demand_response=dr, cost=_cost(f, topology), faults=_faults(f, path),
         generator_start_s=f.generator_start_s, ups_ride_through_s=f.ups_ride_through_s,
         ups_energy_j=_ups_energy_j(f, path), cooling_on_ups=f.cooling_on_ups, chiller_restart_s=f.chiller_restart_s,
         control_interval_s=f.control_interval_s, space=space, storage=_storage(f), network_power_w=network_w,
         cdu_capacity_w=f.space.cdu_capacity_kw * KW_W, liquid_design_heat_w=_liquid_design_heat_w(f, topology),
+        thermal_by_gpu=thermal_by_gpu,
     )
 
 
+def idle_gpus_w(topology: Topology) -> float:
+    """Every GPU of the facility idle: each rack's GPUs at their own idle power."""
+    if not topology.mixed:
+        return topology.gpus_total * topology.node.gpu.idle_w
+    return sum(topology.of_type(g.name).gpus_total * g.idle_w for g in topology.gpu_types)
+
+
 def _rack_design_heat_w(f: FacilityConfig, topology: Topology) -> float:
-    """A rack's design heat: its nameplate, or the technology's limit a throttled rack is held to."""
+    """A rack's design heat: its nameplate, or the technology's limit a throttled rack is held to
+    (of a mixed fleet: the mean over its racks)."""
+    if topology.mixed:
+        return sum(_rack_design_heat_w(f, t) * t.num_racks
+                   for t in map(topology.of_type, (g.name for g in topology.gpu_types))) / topology.num_racks
     return min(topology.nodes_per_rack * topology.node.nameplate_w, _technology(f).max_rack_kw * KW_W)
 
 
@@ -264,8 +302,11 @@ def _power_path(f: FacilityConfig, topology: Topology, network_w: float = 0.0) -
     return path, it_capacity_w
 
 
-def _cooling(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> tuple[CoolingPlant, RackThermal, float | None]:
-    """The plant, the rack thermal model and the per-GPU density cap (throttle mode)."""
+def _cooling(f: FacilityConfig, topology: Topology, gpu: GpuSpec,
+             group: int | None = None) -> tuple[CoolingPlant, RackThermal, float | None]:
+    """The plant, the rack thermal model and the per-GPU density cap (throttle mode); with
+    ``group``, of the racks of ``facility.rack_groups.<group>`` (``topology`` their own), which
+    must fit the technology (throttling is for the racks of ``node.gpu``)."""
     from dcsim.facility.thermal import RackThermal
 
     c = f.cooling
@@ -275,7 +316,12 @@ def _cooling(f: FacilityConfig, topology: Topology, gpu: GpuSpec) -> tuple[Cooli
     tech = _technology(f)
     rack_kw = topology.nodes_per_rack * topology.node.nameplate_w / KW_W
     density_cap_w = None
-    if rack_kw > tech.max_rack_kw:
+    if group is not None:
+        require(rack_kw <= tech.max_rack_kw, f"facility.rack_groups.{group}.gpu", gpu.name,
+                f"a GPU whose rack fits {tech.name} cooling: at most {tech.max_rack_kw:g} kW per rack, a rack of "
+                f"{gpu.name} is {rack_kw:.1f} kW at nameplate (over_density=throttle is for the racks of "
+                f"facility.node.gpu only)")
+    elif rack_kw > tech.max_rack_kw:
         require(c.over_density == "throttle", "facility.rack.gpus_per_rack", f.rack.gpus_per_rack,
                 f"at most {tech.max_rack_kw:g} kW per rack with {tech.name} cooling: this rack is {rack_kw:.1f} kW at "
                 f"nameplate (use fewer GPUs per rack, another facility.cooling.technology, or "
@@ -358,13 +404,18 @@ def _grid(f: FacilityConfig, climate: Climate):
     return carbon, price, DemandResponse(tuple(events), signal_limits=tuple(signals))
 
 
-def _cost(f: FacilityConfig, gpu: GpuSpec):
+def _cost(f: FacilityConfig, topology: Topology):
+    """Unit costs; a mixed fleet's GPU price is the mean over its GPUs (GPUs x it = the sum of
+    each type's GPUs x its catalogue price), unless facility.cost.gpu_usd sets one for all."""
     from dcsim.facility.cost import CostModel
 
     overrides = {k: v for k, v in dataclasses.asdict(f.cost).items() if v is not None}
     overrides.setdefault("energy_usd_per_kwh", f.grid.price_usd_per_kwh)
+    if topology.mixed:
+        overrides.setdefault("gpu_usd", sum(topology.of_type(g.name).gpus_total * g.price_usd
+                                            for g in topology.gpu_types) / topology.gpus_total)
     try:
-        return CostModel.for_gpu(gpu, **overrides)
+        return CostModel.for_gpu(topology.node.gpu, **overrides)
     except ValueError as e:
         raise ConfigError("facility.cost", overrides, str(e)) from None
 

@@ -28,6 +28,15 @@ class NodeConfig:
 
 
 @dataclass
+class RackGroupConfig:
+    """Racks of another GPU type beside the facility's ``num_racks`` racks of ``node.gpu``:
+    the same node and rack shape (GPUs per node and rack, host power), their own GPU."""
+
+    gpu: str = "H200"  # a name in dcsim.hardware.gpus.GPUS, other than node.gpu and the other groups'
+    num_racks: int = bounded(1, ge=1)
+
+
+@dataclass
 class RackConfig:
     gpus_per_rack: int = bounded(32, ge=1)  # a multiple of node.gpus_per_node
     # White space per rack including its share of the aisles: a common planning figure
@@ -279,8 +288,11 @@ MAX_CONTROL_STEPS = 10_000_000
 
 @dataclass
 class FacilityConfig:
-    num_racks: int = bounded(4, ge=1)  # at most MAX_RACKS, and at most MAX_GPUS GPUs in all
+    num_racks: int = bounded(4, ge=1)  # racks of node.gpu; at most MAX_RACKS, and at most MAX_GPUS GPUs in all
     node: NodeConfig = field(default_factory=NodeConfig)
+    # Racks of other GPU types, after the num_racks racks of node.gpu (a mixed fleet; docs/power.md,
+    # "Mixed GPU types"): e.g. [{gpu: H200, num_racks: 2}]. A service picks its type with its gpu.
+    rack_groups: list[RackGroupConfig] = field(default_factory=list)
     rack: RackConfig = field(default_factory=RackConfig)
     power: PowerConfig = field(default_factory=PowerConfig)
     cooling: CoolingConfig = field(default_factory=CoolingConfig)

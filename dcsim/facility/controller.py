@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from dcsim.core.runinfo import FacilityInfo
@@ -123,6 +123,8 @@ class FacilitySpec:
     chiller_restart_s: float = 0.0  # chillers run again this long after power returns
     cdu_capacity_w: float = 0.0  # heat one CDU carries; its count is space.cdus (N + spares, a shared manifold)
     liquid_design_heat_w: float = 0.0  # the racks' design heat on liquid, which N CDUs carry
+    # a mixed fleet (Topology.rack_groups): the rack model of each other GPU type's racks (thermal: node.gpu's)
+    thermal_by_gpu: dict[str, RackThermal] = field(default_factory=dict)
 
 
 class Facility:
@@ -136,6 +138,11 @@ class Facility:
         self.power_path = spec.power_path
         self.plant = spec.plant
         self.thermal = spec.thermal
+        # each rack's thermal model: its GPU's (one object for every rack of a single GPU type)
+        self.rack_thermal = [spec.thermal] * topology.num_racks
+        for gpu in topology.gpu_types[1:]:
+            for r in topology.racks_of_type(gpu.name):
+                self.rack_thermal[r] = spec.thermal_by_gpu[gpu.name]
         self.climate = spec.climate
         self.control_interval_s = spec.control_interval_s
         rec = sim.recorder
@@ -162,7 +169,10 @@ class Facility:
         self._hottest_gpu_w = lambda rack: 0.0  # per-GPU power of a rack's hottest GPU, set by the cluster
         self.inlet_c = [spec.thermal.nominal_inlet_c] * topology.num_racks
         self.gpu_temp_c = list(self.inlet_c)
-        self._thermal_caps: list[float | None] = [spec.density_cap_w] * topology.num_racks
+        # the density cap (throttle mode) holds the racks of node.gpu; rack_groups' racks fit the technology
+        self._rack_density_cap_w = [spec.density_cap_w if r < topology.base_racks else None
+                                    for r in range(topology.num_racks)]
+        self._thermal_caps: list[float | None] = list(self._rack_density_cap_w)
         # per rack: the unremoved share of its heat this interval (plant, CDUs; 0 for a stopped rack)
         self._rack_shortfall = [0.0] * topology.num_racks
         self._shutdown_token = 0  # voids a pending shutdown tick (_watch_shutdown)
@@ -283,11 +293,11 @@ class Facility:
         """Stop racks whose hottest GPU is past its shutdown temperature; restart those a
         thermal shutdown holds once the restart delay has passed and their GPUs could run
         at their lowest cap within the throttle limit."""
-        th, now = self.thermal, self.sim.now_s
-        at_c = th.gpu_shutdown_c - SHUTDOWN_TOLERANCE_K
-        hot = [r for r, t in enumerate(self.gpu_temp_c) if t >= at_c and self.rack_powered(r)]
+        now, ths = self.sim.now_s, self.rack_thermal
+        hot = [r for r, t in enumerate(self.gpu_temp_c)
+               if t >= ths[r].gpu_shutdown_c - SHUTDOWN_TOLERANCE_K and self.rack_powered(r)]
         cool = [r for r in sorted(self._thermal_held)
-                if now - self._thermal_off_s[r] >= th.restart_delay_s and th.can_restart(self.inlet_c[r])]
+                if now - self._thermal_off_s[r] >= ths[r].restart_delay_s and ths[r].can_restart(self.inlet_c[r])]
         if cool:
             self.power_on_racks(cool, "thermal")
         for r in hot:
@@ -348,12 +358,18 @@ class Facility:
 
     # -- continuous: losses and cooling follow IT power -----------------------------------
     def _follow_it_power(self, it_w: float) -> None:
+        # (called at every IT power change: max() written out, the same values, -0.0 included)
         network_w = 0.0 if self._network is None else self._network.power_w
+        fans_w = self._fans.power_w
         # (clipped at 0: with every rack off the rest of IT power is 0 up to rounding)
-        fan_w = max(0.0, (it_w - self._fans.power_w - network_w) * self._fan_ratio)
-        it_w = max(it_w + fan_w - self._fans.power_w, 0.0)  # 0 to rounding with every rack off
+        fan_w = (it_w - fans_w - network_w) * self._fan_ratio
+        if not fan_w > 0.0:
+            fan_w = 0.0
+        it_w = it_w + fan_w - fans_w
+        if it_w < 0.0:
+            it_w = 0.0  # 0 to rounding with every rack off
         path = self._path_now
-        loss_w = 0.0 if path is None else path.loss_w(it_w)
+        loss_w = 0.0 if path is None else path.input_w(it_w) - it_w
         self._ledger.set_powers(((self._fans, fan_w), (self._loss, loss_w),
                                  (self._cooling, (it_w + loss_w) * self._coeffs.total)))
         if self._power_change is not None and not self._power_change.triggered:
@@ -691,32 +707,37 @@ class Facility:
         tech = self.plant.technology
         self._fan_ratio = server_fan_ratio(tech, server_air_inlet_c(tech, max(self.inlet_c)), self._server_fans)
         self._follow_it_power(self._ledger.it_power_w())
-        tdp = self.topology.node.gpu.tdp_w
         # the GPUs' loop: the plant's unremoved share, and what the working CDUs cannot carry
         loop = self._coeffs.gpu_shortfall_share
         cdu_share = self.cdu_capacity_share() if tech.gpus_on_liquid else 1.0
         loop = 1.0 - (1.0 - loop) * cdu_share
         self._no_flow = cdu_share == 0.0
-        th = self.thermal
-        dens = self.spec.density_cap_w
-        hottest_inlet_c = -math.inf
-        seen: dict[tuple[float, float], float | None] = {}  # (inlet, shortfall) -> cap: racks alike are alike
-        for r in range(self.topology.num_racks):
+        topo = self.topology
+        hottest_inlet_c: dict[int, tuple[RackThermal, float, float]] = {}  # per rack model: it, its TDP, its hottest inlet
+        # (inlet, shortfall, rack model) -> cap: racks alike are alike
+        seen: dict[tuple[float, float, int], float | None] = {}
+        for r in range(topo.num_racks):
             # a stopped rack adds no heat; a running one is capped for the inlet at the end of
             # the interval, its highest over it (the relaxation and the no-flow heat-up are monotone)
             self._rack_shortfall[r] = short = loop if self.rack_powered(r) else 0.0
-            key = (self.inlet_c[r], short)
+            th = self.rack_thermal[r]
+            key = (self.inlet_c[r], short, id(th))
             if key not in seen or self._no_flow:
+                tdp = topo.node_of_rack(r).gpu.tdp_w if topo.mixed else topo.node.gpu.tdp_w
                 inlet_c = max(self.inlet_c[r], self._inlet_after(r, self.control_interval_s))
-                hottest_inlet_c = max(hottest_inlet_c, inlet_c)
+                hottest = hottest_inlet_c.get(id(th))
+                if hottest is None or inlet_c > hottest[2]:
+                    hottest_inlet_c[id(th)] = (th, tdp, inlet_c)
                 # never below the lowest settable cap: past that the GPU heats toward its shutdown
                 cap = max((th.gpu_limit_c - inlet_c) / th.gpu_resistance_k_per_w, th.gpu_min_cap_w)
                 thermal = cap if cap < tdp else None
+                dens = self._rack_density_cap_w[r]
                 seen[key] = min((c for c in (thermal, dens) if c is not None), default=None)
             self._thermal_caps[r] = seen[key]
         # a GPU draws at most its TDP: unless one at TDP would reach the shutdown temperature
         # within the interval, none will
-        if hottest_inlet_c + th.gpu_resistance_k_per_w * tdp >= th.gpu_shutdown_c - SHUTDOWN_TOLERANCE_K:
+        if any(inlet_c + th.gpu_resistance_k_per_w * tdp >= th.gpu_shutdown_c - SHUTDOWN_TOLERANCE_K
+               for th, tdp, inlet_c in hottest_inlet_c.values()):
             self._watch_shutdown()
         else:
             self._shutdown_token += 1
@@ -726,11 +747,11 @@ class Facility:
         reaches its shutdown temperature at its power now (under its cap), so that it stops then
         and not at the next tick. A later tick or fault that recomputes the cooling voids it."""
         self._shutdown_token += 1
-        th = self.thermal
         first_s = math.inf
         for r in range(self.topology.num_racks):
             if not self.rack_powered(r):
                 continue
+            th = self.rack_thermal[r]
             cap = self._thermal_caps[r]
             power_w = self._hottest_gpu_w(r) if cap is None else min(self._hottest_gpu_w(r), cap)
             inlet_at_c = th.gpu_shutdown_c - th.gpu_resistance_k_per_w * power_w  # the inlet that shuts it down
@@ -785,7 +806,7 @@ class Facility:
             if key not in seen:
                 seen[key] = self._inlet_after(r, dt)
             self.inlet_c[r] = seen[key]
-            self.gpu_temp_c[r] = self.thermal.gpu_temp_c(self.inlet_c[r], self._hottest_gpu_w(r))
+            self.gpu_temp_c[r] = self.rack_thermal[r].gpu_temp_c(self.inlet_c[r], self._hottest_gpu_w(r))
         info = self._info
         info.max_inlet_temp_c = max(info.max_inlet_temp_c, max(self.inlet_c))
         info.max_gpu_temp_c = max(info.max_gpu_temp_c, max(self.gpu_temp_c))

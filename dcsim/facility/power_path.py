@@ -207,8 +207,10 @@ class PowerPath:
     def input_w(self, output_w: float) -> float:
         """Utility-side power needed to deliver ``output_w`` to the racks."""
         p = output_w if self.rack is None else self.rack.input_w(output_w)
-        for stage in reversed(self.stages):
-            p += stage.loss_w(p)
+        for s in reversed(self.stages):  # stage.loss_w(p) inlined (every IT power change calls this)
+            installed_w = s.units * s.rated_w
+            x = p / installed_w
+            p += installed_w * (s.no_load + s.proportional * x + s.square * x * x)
         return p
 
     def loss_w(self, output_w: float) -> float:

@@ -31,10 +31,13 @@ same. **Validation** leaves one model family out at a time (:data:`FAMILY`), ref
 the rest and predicts the left-out family with the engine's batch; errors per metric,
 per GPU, architecture, precision and batch bin (docs/calibration.md).
 
-Scope: text tasks (lm-arena-chat, gpqa, sourcegraph-fim). The multimodal rows
-(image-chat, video-chat) are left out: the vision encoder's work and the image token
-counts are not modelled. Replicas whose attention runs data-parallel (the ``notes``
-column) are taken as one TP group over ``num_gpus``.
+Scope: the fit uses the text tasks (lm-arena-chat, gpqa, sourcegraph-fim). The multimodal
+rows (image-chat, video-chat) are only validated, with the same leave-family-out fits and
+no new parameter: a request's prompt grows by its vision tokens and the iteration that
+prefills it also runs the vision encoder (:data:`MEDIA`, ``VisionSpec.work``), priced by
+the same ``DeviceModel.iteration``. Rows of models without a ``vision`` block in the
+catalogue (Nemotron Nano 12B v2 VL) are skipped. Replicas whose attention runs
+data-parallel (the ``notes`` column) are taken as one TP group over ``num_gpus``.
 
     python -m dcsim.hardware.calibrate_vllm ../shared/data/calibration/mlenergy-v3 --write  # refit, write the data files
     # the above, the validation, docs/calibration.md tables and figures:
@@ -49,12 +52,13 @@ import hashlib
 import math
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from dcsim.hardware.device import DeviceModel
 from dcsim.hardware.gpus import GPUS, GpuSpec
-from dcsim.hardware.models import MODELS, LlmSpec
+from dcsim.hardware.models import MODELS, LlmSpec, VisionWork
 from dcsim.hardware.performance import InferencePerfParams, max_kv_tokens, prefill_attn_pairs
 from dcsim.hardware.power import GpuPowerModel
 from dcsim.hardware.profiles import carried_power, dump_profile
@@ -62,6 +66,7 @@ from dcsim.hardware.profiles import carried_power, dump_profile
 ENGINE = "vllm-0.11"
 GPU = {"H100": "H100-SXM", "B200": "B200"}
 TEXT_TASKS = ("lm-arena-chat", "gpqa", "sourcegraph-fim")
+MM_TASKS = ("image-chat", "video-chat")
 
 # Prompt lengths are not in the data (its README). Assumptions, each with its basis; the
 # report shows how little the fit moves when they are halved or doubled.
@@ -74,6 +79,25 @@ PROMPT_TOKENS = {
     "gpqa": 300.0,
     # Sourcegraph fill-in-the-middle: a code prefix and suffix around the hole; ~1,000 tokens assumed.
     "sourcegraph-fim": 1000.0,
+    # The text part of the multimodal prompts (their vision tokens are added, MEDIA).
+    # image-chat: the first user turn of a VisionArena-Chat conversation (lmarena-ai/
+    # VisionArena-Chat; Chou et al., CVPR 2025), taken as long as an LMArena chat prompt.
+    "image-chat": 100.0,
+    # video-chat: the first human turn of an LLaVA-Video-178K "caption" conversation (Zhang
+    # et al., arXiv 2410.02713), a short captioning instruction; ~50 tokens assumed.
+    "video-chat": 50.0,
+}
+
+# What a multimodal request carries (ML.ENERGY benchmark, github.com/ml-energy/benchmark @
+# c1d6557: configs/vllm/{image,video}-chat/benchmark.yaml send num_images 1 / num_videos 1;
+# mlenergy/benchmark/llm/workloads.py VideoChat.num_frames 32, frames sampled uniformly
+# with OpenCV and re-encoded as an MP4 without audio). The resolutions are not in the data
+# or the benchmark: assumed, and the report shows what halving or doubling the pixels does.
+#   images: 1024 x 768 (VisionArena user uploads: photos and screenshots, resolution unpublished);
+#   video frames: 640 x 360 (LLaVA-Video-178K's sources are web videos; resolution unpublished).
+MEDIA: dict[str, dict[str, Any]] = {
+    "image-chat": {"images": 1, "image_px": (1024, 768)},
+    "video-chat": {"video_frames": 32, "video_px": (640, 360)},
 }
 
 # Hugging Face id -> (dcsim model, weight precision if not the file's own).
@@ -97,6 +121,11 @@ MODEL_ID = {
     "meta-llama/Llama-4-Maverick-17B-128E-Instruct-FP8": ("Llama-4-Maverick", "fp8"),
     "nvidia/NVIDIA-Nemotron-Nano-9B-v2": ("Nemotron-Nano-9B-v2", None),
     "nvidia/NVIDIA-Nemotron-Nano-12B-v2": ("Nemotron-Nano-12B-v2", None),
+    "Qwen/Qwen3-VL-8B-Instruct": ("Qwen3-VL-8B", None),
+    "Qwen/Qwen3-VL-30B-A3B-Instruct": ("Qwen3-VL-30B-A3B", None),
+    "Qwen/Qwen3-VL-235B-A22B-Instruct": ("Qwen3-VL-235B-A22B", None),
+    "Qwen/Qwen3-VL-235B-A22B-Instruct-FP8": ("Qwen3-VL-235B-A22B", "fp8"),
+    "Qwen/Qwen3-Omni-30B-A3B-Instruct": ("Qwen3-Omni-30B-A3B", None),
 }
 FAMILY = {
     "Qwen3-8B": "qwen3-dense", "Qwen3-14B": "qwen3-dense",
@@ -105,6 +134,9 @@ FAMILY = {
     "gpt-oss-20b": "gpt-oss", "gpt-oss-120b": "gpt-oss",
     "Llama-4-Scout": "llama-4", "Llama-4-Maverick": "llama-4",
     "Nemotron-Nano-9B-v2": "nemotron-h", "Nemotron-Nano-12B-v2": "nemotron-h",
+    # the multimodal models, in the family of their text backbone (left out with it)
+    "Qwen3-VL-8B": "qwen3-dense", "Qwen3-VL-30B-A3B": "qwen3-moe", "Qwen3-VL-235B-A22B": "qwen3-moe",
+    "Qwen3-Omni-30B-A3B": "qwen3-moe",
 }
 BATCH_BINS = ((8, 16, "8-16"), (17, 96, "32-64"), (97, 384, "128-256"), (385, 10**9, "512+"))
 METRICS = ("energy_per_token_j", "median_itl_s", "output_tokens_per_s", "gpu_power_w")
@@ -135,6 +167,7 @@ class Row:
     mean_output: float  # E[L] of the task's histogram
     context: float  # mean context of a running sequence, P + E[L^2] / (2 E[L])
     measured: dict  # metric -> value
+    vision: VisionWork | None = None  # a multimodal row's vision tokens (in prompt) and encoder work
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -156,25 +189,42 @@ def output_moments(path: Path) -> dict[tuple[str, str], tuple[float, float]]:
     return {k: (v[1] / v[0], v[2] / v[0]) for k, v in acc.items() if v[0] > 0}
 
 
-def load_rows(data_dir: str | Path, prompt_scale: float = 1.0) -> list[Row]:
-    """The text-task rows of the calibration set whose model dcsim describes."""
+def media(task: str, pixel_scale: float = 1.0) -> dict[str, Any]:
+    """What one request of a multimodal task carries, its image/frame pixels scaled by ``pixel_scale``."""
+    out = dict(MEDIA[task])
+    for key in ("image_px", "video_px"):
+        if key in out:
+            w, h = out[key]
+            out[key] = (round(w * math.sqrt(pixel_scale)), round(h * math.sqrt(pixel_scale)))
+    return out
+
+
+def load_rows(data_dir: str | Path, prompt_scale: float = 1.0, tasks: tuple[str, ...] = TEXT_TASKS,
+              pixel_scale: float = 1.0) -> list[Row]:
+    """The rows of ``tasks`` whose model dcsim describes (a multimodal task's: whose model has a
+    vision encoder); the prompt is the text part (x ``prompt_scale``) plus the vision tokens."""
     data_dir = Path(data_dir)
     moments = output_moments(data_dir / "output_lengths.csv")
     rows = []
     for r in _read_csv(data_dir / "configurations.csv"):
-        if r["task"] not in TEXT_TASKS or r["model_id"] not in MODEL_ID or MODEL_ID[r["model_id"]][0] not in MODELS:
+        if r["task"] not in tasks or r["model_id"] not in MODEL_ID or MODEL_ID[r["model_id"]][0] not in MODELS:
             continue
         name, precision = MODEL_ID[r["model_id"]]
         model = MODELS[name] if precision is None else MODELS[name].with_precision(weight=precision)
+        vision = None
+        if r["task"] in MEDIA:
+            if model.vision is None:
+                continue
+            vision = model.vision.work(name, **media(r["task"], pixel_scale))
         m1, m2 = moments[(r["model_id"], r["task"])]
-        prompt = PROMPT_TOKENS[r["task"]] * prompt_scale
+        prompt = PROMPT_TOKENS[r["task"]] * prompt_scale + (vision.tokens if vision else 0)
         n = int(r["num_gpus"])
         measured = {"energy_per_token_j": float(r["energy_per_token_j"]), "median_itl_s": float(r["median_itl_ms"]) / 1e3,
                     "output_tokens_per_s": float(r["output_tokens_per_s"]), "gpu_power_w": float(r["avg_power_w"]) / n}
         rows.append(Row(r["model_id"], r["task"], GPUS[GPU[r["gpu_model"]]], model, FAMILY[name],
                         "MoE" if model.is_moe else ("hybrid" if model.attention_layers else "dense"),
                         model.weight_precision, n, int(r["max_num_seqs"]), float(r["avg_batch_size"]), prompt,
-                        m1, prompt + m2 / (2.0 * m1), measured))
+                        m1, prompt + m2 / (2.0 * m1), measured, vision))
     return rows
 
 
@@ -196,6 +246,13 @@ def steady_state(row: Row, device: DeviceModel, batch: float) -> dict[str, float
     kv = np.array([b * c, b * c + per_mixed * p])
     seqs = np.array([b, b])
     t, w = device.iteration(row.model, row.tp, new, pairs, kv, seqs)
+    if row.vision is not None:  # the iteration that prefills a prompt also encodes its images
+        v = row.vision
+        te, we = device.iteration(v.encoder, row.tp, np.array([per_mixed * v.patches]),
+                                  np.array([per_mixed * v.attn_pairs]), np.array([per_mixed * v.patches]),
+                                  np.array([0.0]))
+        w = np.array([w[0], (t[1] * w[1] + te[0] * we[0]) / (t[1] + te[0])])
+        t = np.array([t[0], t[1] + te[0]])
     mean_t = (1.0 - share) * t[0] + share * t[1]
     power = ((1.0 - share) * t[0] * w[0] + share * t[1] * w[1]) / mean_t
     itl = t[0] if share < 0.5 else t[1]
@@ -336,16 +393,20 @@ def predict(rows: list[Row], perf: InferencePerfParams, power: dict[str, float],
     return [steady_state(r, dev, engine_batch(r) if batch == "engine" else r.batch) for r in rows]
 
 
-def leave_family_out(rows: list[Row]) -> list[dict]:
-    """Per GPU and per family: refit without the family, predict it at the engine's batch."""
-    out: list[dict | None] = [None] * len(rows)
-    for gpu in sorted({r.gpu.name for r in rows}):
+def leave_family_out(rows: list[Row], extra: list[Row] | None = None) -> list[dict]:
+    """Per GPU and per family: refit without the family, predict it at the engine's batch.
+    ``extra`` rows (the multimodal ones, never fitted) are predicted by the same fits, each
+    by the one that left its family out; their predictions follow those of ``rows``."""
+    extra = extra or []
+    both = rows + extra
+    out: list[dict | None] = [None] * len(both)
+    for gpu in sorted({r.gpu.name for r in both}):
         idx = [i for i, r in enumerate(rows) if r.gpu.name == gpu]
-        for fam in sorted({rows[i].family for i in idx}):
+        for fam in sorted({r.family for r in both if r.gpu.name == gpu}):
             train = [rows[i] for i in idx if rows[i].family != fam]
-            test = [i for i in idx if rows[i].family == fam]
+            test = [i for i, r in enumerate(both) if r.gpu.name == gpu and r.family == fam]
             perf, power = fit_gpu(train)
-            for i, pred in zip(test, predict([rows[i] for i in test], perf, power)):
+            for i, pred in zip(test, predict([both[i] for i in test], perf, power)):
                 out[i] = pred
     return out  # type: ignore[return-value]
 

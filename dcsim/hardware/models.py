@@ -61,6 +61,22 @@ The file format (every key is a field of ``LlmSpec`` except where noted)::
     # MLA only:    kv_lora_rank, qk_rope_head_dim; v_head_dim if it differs from head_dim
     # windowed:    sliding_window (tokens), sliding_window_layers
     # hybrid SSM:  attention_layers, ssm_state_bytes_per_seq
+    # multimodal:  vision: {layers, hidden, intermediate, heads, patch_px, merge, merger_params,
+    #              image_px [+ max_tiles] | min_pixels + max_pixels, temporal_patch, source} (a VisionSpec)
+
+**Vision encoders** (``VisionSpec``, the ``vision:`` block of a multimodal model's file): a
+ViT cuts an image into ``patch_px`` squares, runs ``layers`` bidirectional transformer
+layers over them (attention within one image, or one temporal slice of a video), and a
+merger/projector turns each ``merge x merge`` block of patches into one LLM token. Gemma 3
+(SigLIP) resizes every image to ``image_px`` square; Qwen3-VL keeps the native resolution,
+rounded to multiples of ``patch_px x merge`` and scaled into [min_pixels, max_pixels]
+(Qwen2-VL's ``smart_resize``), and folds ``temporal_patch`` video frames into one patch;
+Llama 4 cuts an image into up to ``max_tiles`` tiles of ``image_px`` (plus a thumbnail).
+``VisionSpec.work`` gives a request's vision tokens (added to its prompt) and the encoder's
+work: ``patches`` new tokens and ``attn_pairs`` attention pairs (n^2 per image of n
+patches: bidirectional) of ``encoder``, an ``LlmSpec`` whose parameters are the ViT layers'
+``layers x (4 hidden^2 + 2 hidden x intermediate)`` plus the merger's per patch (it runs once
+per ``merge^2`` patches), so the device's roofline costs the encoder like any prefill.
 """
 
 from __future__ import annotations
@@ -103,6 +119,125 @@ class ModelFileError(CatalogueFileError):
 
 
 @dataclass(frozen=True, slots=True)
+class VisionWork:
+    """The vision input of one request, as the engine costs it: ``tokens`` LLM tokens added
+    to the prompt; the encoder pass over ``patches`` patches with ``attn_pairs`` attention
+    pairs, run on ``encoder`` (``DeviceModel.iteration`` prices it)."""
+
+    encoder: LlmSpec
+    tokens: int
+    patches: int
+    attn_pairs: float
+
+
+@dataclass(frozen=True, slots=True)
+class VisionSpec:
+    """A vision encoder (ViT) and the merger that projects its patches to LLM tokens."""
+
+    layers: int
+    hidden: int
+    intermediate: int  # MLP width
+    heads: int
+    patch_px: int  # side of one patch in pixels
+    merge: int  # patches per LLM token along each side (spatial merge or pooling)
+    merger_params: float  # projector/merger parameters (deep-stack mergers included), run per LLM token
+    image_px: int = 0  # every image resized to this square side; 0 = native resolution
+    min_pixels: int = 0  # native resolution: images scaled up to at least this many pixels
+    max_pixels: int = 0  # ... and down to at most this many
+    temporal_patch: int = 0  # video frames folded into one patch; 0 = the model takes no video
+    max_tiles: int = 0  # tiled (Llama 4): an image is cut into at most this many image_px tiles; 0 = one image
+    source: str = ""  # the config(s) the numbers come from
+
+    def __post_init__(self) -> None:
+        for f in ("layers", "hidden", "intermediate", "heads", "patch_px", "merge"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise LlmSpecError(f"vision.{f}", f"must be an integer >= 1, got {v!r}")
+        for f in ("image_px", "min_pixels", "max_pixels", "temporal_patch", "max_tiles"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise LlmSpecError(f"vision.{f}", f"must be an integer >= 0, got {v!r}")
+        if not (math.isfinite(self.merger_params) and self.merger_params >= 0):
+            raise LlmSpecError("vision.merger_params", f"must be a finite number >= 0, got {self.merger_params!r}")
+        if self.hidden % self.heads:
+            raise LlmSpecError("vision.heads", f"must divide hidden ({self.hidden}), got {self.heads}")
+        if self.image_px:
+            if self.image_px % (self.patch_px * self.merge):
+                raise LlmSpecError("vision.image_px", f"must be a multiple of patch_px x merge "
+                                   f"({self.patch_px * self.merge}), got {self.image_px}")
+            if self.min_pixels or self.max_pixels:
+                raise LlmSpecError("vision.max_pixels", "a fixed image_px takes no min_pixels/max_pixels")
+        elif self.max_tiles:
+            raise LlmSpecError("vision.max_tiles", "tiles need a tile side image_px >= 1")
+        elif not 0 < self.min_pixels <= self.max_pixels:
+            raise LlmSpecError("vision.max_pixels", "native resolution (image_px 0) needs 0 < min_pixels <= max_pixels, "
+                               f"got {self.min_pixels} and {self.max_pixels}")
+
+    @property
+    def params_per_patch(self) -> float:
+        """Parameters each patch passes through: the ViT layers, and the merger's share
+        (it runs once per merge^2 patches)."""
+        h = self.hidden
+        return self.layers * (4.0 * h * h + 2.0 * h * self.intermediate) + self.merger_params / self.merge ** 2
+
+    def encoder(self, name: str) -> LlmSpec:
+        """The encoder as the roofline sees it: a dense bidirectional transformer in BF16."""
+        return LlmSpec(name=f"{name}/vision", params=self.params_per_patch, active_params=self.params_per_patch,
+                       layers=self.layers, hidden=self.hidden, heads=self.heads, kv_heads=self.heads,
+                       head_dim=self.hidden // self.heads, attention="mha", source=self.source,
+                       params_source=self.source)
+
+    def grid(self, width_px: int, height_px: int) -> tuple[int, int]:
+        """Patches along (height, width) of one image or video frame after the processor's resize."""
+        if self.image_px:
+            side = self.image_px // self.patch_px
+            return side, side
+        f = self.patch_px * self.merge
+        h = max(f, round(height_px / f) * f)
+        w = max(f, round(width_px / f) * f)
+        if h * w > self.max_pixels:
+            beta = math.sqrt(height_px * width_px / self.max_pixels)
+            h = max(f, math.floor(height_px / beta / f) * f)
+            w = max(f, math.floor(width_px / beta / f) * f)
+        elif h * w < self.min_pixels:
+            beta = math.sqrt(self.min_pixels / (height_px * width_px))
+            h = math.ceil(height_px * beta / f) * f
+            w = math.ceil(width_px * beta / f) * f
+        return h // self.patch_px, w // self.patch_px
+
+    def tiles(self, width_px: int, height_px: int) -> int:
+        """Tiles of one image: the canvas of at most max_tiles image_px tiles that scales the
+        image least (the smallest upscale, else the mildest downscale; the smallest canvas on
+        ties), plus one global thumbnail tile when there are several (transformers
+        Llama4ImageProcessor, get_best_fit with resize_to_max_canvas False). 1 when untiled."""
+        if not self.max_tiles:
+            return 1
+        canvases = [(w, h) for w in range(1, self.max_tiles + 1) for h in range(1, self.max_tiles // w + 1)]
+        scales = [min(w * self.image_px / width_px, h * self.image_px / height_px) for w, h in canvases]
+        up = [s for s in scales if s >= 1]
+        pick = min(up) if up else max(scales)
+        w, h = min((c for c, s in zip(canvases, scales) if s == pick), key=lambda c: c[0] * c[1])
+        return w * h + (1 if w * h > 1 else 0)
+
+    def work(self, name: str, images: int = 0, image_px: tuple[int, int] = (0, 0), video_frames: int = 0,
+             video_px: tuple[int, int] = (0, 0)) -> VisionWork:
+        """Tokens and encoder work of a request with ``images`` images of ``image_px``
+        (width, height) and one video of ``video_frames`` frames of ``video_px``."""
+        if video_frames and not self.temporal_patch:
+            raise LlmSpecError("vision.temporal_patch", f"{name} takes no video input")
+        slices = []  # (count, patches) of each attention group: an image or a video's temporal slice
+        if images:
+            gh, gw = self.grid(*image_px)
+            slices.append((images * self.tiles(*image_px), gh * gw))
+        if video_frames:
+            gh, gw = self.grid(*video_px)
+            slices.append((-(-video_frames // self.temporal_patch), gh * gw))
+        patches = sum(n * p for n, p in slices)
+        return VisionWork(self.encoder(name), patches // self.merge ** 2, patches,
+                          float(sum(n * p * p for n, p in slices)))
+
+
+@dataclass(frozen=True, slots=True)
 class LlmSpec:
     """One transformer LLM, dense or mixture-of-experts."""
 
@@ -132,6 +267,7 @@ class LlmSpec:
     sliding_window_layers: int = 0  # KV layers that attend only over the last sliding_window tokens
     attention_layers: int = 0  # layers holding a KV cache (hybrid SSM models); 0 = all layers
     ssm_state_bytes_per_seq: float = 0.0  # recurrent (Mamba) state per sequence, all its layers
+    vision: VisionSpec | None = None  # the vision encoder of a multimodal model
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -392,7 +528,7 @@ class LlmSpec:
 # Keys a catalogue file may hold: LlmSpec fields set directly, and source, translated to
 # source/params_source (the precision names also give bytes_per_param/kv_bytes_per_elem).
 _TRANSLATED = ("source",)
-_DERIVED_FIELDS = ("source", "params_source", "bytes_per_param", "kv_bytes_per_elem")
+_DERIVED_FIELDS = ("source", "params_source", "bytes_per_param", "kv_bytes_per_elem", "vision")
 _DIRECT = tuple(f.name for f in fields(LlmSpec) if f.name not in _DERIVED_FIELDS)
 _REQUIRED = ("name", "source", "params", "active_params", "layers", "hidden", "heads", "kv_heads", "head_dim",
              "attention", "weight_precision", "kv_precision")
@@ -421,11 +557,32 @@ def _precision(file: str, key: str, value: Any) -> str:
     return value
 
 
+_VISION_INT = ("layers", "hidden", "intermediate", "heads", "patch_px", "merge", "image_px", "min_pixels",
+               "max_pixels", "temporal_patch", "max_tiles")
+
+
+def _vision(file: str, data: Any) -> VisionSpec:
+    """The ``vision:`` block of a model file."""
+    if not isinstance(data, dict):
+        raise ModelFileError(file, "vision", f"must hold a mapping of fields, got {type(data).__name__}")
+    allowed = set(_VISION_INT) | {"merger_params", "source"}
+    for key in data:
+        if key not in allowed:
+            raise ModelFileError(file, f"vision.{key}", f"is not a vision field; allowed: {sorted(allowed)}")
+    for key in ("layers", "hidden", "intermediate", "heads", "patch_px", "merge", "merger_params", "source"):
+        if key not in data:
+            raise ModelFileError(file, f"vision.{key}", "is missing")
+    kw: dict[str, Any] = {k: _integer(file, f"vision.{k}", data[k]) for k in _VISION_INT if k in data}
+    kw["merger_params"] = number(file, "vision.merger_params", data["merger_params"], ModelFileError)
+    kw["source"] = _text(file, "vision.source", data["source"])
+    return VisionSpec(**kw)
+
+
 def spec_from_mapping(data: Any, file: str = "<mapping>") -> LlmSpec:
     """Build an ``LlmSpec`` from one parsed catalogue file; errors name file and field."""
     if not isinstance(data, dict):
         raise ModelFileError(file, None, f"must hold a mapping of fields, got {type(data).__name__}")
-    allowed = set(_DIRECT) | set(_TRANSLATED)
+    allowed = set(_DIRECT) | set(_TRANSLATED) | {"vision"}
     for key in data:
         if key not in allowed:
             raise ModelFileError(file, str(key), f"is not a model field; allowed: {sorted(allowed)}")
@@ -454,6 +611,8 @@ def spec_from_mapping(data: Any, file: str = "<mapping>") -> LlmSpec:
         else:
             kwargs[key] = _integer(file, key, data[key])
     try:
+        if "vision" in data:
+            kwargs["vision"] = _vision(file, data["vision"])
         return LlmSpec(**kwargs)
     except LlmSpecError as exc:
         raise ModelFileError(file, exc.field, exc.problem) from None

@@ -116,6 +116,7 @@ def summarise(results: Results) -> dict[str, Any]:
                                duration_s))
     out.update(_cost_kpis(out, info, inference, duration_s))
     out.update(_session_kpis(_Rows(tables["requests"]), tables["events"], out))
+    out.update(_response_kpis(_Rows(tables["requests"]), out))
     out.update(_training_kpis(jobs, out))
     out.update(_flops_kpis(jobs, info, inference, out, duration_s))
     out.update(_power_off_kpis(tables["events"], results, info.services))
@@ -270,7 +271,7 @@ def _flops_kpis(jobs: _Rows, info: RunInfo, inference_totals: _Inference, out: d
                 duration_s: float) -> dict[str, Any]:
     """Model FLOPs done against the peak the GPUs offer, and what a FLOP costs."""
     gpu_peak = info.scenario.gpu_peak_flops_per_s
-    peak = out["gpus_total"] * gpu_peak
+    peak = out["gpus_total"] * gpu_peak if info.scenario.peak_flops_per_s is None else info.scenario.peak_flops_per_s
     # a job's model FLOPs per step are mfu x step time x GPUs x peak (mfu is of the step
     # time it reports); trace jobs have no model, so no FLOPs (their mfu is NaN)
     per_step = np.nan_to_num(jobs["mfu"] * jobs["step_time_s"] * jobs["gpus"] * gpu_peak, nan=0.0)
@@ -333,6 +334,8 @@ def _service_summary(info: ServiceInfo, t: ServiceTotals) -> dict[str, Any]:
     out: dict[str, Any] = {"slo_ttft_s": info.slo_ttft_s, "slo_tpot_s": info.slo_tpot_s}
     if info.fidelity == "fluid":
         out["fidelity"] = info.fidelity
+    if info.gpu:
+        out["gpu"] = info.gpu
     out.update(prompt_tokens=t.prompt_tokens, model_flops=t.model_flops, output_tokens=t.output_tokens,
                gpu_energy_j=t.gpu_energy_j)
     if t.preemptions is not None:
@@ -359,7 +362,12 @@ def _inference_kpis(req: _Rows, fluid: _Rows, services: dict[str, ServiceInfo], 
         "requests_completed": int(len(done)),
         "requests_dropped": int((req["status"] == "dropped").sum()),
         "preemptions": inference.preemptions,
-        "prompt_tokens_cached_share": _ratio(_sum(req["cached_tokens"]), _sum(req["prompt_tokens"])),
+        # fluid services add their modelled cached tokens over their prompts (served x mean)
+        "prompt_tokens_cached_share": _ratio(
+            _sum(req["cached_tokens"]) + sum(t.cached_prompt_tokens for t, i in zip(totals, services.values(), strict=True)
+                                             if i.fidelity == "fluid"),
+            _sum(req["prompt_tokens"]) + sum(t.prompt_tokens for t, i in zip(totals, services.values(), strict=True)
+                                             if i.fidelity == "fluid" and t.cached_prompt_tokens)),
         "prompt_tokens_cpu_tier_share": _ratio(sum(t.kv_cpu_tier_hit_tokens for t in totals), _sum(req["prompt_tokens"])),
         "kv_cpu_tier_reloads": sum(t.kv_cpu_tier_reloads for t in totals),
         "output_tokens": tokens,
@@ -420,9 +428,7 @@ def _session_kpis(req: _Rows, events: Table, out: dict[str, Any]) -> dict[str, A
     duration = last - first if n else np.zeros(0)
     completed_calls = calls.where(calls["status"] == "completed")
     per_session_j = float(energy.mean()) if n else math.nan
-    request_j = _sum(req["energy_j"])
-    inference_cost = out["cost_per_million_tokens_usd"] * out["output_tokens"] / 1e6 if out["output_tokens"] else math.nan
-    fac_per_gpu = _ratio(out["facility_energy_j"], out["gpu_energy_j"])
+    session_facility_j, session_usd = _attributed(per_session_j, req, out)
     return {
         "sessions_started": int(ends.sum()),
         "sessions_completed": n,
@@ -434,9 +440,30 @@ def _session_kpis(req: _Rows, events: Table, out: dict[str, Any]) -> dict[str, A
         "session_call_ttft_p99_s": _pct(completed_calls["ttft_s"], 99),
         "session_prompt_tokens_cached_share": _ratio(_sum(calls["cached_tokens"]), _sum(calls["prompt_tokens"])),
         "energy_per_session_gpu_j": per_session_j,
-        "energy_per_session_facility_j": per_session_j * _ratio(out["inference_gpu_energy_j"], request_j) * fac_per_gpu,
-        "cost_per_session_usd": inference_cost * _ratio(per_session_j, request_j),
+        "energy_per_session_facility_j": session_facility_j,
+        "cost_per_session_usd": session_usd,
     }
+
+
+def _attributed(gpu_j: float, req: _Rows, out: dict[str, Any]) -> tuple[float, float]:
+    """(facility energy, cost) of work whose requests' attributed GPU energy is ``gpu_j``:
+    the replicas' idle energy and the facility's overheads shared in proportion to attributed
+    GPU energy (as ``energy_per_output_token_facility_j`` shares them), inference's cost
+    likewise."""
+    request_j = _sum(req["energy_j"])
+    inference_cost = out["cost_per_million_tokens_usd"] * out["output_tokens"] / 1e6 if out["output_tokens"] else math.nan
+    fac_per_gpu = _ratio(out["facility_energy_j"], out["gpu_energy_j"])
+    return (gpu_j * _ratio(out["inference_gpu_energy_j"], request_j) * fac_per_gpu,
+            inference_cost * _ratio(gpu_j, request_j))
+
+
+def _response_kpis(req: _Rows, out: dict[str, Any]) -> dict[str, Any]:
+    """Energy and cost per completed response (request), as ML.ENERGY reports energy per response."""
+    done = req.where(req["status"] == "completed")
+    per_response_j = float(np.mean(done["energy_j"])) if len(done) else math.nan
+    facility_j, usd = _attributed(per_response_j, req, out)
+    return {"energy_per_response_gpu_j": per_response_j, "energy_per_response_facility_j": facility_j,
+            "cost_per_response_usd": usd}
 
 
 def _power_off_kpis(events: Table, results: Results, services: dict[str, ServiceInfo]) -> dict[str, Any]:

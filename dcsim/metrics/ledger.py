@@ -68,7 +68,7 @@ class Meter(_Account):
 
     def set_power(self, power_w: float) -> None:
         """Change this consumer's power from now on."""
-        self._ledger._change(self, power_w)
+        self._ledger.set_powers(((self, power_w),))
 
 
 class EnergyLedger:
@@ -82,6 +82,7 @@ class EnergyLedger:
         self.group_totals: dict[str, _Account] = {}
         self._spread: dict[str, dict[Meter, float]] = {}  # group -> live spread meters, their share
         self.facility = _Account(t0)
+        self._gpu_total, self._host_total = self.kind_totals["gpu"], self.kind_totals["host"]
         self._it_listeners: list[Callable[[float], None]] = []
 
     def meter(self, name: str, kind: str, group: str | None = None) -> Meter:
@@ -115,7 +116,7 @@ class EnergyLedger:
 
     def retire(self, m: Meter) -> None:
         """Set a spread meter to zero and fold its energy into its groups' totals."""
-        self._change(m, 0.0)
+        self.set_powers(((m, 0.0),))
         m.advance(self._clock())
         for g, w in m.shares:
             self.group_totals[g].energy_j += w * m.energy_j
@@ -126,43 +127,34 @@ class EnergyLedger:
         self._it_listeners.append(fn)
 
     def set_powers(self, changes) -> None:
-        """Set several meters to their own powers at once: ``((meter, power_w), ...)``."""
+        """Set several meters to their own powers at once: ``((meter, power_w), ...)``. Each
+        meter and the totals it feeds are integrated to now before its power changes; the IT
+        listeners hear once, after all of them, if IT power changed."""
         now = self._clock()
         changed_it = False
-        for m, p in changes:
-            changed_it |= self._change(m, p, False, now)
-        if changed_it:
-            self._notify_it()
+        for m, power_w in changes:  # every power change of the run comes here: kept flat, no calls
+            if power_w < 0:
+                raise ValueError(f"meter {m.name}: power must be >= 0, got {power_w}")
+            delta = power_w - m.power_w
+            if delta == 0.0:
+                continue
+            m.energy_j += m.power_w * (now - m.t_last_s)
+            m.t_last_s = now
+            m.power_w = power_w
+            for acc in m._totals:
+                acc.energy_j += acc.power_w * (now - acc.t_last_s)
+                acc.t_last_s = now
+                acc.power_w += delta
+            if m.notifies:
+                changed_it = True
+        if changed_it and self._it_listeners:
+            it_w = self._gpu_total.power_w + self._host_total.power_w
+            for fn in self._it_listeners:
+                fn(it_w)
 
     def set_power_many(self, meters: list[Meter] | tuple[Meter, ...], power_w: float) -> None:
         """Set several meters to the same power at once; IT listeners hear of it once."""
         self.set_powers((m, power_w) for m in meters)
-
-    def _change(self, m: Meter, power_w: float, notify: bool = True, now: float | None = None) -> bool:
-        """Integrate ``m`` to now and set its power; True if IT power changed."""
-        if power_w < 0:
-            raise ValueError(f"meter {m.name}: power must be >= 0, got {power_w}")
-        delta = power_w - m.power_w
-        if delta == 0.0:
-            return False
-        if now is None:
-            now = self._clock()
-        m.energy_j += m.power_w * (now - m.t_last_s)
-        m.t_last_s = now
-        m.power_w = power_w
-        for acc in m._totals:
-            acc.energy_j += acc.power_w * (now - acc.t_last_s)
-            acc.t_last_s = now
-            acc.power_w += delta
-        if m.notifies and notify:
-            self._notify_it()
-        return m.notifies
-
-    def _notify_it(self) -> None:
-        if self._it_listeners:
-            it_w = self.it_power_w()
-            for fn in self._it_listeners:
-                fn(it_w)
 
     def it_power_w(self) -> float:
         """Current total IT power."""

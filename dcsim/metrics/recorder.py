@@ -66,7 +66,8 @@ class Recorder:
 
     def __init__(self, sim: Simulation) -> None:
         self._sim = sim
-        clock = lambda: float(sim.env.now)  # noqa: E731
+        env = sim.env
+        clock = lambda: float(env._now)  # noqa: E731  (``env.now`` without the property call)
         self.ledger = EnergyLedger(clock)
         self.monitors: dict[str, LevelMonitor] = {}
         self.tables: dict[str, Table] = {name: Table(cols) for name, cols in TABLES.items()}

@@ -102,7 +102,8 @@ _same("the engine profiles the services use (`vllm-0.11`, `splitwise-2023`; comm
       "on this GPU's datasheet), and, when uncalibrated, what the constants were taken from (docs/calibration.md)",
       "text", "s", serving_engine="serving engine profile", calibration_status="calibration",
       calibration_note="calibration note")
-_same("what the run simulated, by name, whichever config set it: the GPU (`H100-SXM`), the cooling technology "
+_same("what the run simulated, by name, whichever config set it: the GPU (`H100-SXM`; of a mixed fleet, its types joined by `+`, "
+      "`H100-SXM+H200`), the cooling technology "
       "(`air`), the climate (a shipped one by its key, `leesburg_va`, as `climate=` names it; a file of your own "
       "by its name without the extension), the scheduling policy and placement, the power-capping policy",
       "text", "s", gpu_model="GPU model", cooling_technology="cooling technology", climate="climate",
@@ -287,7 +288,8 @@ _k("cost_per_model_eflop_usd", "USD", "cost per EFLOP of model work",
 # --- compute ---------------------------------------------------------------------------------
 _section = "compute"
 _k("peak_flops_per_s", "FLOP/s", "installed dense BF16 peak",
-   "GPUs x dense BF16 peak of the GPU (datasheet, dcsim/data/gpus)")
+   "GPUs x dense BF16 peak of the GPU (datasheet, dcsim/data/gpus); of a mixed fleet (`facility.rack_groups`), "
+   "summed over its GPU types")
 _k("training_model_flops", "FLOP", "training model FLOPs",
    "sum over jobs of steps_done x model FLOPs per step (mfu x step_time_s x GPUs x peak, the step's own FLOPs): "
    "progress lost to failures is not counted")
@@ -358,7 +360,8 @@ _k("slo_attainment", "-", "SLO attainment",
    "output token, passes). NaN when no service has an SLO", ".1f", "%", "SLO %")
 _k("goodput_requests_per_s", "1/s", "goodput", "requests meeting their SLO / T", ".2f", "req/s")
 _k("services", "-", "per service",
-   "per service: its SLO thresholds, `output_tokens`, `gpu_energy_j`, `preemptions` (request fidelity; fluid: "
+   "per service: its SLO thresholds, `gpu` (on a facility of several GPU types: its type, `prefill/decode` when "
+   "its pools differ), `output_tokens`, `gpu_energy_j`, `preemptions` (request fidelity; fluid: "
    "`fidelity`, `requests_served`, `requests_arrived`), `prompt_tokens`, `model_flops`, "
    "`energy_per_output_token_gpu_j` and (request fidelity) `itl_p50_s`, `itl_p90_s`, `itl_p99_s` over that "
    "service's gaps", "s")
@@ -384,6 +387,15 @@ _same("50th and 99th percentile of `ttft_s` over the completed calls of sessions
       session_call_ttft_p50_s="TTFT per call p50", session_call_ttft_p99_s="TTFT per call p99")
 _k("session_prompt_tokens_cached_share", "-", "session prompt tokens served from the prefix cache",
    "sum of `cached_tokens` / sum of `prompt_tokens` over the requests of sessions", ".1%")
+_k("energy_per_response_gpu_j", "J", "energy per response, GPU",
+   "mean of `energy_j` over completed requests (GPU energy attributed to requests; idle energy not included)",
+   ".1f")
+_k("energy_per_response_facility_j", "J", "energy per response, facility",
+   "`energy_per_response_gpu_j` x (E_inf / sum of `energy_j` over all requests) x (E_facility / E_GPU), "
+   "shared as `energy_per_session_facility_j`", ".1f")
+_k("cost_per_response_usd", "USD", "cost per response",
+   "inference's share of `cost_total_usd` x `energy_per_response_gpu_j` / sum of `energy_j` over all requests, "
+   "shared as `cost_per_session_usd`", ".5f", "$")
 _k("energy_per_session_gpu_j", "J", "energy per session (task), GPU",
    "mean over completed sessions of the sum of their calls' `energy_j` (GPU energy attributed to requests; idle "
    "energy not included)")

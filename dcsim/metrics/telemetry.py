@@ -75,7 +75,9 @@ class Telemetry:
         self._rack_of_node = np.arange(self._nodes) // topo.nodes_per_rack
         self._racks = topo.num_racks
         self._off_s = np.zeros(topo.num_racks)  # each rack's seconds without power at the last sample
-        self._idle_w = cluster.idle_w
+        # each GPU's idle power (of a mixed fleet: its rack's GPU type's)
+        self._idle_w = (np.repeat(np.asarray(cluster.rack_idle_w)[self._rack_of_node], self._gpn) if topo.mixed
+                        else cluster.idle_w)
         self._host_idle_w = topo.node.host_idle_without_fans_w
         self._host_w_per_busy_gpu = cluster.host_w_per_busy_gpu
         ledger = sim.recorder.ledger
@@ -121,7 +123,7 @@ class Telemetry:
             end = alloc.t_released_s if alloc.released else now_s
             overlap = max(min(end, now_s) - max(t0, alloc.t_granted_s), 0.0)
             e, b = alloc.energy_now_j(), alloc.busy_now_s()
-            gpu_j[ids] += (e - e_last) / len(ids) - self._idle_w * overlap
+            gpu_j[ids] += (e - e_last) / len(ids) - alloc.idle_w * overlap
             busy_s[ids] += b - b_last
             if alloc.released:
                 del self._live[alloc]
@@ -138,11 +140,12 @@ class Telemetry:
         node_busy = util.reshape(self._nodes, self._gpn).sum(axis=1)
         host_w = self._host_idle_w * on_share + self._host_w_per_busy_gpu * node_busy + fan_w_per_node
         inlet = np.asarray(self.facility.inlet_c)[self._rack_of_node]
-        thermal = self.facility.thermal
+        thermals = self.facility.rack_thermal
         hottest = gpu_w.reshape(self._nodes, self._gpn).max(axis=1)
         rows = self._table.append
         for n in range(self._nodes):
             rack = int(self._rack_of_node[n])
+            thermal = thermals[rack]
             rows((t0, dt, n, rack, -1, node_gpu_w[n] + host_w[n], node_gpu_w[n], host_w[n],
                   node_busy[n] / self._gpn, inlet[n], thermal.gpu_temp_c(inlet[n], hottest[n])))
             if self.spec.per_gpu:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from dcsim.facility.topology import Topology
@@ -52,6 +52,7 @@ class WorkRequest:
     # Its GPUs lost power (the cause: "thermal", "ups", ...): release the allocation now and queue
     # again; None: the work cannot run where racks stop (stop_racks refuses).
     interrupt: Callable[[str], None] | None = None
+    gpu_type: str | None = None  # the GPU it runs on, of a facility with several (None: node.gpu)
 
 
 class Allocation:
@@ -61,7 +62,11 @@ class Allocation:
         self.cluster = cluster
         self.work = work
         self.gpu_ids = gpu_ids
-        self.power_each_w = cluster.idle_w  # granted GPUs are idle until the work sets them
+        topo = cluster.topology
+        # its GPUs' idle power: every GPU of an allocation is of one type (placement keeps it to its racks)
+        self.idle_w = cluster.rack_idle_w[topo.rack_of_node(topo.node_of_gpu(gpu_ids[0]))] if topo.mixed \
+            else cluster.idle_w
+        self.power_each_w = self.idle_w  # granted GPUs are idle until the work sets them
         self.busy = False
         self.energy_j = 0.0
         self._t_last_s = self.t_granted_s = cluster.sim.now_s
@@ -71,7 +76,6 @@ class Allocation:
         self.releasing = False  # preempted: checkpointing before it releases
         self.nodes: tuple[tuple[int, int], ...] = ()  # (node, GPUs on it), as placed
         self.busy_s = 0.0  # time the GPUs were busy (computing)
-        topo = cluster.topology
         per_rack: dict[int, int] = {}
         for g in gpu_ids:
             r = topo.rack_of_node(topo.node_of_gpu(g))
@@ -100,18 +104,19 @@ class Allocation:
             raise RuntimeError(f"work {self.work.name}: allocation used after release")
         c = self.cluster
         now = c.sim.now_s
-        self.energy_j += self.power_each_w * self.gpus * (now - self._t_last_s)
+        n = len(self.gpu_ids)
+        self.energy_j += self.power_each_w * n * (now - self._t_last_s)
         if self.busy:
             self.busy_s += now - self._t_last_s
         self._t_last_s = now
         out = []
         if busy != self.busy:
             self.busy = busy
-            c._busy.add(self.gpus if busy else -self.gpus)
-            out.append((self.host_meter, c.host_w_per_busy_gpu * self.gpus if busy else 0.0))
+            c._busy.add(n if busy else -n)
+            out.append((self.host_meter, c.host_w_per_busy_gpu * n if busy else 0.0))
         if power_each_w != self.power_each_w:
             self.power_each_w = power_each_w
-            out.append((self.gpu_meter, power_each_w * self.gpus))
+            out.append((self.gpu_meter, power_each_w * n))
         return out
 
     def busy_now_s(self) -> float:
@@ -147,6 +152,8 @@ class Cluster:
         node = topology.node
         led = self.ledger = sim.recorder.ledger
         self.idle_w = node.gpu.idle_w
+        self.rack_idle_w = [topology.node_of_rack(r).gpu.idle_w for r in range(topology.num_racks)] \
+            if topology.mixed else [self.idle_w] * topology.num_racks  # each rack's GPUs idle
         # One GPU meter and one host meter per rack: the rack's GPUs (hosts) together. A
         # host draws idle power plus a share per busy GPU (NodeSpec.host_power_w is linear).
         # Without the server fans: the facility meters them from the heat and the inlet.
@@ -160,7 +167,7 @@ class Cluster:
         for r in range(topology.num_racks):
             rack = topology.rack_name(r)
             m = led.meter(f"gpus/{rack}/free", "gpu", rack)
-            m.set_power(self.idle_w * topology.gpus_per_rack)
+            m.set_power(self.rack_idle_w[r] * topology.gpus_per_rack)
             self.free_gpu_meters.append(m)
             h = led.meter(f"hosts/{rack}", "host", rack)
             h.set_power(node.host_idle_without_fans_w * topology.nodes_per_rack)
@@ -199,6 +206,8 @@ class Cluster:
         """Queue ``work`` and start whatever the policy places."""
         if work.work_id in self._queued or work.work_id in self._live:
             raise RuntimeError(f"work {work.name} (id {work.work_id}) is already queued or running")
+        if self.topology.mixed and work.gpu_type is not None and not self.topology.racks_of_type(work.gpu_type):
+            raise ValueError(f"work {work.name} asks for {work.gpu_type}, which no rack holds")
         work.t_submit_s = self.sim.now_s
         self.queue.append(work)
         runtime = work.remaining_s() if work.remaining_s is not None else math.inf
@@ -220,10 +229,13 @@ class Cluster:
         self.sim.recorder.event("cancel", queued[0].name, "", queued[0].gpus)
         return True
 
-    def view(self) -> ClusterView:
-        """The read-only view the scheduler decides on."""
+    def view(self, gpu_type: str | None = None) -> ClusterView:
+        """The read-only view the scheduler decides on; with ``gpu_type`` (a mixed fleet), that of
+        the racks of one GPU type: its queued work, its free GPUs, the work running on it."""
         if self._queue_view is None:
             self._queue_view = tuple(self._queued[w.work_id][1] for w in self.queue)
+        if gpu_type is not None:
+            return self._view_of_type(gpu_type)
         topo = self.topology
         sched = self.scheduler
         placement = getattr(sched, "placement", None)
@@ -255,17 +267,33 @@ class Cluster:
             power_headroom_w=self.power_headroom_w() if self.power_headroom_w is not None else math.inf,
         )
 
+    def _view_of_type(self, gpu_type: str) -> ClusterView:
+        """The view of the racks of one GPU type: the policy places work only on the nodes of its
+        type (the others look full) and sees only the work queued for them and running on them."""
+        topo = self.topology
+        nodes = topo.nodes_of_type(gpu_type)
+        base = topo.node.gpu.name
+        view = self.view()
+        on_type = {w.work_id for w in self.queue if (w.gpu_type or base) == gpu_type}
+        free = tuple(f if n in nodes else 0 for n, f in enumerate(view.free_by_node))
+        running = tuple(r for r in view.running if r.nodes and r.nodes[0][0] in nodes)
+        return replace(view, free_by_node=free, queue=tuple(q for q in view.queue if q.work_id in on_type),
+                       running=running)
+
     def schedule(self) -> None:
-        """Ask the policy for decisions and apply them."""
+        """Ask the policy for decisions and apply them (on a mixed fleet, per GPU type: work
+        runs only on the racks of its own type, so each type's racks are scheduled apart)."""
         if not self.queue:
             return
         if not getattr(self.scheduler, "preempts", False) and self.free_gpus.total == 0:
             return  # nothing can start and nothing is preempted: skip building the view
-        for decision in self.scheduler.decide(self.view()):
-            if isinstance(decision, Preemption):
-                self._preempt(decision)
-            else:
-                self._apply(decision)
+        types = [g.name for g in self.topology.gpu_types] if self.topology.mixed else [None]
+        for gpu_type in types:
+            for decision in self.scheduler.decide(self.view(gpu_type)):
+                if isinstance(decision, Preemption):
+                    self._preempt(decision)
+                else:
+                    self._apply(decision)
 
     def _preempt(self, p: Preemption) -> None:
         alloc = self._live.get(p.work_id)
@@ -309,7 +337,7 @@ class Cluster:
 
     def release(self, alloc: Allocation) -> None:
         """Return an allocation's GPUs (idle from now on) and schedule again."""
-        alloc.set_state(self.idle_w, busy=False)
+        alloc.set_state(alloc.idle_w, busy=False)
         alloc.released = True
         alloc.t_released_s = self.sim.now_s
         del self._live[alloc.work.work_id]
@@ -358,7 +386,8 @@ class Cluster:
 
     def _free_meter_power(self, rack: int) -> tuple[Any, float]:
         """A rack's free-GPU meter and its power: its unallocated GPUs idle, nothing while stopped."""
-        return self.free_gpu_meters[rack], self.idle_w * self.free_by_rack[rack] if self.rack_up[rack] else 0.0
+        return self.free_gpu_meters[rack], self.rack_idle_w[rack] * self.free_by_rack[rack] if self.rack_up[rack] \
+            else 0.0
 
     # -- racks losing and regaining power ------------------------------------------------
     def stop_racks(self, racks: list[int], cause: str) -> None:
@@ -423,7 +452,7 @@ class Cluster:
         if not self.rack_up[rack]:
             return 0.0
         allocs = self.rack_allocs[rack]
-        return max((a.power_each_w for a in allocs.values()), default=self.idle_w)
+        return max((a.power_each_w for a in allocs.values()), default=self.rack_idle_w[rack])
 
     def rack_power_w(self, alloc: Allocation) -> float:
         """IT power now of the rack holding an allocation's first GPU."""

@@ -224,6 +224,10 @@ class ServiceConfig:
     prefix_cache_fraction: float = bounded(0.0, ge=0, lt=1)  # share of the KV cache kept for cached prompt blocks; 0: off
     prefix_block_tokens: int = bounded(512, ge=1)  # tokens per cached block (Mooncake's hash_ids blocks)
     prefill_replicas: int = bounded(0, ge=0)  # > 0: disaggregated, the first replicas prefill and the rest decode
+    # The GPU type the replicas run on, of a facility with facility.rack_groups (null: facility.node.gpu);
+    # decode_gpu: that of the decode replicas when prefill_replicas > 0 (null: gpu). docs/workloads.md.
+    gpu: str | None = None
+    decode_gpu: str | None = None
     # Prefill -> decode KV-cache transfer, per GPU of the prefill replica (its link is tp x this).
     # null: NVLink one way when both replicas sit in one scale-up domain, else the NIC share
     # (facility.network.scaleout_gbit_per_s_per_gpu); a number overrides both (docs/workloads.md).
@@ -242,6 +246,18 @@ class ServiceConfig:
     # blocks the prefix cache shares across requests. 0: none.
     system_prompt_tokens: int = bounded(0, ge=0)
     system_prompts: int = bounded(1, ge=1)
+    # Multimodal requests (docs/calibration.md, "Multimodal"): each request carries
+    # images_per_request images and, with video_frames > 0, one video of that many frames;
+    # the model needs a vision encoder (a vision block in its catalogue file). Their tokens
+    # (VisionSpec.work) are added to the prompt, and the iteration that starts a request's
+    # prefill also runs the encoder. Default resolutions: the assumptions of the vllm-0.11
+    # multimodal validation (1024 x 768 images, 640 x 360 frames; not measured).
+    images_per_request: int = bounded(0, ge=0)
+    image_width_px: int = bounded(1024, ge=1)
+    image_height_px: int = bounded(768, ge=1)
+    video_frames: int = bounded(0, ge=0)
+    video_width_px: int = bounded(640, ge=1)
+    video_height_px: int = bounded(360, ge=1)
 
 
 @dataclass
@@ -264,6 +280,7 @@ class ParallelismConfig:
 class TrainingJobConfig:
     model: str = "Llama-3.1-8B"
     gpus: int = bounded(8, ge=1)
+    gpu: str | None = None  # the GPU type it runs on, of a facility with facility.rack_groups (null: facility.node.gpu)
     model_parallel: int = bounded(1, ge=1)  # GPUs per model replica (tensor x pipeline); data parallel = gpus / this
     submit_time_s: float = bounded(0.0, ge=0)
     tokens_per_step: float = bounded(4194304.0, gt=0)  # global batch x sequence length
@@ -325,6 +342,10 @@ class JobTraceConfig:
 @dataclass
 class WorkloadConfig:
     services: dict[str, ServiceConfig] = field(default_factory=dict)
+    # Every inference service's load x this (a sweep over load, whatever the services are
+    # called): Poisson, gamma and diurnal rates, session start rates, and traces on top of
+    # their own arrivals.rate_multiplier; a closed loop refuses any other value than 1.
+    rate_multiplier: float = bounded(1.0, gt=0)
     training: dict[str, TrainingJobConfig] = field(default_factory=dict)
     job_traces: dict[str, JobTraceConfig] = field(default_factory=dict)
 

@@ -178,8 +178,11 @@ class PowerController:
         """IT power no cap can lower, at its highest, without server fans: busy hosts and unallocated idle GPUs."""
         c = self.cluster
         node = c.topology.node
-        free_gpus = c.free_gpus.total
-        return c.topology.num_nodes * node.host_busy_without_fans_w + free_gpus * node.gpu.idle_w
+        hosts_w = c.topology.num_nodes * node.host_busy_without_fans_w
+        if c.topology.mixed:  # each free GPU at its own rack's idle power
+            npr = c.topology.nodes_per_rack
+            return hosts_w + sum(len(f) * c.rack_idle_w[n // npr] for n, f in enumerate(c.free))
+        return hosts_w + c.free_gpus.total * node.gpu.idle_w
 
     def _within_budget(self, caps: dict[int, float | None], consumers: dict, room_w: float) -> dict[int, float | None]:
         """Lower caps (never below the minimum) until every GPU at its cap fits ``room_w``."""

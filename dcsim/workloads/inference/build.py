@@ -8,6 +8,7 @@ allowed; ``dcsim.config.build`` composes the services of a run.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from typing import Any
@@ -20,7 +21,7 @@ from dcsim.core.units import GB_B
 from dcsim.data import resolve_data_path
 from dcsim.facility.topology import Topology
 from dcsim.hardware.gpus import GpuSpec
-from dcsim.hardware.models import KV_PRECISIONS, WEIGHT_PRECISIONS, LlmSpec
+from dcsim.hardware.models import KV_PRECISIONS, MODELS, WEIGHT_PRECISIONS, LlmSpec, VisionWork
 from dcsim.hardware.performance import group_kv_tokens, max_kv_tokens
 from dcsim.hardware.profiles import engines, profile_gpus
 from dcsim.policies.registry import ROUTERS
@@ -49,21 +50,30 @@ LENGTH_MEAN_SAMPLES = 100_000  # draws that estimate mean lengths for the fluid 
 
 
 def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topology, gpu: GpuSpec, start_hour: float,
-                        duration_s: float) -> ServiceSpec:
-    """The validated spec of the service at ``field`` (``workload.services.NAME``)."""
+                        duration_s: float, rate_multiplier: float = 1.0) -> ServiceSpec:
+    """The validated spec of the service at ``field`` (``workload.services.NAME``), its load
+    scaled by ``rate_multiplier`` (``workload.rate_multiplier``). ``gpu`` is the facility's
+    ``node.gpu``; the service's own ``gpu`` (and ``decode_gpu``) picks another type of a mixed fleet."""
+    if rate_multiplier != 1.0:
+        s = scaled_load(field, s, rate_multiplier)
+    gpu, decode_gpu = _pool_gpus(field, s, topology, gpu)
     model = _served_precision(field, model_named(f"{field}.model", s.model), s, gpu)
+    if decode_gpu is not gpu:
+        _served_precision(field, model, s, decode_gpu)
     _replica_shape(field, s, model, topology)
     require(s.router in ROUTERS, f"{field}.router", s.router, f"one of {sorted(ROUTERS)}")
     require_choice(f"{field}.fidelity", s.fidelity, Fidelity)
     require(s.engine in engines(), f"{field}.engine", s.engine, f"one of {engines()}")
-    require(gpu.name in profile_gpus(s.engine), f"{field}.engine", s.engine,
-            f"an engine profile calibrated for {gpu.name}: one of "
-            f"{[e for e in engines() if gpu.name in profile_gpus(e)]}")
+    for g in dict.fromkeys((gpu, decode_gpu)):
+        require(g.name in profile_gpus(s.engine), f"{field}.engine", s.engine,
+                f"an engine profile calibrated for {g.name}: one of "
+                f"{[e for e in engines() if g.name in profile_gpus(e)]}")
     require(s.max_batch_tokens >= s.max_num_seqs, f"{field}.max_batch_tokens", s.max_batch_tokens,
             f"an integer >= max_num_seqs={s.max_num_seqs}")
     require(0 <= s.prefill_replicas < max(s.replicas, 1), f"{field}.prefill_replicas", s.prefill_replicas,
             f"0 (not disaggregated) or fewer than replicas={s.replicas}, so that decode replicas remain")
-    _cpu_tier(field, s, gpu)
+    for g in dict.fromkeys((gpu, decode_gpu)):
+        _cpu_tier(field, s, g)
     autoscale = _autoscale(f"{field}.autoscale", s)
     arrivals, trace, sampler = _arrivals(field, s, start_hour, duration_s)
     _system_prompt(field, s)
@@ -75,6 +85,9 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
         sampler = length_sampler(prompt, output)
     if s.system_prompt_tokens and not isinstance(arrivals, SessionArrivals):
         sampler = _with_system_prompt(sampler, s.system_prompt_tokens)
+    vision = _vision(field, model, s, trace)
+    if vision is not None:
+        sampler = _with_vision_tokens(sampler, vision.tokens)
     if trace is not None:
         totals = trace.prompt_tokens + trace.output_tokens
         longest_at = int(np.argmax(totals)) if len(totals) else -1
@@ -86,13 +99,47 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
         p, o = sampler(np.random.default_rng(0), LENGTH_MEAN_SAMPLES)
         mean_p, mean_o, median_p = float(p.mean()), float(o.mean()), float(np.median(p))
         decode_ctx = decode_context_tokens(p, o)
+        longest_at = -1
         longest = int(p.max() + o.max()) if s.arrivals.process == "servegen" else (
             s.arrivals.sessions.max_context_tokens if s.arrivals.process == "sessions" else
             s.system_prompt_tokens + s.prompt_tokens.max_tokens + s.output_tokens.max_tokens)
+        if vision is not None and s.arrivals.process != "servegen":  # drawn prompts hold the vision tokens too
+            longest += vision.tokens
+    kv = _kv_capacity(field, s, model, gpu, trace, longest, longest_at, mean_p + mean_o)
+    decode_kv = kv if decode_gpu is gpu else _kv_capacity(field, s, model, decode_gpu, trace, longest, longest_at,
+                                                          mean_p + mean_o)
+    return ServiceSpec(
+        name=name, model=model, config=s, arrivals=arrivals, lengths=sampler, mean_prompt_tokens=mean_p,
+        mean_output_tokens=mean_o, median_prompt_tokens=median_p, kv_capacity_tokens=kv, trace=trace,
+        mean_decode_context_tokens=decode_ctx,
+        autoscale=autoscale, prefix_warning=_prefix_warning(field, s, trace), vision=vision,
+        gpu=gpu.name, decode_gpu=decode_gpu.name, decode_kv_capacity_tokens=decode_kv,
+    )
+
+
+def _pool_gpus(field: str, s: ServiceConfig, topology: Topology, node_gpu: GpuSpec) -> tuple[GpuSpec, GpuSpec]:
+    """The GPU types of the service's replicas and of its decode pool, each one the facility has racks of."""
+    have = {g.name: g for g in topology.gpu_types}
+    where = (f"a GPU type the facility has racks of: one of {list(have)} (facility.node.gpu and "
+             f"facility.rack_groups), or null for facility.node.gpu={node_gpu.name}")
+    require(s.gpu is None or s.gpu in have, f"{field}.gpu", s.gpu, where)
+    gpu = node_gpu if s.gpu is None else have[s.gpu]
+    require(s.decode_gpu is None or s.decode_gpu in have, f"{field}.decode_gpu", s.decode_gpu,
+            where.replace(f"facility.node.gpu={node_gpu.name}", f"{field}.gpu={gpu.name}"))
+    require(s.decode_gpu is None or s.prefill_replicas > 0, f"{field}.decode_gpu", s.decode_gpu,
+            f"null unless the service is disaggregated ({field}.prefill_replicas > 0)")
+    require(s.decode_gpu is None or s.fidelity == "request", f"{field}.decode_gpu", s.decode_gpu,
+            "null with fidelity=fluid (a decode pool of its own GPU type is request fidelity only)")
+    return gpu, gpu if s.decode_gpu is None else have[s.decode_gpu]
+
+
+def _kv_capacity(field: str, s: ServiceConfig, model: LlmSpec, gpu: GpuSpec, trace: Any, longest: int,
+                 longest_at: int, typical_context: float) -> int:
+    """KV-cache tokens of one replica on ``gpu``, refused when the longest request does not fit."""
     # sliding-window layers hold at most their window: counted at a typical request's context
-    kv = max_kv_tokens(model, gpu, s.tp, s.gpu_memory_utilization, context_tokens=mean_p + mean_o, ep=s.ep)
+    kv = max_kv_tokens(model, gpu, s.tp, s.gpu_memory_utilization, context_tokens=typical_context, ep=s.ep)
     # one sequence lives in one attention group of tp GPUs (the whole replica when ep = 1)
-    group_kv = group_kv_tokens(model, gpu, s.tp, s.gpu_memory_utilization, context_tokens=mean_p + mean_o, ep=s.ep)
+    group_kv = group_kv_tokens(model, gpu, s.tp, s.gpu_memory_utilization, context_tokens=typical_context, ep=s.ep)
     routed_b = model.num_experts * model.expert_bytes
     group_weights_b = model.weight_bytes if s.ep == 1 else model.weight_bytes - routed_b + routed_b / s.ep
     need_gb = (group_weights_b + longest * model.kv_bytes_per_token_on(s.tp)) / GB_B
@@ -108,12 +155,20 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
     require(group_kv >= longest, f"{field}.tp", s.tp,
             f"a TP degree whose GPU memory holds {model.name}: weights plus the KV cache of the longest request "
             f"need {need_gb:.0f} GB, {s.tp} x {gpu.name} give {have_gb:.0f} GB{group}")
-    return ServiceSpec(
-        name=name, model=model, config=s, arrivals=arrivals, lengths=sampler, mean_prompt_tokens=mean_p,
-        mean_output_tokens=mean_o, median_prompt_tokens=median_p, kv_capacity_tokens=kv, trace=trace,
-        mean_decode_context_tokens=decode_ctx,
-        autoscale=autoscale, prefix_warning=_prefix_warning(field, s, trace),
-    )
+    return kv
+
+
+def scaled_load(field: str, s: ServiceConfig, m: float) -> ServiceConfig:
+    """``s`` with its arrival rate (session start rate; trace speed) x ``m``."""
+    a = s.arrivals
+    require(a.process != "closed", "workload.rate_multiplier", m,
+            f"1 with {field}.arrivals.process=closed (a closed loop's load is its users: set arrivals.concurrency)")
+    if a.process in ("trace", "servegen"):
+        return dataclasses.replace(s, arrivals=dataclasses.replace(a, rate_multiplier=a.rate_multiplier * m))
+    if a.process == "sessions":
+        sessions = dataclasses.replace(a.sessions, arrival_rate_per_s=a.sessions.arrival_rate_per_s * m)
+        return dataclasses.replace(s, arrivals=dataclasses.replace(a, sessions=sessions))
+    return dataclasses.replace(s, arrival_rate_per_s=s.arrival_rate_per_s * m)
 
 
 def decode_context_tokens(prompts: np.ndarray, outputs: np.ndarray) -> float:
@@ -138,9 +193,54 @@ def _cpu_tier(field: str, s: ServiceConfig, gpu: GpuSpec) -> None:
             f"0 on {gpu.name}: its catalogue file gives no host_link_gb_s (CPU <-> GPU bandwidth) to reload over")
 
 
-def check_replicas_fit(services: tuple[tuple[ServiceSpec, str], ...], gpus_total: int) -> None:
+def _vision(field: str, model: LlmSpec, s: ServiceConfig, trace: Any) -> VisionWork | None:
+    """The vision input of each request of the service, validated; None without one."""
+    if not (s.images_per_request or s.video_frames):
+        return None
+    key, value = ("images_per_request", s.images_per_request) if s.images_per_request else ("video_frames", s.video_frames)
+    with_vision = sorted(n for n in MODELS if MODELS[n].vision is not None)
+    require(model.vision is not None, f"{field}.{key}", value,
+            f"0: {model.name} has no vision encoder (models with one: {with_vision})")
+    assert model.vision is not None  # required just above
+    require(not s.video_frames or model.vision.temporal_patch > 0, f"{field}.video_frames", s.video_frames,
+            f"0: {model.name}'s vision encoder takes images only")
+    require(trace is None, f"{field}.{key}", value, "0 with a replayed trace (its prompt lengths count every token)")
+    require(s.arrivals.process != "sessions", f"{field}.{key}", value,
+            "0 with agentic sessions (a session's calls carry no images in this model)")
+    return model.vision.work(model.name, s.images_per_request, (s.image_width_px, s.image_height_px),
+                             s.video_frames, (s.video_width_px, s.video_height_px))
+
+
+def _with_vision_tokens(sampler: Any, tokens: int) -> Any:
+    """The length sampler with ``tokens`` vision tokens added to every prompt."""
+
+    def sample(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        prompts, outputs = sampler(rng, n)
+        return prompts + tokens, outputs
+
+    return sample
+
+
+def check_replicas_fit(services: tuple[tuple[ServiceSpec, str], ...], topology: Topology) -> None:
     """Every service's replicas (at their autoscaling maximum) fit the facility's GPUs
-    together; the first that does not is named with the GPUs left for it."""
+    together, those of each GPU type on its racks; the first that does not is named with the
+    GPUs left for it."""
+    if not topology.mixed:
+        _check_fit(services, topology.gpus_total, "")
+        return
+    for gpu in topology.gpu_types:
+        pools: list[tuple[ServiceSpec, str]] = []
+        for spec, _ in services:
+            n = spec.config.replicas
+            prefill = spec.config.prefill_replicas if spec.decode_gpu != spec.gpu else n
+            count = (prefill if spec.gpu == gpu.name else 0) + (n - prefill if spec.decode_gpu == gpu.name else 0)
+            if count:
+                pools.append((dataclasses.replace(spec, config=dataclasses.replace(spec.config, replicas=count)),
+                              "replicas"))
+        _check_fit(tuple(pools), topology.of_type(gpu.name).gpus_total, f" of {gpu.name}")
+
+
+def _check_fit(services: tuple[tuple[ServiceSpec, str], ...], gpus_total: int, of_type: str) -> None:
     used = 0
     for spec, _ in services:
         field = f"workload.services.{spec.name}." + ("autoscale.max_replicas" if spec.autoscale else "replicas")
@@ -151,7 +251,7 @@ def check_replicas_fit(services: tuple[tuple[ServiceSpec, str], ...], gpus_total
         before = f", {used} of them taken by the services before it" if used else ""
         require(n * tp <= left, field, n,
                 f"at most {left // tp} replicas of {shape} ({n * tp} GPUs asked): the facility has "
-                f"{gpus_total} GPUs{before}")
+                f"{gpus_total} GPUs{of_type}{before}")
         used += n * tp
 
 
@@ -252,8 +352,6 @@ def _arrivals(field: str, s: ServiceConfig, start_hour: float, duration_s: float
 def _sessions(field: str, s: ServiceConfig, duration_s: float) -> SessionArrivals:
     """The validated session workload of a service (``arrivals.process=sessions``)."""
     c: SessionConfig = s.arrivals.sessions
-    require(s.fidelity == "request", f"{field}.fidelity", s.fidelity,
-            "request with arrivals.process=sessions (a session's calls follow its completions; fluid has no requests)")
     require(s.arrivals.trace_path is None, f"{field}.arrivals.trace_path", s.arrivals.trace_path,
             "null with arrivals.process=sessions (sessions draw their calls from arrivals.sessions)")
     rate = c.arrival_rate_per_s

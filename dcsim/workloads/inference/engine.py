@@ -176,18 +176,21 @@ class Replica:
         alloc.owner = self
         self.role = role
         self.env = service.sim.env
+        self._call_later = self.env.call_later  # a timer: a scheduled callback, no Timeout object
         s = service.spec
         self.model = s.model
-        self.base_device = service.device  # uncapped (or statically capped) device
-        self.device = service.device  # the device under the current cap
-        self.cap_w: float | None = service.device.cap_w
+        device = service.device_for(role)  # the GPU type of its pool (a disaggregated service may have two)
+        self.base_device = device  # uncapped (or statically capped) device
+        self.device = device  # the device under the current cap
+        self.cap_w: float | None = device.cap_w
         self._last_iteration: tuple[float, float, float, float] = (0, 0, 0, 0)  # inputs of the latest iteration, for power demand
         self.tp = s.config.tp
         self.ep = s.config.ep  # expert parallel: ep attention groups of tp GPUs (performance.comm_terms)
         self.gpus = s.gpus_per_replica
         self.max_num_seqs = s.config.max_num_seqs
         self.max_batch_tokens = s.config.max_batch_tokens
-        self.kv_capacity_tokens = service.kv_capacity_tokens
+        self.vision = s.vision  # multimodal: the encoder work of each request's images (or None)
+        self.kv_capacity_tokens = service.kv_capacity_for(role)
         self.kv_watermark_tokens = int(0.01 * self.kv_capacity_tokens)  # vLLM keeps 1 % free at admission
         block = s.config.prefix_block_tokens
         cpu_tier = (PrefixCache(int(s.config.kv_cpu_tier_gb * GB_B / (block * self.model.kv_bytes_per_token)), block)
@@ -199,9 +202,9 @@ class Replica:
         # Host memory -> HBM, one way, the replica's tp GPUs each on its own host link (PCIe, C2C).
         self.host_link: KvLink | None = None
         if cpu_tier is not None:
-            host_bw = service.device.gpu.host_link_bw_bytes_per_s
+            host_bw = device.gpu.host_link_bw_bytes_per_s
             if host_bw is None:  # the builder refuses the tier on such a GPU
-                raise ValueError(f"{service.device.gpu.name} has no host link bandwidth for a CPU KV tier")
+                raise ValueError(f"{device.gpu.name} has no host link bandwidth for a CPU KV tier")
             self.host_link = KvLink(self.env, self.tp * host_bw / 2.0, f"{service.name}/replica/{index}/host")
         self._loading: list[Request] = []  # admitted, their prefix reloading from the CPU tier
         self._reloaded_ready: list[Request] = []  # reloaded, joining the batch at the next iteration boundary
@@ -329,8 +332,7 @@ class Replica:
         """Call ``fn`` after ``delay_s`` unless another timer is set first."""
         self._token += 1
         token = self._token
-        ev = self.env.timeout(delay_s)
-        ev.callbacks.append(lambda _ev: fn() if token == self._token else None)
+        self._call_later(delay_s, lambda _ev: fn() if token == self._token else None)
 
     def _step(self) -> None:
         """Decide what the replica does next, at an iteration boundary."""
@@ -386,9 +388,27 @@ class Replica:
         kv_read = ctx + sum(r.ctx + c for r, c in chunks)
         self._last_iteration = (new, pairs, kv_read, len(decoders))
         dt, power_w = self.device.iteration_scalar(self.model, self.tp, new, pairs, kv_read, len(decoders), self.ep)
+        if self.vision is not None:
+            dt, power_w = self._with_encoder(dt, power_w, chunks)
         self.alloc.set_state(power_w, busy=True)
         self._phase = MIXED
         self._timer(dt, lambda: self._end_mixed(decoders, chunks, power_w * self.gpus * dt / new, dt))
+
+    def _with_encoder(self, dt: float, power_w: float, chunks: list[tuple[Request, int]]) -> tuple[float, float]:
+        """The iteration's time and mean power once the vision encoder has run over the images
+        of the requests whose prefill pass starts in it (a first chunk, fresh or recomputed),
+        before the LLM forward, on the same GPUs. A pass after a cached prefix counts too,
+        but not a one-token one (a whole prompt cached but its last token, or the last prompt
+        token a decode replica recomputes after a hand-over): its images are in the cache."""
+        v = self.vision
+        assert v is not None, "only a multimodal service runs an encoder"
+        n = sum(1 for r, _ in chunks if r.vision_tokens and (
+            r.ctx == 0 or r.generated == 0 and r.ctx == r.cached_tokens and r.prefill_remaining > 1))
+        if not n:
+            return dt, power_w
+        t_enc, w_enc = self.device.iteration_scalar(v.encoder, self.tp, n * v.patches, n * v.attn_pairs,
+                                                    n * v.patches, 0.0)
+        return dt + t_enc, (power_w * dt + w_enc * t_enc) / (dt + t_enc)
 
     def _end_mixed(self, decoders: list[Request], chunks: list[tuple[Request, int]], energy_per_token: float,
                    dt: float) -> None:

@@ -29,12 +29,15 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from dcsim.core.runinfo import ServiceInfo, ServiceTotals
 from dcsim.hardware.device import DeviceModel
-from dcsim.hardware.models import LlmSpec
+from dcsim.hardware.models import LlmSpec, VisionWork
 from dcsim.hardware.performance import prefill_attn_pairs
 from dcsim.workloads.cluster import Allocation, Cluster, WorkRequest
 from dcsim.workloads.inference.service import model_flops
+from dcsim.workloads.inference.sessions import SessionArrivals
 
 if TYPE_CHECKING:
     from dcsim.core.simulation import Simulation
@@ -60,26 +63,40 @@ class ReplicaModel:
 
     def __init__(self, device: DeviceModel, model: LlmSpec, tp: int, mean_prompt: float, mean_output: float,
                  max_batch_tokens: int, max_num_seqs: int, kv_capacity_tokens: int,
-                 median_prompt: float | None = None, ep: int = 1, decode_context: float | None = None) -> None:
+                 median_prompt: float | None = None, ep: int = 1, decode_context: float | None = None,
+                 vision: VisionWork | None = None, cached_prompt: float = 0.0,
+                 median_new_prompt: float | None = None) -> None:
         self.device, self.model, self.tp, self.ep = device, model, tp, ep
-        self.prompt = mean_prompt
+        # A prompt's first ``cached_prompt`` tokens come from the prefix cache: only the rest
+        # is prefilled, its attention over the cached context.
+        self.cached = min(max(cached_prompt, 0.0), max(mean_prompt - 1.0, 0.0))
+        self.prompt = mean_prompt - self.cached  # prefilled per request
         self.max_batch_tokens = max_batch_tokens
-        self.median_prompt = mean_prompt if median_prompt is None else median_prompt
+        # tokens the median request prefills: given, or its prompt at the mean's cached share
+        share = self.prompt / mean_prompt if mean_prompt > 0 else 1.0
+        self.median_prompt = ((mean_prompt if median_prompt is None else median_prompt) * share
+                              if median_new_prompt is None else median_new_prompt)
         self.output = mean_output
-        self.chunks = max(1, math.ceil(mean_prompt / max_batch_tokens))
-        self.chunk = mean_prompt / self.chunks
+        self.chunks = max(1, math.ceil(self.prompt / max_batch_tokens))
+        self.chunk = self.prompt / self.chunks
         # mean context of a decoding sequence, over decode iterations (long answers weigh more)
         self.ctx = mean_prompt + mean_output / 2.0 if decode_context is None else decode_context
         self.max_batch = min(float(max_num_seqs), kv_capacity_tokens / self.ctx)
+        # multimodal: the vision encoder runs once per request, in the iteration that starts its prefill
+        self.encoder = (0.0, 0.0) if vision is None else device.iteration_scalar(
+            vision.encoder, tp, vision.patches, vision.attn_pairs, vision.patches, 0.0)
         self.idle_w = device.idle_w()
         self.capacity_per_s = self._capacity()
 
     @classmethod
-    def of_service(cls, device: DeviceModel, s: ServiceSpec) -> ReplicaModel:
-        """One replica of service ``s`` on ``device``, at the service's mean operating point."""
+    def of_service(cls, device: DeviceModel, s: ServiceSpec, cached_prompt: float = 0.0,
+                   median_new_prompt: float | None = None) -> ReplicaModel:
+        """One replica of service ``s`` on ``device``, at the service's mean operating point
+        (``cached_prompt`` tokens of a mean prompt found in the prefix cache; the median
+        request prefilling ``median_new_prompt`` tokens)."""
         return cls(device, s.model, s.config.tp, s.mean_prompt_tokens, s.mean_output_tokens, s.config.max_batch_tokens,
                    s.config.max_num_seqs, s.kv_capacity_tokens, s.median_prompt_tokens, s.config.ep,
-                   s.mean_decode_context_tokens)
+                   s.mean_decode_context_tokens, s.vision, cached_prompt, median_new_prompt)
 
     def mixed(self, b: float, prompt: float | None = None) -> tuple[float, float]:
         """(time, power) of an iteration with a chunk of a mean prompt (or of ``prompt``) and ``b`` decodes."""
@@ -88,10 +105,15 @@ class ReplicaModel:
         else:
             chunks = max(1, math.ceil(prompt / self.max_batch_tokens))
             chunk = prompt / chunks
-        before = chunk * (chunks - 1) / 2.0  # mean context already prefilled
-        return self.device.iteration_scalar(self.model, self.tp, b + chunk,
+        before = self.cached + chunk * (chunks - 1) / 2.0  # mean context already in the cache or prefilled
+        t, p = self.device.iteration_scalar(self.model, self.tp, b + chunk,
                                             b * self.ctx + prefill_attn_pairs(chunk, before),
                                             b * self.ctx + before + chunk, b, self.ep)
+        t_enc, w_enc = self.encoder
+        if t_enc:  # one prompt's encoder pass over its k chunks' iterations, on average
+            t_enc /= chunks
+            t, p = t + t_enc, (t * p + t_enc * w_enc) / (t + t_enc)
+        return t, p
 
     def median_ttft_s(self, lam: float, b: float, busy: float, t_m: float, t_d: float, n_d: float) -> float:
         """Median TTFT: the median prompt's own prefill iterations plus the median wait for
@@ -190,6 +212,14 @@ class FluidService:
         self.cluster = cluster
         self.interval_s = sim.recorder.run_info.scenario.control_interval_s
         self.base_device = device
+        self.sessions = spec.arrivals if isinstance(spec.arrivals, SessionArrivals) else None
+        self.call_s = 0.0  # sessions: one call's time in the system (TTFT + decode), at the steady state
+        self.median_new_prompt: float | None = None  # sessions: what the median call prefills
+        self.cached_prompt = self._session_cached_tokens() if self.sessions is not None else 0.0
+        self._offsets: tuple[np.ndarray, np.ndarray] | None = None  # sessions: when calls are sent, sorted, and cumsums
+        if self.sessions is not None and self.call_s > 0:
+            offsets = self.sessions.means().call_offsets_s(self.call_s)
+            self._offsets = offsets, np.cumsum(offsets)
         self.model = self._replica_model(device)
         self._models = {device.cap_w: self.model}
         self._uncapped_w = device.idle_w()
@@ -204,7 +234,8 @@ class FluidService:
         for i in range(spec.config.replicas):
             self._request_replica(first_work_id + i, f"{spec.name}/replica/{i}")
         self._info = sim.recorder.run_info.add_service(
-            spec.name, ServiceInfo(spec.config.slo_ttft_s, spec.config.slo_tpot_s, "fluid"))
+            spec.name, ServiceInfo(spec.config.slo_ttft_s, spec.config.slo_tpot_s, "fluid",
+                                                                          gpu=spec.gpu_types(cluster)))
         sim.env.process(self._run())
         sim.on_finish(self._finish)
 
@@ -212,7 +243,8 @@ class FluidService:
         s = self.spec
         self.cluster.submit(WorkRequest(work_id, name, s.gpus_per_replica, self._start_replica, kind="inference",
                                         priority=s.config.priority, domain_nodes=self.cluster.topology.nodes_per_domain,
-                                        interrupt=lambda cause: self._interrupt(work_id, name, cause)))
+                                        interrupt=lambda cause: self._interrupt(work_id, name, cause),
+                                        gpu_type=s.gpu or None))
 
     def _start_replica(self, alloc: Allocation) -> None:
         alloc.owner = self
@@ -247,7 +279,51 @@ class FluidService:
         return self._uncapped_w
 
     def _replica_model(self, device: DeviceModel) -> ReplicaModel:
-        return ReplicaModel.of_service(device, self.spec)
+        return ReplicaModel.of_service(device, self.spec, self.cached_prompt, self.median_new_prompt)
+
+    def _session_cached_tokens(self) -> float:
+        """Mean prompt tokens of a session's call served from the prefix cache
+        (:meth:`SessionMeans.cached_tokens`) at the configured replicas and mean call rate: a
+        fixed point, since how long a call takes (its prefill) and how many sessions share a
+        replica's cache depend on it. The affinity router keeps a session's calls on one
+        replica; any other router lands a call where its previous one ran 1 in R times."""
+        s, c = self.spec, self.spec.config
+        assert self.sessions is not None, "sessions only"
+        m = self.sessions.means()
+        if c.prefix_cache_fraction == 0 or c.replicas == 0:
+            return 0.0
+        cache = int(c.prefix_cache_fraction * s.kv_capacity_tokens) // c.prefix_block_tokens * c.prefix_block_tokens
+        same = 1.0 if c.router == "prefix_affinity" else 1.0 / c.replicas
+        lam = self.sessions.mean_rate_per_s(0.0, 1.0) / c.replicas  # calls per second per replica
+        think = float(m.think_s.mean()) if len(m.think_s) else 0.0
+        hit = same
+        for _ in range(8):
+            cached = m.system_tokens + (m.reusable_tokens - m.system_tokens) * hit
+            self.median_new_prompt = m.median_new_tokens(hit)
+            point = ReplicaModel.of_service(self.base_device, s, cached, self.median_new_prompt).steady_state(lam)
+            if not point.rate_per_s > 0:
+                break
+            decode_s = point.tpot_s * max(s.mean_output_tokens - 1.0, 0.0)
+            self.call_s = point.ttft_s + decode_s
+            cycle = think + self.call_s  # one call and the think time after it
+            new = m.hit_share(same, decode_s, cycle, lam * cycle, s.mean_prompt_tokens, cache)
+            if abs(new - hit) < 1e-4:
+                break
+            hit = new
+        return m.system_tokens + (m.reusable_tokens - m.system_tokens) * hit
+
+    def _call_rate_per_s(self, t0_s: float, t1_s: float) -> float:
+        """Calls per second over [t0, t1): the arrival process's; for sessions, starts x the
+        calls their sessions have sent by then (``SessionMeans.calls_sent_by``: the run
+        starts with no session in progress and warms up over a few cycles)."""
+        if self.sessions is None:
+            return self.spec.arrivals.mean_rate_per_s(t0_s, t1_s)
+        m = self.sessions.means()
+        if self._offsets is None:
+            return self.sessions.mean_rate_per_s(t0_s, t1_s)
+        offsets, cum = self._offsets
+        starts = self.sessions.starts.mean_rate_per_s(t0_s, t1_s)
+        return starts * (m.calls_sent_by(t1_s, offsets, cum) - m.calls_sent_by(t0_s, offsets, cum)) / (t1_s - t0_s)
 
     def _run(self):
         env = self.sim.env
@@ -255,7 +331,7 @@ class FluidService:
             t0 = env.now
             dt = min(self.interval_s, self.until_s - t0)
             n = len(self.allocations)
-            lam_total = self.spec.arrivals.mean_rate_per_s(t0, t0 + dt)
+            lam_total = self._call_rate_per_s(t0, t0 + dt)
             self.arrived += lam_total * dt
             # offered load: new arrivals plus the backlog spread over this interval
             offered = lam_total + self.backlog / dt
@@ -293,4 +369,5 @@ class FluidService:
             requests_served=self.served,
             requests_arrived=self.arrived,
             requests_requeued=self.requests_requeued,
+            cached_prompt_tokens=self.served * self.cached_prompt,
         )

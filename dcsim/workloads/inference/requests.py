@@ -29,6 +29,7 @@ class Request:
         "request_id", "service", "t_arrival_s", "prompt_tokens", "output_tokens", "replica",
         "t_admitted_s", "t_first_token_s", "t_done_s", "ctx", "prefill_remaining", "generated",
         "energy_j", "preemptions", "cached_tokens", "hash_ids", "t_last_token_s", "session_id", "call_index",
+        "vision_tokens",
     )
 
     def __init__(self, request_id: int, service: str, t_arrival_s: float, prompt_tokens: int, output_tokens: int,
@@ -54,6 +55,9 @@ class Request:
         self.t_last_token_s = math.nan
         self.session_id = session_id  # the agentic session it is a call of (-1: none; sessions.py)
         self.call_index = call_index  # its place in the session, from 0 (-1: none)
+        # Tokens of its prompt that images or video frames make (multimodal): the
+        # iteration that starts its prefill also runs the vision encoder.
+        self.vision_tokens = 0
 
     @property
     def kv_tokens_max(self) -> int:

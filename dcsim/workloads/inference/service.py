@@ -30,7 +30,7 @@ import numpy as np
 
 from dcsim.core.runinfo import ServiceInfo, ServiceTotals
 from dcsim.hardware.device import DeviceModel
-from dcsim.hardware.models import LlmSpec
+from dcsim.hardware.models import LlmSpec, VisionWork
 from dcsim.workloads.cluster import Allocation, Cluster, WorkRequest
 from dcsim.workloads.config import AutoscaleConfig, ServiceConfig
 from dcsim.workloads.inference.arrivals import ClosedLoop
@@ -63,6 +63,21 @@ class ServiceSpec:
     autoscale: AutoscaleConfig | None = None  # validated and enabled (dcsim.workloads.inference.build), or None
     mean_decode_context_tokens: float | None = None  # over decode iterations (build.decode_context_tokens); None: P + O / 2
     prefix_warning: str = ""  # why prefix caching can find nothing to share ("": it can), an event at the start
+    vision: VisionWork | None = None  # each request's vision tokens and encoder work (multimodal), or None
+    gpu: str = ""  # the replicas' GPU type ("": the facility's node.gpu)
+    decode_gpu: str = ""  # the decode pool's GPU type, disaggregated ("": gpu)
+    decode_kv_capacity_tokens: int | None = None  # a decode replica's KV cache on decode_gpu (None: kv_capacity_tokens)
+
+    def gpu_types(self, cluster: Cluster) -> str:
+        """Its GPU type(s) for the summary on a mixed fleet (``prefill/decode`` when split); "" otherwise."""
+        if not cluster.topology.mixed:
+            return ""
+        return f"{self.gpu}/{self.decode_gpu}" if self.split_gpus else self.gpu
+
+    @property
+    def split_gpus(self) -> bool:
+        """True when the decode pool runs on another GPU type than the prefill pool."""
+        return self.config.prefill_replicas > 0 and self.decode_gpu not in ("", self.gpu)
 
     @property
     def gpus_per_replica(self) -> int:
@@ -98,15 +113,22 @@ class InferenceService:
         cluster: Cluster,
         first_work_id: int,
         until_s: float,
+        decode_device: DeviceModel | None = None,
     ) -> None:
         self.sim = sim
         self.spec = spec
         self.name = spec.name
         self.model = spec.model
         self.device = device
+        # the decode pool's device when it runs on another GPU type (ServiceSpec.decode_gpu); None: device
+        self.decode_device = decode_device if spec.split_gpus else None
+        if spec.split_gpus and (decode_device is None or decode_device.gpu.name != spec.decode_gpu):
+            raise ValueError(f"service {spec.name}: its decode pool runs on {spec.decode_gpu}, give its device")
         self.router = router
         self.cluster = cluster
-        self.kv_capacity_tokens = spec.kv_capacity_tokens
+        # the KV cache of a replica of either pool: a larger request is dropped on arrival
+        self.kv_capacity_tokens = min(spec.kv_capacity_tokens, spec.decode_kv_capacity_tokens or spec.kv_capacity_tokens)
+        self._roles: dict[int, str] = {}  # work id -> the pool its replica serves (its GPU type), split GPUs only
         self.replicas: list[Replica] = []
         self.allocations: list[Allocation] = []
         self.pending: list[Request] = []  # arrived while no replica was up
@@ -149,7 +171,7 @@ class InferenceService:
             if len(self._times):
                 self._schedule_next_arrival()
         self._info = sim.recorder.run_info.add_service(spec.name, ServiceInfo(spec.config.slo_ttft_s, spec.config.slo_tpot_s,
-                                                                              "request"))
+                                                                              "request", gpu=spec.gpu_types(cluster)))
         if spec.prefix_warning:
             sim.recorder.event("warning", self.name, spec.prefix_warning)
         sim.on_finish(self._finish)
@@ -160,14 +182,33 @@ class InferenceService:
             return "both"
         return "prefill" if index < self.spec.config.prefill_replicas else "decode"
 
-    def _request_replica(self, work_id: int) -> None:
+    def device_for(self, role: str) -> DeviceModel:
+        """The device a replica of pool ``role`` (prefill, decode, both) runs on."""
+        return self.decode_device if role == "decode" and self.decode_device is not None else self.device
+
+    def kv_capacity_for(self, role: str) -> int:
+        """KV-cache tokens of a replica of pool ``role``."""
+        s = self.spec
+        return s.decode_kv_capacity_tokens if role == "decode" and s.split_gpus and s.decode_kv_capacity_tokens \
+            else s.kv_capacity_tokens
+
+    def _request_replica(self, work_id: int, role: str | None = None) -> None:
+        """Ask for a replica's GPUs; with the pools on two GPU types, on its pool's (``role``;
+        None: the pool of the next index, as configured: prefill first)."""
         self._requested.append(work_id)
         gpus = self.spec.gpus_per_replica
+        gpu_type = self.spec.gpu or None
+        device = self.device
+        if self.spec.split_gpus:
+            role = role or self._role(len(self._roles))
+            self._roles[work_id] = role
+            device = self.device_for(role)
+            gpu_type = device.gpu.name
         self.cluster.submit(WorkRequest(work_id, f"{self.name}/replica/{work_id}", gpus, self._grant,
                                         kind="inference", priority=self.spec.config.priority,
-                                        extra_power_w=gpus * (self.device.training_w() - self.device.idle_w()),
+                                        extra_power_w=gpus * (device.training_w() - device.idle_w()),
                                         domain_nodes=self.cluster.topology.nodes_per_domain,
-                                        interrupt=lambda cause: self._interrupt(work_id, cause)))
+                                        interrupt=lambda cause: self._interrupt(work_id, cause), gpu_type=gpu_type))
 
     def _grant(self, alloc: Allocation) -> None:
         """GPUs granted: serve at once at the start, else after loading the model."""
@@ -219,14 +260,15 @@ class InferenceService:
         if held:
             self.sim.recorder.event("requeue", f"{self.name}/replica/{work_id}", cause, len(requeued))
         if replace:
-            self._request_replica(self.cluster.new_work_id())
+            self._request_replica(self.cluster.new_work_id(), self._roles.get(work_id))
         for req in requeued:
             self._route(req, decode_pool)
 
     def _start_replica(self, alloc: Allocation) -> None:
         index = self._n_started
         self._n_started += 1
-        replica = Replica(self, index, alloc, self._role(index))
+        role = self._roles.get(alloc.work.work_id) or self._role(index)
+        replica = Replica(self, index, alloc, role)
         self.replicas.append(replica)
         self.n_serving.add(1)
         self.sim.recorder.event("serve", f"{self.name}/replica/{alloc.work.work_id}", "", len(self.replicas))
@@ -377,8 +419,9 @@ class InferenceService:
         self.sim.env.timeout(think).callbacks.append(lambda _ev: self._user_sends())
 
     def _schedule_next_arrival(self) -> None:
-        delay = float(self._times[self._next]) - self.sim.env.now
-        self.sim.env.timeout(max(delay, 0.0)).callbacks.append(self._on_arrival)
+        env = self.sim.env
+        delay = float(self._times[self._next]) - env._now
+        env.call_later(delay if delay > 0.0 else 0.0, self._on_arrival)  # a timeout without its event
 
     def _on_arrival(self, _event: Any) -> None:
         i = self._next
@@ -406,6 +449,8 @@ class InferenceService:
 
     def arrive(self, req: Request) -> None:
         """A request reaches the service now."""
+        if self.spec.vision is not None:  # its prompt (drawn with them) holds the vision tokens
+            req.vision_tokens = self.spec.vision.tokens
         self.in_system.add(1)
         if req.kv_tokens_max > self.kv_capacity_tokens:
             self.in_system.add(-1)

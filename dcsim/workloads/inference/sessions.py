@@ -106,6 +106,81 @@ class SessionPlan:
     think_s: np.ndarray
 
 
+@dataclass(frozen=True)
+class SessionMeans:
+    """What the fluid model needs of a session workload, from a fixed-seed sample of sessions:
+    calls per session (within the context window), the think times between calls (sorted
+    draws), and per call the tokens a prefix cache could serve: ``reusable_tokens``, the full
+    blocks of the previous call's prompt (a first call: of its system prompt), of which
+    ``system_tokens`` are system-prompt blocks (shared by every session)."""
+
+    calls_per_session: float
+    think_s: np.ndarray
+    reusable_tokens: float
+    system_tokens: float
+    sessions: int  # sessions sampled
+    think_before: np.ndarray  # per call: the think time its session spent before it (0 for a first call)
+    call_index: np.ndarray  # per call: its place in its session
+    new_if_hit: np.ndarray  # per call, sorted: tokens to prefill when its reusable blocks are cached
+    new_if_miss: np.ndarray  # ... when only the system prompt's are
+
+    def median_new_tokens(self, hit: float) -> float:
+        """Median tokens a call prefills when each call finds its reusable blocks with
+        probability ``hit`` (else only the system prompt's): the median of the mixture."""
+        def cdf(x: float) -> float:
+            return (hit * np.searchsorted(self.new_if_hit, x, side="right") / len(self.new_if_hit)
+                    + (1 - hit) * np.searchsorted(self.new_if_miss, x, side="right") / len(self.new_if_miss))
+
+        if not len(self.new_if_hit):
+            return 0.0
+        lo, hi = 0.0, float(max(self.new_if_hit[-1], self.new_if_miss[-1]))
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (lo, mid) if cdf(mid) >= 0.5 else (mid, hi)
+        return hi
+
+    def call_offsets_s(self, call_s: float) -> np.ndarray:
+        """When each sampled call is sent after its session starts, every call taking
+        ``call_s`` (sorted): the think times before it plus ``call_s`` per earlier call."""
+        return np.sort(self.think_before + self.call_index * call_s)
+
+    def calls_sent_by(self, t_s: float, offsets_s: np.ndarray, cum_offsets_s: np.ndarray) -> float:
+        """Expected calls sent by time t by the sessions started in [0, t), per unit start
+        rate: the mean over sessions of sum_k max(0, t - offset_k) (``offsets_s`` sorted and
+        ``cum_offsets_s`` their cumulative sums, from :meth:`call_offsets_s`). Its slope is
+        the call rate of a workload warming up from no session in progress; heavy-tailed
+        think times make most of a session's calls early, faster than one per mean cycle."""
+        n = int(np.searchsorted(offsets_s, t_s, side="right"))
+        return (n * t_s - (float(cum_offsets_s[n - 1]) if n else 0.0)) / self.sessions
+
+    def cached_tokens(self, same_replica: float, gap_s: float, cycle_s: float, sessions_per_replica: float,
+                      context_tokens: float, cache_tokens: float) -> float:
+        """Mean cached tokens per call. The system prompt's blocks are always cached (every
+        call refreshes them); the rest when the call lands where its previous call ran
+        (probability ``same_replica``) and its blocks survived LRU eviction. A session's
+        blocks survive a gap g (think time + the previous call's ``gap_s`` in flight) when
+        the other sessions on the replica touched fewer than ``cache_tokens`` meanwhile:
+        with n = ``sessions_per_replica`` each calling once per ``cycle_s`` and holding
+        ``context_tokens``, n (1 - exp(-g / cycle_s)) sessions of context_tokens each, so
+        the blocks survive while g < g* = -cycle_s ln(1 - cache / (n context))."""
+        if cache_tokens <= 0 or context_tokens <= 0:
+            return 0.0
+        return self.system_tokens + (self.reusable_tokens - self.system_tokens) * self.hit_share(
+            same_replica, gap_s, cycle_s, sessions_per_replica, context_tokens, cache_tokens)
+
+    def hit_share(self, same_replica: float, gap_s: float, cycle_s: float, sessions_per_replica: float,
+                  context_tokens: float, cache_tokens: float) -> float:
+        """The share of calls that find their reusable blocks (see :meth:`cached_tokens`)."""
+        footprint = sessions_per_replica * context_tokens
+        if cache_tokens <= 0 or context_tokens <= 0:
+            return 0.0
+        if footprint <= cache_tokens:
+            return same_replica
+        g_star = -cycle_s * math.log1p(-cache_tokens / footprint)
+        kept = float(np.searchsorted(self.think_s, g_star - gap_s, side="right")) / max(len(self.think_s), 1)
+        return same_replica * kept
+
+
 class SessionArrivals:
     """The session workload of a service: when sessions start and what their calls are.
 
@@ -127,6 +202,7 @@ class SessionArrivals:
         self.system_prompts = system_prompts
         self.block_tokens = block_tokens
         self.max_context_tokens = max_context_tokens
+        self._means: SessionMeans | None = None
 
     def plan(self, start_rng: np.random.Generator | None, length_rng: np.random.Generator, until_s: float,
              n_sessions: int | None = None) -> SessionPlan:
@@ -166,6 +242,43 @@ class SessionArrivals:
         prompts = np.concatenate([p for p, _ in parts] or [np.zeros(0, np.int64)])
         outputs = np.concatenate([o for _, o in parts] or [np.zeros(0, np.int64)])
         return prompts[:n], outputs[:n]
+
+    def means(self, sessions: int = 2000) -> SessionMeans:
+        """The workload's :class:`SessionMeans`, from ``sessions`` sessions drawn with a fixed seed
+        (computed once)."""
+        if self._means is not None:
+            return self._means
+        plan = self.plan(None, np.random.default_rng(0), 0.0, n_sessions=sessions)
+        b = self.block_tokens
+        system = (self.system_prompt_tokens // b) * b
+        calls, reusable, shared, thinks, hits, misses = 0, 0.0, 0.0, [], [], []
+        before, index = [], []
+        for s in range(sessions):
+            prompt, _ = self.prompts(plan, s)
+            if not len(prompt):
+                continue
+            calls += len(prompt)
+            o = int(plan.offset[s])
+            before.append(np.concatenate([[0.0], np.cumsum(plan.think_s[o + 1:o + len(prompt)])]))
+            index.append(np.arange(len(prompt), dtype=np.float64))
+            previous = np.minimum(np.concatenate([[system], (prompt[:-1] // b) * b]), prompt - 1)
+            own = np.minimum(system, prompt - 1)
+            reusable += float(previous.sum())
+            shared += float(own.sum())
+            hits.append(prompt - previous)
+            misses.append(prompt - own)
+            o = int(plan.offset[s])
+            thinks.append(plan.think_s[o + 1:o + len(prompt)])
+        n = max(calls, 1)
+        flat = [np.concatenate(x) if x else np.zeros(0) for x in (before, index)]
+        self._means = SessionMeans(calls / sessions, np.sort(np.concatenate(thinks or [np.zeros(0)])), reusable / n,
+                                   shared / n, sessions, flat[0], flat[1], np.sort(np.concatenate(hits or [np.zeros(0)])),
+                                   np.sort(np.concatenate(misses or [np.zeros(0)])))
+        return self._means
+
+    def mean_rate_per_s(self, t0_s: float, t1_s: float) -> float:
+        """Calls per second in steady state: session starts x calls per session (the fluid model's rate)."""
+        return self.starts.mean_rate_per_s(t0_s, t1_s) * self.means().calls_per_session
 
     def __repr__(self) -> str:
         return f"SessionArrivals(rate_per_s={self.starts.rate_per_s})"

@@ -65,7 +65,7 @@ def job_from_config(field: str, job_id: int, name: str, j: TrainingJobConfig, to
                    priority=j.priority, preemptible=j.preemptible,
                    preempt_write_s=_checkpoint_write_s(model, j.storage_gbyte_per_s), step_at=step_at,
                    scaleout_bytes_per_s=scaleout, uplink_oversubscription=network.rack_uplink_oversubscription,
-                   full_speed_step_s=full_speed_s, **resilience)
+                   full_speed_step_s=full_speed_s, gpu=gpu.name, **resilience)
 
 
 def _resilience(field: str, j: TrainingJobConfig, model: LlmSpec) -> dict[str, Any]:

@@ -117,6 +117,7 @@ class JobSpec:
     # the step at full speed (full clock, full scale-out bandwidth): goodput's measure of a
     # step of progress; None: ``step.time_s`` (a traced job's duration)
     full_speed_step_s: float | None = None
+    gpu: str = ""  # the GPU type it runs on ("": the facility's node.gpu)
 
     @property
     def useful_step_s(self) -> float:
@@ -188,7 +189,7 @@ class TrainingJob:
         self.cluster.submit(WorkRequest(
             s.job_id, f"job/{s.name}", s.gpus, self._start, owner=self, kind="training", priority=s.priority,
             remaining_s=self.remaining_s, preempt=self.preempt if s.preemptible else None, extra_power_w=extra_w,
-            interrupt=self.interrupt,
+            interrupt=self.interrupt, gpu_type=s.gpu or None,
         ))
 
     def remaining_s(self) -> float:

@@ -1,0 +1,83 @@
+"""Agentic sessions at fluid fidelity: the mean call with its cache hits, the warm-up of a
+session workload, and agreement with request fidelity (docs/workloads.md)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import dcsim
+from dcsim.api import compose_config
+from dcsim.config.build import build
+from dcsim.hardware.performance import prefill_attn_pairs
+from dcsim.workloads.inference.fluid import ReplicaModel
+from dcsim.workloads.inference.sessions import SessionMeans
+
+A = "workload.services.agent"
+
+
+def _means(think: list[float], calls: list[int]) -> SessionMeans:
+    before = np.concatenate([np.concatenate([[0.0], np.cumsum(think[:c - 1])]) for c in calls])
+    index = np.concatenate([np.arange(c, dtype=np.float64) for c in calls])
+    return SessionMeans(float(np.mean(calls)), np.sort(np.array(think, dtype=np.float64)), 1000.0, 200.0,
+                        len(calls), before, index, np.array([100.0]), np.array([900.0]))
+
+
+def test_calls_sent_by_a_warming_up_workload():
+    """Sessions of 3 calls, 10 s apart (think) plus 5 s per call: offsets 0, 15, 30 s; calls
+    sent by t per unit start rate = sum_k max(0, t - offset_k); the long-run rate is 3."""
+    m = _means([10.0, 10.0], [3])
+    off = m.call_offsets_s(5.0)
+    np.testing.assert_allclose(off, [0.0, 15.0, 30.0])
+    cum = np.cumsum(off)
+    assert m.calls_sent_by(10.0, off, cum) == pytest.approx(10.0)
+    assert m.calls_sent_by(20.0, off, cum) == pytest.approx(20.0 + 5.0)
+    assert m.calls_sent_by(100.0, off, cum) - m.calls_sent_by(90.0, off, cum) == pytest.approx(30.0)
+
+
+def test_hit_share_follows_the_cache_footprint_and_the_think_times():
+    """All sessions' contexts fit: every call that lands on its replica hits. Beyond, a call
+    hits when its gap is shorter than g* = -cycle ln(1 - cache / footprint)."""
+    m = _means([2.0, 2.0, 50.0, 50.0], [5])
+    assert m.hit_share(1.0, 1.0, 20.0, 4.0, 1000.0, 4000.0) == 1.0
+    assert m.hit_share(0.25, 1.0, 20.0, 4.0, 1000.0, 4000.0) == 0.25
+    g_star = -20.0 * math.log1p(-4000.0 / 8000.0)  # 13.9 s: the 2-s thinks survive, the 50-s ones do not
+    assert 2.0 + 1.0 < g_star < 50.0
+    assert m.hit_share(1.0, 1.0, 20.0, 8.0, 1000.0, 4000.0) == pytest.approx(0.5)
+    assert m.cached_tokens(1.0, 1.0, 20.0, 8.0, 1000.0, 4000.0) == pytest.approx(200.0 + 800.0 * 0.5)
+    assert m.cached_tokens(1.0, 1.0, 20.0, 8.0, 1000.0, 0.0) == 0.0
+
+
+def test_a_cached_prefix_is_not_prefilled_but_attended_to():
+    """A replica model whose prompts find c tokens cached prefills P - c tokens per request,
+    each chunk attending over the cached context: its mixed iteration is the device's
+    iteration of that chunk at context c (one chunk here)."""
+    sc = build(compose_config(["workload=agentic_coding", "facility.num_racks=1"]))
+    s = sc.services[0][0]
+    cached = 0.95 * s.mean_prompt_tokens
+    rm = ReplicaModel.of_service(sc.device, s, cached)
+    new = s.mean_prompt_tokens - cached
+    assert rm.chunks == 1 and rm.chunk == pytest.approx(new)
+    b = 16.0
+    t, p = sc.device.iteration_scalar(s.model, s.config.tp, b + new, b * rm.ctx + prefill_attn_pairs(new, cached),
+                                      b * rm.ctx + cached + new, b, s.config.ep)
+    assert rm.mixed(b) == pytest.approx((t, p), rel=1e-12)
+    assert rm.capacity_per_s > ReplicaModel.of_service(sc.device, s).capacity_per_s  # less to prefill
+
+
+def test_fluid_sessions_agree_with_request_fidelity():
+    """The agentic preset on 4 replicas at a quarter of its load for two hours: fluid's calls
+    (per session started: the starts are random at request fidelity) within 5 %, its cached
+    share of prompt tokens within 2 points, median TTFT within 15 %."""
+    base = ["workload=agentic_coding", "facility.num_racks=1", "duration_s=7200", "output.write=false",
+            f"{A}.replicas=4", "workload.rate_multiplier=0.25"]
+    r = dcsim.run(base).summary()
+    f = dcsim.run(base + [f"{A}.fidelity=fluid"]).summary()
+    expected_sessions = 0.2 * 0.25 * 7200
+    calls_r = r["requests_arrived"] / r["sessions_started"]
+    calls_f = f["requests_arrived"] / expected_sessions
+    assert calls_f == pytest.approx(calls_r, rel=0.05)
+    assert abs(f["prompt_tokens_cached_share"] - r["prompt_tokens_cached_share"]) < 0.02
+    assert f["ttft_p50_s"] == pytest.approx(r["ttft_p50_s"], rel=0.15)

@@ -62,7 +62,7 @@ def test_space_binds_when_the_floor_is_the_tighter_limit():
 def test_load_at_the_slo_is_confirmed_at_request_fidelity(power_plan):
     a = power_plan["answer"]
     assert a["slo_confirmed"] and a["slo_attainment_request"] >= 0.99
-    assert abs(a["request_vs_fluid"]) < 0.10  # a 300 s run; docs/planning.md measures the 600 s default
+    assert abs(a["request_vs_fluid"]) < 0.05  # within 5 %, as the issue asks
     assert a["tokens_per_s"] > 0 and a["pue"] > 1.0 and a["cost_per_million_tokens_usd"] > 0
     loads = [h for h in power_plan["history"] if h["search"] == "load"]
     met = [h["load_per_replica"] for h in loads if h["meets_slo"]]

@@ -261,13 +261,8 @@ class _Planner:
                     break
         if lo_pt is None:
             return None, None
+        lo_pt = self._bisect(n, lo_pt, hi, Fidelity.fluid, "load", 64)
         lo = lo_pt["load_per_replica"]
-        while (hi - lo) / hi > LOAD_TOLERANCE:
-            pt = self.slice_run(n, (lo + hi) / 2, Fidelity.fluid, "load")
-            if pt["meets_slo"]:
-                lo_pt, lo = pt, pt["load_per_replica"]
-            else:
-                hi = pt["load_per_replica"]
         confirm = self.slice_run(n, lo, Fidelity.request, "confirm")
         fail, step = lo, BACK_OFF
         while not confirm["meets_slo"] and step < 1.0:
@@ -277,15 +272,24 @@ class _Planner:
             step *= 2
         if not confirm["meets_slo"]:
             return lo_pt, confirm
-        if fail != lo:
-            for _ in range(REFINE_STEPS):  # between the last load that missed and the one that met it
-                pt = self.slice_run(n, (lo + fail) / 2, Fidelity.request, "confirm")
-                if pt["meets_slo"]:
-                    confirm, lo = pt, pt["load_per_replica"]
-                else:
-                    fail = pt["load_per_replica"]
-            lo_pt = self.slice_run(n, lo, Fidelity.fluid, "load")
+        if fail != lo:  # between the last load that missed and the one that met it
+            confirm = self._bisect(n, confirm, fail, Fidelity.request, "confirm", REFINE_STEPS)
+            lo_pt = self.slice_run(n, confirm["load_per_replica"], Fidelity.fluid, "load")
         return lo_pt, confirm
+
+    def _bisect(self, n: int, met: dict[str, Any], missed: float, fidelity: Fidelity, search: str,
+                steps: int) -> dict[str, Any]:
+        """The point of the highest load that meets the SLO between ``met`` and the load
+        ``missed``, after at most ``steps`` bisections (or a bracket of LOAD_TOLERANCE)."""
+        for _ in range(steps):
+            if (missed - met["load_per_replica"]) / missed <= LOAD_TOLERANCE:
+                break
+            pt = self.slice_run(n, (met["load_per_replica"] + missed) / 2, fidelity, search)
+            if pt["meets_slo"]:
+                met = pt
+            else:
+                missed = pt["load_per_replica"]
+        return met
 
 
 _KPIS = ("output_tokens_per_s", "slo_attainment", "ttft_p50_s", "ttft_p99_s", "tpot_p50_s", "tpot_p99_s", "pue",

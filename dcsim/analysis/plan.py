@@ -25,7 +25,8 @@ Two searches, both with what dcsim already computes:
    fidelity spreads the load evenly over the replicas, so this search runs on a slice of
    ``slice_racks`` racks at the same per-replica load as the fleet. The answer is then
    confirmed by one request-fidelity run of ``confirm_replicas`` replicas of the slice at
-   the same per-replica load (fewer replicas pool less, so their tail is if anything worse);
+   the same per-replica load, of ``duration_s`` or 20 mean end-to-end times of an answer if
+   longer (at most 10 x ``duration_s``) (fewer replicas pool less, so their tail is if anything worse);
    if its SLO attainment is below ``target``, the load is lowered at request fidelity by 3,
    6, 12, 24, 48 and 96 % of the fluid answer until it is met, then bisected twice between
    the last miss and the met load (each run in the history; ``slo_confirmed`` false if even
@@ -56,6 +57,11 @@ MAX_RACKS = 1_000_000  # a search bound: no envelope of a real site comes near i
 LOAD_TOLERANCE = 0.02  # relative width at which the load bisection stops
 BACK_OFF = 0.03  # the first request-fidelity back-off step when the fluid answer misses the SLO (then doubled)
 REFINE_STEPS = 2  # bisection steps at request fidelity after a back-off
+# A request-fidelity run lasts at least this many mean end-to-end times of an answer (the fluid
+# estimate at the answer's load; ramp-up and answers in flight at the end take ~1 of them out of
+# the tokens counted) and at most MAX_DURATION_FACTOR x duration_s.
+WARMUP_RUNS = 20.0
+MAX_DURATION_FACTOR = 10.0
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,7 @@ class _Planner:
         self.per_rack = _replicas_per_rack(self.base)
         self.history: list[dict[str, Any]] = []
         self.cooling_per_w: float | None = None
+        self.request_duration_s = 0.0  # set from the fluid answer before the first request run
 
     # ---- racks
     def facility_point(self, racks: int) -> dict[str, Any]:
@@ -218,9 +225,11 @@ class _Planner:
     # ---- load
     def slice_run(self, racks: int, m: float, fidelity: Fidelity, search: str) -> dict[str, Any]:
         replicas = racks * self.per_rack
+        duration_s = self.p.duration_s
         if fidelity == Fidelity.request:
             replicas = min(replicas, self.p.confirm_replicas)
-        c = _with(self.base, racks, replicas, m * replicas / self.base_replicas, fidelity, self.p.duration_s)
+            duration_s = max(duration_s, self.request_duration_s)
+        c = _with(self.base, racks, replicas, m * replicas / self.base_replicas, fidelity, duration_s)
         t0 = time.perf_counter()
         summ = build(c).run().summary()
         wall = time.perf_counter() - t0
@@ -232,6 +241,7 @@ class _Planner:
         else:
             ok = _finite(summ["slo_attainment"]) >= self.p.target
         row = {"search": search, "fidelity": str(fidelity), "racks": racks, "replicas": replicas,
+               "duration_s": duration_s,
                "load_per_replica": m, "rate_multiplier": c.workload.rate_multiplier, "meets_slo": bool(ok),
                "wall_s": wall, **{k: summ.get(k) for k in _KPIS}}
         self.history.append(row)
@@ -263,6 +273,11 @@ class _Planner:
             return None, None
         lo_pt = self._bisect(n, lo_pt, hi, Fidelity.fluid, "load", 64)
         lo = lo_pt["load_per_replica"]
+        # a request run starts empty and ends with answers in flight: long enough that the
+        # answers' mean time in the system (the fluid estimate) is a small share of it
+        e2e_s = _finite(lo_pt["ttft_p50_s"]) + _finite(lo_pt["tpot_p50_s"]) * _finite(lo_pt["output_tokens"]) / max(
+            1.0, _finite(lo_pt["requests_completed"]))
+        self.request_duration_s = min(WARMUP_RUNS * e2e_s, MAX_DURATION_FACTOR * self.p.duration_s)
         confirm = self.slice_run(n, lo, Fidelity.request, "confirm")
         fail, step = lo, BACK_OFF
         while not confirm["meets_slo"] and step < 1.0:
@@ -292,7 +307,7 @@ class _Planner:
         return met
 
 
-_KPIS = ("output_tokens_per_s", "slo_attainment", "ttft_p50_s", "ttft_p99_s", "tpot_p50_s", "tpot_p99_s", "pue",
+_KPIS = ("output_tokens", "output_tokens_per_s", "slo_attainment", "ttft_p50_s", "ttft_p99_s", "tpot_p50_s", "tpot_p99_s", "pue",
          "cost_per_million_tokens_usd", "energy_per_output_token_facility_j", "requests_arrived",
          "requests_completed", "gpu_utilisation")
 

@@ -628,8 +628,11 @@ def _interrupted() -> str:
 def _plan(args: list[str]) -> None:
     """``dcsim plan KEY=VALUE ...``: capacity planning (dcsim.analysis.plan, docs/planning.md);
     a bad option or override is one line and exit status 2."""
-    from dcsim.analysis.plan import format_plan, parse_plan_args, plan
+    from dcsim.analysis.plan import HELP, format_plan, parse_plan_args, plan
 
+    if {"--help", "-h"}.intersection(args):
+        print(HELP)
+        return
     try:
         p, overrides = parse_plan_args(args)
         out = plan(p, overrides)

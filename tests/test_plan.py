@@ -122,3 +122,12 @@ def test_plan_options_and_overrides_are_told_apart():
     assert overrides == ["workload=chat", "cooling=air"]
     with pytest.raises(ConfigError, match="plan.slice_racks"):
         parse_plan_args(["slice_racks=0"])
+
+
+def test_help_lists_every_option(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["dcsim", "plan", "--help"])
+    cli._main()
+    out = capsys.readouterr().out
+    from dcsim.analysis.plan import PLAN_FIELDS
+
+    assert all(f"  {name}=" in out for name in PLAN_FIELDS)

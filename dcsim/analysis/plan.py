@@ -94,6 +94,24 @@ class PlanConfig:
 
 PLAN_FIELDS = {f.name: f for f in dataclasses.fields(PlanConfig)}
 
+HELP = """usage: dcsim plan [OPTION=VALUE ...] [dcsim override ...]
+
+The largest deployment that fits a power and space envelope, its tokens/s at the workload's
+SLO, and the limit that binds (docs/planning.md). Options (default):
+  power_mw=50           the power envelope, MW
+  power_at=meter        meter: design peak at the utility meter; it: provisioned IT capacity
+  floor_area_m2=null    gross building area available, m2 (null: no space limit)
+  target=0.99           SLO attainment the answer must reach at request fidelity
+  slice_racks=1         racks of the slice the load is searched on
+  confirm_replicas=4    replicas serving in each request-fidelity run
+  duration_s=600        simulated seconds of each fluid run (and at least of each request run)
+  max_racks=1000000     a bound on the rack search
+  out_dir=null          the run directory (null: outputs/plan/DATE/TIME)
+  write=true            write plan.json and plan.txt
+Every other argument is a dcsim override: workload=chat, cooling=direct_liquid,
+climate=phoenix_az, hardware=b200, facility=liquid_h100_100kw, workload.services.chat.slo_ttft_s=0.5
+  dcsim plan power_mw=50 workload=chat cooling=direct_liquid climate=phoenix_az"""
+
 
 def parse_plan_args(args: list[str]) -> tuple[PlanConfig, list[str]]:
     """(the plan options, the dcsim overrides) of ``dcsim plan``'s arguments: ``KEY=VALUE``

@@ -131,3 +131,16 @@ def test_help_lists_every_option(monkeypatch, capsys):
     from dcsim.analysis.plan import PLAN_FIELDS
 
     assert all(f"  {name}=" in out for name in PLAN_FIELDS)
+
+
+def test_cooling_density_and_cooling_power_are_reported():
+    dense = ["workload=chat", "facility=liquid_h100_100kw", "cooling=air"]
+    with pytest.raises(ConfigError, match="at most 40 kW per rack with air cooling"):
+        _point(dense, 1, power_mw=5)
+    capped = _point(dense + ["facility.cooling.over_density=throttle"], 1, power_mw=5)
+    assert capped["density_cap_w"] is not None and capped["density_cap_w"] < 700  # H100-SXM nameplate
+    liquid = _point(["workload=chat", "cooling=direct_liquid"], 10, power_mw=5)
+    air = _point(["workload=chat", "cooling=air"], 10, power_mw=5)
+    # the same racks: the same IT, less cooling at the worst hour with liquid
+    assert liquid["it_capacity_w"] == air["it_capacity_w"] and liquid["design_cooling_w"] < air["design_cooling_w"]
+    assert air["design_meter_w"] == pytest.approx(air["it_capacity_w"] + air["design_loss_w"] + air["design_cooling_w"])

@@ -17,7 +17,10 @@ Two searches, both with what dcsim already computes:
    worst hour of the year (the largest cooling power per watt of heat over its 8,760 hours,
    chillers at full-load COP): ``(it + loss) x (1 + max_h cooling(h))``, the controller's own
    formula. With ``power_at=it`` only the IT capacity counts. The binding limit is the one the
-   next rack would break (power or space); ``slo`` when no load meets the SLO at all.
+   next rack would break (power or space); ``slo`` when no load meets the SLO at all. Cooling
+   binds through its share of the meter envelope (``design_cooling_mw``) and the rack density
+   its technology allows: a denser rack is refused as dcsim refuses it, or, with
+   ``facility.cooling.over_density=throttle``, its GPUs are capped (``gpu_density_cap_w``).
 2. Load at the SLO: replicas = GPUs / (tp x ep) of the workload's single inference service;
    ``workload.rate_multiplier`` is searched (doubling then bisection, 2 % tolerance) at fluid
    fidelity for the highest per-replica load whose fluid steady state meets the service's SLO
@@ -188,7 +191,8 @@ def envelope_point(s: Scenario, cooling_per_w: float) -> dict[str, float]:
     loss_w = f.power_path.loss_w(it_w)
     return {"racks": f.topology.num_racks, "gpus": f.topology.gpus_total, "it_capacity_w": it_w,
             "design_loss_w": loss_w, "design_cooling_w": (it_w + loss_w) * cooling_per_w,
-            "design_meter_w": (it_w + loss_w) * (1.0 + cooling_per_w), "gross_floor_area_m2": f.space.gross_m2}
+            "design_meter_w": (it_w + loss_w) * (1.0 + cooling_per_w), "gross_floor_area_m2": f.space.gross_m2,
+            "density_cap_w": f.density_cap_w}
 
 
 # --------------------------------------------------------------------------- the search
@@ -353,6 +357,8 @@ def plan(p: PlanConfig | None = None, overrides: list[str] | tuple[str, ...] = (
     answer: dict[str, Any] = {
         "racks": racks, "gpus": fac["gpus"], "replicas": replicas, "tp": svc.tp, "ep": svc.ep,
         "it_capacity_mw": fac["it_capacity_w"] / 1e6, "design_meter_mw": fac["design_meter_w"] / 1e6,
+        "design_loss_mw": fac["design_loss_w"] / 1e6, "design_cooling_mw": fac["design_cooling_w"] / 1e6,
+        "gpu_density_cap_w": fac["density_cap_w"],
         "gross_floor_area_m2": fac["gross_floor_area_m2"], "binding": binding,
     }
     if fluid is None or confirm is None:
@@ -395,9 +401,13 @@ def format_plan(out: dict[str, Any]) -> str:
     area = "no limit" if e["floor_area_m2"] is None else f"{e['floor_area_m2']:,.0f} m2"
     rows = [("envelope", f"{e['power_mw']:,.2f} MW at {e['power_at']}, {area}"),
             ("racks / GPUs / replicas", f"{a['racks']:,} / {a['gpus']:,} / {a['replicas']:,} (tp {a['tp']}, ep {a['ep']})"),
-            ("IT capacity / design peak at meter", f"{a['it_capacity_mw']:,.2f} MW / {a['design_meter_mw']:,.2f} MW"),
+            ("IT capacity / design peak at meter", f"{a['it_capacity_mw']:,.2f} MW / {a['design_meter_mw']:,.2f} MW "
+                                                   f"({a['design_loss_mw']:,.2f} losses, {a['design_cooling_mw']:,.2f} "
+                                                   f"cooling at the worst hour)"),
             ("gross floor area", f"{a['gross_floor_area_m2']:,.0f} m2"),
             ("binding limit", a["binding"])]
+    if a["gpu_density_cap_w"] is not None:  # over_density=throttle: the cooling holds each GPU below nameplate
+        rows.append(("cooling density cap", f"{a['gpu_density_cap_w']:,.0f} W per GPU"))
     if "pue" in a:
         rows += [("tokens/s at SLO (fluid / request)", f"{a['tokens_per_s']:,.0f} / {a['tokens_per_s_request']:,.0f} "
                                                         f"({a['request_vs_fluid']:+.1%}, on {a['slice_racks']} racks)"),

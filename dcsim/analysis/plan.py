@@ -374,7 +374,7 @@ def plan(p: PlanConfig | None = None, overrides: list[str] | tuple[str, ...] = (
             ttft_p99_s=confirm["ttft_p99_s"],
             tpot_p99_s=confirm["tpot_p99_s"], pue=fluid["pue"],
             cost_per_million_tokens_usd=fluid["cost_per_million_tokens_usd"],
-            slice_racks=fluid["racks"])
+            slice_racks=fluid["racks"], confirm_replicas=confirm["replicas"])
     out = {"envelope": dataclasses.asdict(p), "overrides": list(overrides), "service": pl.name,
            "slo": {"ttft_s": svc.slo_ttft_s, "tpot_s": svc.slo_tpot_s, "target": p.target},
            "worst_hour_cooling_per_w": pl.cooling_per_w, "answer": answer, "history": pl.history,
@@ -410,7 +410,9 @@ def format_plan(out: dict[str, Any]) -> str:
         rows.append(("cooling density cap", f"{a['gpu_density_cap_w']:,.0f} W per GPU"))
     if "pue" in a:
         rows += [("tokens/s at SLO (fluid / request)", f"{a['tokens_per_s']:,.0f} / {a['tokens_per_s_request']:,.0f} "
-                                                        f"({a['request_vs_fluid']:+.1%}, on {a['slice_racks']} racks)"),
+                                                        f"({a['request_vs_fluid']:+.1%}; fluid on {a['slice_racks']} rack"
+                                                        f"{'s' if a['slice_racks'] != 1 else ''}, request on "
+                                                        f"{a['confirm_replicas']} replicas)"),
                  ("SLO attainment (request), TTFT p99", f"{_finite(a['slo_attainment_request']):.3f}"
                                                         f"{'' if a['slo_confirmed'] else ' (below target)'}, "
                                                         f"{_finite(a['ttft_p99_s']):.3f} s"),

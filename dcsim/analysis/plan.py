@@ -49,6 +49,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from dcsim import __version__
 from dcsim.config.build import build, to_config
 from dcsim.config.compose import compose_config
 from dcsim.config.schema import DcsimConfig
@@ -184,7 +185,7 @@ def worst_hour_cooling_per_w(s: Scenario) -> float:
     return max(plant.coefficients(d, w).total for d, w in pairs)
 
 
-def envelope_point(s: Scenario, cooling_per_w: float) -> dict[str, float]:
+def envelope_point(s: Scenario, cooling_per_w: float) -> dict[str, Any]:
     """Design powers and areas of a built facility."""
     f = s.facility
     it_w = f.it_capacity_w
@@ -207,9 +208,13 @@ class _Planner:
         self.history: list[dict[str, Any]] = []
         self.cooling_per_w: float | None = None
         self.request_duration_s = 0.0  # set from the fluid answer before the first request run
+        self._points: dict[int, dict[str, Any]] = {}
 
     # ---- racks
     def facility_point(self, racks: int) -> dict[str, Any]:
+        """The design powers and area of ``racks`` racks, and whether they fit (once per count)."""
+        if racks in self._points:
+            return self._points[racks]
         s = build(_with(self.base, racks, 0, 1.0, Fidelity.fluid, self.p.duration_s))
         if self.cooling_per_w is None:
             self.cooling_per_w = worst_hour_cooling_per_w(s)
@@ -218,6 +223,7 @@ class _Planner:
         pt["power_ok"] = power_w <= self.p.power_mw * 1e6
         pt["space_ok"] = self.p.floor_area_m2 is None or pt["gross_floor_area_m2"] <= self.p.floor_area_m2
         self.history.append({"search": "racks", **pt})
+        self._points[racks] = pt
         return pt
 
     def fits(self, racks: int) -> bool:
@@ -375,7 +381,7 @@ def plan(p: PlanConfig | None = None, overrides: list[str] | tuple[str, ...] = (
             tpot_p99_s=confirm["tpot_p99_s"], pue=fluid["pue"],
             cost_per_million_tokens_usd=fluid["cost_per_million_tokens_usd"],
             slice_racks=fluid["racks"], confirm_replicas=confirm["replicas"])
-    out = {"envelope": dataclasses.asdict(p), "overrides": list(overrides), "service": pl.name,
+    out = {"dcsim_version": __version__, "envelope": dataclasses.asdict(p), "overrides": list(overrides), "service": pl.name,
            "slo": {"ttft_s": svc.slo_ttft_s, "tpot_s": svc.slo_tpot_s, "target": p.target},
            "worst_hour_cooling_per_w": pl.cooling_per_w, "answer": answer, "history": pl.history,
            "wall_time_s": time.perf_counter() - t0}

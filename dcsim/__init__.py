@@ -1,6 +1,7 @@
 """dcsim: a discrete-event simulator of AI datacentres.
 
-``dcsim.run(overrides)`` runs a scenario in-process; ``dcsim.analysis`` loads and
+``dcsim.run(overrides)`` runs a scenario in-process; ``dcsim.plan(...)`` finds the
+largest deployment that fits a power and space envelope; ``dcsim.analysis`` loads and
 plots runs; the ``dcsim`` command runs scenarios and sweeps through Hydra.
 """
 
@@ -14,4 +15,12 @@ def run(overrides=()):
     return _run(overrides)
 
 
-__all__ = ["__version__", "run"]
+def plan(p=None, overrides=(), **options):
+    """The largest deployment that fits an envelope and its tokens/s at the SLO
+    (``dcsim.analysis.plan``; docs/planning.md)."""
+    from dcsim.analysis.plan import plan as _plan
+
+    return _plan(p, overrides, **options)
+
+
+__all__ = ["__version__", "plan", "run"]

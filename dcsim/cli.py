@@ -625,8 +625,32 @@ def _interrupted() -> str:
     return "interrupted before any run started"
 
 
+def _plan(args: list[str]) -> None:
+    """``dcsim plan KEY=VALUE ...``: capacity planning (dcsim.analysis.plan, docs/planning.md);
+    a bad option or override is one line and exit status 2."""
+    from dcsim.analysis.plan import HELP, format_plan, parse_plan_args, plan
+
+    if {"--help", "-h"}.intersection(args):
+        print(HELP)
+        return
+    try:
+        p, overrides = parse_plan_args(args)
+        out = plan(p, overrides)
+    except ConfigError as e:
+        print(f"dcsim plan: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except Exception as e:  # noqa: BLE001 - a composition error of an override: one line
+        print(f"dcsim plan: error: {_one_line(e)}", file=sys.stderr)
+        raise SystemExit(2) from None
+    where = f" -> {out['run_dir']}" if "run_dir" in out else ""
+    print(f"dcsim {dcsim.__version__} plan: {' '.join(args)}{where}\n{format_plan(out)}", flush=True)
+
+
 def _main() -> None:
     global last_sweep, _sweep_started, _single_run_dir
+    if sys.argv[1:2] == ["plan"]:
+        _plan(sys.argv[2:])
+        return
     argv = sys.argv[1:] = multirun_flag_first(sys.argv[1:])
     if {"--help", "-h"}.intersection(argv):
         try:

@@ -304,7 +304,7 @@ def test_a_legal_but_large_run_is_warned_with_its_time_and_memory():
     big = ["workload.services.chat.arrival_rate_per_s=5000", "duration_s=3600"]
     err, refused, n, warning = validate(big)
     assert (err, refused, n) == (None, [], 1)
-    assert warning == ("warning: about 18,000,000 requests at request fidelity: roughly 12 min and 14.4 GB for the "
+    assert warning == ("warning: about 18,000,000 requests at request fidelity: roughly 15 min and 8.1 GB for the "
                        "run (docs/performance.md); fidelity=fluid takes seconds")
     assert validate([*big, "workload.services.chat.fidelity=fluid"])[3] is None
     assert validate([])[3] is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import same_summary
 
 import dcsim
 from dcsim.api import compose_config
@@ -11,7 +12,6 @@ from dcsim.config.build import build
 from dcsim.core.errors import ConfigError
 from dcsim.core.units import HOUR_S
 from dcsim.facility.grid import DemandResponse, HourlySteps, SignalLimit
-from tests.conftest import same_summary
 
 # t = 0 at 12:45 local time; the time-of-use peak 13-14 h is then [900, 4500) s of the run.
 TOU = ["facility.climate.start_hour=12.75", "facility.grid.price=tou", "facility.grid.tou_peak_start_hour=13",

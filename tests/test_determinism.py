@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pandas as pd
+from conftest import same_summary
 
 import dcsim
-from tests.conftest import same_summary
 
 SHORT = ["duration_s=600"]
 

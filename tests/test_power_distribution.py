@@ -8,6 +8,7 @@ its server fans as the facility meters them (docs/cooling.md), as in tests/test_
 from __future__ import annotations
 
 import pytest
+from conftest import same_summary
 from omegaconf import open_dict
 
 import dcsim
@@ -27,7 +28,6 @@ from dcsim.facility.power_path import (
     StageSpec,
     usable_units,
 )
-from tests.conftest import same_summary
 
 RUN = ["workload=inference_only", "duration_s=300", "output.write=false"]
 NODES_PER_RACK, GPUS_PER_NODE = 4, 8

@@ -10,6 +10,7 @@ of reference fans, and the fan model's ratio at the air hall's 24 C inlet on top
 from __future__ import annotations
 
 import pytest
+from conftest import same_summary
 
 import dcsim
 from dcsim.api import compose_config
@@ -17,7 +18,6 @@ from dcsim.config.build import build
 from dcsim.core.errors import ConfigError
 from dcsim.facility.airflow import server_fan_ratio
 from dcsim.facility.cooling import TECHNOLOGIES
-from tests.conftest import same_summary
 
 RUN = ["workload=inference_only", "duration_s=300", "output.write=false"]
 NODES_PER_RACK, GPUS_PER_NODE, HOST_BUSY_W, TDP_W = 4, 8, 1650.0, 700.0

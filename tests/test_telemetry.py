@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import same_summary
 
 import dcsim
 from dcsim.api import compose_config
@@ -12,7 +13,6 @@ from dcsim.core.errors import ConfigError
 from dcsim.io.reader import read_tables
 from dcsim.io.writer import write_run
 from dcsim.metrics.telemetry import MAX_TELEMETRY_ROWS, TELEMETRY_COLUMNS
-from tests.conftest import same_summary
 
 RUN = ["duration_s=1800", "output.write=false"]
 

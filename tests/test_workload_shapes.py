@@ -7,10 +7,10 @@ import csv
 
 import numpy as np
 import pytest
+from conftest import SHARED_DATA, needs_shared
 
 import dcsim
 from dcsim.workloads.inference.requests import MLENERGY_OUTPUT_LENGTHS, LengthDistribution, length_histogram
-from tests.conftest import SHARED_DATA, needs_shared
 
 MLENERGY = SHARED_DATA / "calibration" / "mlenergy-v3"
 THINKING = "Qwen/Qwen3-30B-A3B-Thinking-2507:gpqa"

@@ -41,7 +41,6 @@ Two searches, both with what dcsim already computes:
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -391,14 +390,11 @@ def plan(p: PlanConfig | None = None, overrides: list[str] | tuple[str, ...] = (
 
 
 def write_plan(out: dict[str, Any], out_dir: str | None) -> Path:
-    """plan.json and plan.txt (the table) in the plan's run directory."""
-    from dcsim.io.writer import _jsonable, atomic_write_bytes
+    """plan.json and plan.txt (the table) in the plan's run directory (``dcsim.io.writer.write_plan``)."""
+    from dcsim.io import writer
 
     d = Path(out_dir) if out_dir else Path("outputs/plan") / datetime.now().strftime("%Y-%m-%d/%H-%M-%S")
-    d.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(d / "plan.json", (json.dumps(_jsonable(out), indent=1) + "\n").encode())
-    atomic_write_bytes(d / "plan.txt", (format_plan(out) + "\n").encode())
-    return d
+    return writer.write_plan(d, out, format_plan(out))
 
 
 def format_plan(out: dict[str, Any]) -> str:

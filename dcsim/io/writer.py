@@ -181,6 +181,16 @@ def write_run(run_dir: str | Path, frames: dict[str, pd.DataFrame], summary: dic
     return d
 
 
+def write_plan(plan_dir: str | Path, record: dict[str, Any], table: str) -> Path:
+    """A capacity plan's directory (``dcsim.analysis.plan``): ``plan.json`` (the record,
+    NaN as null) and ``plan.txt`` (its table), each written atomically; returns the directory."""
+    d = Path(plan_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(d / "plan.json", (json.dumps(_jsonable(record), indent=1) + "\n").encode())
+    atomic_write_bytes(d / "plan.txt", (table + "\n").encode())
+    return d
+
+
 def write_error(run_dir: str | Path, record: dict[str, Any]) -> Path:
     """Write ``error.json`` (a refused or failed run's record) atomically; return its path."""
     d = Path(run_dir)

@@ -561,19 +561,24 @@ def objective_values(cfg: DictConfig, summary: dict[str, Any] | None) -> float |
         return None
     directions = [str(d) for d in o.directions] or ["minimize"] * len(o.objectives)
     penalised = [float(o.penalty) if d == "minimize" else -float(o.penalty) for d in directions]
-    values: list[float] = []
-    for name in o.objectives:
-        v = None if summary is None else summary.get(str(name))
-        values.append(float(v) if isinstance(v, int | float) and not isinstance(v, bool) else float("nan"))
-    for c in o.constraints if summary is not None else ():
+    if summary is None:  # refused or failed
+        return penalised[0] if len(penalised) == 1 else penalised
+    values = [_number(summary, str(name)) for name in o.objectives]
+    for c in o.constraints:
         m = _CONSTRAINT.fullmatch(str(c))
         assert m is not None  # check_optimize
-        v = summary.get(m[1])
-        if not isinstance(v, int | float) or isinstance(v, bool) or not _COMPARE[m[2]](float(v), float(m[3])):
-            values = [float("nan")]
-    if summary is None or any(not math.isfinite(v) for v in values):
+        v = _number(summary, m[1])
+        if math.isnan(v) or not _COMPARE[m[2]](v, float(m[3])):
+            values = [math.nan]
+    if any(not math.isfinite(v) for v in values):
         values = penalised
     return values[0] if len(values) == 1 else values
+
+
+def _number(summary: dict[str, Any], name: str) -> float:
+    """The summary's number ``name``, NaN when it has none."""
+    v = summary.get(name)
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else math.nan
 
 
 @hydra.main(version_base="1.3", config_path="pkg://dcsim.conf", config_name="config")

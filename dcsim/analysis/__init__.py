@@ -1,6 +1,7 @@
 """Load runs and sweeps into DataFrames and plot them (docs/analysis.md)."""
 
 from dcsim.analysis.load import Run, load_run
+from dcsim.analysis.pareto import pareto_front, plot_pareto
 from dcsim.analysis.plots import (
     per_token_decomposition,
     plot_cost_per_token_vs_density,
@@ -13,7 +14,6 @@ from dcsim.analysis.plots import (
     plot_pue_vs_outdoor,
     plot_utilisation,
 )
-from dcsim.analysis.pareto import pareto_front, plot_pareto
 from dcsim.analysis.sweep import load_sweep, load_sweep_tables
 from dcsim.analysis.tables import service_table
 

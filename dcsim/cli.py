@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import os
 import re
 import signal
@@ -193,6 +194,8 @@ def _runs_requested(argv: list[str]) -> list[list[str]]:
     # with the command line's, a command-line key replacing the config's
     fixed = [_line(o) for o in OverridesParser.create().parse_overrides(overrides) if not o.is_sweep_override()]
     cfg = compose(config_name=CONFIG_NAME, overrides=hydra_overrides + fixed, return_hydra_config=True)
+    if _optimising(cfg):  # the sampler picks the points as it goes: the fixed part is checked, once
+        return [fixed]
     params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
     return expand_sweep([f"{k}={v}" for k, v in params.items()] + overrides)
 
@@ -310,6 +313,7 @@ def validate(argv: list[str]) -> tuple[str | None, list[str], int, str | None]:
         try:
             for overrides, cfg in composed_runs(runs):
                 try:
+                    check_optimize(cfg)
                     largest = max(largest, expected_requests(build(cfg)))
                 except ConfigError as e:
                     if len(runs) == 1:
@@ -474,8 +478,27 @@ _single_run_dir: Path | None = None
 _sweep_progress: Any = None
 
 
+def _optimising(config: DictConfig) -> bool:
+    """Whether the sweep's sweeper samples its points (Optuna) rather than crossing lists."""
+    return "optuna" in str(OmegaConf.select(config, "hydra.sweeper._target_", default="")).lower()
+
+
+def _started_runs(sweep_dir: str) -> list[list[str]]:
+    """The overrides of each run a sweep started (``.hydra/overrides.yaml`` of its numbered
+    directories), in job order: the runs of a sweeper that samples them."""
+    import yaml
+
+    dirs = [d for d in Path(sweep_dir).iterdir() if d.name.isdigit() and (d / ".hydra" / "overrides.yaml").is_file()] \
+        if Path(sweep_dir).is_dir() else []
+    return [[str(o) for o in yaml.safe_load((d / ".hydra" / "overrides.yaml").read_text()) or []]
+            for d in sorted(dirs, key=lambda d: int(d.name))]
+
+
 def _requested_runs(config: DictConfig) -> list[list[str]]:
-    """The override list of every run of the sweep Hydra is running, in job order."""
+    """The override list of every run of the sweep Hydra is running, in job order (for a
+    sampling sweeper, the runs started so far)."""
+    if _optimising(config):
+        return _started_runs(str(config.hydra.sweep.dir))
     params = OmegaConf.select(config, "hydra.sweeper.params") or {}
     return expand_sweep([f"{k}={v}" for k, v in params.items()] + [str(o) for o in config.hydra.overrides.task])
 
@@ -489,7 +512,8 @@ class SweepSummary(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         global _sweep_started, _sweep_progress
         _sweep_started = (str(config.hydra.sweep.dir), _requested_runs(config))
-        if bool(OmegaConf.select(config, "output.write", default=True)):  # runs that write nothing tell nothing
+        # runs that write nothing tell nothing; a sampling sweeper's runs are not known beforehand
+        if bool(OmegaConf.select(config, "output.write", default=True)) and not _optimising(config):
             from dcsim.io.progress import SweepProgress
 
             _sweep_progress = SweepProgress(*_sweep_started)
@@ -504,8 +528,61 @@ class SweepSummary(Callback):
         last_sweep = multirun.finish_sweep(str(config.hydra.sweep.dir), _requested_runs(config), written=written)
 
 
+# optimize.constraints: "KPI<number" (<, <=, >, >=); optimize.directions: one of these per objective
+_CONSTRAINT = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s*")
+_COMPARE = {"<": float.__lt__, "<=": float.__le__, ">": float.__gt__, ">=": float.__ge__}
+_DIRECTIONS = ("minimize", "maximize")
+
+
+def check_optimize(cfg: DictConfig) -> None:
+    """ConfigError for an ``optimize`` key a run cannot return (docs/sweeps.md, "Design-space search")."""
+    o = cfg.optimize
+    kpis = "a summary KPI of dcsim/metrics/registry.py (docs/metrics.md)"
+    for name in o.objectives:
+        if registry.registered(str(name)) is None:
+            raise ConfigError("optimize.objectives", str(name), kpis)
+    directions = [str(d) for d in o.directions]
+    if directions and (len(directions) != len(o.objectives) or any(d not in _DIRECTIONS for d in directions)):
+        raise ConfigError("optimize.directions", directions,
+                          f"minimize or maximize for each of the {len(o.objectives)} objectives, or none (all minimize)")
+    for c in o.constraints:
+        m = _CONSTRAINT.fullmatch(str(c))
+        if m is None or registry.registered(m[1]) is None:
+            raise ConfigError("optimize.constraints", str(c), f"KPI<number (<, <=, >, >=), the KPI {kpis}")
+
+
+def objective_values(cfg: DictConfig, summary: dict[str, Any] | None) -> float | list[float] | None:
+    """What the run returns to the sweeper: the ``optimize.objectives`` KPIs of ``summary``
+    (one float, or a list for several), or None without objectives. A run without a summary
+    (refused, failed), without a finite value of an objective or breaking a constraint returns
+    ``optimize.penalty`` for each objective (its negative for a maximised one)."""
+    o = cfg.optimize
+    if not o.objectives:
+        return None
+    directions = [str(d) for d in o.directions] or ["minimize"] * len(o.objectives)
+    penalised = [float(o.penalty) if d == "minimize" else -float(o.penalty) for d in directions]
+    if summary is None:  # refused or failed
+        return penalised[0] if len(penalised) == 1 else penalised
+    values = [_number(summary, str(name)) for name in o.objectives]
+    for c in o.constraints:
+        m = _CONSTRAINT.fullmatch(str(c))
+        assert m is not None  # check_optimize
+        v = _number(summary, m[1])
+        if math.isnan(v) or not _COMPARE[m[2]](v, float(m[3])):
+            values = [math.nan]
+    if any(not math.isfinite(v) for v in values):
+        values = penalised
+    return values[0] if len(values) == 1 else values
+
+
+def _number(summary: dict[str, Any], name: str) -> float:
+    """The summary's number ``name``, NaN when it has none."""
+    v = summary.get(name)
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else math.nan
+
+
 @hydra.main(version_base="1.3", config_path="pkg://dcsim.conf", config_name="config")
-def _hydra_main(cfg: DictConfig) -> None:
+def _hydra_main(cfg: DictConfig) -> float | list[float] | None:
     global _single_run_dir
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
@@ -518,9 +595,10 @@ def _hydra_main(cfg: DictConfig) -> None:
         multirun.die_with_parent(int(pid), host)
     if not sweep:
         _single_run_dir = run_dir
-    if sweep and multirun.reusable_summary(run_dir, overrides, dcsim.__version__) is not None:
+    reused = multirun.reusable_summary(run_dir, overrides, dcsim.__version__) if sweep else None
+    if reused is not None:
         print(f"dcsim: skipped {name}: complete in {run_dir}", file=sys.stderr, flush=True)
-        return
+        return objective_values(cfg, reused)
     # whatever an earlier run left here goes before this run writes anything (its summary first)
     if multirun.clear_for_rerun(run_dir):
         what = "the run of other overrides or another dcsim version" if sweep else "the earlier run"
@@ -528,11 +606,12 @@ def _hydra_main(cfg: DictConfig) -> None:
     provenance = () if hc.output_subdir is None else \
         tuple(f"{hc.output_subdir}/{f}" for f in ("config.yaml", "overrides.yaml"))
     try:
+        check_optimize(cfg)
         scenario = build(cfg)
     except ConfigError as e:  # impossible values: reported by validate() before the sweep started
         _record(run_dir, e, overrides, multirun.REFUSED, str(e))
         if sweep:  # a refused point of a sweep: recorded, the sweep goes on
-            return
+            return objective_values(cfg, None)
         print(f"dcsim: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     try:
@@ -544,12 +623,13 @@ def _hydra_main(cfg: DictConfig) -> None:
         where = f" (traceback in {path})" if path is not None else ""
         if sweep:  # recorded; the sweep goes on and exits 1 at its end
             print(f"dcsim: {name} failed: {message}{where}", file=sys.stderr, flush=True)
-            return
+            return objective_values(cfg, None)
         print(f"dcsim: error: run failed: {message}{where}", file=sys.stderr)
         raise SystemExit(1) from None
     if cfg.output.print_summary:
         where = f" -> {run_dir}" if cfg.output.write else ""
         print(f"dcsim {dcsim.__version__}: {label}{where}\n{format_summary(summary)}", flush=True)
+    return objective_values(cfg, summary)
 
 
 def help_text(argv: list[str]) -> str:

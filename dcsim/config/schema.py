@@ -33,6 +33,23 @@ class OutputConfig:
     timeseries_group_racks: int = bounded(32, ge=1)
 
 
+@dataclass
+class OptimizeConfig:
+    """What a run returns to a sweeper that optimises (``dcsim -m hydra/sweeper=optuna``,
+    docs/sweeps.md "Design-space search"); the run itself does not change.
+
+    ``objectives``: summary KPIs (dcsim/metrics/registry.py) the run returns, one number each
+    (a list of them for several). ``directions``: minimize or maximize each (default: minimize
+    all), used only for the penalty's sign. ``constraints``: conditions on summary KPIs such as
+    ``ttft_p99_s<2`` (operators <, <=, >, >=); a run that breaks one, was refused, failed or has
+    no value of an objective returns ``penalty`` for every objective (minus it for maximize).
+    """
+    objectives: list[str] = field(default_factory=list)
+    directions: list[str] = field(default_factory=list)
+    constraints: list[str] = field(default_factory=list)
+    penalty: float = bounded(1e12, gt=0)  # large and finite: samplers ignore NaN/inf badly
+
+
 # Plausibility bound of a run's simulated time: ten 365-day years. Longer runs are refused
 # before anything is allocated (the request stream, the facility's time series).
 MAX_DURATION_S = 10 * 365 * 86400.0
@@ -46,3 +63,4 @@ class DcsimConfig:
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    optimize: OptimizeConfig = field(default_factory=OptimizeConfig)

@@ -284,7 +284,7 @@ def declared(cls: type, prefix: str, extra: list[str]) -> typing.Iterator[typing
         elif origin is dict:
             entry = ENTRY[path]
             yield from declared(args[1], f"{path}.{entry}", extra + EXTRA.get(path, []))
-        elif origin is list:
+        elif origin is list and dataclasses.is_dataclass(args[0]):  # lists of scalars: checked as a whole
             for sub in declared(args[0], "", []):
                 argv, expected = sub.values
                 key, _, value = argv[0].partition("=")

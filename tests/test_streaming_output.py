@@ -138,3 +138,14 @@ def test_a_killed_run_leaves_only_a_temporary_name_that_the_next_run_clears(tmp_
 def test_streaming_needs_a_run_directory():
     with pytest.raises(ConfigError, match=r"output.stream_timeseries=True.*output.write=false"):
         build(compose_config([*BASE, "output.stream_timeseries=true", "output.write=false"]))
+
+
+def test_a_stream_of_no_rows_is_the_empty_table_file(tmp_path):
+    """Closed without a row, the file is the one an empty table makes; nothing to read back."""
+    from dcsim.metrics.frames import to_frame
+
+    stream = writer.TableStream(tmp_path, "timeseries", TIMESERIES_COLUMNS)
+    entry = stream.commit()
+    writer.write_table(tmp_path / "held.parquet", to_frame(Table(TIMESERIES_COLUMNS)))
+    assert entry["sha256"] == _sha(tmp_path / "held.parquet") == _sha(tmp_path / "timeseries.parquet")
+    assert list(stream.rack_series("it_power_w")) == [] and not stream.tmp.exists()

@@ -165,6 +165,7 @@ class TableStream:
         self.rack_rows: Counter[str] = Counter()  # rows of each rack written
         self._writer: pq.ParquetWriter | None = None
         self._closed = False
+        self._committed = False  # renamed into place
 
     def __enter__(self) -> TableStream:
         return self
@@ -202,9 +203,11 @@ class TableStream:
         """Close, sync and rename the file into place; return its manifest entry."""
         self.close()
         try:
-            return _commit(self.tmp, self.path)
+            entry = _commit(self.tmp, self.path)
         finally:
             self.tmp.unlink(missing_ok=True)
+        self._committed = True
+        return entry
 
     def abort(self) -> None:
         """Remove the partial file (the run failed or was cut short)."""
@@ -224,7 +227,7 @@ class TableStream:
         if not self._closed:
             raise RuntimeError(f"{self.path.name}: read back before it was closed")
         names = sorted(self.rack_rows)
-        pf = pq.ParquetFile(self.tmp, read_dictionary=["component"])
+        pf = pq.ParquetFile(self.path if self._committed else self.tmp, read_dictionary=["component"])
         i = 0
         while i < len(names):
             j, held = i + 1, self.rack_rows[names[i]]

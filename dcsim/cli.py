@@ -429,13 +429,36 @@ def run_and_write(scenario: Any, cfg: DictConfig, run_dir: Path, overrides: list
         share = RunProgressFile(run_dir, scenario.duration_s, step_s)
         observers.append(share)
 
+    streamed = {}
+    if cfg.output.write and cfg.output.stream_timeseries:  # timeseries.parquet written as the run goes
+        from dcsim.io.writer import TableStream
+        from dcsim.metrics.recorder import TIMESERIES_COLUMNS
+
+        streamed["timeseries"] = TableStream(run_dir, "timeseries", TIMESERIES_COLUMNS)
+
     def attach(sim: Any) -> None:
         for o in observers:
             o.attach(sim)
+        for stream in streamed.values():
+            sim.recorder.stream_timeseries(stream)
 
+    try:
+        summary = _run_and_write(scenario, cfg, run_dir, overrides, provenance, attach if observers or streamed
+                                 else None, observers, streamed)
+    except BaseException:  # a failed or interrupted run leaves no streamed file behind
+        for stream in streamed.values():
+            stream.abort()
+        raise
+    if share is not None:
+        share.remove()
+    return summary
+
+
+def _run_and_write(scenario: Any, cfg: DictConfig, run_dir: Path, overrides: list[str], provenance: tuple[str, ...],
+                   attach: Any, observers: list[Any], streamed: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     try:
-        results = scenario.run(on_sim=attach) if observers else scenario.run()
+        results = scenario.run(on_sim=attach) if attach is not None else scenario.run()
     finally:
         for o in observers:
             o.close()
@@ -451,9 +474,7 @@ def run_and_write(scenario: Any, cfg: DictConfig, run_dir: Path, overrides: list
             from dcsim.analysis.report import report_png
 
             extra["report.png"] = report_png(frames, summary)
-        write_run(run_dir, frames, summary, extra, provenance=provenance)
-    if share is not None:
-        share.remove()
+        write_run(run_dir, frames, summary, extra, provenance=provenance, streamed=streamed)
     return summary
 
 

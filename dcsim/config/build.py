@@ -96,6 +96,8 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
         jobs += traced
         next_id += len(traced)
         dropped += n_dropped
+    require(c.output.write or not c.output.stream_timeseries, "output.stream_timeseries", c.output.stream_timeseries,
+            "false when output.write=false (it streams to the run directory's timeseries.parquet)")
     telemetry = None
     if c.output.telemetry_interval_s is not None:
         telemetry = TelemetrySpec(c.output.telemetry_interval_s, c.output.telemetry_per_gpu)

@@ -31,6 +31,13 @@ class OutputConfig:
     # row of them: IT power summed, inlet and GPU temperatures the hottest), facility.
     timeseries_level: TimeseriesLevel = TimeseriesLevel.rack
     timeseries_group_racks: int = bounded(32, ge=1)
+    # Write timeseries.parquet as the run goes (docs/performance.md, "Facility scale"), a row group
+    # of 131,072 rows at a time, instead of holding every row until the end: the file is the same,
+    # byte for byte; memory holds one row group and the rows that are not of racks (the facility's,
+    # for the KPIs and report.png). For long runs at the rack level (a 100k-GPU year: 27M rows,
+    # ~7 GB held). The dcsim command only (needs output.write); dcsim.run() writes nothing and
+    # keeps the whole table. Results.frames()["timeseries"] then has only the rows not of racks.
+    stream_timeseries: bool = False
 
 
 @dataclass

@@ -16,6 +16,12 @@ short, :func:`write_run`
    by others that the run belongs to (``provenance_files``, Hydra's ``.hydra/*.yaml``).
 
 A run that was refused or failed leaves ``error.json`` instead (:func:`write_error`).
+
+A streamed table (``output.stream_timeseries``, :class:`TableStream`) is written while the
+run goes, a row group at a time, to its temporary name; it is renamed into place by
+:func:`write_run` with the others, before summary.json, and removed if the run fails. Every
+table is written in row groups of :data:`ROW_GROUP_ROWS` rows, so a streamed table's file is
+byte for byte the file the same rows would make written at the end.
 """
 
 from __future__ import annotations
@@ -24,11 +30,21 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dcsim.metrics.frames import to_frame
+from dcsim.metrics.table import BLOCK_ROWS, Table
+
+if TYPE_CHECKING:
+    from types import TracebackType
 
 SUMMARY = "summary.json"
 ERROR = "error.json"
@@ -44,6 +60,11 @@ COMPLETE_KEY = "complete"
 FILES_KEY = "files"
 PROVENANCE_KEY = "provenance_files"
 _CHUNK_BYTES = 1 << 20
+# Rows per parquet row group of every table, streamed or not: a streamed table holds this many
+# rows in memory at most (~35 MB of time-series columns).
+ROW_GROUP_ROWS = 128 * BLOCK_ROWS
+# Values of one column the read-back of a streamed table holds at once (64 MB of float64).
+READ_BACK_VALUES = 8 << 20
 
 
 def tmp_path(path: Path) -> Path:
@@ -107,14 +128,129 @@ def write_table(path: Path, df: pd.DataFrame) -> dict[str, Any]:
     """One table as parquet, atomically (synced before the rename); return its manifest entry."""
     tmp = tmp_path(path)
     try:
-        df.to_parquet(tmp, index=False)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        size, sha256 = file_digest(tmp)
-        os.replace(tmp, path)
+        df.to_parquet(tmp, index=False, row_group_size=ROW_GROUP_ROWS)
+        return _commit(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)  # left only if writing or renaming failed
+
+
+def _commit(tmp: Path, path: Path) -> dict[str, Any]:
+    """Sync the written ``tmp``, rename it to ``path``; return its manifest entry."""
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    size, sha256 = file_digest(tmp)
+    os.replace(tmp, path)
     return manifest_entry(path.name, size, sha256)
+
+
+class TableStream:
+    """A table written to ``NAME.parquet`` in the run directory as the run goes.
+
+    The recorder hands it blocks of :data:`ROW_GROUP_ROWS` rows (a :class:`Table` with a
+    sink, :meth:`write`); each becomes a row group of the file, at its temporary name, so a
+    run cut short leaves no file that looks written (and ``clear_run_dir`` removes it).
+    :meth:`close` writes the footer after the last block; :func:`write_run` renames the file
+    into place with the run's other files. Used as a context manager, a failure in between
+    removes the file (:meth:`abort`). It keeps a count of the rows of each rack
+    (``component`` ``rack/NNN``), so the KPIs over racks can read them back
+    (:meth:`rack_series`) without the table in memory.
+    """
+
+    def __init__(self, run_dir: str | Path, name: str, columns: Iterable[str]) -> None:
+        self.path = Path(run_dir) / f"{name}.parquet"
+        self.tmp = tmp_path(self.path)
+        self.columns = tuple(columns)
+        self.rows_per_group = ROW_GROUP_ROWS
+        self.rows = 0
+        self.rack_rows: Counter[str] = Counter()  # rows of each rack written
+        self._writer: pq.ParquetWriter | None = None
+        self._closed = False
+        self._committed = False  # renamed into place
+
+    def __enter__(self) -> TableStream:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is not None:
+            self.abort()
+
+    def write(self, table: Table) -> None:
+        """Append ``table``'s rows (in its columns, those not handed over yet) as a row group."""
+        if self._closed:
+            raise RuntimeError(f"{self.path.name}: written after it was closed")
+        frame = pa.Table.from_pandas(to_frame(table), preserve_index=False)  # as DataFrame.to_parquet does
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self.tmp, frame.schema)
+        self._writer.write_table(frame, row_group_size=ROW_GROUP_ROWS)
+        self.rows += frame.num_rows
+        if "component" in self.columns:
+            names = Counter(table.data[self.columns.index("component")])
+            self.rack_rows.update({n: k for n, k in names.items() if n.startswith("rack/")})
+
+    def close(self) -> None:
+        """Write the footer (a table of no rows: the empty file ``to_parquet`` would write)."""
+        if self._closed:
+            return
+        if self._writer is None:
+            self.write(Table(self.columns))
+        assert self._writer is not None
+        self._writer.close()
+        self._closed = True
+
+    def commit(self) -> dict[str, Any]:
+        """Close, sync and rename the file into place; return its manifest entry."""
+        self.close()
+        try:
+            entry = _commit(self.tmp, self.path)
+        finally:
+            self.tmp.unlink(missing_ok=True)
+        self._committed = True
+        return entry
+
+    def abort(self) -> None:
+        """Remove the partial file (the run failed or was cut short)."""
+        if self._writer is not None and not self._closed:
+            try:
+                self._writer.close()
+            except Exception:  # noqa: BLE001 - the file goes anyway
+                pass
+        self._closed = True
+        self.tmp.unlink(missing_ok=True)
+
+    def rack_series(self, column: str) -> Iterator[np.ndarray]:
+        """``column`` of each rack's rows, a float64 array per rack in row order, racks by
+        name; read back from the closed file a few racks at a time, each pass over the file
+        holding at most :data:`READ_BACK_VALUES` values (or one rack's)."""
+        budget_values = READ_BACK_VALUES
+        if not self._closed:
+            raise RuntimeError(f"{self.path.name}: read back before it was closed")
+        names = sorted(self.rack_rows)
+        pf = pq.ParquetFile(self.path if self._committed else self.tmp, read_dictionary=["component"])
+        i = 0
+        while i < len(names):
+            j, held = i + 1, self.rack_rows[names[i]]
+            while j < len(names) and held + self.rack_rows[names[j]] <= budget_values:
+                held += self.rack_rows[names[j]]
+                j += 1
+            batch = names[i:j]
+            code = {n: k for k, n in enumerate(batch)}
+            out = [np.empty(self.rack_rows[n]) for n in batch]
+            filled = [0] * len(batch)
+            for rb in pf.iter_batches(batch_size=ROW_GROUP_ROWS, columns=["component", column]):
+                comp = rb.column(0)
+                lookup = np.array([code.get(n, -1) for n in comp.dictionary.to_pylist()], dtype=np.int64)
+                rack_of_row = lookup[comp.indices.to_numpy(zero_copy_only=False)]
+                values = rb.column(1).to_numpy(zero_copy_only=False).astype(np.float64)
+                order = np.argsort(rack_of_row, kind="stable")
+                bounds = np.searchsorted(rack_of_row[order], np.arange(len(batch) + 1))
+                for k in range(len(batch)):
+                    seg = values[order[bounds[k]:bounds[k + 1]]]
+                    out[k][filled[k]:filled[k] + len(seg)] = seg
+                    filled[k] += len(seg)
+            yield from out
+            i = j
 
 
 def listed_names(summary: Any) -> list[str]:
@@ -133,14 +269,16 @@ def is_inside(name: str) -> bool:
     return bool(name) and not p.is_absolute() and ".." not in p.parts
 
 
-def clear_run_dir(run_dir: str | Path) -> list[str]:
+def clear_run_dir(run_dir: str | Path, keep: Iterable[Path] = ()) -> list[str]:
     """Remove what an earlier run left in ``run_dir`` before a new run writes there.
 
     Only files dcsim wrote go: those the old summary.json lists, every known output name
     and their stale temporary files; summary.json first, so that a process killed half-way
     leaves a directory that looks incomplete, never one that looks complete. Directories
-    and files of others (Hydra's ``.hydra/``, its log) stay. Returns the names removed.
+    and files of others (Hydra's ``.hydra/``, its log) stay, and so do the paths ``keep``
+    names (the temporary files of this run's streamed tables). Returns the names removed.
     """
+    kept = {Path(p) for p in keep}
     d = Path(run_dir)
     if not d.is_dir():
         return []
@@ -153,7 +291,7 @@ def clear_run_dir(run_dir: str | Path) -> list[str]:
     removed: list[str] = []
     for name in names:  # SUMMARY is the first of OUTPUT_NAMES
         for path in (d / name, tmp_path(d / name)):
-            if path.is_file() or path.is_symlink():
+            if path not in kept and (path.is_file() or path.is_symlink()):
                 path.unlink()
                 removed.append(str(path.relative_to(d)))
         if name == SUMMARY and removed:
@@ -162,16 +300,21 @@ def clear_run_dir(run_dir: str | Path) -> list[str]:
 
 
 def write_run(run_dir: str | Path, frames: dict[str, pd.DataFrame], summary: dict[str, Any],
-              extra_files: dict[str, bytes] | None = None, provenance: Iterable[str] = ()) -> Path:
+              extra_files: dict[str, bytes] | None = None, provenance: Iterable[str] = (),
+              streamed: dict[str, TableStream] | None = None) -> Path:
     """Clear ``run_dir`` of an earlier run, write the tables and any extra files
     (report.png) and, last, summary.json: the KPIs of ``summary`` plus the completion mark
     and the manifest. ``provenance`` names files already in ``run_dir``, written by others
     (Hydra's ``.hydra/config.yaml``), that the manifest lists with their hashes: if one of
-    them is rewritten for another run, this run no longer reads as complete."""
+    them is rewritten for another run, this run no longer reads as complete. ``streamed``:
+    tables written as the run went (:class:`TableStream`, in ``run_dir``), renamed into place
+    in their turn instead of written from ``frames``."""
     d = Path(run_dir)
     d.mkdir(parents=True, exist_ok=True)
-    clear_run_dir(d)
-    files = [write_table(d / f"{name}.parquet", frames[name]) for name in TABLE_FILES]
+    streamed = streamed or {}
+    clear_run_dir(d, keep=[s.tmp for s in streamed.values()])
+    files = [streamed[name].commit() if name in streamed else write_table(d / f"{name}.parquet", frames[name])
+             for name in TABLE_FILES]
     files += [write_table(d / f"{name}.parquet", frames[name]) for name in OPTIONAL_TABLE_FILES if name in frames]
     files += [{**atomic_write_bytes(d / name, data), "name": name} for name, data in (extra_files or {}).items()]
     inputs = [manifest_entry(name, *file_digest(d / name)) for name in provenance if (d / name).is_file()]

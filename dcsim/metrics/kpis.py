@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -171,6 +172,20 @@ def _slo_kpis(req: _Rows, services: dict[str, ServiceInfo], duration_s: float) -
 BOILER_EFFICIENCY = 0.9
 
 
+def _rack_series(ts: _Rows, rack_names: list[str], column: str) -> Iterator[np.ndarray]:
+    """``column`` of the rows of each of ``rack_names`` (components, sorted), an array per rack
+    in row order."""
+    component = ts["component"]
+    code = {name: i for i, name in enumerate(rack_names)}
+    rack_of_row = np.array([code.get(c, -1) for c in component], dtype=np.int64)
+    values = ts[column]
+    # the rows of each rack in one sort (a mask per rack is racks x rows: hours at 100k GPUs)
+    order = np.argsort(rack_of_row, kind="stable")
+    bounds = np.searchsorted(rack_of_row[order], np.arange(len(rack_names) + 1))
+    for i in range(len(rack_names)):
+        yield values[order[bounds[i]:bounds[i + 1]]]
+
+
 def _facility_kpis(ts: _Rows, results: Results, it_j: float) -> dict[str, Any]:
     """Cooling by component, water, carbon, heat reuse, temperatures, density and headroom."""
     fi = results.run_info.facility
@@ -185,20 +200,18 @@ def _facility_kpis(ts: _Rows, results: Results, it_j: float) -> dict[str, Any]:
     water_l = _sum(fac["water_l"])
     reuse_j = _sum(fac["reusable_heat_w"] * dt)
     facility_j = results.energy_j["facility"]
-    rack_names = sorted({c for c in component if c.startswith("rack/")})
-    n_racks = len(rack_names)
-    code = {name: i for i, name in enumerate(rack_names)}
-    rack_of_row = np.array([code.get(c, -1) for c in component], dtype=np.int64)
-    it_power_w = ts["it_power_w"]
+    stream = results.timeseries_stream  # streamed: the rack rows are in its file, not in ts
+    if stream is None:
+        rack_names = sorted({c for c in component if c.startswith("rack/")})
+        n_racks, racks_it_w = len(rack_names), _rack_series(ts, rack_names, "it_power_w")
+    else:
+        n_racks, racks_it_w = len(stream.rack_rows), stream.rack_series("it_power_w")
 
     def swing(values: np.ndarray) -> float:
         v = values[~np.isnan(values)]
         return float(np.percentile(v, 95) - np.percentile(v, 5)) if len(v) else math.nan
 
-    # the rows of each rack in one sort (a mask per rack is racks x rows: hours at 100k GPUs)
-    order = np.argsort(rack_of_row, kind="stable")
-    bounds = np.searchsorted(rack_of_row[order], np.arange(n_racks + 1))
-    rack_swing = max((swing(it_power_w[order[bounds[i]:bounds[i + 1]]]) for i in range(n_racks)), default=math.nan)
+    rack_swing = max((swing(v) for v in racks_it_w), default=math.nan)
     return {
         "grid_energy_j": _sum(fac["grid_power_w"] * dt),
         "ups_battery_energy_j": _sum(fac["ups_battery_power_w"] * dt),

@@ -10,12 +10,18 @@ level (:meth:`Recorder.timeseries_level`) the recorder folds them as they come i
 row per group of consecutive racks (``racks/000-031``: IT power summed, inlet and GPU
 temperature the hottest, the other columns NaN as in a rack row) or drops them
 (``facility``), so a 100k-GPU year keeps ~9k rows instead of ~27M.
+
+Streamed (:meth:`Recorder.stream_timeseries`, ``output.stream_timeseries``), every
+``timeseries`` row goes to a table that hands its rows to a sink (the run directory's
+``timeseries.parquet``, :class:`dcsim.io.writer.TableStream`) a row group at a time; only the
+rows that are not of racks (the facility's, the network's) stay in ``tables["timeseries"]``,
+for the KPIs and the report, and the KPIs over racks read the rack rows back from the file.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dcsim.core.runinfo import RunInfo
 from dcsim.metrics.ledger import KINDS, EnergyLedger
@@ -75,6 +81,8 @@ class Recorder:
         self._clock = clock
         self._group_racks = 0  # racks per timeseries row; 0: a row per rack, -1: no rack rows
         self._group: list | None = None  # the rack group being folded: [name, first rack, row as a list]
+        self._stream: Any = None  # the sink of the streamed timeseries (TableStream), or None
+        self._streamed: Table | None = None  # every timeseries row, handed to the sink in row groups
 
     def timeseries_level(self, level: str, group_racks: int = 32) -> None:
         """Rows of the ``timeseries`` per interval: ``rack`` (every rack's), ``group`` (one per
@@ -83,6 +91,15 @@ class Recorder:
             raise ValueError(f"timeseries level {level!r} with {group_racks} racks a group: "
                              f"a level is one of {TIMESERIES_LEVELS}, groups of at least one rack")
         self._group_racks = {"rack": 0, "group": group_racks, "facility": -1}[level]
+
+    def stream_timeseries(self, stream: Any) -> None:
+        """Stream the ``timeseries`` to ``stream`` (a :class:`dcsim.io.writer.TableStream`: its
+        ``write(table)`` takes ``stream.rows_per_group`` rows at a time, ``close()`` ends it)
+        instead of keeping it: only the rows that are not of racks stay in memory."""
+        if len(self.tables["timeseries"]):
+            raise RuntimeError("the timeseries is streamed from the start of the run or not at all")
+        self._stream = stream
+        self._streamed = Table(TIMESERIES_COLUMNS, sink=stream.write, sink_rows=stream.rows_per_group)
 
     def monitor(self, name: str, initial: float = 0.0) -> LevelMonitor:
         """A time-weighted monitor, created on first use."""
@@ -93,7 +110,7 @@ class Recorder:
 
     def record(self, table: str, row: tuple) -> None:
         """Append a row (in the table's column order)."""
-        if self._group_racks and table == "timeseries":
+        if table == "timeseries" and (self._group_racks or self._streamed is not None):
             self._record_timeseries(row)
             return
         self.tables[table].append(row)
@@ -103,8 +120,12 @@ class Recorder:
         if not name.startswith("rack/"):
             self._flush_group()
             self.tables["timeseries"].append(row)
+            if self._streamed is not None:
+                self._streamed.append(row)
             return
-        if self._group_racks < 0:
+        if self._group_racks <= 0:
+            if self._group_racks == 0 and self._streamed is not None:  # a row per rack, streamed
+                self._streamed.append(row)
             return
         rack = int(name[5:])
         g = self._group
@@ -128,7 +149,7 @@ class Recorder:
             self._group = None
             acc = g[2]
             acc[1] = f"racks/{g[1]:03d}-{g[0]:03d}"
-            self.tables["timeseries"].append(tuple(acc))
+            (self.tables["timeseries"] if self._streamed is None else self._streamed).append(tuple(acc))
 
     def event(self, record_type: str, component: str, detail: str = "", value: float = float("nan")) -> None:
         """Record a discrete event of note at the current time."""
@@ -137,6 +158,9 @@ class Recorder:
     def results(self, until_s: float) -> Results:
         """Close the ledger at ``until_s`` and package everything recorded."""
         self._flush_group()
+        if self._streamed is not None:
+            self._streamed.finish()
+            self._stream.close()
         self.ledger.flush(until_s)
         led = self.ledger
         energy = {kind: led.kind_totals[kind].energy_j for kind in KINDS}
@@ -152,4 +176,5 @@ class Recorder:
             monitor_max={name: mon.maximum for name, mon in self.monitors.items()},
             run_info=self.run_info,
             events_processed=self._sim.env.events_processed,
+            timeseries_stream=self._stream,
         )

@@ -31,6 +31,9 @@ class Results:
     monitor_max: dict[str, float]
     run_info: RunInfo = field(default_factory=RunInfo)
     events_processed: int = 0
+    # the timeseries streamed to a file (dcsim.io.writer.TableStream, output.stream_timeseries):
+    # tables["timeseries"] then holds only the rows that are not of racks; None: all of it
+    timeseries_stream: Any = None
     _frames: dict[str, pd.DataFrame] | None = field(default=None, repr=False)
 
     def frames(self) -> dict[str, pd.DataFrame]:

@@ -4,12 +4,18 @@ A million request rows as tuples of Python objects take ~0.5 GB; as columns of
 8-byte machine values they take ~150 MB, and turn into DataFrames without copying
 element by element. Rows wait in a short list and go into the columns a block at a time
 (one transposition and one C-level extend per column, not a Python loop per value).
+
+A table with a ``sink`` (a streamed table, ``output.stream_timeseries``) keeps no more than
+``sink_rows`` rows: each time that many are in its columns it hands itself to the sink
+(which writes them out) and starts empty columns, so its memory stays bounded however
+long the run; ``len()`` still counts every row appended, ``data`` and ``column()`` give the
+rows not yet handed over.
 """
 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -26,13 +32,20 @@ BLOCK_ROWS = 1024  # rows held as tuples before they go into the columns
 class Table:
     """Rows with fixed columns, appended in column order."""
 
-    def __init__(self, columns: Iterable[str]) -> None:
+    def __init__(self, columns: Iterable[str], sink: Callable[[Table], None] | None = None,
+                 sink_rows: int = 128 * BLOCK_ROWS) -> None:
+        if sink is not None and (sink_rows < BLOCK_ROWS or sink_rows % BLOCK_ROWS):
+            raise ValueError(f"a streamed table hands over {sink_rows} rows at a time: a multiple of {BLOCK_ROWS}")
         self.columns = tuple(columns)
-        self._data: list = [
-            [] if c in CATEGORICAL else array("q") if c in INTEGER else array("d") for c in self.columns
-        ]
+        self._data: list = self._empty()
         self._pending: list[tuple] = []
         self._n = 0
+        self._sink = sink
+        self._sink_rows = sink_rows
+        self._stored = 0  # rows in the columns (not handed to the sink yet)
+
+    def _empty(self) -> list:
+        return [[] if c in CATEGORICAL else array("q") if c in INTEGER else array("d") for c in self.columns]
 
     @property
     def data(self) -> list:
@@ -54,6 +67,20 @@ class Table:
             rows, self._pending = self._pending, []
             for col, values in zip(self._data, zip(*rows)):
                 col.extend(values)
+            self._stored += len(rows)
+            if self._sink is not None and self._stored >= self._sink_rows:  # exactly sink_rows (blocks divide it)
+                self._hand_over(self._sink)
+
+    def _hand_over(self, sink: Callable[[Table], None]) -> None:
+        sink(self)
+        self._data = self._empty()
+        self._stored = 0
+
+    def finish(self) -> None:
+        """A streamed table: hand the rows not yet handed over to the sink (none: nothing)."""
+        self._flush()
+        if self._sink is not None and self._stored:
+            self._hand_over(self._sink)
 
     def __len__(self) -> int:
         return self._n

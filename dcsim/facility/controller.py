@@ -167,6 +167,10 @@ class Facility:
         self._capped = rec.monitor("gpus_capped")
         self._rack_names = [topology.rack_name(r) for r in range(topology.num_racks)]
         self._hottest_gpu_w = lambda rack: 0.0  # per-GPU power of a rack's hottest GPU, set by the cluster
+        self._hottest_gpus_w: Callable[[], list[float]] | None = None  # the same for every rack at once
+        # a timeseries row per rack each interval (False: the recorder drops them, so neither the
+        # racks' energies nor their rows are computed; Recorder.timeseries_level "facility")
+        self._rack_rows = True
         self.inlet_c = [spec.thermal.nominal_inlet_c] * topology.num_racks
         self.gpu_temp_c = list(self.inlet_c)
         # the density cap (throttle mode) holds the racks of node.gpu; rack_groups' racks fit the technology
@@ -232,9 +236,24 @@ class Facility:
         """``callback()`` whenever a grid-signal limit switches on or off (re-decide the caps)."""
         self._on_limit_change.append(callback)
 
-    def watch_hottest_gpu(self, hottest_gpu_w) -> None:
-        """``hottest_gpu_w(rack)``: per-GPU power of a rack's hottest GPU, for its temperature."""
+    def watch_hottest_gpu(self, hottest_gpu_w, all_racks: Callable[[], list[float]] | None = None) -> None:
+        """``hottest_gpu_w(rack)``: per-GPU power of a rack's hottest GPU, for its temperature;
+        ``all_racks()``, if given, the same for every rack in one call (the control tick's)."""
         self._hottest_gpu_w = hottest_gpu_w
+        self._hottest_gpus_w = all_racks
+
+    def record_rack_rows(self, on: bool) -> None:
+        """Whether each control interval records a timeseries row per rack (the default); off when
+        the recorder keeps no rack rows (``output.timeseries_level=facility``), which spares the
+        control tick every rack's energy. Nothing else changes: temperatures, caps and shutdowns
+        are computed the same."""
+        self._rack_rows = on
+
+    def _hottest_by_rack_w(self) -> list[float]:
+        """Per-GPU power of every rack's hottest GPU."""
+        if self._hottest_gpus_w is not None:
+            return self._hottest_gpus_w()
+        return [self._hottest_gpu_w(r) for r in range(self.topology.num_racks)]
 
     def watch_rack_power(self, stop: Callable[[list[int], str], None],
                          restore: Callable[[list[int], str], None]) -> None:
@@ -670,8 +689,9 @@ class Facility:
         snap["busy"] = self._busy.integral()
         snap["allocated"] = self._allocated.integral()
         snap["capped"] = self._capped.integral()
-        for r in self._rack_names:
-            snap[r] = led.group_energy_now_j(r) if r in led.group_totals else 0.0
+        if self._rack_rows:
+            for r in self._rack_names:
+                snap[r] = led.group_energy_now_j(r) if r in led.group_totals else 0.0
         if self._network is not None:
             snap[NETWORK] = led.group_energy_now_j(NETWORK)
         snap["t"] = self.sim.now_s
@@ -800,13 +820,16 @@ class Facility:
         t0 = start["t"]
         w = self._weather
         # temperatures: each rack relaxes toward the target of this interval's shortfall
-        seen: dict[tuple[float, float, bool], float] = {}  # racks alike relax alike
-        for r in range(self.topology.num_racks):
-            key = (self.inlet_c[r], self._rack_shortfall[r], self.rack_powered(r))
+        # (racks alike relax alike: one computation per distinct (inlet, shortfall, powered))
+        keys = list(zip(self.inlet_c, self._rack_shortfall, [not held for held in self._off_causes]))
+        seen: dict[tuple[float, float, bool], float] = {}
+        for r, key in enumerate(keys):
             if key not in seen:
                 seen[key] = self._inlet_after(r, dt)
-            self.inlet_c[r] = seen[key]
-            self.gpu_temp_c[r] = self.rack_thermal[r].gpu_temp_c(self.inlet_c[r], self._hottest_gpu_w(r))
+        self.inlet_c[:] = [seen[key] for key in keys]
+        # the GPU temperature at the rack's hottest GPU (RackThermal.gpu_temp_c, written out)
+        self.gpu_temp_c[:] = [inlet + th.gpu_resistance_k_per_w * power_w for inlet, th, power_w
+                              in zip(self.inlet_c, self.rack_thermal, self._hottest_by_rack_w())]
         info = self._info
         info.max_inlet_temp_c = max(info.max_inlet_temp_c, max(self.inlet_c))
         info.max_gpu_temp_c = max(info.max_gpu_temp_c, max(self.gpu_temp_c))
@@ -824,7 +847,7 @@ class Facility:
             battery_w, generator_w,
         ))
         nan = math.nan
-        for r, name in enumerate(self._rack_names):
+        for r, name in enumerate(self._rack_names if self._rack_rows else ()):
             self.sim.recorder.record("timeseries", (
                 t0, name, d[name], nan, nan, nan, nan, nan, nan, nan, nan, nan,
                 nan, nan, nan, nan, nan, nan, nan, nan, nan, nan,

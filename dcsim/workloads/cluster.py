@@ -454,6 +454,17 @@ class Cluster:
         allocs = self.rack_allocs[rack]
         return max((a.power_each_w for a in allocs.values()), default=self.rack_idle_w[rack])
 
+    def hottest_gpus_w(self) -> list[float]:
+        """:meth:`hottest_gpu_w` of every rack, in one pass over the allocations in use."""
+        hottest = [-math.inf] * self.topology.num_racks
+        for a in self._live.values():
+            power_w = a.power_each_w
+            for rack, _ in a.rack_gpus:
+                if power_w > hottest[rack]:
+                    hottest[rack] = power_w
+        return [(p if p != -math.inf else idle_w) if up else 0.0
+                for p, idle_w, up in zip(hottest, self.rack_idle_w, self.rack_up)]
+
     def rack_power_w(self, alloc: Allocation) -> float:
         """IT power now of the rack holding an allocation's first GPU."""
         return self.ledger.group_power_w(self.topology.rack_name(alloc.rack_gpus[0][0]))

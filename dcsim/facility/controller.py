@@ -143,6 +143,7 @@ class Facility:
         for gpu in topology.gpu_types[1:]:
             for r in topology.racks_of_type(gpu.name):
                 self.rack_thermal[r] = spec.thermal_by_gpu[gpu.name]
+        self._rack_thermal_ids = [id(th) for th in self.rack_thermal]
         self.climate = spec.climate
         self.control_interval_s = spec.control_interval_s
         rec = sim.recorder
@@ -734,26 +735,32 @@ class Facility:
         self._no_flow = cdu_share == 0.0
         topo = self.topology
         hottest_inlet_c: dict[int, tuple[RackThermal, float, float]] = {}  # per rack model: it, its TDP, its hottest inlet
-        # (inlet, shortfall, rack model) -> cap: racks alike are alike
-        seen: dict[tuple[float, float, int], float | None] = {}
-        for r in range(topo.num_racks):
-            # a stopped rack adds no heat; a running one is capped for the inlet at the end of
-            # the interval, its highest over it (the relaxation and the no-flow heat-up are monotone)
-            self._rack_shortfall[r] = short = loop if self.rack_powered(r) else 0.0
+        # a stopped rack adds no heat; a running one is capped for the inlet at the end of
+        # the interval, its highest over it (the relaxation and the no-flow heat-up are monotone)
+        self._rack_shortfall[:] = [0.0 if held else loop for held in self._off_causes]
+        # (inlet, shortfall, rack model) -> cap: racks alike are alike, computed at the first of
+        # them (without flow, at every rack: its heat-up depends on whether it runs)
+        keys = list(zip(self.inlet_c, self._rack_shortfall, self._rack_thermal_ids))
+        n = topo.num_racks
+        first = range(n) if self._no_flow else sorted(dict(zip(reversed(keys), range(n - 1, -1, -1))).values())
+        caps: dict[int, float | None] = {}  # rack -> its cap, at the racks computed
+        for r in first:
             th = self.rack_thermal[r]
-            key = (self.inlet_c[r], short, id(th))
-            if key not in seen or self._no_flow:
-                tdp = topo.node_of_rack(r).gpu.tdp_w if topo.mixed else topo.node.gpu.tdp_w
-                inlet_c = max(self.inlet_c[r], self._inlet_after(r, self.control_interval_s))
-                hottest = hottest_inlet_c.get(id(th))
-                if hottest is None or inlet_c > hottest[2]:
-                    hottest_inlet_c[id(th)] = (th, tdp, inlet_c)
-                # never below the lowest settable cap: past that the GPU heats toward its shutdown
-                cap = max((th.gpu_limit_c - inlet_c) / th.gpu_resistance_k_per_w, th.gpu_min_cap_w)
-                thermal = cap if cap < tdp else None
-                dens = self._rack_density_cap_w[r]
-                seen[key] = min((c for c in (thermal, dens) if c is not None), default=None)
-            self._thermal_caps[r] = seen[key]
+            tdp = topo.node_of_rack(r).gpu.tdp_w if topo.mixed else topo.node.gpu.tdp_w
+            inlet_c = max(self.inlet_c[r], self._inlet_after(r, self.control_interval_s))
+            hottest = hottest_inlet_c.get(id(th))
+            if hottest is None or inlet_c > hottest[2]:
+                hottest_inlet_c[id(th)] = (th, tdp, inlet_c)
+            # never below the lowest settable cap: past that the GPU heats toward its shutdown
+            cap = max((th.gpu_limit_c - inlet_c) / th.gpu_resistance_k_per_w, th.gpu_min_cap_w)
+            thermal = cap if cap < tdp else None
+            dens = self._rack_density_cap_w[r]
+            caps[r] = min((c for c in (thermal, dens) if c is not None), default=None)
+        if self._no_flow:
+            self._thermal_caps[:] = [caps[r] for r in range(n)]
+        else:
+            seen = {keys[r]: cap for r, cap in caps.items()}
+            self._thermal_caps[:] = [seen[key] for key in keys]
         # a GPU draws at most its TDP: unless one at TDP would reach the shutdown temperature
         # within the interval, none will
         if any(inlet_c + th.gpu_resistance_k_per_w * tdp >= th.gpu_shutdown_c - SHUTDOWN_TOLERANCE_K

@@ -691,8 +691,7 @@ class Facility:
         snap["allocated"] = self._allocated.integral()
         snap["capped"] = self._capped.integral()
         if self._rack_rows:
-            for r in self._rack_names:
-                snap[r] = led.group_energy_now_j(r) if r in led.group_totals else 0.0
+            snap.update(zip(self._rack_names, led.group_energies_now_j(self._rack_names)))
         if self._network is not None:
             snap[NETWORK] = led.group_energy_now_j(NETWORK)
         snap["t"] = self.sim.now_s

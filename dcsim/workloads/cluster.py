@@ -94,30 +94,7 @@ class Allocation:
 
     def set_state(self, power_each_w: float, busy: bool) -> None:
         """Every GPU of the allocation draws ``power_each_w`` from now on; ``busy`` if computing."""
-        changes = self._account(power_each_w, busy)
-        if changes:
-            self.cluster.ledger.set_powers(changes)
-
-    def _account(self, power_each_w: float, busy: bool) -> list:
-        """Close the energy account to now and take the new state; the meters' new powers."""
-        if self.released:
-            raise RuntimeError(f"work {self.work.name}: allocation used after release")
-        c = self.cluster
-        now = c.sim.now_s
-        n = len(self.gpu_ids)
-        self.energy_j += self.power_each_w * n * (now - self._t_last_s)
-        if self.busy:
-            self.busy_s += now - self._t_last_s
-        self._t_last_s = now
-        out = []
-        if busy != self.busy:
-            self.busy = busy
-            c._busy.add(n if busy else -n)
-            out.append((self.host_meter, c.host_w_per_busy_gpu * n if busy else 0.0))
-        if power_each_w != self.power_each_w:
-            self.power_each_w = power_each_w
-            out.append((self.gpu_meter, power_each_w * n))
-        return out
+        self.cluster.set_group_state([self], power_each_w, busy)
 
     def busy_now_s(self) -> float:
         """Seconds the GPUs have been busy up to now."""
@@ -364,9 +341,10 @@ class Cluster:
         return list(self._live.values())
 
     def set_group_state(self, allocs: list[Allocation], power_each_w: float, busy: bool) -> None:
-        """Set many allocations to one state at once (IT listeners hear of it once): what
-        :meth:`Allocation.set_state` does to each, in one pass (a fluid service sets hundreds
-        of replicas every control tick). The same sums in the same order: the same results."""
+        """Set many allocations to one state at once (:meth:`Allocation.set_state` of each, in
+        one pass: a fluid service sets hundreds of replicas every control tick): close each
+        one's energy account to now, take the new state, and change the meters of those whose
+        power or busy state changed in one ledger call (IT listeners hear of it once)."""
         now = self.sim.now_s
         host_w = self.host_w_per_busy_gpu
         changes: list = []

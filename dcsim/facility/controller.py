@@ -144,6 +144,7 @@ class Facility:
             for r in topology.racks_of_type(gpu.name):
                 self.rack_thermal[r] = spec.thermal_by_gpu[gpu.name]
         self._rack_thermal_ids = [id(th) for th in self.rack_thermal]
+        self._one_rack_model = len(set(self._rack_thermal_ids)) == 1
         self.climate = spec.climate
         self.control_interval_s = spec.control_interval_s
         rec = sim.recorder
@@ -741,7 +742,12 @@ class Facility:
         # them (without flow, at every rack: its heat-up depends on whether it runs)
         keys = list(zip(self.inlet_c, self._rack_shortfall, self._rack_thermal_ids))
         n = topo.num_racks
-        first = range(n) if self._no_flow else sorted(dict(zip(reversed(keys), range(n - 1, -1, -1))).values())
+        if self._no_flow:
+            first: Iterable[int] = range(n)
+        elif self._racks_alike():
+            first = (0,)
+        else:
+            first = sorted(dict(zip(reversed(keys), range(n - 1, -1, -1))).values())
         caps: dict[int, float | None] = {}  # rack -> its cap, at the racks computed
         for r in first:
             th = self.rack_thermal[r]
@@ -767,6 +773,13 @@ class Facility:
             self._watch_shutdown()
         else:
             self._shutdown_token += 1
+
+    def _racks_alike(self) -> bool:
+        """Whether every rack has the same inlet, shortfall, power state and rack model: then
+        what the tick computes at rack 0 holds for every rack (the memoised paths' result)."""
+        inlet, short, off, n = self.inlet_c, self._rack_shortfall, self._off_causes, self.topology.num_racks
+        return (self._one_rack_model and inlet.count(inlet[0]) == n and short.count(short[0]) == n
+                and (not any(off) or all(off)))
 
     def _watch_shutdown(self) -> None:
         """Tick at the moment, within the next interval, the first running rack's hottest GPU
@@ -827,12 +840,15 @@ class Facility:
         w = self._weather
         # temperatures: each rack relaxes toward the target of this interval's shortfall
         # (racks alike relax alike: one computation per distinct (inlet, shortfall, powered))
-        keys = list(zip(self.inlet_c, self._rack_shortfall, [not held for held in self._off_causes]))
-        seen: dict[tuple[float, float, bool], float] = {}
-        for r, key in enumerate(keys):
-            if key not in seen:
-                seen[key] = self._inlet_after(r, dt)
-        self.inlet_c[:] = [seen[key] for key in keys]
+        if self._racks_alike():  # (the usual case: one computation, at rack 0)
+            self.inlet_c[:] = [self._inlet_after(0, dt)] * self.topology.num_racks
+        else:
+            keys = list(zip(self.inlet_c, self._rack_shortfall, [not held for held in self._off_causes]))
+            seen: dict[tuple[float, float, bool], float] = {}
+            for r, key in enumerate(keys):
+                if key not in seen:
+                    seen[key] = self._inlet_after(r, dt)
+            self.inlet_c[:] = [seen[key] for key in keys]
         # the GPU temperature at the rack's hottest GPU (RackThermal.gpu_temp_c, written out)
         self.gpu_temp_c[:] = [inlet + th.gpu_resistance_k_per_w * power_w for inlet, th, power_w
                               in zip(self.inlet_c, self.rack_thermal, self._hottest_by_rack_w())]

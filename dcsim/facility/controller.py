@@ -248,7 +248,9 @@ class Facility:
         """Whether each control interval records a timeseries row per rack (the default); off when
         the recorder keeps no rack rows (``output.timeseries_level=facility``), which spares the
         control tick every rack's energy. Nothing else changes: temperatures, caps and shutdowns
-        are computed the same."""
+        are computed the same. Set it before the run starts."""
+        if self.sim.now_s > 0:
+            raise RuntimeError("record_rack_rows is set before the run starts")
         self._rack_rows = on
 
     def _hottest_by_rack_w(self) -> list[float]:

@@ -49,12 +49,22 @@ class CatalogueFileError(ValueError):
         super().__init__(f"{self.kind} file {file}: {where}{problem}")
 
 
+# libyaml's parser when PyYAML was built with it (the wheels are): the same documents, ~10x
+# faster than the pure-Python one, which was a tenth of the import of dcsim.api
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` with libyaml's parser where available."""
+    return yaml.load(text, Loader=_SAFE_LOADER)
+
+
 def read_file(path: Traversable | Path | str, parse: Callable[[Any, str], T], error: Callable[..., Exception]) -> T:
     """Parse one YAML file with ``parse(data, file)``; invalid YAML is ``error(file, None, ...)``."""
     path = Path(path) if isinstance(path, str) else path
     file = str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise error(file, None, f"is not valid YAML: {' '.join(str(exc).split())}") from None
     return parse(data, file)

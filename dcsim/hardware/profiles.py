@@ -36,9 +36,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from dcsim.hardware.catalogue import CATALOGUE_PATH_ENV, catalogue_path, user_directories
+from dcsim.hardware.catalogue import CATALOGUE_PATH_ENV, catalogue_path, load_yaml, user_directories
 from dcsim.hardware.gpus import GPUS, GpuSpec
 from dcsim.hardware.performance import InferencePerfParams
 
@@ -160,7 +158,7 @@ def _load_profile(gpu: str, engine: str, catalogue: tuple[str, ...]) -> EnginePr
                            f"it has {profile_gpus(engine)} (a GPU of your own gets one with "
                            f"'calibration: {{{engine}: uncalibrated}}' in its file, or a profile "
                            f"<dir>/calibration/{engine}/{gpu}.yaml in {CATALOGUE_PATH_ENV})")
-    prof = parse_profile(yaml.safe_load(path.read_text(encoding="utf-8")), file)
+    prof = parse_profile(load_yaml(path.read_text(encoding="utf-8")), file)
     if prof.engine != engine or prof.gpu != gpu:
         raise ProfileError(f"profile {file}: names engine {prof.engine!r} and GPU {prof.gpu!r}, not its own path")
     return prof

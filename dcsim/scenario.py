@@ -133,7 +133,8 @@ class Scenario:
                           rack_limit_w=self.facility.plant.technology.max_rack_kw * 1e3,
                           admission_w_per_gpu=admission_w_per_gpu)
         cluster.reserve_work_ids(sum(spec.config.replicas for spec, _ in self.services) + len(self.jobs))
-        facility.watch_hottest_gpu(cluster.hottest_gpu_w)
+        facility.watch_hottest_gpu(cluster.hottest_gpu_w, cluster.hottest_gpus_w)
+        facility.record_rack_rows(self.timeseries_level != "facility")
         facility.watch_rack_power(cluster.stop_racks, cluster.restore_racks)
         if self.telemetry is not None:
             Telemetry(sim, cluster, facility, self.telemetry)

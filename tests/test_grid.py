@@ -126,6 +126,19 @@ def test_step_integral_is_exact_across_hours_and_wraps():
     assert float(s.integral(0.0, 3 * HOUR_S * 100)) == pytest.approx(7 * HOUR_S * 100)
 
 
+def test_step_mean_is_the_integral_over_the_span_to_the_last_bit():
+    """The scalar mean the control tick takes (twice per interval) is the array integral's
+    over the span, exactly: carbon and cost of a run do not move with the path taken."""
+    rng = np.random.default_rng(7)
+    for offset_s in (0.0, 1234.5, 5000 * HOUR_S):
+        s = HourlySteps(rng.uniform(0.0, 500.0, 8760), offset_s=offset_s)
+        t0 = rng.uniform(0.0, 3e8, 2000)
+        t1 = t0 + np.where(rng.random(2000) < 0.5, 60.0, rng.uniform(0.0, 1e6, 2000))
+        means = [s.mean(a, b) for a, b in zip(t0.tolist(), t1.tolist())]
+        assert means == (s.integral(t0, t1) / (t1 - t0)).tolist()
+    assert s.mean(10.0, 10.0) == s.at(10.0)
+
+
 def test_energy_weighted_carbon_and_cost_equal_hand_computation():
     """Carbon and cost of a piecewise-constant power series equal the hand computation, with
     intervals that straddle hour boundaries weighted by the hours they actually cover."""

@@ -143,6 +143,8 @@ class Facility:
         for gpu in topology.gpu_types[1:]:
             for r in topology.racks_of_type(gpu.name):
                 self.rack_thermal[r] = spec.thermal_by_gpu[gpu.name]
+        self._rack_thermal_ids = [id(th) for th in self.rack_thermal]
+        self._one_rack_model = len(set(self._rack_thermal_ids)) == 1
         self.climate = spec.climate
         self.control_interval_s = spec.control_interval_s
         rec = sim.recorder
@@ -167,6 +169,10 @@ class Facility:
         self._capped = rec.monitor("gpus_capped")
         self._rack_names = [topology.rack_name(r) for r in range(topology.num_racks)]
         self._hottest_gpu_w = lambda rack: 0.0  # per-GPU power of a rack's hottest GPU, set by the cluster
+        self._hottest_gpus_w: Callable[[], list[float]] | None = None  # the same for every rack at once
+        # a timeseries row per rack each interval (False: the recorder drops them, so neither the
+        # racks' energies nor their rows are computed; Recorder.timeseries_level "facility")
+        self._rack_rows = True
         self.inlet_c = [spec.thermal.nominal_inlet_c] * topology.num_racks
         self.gpu_temp_c = list(self.inlet_c)
         # the density cap (throttle mode) holds the racks of node.gpu; rack_groups' racks fit the technology
@@ -232,9 +238,26 @@ class Facility:
         """``callback()`` whenever a grid-signal limit switches on or off (re-decide the caps)."""
         self._on_limit_change.append(callback)
 
-    def watch_hottest_gpu(self, hottest_gpu_w) -> None:
-        """``hottest_gpu_w(rack)``: per-GPU power of a rack's hottest GPU, for its temperature."""
+    def watch_hottest_gpu(self, hottest_gpu_w, all_racks: Callable[[], list[float]] | None = None) -> None:
+        """``hottest_gpu_w(rack)``: per-GPU power of a rack's hottest GPU, for its temperature;
+        ``all_racks()``, if given, the same for every rack in one call (the control tick's)."""
         self._hottest_gpu_w = hottest_gpu_w
+        self._hottest_gpus_w = all_racks
+
+    def record_rack_rows(self, on: bool) -> None:
+        """Whether each control interval records a timeseries row per rack (the default); off when
+        the recorder keeps no rack rows (``output.timeseries_level=facility``), which spares the
+        control tick every rack's energy. Nothing else changes: temperatures, caps and shutdowns
+        are computed the same. Set it before the run starts."""
+        if self.sim.now_s > 0:
+            raise RuntimeError("record_rack_rows is set before the run starts")
+        self._rack_rows = on
+
+    def _hottest_by_rack_w(self) -> list[float]:
+        """Per-GPU power of every rack's hottest GPU."""
+        if self._hottest_gpus_w is not None:
+            return self._hottest_gpus_w()
+        return [self._hottest_gpu_w(r) for r in range(self.topology.num_racks)]
 
     def watch_rack_power(self, stop: Callable[[list[int], str], None],
                          restore: Callable[[list[int], str], None]) -> None:
@@ -670,8 +693,8 @@ class Facility:
         snap["busy"] = self._busy.integral()
         snap["allocated"] = self._allocated.integral()
         snap["capped"] = self._capped.integral()
-        for r in self._rack_names:
-            snap[r] = led.group_energy_now_j(r) if r in led.group_totals else 0.0
+        if self._rack_rows:
+            snap.update(zip(self._rack_names, led.group_energies_now_j(self._rack_names)))
         if self._network is not None:
             snap[NETWORK] = led.group_energy_now_j(NETWORK)
         snap["t"] = self.sim.now_s
@@ -714,26 +737,37 @@ class Facility:
         self._no_flow = cdu_share == 0.0
         topo = self.topology
         hottest_inlet_c: dict[int, tuple[RackThermal, float, float]] = {}  # per rack model: it, its TDP, its hottest inlet
-        # (inlet, shortfall, rack model) -> cap: racks alike are alike
-        seen: dict[tuple[float, float, int], float | None] = {}
-        for r in range(topo.num_racks):
-            # a stopped rack adds no heat; a running one is capped for the inlet at the end of
-            # the interval, its highest over it (the relaxation and the no-flow heat-up are monotone)
-            self._rack_shortfall[r] = short = loop if self.rack_powered(r) else 0.0
+        # a stopped rack adds no heat; a running one is capped for the inlet at the end of
+        # the interval, its highest over it (the relaxation and the no-flow heat-up are monotone)
+        self._rack_shortfall[:] = [0.0 if held else loop for held in self._off_causes]
+        # (inlet, shortfall, rack model) -> cap: racks alike are alike, computed at the first of
+        # them (without flow, at every rack: its heat-up depends on whether it runs)
+        keys = list(zip(self.inlet_c, self._rack_shortfall, self._rack_thermal_ids))
+        n = topo.num_racks
+        if self._no_flow:
+            first: Iterable[int] = range(n)
+        elif self._racks_alike():
+            first = (0,)
+        else:
+            first = sorted(dict(zip(reversed(keys), range(n - 1, -1, -1))).values())
+        caps: dict[int, float | None] = {}  # rack -> its cap, at the racks computed
+        for r in first:
             th = self.rack_thermal[r]
-            key = (self.inlet_c[r], short, id(th))
-            if key not in seen or self._no_flow:
-                tdp = topo.node_of_rack(r).gpu.tdp_w if topo.mixed else topo.node.gpu.tdp_w
-                inlet_c = max(self.inlet_c[r], self._inlet_after(r, self.control_interval_s))
-                hottest = hottest_inlet_c.get(id(th))
-                if hottest is None or inlet_c > hottest[2]:
-                    hottest_inlet_c[id(th)] = (th, tdp, inlet_c)
-                # never below the lowest settable cap: past that the GPU heats toward its shutdown
-                cap = max((th.gpu_limit_c - inlet_c) / th.gpu_resistance_k_per_w, th.gpu_min_cap_w)
-                thermal = cap if cap < tdp else None
-                dens = self._rack_density_cap_w[r]
-                seen[key] = min((c for c in (thermal, dens) if c is not None), default=None)
-            self._thermal_caps[r] = seen[key]
+            tdp = topo.node_of_rack(r).gpu.tdp_w if topo.mixed else topo.node.gpu.tdp_w
+            inlet_c = max(self.inlet_c[r], self._inlet_after(r, self.control_interval_s))
+            hottest = hottest_inlet_c.get(id(th))
+            if hottest is None or inlet_c > hottest[2]:
+                hottest_inlet_c[id(th)] = (th, tdp, inlet_c)
+            # never below the lowest settable cap: past that the GPU heats toward its shutdown
+            cap = max((th.gpu_limit_c - inlet_c) / th.gpu_resistance_k_per_w, th.gpu_min_cap_w)
+            thermal = cap if cap < tdp else None
+            dens = self._rack_density_cap_w[r]
+            caps[r] = min((c for c in (thermal, dens) if c is not None), default=None)
+        if self._no_flow:
+            self._thermal_caps[:] = [caps[r] for r in range(n)]
+        else:
+            seen = {keys[r]: cap for r, cap in caps.items()}
+            self._thermal_caps[:] = [seen[key] for key in keys]
         # a GPU draws at most its TDP: unless one at TDP would reach the shutdown temperature
         # within the interval, none will
         if any(inlet_c + th.gpu_resistance_k_per_w * tdp >= th.gpu_shutdown_c - SHUTDOWN_TOLERANCE_K
@@ -741,6 +775,13 @@ class Facility:
             self._watch_shutdown()
         else:
             self._shutdown_token += 1
+
+    def _racks_alike(self) -> bool:
+        """Whether every rack has the same inlet, shortfall, power state and rack model: then
+        what the tick computes at rack 0 holds for every rack (the memoised paths' result)."""
+        inlet, short, off, n = self.inlet_c, self._rack_shortfall, self._off_causes, self.topology.num_racks
+        return (self._one_rack_model and inlet.count(inlet[0]) == n and short.count(short[0]) == n
+                and (not any(off) or all(off)))
 
     def _watch_shutdown(self) -> None:
         """Tick at the moment, within the next interval, the first running rack's hottest GPU
@@ -800,13 +841,19 @@ class Facility:
         t0 = start["t"]
         w = self._weather
         # temperatures: each rack relaxes toward the target of this interval's shortfall
-        seen: dict[tuple[float, float, bool], float] = {}  # racks alike relax alike
-        for r in range(self.topology.num_racks):
-            key = (self.inlet_c[r], self._rack_shortfall[r], self.rack_powered(r))
-            if key not in seen:
-                seen[key] = self._inlet_after(r, dt)
-            self.inlet_c[r] = seen[key]
-            self.gpu_temp_c[r] = self.rack_thermal[r].gpu_temp_c(self.inlet_c[r], self._hottest_gpu_w(r))
+        # (racks alike relax alike: one computation per distinct (inlet, shortfall, powered))
+        if self._racks_alike():  # (the usual case: one computation, at rack 0)
+            self.inlet_c[:] = [self._inlet_after(0, dt)] * self.topology.num_racks
+        else:
+            keys = list(zip(self.inlet_c, self._rack_shortfall, [not held for held in self._off_causes]))
+            seen: dict[tuple[float, float, bool], float] = {}
+            for r, key in enumerate(keys):
+                if key not in seen:
+                    seen[key] = self._inlet_after(r, dt)
+            self.inlet_c[:] = [seen[key] for key in keys]
+        # the GPU temperature at the rack's hottest GPU (RackThermal.gpu_temp_c, written out)
+        self.gpu_temp_c[:] = [inlet + th.gpu_resistance_k_per_w * power_w for inlet, th, power_w
+                              in zip(self.inlet_c, self.rack_thermal, self._hottest_by_rack_w())]
         info = self._info
         info.max_inlet_temp_c = max(info.max_inlet_temp_c, max(self.inlet_c))
         info.max_gpu_temp_c = max(info.max_gpu_temp_c, max(self.gpu_temp_c))
@@ -824,7 +871,7 @@ class Facility:
             battery_w, generator_w,
         ))
         nan = math.nan
-        for r, name in enumerate(self._rack_names):
+        for r, name in enumerate(self._rack_names if self._rack_rows else ()):
             self.sim.recorder.record("timeseries", (
                 t0, name, d[name], nan, nan, nan, nan, nan, nan, nan, nan, nan,
                 nan, nan, nan, nan, nan, nan, nan, nan, nan, nan,

@@ -94,30 +94,7 @@ class Allocation:
 
     def set_state(self, power_each_w: float, busy: bool) -> None:
         """Every GPU of the allocation draws ``power_each_w`` from now on; ``busy`` if computing."""
-        changes = self._account(power_each_w, busy)
-        if changes:
-            self.cluster.ledger.set_powers(changes)
-
-    def _account(self, power_each_w: float, busy: bool) -> list:
-        """Close the energy account to now and take the new state; the meters' new powers."""
-        if self.released:
-            raise RuntimeError(f"work {self.work.name}: allocation used after release")
-        c = self.cluster
-        now = c.sim.now_s
-        n = len(self.gpu_ids)
-        self.energy_j += self.power_each_w * n * (now - self._t_last_s)
-        if self.busy:
-            self.busy_s += now - self._t_last_s
-        self._t_last_s = now
-        out = []
-        if busy != self.busy:
-            self.busy = busy
-            c._busy.add(n if busy else -n)
-            out.append((self.host_meter, c.host_w_per_busy_gpu * n if busy else 0.0))
-        if power_each_w != self.power_each_w:
-            self.power_each_w = power_each_w
-            out.append((self.gpu_meter, power_each_w * n))
-        return out
+        self.cluster.set_group_state([self], power_each_w, busy)
 
     def busy_now_s(self) -> float:
         """Seconds the GPUs have been busy up to now."""
@@ -364,10 +341,32 @@ class Cluster:
         return list(self._live.values())
 
     def set_group_state(self, allocs: list[Allocation], power_each_w: float, busy: bool) -> None:
-        """Set many allocations to one state at once (IT listeners hear of it once)."""
+        """Set many allocations to one state at once (:meth:`Allocation.set_state` of each, in
+        one pass: a fluid service sets hundreds of replicas every control tick): close each
+        one's energy account to now, take the new state, and change the meters of those whose
+        power or busy state changed in one ledger call (IT listeners hear of it once)."""
+        now = self.sim.now_s
+        host_w = self.host_w_per_busy_gpu
         changes: list = []
+        busy_gpus = 0
         for a in allocs:
-            changes += a._account(power_each_w, busy)
+            if a.released:
+                raise RuntimeError(f"work {a.work.name}: allocation used after release")
+            n = len(a.gpu_ids)
+            dt = now - a._t_last_s
+            a.energy_j += a.power_each_w * n * dt
+            if a.busy:
+                a.busy_s += dt
+            a._t_last_s = now
+            if busy != a.busy:
+                a.busy = busy
+                busy_gpus += n
+                changes.append((a.host_meter, host_w * n if busy else 0.0))
+            if power_each_w != a.power_each_w:
+                a.power_each_w = power_each_w
+                changes.append((a.gpu_meter, power_each_w * n))
+        if busy_gpus:  # one change of the level, all the same sign: the same integral and maximum
+            self._busy.add(busy_gpus if busy else -busy_gpus)
         if changes:
             self.ledger.set_powers(changes)
 
@@ -453,6 +452,17 @@ class Cluster:
             return 0.0
         allocs = self.rack_allocs[rack]
         return max((a.power_each_w for a in allocs.values()), default=self.rack_idle_w[rack])
+
+    def hottest_gpus_w(self) -> list[float]:
+        """:meth:`hottest_gpu_w` of every rack, in one pass over the allocations in use."""
+        hottest = [-math.inf] * self.topology.num_racks
+        for a in self._live.values():
+            power_w = a.power_each_w
+            for rack, _ in a.rack_gpus:
+                if power_w > hottest[rack]:
+                    hottest[rack] = power_w
+        return [(p if p != -math.inf else idle_w) if up else 0.0
+                for p, idle_w, up in zip(hottest, self.rack_idle_w, self.rack_up)]
 
     def rack_power_w(self, alloc: Allocation) -> float:
         """IT power now of the rack holding an allocation's first GPU."""

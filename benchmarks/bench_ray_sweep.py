@@ -64,6 +64,9 @@ def on_ray_cluster(root: Path, runs: int) -> dict[str, Any]:
     time and the runs each node ran."""
     ray_tmp = tempfile.mkdtemp(prefix="dcsim-ray-", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
     os.environ["RAY_TMPDIR"] = ray_tmp  # a ray.init() elsewhere on this machine does not join this cluster
+    # Ray runs its workers at niceness 15 (below its own services); joblib's run at 0: on a
+    # machine shared with other work that alone would slow the Ray sweep down
+    os.environ.setdefault("RAY_worker_niceness", "0")
     from ray.cluster_utils import Cluster
     from ray.util.state import list_tasks
 
@@ -80,8 +83,8 @@ def on_ray_cluster(root: Path, runs: int) -> dict[str, Any]:
         per_node: Counter[str] = Counter()
         deadline = time.monotonic() + 30  # workers report their tasks' events about once a second
         while time.monotonic() < deadline:
-            tasks = list_tasks(address=cluster.address, filters=[("name", "=", RAY_TASK)], limit=10 * runs + 100,
-                               detail=True, raise_on_missing_output=False)
+            tasks = list_tasks(address=cluster.address, filters=[("name", "=", RAY_TASK)], limit=10_000,  # the most
+                               detail=True, raise_on_missing_output=False)  # the state API gives
             per_node = Counter(names.get(t.node_id, t.node_id or "unknown") for t in tasks)
             if sum(per_node.values()) >= runs and "unknown" not in per_node:
                 break
@@ -130,15 +133,22 @@ def report(name: str, r: dict[str, Any]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=1000, help="points of the Ray sweep")
-    ap.add_argument("--joblib-runs", type=int, default=None, help="points of the joblib sweep (default: --runs)")
+    ap.add_argument("--joblib-runs", type=int, default=None,
+                    help="points of the joblib sweep (default: --runs; 0: compare with KEEP/joblib of an earlier run)")
     ap.add_argument("--keep", type=Path, default=None, help="write the sweeps here and keep them")
     args = ap.parse_args()
     joblib_runs = args.runs if args.joblib_runs is None else args.joblib_runs
+    if args.keep is None and joblib_runs == 0:
+        ap.error("--joblib-runs 0 needs --keep DIR (an earlier run's sweeps)")
     root = Path(tempfile.mkdtemp(prefix="bench-ray-sweep-")) if args.keep is None else args.keep
     root.mkdir(parents=True, exist_ok=True)
     try:
-        jl = sweep(root, "joblib", joblib_runs, [])
-        print(report("joblib (every core)", jl), flush=True)
+        if joblib_runs > 0:
+            jl = sweep(root, "joblib", joblib_runs, [])
+            print(report("joblib (every core)", jl), flush=True)
+        else:  # the joblib sweep of an earlier invocation with the same --keep
+            jl = {"dir": root / "joblib", "statuses": Counter()}
+            joblib_runs = sum(1 for d in jl["dir"].glob("*/summary.json"))
         ray = on_ray_cluster(root, args.runs)
         print(report("Ray (2-node local cluster)", ray), flush=True)
         compared, differ = compare(ray["dir"], jl["dir"], min(args.runs, joblib_runs))

@@ -413,22 +413,72 @@ def test_io_layer_imports_no_hydra():
 # --------------------------------------------------------------------------- Ray
 
 
-def test_ray_launcher_runs_the_same_sweep_with_the_same_results(tmp_path, joblib_sweep):
-    """The same sweep on a local Ray instance (hydra/launcher=ray) gives bit-identical runs."""
+@pytest.fixture
+def ray_cluster(monkeypatch):
+    """A local Ray cluster of two nodes, one CPU each (a head and a worker node, as
+    `ray start --head --num-cpus=1` and `ray start --address=HEAD --num-cpus=1` make it):
+    (its address, the two nodes' ids). Its files are in a private directory (RAY_TMPDIR),
+    so a ``ray.init()`` elsewhere on this machine does not join it; torn down after the
+    test, passed or failed."""
     pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]'")
     pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="hydra-ray-launcher is not installed: "
                         "pip install -e '.[ray]'")
+    import shutil
+    import tempfile
+
+    from ray.cluster_utils import Cluster
+
+    tmp = tempfile.mkdtemp(prefix="dcsim-ray-", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    monkeypatch.setenv("RAY_TMPDIR", tmp)
+    cluster = Cluster()
+    try:
+        # the dashboard (a free port) answers which node ran each task
+        head = cluster.add_node(num_cpus=1, include_dashboard=True, dashboard_port=0)
+        worker = cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        yield cluster.address, {head.node_id, worker.node_id}
+    finally:
+        cluster.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _nodes_that_ran(address: str, task: str, runs: int, timeout_s: float = 10.0) -> set[str]:
+    """The ids of the nodes where ``runs`` tasks named ``task`` ran (workers report their
+    tasks' events to the head about once a second: wait for them)."""
+    from ray.util.state import list_tasks
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        tasks = [t for t in list_tasks(address=address, filters=[("name", "=", task)], detail=True) if t.node_id]
+        if len(tasks) >= runs or time.monotonic() > deadline:
+            return {t.node_id for t in tasks}
+        time.sleep(0.5)
+
+
+def test_ray_launcher_runs_the_same_sweep_on_a_cluster_with_the_same_results(tmp_path, joblib_sweep, ray_cluster):
+    """The same sweep on a two-node Ray cluster (hydra/launcher=ray joined to it with
+    hydra.launcher.ray.init.address) runs on both nodes and gives bit-identical runs; its
+    progress.log ends with every run done and the runs' .progress files are gone."""
+    from dcsim.io.progress import PROGRESS_FILE, PROGRESS_LOG
+
+    address, nodes = ray_cluster
     _, joblib_dir = joblib_sweep
     sweep = tmp_path / "sweep"
     proc = dcsim(["-m", *TINY, SEEDS, f"hydra.sweep.dir={sweep}", "hydra/launcher=ray",
-                  "+hydra.launcher.ray.init.num_cpus=2", "+hydra.launcher.ray.init.include_dashboard=false"],
+                  f"hydra.launcher.ray.init.address={address}", "+hydra.launcher.ray.init.object_store_memory=null"],
                  cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, show(proc)
     assert "Ray Launcher is launching 2 jobs" in proc.stdout
+    assert "Connected to Ray cluster" in proc.stderr  # joined the cluster, started no instance of its own
     assert "Traceback" not in proc.stdout + proc.stderr
+    # one CPU per node, one per run: the second run went to the node the first did not hold
+    assert _nodes_that_ran(address, "_run_job", runs=2) == nodes
     for num in (0, 1):
         assert kpis(sweep / str(num) / "summary.json") == kpis(joblib_dir / str(num) / "summary.json")
     assert [r["status"] for r in read_csv(sweep / "sweep_summary.csv")] == ["ok", "ok"]
+    last = (sweep / PROGRESS_LOG).read_text().splitlines()[-1]
+    assert "sweep 2/2 done, 0 failed, 0 refused" in last, last
+    assert not list(sweep.glob(f"*/{PROGRESS_FILE}"))
 
 
 # --------------------------------------------------------------------------- progress bar

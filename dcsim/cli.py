@@ -748,12 +748,29 @@ def _plan(args: list[str]) -> None:
     print(f"dcsim {dcsim.__version__} plan: {' '.join(args)}{where}\n{format_plan(out)}", flush=True)
 
 
+_RAY_STORE = "hydra.launcher.ray.init.object_store_memory"
+
+
+def ray_cluster_overrides(argv: list[str], environ: dict[str, str] | None = None) -> list[str]:
+    """``argv`` with ``+hydra.launcher.ray.init.object_store_memory=null`` added when the sweep
+    joins a running Ray cluster (``hydra/launcher=ray`` with an address, or ``RAY_ADDRESS``)
+    and says nothing of the object store: hydra-ray-launcher 1.2 otherwise asks for a 75 MiB
+    store, which Ray refuses when connecting to an existing cluster ("object_store_memory
+    must not be provided"). A local Ray instance keeps the launcher's store."""
+    env = os.environ if environ is None else environ
+    if "hydra/launcher=ray" not in argv or any(_RAY_STORE in a for a in argv):
+        return argv
+    address = [a.partition("=")[2] for a in argv if a.lstrip("+").startswith("hydra.launcher.ray.init.address=")]
+    joins = address[-1].lower() not in ("", "null", "none") if address else bool(env.get("RAY_ADDRESS"))
+    return [*argv, f"+{_RAY_STORE}=null"] if joins else argv
+
+
 def _main() -> None:
     global last_sweep, _sweep_started, _single_run_dir
     if sys.argv[1:2] == ["plan"]:
         _plan(sys.argv[2:])
         return
-    argv = sys.argv[1:] = multirun_flag_first(sys.argv[1:])
+    argv = sys.argv[1:] = ray_cluster_overrides(multirun_flag_first(sys.argv[1:]))
     if {"--help", "-h"}.intersection(argv):
         try:
             print(help_text(argv))

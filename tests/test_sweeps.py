@@ -465,7 +465,7 @@ def test_ray_launcher_runs_the_same_sweep_on_a_cluster_with_the_same_results(tmp
     _, joblib_dir = joblib_sweep
     sweep = tmp_path / "sweep"
     proc = dcsim(["-m", *TINY, SEEDS, f"hydra.sweep.dir={sweep}", "hydra/launcher=ray",
-                  f"hydra.launcher.ray.init.address={address}", "+hydra.launcher.ray.init.object_store_memory=null"],
+                  f"hydra.launcher.ray.init.address={address}"],  # dcsim drops the launcher's object store size
                  cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, show(proc)
     assert "Ray Launcher is launching 2 jobs" in proc.stdout
@@ -479,6 +479,25 @@ def test_ray_launcher_runs_the_same_sweep_on_a_cluster_with_the_same_results(tmp
     last = (sweep / PROGRESS_LOG).read_text().splitlines()[-1]
     assert "sweep 2/2 done, 0 failed, 0 refused" in last, last
     assert not list(sweep.glob(f"*/{PROGRESS_FILE}"))
+
+
+def test_joining_a_ray_cluster_drops_the_launchers_object_store_size():
+    """hydra-ray-launcher 1.2 asks for a 75 MiB object store, which Ray refuses when joining a
+    running cluster: dcsim sets it to null then (an address, or RAY_ADDRESS), and only then."""
+    from dcsim.cli import ray_cluster_overrides
+
+    store = "+hydra.launcher.ray.init.object_store_memory=null"
+    joins = ["-m", "seed=1,2", "hydra/launcher=ray", "hydra.launcher.ray.init.address=auto"]
+    assert ray_cluster_overrides(joins, {}) == [*joins, store]
+    local = ["-m", "seed=1,2", "hydra/launcher=ray"]
+    assert ray_cluster_overrides(local, {}) == local  # a new local instance keeps the launcher's store
+    assert ray_cluster_overrides(local, {"RAY_ADDRESS": "10.0.0.1:6379"}) == [*local, store]
+    assert ray_cluster_overrides([*local, "hydra.launcher.ray.init.address=null"], {"RAY_ADDRESS": "x"}) \
+        == [*local, "hydra.launcher.ray.init.address=null"]
+    own = [*joins, "+hydra.launcher.ray.init.object_store_memory=1000000000"]
+    assert ray_cluster_overrides(own, {}) == own  # the user's own size is theirs
+    assert ray_cluster_overrides(["-m", "seed=1,2", "hydra.launcher.ray.init.address=auto"], {}) \
+        == ["-m", "seed=1,2", "hydra.launcher.ray.init.address=auto"]  # not the Ray launcher
 
 
 # --------------------------------------------------------------------------- progress bar

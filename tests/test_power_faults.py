@@ -38,13 +38,13 @@ def power_events(r):
 
 
 def assert_energy_balances(r):
-    """The ledger's facility energy is IT + losses + cooling, and exactly what the grid, the
-    UPS battery and the generator supplied between them."""
+    """The ledger's facility energy is IT + losses + cooling, and what the grid, the UPS
+    battery and the generator supplied between them is that plus the battery's recharge."""
     s = r.summary()
     e = r.energy_j
     assert e["gpu"] + e["host"] + e["conversion_loss"] + e["cooling"] == pytest.approx(e["facility"], rel=REL)
     supplied = s["grid_energy_j"] + s["ups_battery_energy_j"] + s["generator_energy_j"]
-    assert supplied == pytest.approx(e["facility"], rel=REL)
+    assert supplied == pytest.approx(e["facility"] + s["ups_recharge_energy_j"], rel=REL)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,12 @@ def test_utility_loss_shorter_than_ride_through(base):
     assert [300.0, 310.0, 360.0, 420.0, 430.0, 480.0, 500.0] == [t for t in fac.index if 300 <= t <= 500]
     on_battery, on_generator = fac.loc[[300.0]], fac.loc[310.0:480.0]
     assert (on_battery["ups_battery_power_w"] == on_battery["facility_power_w"]).all()
-    assert (on_generator["generator_power_w"] == on_generator["facility_power_w"]).all()
+    # the generator also recharges the battery: the 10 s it gave, over 10 x 10 s (Eaton)
+    assert (on_generator["generator_power_w"] == on_generator["facility_power_w"]
+            + on_generator["ups_recharge_power_w"]).all()
+    drawn_j = 10.0 * fac.loc[300.0, "facility_power_w"]
+    assert fac.loc[310.0, "ups_recharge_power_w"] == pytest.approx(drawn_j / 100.0, rel=REL)
+    assert (fac.loc[420.0:, "ups_recharge_power_w"] == 0).all()  # restored by 410 s
     assert (fac.loc[300.0:480.0, "grid_power_w"] == 0).all()
     assert (fac.loc[:240.0, "grid_power_w"] == fac.loc[:240.0, "facility_power_w"]).all()
     assert (fac.loc[500.0:, "grid_power_w"] > 0).all()
@@ -107,6 +112,37 @@ def test_battery_lasts_its_energy_over_the_load():
                                                       rel=REL)
     assert s["ups_battery_energy_j"] < spec.ups_energy_j
     assert_energy_balances(r)
+
+
+def test_the_battery_recharges_over_ten_times_its_discharge_and_a_second_outage_finds_it_part_full():
+    """After a 60 s outage on the battery alone the grid restores the energy it gave at a
+    constant draw over 10 x 60 s (Eaton's rule of thumb, facility.ups_recharge_time_factor);
+    a second outage 140 s later finds the battery holding its capacity less what is still
+    owed, and empties it: the two outages drew exactly E1 + (capacity - E1 + E1 x 140 / 600)."""
+    cfg = [*BASE, "facility.ups_ride_through_s=120", "facility.generator_start_s=1000",
+           "+facility.faults=[{kind: utility, start_s: 300, duration_s: 60}, {kind: utility, start_s: 500, "
+           "duration_s: 400}]"]
+    capacity_j = build(compose_config(cfg)).facility.ups_energy_j
+    r = dcsim.run(cfg)
+    fac, s = facility_rows(r), r.summary()
+    first = fac.loc[300.0:359.0]
+    e1_j = float((first["ups_battery_power_w"] * first["interval_s"]).sum())
+    between = fac.loc[360.0:499.0]
+    assert len(between) == 3 and list(between["ups_recharge_power_w"]) == pytest.approx([e1_j / 600.0] * 3, rel=REL)
+    assert list(between["grid_power_w"]) == pytest.approx(list(between["facility_power_w"] + e1_j / 600.0), rel=REL)
+    held_j = capacity_j - e1_j + e1_j * 140.0 / 600.0
+    assert s["ups_battery_energy_j"] == pytest.approx(e1_j + held_j, rel=REL)
+    assert [e[:2] for e in power_events(r) if e[2].startswith("power/")][:4] == [
+        (300.0, "fault"), (360.0, "repair"), (500.0, "fault"), (pytest.approx(500.0 + held_j / fac.loc[500.0, "facility_power_w"], rel=0.05), "outage")]
+    # after the feed returns at 900 s the recharge resumes; by the end it has restored part of it
+    assert (fac.loc[900.0:, "ups_recharge_power_w"] > 0).all()
+    assert 0 < s["ups_recharge_energy_j"] < s["ups_battery_energy_j"]
+    assert_energy_balances(r)
+
+
+def test_ups_recharge_time_factor_must_be_positive():
+    with pytest.raises(ConfigError, match="facility.ups_recharge_time_factor"):
+        build(compose_config([*BASE, "facility.ups_recharge_time_factor=0"]))
 
 
 def test_unit_fault_config_errors():

@@ -311,6 +311,12 @@ class FacilityConfig:
     # Usable energy of the UPS batteries, kWh; null: ups_ride_through_s at the UPS stage's full rated
     # load (its rating plus its own losses there). At a partial load it lasts energy / load.
     ups_energy_kwh: float | None = bounded(None, gt=0)
+    # After an outage the UPS recharges its battery for this many times the discharge's duration,
+    # at a constant draw (the energy it gave / that time) on top of the facility's load: "on average,
+    # it takes 10 times the discharge time for the UPS batteries to recover" (Eaton, "How long does
+    # it take for the UPS batteries to recharge?", pqcustomersupport.eaton.com). Charging losses are
+    # not modelled (the recharge restores exactly the energy drawn).
+    ups_recharge_time_factor: float = bounded(10.0, gt=0)
     # Pumps, CDU pumps and air handlers (CRAH/CRAC fans) on the UPS through a utility loss ("continuous
     # cooling", Uptime Institute 2017, recommended above 4 kW per rack); chillers and heat rejection
     # never are. false: all cooling stops until the generator runs (docs/power.md, "Faults").

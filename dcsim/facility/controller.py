@@ -119,6 +119,7 @@ class FacilitySpec:
     storage: Storage | None = None
     network_power_w: float = 0.0  # the scale-out fabric's switches and optics, constant (docs/network.md)
     ups_energy_j: float = 0.0  # usable UPS battery energy (a utility fault needs it)
+    ups_recharge_time_factor: float = 10.0  # recharge time / discharge time after an outage (Eaton)
     cooling_on_ups: bool = True  # pumps, CDUs and air handlers ride on the UPS; chillers and heat rejection never
     chiller_restart_s: float = 0.0  # chillers run again this long after power returns
     cdu_capacity_w: float = 0.0  # heat one CDU carries; its count is space.cdus (N + spares, a shared manifold)
@@ -209,6 +210,9 @@ class Facility:
             self._network.set_power(spec.network_power_w)  # losses, cooling and fans follow at once
         self._grid_w: float | None = None  # smoothed grid draw (with storage)
         self._soc_j = spec.storage.capacity_j / 2 if spec.storage else 0.0
+        # the UPS battery's energy drawn and not yet restored, and the draw that restores it
+        self._ups_owed_j = 0.0
+        self._ups_recharge_w = 0.0
         self._demand = DemandMeter(spec.cost.demand_interval_s)  # peak demand, for the demand charge
         self._last = self._snapshot()
         self._info = FacilityInfo(
@@ -475,18 +479,29 @@ class Facility:
         the battery delivers the facility's whole draw, which the ledger integrates, so the
         instant it empties is found exactly by waking at each change of IT power."""
         env, led = self.sim.env, self._ledger
-        budget_j = self.spec.ups_energy_j  # recharge after an outage is not modelled: each starts full
-        start_j = led.energy_now_j(None)
+        full_j = self.spec.ups_energy_j
+        budget_j = max(0.0, full_j - self._ups_owed_j)  # a battery still recharging holds less
+        start_j, start_s = led.energy_now_j(None), env.now
         while env.now < until_s:
             left_j = budget_j - (led.energy_now_j(None) - start_j)
             power_w = led.facility.power_w
-            if left_j <= 1e-12 * budget_j or (power_w > 0 and left_j < 1e-9 * power_w):  # spent (to 1 ns)
+            if left_j <= 1e-12 * full_j or (power_w > 0 and left_j < 1e-9 * power_w):  # spent (to 1 ns)
+                self._owe(led.energy_now_j(None) - start_j, env.now - start_s)
                 self._switch_supply(DARK)
                 return
             wait_s = until_s - env.now if power_w <= 0 else min(until_s - env.now, left_j / power_w)
             self._power_change = env.event()
             yield env.timeout(wait_s) | self._power_change
             self._power_change = None
+        self._owe(led.energy_now_j(None) - start_j, env.now - start_s)
+
+    def _owe(self, drawn_j: float, discharge_s: float) -> None:
+        """The battery gave ``drawn_j`` over ``discharge_s``: it owes that energy, restored at a
+        constant draw over ``ups_recharge_time_factor`` times the discharge (docs/power.md)."""
+        if drawn_j <= 0 or discharge_s <= 0:
+            return
+        self._ups_owed_j += drawn_j
+        self._ups_recharge_w = self._ups_owed_j / (self.spec.ups_recharge_time_factor * discharge_s)
 
     def _switch_supply(self, source: str) -> None:
         """Close the interval under the old supply, then feed the building from ``source``:
@@ -605,15 +620,20 @@ class Facility:
             if SHED not in self._off_causes[r]:
                 self.power_off_racks([r], SHED)
 
-    def _supply_w(self, facility_w: float, dt_s: float) -> tuple[float, float, float]:
-        """(grid, UPS battery, generator) mean powers of an interval under one supply."""
+    def _supply_w(self, facility_w: float, dt_s: float) -> tuple[float, float, float, float]:
+        """(grid, UPS battery, generator, UPS recharge) mean powers of an interval under one
+        supply: the generator or the grid also carries the battery's recharge after an outage."""
         if self._source == BATTERY:
-            return 0.0, facility_w, 0.0
-        if self._source == GENERATOR:
-            return 0.0, 0.0, facility_w
+            return 0.0, facility_w, 0.0, 0.0
         if self._source == DARK:
-            return 0.0, 0.0, 0.0
-        return self._grid_draw_w(facility_w, dt_s), 0.0, 0.0
+            return 0.0, 0.0, 0.0, 0.0
+        recharge_w = 0.0
+        if self._ups_owed_j > 0:
+            recharge_w = min(self._ups_recharge_w, self._ups_owed_j / dt_s)
+            self._ups_owed_j = max(0.0, self._ups_owed_j - recharge_w * dt_s)
+        if self._source == GENERATOR:
+            return 0.0, 0.0, facility_w + recharge_w, recharge_w
+        return self._grid_draw_w(facility_w + recharge_w, dt_s), 0.0, 0.0, recharge_w
 
     # -- demand response: the events a site operator sees ---------------------------------
     def _curtailment(self, event: DemandResponseEvent):
@@ -857,7 +877,7 @@ class Facility:
         info = self._info
         info.max_inlet_temp_c = max(info.max_inlet_temp_c, max(self.inlet_c))
         info.max_gpu_temp_c = max(info.max_gpu_temp_c, max(self.gpu_temp_c))
-        grid_w, battery_w, generator_w = self._supply_w(d["facility"], dt)
+        grid_w, battery_w, generator_w, recharge_w = self._supply_w(d["facility"], dt)
         self._demand.add(t0, dt, grid_w)
         self.sim.recorder.record("timeseries", (
             t0, "facility", it_w, d["gpu"], d["host"], d["conversion_loss"], d["cooling"], d["facility"],
@@ -868,19 +888,19 @@ class Facility:
             self.spec.carbon.intensity_g_per_kwh(t0), self.spec.price.price_per_kwh(t0),
             max(self.inlet_c), max(self.gpu_temp_c), d["capped"], self.it_budget_w(t0), dt,
             self._carbon_kg(t0, dt, grid_w * dt), self._energy_cost_usd(t0, dt, grid_w * dt), grid_w, self._soc_j,
-            battery_w, generator_w,
+            battery_w, generator_w, recharge_w,
         ))
         nan = math.nan
         for r, name in enumerate(self._rack_names if self._rack_rows else ()):
             self.sim.recorder.record("timeseries", (
                 t0, name, d[name], nan, nan, nan, nan, nan, nan, nan, nan, nan,
                 nan, nan, nan, nan, nan, nan, nan, nan, nan, nan,
-                self.inlet_c[r], self.gpu_temp_c[r], nan, nan, dt, nan, nan, nan, nan, nan, nan,
+                self.inlet_c[r], self.gpu_temp_c[r], nan, nan, dt, nan, nan, nan, nan, nan, nan, nan,
             ))
         if self._network is not None:
             self.sim.recorder.record("timeseries", (
                 t0, NETWORK, d[NETWORK], nan, nan, nan, nan, nan, nan, nan, nan, nan,
                 nan, nan, nan, nan, nan, nan, nan, nan, nan, nan,
-                nan, nan, nan, nan, dt, nan, nan, nan, nan, nan, nan,
+                nan, nan, nan, nan, dt, nan, nan, nan, nan, nan, nan, nan,
             ))
         self._last = end

@@ -216,6 +216,7 @@ def _facility_kpis(ts: _Rows, results: Results, it_j: float) -> dict[str, Any]:
         "grid_energy_j": _sum(fac["grid_power_w"] * dt),
         "ups_battery_energy_j": _sum(fac["ups_battery_power_w"] * dt),
         "generator_energy_j": _sum(fac["generator_power_w"] * dt),
+        "ups_recharge_energy_j": _sum(fac["ups_recharge_power_w"] * dt),
         "power_swing_rack_w": rack_swing,
         "power_swing_it_w": swing(fac["it_power_w"]),
         "power_swing_facility_w": swing(fac["facility_power_w"]),

@@ -50,7 +50,7 @@ TIMESERIES_COLUMNS = (
     "chiller_power_w", "heat_rejection_power_w", "pumps_power_w", "air_power_w", "water_l", "reusable_heat_w",
     "economiser_share", "wet_bulb_c", "carbon_g_per_kwh", "price_usd_per_kwh", "inlet_temp_c", "gpu_temp_c",
     "gpus_capped", "it_budget_w", "interval_s", "carbon_kg", "energy_cost_usd", "grid_power_w", "storage_j",
-    "ups_battery_power_w", "generator_power_w",
+    "ups_battery_power_w", "generator_power_w", "ups_recharge_power_w",
 )
 TIMESERIES_LEVELS = ("rack", "group", "facility")
 _TS_IT, _TS_INLET, _TS_GPU_TEMP = (TIMESERIES_COLUMNS.index(c) for c in ("it_power_w", "inlet_temp_c", "gpu_temp_c"))

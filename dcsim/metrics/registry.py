@@ -156,15 +156,19 @@ _k("pue", "-", "PUE", "E_facility / E_IT over the run (energy-weighted, not a me
 _k("it_power_mean_w", "W", "IT power, mean", "E_IT / T")
 _k("facility_power_mean_w", "W", "facility power, mean", "E_facility / T")
 _k("grid_energy_j", "J", "grid energy",
-   "sum over intervals of the grid draw x interval: the facility's draw, or with a battery (`facility.storage`) "
-   "its smoothed draw (docs/grid_and_cost.md)")
+   "sum over intervals of the grid draw x interval: the facility's draw (plus the UPS battery's recharge after "
+   "an outage), or with a battery (`facility.storage`) its smoothed draw (docs/grid_and_cost.md)")
 _k("ups_battery_energy_j", "J", "UPS battery energy",
    "sum over intervals on the UPS battery (a utility fault before the generator runs) of facility power x "
-   "interval; grid + battery + generator energy = facility energy without `facility.storage` (docs/power.md, "
-   "\"Faults\")")
+   "interval; grid + battery + generator energy = facility + UPS recharge energy without `facility.storage` "
+   "(docs/power.md, \"Faults\")")
 _k("generator_energy_j", "J", "generator energy",
    "sum over intervals on the standby generator (a utility fault after `facility.generator_start_s`) of facility "
-   "power x interval")
+   "power plus UPS recharge x interval")
+_k("ups_recharge_energy_j", "J", "UPS recharge energy",
+   "sum over intervals of the UPS battery's recharge draw x interval: after an outage, the energy the battery gave "
+   "over `facility.ups_recharge_time_factor` x the discharge's duration, drawn from the generator or the grid on "
+   "top of the facility (docs/power.md, \"Faults\")")
 _same("95th minus 5th percentile of the interval powers: the rack's IT power (the largest over racks), hall IT, "
       "facility and grid draw; resolves swings only as fine as `facility.control_interval_s` (docs/training.md, "
       "\"Power swing\")", "W", power_swing_rack_w="power swing, rack", power_swing_it_w="power swing, IT",

@@ -682,3 +682,7 @@ def test_a_sweep_shows_its_progress_line_on_a_terminal(tmp_path):
     assert code == 0, screen
     assert "dcsim: sweep 0/2 done" in screen and "dcsim: sweep 2/2 done, 0 failed, 0 refused" in screen, screen
     assert re.search(r"1 running \(#\d \d+ %\)", screen), screen
+    from dcsim.io.progress import PROGRESS_LOG  # the basic launcher logs it too
+
+    last = (tmp_path / "sweep" / PROGRESS_LOG).read_text().splitlines()[-1]
+    assert "sweep 2/2 done, 0 failed, 0 refused" in last, last

@@ -284,21 +284,50 @@ def size_warning(requests: float) -> str | None:
             f"{gbytes:,.1f} GB for the run (docs/performance.md); fidelity=fluid takes seconds")
 
 
+# Time-series rows held in memory to the end of a run: what a row costs at the peak, from
+# docs/performance.md ("Facility scale": the 100k-GPU week at rack level, 525,336 rows, 856 MiB
+# held against 372 MiB streamed, 2026-12-07: ~970 B a row); warned above 2 GB.
+MEASURED_BYTES_PER_TIMESERIES_ROW = 970.0
+LARGE_HELD_TIMESERIES_BYTES = 2e9
+
+
+def held_timeseries_rows(cfg: DictConfig, scenario: Any) -> float:
+    """Time-series rows the run keeps in memory until its end: none when they stream to disk;
+    else a row per control interval for the facility, for the network and, at ``rack`` level,
+    for each rack (``group``: each group of racks)."""
+    out = cfg.output
+    if out.write and out.stream_timeseries:
+        return 0.0
+    racks = scenario.facility.topology.num_racks
+    per_tick = 2 + {"rack": racks, "group": -(-racks // out.timeseries_group_racks)}.get(str(out.timeseries_level), 0)
+    return per_tick * scenario.duration_s / scenario.facility.control_interval_s
+
+
+def timeseries_warning(rows: float) -> str | None:
+    """A one-line warning when the time series held to the end of a run is large, or None."""
+    gbytes = rows * MEASURED_BYTES_PER_TIMESERIES_ROW / 1e9
+    if gbytes * 1e9 < LARGE_HELD_TIMESERIES_BYTES:
+        return None
+    return (f"warning: about {rows:,.0f} time-series rows held in memory to the end of the run: roughly "
+            f"{gbytes:,.1f} GB (docs/performance.md); output.stream_timeseries=true writes them as the run goes, "
+            f"output.timeseries_level=group or facility keeps fewer")
+
+
 def validate(argv: list[str]) -> tuple[str | None, list[str], int, str | None]:
     """Check every requested run before any starts.
 
-    Returns (fatal error, refusals, number of runs, warning): a fatal error (a typo, a wrong
+    Returns (fatal error, refusals, number of runs, warnings): a fatal error (a typo, a wrong
     type, a launcher that is not installed, or, for a single run, an impossible value)
     stops the command; in a sweep, points with impossible values are refused one line each
-    while the others run; the warning (or None) says how long and how much memory the
-    largest run will take when that is a lot (:func:`size_warning`).
+    while the others run; the warnings (one a line, or None) say how long and how much memory
+    the largest run will take when that is a lot (:func:`size_warning`, :func:`timeseries_warning`).
     """
     from hydra._internal.utils import get_args_parser
 
     if get_args_parser().parse_known_args(argv)[1]:  # Hydra's own parser reports them, at once
         return None, [], 0, None
     refused: list[str] = []
-    largest = 0.0
+    largest = rows = 0.0
     with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):  # once for every run
         hydra_overrides = _split_overrides(argv)[1]
         try:
@@ -314,7 +343,9 @@ def validate(argv: list[str]) -> tuple[str | None, list[str], int, str | None]:
             for overrides, cfg in composed_runs(runs):
                 try:
                     check_optimize(cfg)
-                    largest = max(largest, expected_requests(build(cfg)))
+                    scenario = build(cfg)
+                    largest = max(largest, expected_requests(scenario))
+                    rows = max(rows, held_timeseries_rows(cfg, scenario))
                 except ConfigError as e:
                     if len(runs) == 1:
                         return str(e), [], 1, None
@@ -323,7 +354,8 @@ def validate(argv: list[str]) -> tuple[str | None, list[str], int, str | None]:
             return _one_line(e), [], len(runs), None
     if refused and len(refused) == len(runs):
         return refused[0], [], len(runs), None
-    return None, refused, len(runs), size_warning(largest)
+    warnings = [w for w in (size_warning(largest), timeseries_warning(rows)) if w is not None]
+    return None, refused, len(runs), "\n".join(warnings) or None
 
 
 # The rows of the headline table: KPIs shown on one line. Their labels, units and formats
@@ -790,7 +822,7 @@ def _main() -> None:
     if err is not None:
         print(f"dcsim: error: {err}", file=sys.stderr)
         raise SystemExit(2)
-    for line in refused + ([warning] if warning else []):
+    for line in refused + (warning.splitlines() if warning else []):
         print(f"dcsim: {line}", file=sys.stderr)
     if _is_multirun(argv):  # the launcher's worker processes inherit these
         os.environ[_SWEEP_OF_ONE_ENV] = "1" if n_runs == 1 else "0"

@@ -309,3 +309,19 @@ def test_a_legal_but_large_run_is_warned_with_its_time_and_memory():
     assert validate([*big, "workload.services.chat.fidelity=fluid"])[3] is None
     assert validate([])[3] is None
     assert cli.size_warning(cli.LARGE_RUN_REQUESTS - 1) is None
+
+
+def test_a_large_time_series_held_in_memory_is_warned_unless_it_streams():
+    """3,125 racks for 30 days at hourly control keep 2.25 M rack rows (~2.2 GB at the measured
+    ~970 B a row) in memory at rack level: warned, with the options that avoid it; streamed
+    or at facility level it is not."""
+    from dcsim.cli import validate
+
+    big = ["facility=h100_16k", "facility.num_racks=3125", "facility.network.switch_radix=128",
+           "workload=inference_only", "workload.services.chat.fidelity=fluid", f"duration_s={30 * 86400}"]
+    warning = validate(big)[3]
+    assert warning == ("warning: about 2,251,440 time-series rows held in memory to the end of the run: roughly "
+                       "2.2 GB (docs/performance.md); output.stream_timeseries=true writes them as the run goes, "
+                       "output.timeseries_level=group or facility keeps fewer")
+    assert validate([*big, "output.stream_timeseries=true"])[3] is None
+    assert validate([*big, "output.timeseries_level=facility"])[3] is None

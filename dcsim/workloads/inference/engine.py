@@ -458,19 +458,17 @@ class Replica:
         b = len(batch)
         n = min(min(r.output_tokens - r.generated for r in batch), room // b)
         ctx0 = self.kv_committed  # every running sequence is decoding: the cache is their context
-        one = self.device.iteration_scalar
         self._last_iteration = (b, ctx0, ctx0, b)
-        t0, p0 = one(self.model, self.tp, b, ctx0, ctx0, b, self.ep)
         if n == 1:
+            t0, p0 = self.device.iteration_scalar(self.model, self.tp, b, ctx0, ctx0, b, self.ep)
             seg: LinearSegment | ArraySegment = LinearSegment(t0, 0.0, 1)
         else:
             # Iteration time is linear in the context unless the roofline regime or a cap
             # changes within the segment: check the middle and last iterations against the
             # line, and cost every iteration only if they are off it.
             mid = (n - 1) // 2
-            c_mid, c_last = ctx0 + b * mid, ctx0 + b * (n - 1)
-            t_mid = one(self.model, self.tp, b, c_mid, c_mid, b, self.ep)[0]
-            t_last = one(self.model, self.tp, b, c_last, c_last, b, self.ep)[0]
+            t0, p0, t_mid, t_last = self.device.decode_points(self.model, self.tp, b, ctx0, ctx0 + b * mid,
+                                                              ctx0 + b * (n - 1), self.ep)
             slope = (t_last - t0) / (n - 1)
             if abs(t0 + slope * mid - t_mid) <= 1e-12 * t_mid:
                 seg = LinearSegment(t0, slope, n)

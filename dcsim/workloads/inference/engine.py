@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -328,11 +328,11 @@ class Replica:
             self._cut_segment()
 
     # -- the state machine -----------------------------------------------------------
-    def _timer(self, delay_s: float, fn: Callable[[], None]) -> None:
-        """Call ``fn`` after ``delay_s`` unless another timer is set first."""
+    def _timer(self, delay_s: float, fn: Callable[..., None], *args: Any) -> None:
+        """Call ``fn(*args)`` after ``delay_s`` unless another timer is set first."""
         self._token += 1
         token = self._token
-        self._call_later(delay_s, lambda _ev: fn() if token == self._token else None)
+        self._call_later(delay_s, lambda _ev: fn(*args) if token == self._token else None)
 
     def _step(self) -> None:
         """Decide what the replica does next, at an iteration boundary."""
@@ -392,7 +392,7 @@ class Replica:
             dt, power_w = self._with_encoder(dt, power_w, chunks)
         self.alloc.set_state(power_w, busy=True)
         self._phase = MIXED
-        self._timer(dt, lambda: self._end_mixed(decoders, chunks, power_w * self.gpus * dt / new, dt))
+        self._timer(dt, self._end_mixed, decoders, chunks, power_w * self.gpus * dt / new, dt)
 
     def _with_encoder(self, dt: float, power_w: float, chunks: list[tuple[Request, int]]) -> tuple[float, float]:
         """The iteration's time and mean power once the vision encoder has run over the images
@@ -481,7 +481,7 @@ class Replica:
         self.alloc.set_state(power_w, busy=True)
         self._phase = DECODE
         self._segment = (self.env.now, seg, power_w, b)
-        self._timer(seg.end_s(n), lambda: self._end_segment(n))
+        self._timer(seg.end_s(n), self._end_segment, n)
 
     def _cut_segment(self) -> None:
         """End the decode segment at the end of the iteration in progress."""
@@ -495,7 +495,7 @@ class Replica:
             self._token += 1  # the segment's own timer is now stale
             self._end_segment(done)
         else:
-            self._timer(wait, lambda: self._end_segment(done))
+            self._timer(wait, self._end_segment, done)
 
     def _end_segment(self, done: int) -> None:
         assert self._segment is not None

@@ -340,7 +340,8 @@ class Replica:
             self._prefilling += len(self._reloaded_ready)
             self.running.extend(self._reloaded_ready)
             self._reloaded_ready.clear()
-        self._admit()
+        if self.waiting:  # (nothing to admit otherwise: _can_admit's first test, without two calls)
+            self._admit()
         while self.running:
             decoders = len(self.running) - self._prefilling
             prefilling = self._prefilling > 0

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dcsim.core.runinfo import FacilityInfo
 from dcsim.core.units import KWH_J
@@ -55,7 +55,6 @@ if TYPE_CHECKING:
     import simpy
 
     from dcsim.core.simulation import Simulation
-    from dcsim.metrics.ledger import Meter
 
 NETWORK = "network"  # the scale-out network's meter, ledger group and timeseries component
 # A GPU within this of its shutdown temperature counts as at it: the tick _watch_shutdown sets at
@@ -384,7 +383,7 @@ class Facility:
     def _follow_it_power(self, it_w: float) -> None:
         self._ledger.set_powers(self._it_followers(it_w))
 
-    def _it_followers(self, it_w: float) -> tuple[tuple[Meter, float], ...]:
+    def _it_followers(self, it_w: float) -> tuple[tuple[Any, float], ...]:  # (ledger meter, power)
         """The fans', losses' and cooling's powers at an IT power of ``it_w`` (the ledger's
         follower: it applies them), the power-change event and the overload records."""
         # (called at every IT power change: max() written out, the same values, -0.0 included)

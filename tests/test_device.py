@@ -28,3 +28,19 @@ def test_scalar_path_equals_array_path(gpu, cap):
         assert ps == pytest.approx(float(p), rel=1e-9)
         if cap is not None:
             assert ps <= cap * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("gpu,cap", [("H100-SXM", None), ("A100-80GB", None), ("A100-80GB", 250.0)])
+def test_decode_points_are_iteration_scalar_bit_for_bit(gpu, cap):
+    """The engine's decode-segment probes in one call give exactly the floats of three
+    iteration_scalar calls (dense models take the folded path, the others the general one),
+    on both sides of the compute/memory roofline crossing."""
+    d = DeviceModel.for_gpu(GPUS[gpu], cap)
+    for name, tp in [("Llama-2-7B", 1), ("Llama-3.1-70B", 4), ("Mixtral-8x7B", 2), ("DeepSeek-V3", 8)]:
+        m = MODELS[name]
+        for b, ctx0, n in [(1, 1, 2), (7, 7 * 1500, 40), (128, 128 * 1024, 91), (512, 512 * 64, 3000)]:
+            mid, last = ctx0 + b * ((n - 1) // 2), ctx0 + b * (n - 1)
+            got = d.decode_points(m, tp, b, ctx0, mid, last)
+            t0, p0 = d.iteration_scalar(m, tp, b, ctx0, ctx0, b)
+            want = (t0, p0, d.iteration_scalar(m, tp, b, mid, mid, b)[0], d.iteration_scalar(m, tp, b, last, last, b)[0])
+            assert got == want, (name, b, ctx0, n)

@@ -104,3 +104,29 @@ def test_spread_meter_shares_its_energy_over_groups_and_retires_into_them():
     assert led.energy_j("gpu") == led.facility.energy_j == 6000.0
     with pytest.raises(ValueError, match="sum to 1"):
         led.spread_meter("bad", "gpu", (("rack/000", 0.5),))
+
+
+def test_the_follower_of_it_power_sets_losses_at_each_it_change():
+    """A follower (losses of 10 % of IT power) is applied at every IT power change, in the
+    same call: the loss energy and the facility total follow the IT timeline exactly, the
+    listeners hear once with the final IT power, and a second follower is refused."""
+    clock = Clock()
+    led = EnergyLedger(clock)
+    gpu = led.meter("gpu/0", "gpu", "rack/000")
+    loss = led.meter("loss", "conversion_loss")
+    led.follow_it_power(lambda it_w: ((loss, 0.1 * it_w),))
+    heard: list[float] = []
+    led.on_it_power_change(heard.append)
+    gpu.set_power(100.0)
+    clock.t = 2.0
+    gpu.set_power(300.0)
+    clock.t = 3.0
+    loss.set_power(50.0)  # a change that is not IT power: the follower is not asked
+    clock.t = 5.0
+    led.flush()
+    assert heard == [100.0, 300.0]
+    assert loss.power_w == 50.0
+    assert led.energy_j("conversion_loss") == pytest.approx(10.0 * 2 + 30.0 * 1 + 50.0 * 2, rel=1e-15)
+    assert led.facility.energy_j == pytest.approx(1100.0 + 150.0, rel=1e-15)
+    with pytest.raises(ValueError, match="follower"):
+        led.follow_it_power(lambda it_w: ())

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dcsim.core.runinfo import FacilityInfo
 from dcsim.core.units import KWH_J
@@ -205,7 +205,7 @@ class Facility:
         self._coeffs = spec.plant.coefficients(self._weather.dry_bulb_c, self._weather.wet_bulb_c)
         tech = spec.plant.technology
         self._fan_ratio = server_fan_ratio(tech, server_air_inlet_c(tech, max(self.inlet_c)), self._server_fans)
-        self._ledger.on_it_power_change(self._follow_it_power)
+        self._ledger.follow_it_power(self._it_followers)
         if self._network is not None:
             self._network.set_power(spec.network_power_w)  # losses, cooling and fans follow at once
         self._grid_w: float | None = None  # smoothed grid draw (with storage)
@@ -385,6 +385,11 @@ class Facility:
 
     # -- continuous: losses and cooling follow IT power -----------------------------------
     def _follow_it_power(self, it_w: float) -> None:
+        self._ledger.set_powers(self._it_followers(it_w))
+
+    def _it_followers(self, it_w: float) -> tuple[tuple[Any, float], ...]:  # (ledger meter, power)
+        """The fans', losses' and cooling's powers at an IT power of ``it_w`` (the ledger's
+        follower: it applies them), the power-change event and the overload records."""
         # (called at every IT power change: max() written out, the same values, -0.0 included)
         network_w = 0.0 if self._network is None else self._network.power_w
         fans_w = self._fans.power_w
@@ -397,18 +402,18 @@ class Facility:
             it_w = 0.0  # 0 to rounding with every rack off
         path = self._path_now
         loss_w = 0.0 if path is None else path.input_w(it_w) - it_w
-        self._ledger.set_powers(((self._fans, fan_w), (self._loss, loss_w),
-                                 (self._cooling, (it_w + loss_w) * self._coeffs.total)))
+        changes = ((self._fans, fan_w), (self._loss, loss_w), (self._cooling, (it_w + loss_w) * self._coeffs.total))
         if self._power_change is not None and not self._power_change.triggered:
             self._power_change.succeed()
         if path is None or not path.reaches_racks or (it_w <= self._no_overload_below_w and not self._overloaded):
-            return
+            return changes
         over = path.overloaded(it_w)
         if over != self._overloaded:
             for name in over:  # in the path's stage order (a set's order varies between processes)
                 if name not in self._overloaded:
                     self.sim.recorder.event("overload", f"power/{name}", "stage output above its rating", it_w)
             self._overloaded = over
+        return changes
 
     # -- faults ---------------------------------------------------------------------------
     def _fault(self, fault: Fault):

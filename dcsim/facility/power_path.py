@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 def usable_units(redundancy: str, units: int) -> int:
@@ -166,6 +166,12 @@ class PowerPath:
     stages: tuple[ConversionStage, ...]
     rack: RackConversion | None = None
     reaches_racks: bool = True  # False: a stage lost every unit; these are the stages above it (no IT load)
+    # (installed W, no-load, proportional, square) of each stage, the stage nearest the racks first
+    _terms: tuple[tuple[float, float, float, float], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_terms", tuple((s.units * s.rated_w, s.no_load, s.proportional, s.square)
+                                                 for s in reversed(self.stages)))
 
     @classmethod
     def build(cls, it_capacity_w: float, stages: Sequence[StageSpec], rack_stages: Sequence[StageSpec] = (),
@@ -207,10 +213,10 @@ class PowerPath:
     def input_w(self, output_w: float) -> float:
         """Utility-side power needed to deliver ``output_w`` to the racks."""
         p = output_w if self.rack is None else self.rack.input_w(output_w)
-        for s in reversed(self.stages):  # stage.loss_w(p) inlined (every IT power change calls this)
-            installed_w = s.units * s.rated_w
+        # stage.loss_w(p) inlined, its constants read once per stage (every IT power change calls this)
+        for installed_w, no_load, proportional, square in self._terms:
             x = p / installed_w
-            p += installed_w * (s.no_load + s.proportional * x + s.square * x * x)
+            p += installed_w * (no_load + proportional * x + square * x * x)
         return p
 
     def loss_w(self, output_w: float) -> float:

@@ -164,6 +164,43 @@ class DeviceModel:
             return self._throttled_scalar(time_s, compute_s, memory_s)
         return time_s, power_w
 
+    def decode_points(self, model: LlmSpec, tp: int, seqs: int, ctx0: float, ctx_mid: float, ctx_last: float,
+                      ep: int = 1) -> tuple[float, float, float, float]:
+        """A decode segment's three probes in one call: ``(t0, p0, t_mid, t_last)``, the time
+        and power of a decode iteration of ``seqs`` sequences over a cache of ``ctx0`` tokens
+        and the times at ``ctx_mid`` and ``ctx_last`` (:meth:`iteration_scalar` each).
+
+        Without a cap, sliding windows, experts or an all-to-all (a dense model), the times
+        are :meth:`iteration_scalar`'s operations in its order with the terms that do not
+        depend on the context computed once: the same floats. Otherwise it calls
+        :meth:`iteration_scalar` three times.
+        """
+        k = self._coefficients(model, tp, ep)
+        if self.cap_w is not None or k[12] or k[10] or k[17]:
+            one = self.iteration_scalar
+            t0, p0 = one(model, tp, seqs, ctx0, ctx0, seqs, ep)
+            return (t0, p0, one(model, tp, seqs, ctx_mid, ctx_mid, seqs, ep)[0],
+                    one(model, tp, seqs, ctx_last, ctx_last, seqs, ep)[0])
+        # iteration_scalar with new_tokens = decode_seqs = seqs >= 1, attn_pairs = kv_read_tokens = ctx
+        c_new, m_fixed, k1, k3, k16 = k[0] * seqs, k[2], k[1], k[3], k[16]
+        m_seqs = k[14] * seqs
+        k4, k5_seqs, k6, k7_seqs = k[4], k[5] * seqs, k[6], k[7] * seqs
+        compute_s = c_new + k1 * ctx_mid
+        memory_s = m_fixed + k3 * ctx_mid + m_seqs
+        t_mid = (compute_s if compute_s > memory_s else memory_s) + k4 + k5_seqs + k6 + k7_seqs + 0.0 + k16 * ctx_mid / seqs
+        compute_s = c_new + k1 * ctx_last
+        memory_s = m_fixed + k3 * ctx_last + m_seqs
+        t_last = ((compute_s if compute_s > memory_s else memory_s) + k4 + k5_seqs + k6 + k7_seqs + 0.0
+                  + k16 * ctx_last / seqs)
+        compute_s = c_new + k1 * ctx0
+        memory_s = m_fixed + k3 * ctx0 + m_seqs
+        roof_s = compute_s if compute_s > memory_s else memory_s
+        time_s = roof_s + k4 + k5_seqs + k6 + k7_seqs + 0.0 + k16 * ctx0 / seqs
+        pm = self.power
+        busy = pm.compute_weight * compute_s + pm.memory_weight * memory_s + pm.overhead_weight * (time_s - roof_s)
+        activity = busy / time_s
+        return time_s, pm.floor_w + k[9] * (activity if activity < 1.0 else 1.0), t_mid, t_last
+
     def _throttled_scalar(self, time_s: float, compute_s: float, memory_s: float) -> tuple[float, float]:
         """:meth:`_throttled` for one iteration in plain floats (the same bisection, step for step)."""
         pm, cap, idle, rng = self.power, self.cap_w, self.gpu.idle_w, self.power.dynamic_range_w

@@ -19,7 +19,7 @@ facility overheads. The facility meter (utility input) is the total of all kinds
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 IT_KINDS = ("gpu", "host")
 KINDS = ("gpu", "host", "conversion_loss", "cooling")
@@ -84,6 +84,7 @@ class EnergyLedger:
         self.facility = _Account(t0)
         self._gpu_total, self._host_total = self.kind_totals["gpu"], self.kind_totals["host"]
         self._it_listeners: list[Callable[[float], None]] = []
+        self._follower: Callable[[float], Iterable[tuple[Meter, float]]] | None = None
 
     def meter(self, name: str, kind: str, group: str | None = None) -> Meter:
         """A new meter at zero power. ``group`` (a rack) aggregates IT meters."""
@@ -126,29 +127,47 @@ class EnergyLedger:
         """Call ``fn(it_power_w)`` whenever the total IT power changes."""
         self._it_listeners.append(fn)
 
+    def follow_it_power(self, fn: Callable[[float], Iterable[tuple[Meter, float]]]) -> None:
+        """Make ``fn(it_power_w)`` the one follower of IT power: called whenever the total IT
+        power changes, it returns the new powers of the meters that follow it (losses, fans,
+        cooling: meters that do not notify), which the same :meth:`set_powers` call applies
+        at the same instant, before the IT listeners hear."""
+        if self._follower is not None:
+            raise ValueError("the ledger has a follower of IT power already")
+        self._follower = fn
+
     def set_powers(self, changes) -> None:
         """Set several meters to their own powers at once: ``((meter, power_w), ...)``. Each
-        meter and the totals it feeds are integrated to now before its power changes; the IT
-        listeners hear once, after all of them, if IT power changed."""
+        meter and the totals it feeds are integrated to now before its power changes; if IT
+        power changed, the follower's changes are applied next (the same way) and the IT
+        listeners hear once, after all of them."""
         now = self._clock()
-        changed_it = False
-        for m, power_w in changes:  # every power change of the run comes here: kept flat, no calls
-            old_w = m.power_w
-            if power_w == old_w:  # (a meter's power is never negative: nothing to check)
-                continue
-            if power_w < 0:
-                raise ValueError(f"meter {m.name}: power must be >= 0, got {power_w}")
-            delta = power_w - old_w
-            m.energy_j += old_w * (now - m.t_last_s)
-            m.t_last_s = now
-            m.power_w = power_w
-            for acc in m._totals:
-                if acc.t_last_s != now:  # (integrated to now already: it would add power x 0 s)
-                    acc.energy_j += acc.power_w * (now - acc.t_last_s)
-                    acc.t_last_s = now
-                acc.power_w += delta
-            changed_it = changed_it or m.notifies
-        if changed_it and self._it_listeners:
+        follower = self._follower
+        heard = False
+        while True:  # (once, and once more for the follower's changes: no nested call)
+            changed_it = False
+            for m, power_w in changes:  # every power change of the run comes here: kept flat, no calls
+                old_w = m.power_w
+                if power_w == old_w:  # (a meter's power is never negative: nothing to check)
+                    continue
+                if power_w < 0:
+                    raise ValueError(f"meter {m.name}: power must be >= 0, got {power_w}")
+                delta = power_w - old_w
+                m.energy_j += old_w * (now - m.t_last_s)
+                m.t_last_s = now
+                m.power_w = power_w
+                for acc in m._totals:
+                    if acc.t_last_s != now:  # (integrated to now already: it would add power x 0 s)
+                        acc.energy_j += acc.power_w * (now - acc.t_last_s)
+                        acc.t_last_s = now
+                    acc.power_w += delta
+                changed_it = changed_it or m.notifies
+            if not changed_it or follower is None:
+                break
+            heard = True
+            changes = follower(self._gpu_total.power_w + self._host_total.power_w)
+            follower = None  # (its meters do not notify: it is not asked again)
+        if (changed_it or heard) and self._it_listeners:
             it_w = self._gpu_total.power_w + self._host_total.power_w
             for fn in self._it_listeners:
                 fn(it_w)

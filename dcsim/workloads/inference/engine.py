@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -328,11 +328,11 @@ class Replica:
             self._cut_segment()
 
     # -- the state machine -----------------------------------------------------------
-    def _timer(self, delay_s: float, fn: Callable[[], None]) -> None:
-        """Call ``fn`` after ``delay_s`` unless another timer is set first."""
+    def _timer(self, delay_s: float, fn: Callable[..., None], *args: Any) -> None:
+        """Call ``fn(*args)`` after ``delay_s`` unless another timer is set first."""
         self._token += 1
         token = self._token
-        self._call_later(delay_s, lambda _ev: fn() if token == self._token else None)
+        self._call_later(delay_s, lambda _ev: fn(*args) if token == self._token else None)
 
     def _step(self) -> None:
         """Decide what the replica does next, at an iteration boundary."""
@@ -340,7 +340,8 @@ class Replica:
             self._prefilling += len(self._reloaded_ready)
             self.running.extend(self._reloaded_ready)
             self._reloaded_ready.clear()
-        self._admit()
+        if self.waiting:  # (nothing to admit otherwise: _can_admit's first test, without two calls)
+            self._admit()
         while self.running:
             decoders = len(self.running) - self._prefilling
             prefilling = self._prefilling > 0
@@ -392,7 +393,7 @@ class Replica:
             dt, power_w = self._with_encoder(dt, power_w, chunks)
         self.alloc.set_state(power_w, busy=True)
         self._phase = MIXED
-        self._timer(dt, lambda: self._end_mixed(decoders, chunks, power_w * self.gpus * dt / new, dt))
+        self._timer(dt, self._end_mixed, decoders, chunks, power_w * self.gpus * dt / new, dt)
 
     def _with_encoder(self, dt: float, power_w: float, chunks: list[tuple[Request, int]]) -> tuple[float, float]:
         """The iteration's time and mean power once the vision encoder has run over the images
@@ -458,19 +459,17 @@ class Replica:
         b = len(batch)
         n = min(min(r.output_tokens - r.generated for r in batch), room // b)
         ctx0 = self.kv_committed  # every running sequence is decoding: the cache is their context
-        one = self.device.iteration_scalar
         self._last_iteration = (b, ctx0, ctx0, b)
-        t0, p0 = one(self.model, self.tp, b, ctx0, ctx0, b, self.ep)
         if n == 1:
+            t0, p0 = self.device.iteration_scalar(self.model, self.tp, b, ctx0, ctx0, b, self.ep)
             seg: LinearSegment | ArraySegment = LinearSegment(t0, 0.0, 1)
         else:
             # Iteration time is linear in the context unless the roofline regime or a cap
             # changes within the segment: check the middle and last iterations against the
             # line, and cost every iteration only if they are off it.
             mid = (n - 1) // 2
-            c_mid, c_last = ctx0 + b * mid, ctx0 + b * (n - 1)
-            t_mid = one(self.model, self.tp, b, c_mid, c_mid, b, self.ep)[0]
-            t_last = one(self.model, self.tp, b, c_last, c_last, b, self.ep)[0]
+            t0, p0, t_mid, t_last = self.device.decode_points(self.model, self.tp, b, ctx0, ctx0 + b * mid,
+                                                              ctx0 + b * (n - 1), self.ep)
             slope = (t_last - t0) / (n - 1)
             if abs(t0 + slope * mid - t_mid) <= 1e-12 * t_mid:
                 seg = LinearSegment(t0, slope, n)
@@ -483,7 +482,7 @@ class Replica:
         self.alloc.set_state(power_w, busy=True)
         self._phase = DECODE
         self._segment = (self.env.now, seg, power_w, b)
-        self._timer(seg.end_s(n), lambda: self._end_segment(n))
+        self._timer(seg.end_s(n), self._end_segment, n)
 
     def _cut_segment(self) -> None:
         """End the decode segment at the end of the iteration in progress."""
@@ -497,7 +496,7 @@ class Replica:
             self._token += 1  # the segment's own timer is now stale
             self._end_segment(done)
         else:
-            self._timer(wait, lambda: self._end_segment(done))
+            self._timer(wait, self._end_segment, done)
 
     def _end_segment(self, done: int) -> None:
         assert self._segment is not None

@@ -467,12 +467,19 @@ def run_and_write(scenario: Any, cfg: DictConfig, run_dir: Path, overrides: list
         from dcsim.metrics.recorder import TIMESERIES_COLUMNS
 
         streamed["timeseries"] = TableStream(run_dir, "timeseries", TIMESERIES_COLUMNS)
+        if cfg.output.telemetry_interval_s is not None:  # and telemetry.parquet
+            from dcsim.metrics.telemetry import TELEMETRY, TELEMETRY_COLUMNS
+
+            streamed[TELEMETRY] = TableStream(run_dir, TELEMETRY, TELEMETRY_COLUMNS)
 
     def attach(sim: Any) -> None:
         for o in observers:
             o.attach(sim)
-        for stream in streamed.values():
-            sim.recorder.stream_timeseries(stream)
+        for name, stream in streamed.items():
+            if name == "timeseries":
+                sim.recorder.stream_timeseries(stream)
+            else:
+                sim.recorder.stream_table(name, stream)
 
     try:
         summary = _run_and_write(scenario, cfg, run_dir, overrides, provenance, attach if observers or streamed

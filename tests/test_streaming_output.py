@@ -149,3 +149,23 @@ def test_a_stream_of_no_rows_is_the_empty_table_file(tmp_path):
     writer.write_table(tmp_path / "held.parquet", to_frame(Table(TIMESERIES_COLUMNS)))
     assert entry["sha256"] == _sha(tmp_path / "held.parquet") == _sha(tmp_path / "timeseries.parquet")
     assert list(stream.rack_series("it_power_w")) == [] and not stream.tmp.exists()
+
+
+def test_telemetry_streams_too_the_same_file_and_no_row_cap(tmp_path, small_groups):
+    """With output.stream_timeseries the per-node telemetry goes to telemetry.parquet as the
+    run goes too: byte for byte the file of the run that holds it (in several row groups), the
+    same summary; and the in-memory cap on telemetry rows no longer refuses a run."""
+    import pyarrow.parquet as pq
+
+    over = ["output.telemetry_interval_s=60"]  # 30 samples x 40 nodes = 1,200 rows
+    held, held_dir = _run(tmp_path, "held", over)
+    streamed, streamed_dir = _run(tmp_path, "streamed", [*over, "output.stream_timeseries=true"])
+    f = pq.ParquetFile(streamed_dir / "telemetry.parquet")
+    assert f.metadata.num_rows == 1200 and f.metadata.num_row_groups == 10  # of 128 rows
+    assert _sha(streamed_dir / "telemetry.parquet") == _sha(held_dir / "telemetry.parquet")
+    assert set(held) == set(streamed) and all(_same(held[k], streamed[k]) for k in held if k != "wall_time_s")
+    assert check_run(streamed_dir).complete and not list(streamed_dir.glob(".*.tmp"))
+    many = [*BASE, "duration_s=86400", "output.telemetry_interval_s=1", "output.telemetry_per_gpu=true"]
+    with pytest.raises(ConfigError, match="output.stream_timeseries=true streams them"):
+        build(compose_config(many))  # 86,400 samples x (40 nodes + 320 GPUs) held in memory: refused
+    assert build(compose_config([*many, "output.stream_timeseries=true"])).telemetry is not None

@@ -37,6 +37,8 @@ class OutputConfig:
     # for the KPIs and report.png). For long runs at the rack level (a 100k-GPU year: 27M rows,
     # ~7 GB held). The dcsim command only (needs output.write); dcsim.run() writes nothing and
     # keeps the whole table. Results.frames()["timeseries"] then has only the rows not of racks.
+    # Per-node telemetry (telemetry_interval_s) streams to telemetry.parquet the same way, and its
+    # in-memory row cap no longer applies.
     stream_timeseries: bool = False
 
 

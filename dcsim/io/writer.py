@@ -315,7 +315,8 @@ def write_run(run_dir: str | Path, frames: dict[str, pd.DataFrame], summary: dic
     clear_run_dir(d, keep=[s.tmp for s in streamed.values()])
     files = [streamed[name].commit() if name in streamed else write_table(d / f"{name}.parquet", frames[name])
              for name in TABLE_FILES]
-    files += [write_table(d / f"{name}.parquet", frames[name]) for name in OPTIONAL_TABLE_FILES if name in frames]
+    files += [streamed[name].commit() if name in streamed else write_table(d / f"{name}.parquet", frames[name])
+              for name in OPTIONAL_TABLE_FILES if name in frames or name in streamed]
     files += [{**atomic_write_bytes(d / name, data), "name": name} for name, data in (extra_files or {}).items()]
     inputs = [manifest_entry(name, *file_digest(d / name)) for name in provenance if (d / name).is_file()]
     record = {**_jsonable(summary), COMPLETE_KEY: True, FILES_KEY: files, PROVENANCE_KEY: inputs}

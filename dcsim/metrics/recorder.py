@@ -83,6 +83,23 @@ class Recorder:
         self._group: list | None = None  # the rack group being folded: [name, first rack, row as a list]
         self._stream: Any = None  # the sink of the streamed timeseries (TableStream), or None
         self._streamed: Table | None = None  # every timeseries row, handed to the sink in row groups
+        self._table_streams: dict[str, Any] = {}  # other tables to stream (telemetry), by name
+        self._sink_tables: list[tuple[Table, Any]] = []  # (table, its stream) made by new_table
+
+    def stream_table(self, name: str, stream: Any) -> None:
+        """Stream the table ``name`` that a component makes later with :meth:`new_table`
+        (per-node telemetry) to ``stream`` (a :class:`dcsim.io.writer.TableStream`)."""
+        self._table_streams[name] = stream
+
+    def new_table(self, name: str, columns: tuple[str, ...]) -> Table:
+        """A table of the run's, ``name`` in its tables: streamed in row groups when
+        :meth:`stream_table` asked for it, else kept in memory to the end."""
+        stream = self._table_streams.get(name)
+        table = Table(columns) if stream is None else Table(columns, sink=stream.write, sink_rows=stream.rows_per_group)
+        if stream is not None:
+            self._sink_tables.append((table, stream))
+        self.tables[name] = table
+        return table
 
     def timeseries_level(self, level: str, group_racks: int = 32) -> None:
         """Rows of the ``timeseries`` per interval: ``rack`` (every rack's), ``group`` (one per
@@ -161,6 +178,9 @@ class Recorder:
         if self._streamed is not None:
             self._streamed.finish()
             self._stream.close()
+        for table, stream in self._sink_tables:
+            table.finish()
+            stream.close()
         self.ledger.flush(until_s)
         led = self.ledger
         energy = {kind: led.kind_totals[kind].energy_j for kind in KINDS}

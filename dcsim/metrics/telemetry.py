@@ -18,7 +18,9 @@ interval) and a GPU at its interval-mean power (``RackThermal.gpu_temp_c``); a n
 Off by default. When on it only reads the simulation's state (it never advances a meter),
 so the run's results are those of the run without it. Memory: the table holds
 ``ceil(T / interval_s) x (nodes + GPUs if per_gpu)`` rows of 11 eight-byte values; the
-config builder refuses more than ``MAX_TELEMETRY_ROWS`` (about 180 MB).
+config builder refuses more than ``MAX_TELEMETRY_ROWS`` (about 180 MB) unless the run streams
+its time-series tables (``output.stream_timeseries``: ``Recorder.new_table`` hands the rows to
+``telemetry.parquet`` in row groups as the run goes).
 """
 
 from __future__ import annotations
@@ -86,8 +88,8 @@ class Telemetry:
         # allocations seen and not yet accounted to their end: energy and busy time so far
         self._live: dict[Any, tuple[np.ndarray, float, float]] = {}
         self._t_last = sim.now_s
-        tables = sim.recorder.tables  # type: ignore[attr-defined]  # the Recorder's tables
-        tables[TELEMETRY] = self._table = Table(TELEMETRY_COLUMNS)
+        # the Recorder's table (streamed to telemetry.parquet with output.stream_timeseries)
+        self._table: Table = sim.recorder.new_table(TELEMETRY, TELEMETRY_COLUMNS)  # type: ignore[attr-defined]
         cluster.on_start(self._track)
         sim.env.process(self._loop())
         sim.on_finish(self._sample)

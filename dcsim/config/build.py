@@ -103,8 +103,9 @@ def build(cfg: DictConfig | DcsimConfig) -> Scenario:
         telemetry = TelemetrySpec(c.output.telemetry_interval_s, c.output.telemetry_per_gpu)
         rows = telemetry.rows(c.duration_s, topology.num_nodes, topology.gpus_total)
         per_tick = rows / math.ceil(c.duration_s / telemetry.interval_s)
-        streamed = c.output.write and c.output.stream_timeseries  # then no more than a row group is held
-        require(streamed or rows <= MAX_TELEMETRY_ROWS, "output.telemetry_interval_s", c.output.telemetry_interval_s,
+        # streamed (output.write holds, required above): no more than a row group is held
+        require(c.output.stream_timeseries or rows <= MAX_TELEMETRY_ROWS, "output.telemetry_interval_s",
+                c.output.telemetry_interval_s,
                 f"seconds >= {c.duration_s * per_tick / MAX_TELEMETRY_ROWS:,.6g} for this run (at most "
                 f"{MAX_TELEMETRY_ROWS:,} telemetry rows, {per_tick:,.0f} per sample; this interval gives {rows:,}; "
                 "output.stream_timeseries=true streams them)")

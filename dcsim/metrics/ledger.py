@@ -201,29 +201,25 @@ class EnergyLedger:
 
     def group_energy_now_j(self, group: str) -> float:
         """Energy of a group integrated to the current time, without mutating."""
-        now = self._clock()
-        e = self.group_totals[group].energy_at_j(now)
-        for m, w in self._spread.get(group, {}).items():
-            e += w * m.energy_at_j(now)
-        return e
+        return _group_energy_at_j(self.group_totals[group], self._spread.get(group, {}), self._clock())
 
     def group_energies_now_j(self, groups: list[str]) -> list[float]:
         """:meth:`group_energy_now_j` of each of ``groups`` (0 for one the ledger has no meter
-        in), in one call: the same sums in the same order (the control tick's, every rack)."""
+        in), in one call (the control tick's, every rack)."""
         now = self._clock()
         totals, spread = self.group_totals, self._spread
-        out = []
-        for g in groups:
-            acc = totals.get(g)
-            if acc is None:
-                out.append(0.0)
-                continue
-            e = acc.energy_j + acc.power_w * (now - acc.t_last_s)
-            for m, w in spread.get(g, {}).items():
-                e += w * (m.energy_j + m.power_w * (now - m.t_last_s))
-            out.append(e)
-        return out
+        return [0.0 if (acc := totals.get(g)) is None else _group_energy_at_j(acc, spread.get(g, {}), now)
+                for g in groups]
 
     def group_power_w(self, group: str) -> float:
         """Current power of a group, its spread meters' shares included."""
         return self.group_totals[group].power_w + sum(m.power_w * w for m, w in self._spread.get(group, {}).items())
+
+
+def _group_energy_at_j(acc: _Account, spread: dict[Meter, float], now: float) -> float:
+    """A group's energy to ``now`` without advancing it: its total's integral plus each spread
+    meter's share of its own (``energy_at_j`` written out: the control tick asks for every rack)."""
+    e = acc.energy_j + acc.power_w * (now - acc.t_last_s)
+    for m, w in spread.items():
+        e += w * (m.energy_j + m.power_w * (now - m.t_last_s))
+    return e

@@ -84,7 +84,7 @@ class Recorder:
         self._stream: Any = None  # the sink of the streamed timeseries (TableStream), or None
         self._streamed: Table | None = None  # every timeseries row, handed to the sink in row groups
         self._table_streams: dict[str, Any] = {}  # other tables to stream (telemetry), by name
-        self._sink_tables: list[tuple[Table, Any]] = []  # (table, its stream) made by new_table
+        self._sink_tables: list[tuple[Table, Any]] = []  # (table, its stream) of every streamed table
 
     def stream_table(self, name: str, stream: Any) -> None:
         """Stream the table ``name`` that a component makes later with :meth:`new_table`
@@ -95,10 +95,15 @@ class Recorder:
         """A table of the run's, ``name`` in its tables: streamed in row groups when
         :meth:`stream_table` asked for it, else kept in memory to the end."""
         stream = self._table_streams.get(name)
-        table = Table(columns) if stream is None else Table(columns, sink=stream.write, sink_rows=stream.rows_per_group)
-        if stream is not None:
-            self._sink_tables.append((table, stream))
+        table = Table(columns) if stream is None else self._sink_table(columns, stream)
         self.tables[name] = table
+        return table
+
+    def _sink_table(self, columns: tuple[str, ...], stream: Any) -> Table:
+        """A table that hands its rows to ``stream`` a row group at a time, finished and the
+        stream closed when the results are collected."""
+        table = Table(columns, sink=stream.write, sink_rows=stream.rows_per_group)
+        self._sink_tables.append((table, stream))
         return table
 
     def timeseries_level(self, level: str, group_racks: int = 32) -> None:
@@ -116,7 +121,7 @@ class Recorder:
         if len(self.tables["timeseries"]):
             raise RuntimeError("the timeseries is streamed from the start of the run or not at all")
         self._stream = stream
-        self._streamed = Table(TIMESERIES_COLUMNS, sink=stream.write, sink_rows=stream.rows_per_group)
+        self._streamed = self._sink_table(TIMESERIES_COLUMNS, stream)
 
     def monitor(self, name: str, initial: float = 0.0) -> LevelMonitor:
         """A time-weighted monitor, created on first use."""
@@ -175,9 +180,6 @@ class Recorder:
     def results(self, until_s: float) -> Results:
         """Close the ledger at ``until_s`` and package everything recorded."""
         self._flush_group()
-        if self._streamed is not None:
-            self._streamed.finish()
-            self._stream.close()
         for table, stream in self._sink_tables:
             table.finish()
             stream.close()

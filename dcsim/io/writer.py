@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dcsim.metrics.frames import to_frame
-from dcsim.metrics.table import BLOCK_ROWS, Table
+from dcsim.metrics.table import BLOCK_ROWS, Table, rows_by_code
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -243,10 +243,8 @@ class TableStream:
                 lookup = np.array([code.get(n, -1) for n in comp.dictionary.to_pylist()], dtype=np.int64)
                 rack_of_row = lookup[comp.indices.to_numpy(zero_copy_only=False)]
                 values = rb.column(1).to_numpy(zero_copy_only=False).astype(np.float64)
-                order = np.argsort(rack_of_row, kind="stable")
-                bounds = np.searchsorted(rack_of_row[order], np.arange(len(batch) + 1))
-                for k in range(len(batch)):
-                    seg = values[order[bounds[k]:bounds[k + 1]]]
+                for k, rows in enumerate(rows_by_code(rack_of_row, len(batch))):
+                    seg = values[rows]
                     out[k][filled[k]:filled[k] + len(seg)] = seg
                     filled[k] += len(seg)
             yield from out

@@ -19,6 +19,7 @@ import numpy as np
 
 from dcsim.core.runinfo import RunInfo, ServiceInfo, ServiceTotals
 from dcsim.metrics import registry
+from dcsim.metrics.table import rows_by_code
 
 if TYPE_CHECKING:
     from dcsim.metrics.results import Results
@@ -179,11 +180,8 @@ def _rack_series(ts: _Rows, rack_names: list[str], column: str) -> Iterator[np.n
     code = {name: i for i, name in enumerate(rack_names)}
     rack_of_row = np.array([code.get(c, -1) for c in component], dtype=np.int64)
     values = ts[column]
-    # the rows of each rack in one sort (a mask per rack is racks x rows: hours at 100k GPUs)
-    order = np.argsort(rack_of_row, kind="stable")
-    bounds = np.searchsorted(rack_of_row[order], np.arange(len(rack_names) + 1))
-    for i in range(len(rack_names)):
-        yield values[order[bounds[i]:bounds[i + 1]]]
+    for rows in rows_by_code(rack_of_row, len(rack_names)):
+        yield values[rows]
 
 
 def _facility_kpis(ts: _Rows, results: Results, it_j: float) -> dict[str, Any]:

@@ -29,6 +29,14 @@ INTEGER = frozenset({"request_id", "replica", "prompt_tokens", "output_tokens", 
 BLOCK_ROWS = 1024  # rows held as tuples before they go into the columns
 
 
+def rows_by_code(codes: np.ndarray, n: int) -> list[np.ndarray]:
+    """The row indices of each code ``0 .. n-1`` in ``codes`` (other codes: none), each in row
+    order, found in one stable sort (a mask per code is codes x rows: hours for 100k GPUs' racks)."""
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(n + 1))
+    return [order[bounds[i]:bounds[i + 1]] for i in range(n)]
+
+
 class Table:
     """Rows with fixed columns, appended in column order."""
 

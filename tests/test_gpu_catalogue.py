@@ -17,7 +17,7 @@ from dcsim.hardware.gpus import CALIBRATION_STATUSES, GPU_PRECISIONS, GPUS, GpuF
 
 DATA = resources.files("dcsim.data")
 GPU_FILES = sorted(p.name for p in DATA.joinpath("gpus").iterdir() if p.name.endswith(".yaml"))
-REQUIRED = ("A100-80GB", "H100-SXM", "H200", "B200", "GB200", "MI300X")
+REQUIRED = ("A100-80GB", "H100-SXM", "H200", "B200", "GB200", "GB300", "MI300X")
 FIGURES = ("memory_gb", "hbm_tb_s", "nvlink_gb_s", "tdp_w", "idle_w", "throttle_temp_c", "shutdown_temp_c",
            "min_power_cap_w", "price_usd")
 
@@ -55,15 +55,17 @@ def test_every_gpu_file_loads_with_figures_in_range_and_a_source_for_each(filena
 
 @pytest.mark.parametrize("name,natives", [("A100-80GB", ("bf16",)), ("H100-SXM", ("bf16", "fp8")),
                                           ("H200", ("bf16", "fp8")), ("B200", ("bf16", "fp8", "fp4")),
-                                          ("GB200", ("bf16", "fp8", "fp4")), ("MI300X", ("bf16", "fp8"))])
+                                          ("GB200", ("bf16", "fp8", "fp4")), ("GB300", ("bf16", "fp8", "fp4")),
+                                          ("MI300X", ("bf16", "fp8"))])
 def test_each_gpu_runs_the_precisions_of_its_generation(name, natives):
-    """Ampere bf16 only; Hopper and CDNA 3 add fp8; Blackwell adds fp4. Dense figures (sparse halved)."""
+    """Ampere bf16 only; Hopper and CDNA 3 add fp8; Blackwell adds fp4, at twice fp8, and Blackwell
+    Ultra's NVFP4 tensor cores at three times (NVIDIA: 15 PFLOPS dense NVFP4). Dense figures."""
     g = GPUS[name]
     assert g.native_precisions == natives
     if "fp8" in natives:
         assert g.peak_flops("fp8") == pytest.approx(2 * g.peak_flops("bf16"), rel=0.01)
     if "fp4" in natives:
-        assert g.peak_flops("fp4") == pytest.approx(2 * g.peak_flops("fp8"))
+        assert g.peak_flops("fp4") == pytest.approx((3 if name == "GB300" else 2) * g.peak_flops("fp8"))
 
 
 def test_a_precision_the_gpu_lacks_is_refused_naming_gpu_precision_and_what_it_runs():
@@ -100,7 +102,7 @@ def test_calibration_is_the_one_the_brief_describes():
     assert GPUS["B200"].calibration["vllm-0.11"] == "measured"
     assert GPUS["H200"].calibration["vllm-0.11"] == "derived"
     assert GPUS["A100-80GB"].calibration == {"vllm-0.11": "uncalibrated", "splitwise-2023": "measured"}
-    for name in ("GB200", "MI300X"):
+    for name in ("GB200", "GB300", "MI300X"):
         assert set(GPUS[name].calibration.values()) == {"uncalibrated"}
 
 

@@ -1,4 +1,4 @@
-"""The rack-scale facility presets (``facility=hgx_h100``, ``hgx_b200``, ``nvl72_gb200``)
+"""The rack-scale facility presets (``facility=hgx_h100``, ``hgx_b200``, ``nvl72_gb200``, ``nvl72_gb300``)
 agree with the sourced rack catalogue (dcsim/data/racks): the GPU, GPUs per node and per
 rack, the NVLink domain, the NIC bandwidth per GPU, and a node or rack inside its published
 maximum IT power."""
@@ -11,7 +11,7 @@ from dcsim.config.build import build
 from dcsim.config.compose import compose_config
 from dcsim.hardware.racks import RACKS
 
-PRESETS = {"hgx_h100": "hgx-h100", "hgx_b200": "hgx-b200", "nvl72_gb200": "gb200-nvl72"}
+PRESETS = {"hgx_h100": "hgx-h100", "hgx_b200": "hgx-b200", "nvl72_gb200": "gb200-nvl72", "nvl72_gb300": "gb300-nvl72"}
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
@@ -36,3 +36,13 @@ def test_the_hgx_b200_node_is_the_dgx_b200_maximum():
     topo = build(compose_config(["facility=hgx_b200"])).facility.topology
     assert topo.node.nameplate_w == pytest.approx(14.3e3)
     assert topo.gpus_total == 144 and topo.nodes_per_rack == 2
+
+
+def test_the_gb300_rack_is_the_reference_architectures_maximum():
+    """72 x 1,400 W Blackwell Ultra GPUs and 18 trays of 2,288 W busy host: within 16 W of the
+    "up to 142 kW" a GB300 NVL72 rack may draw, and a short run serves on it."""
+    scenario = build(compose_config(["facility=nvl72_gb300", "duration_s=30", "workload=inference_only"]))
+    topo = scenario.facility.topology
+    assert topo.nodes_per_rack * topo.node.nameplate_w == pytest.approx(142e3, abs=16.0)
+    s = scenario.run().summary()
+    assert s["requests_completed"] > 0 and s["calibration_status"] == "uncalibrated"

@@ -54,7 +54,7 @@ sweep (``dcsim.hardware.capsweep``).
 writes the ``splitwise-2023`` engine profile, ``dcsim/data/calibration/splitwise-2023/``:
 A100-80GB and H100-SXM as fitted (the power weights fitted on A100 serve both, with the
 idle power as the floor, as Splitwise measured no other part's power), H200 derived from
-the H100 fit (same die), B200, GB200 and MI300X marked uncalibrated with the H100 fit.
+the H100 fit (same die), B200, GB200, GB300 and MI300X marked uncalibrated with the H100 fit.
 """
 
 from __future__ import annotations
@@ -93,6 +93,7 @@ CARRIED = (
     ("H200", "H100-SXM", "derived", "the H100 die with HBM3e: the Splitwise H100 fit on the H200 datasheet figures"),
     ("B200", "H100-SXM", "uncalibrated", "not in Splitwise: the H100 fit on the B200 datasheet figures"),
     ("GB200", "H100-SXM", "uncalibrated", "not in Splitwise: the H100 fit on the GB200 datasheet figures"),
+    ("GB300", "H100-SXM", "uncalibrated", "not in Splitwise: the H100 fit on the GB300 datasheet figures"),
     ("MI300X", "H100-SXM", "uncalibrated", "not in Splitwise: the H100 fit on the MI300X datasheet figures"),
 )
 

@@ -452,6 +452,8 @@ CARRIED = (
      "the H100-SXM fit applied to the H200 datasheet figures"),
     ("GB200", "B200", "uncalibrated", "no measurement of vLLM 0.11 on GB200: the B200 fit (same Blackwell GPU) "
      "applied to the GB200 datasheet figures"),
+    ("GB300", "B200", "uncalibrated", "no measurement of vLLM 0.11 on Blackwell Ultra: the B200 fit (the same "
+     "Blackwell architecture) applied to the GB300 datasheet figures"),
     ("A100-80GB", "H100-SXM", "uncalibrated", "no measurement of vLLM 0.11 on A100: the H100-SXM fit applied "
      "to the A100 datasheet figures"),
     ("MI300X", "H100-SXM", "uncalibrated", "no measurement of vLLM 0.11 on MI300X: the H100-SXM fit applied "

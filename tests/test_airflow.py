@@ -18,6 +18,7 @@ from dcsim.facility.airflow import (
     air_density_kg_per_m3,
     air_flow_m3_per_s,
     air_server_fans,
+    open_tile_recirculation,
     rack_movers,
     recirculation_share,
     supply_for_hottest_inlet_c,
@@ -218,3 +219,88 @@ def test_server_air_share_is_optional_in_a_cooling_file_and_checked_when_given()
     assert technology_from_mapping(dict(data, server_air_share={"value": 0.5, "source": "x"})).server_air_share == 0.5
     with pytest.raises(CoolingFileError, match=r"field 'server_air_share\.value': must be a share in \[0, 1\], got 1\.5"):
         technology_from_mapping(dict(data, server_air_share={"value": 1.5, "source": "x"}))
+
+
+# ---------------------------------------------------------------------------- open tiles
+
+
+def test_a_tile_passes_the_flow_whose_orifice_drop_is_the_plenum_pressure():
+    """V_tile = Cd A sqrt(2 p / rho) is the inverse of the orifice drop: one 0.18 m2 tile at
+    30 Pa and 24 C passes 0.65 x 0.18 x sqrt(60 / rho) m3/s (1,770 cfm)."""
+    h = AirHandler()
+    v = h.tile_flow_m3_per_s(30.0, 24.0)
+    assert v == pytest.approx(0.65 * 0.18 * (2 * 30.0 / _density(24.0)) ** 0.5, rel=1e-12)
+    assert h.delivery_pressure_pa(v, 24.0) == pytest.approx(30.0, rel=1e-12)
+    assert v / 0.000471947 == pytest.approx(1770, rel=0.01)  # 1 cfm = 0.000471947 m3/s
+
+
+def test_open_tile_recirculation_is_the_inlet_mass_balance():
+    """r = 1 - V_tile / V_rack above the tiles' flow, 0 below it."""
+    assert open_tile_recirculation(0.5, 0.8) == 0.0
+    assert open_tile_recirculation(1.0, 0.8) == pytest.approx(0.2, rel=1e-12)
+    assert open_tile_recirculation(0.0, 0.8) == 0.0
+
+
+def test_open_tiles_recirculate_more_as_racks_get_denser_and_ask_a_colder_supply():
+    """A 14.5 kW air rack on one tile at 30 Pa: its 24 C servers draw V_rack = Q / (rho cp dT) at
+    their fans' rise (dT = 12 K x (85 - 24) / (85 - 23): the fans have begun to ramp), the tile
+    passes V_tile, r = 1 - V_tile / V_rack (19 %), and the supply must sit r / (1 - r) x dT
+    (2.8 K) below the hottest inlet; below the tile's flow (10 kW) nothing changes from
+    contained aisles; recirculation and depression grow with density."""
+    air = TECHNOLOGIES["air"]
+    rack_w = 14.5e3
+    rise_k = 12.0 * (85.0 - 24.0) / (85.0 - 23.0)
+    v_rack = rack_w / (_density(24.0) * 1006.0 * rise_k)
+    v_tile = AirHandler().tile_flow_m3_per_s(30.0, 24.0)
+    r = 1.0 - v_tile / v_rack
+    m = rack_movers(air, rack_w, plenum_pa=30.0)
+    assert m.recirculation == pytest.approx(r, rel=1e-12) and 0.18 < r < 0.20
+    assert m.supply_depression_k == pytest.approx(r / (1.0 - r) * rise_k, rel=1e-12)
+    # the handlers push only the tile's flow, at the unit's drop plus the plenum's
+    assert m.air_handlers * rack_w == pytest.approx(v_tile * (250.0 + 30.0) / 0.6, rel=1e-9)
+    assert rack_movers(air, 10e3, plenum_pa=30.0) == rack_movers(air, 10e3)
+    shares = [rack_movers(air, kw * 1e3, plenum_pa=30.0).recirculation for kw in (10, 14.5, 20, 29, 40)]
+    assert shares == sorted(shares) and shares[0] == 0.0 and shares[-1] > 0.6
+    # more tiles in front of each rack: less recirculation at the same density
+    two = rack_movers(air, 20e3, handler=AirHandler(delivery_area_m2=0.36), plenum_pa=30.0)
+    assert two.recirculation < rack_movers(air, 20e3, plenum_pa=30.0).recirculation
+
+
+def test_direct_liquid_recirculates_only_its_air_share():
+    """Cold plates leave 20 % of the heat on air: an 80 kW rack's air is a 16 kW air rack's."""
+    m = rack_movers(TECHNOLOGIES["direct_liquid"], 80e3, plenum_pa=30.0)
+    assert m.recirculation == pytest.approx(rack_movers(TECHNOLOGIES["air"], 16e3, plenum_pa=30.0).recirculation,
+                                            rel=1e-9)
+    assert rack_movers(TECHNOLOGIES["immersion"], 80e3, plenum_pa=30.0).recirculation == 0.0
+
+
+def test_a_run_on_open_tiles_pays_for_recirculation_in_chiller_energy_with_it_power_unchanged():
+    """16 GPUs a rack (14.5 kW) on one tile: the summary's recirculation is the closed form's,
+    the coils get 18 C less the depression, the GPUs and hosts draw what they draw with
+    contained aisles (the hottest inlet is held), the cooling costs more, and facility = IT +
+    losses + cooling to 1e-9. Two tiles a rack feed it without recirculation."""
+    import dcsim
+
+    run = ["duration_s=120", "output.write=false", "facility.rack.gpus_per_rack=16"]
+    contained = dcsim.run(run)
+    open_ = dcsim.run([*run, "facility.cooling.air_delivery=open_tiles"])
+    s, e, e0 = open_.summary(), open_.energy_j, contained.energy_j
+    m = rack_movers(TECHNOLOGIES["air"], 14.5e3, plenum_pa=30.0)
+    assert s["air_recirculation_share"] == pytest.approx(m.recirculation, rel=1e-3)
+    assert s["air_coil_supply_c"] == pytest.approx(18.0 - m.supply_depression_k, rel=1e-3)
+    assert contained.summary()["air_recirculation_share"] == 0.0
+    assert (e["gpu"], e["host"]) == (e0["gpu"], e0["host"])
+    assert e["cooling"] > e0["cooling"]
+    assert e["gpu"] + e["host"] + e["conversion_loss"] + e["cooling"] == pytest.approx(e["facility"], rel=1e-9)
+    two = dcsim.run([*run, "facility.cooling.air_delivery=open_tiles", "facility.cooling.tiles_per_rack=2"])
+    assert two.summary()["air_recirculation_share"] == 0.0
+
+
+def test_a_rack_its_open_tiles_cannot_feed_is_refused_in_one_line():
+    from dcsim.api import compose_config
+    from dcsim.config.build import build
+
+    with pytest.raises(ConfigError) as err:
+        build(compose_config(["facility.cooling.air_delivery=open_tiles"]))  # 32 GPUs, 29 kW a rack
+    assert err.value.field == "facility.rack.gpus_per_rack" and "tiles_per_rack" in str(err.value)
+    assert "\n" not in str(err.value)

@@ -148,6 +148,8 @@ UNKNOWN_CHOICES = [
     case("unknown_facility_option", ["facility=nope"], "facility/nope", "small_h100"),
     case("unknown_launcher", ["-m", "hydra/launcher=nope", "facility.num_racks=1,2"], "hydra/launcher/nope"),
     case("show_config_of_a_sweep", ["-m", "--cfg", "job", "facility.num_racks=1,2"], "--cfg", "-m/--multirun"),
+    case("unknown_air_delivery", ["facility.cooling.air_delivery=ducts"], "facility.cooling.air_delivery='ducts'",
+         "open_tiles"),
 ]
 
 WRONG_TYPES = [
@@ -178,6 +180,8 @@ INCONSISTENT = [
     case("row_feed_without_racks_per_row", ["facility.power.row_feed_kw=100"], "facility.rack.racks_per_row",
          "row_feed_kw"),
     case("rack_too_dense_for_air", ["facility.rack.gpus_per_rack=96"], "facility.rack.gpus_per_rack=96", "kW per rack"),
+    case("rack_too_dense_for_open_tiles", ["facility.cooling.air_delivery=open_tiles"], "facility.rack.gpus_per_rack=32",
+         "needs 0.6 C chilled water"),
     case("floor_too_small", ["facility.floor_area_m2=20"], "facility.floor_area_m2=20", "at least 29.9 m2 for 4 racks"),
     case("prefill_replicas_all", [f"{S}.prefill_replicas=4"], f"{S}.prefill_replicas=4", "decode"),
     case("autoscale_min_above_max", [f"{S}.autoscale.enabled=true", f"{S}.autoscale.min_replicas=9"],

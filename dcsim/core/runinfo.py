@@ -45,6 +45,8 @@ class FacilityInfo:
     num_racks: int = 0  # racks in the facility (0: count the timeseries' rack rows)
     peak_demand_w: float = 0.0  # highest mean grid draw over a demand interval (set when the run ends)
     demand_charge_usd: float = 0.0  # its demand charge, prorated to the run (set when the run ends)
+    air_recirculation_share: float = 0.0  # open tiles: the racks' inlet air that is their own exhaust, at design heat
+    air_coil_supply_c: float = float("nan")  # chilled water the room-air coils get; NaN: no room air
 
 
 @dataclass(frozen=True)

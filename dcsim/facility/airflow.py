@@ -27,9 +27,15 @@ meters the server fans with :func:`server_fan_ratio` (IT power).
   the handlers' watts per kW grow with the square of the air flow per rack: with density.
 - **Recirculation.** Share of exhaust air that returns to the inlets (OpenDCME):
   ``r = (T_in - T_supply) / (T_out - T_supply)``. To keep the hottest inlet at
-  ``T_max`` the supply must be ``T_max - r / (1 - r) * dT``. No source gives r as a
-  function of rack density (it is a property of the layout and containment), so the
-  caller passes it; it is 0 with full containment.
+  ``T_max`` the supply must be ``T_max - r / (1 - r) * dT``.
+- **Open tiles: recirculation from density.** With contained aisles (the default) the
+  handlers push each rack's air through its delivery opening whatever the drop. On an open
+  raised floor the plenum holds a static pressure ``p_plenum`` (12-30 Pa in practice), so a
+  rack's tiles deliver at most ``V_tile = Cd * A * sqrt(2 p_plenum / rho)`` (the orifice law
+  above, inverted); a rack whose servers draw more, ``V_rack > V_tile``, takes the rest from
+  its own exhaust: ``r = 1 - V_tile / V_rack`` (a mass balance at the inlets, the worst case
+  of no mixing with the room). Recirculation therefore rises with density, and the supply
+  that keeps the hottest inlet in limits falls with it (:func:`supply_for_hottest_inlet_c`).
 """
 
 from __future__ import annotations
@@ -158,12 +164,36 @@ class AirHandler:
         """Pressure rise the handler fans make: the unit's drop plus the rack delivery drop."""
         return self.unit_pressure_pa + self.delivery_pressure_pa(rack_flow_m3_per_s, supply_c, pressure_pa)
 
+    def tile_flow_m3_per_s(self, plenum_pa: float, supply_c: float, pressure_pa: float = SEA_LEVEL_PA) -> float:
+        """Air one rack's delivery opening passes at a plenum pressure of ``plenum_pa`` (the
+        orifice law of :meth:`delivery_pressure_pa`, inverted)."""
+        require(math.isfinite(plenum_pa) and plenum_pa > 0, "plenum_pa", plenum_pa, "pascals > 0")
+        velocity_m_per_s = math.sqrt(2.0 * plenum_pa / air_density_kg_per_m3(supply_c, pressure_pa))
+        return self.discharge_coefficient * self.delivery_area_m2 * velocity_m_per_s
+
     def power_w(self, air_heat_w: float, rack_air_heat_w: float, delta_t_k: float, supply_c: float,
-                pressure_pa: float = SEA_LEVEL_PA) -> float:
-        """Fan power moving ``air_heat_w`` of room heat from racks of ``rack_air_heat_w`` each."""
+                pressure_pa: float = SEA_LEVEL_PA, plenum_pa: float | None = None) -> float:
+        """Fan power moving ``air_heat_w`` of room heat from racks of ``rack_air_heat_w`` each.
+
+        ``plenum_pa`` (open tiles): the plenum pressure the handlers hold; a rack then gets at
+        most its tiles' flow at that pressure and the fans push no more (the rest of its air
+        is recirculated exhaust, :func:`open_tile_recirculation`). None: contained aisles,
+        every rack's whole flow through its opening."""
         flow = air_flow_m3_per_s(air_heat_w, delta_t_k, supply_c, pressure_pa)
         rack_flow = air_flow_m3_per_s(rack_air_heat_w, delta_t_k, supply_c, pressure_pa)
+        if plenum_pa is not None and rack_flow > 0:
+            delivered = min(rack_flow, self.tile_flow_m3_per_s(plenum_pa, supply_c, pressure_pa))
+            flow *= delivered / rack_flow
+            rack_flow = delivered
         return flow * self.pressure_pa(rack_flow, supply_c, pressure_pa) / self.fan_efficiency
+
+
+def open_tile_recirculation(rack_flow_m3_per_s: float, tile_flow_m3_per_s: float) -> float:
+    """Share of a rack's inlet air that is its own exhaust when its tiles pass ``tile_flow``
+    and its servers draw ``rack_flow``: ``max(0, 1 - V_tile / V_rack)`` (mass balance)."""
+    require(rack_flow_m3_per_s >= 0, "rack_flow_m3_per_s", rack_flow_m3_per_s, "m3/s >= 0")
+    require(tile_flow_m3_per_s > 0, "tile_flow_m3_per_s", tile_flow_m3_per_s, "m3/s > 0")
+    return max(0.0, 1.0 - tile_flow_m3_per_s / rack_flow_m3_per_s) if rack_flow_m3_per_s > 0 else 0.0
 
 
 def recirculation_share(inlet_c: float, supply_c: float, outlet_c: float) -> float:
@@ -187,6 +217,10 @@ class MoverPower:
     air_handlers: float  # CRAH fans for the room's air-cooled heat
     cdu_pumps: float  # technology-cooling-system pumps for the liquid heat
     facility_pumps: float  # facility water for all of the heat
+    # Open tiles: share of the racks' inlet air that is their own exhaust (0 when contained), and
+    # how far the room-air supply must then sit below the hottest inlet's design value (K).
+    recirculation: float = 0.0
+    supply_depression_k: float = 0.0
 
     @property
     def cooling(self) -> float:
@@ -236,7 +270,7 @@ def server_fan_ratio(tech: CoolingTechnology, air_inlet_c: float, fans: ServerFa
 def rack_movers(tech: CoolingTechnology, rack_heat_w: float, air_inlet_c: float = 24.0,
                 fans: ServerFans | None = None, handler: AirHandler | None = None,
                 cdu: PumpLoop | None = None, facility: PumpLoop | None = None,
-                pressure_pa: float = SEA_LEVEL_PA) -> MoverPower:
+                pressure_pa: float = SEA_LEVEL_PA, plenum_pa: float | None = None) -> MoverPower:
     """Fans and pumps per watt of IT heat for racks of ``rack_heat_w`` under ``tech``.
 
     Servers run at their rated heat with ``tech.server_air_cooled_share`` of it into air (fans
@@ -244,6 +278,8 @@ def rack_movers(tech: CoolingTechnology, rack_heat_w: float, air_inlet_c: float 
     door takes the servers' air into its water); CDU pumps carry the liquid heat and
     facility pumps all of it, each at its loop's rise. ``air_inlet_c`` (24 C: 18 C chilled
     water plus the air technology's 6 K approach) is the servers' and handlers' air.
+    ``plenum_pa``: open tiles at that plenum pressure (the room air's recirculation and the
+    supply depression it needs are in the result); None: contained aisles.
     """
     require(math.isfinite(rack_heat_w) and rack_heat_w > 0, "rack_heat_w", rack_heat_w, "watts > 0")
     tech.check_rack_kw(rack_heat_w / 1000.0)
@@ -253,10 +289,18 @@ def rack_movers(tech: CoolingTechnology, rack_heat_w: float, air_inlet_c: float 
     facility = LOOPS["facility"] if facility is None else facility
     fan_w = fans.power_w(rack_heat_w, air_inlet_c, air_share=tech.server_air_cooled_share, pressure_pa=pressure_pa)
     room_air_w = rack_heat_w * (1.0 - tech.liquid_fraction)
-    handler_w = handler.power_w(room_air_w, room_air_w, fans.delta_t_k(air_inlet_c), air_inlet_c, pressure_pa)
+    rise_k = fans.delta_t_k(air_inlet_c)
+    handler_w = handler.power_w(room_air_w, room_air_w, rise_k, air_inlet_c, pressure_pa, plenum_pa)
+    recirculation = depression_k = 0.0
+    if plenum_pa is not None and room_air_w > 0:
+        recirculation = open_tile_recirculation(air_flow_m3_per_s(room_air_w, rise_k, air_inlet_c, pressure_pa),
+                                                handler.tile_flow_m3_per_s(plenum_pa, air_inlet_c, pressure_pa))
+        require(recirculation < 1.0, "rack_heat_w", rack_heat_w, "a rack whose tiles pass some of its air")
+        depression_k = air_inlet_c - supply_for_hottest_inlet_c(air_inlet_c, rise_k, recirculation)
     liquid_w = rack_heat_w * tech.liquid_fraction
     cdu_w = cdu.electric_power_w(liquid_w, tech.loop_delta_t_k) if liquid_w > 0 else 0.0
     facility_w = facility.electric_power_w(liquid_w, tech.loop_delta_t_k) if liquid_w > 0 else 0.0
     if room_air_w > 0:
         facility_w += facility.electric_power_w(room_air_w, AIR_LOOP_DELTA_T_K)
-    return MoverPower(fan_w / rack_heat_w, handler_w / rack_heat_w, cdu_w / rack_heat_w, facility_w / rack_heat_w)
+    return MoverPower(fan_w / rack_heat_w, handler_w / rack_heat_w, cdu_w / rack_heat_w, facility_w / rack_heat_w,
+                      recirculation, depression_k)

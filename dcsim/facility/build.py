@@ -13,9 +13,9 @@ import re
 from dcsim.core.errors import ConfigError, require
 from dcsim.core.fields import positive, require_choice
 from dcsim.core.units import KW_W, KWH_J
-from dcsim.facility.airflow import rack_movers, server_air_inlet_c, server_fan_ratio
+from dcsim.facility.airflow import AirHandler, rack_movers, server_air_inlet_c, server_fan_ratio
 from dcsim.facility.climate import Climate
-from dcsim.facility.config import MAX_GPUS, MAX_RACKS, FacilityConfig, FaultKind, GridSignal, RackFeed
+from dcsim.facility.config import MAX_GPUS, MAX_RACKS, AirDelivery, FacilityConfig, FaultKind, GridSignal, RackFeed
 from dcsim.facility.controller import FacilitySpec, Fault
 from dcsim.facility.cooling import CoolingPlant
 from dcsim.facility.power_path import RACK_FEEDS, PowerPath, StageSpec, usable_units
@@ -28,6 +28,10 @@ from dcsim.hardware.network import QUANTUM2_NDR, FatTree, NetworkPower, NetworkP
 from dcsim.hardware.node import NodeSpec
 from dcsim.hardware.performance import Fabric
 from dcsim.policies.build import gpu_min_cap_w
+
+# The coldest chilled water a room-air plant is taken to make: the legacy 7.2 C (45 F) design point
+# the NVIDIA/Vertiv hybrid-cooling study raised its supply from (docs/cooling.md).
+MIN_CHILLED_WATER_C = 7.2
 
 
 def topology_from_config(f: FacilityConfig) -> tuple[Topology, GpuSpec]:
@@ -314,6 +318,7 @@ def _cooling(f: FacilityConfig, topology: Topology, gpu: GpuSpec,
     require(c.condenser in ("dry", "tower"), "facility.cooling.condenser", c.condenser, "dry or tower")
     require(c.over_density in ("error", "throttle"), "facility.cooling.over_density", c.over_density,
             "error or throttle")
+    require_choice("facility.cooling.air_delivery", c.air_delivery, AirDelivery)
     tech = _technology(f)
     rack_kw = topology.nodes_per_rack * topology.node.nameplate_w / KW_W
     density_cap_w = None
@@ -338,7 +343,17 @@ def _cooling(f: FacilityConfig, topology: Topology, gpu: GpuSpec,
     # The racks' design heat (nameplate, or the technology's limit a throttled rack is held to) sets
     # the air and liquid flow per rack, so the handlers' and pumps' power per watt (docs/cooling.md).
     rack_heat_w = min(rack_kw, tech.max_rack_kw) * KW_W
-    movers = rack_movers(tech, rack_heat_w, server_air_inlet_c(tech, tech.rack_inlet_c))
+    handler = AirHandler(delivery_area_m2=AirHandler().delivery_area_m2 * c.tiles_per_rack)
+    open_tiles = c.air_delivery == AirDelivery.open_tiles
+    movers = rack_movers(tech, rack_heat_w, server_air_inlet_c(tech, tech.rack_inlet_c), handler=handler,
+                         plenum_pa=c.plenum_pressure_pa if open_tiles else None)
+    coil_c = tech.air_supply_temp_c - movers.supply_depression_k
+    require(coil_c >= MIN_CHILLED_WATER_C, "facility.rack.gpus_per_rack" if group is None
+            else f"facility.rack_groups.{group}.gpu", f.rack.gpus_per_rack if group is None else gpu.name,
+            f"a density whose open tiles can feed it: a {rack_heat_w / KW_W:.1f} kW rack recirculates "
+            f"{movers.recirculation:.0%} of its inlet air and needs {coil_c:.1f} C chilled water, below "
+            f"{MIN_CHILLED_WATER_C:g} C (use fewer GPUs per rack, more facility.cooling.tiles_per_rack, or "
+            "facility.cooling.air_delivery=contained)")
     try:
         plant = CoolingPlant(tech, **plant_fields, movers=movers)
     except ValueError as e:

@@ -120,6 +120,13 @@ class OverDensity(StrEnum):
     throttle = "throttle"  # its GPUs are capped to what the technology can remove
 
 
+class AirDelivery(StrEnum):
+    """How room air reaches the racks' inlets (dcsim/facility/airflow.py, docs/cooling.md)."""
+
+    contained = "contained"  # contained aisles: the handlers push each rack's whole flow
+    open_tiles = "open_tiles"  # open raised floor at a plenum pressure: the rest is recirculated exhaust
+
+
 @dataclass
 class CoolingConfig:
     """The cooling technology and plant (dcsim/facility/cooling.py, sources in docs/cooling.md)."""
@@ -144,6 +151,13 @@ class CoolingConfig:
     # From a thermal shutdown to the earliest restart of the rack (GPU reset, node health checks,
     # relaunch): an assumption, no published figure (dcsim/facility/thermal.py)
     gpu_restart_delay_s: float = bounded(300.0, ge=0, le=86400)
+    # Room air to the racks: contained aisles (default), or open tiles, where a rack gets at most
+    # its tiles' flow at the plenum pressure and recirculates the rest (docs/cooling.md)
+    air_delivery: AirDelivery = field(default_factory=lambda: AirDelivery.contained)
+    # Open tiles: the raised floor's plenum static pressure, the upper end of the 12-30 Pa
+    # (0.05-0.12 in. w.c.) a raised-floor plenum runs at (inframetrichub.com, secondary)
+    plenum_pressure_pa: float = bounded(30.0, gt=0, le=500)
+    tiles_per_rack: float = bounded(1.0, gt=0, le=10)  # perforated tiles in front of each rack (0.18 m2 open each)
 
 
 @dataclass

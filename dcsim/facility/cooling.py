@@ -460,9 +460,11 @@ class CoolingPlant:
             raise ValueError(f"heat_load_share {heat_load_share} is not in [0, 1]")
         tech = self.technology
         sink = self.sink_c(dry_bulb_c, wet_bulb_c)
+        # the room air's coils: colder by what open tiles' recirculation asks (movers; 0 when contained)
+        air_supply_c = tech.air_supply_temp_c - (self.movers.supply_depression_k if self.movers is not None else 0.0)
         loops = (  # (share of heat, supply temperature, loop delta T)
             (tech.liquid_fraction, tech.supply_temp_c, tech.loop_delta_t_k),
-            (1.0 - tech.liquid_fraction, tech.air_supply_temp_c, AIR_LOOP_DELTA_T_K),
+            (1.0 - tech.liquid_fraction, air_supply_c, AIR_LOOP_DELTA_T_K),
         )
         plr = 1.0
         if heat_load_share is not None:

@@ -253,6 +253,8 @@ def _facility_kpis(ts: _Rows, results: Results, it_j: float) -> dict[str, Any]:
         "white_space_m2": fi.floor_area_m2,
         "gross_floor_area_m2": fi.gross_floor_area_m2,
         "it_mw_per_gross_m2": _ratio(nameplate_w / 1e6, fi.gross_floor_area_m2),
+        "air_recirculation_share": fi.air_recirculation_share,
+        "air_coil_supply_c": fi.air_coil_supply_c,
     }
 
 

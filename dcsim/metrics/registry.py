@@ -180,6 +180,14 @@ _same("cooling energy by component (chillers; dry-cooler or tower fans; facility
       "room air movers); they add up to `cooling_energy_j`", "J", chiller_energy_j="chiller energy",
       heat_rejection_energy_j="heat rejection energy", pumps_energy_j="pump energy", air_energy_j="air mover energy")
 _k("economiser_share", "-", "economiser share", "time-weighted mean share of the heat removed without the chillers")
+_k("air_recirculation_share", "-", "air recirculation share",
+   "with `facility.cooling.air_delivery=open_tiles`: max(0, 1 - V_tile / V_rack), the share of a rack's inlet air "
+   "that is its own exhaust at the racks' design heat, V_tile = Cd x A x sqrt(2 `facility.cooling.plenum_pressure_pa` "
+   "/ rho) its tiles' flow and V_rack = room-air heat / (rho cp dT) its servers' (docs/cooling.md, \"Open tiles\"); "
+   "0 with contained aisles")
+_k("air_coil_supply_c", "°C", "room-air coil supply",
+   "the chilled water the room-air coils get: the technology's `air_supply_temp_c` less r / (1 - r) x dT, the "
+   "supply depression that keeps the hottest inlet at its design value with recirculation r; NaN without room air")
 _k("water_l", "L", "water use",
    "cooling-tower make-up water, evaporation plus blowdown: sum over intervals of H x dt x water coefficient, the "
    "evaporation per joule of the heat the towers reject wet (Merkel's straight-line law, from the weather) x "

@@ -6,7 +6,9 @@ density, one column per technology (decomposition.png).
     python experiments/rack_density/plot.py [SWEEP_DIR] [OUT_PNG]
 
 SWEEP_DIR defaults to experiments/rack_density/sweep, OUT_PNG to figure.png beside this file;
-the decomposition is written beside OUT_PNG.
+the decomposition is written beside OUT_PNG. When the open-floor sweep
+(``dcsim +experiment=rack_density_open_floor -m``, ``sweep_open_floor`` beside SWEEP_DIR) is
+there, open_floor.png draws it: contained aisles against an open floor, two tiles a rack.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ def main(sweep_dir: str, out: str) -> None:
                      "(refused: denser than the cooling removes)")
         fig.savefig(out, dpi=110)
     decomposition(df, str(Path(out).with_name("decomposition.png")))
+    open_dir = Path(sweep_dir).with_name("sweep_open_floor")
+    if open_dir.is_dir():
+        open_floor(load_sweep(str(open_dir)), str(Path(out).with_name("open_floor.png")))
     refused = df[df["failure"] == "refused"]
     print(f"{len(df)} runs, {int((df['status'] == 'ok').sum())} ok, {len(refused)} refused -> {out}")
     for _, r in refused.iterrows():
@@ -102,6 +107,47 @@ def decomposition(df, out: str) -> None:
                      "density, and what density changes")
         fig.savefig(out, dpi=100)
     print(f"decomposition -> {out}")
+
+
+def open_floor(sweep, out: str) -> None:
+    """Air and direct liquid on two tiles a rack, contained aisles (solid) against an open raised
+    floor at a 30 Pa plenum (dashed): facility energy per token, the racks' recirculation and
+    the chilled water the room-air coils then need, against rack density."""
+    sweep = sweep.assign(rack_nameplate_kw=sweep["rack_nameplate_w"] / 1e3)
+    ok = sweep[sweep["status"] == "ok"]
+    with dcsim_style():
+        fig = Figure(figsize=(15.0, 4.6), layout="constrained")
+        energy, recirc, coil = fig.subplots(1, 3)
+        for i, name in enumerate(("air", "direct_liquid")):
+            colour = part_color(i)
+            for delivery, style in (("contained", "-"), ("open_tiles", "--")):
+                sub = ok[(ok[HUE] == name) & (ok["facility.cooling.air_delivery"] == delivery)]
+                sub = sub.sort_values("rack_nameplate_kw")
+                x = sub["rack_nameplate_kw"].to_numpy()
+                label = f"{name}, {'contained aisles' if delivery == 'contained' else 'open floor'}"
+                joules = sub["energy_per_output_token_facility_j"].to_numpy()
+                energy.plot(x, 1e3 * (joules - joules[0]), style, marker="o", color=colour, label=label)
+                if delivery == "open_tiles":
+                    recirc.plot(x, 100 * sub["air_recirculation_share"], style, marker="o", color=colour, label=name)
+                    coil.plot(x, sub["air_coil_supply_c"], style, marker="o", color=colour, label=name)
+        coil.axhline(7.2, color="grey", linestyle=":", linewidth=1.2)
+        coil.annotate("coldest chilled water taken (7.2 C)", (2, 7.6), fontsize=9, color="grey")
+        energy.set(xlabel="rack nameplate IT power (kW per rack)",
+                   ylabel="change from the sparsest rack (mJ per token)",
+                   title="What density costs in energy per token")
+        energy.axhline(0.0, color="grey", linewidth=0.8)
+        recirc.set(xlabel="rack nameplate IT power (kW per rack)", ylabel="inlet air that is exhaust (%)",
+                   title="Open floor: recirculation grows with density")
+        coil.set(xlabel="rack nameplate IT power (kW per rack)", ylabel="room-air coil chilled water (C)",
+                 title="... and the chilled water must be colder")
+        coil.set_ylim(0, 20)
+        for ax in (energy, recirc, coil):
+            ax.set_xlim(left=0)
+            ax.legend(loc="best")
+        fig.suptitle("The same 288 H100 GPUs, two tiles a rack: contained aisles against an open raised floor "
+                     "(30 Pa plenum)")
+        fig.savefig(out, dpi=110)
+    print(f"open floor -> {out}")
 
 
 if __name__ == "__main__":

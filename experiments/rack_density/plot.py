@@ -7,8 +7,8 @@ density, one column per technology (decomposition.png).
 
 SWEEP_DIR defaults to experiments/rack_density/sweep, OUT_PNG to figure.png beside this file;
 the decomposition is written beside OUT_PNG. When the open-floor sweep
-(``dcsim +experiment=rack_density_open_floor -m``, ``sweep_open_floor`` beside SWEEP_DIR) is
-there, open_floor.png draws it: contained aisles against an open floor, two tiles a rack.
+(``dcsim +experiment=rack_density_open_floor -m``, experiments/rack_density_open_floor/sweep)
+is there, its open_floor.png is drawn too: contained aisles against an open floor, two tiles a rack.
 """
 
 from __future__ import annotations
@@ -58,9 +58,9 @@ def main(sweep_dir: str, out: str) -> None:
                      "(refused: denser than the cooling removes)")
         fig.savefig(out, dpi=110)
     decomposition(df, str(Path(out).with_name("decomposition.png")))
-    open_dir = Path(sweep_dir).with_name("sweep_open_floor")
-    if open_dir.is_dir():
-        open_floor(load_sweep(str(open_dir)), str(Path(out).with_name("open_floor.png")))
+    open_dir = HERE.parent / "rack_density_open_floor"
+    if (open_dir / "sweep").is_dir():
+        open_floor(load_sweep(str(open_dir / "sweep")), str(open_dir / "open_floor.png"))
     refused = df[df["failure"] == "refused"]
     print(f"{len(df)} runs, {int((df['status'] == 'ok').sum())} ok, {len(refused)} refused -> {out}")
     for _, r in refused.iterrows():

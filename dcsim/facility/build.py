@@ -347,17 +347,17 @@ def _cooling(f: FacilityConfig, topology: Topology, gpu: GpuSpec,
     open_tiles = c.air_delivery == AirDelivery.open_tiles
     movers = rack_movers(tech, rack_heat_w, server_air_inlet_c(tech, tech.rack_inlet_c), handler=handler,
                          plenum_pa=c.plenum_pressure_pa if open_tiles else None)
-    coil_c = tech.air_supply_temp_c - movers.supply_depression_k
+    try:
+        plant = CoolingPlant(tech, **plant_fields, movers=movers)
+    except ValueError as e:
+        raise ConfigError("facility.cooling", c.technology, str(e)) from None
+    coil_c = plant.air_coil_supply_c
     require(coil_c >= MIN_CHILLED_WATER_C, "facility.rack.gpus_per_rack" if group is None
             else f"facility.rack_groups.{group}.gpu", f.rack.gpus_per_rack if group is None else gpu.name,
             f"a density whose open tiles can feed it: a {rack_heat_w / KW_W:.1f} kW rack recirculates "
             f"{movers.recirculation:.0%} of its inlet air and needs {coil_c:.1f} C chilled water, below "
             f"{MIN_CHILLED_WATER_C:g} C (use fewer GPUs per rack, more facility.cooling.tiles_per_rack, or "
             "facility.cooling.air_delivery=contained)")
-    try:
-        plant = CoolingPlant(tech, **plant_fields, movers=movers)
-    except ValueError as e:
-        raise ConfigError("facility.cooling", c.technology, str(e)) from None
     require(c.gpu_limit_c is None or 0 < c.gpu_limit_c < gpu.shutdown_temp_c, "facility.cooling.gpu_limit_c",
             c.gpu_limit_c, f"degrees C > 0 and below {gpu.name}'s shutdown temperature ({gpu.shutdown_temp_c:g} C), "
                            f"or null for its throttle temperature ({gpu.throttle_temp_c:g} C)")

@@ -221,10 +221,9 @@ class Facility:
             max_inlet_temp_c=self.inlet_c[0], max_gpu_temp_c=self.inlet_c[0], network_power_w=spec.network_power_w,
             num_racks=topology.num_racks,
         )
-        movers = spec.plant.movers
-        if movers is not None and tech.liquid_fraction < 1.0:
-            self._info.air_recirculation_share = movers.recirculation
-            self._info.air_coil_supply_c = tech.air_supply_temp_c - movers.supply_depression_k
+        if tech.liquid_fraction < 1.0:  # some heat on room air
+            self._info.air_recirculation_share = spec.plant.movers.recirculation if spec.plant.movers else 0.0
+            self._info.air_coil_supply_c = spec.plant.air_coil_supply_c
         rec.run_info.facility = self._info
         self._on_limit_change: list = []
         # per rack: the causes holding it off (empty: powered); the cluster's stop and restore

@@ -359,6 +359,13 @@ class CoolingPlant:
         if not 0.0 < self.chiller_min_unload_ratio <= 1.0:
             raise ValueError(f"chiller_min_unload_ratio {self.chiller_min_unload_ratio} is not in (0, 1]")
 
+    @property
+    def air_coil_supply_c(self) -> float:
+        """Chilled water the room-air coils get: the technology's, colder by what open tiles'
+        recirculation asks to hold the hottest inlet (``movers.supply_depression_k``; 0 when contained)."""
+        depression_k = self.movers.supply_depression_k if self.movers is not None else 0.0
+        return self.technology.air_supply_temp_c - depression_k
+
     def sink_c(self, dry_bulb_c: float, wet_bulb_c: float) -> float:
         """The outdoor temperature the condenser rejects heat to."""
         return wet_bulb_c if self.condenser == "tower" else dry_bulb_c
@@ -460,11 +467,9 @@ class CoolingPlant:
             raise ValueError(f"heat_load_share {heat_load_share} is not in [0, 1]")
         tech = self.technology
         sink = self.sink_c(dry_bulb_c, wet_bulb_c)
-        # the room air's coils: colder by what open tiles' recirculation asks (movers; 0 when contained)
-        air_supply_c = tech.air_supply_temp_c - (self.movers.supply_depression_k if self.movers is not None else 0.0)
         loops = (  # (share of heat, supply temperature, loop delta T)
             (tech.liquid_fraction, tech.supply_temp_c, tech.loop_delta_t_k),
-            (1.0 - tech.liquid_fraction, air_supply_c, AIR_LOOP_DELTA_T_K),
+            (1.0 - tech.liquid_fraction, self.air_coil_supply_c, AIR_LOOP_DELTA_T_K),
         )
         plr = 1.0
         if heat_load_share is not None:

@@ -183,8 +183,8 @@ _k("economiser_share", "-", "economiser share", "time-weighted mean share of the
 _k("air_recirculation_share", "-", "air recirculation share",
    "with `facility.cooling.air_delivery=open_tiles`: max(0, 1 - V_tile / V_rack), the share of a rack's inlet air "
    "that is its own exhaust at the racks' design heat, V_tile = Cd x A x sqrt(2 `facility.cooling.plenum_pressure_pa` "
-   "/ rho) its tiles' flow and V_rack = room-air heat / (rho cp dT) its servers' (docs/cooling.md, \"Open tiles\"); "
-   "0 with contained aisles")
+   "/ rho) its tiles' flow and V_rack = room-air heat / (rho cp dT) its servers' (docs/cooling.md, \"Figures and "
+   "sources\", Recirculation); 0 with contained aisles")
 _k("air_coil_supply_c", "°C", "room-air coil supply",
    "the chilled water the room-air coils get: the technology's `air_supply_temp_c` less r / (1 - r) x dT, the "
    "supply depression that keeps the hottest inlet at its design value with recirculation r; NaN without room air")

@@ -332,6 +332,8 @@ def test_hybrid_mamba_models_cache_kv_in_their_attention_layers_only(name, attn_
     (lambda t: t + "expert_precision: mxfp4\n", "expert_precision"),  # dense model
     (lambda t: t.replace("kv_precision: bf16", "kv_precision: mxfp4"), "kv_precision"),
     (lambda t: t.replace("weight_precision: bf16", "weight_precision: int4"), "weight_precision"),
+    (lambda t: t + "attention_sinks: yes please\n", "attention_sinks"),
+    (lambda t: t + "attention_sinks: 1\n", "attention_sinks"),
 ])
 def test_window_hybrid_and_precision_fields_are_validated(tmp_path, edit, field):
     path = tmp_path / "tiny.yaml"
@@ -346,6 +348,7 @@ def test_new_optional_fields_load_and_default():
     assert (m.sliding_window, m.sliding_window_layers, m.attention_layers, m.ssm_state_bytes_per_seq) == (0, 0, 0, 0)
     assert m.kv_layers == m.layers and m.expert_precision is None
     assert m.full_kv_bytes_per_token == m.kv_bytes_per_token
+    assert not m.attention_sinks and MODELS["gpt-oss-20b"].attention_sinks and MODELS["gpt-oss-120b"].attention_sinks
 
 
 def test_a_bare_spec_names_its_precision_from_its_bytes():

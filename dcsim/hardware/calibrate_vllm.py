@@ -37,7 +37,9 @@ no new parameter: a request's prompt grows by its vision tokens and the iteratio
 prefills it also runs the vision encoder (:data:`MEDIA`, ``VisionSpec.work``), priced by
 the same ``DeviceModel.iteration``. Rows of models without a ``vision`` block in the
 catalogue (Nemotron Nano 12B v2 VL) are skipped. Replicas whose attention runs
-data-parallel (the ``notes`` column) are taken as one TP group over ``num_gpus``.
+data-parallel ("DP for attention, EP for MLP experts" in the ``notes`` column) are modelled
+as run: ``data_parallel`` attention groups of ``tensor_parallel`` GPUs, the routed experts
+spread over all of them (``ep`` in ``DeviceModel.iteration``).
 
     python -m dcsim.hardware.calibrate_vllm ../shared/data/calibration/mlenergy-v3 --write  # refit, write the data files
     # the above, the validation, docs/calibration.md tables and figures:
@@ -168,6 +170,7 @@ class Row:
     context: float  # mean context of a running sequence, P + E[L^2] / (2 E[L])
     measured: dict  # metric -> value
     vision: VisionWork | None = None  # a multimodal row's vision tokens (in prompt) and encoder work
+    ep: int = 1  # attention groups of a data-parallel-attention replica (tp x ep GPUs, experts over all)
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -219,19 +222,22 @@ def load_rows(data_dir: str | Path, prompt_scale: float = 1.0, tasks: tuple[str,
         m1, m2 = moments[(r["model_id"], r["task"])]
         prompt = PROMPT_TOKENS[r["task"]] * prompt_scale + (vision.tokens if vision else 0)
         n = int(r["num_gpus"])
+        # "DP for attention, EP for MLP experts": ep attention groups of tensor_parallel GPUs each
+        dp = int(r["data_parallel"])
+        tp = n // dp
         measured = {"energy_per_token_j": float(r["energy_per_token_j"]), "median_itl_s": float(r["median_itl_ms"]) / 1e3,
                     "output_tokens_per_s": float(r["output_tokens_per_s"]), "gpu_power_w": float(r["avg_power_w"]) / n}
         rows.append(Row(r["model_id"], r["task"], GPUS[GPU[r["gpu_model"]]], model, FAMILY[name],
                         "MoE" if model.is_moe else ("hybrid" if model.attention_layers else "dense"),
-                        model.weight_precision, n, int(r["max_num_seqs"]), float(r["avg_batch_size"]), prompt,
-                        m1, prompt + m2 / (2.0 * m1), measured, vision))
+                        model.weight_precision, tp, int(r["max_num_seqs"]), float(r["avg_batch_size"]), prompt,
+                        m1, prompt + m2 / (2.0 * m1), measured, vision, dp))
     return rows
 
 
 def engine_batch(row: Row, gpu_memory_utilization: float = 0.9) -> float:
     """Running batch the engine holds at saturation: max_num_seqs, or what the KV cache holds
     at the mean context of a running sequence when that is fewer."""
-    kv = max_kv_tokens(row.model, row.gpu, row.tp, gpu_memory_utilization, row.context)
+    kv = max_kv_tokens(row.model, row.gpu, row.tp, gpu_memory_utilization, row.context, row.ep)
     return float(min(row.max_num_seqs, max(1.0, kv / row.context)))
 
 
@@ -245,10 +251,10 @@ def steady_state(row: Row, device: DeviceModel, batch: float) -> dict[str, float
     pairs = np.array([b * c, b * c + per_mixed * prefill_attn_pairs(p)])
     kv = np.array([b * c, b * c + per_mixed * p])
     seqs = np.array([b, b])
-    t, w = device.iteration(row.model, row.tp, new, pairs, kv, seqs)
+    t, w = device.iteration(row.model, row.tp, new, pairs, kv, seqs, row.ep)
     if row.vision is not None:  # the iteration that prefills a prompt also encodes its images
         v = row.vision
-        te, we = device.iteration(v.encoder, row.tp, np.array([per_mixed * v.patches]),
+        te, we = device.iteration(v.encoder, row.tp * row.ep, np.array([per_mixed * v.patches]),
                                   np.array([per_mixed * v.attn_pairs]), np.array([per_mixed * v.patches]),
                                   np.array([0.0]))
         w = np.array([w[0], (t[1] * w[1] + te[0] * we[0]) / (t[1] + te[0])])
@@ -257,7 +263,7 @@ def steady_state(row: Row, device: DeviceModel, batch: float) -> dict[str, float
     power = ((1.0 - share) * t[0] * w[0] + share * t[1] * w[1]) / mean_t
     itl = t[0] if share < 0.5 else t[1]
     return {"median_itl_s": float(itl), "output_tokens_per_s": float(b / mean_t), "gpu_power_w": float(power),
-            "energy_per_token_j": float(power * row.tp * mean_t / b)}
+            "energy_per_token_j": float(power * row.tp * row.ep * mean_t / b)}
 
 
 # ---------------------------------------------------------------- fitting

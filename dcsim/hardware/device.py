@@ -27,7 +27,15 @@ import numpy as np
 
 from dcsim.hardware.gpus import GpuSpec
 from dcsim.hardware.models import LlmSpec
-from dcsim.hardware.performance import ACT_BYTES, Fabric, InferencePerfParams, comm_terms, iteration_cost, peak_flops_for
+from dcsim.hardware.performance import (
+    ACT_BYTES,
+    Fabric,
+    InferencePerfParams,
+    comm_terms,
+    context_overhead_s,
+    iteration_cost,
+    peak_flops_for,
+)
 from dcsim.hardware.power import GpuPowerModel
 from dcsim.hardware.profiles import load_profile
 
@@ -272,7 +280,7 @@ class DeviceModel:
                 # sliding-window layers' KV bytes per kept token, the window, recurrent state per sequence
                 model.window_kv_bytes_per_token * copies / tp / ep / kv_bytes_s if window else 0.0, window,
                 2.0 * model.ssm_state_bytes_per_seq / tp / ep / kv_bytes_s,
-                win_share * model.attn_flops_per_token_per_ctx / flops_s, pp.context_overhead_s / tp,
+                win_share * model.attn_flops_per_token_per_ctx / flops_s, context_overhead_s(model, pp) / tp,
                 *a2a,
             )
             self._folded[key] = k

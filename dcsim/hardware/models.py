@@ -267,6 +267,9 @@ class LlmSpec:
     sliding_window_layers: int = 0  # KV layers that attend only over the last sliding_window tokens
     attention_layers: int = 0  # layers holding a KV cache (hybrid SSM models); 0 = all layers
     ssm_state_bytes_per_seq: float = 0.0  # recurrent (Mamba) state per sequence, all its layers
+    # a learned per-head sink in the softmax denominator (gpt-oss); the engine then runs the
+    # attention kernels that support sinks (performance.InferencePerfParams.context_overhead_s)
+    attention_sinks: bool = False
     vision: VisionSpec | None = None  # the vision encoder of a multimodal model
 
     def __post_init__(self) -> None:
@@ -320,6 +323,8 @@ class LlmSpec:
             raise LlmSpecError("sliding_window", "windowed layers (sliding_window_layers >= 1) need sliding_window >= 1")
         if self.sliding_window and not self.sliding_window_layers:
             raise LlmSpecError("sliding_window_layers", "a sliding_window needs sliding_window_layers >= 1")
+        if not isinstance(self.attention_sinks, bool):
+            raise LlmSpecError("attention_sinks", f"must be true or false, got {self.attention_sinks!r}")
         v = self.ssm_state_bytes_per_seq
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v >= 0):
             raise LlmSpecError("ssm_state_bytes_per_seq", f"must be a finite number >= 0, got {v!r}")
@@ -534,6 +539,7 @@ _REQUIRED = ("name", "source", "params", "active_params", "layers", "hidden", "h
              "attention", "weight_precision", "kv_precision")
 _FLOAT_FIELDS = ("params", "active_params", "ssm_state_bytes_per_seq")
 _STR_FIELDS = ("name", "attention")
+_BOOL_FIELDS = ("attention_sinks",)
 _PRECISION_FIELDS = {"weight_precision": WEIGHT_PRECISIONS, "kv_precision": KV_PRECISIONS,
                      "expert_precision": WEIGHT_PRECISIONS}
 
@@ -608,6 +614,10 @@ def spec_from_mapping(data: Any, file: str = "<mapping>") -> LlmSpec:
             kwargs[key] = number(file, key, data[key], ModelFileError)
         elif key in _STR_FIELDS:
             kwargs[key] = _text(file, key, data[key])
+        elif key in _BOOL_FIELDS:
+            if not isinstance(data[key], bool):
+                raise ModelFileError(file, key, f"must be true or false, got {data[key]!r}")
+            kwargs[key] = data[key]
         else:
             kwargs[key] = _integer(file, key, data[key])
     try:

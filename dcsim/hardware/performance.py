@@ -12,11 +12,14 @@ overheads:
     time_s    = max(compute_s, memory_s) + comm_s
                 + layers * layer_overhead_s + per_seq_overhead_s * S
                 + prefill_overhead_s * [T > S]
+                + context_overhead_s * K / S / tp * [S > 0] * [no attention sinks]
 
 with T new tokens, A (new token, context token) attention pairs, K context tokens whose
 KV cache is read, S decoding sequences; [T > S] is 1 when the iteration holds prompt
-tokens. (The formulas above are a replica of ``tp`` GPUs, ``ep = 1``; expert parallelism
-and replicas that span several scale-up domains are :func:`comm_terms`'s, below.)
+tokens. A model with attention sinks runs on the engine's sink-capable kernels, which do
+not pay the context overhead (:func:`context_overhead_s`). (The formulas above are a
+replica of ``tp`` GPUs, ``ep = 1``; expert parallelism and replicas that span several
+scale-up domains are :func:`comm_terms`'s, below.)
 weight_bytes_read(T) is all the weights for a dense model; a mixture of experts
 reads its dense part and the experts its T tokens are routed to
 (``LlmSpec.weight_bytes_read``). kv_bytes_on_tp is the KV cache of one context token over
@@ -76,7 +79,10 @@ class InferencePerfParams:
     # cost per iteration per token of the mean context of the decoding sequences, shared by the
     # tp GPUs (work that grows with sequence length rather than with bytes or batch: split-KV
     # partitions and their reduction, page-table walks; on B200 it is what makes long
-    # reasoning outputs slow on one GPU)
+    # reasoning outputs slow on one GPU). It belongs to the engine's general attention path: a
+    # model with attention sinks (LlmSpec.attention_sinks, gpt-oss) does not pay it, because
+    # vLLM must run sinks on other kernels (on Blackwell FlashInfer's TRTLLM-gen attention, "the
+    # only backend that supports them": vllm/utils/flashinfer.py, use_trtllm_attention)
     context_overhead_s: float = 0.0
     # share of HBM bandwidth reached streaming FP8 weights (block-scaled FP8 GEMM and MoE kernels
     # reach less than BF16's on both H100 and B200 in vLLM 0.11); None: memory_efficiency
@@ -314,9 +320,14 @@ def iteration_cost(
         + model.layers * params.layer_overhead_s
         + params.per_seq_overhead_s * decode_seqs / ep
         + params.prefill_overhead_s * has_prompt
-        + params.context_overhead_s * mean_context * np.greater(decode_seqs, 0) / tp
+        + context_overhead_s(model, params) * mean_context * np.greater(decode_seqs, 0) / tp
     )
     return IterationCost(time_s, compute_s, memory_s)
+
+
+def context_overhead_s(model: LlmSpec, params: InferencePerfParams) -> float:
+    """The per-context-token iteration overhead ``model`` pays (none with attention sinks)."""
+    return 0.0 if model.attention_sinks else params.context_overhead_s
 
 
 def tp_comm_s(model: LlmSpec, gpu: GpuSpec, tp: int, params: InferencePerfParams, new_tokens):

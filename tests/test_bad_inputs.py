@@ -117,7 +117,7 @@ UNKNOWN_CHOICES = [
     case("unknown_cooling", ["facility.cooling.technology=ice"], "facility.cooling.technology='ice'", "immersion"),
     case("unknown_condenser", ["facility.cooling.condenser=lake"], "facility.cooling.condenser='lake'", "tower"),
     case("unknown_over_feed", ["facility.power.over_feed=maybe"], "facility.power.over_feed", "cap"),
-    case("unknown_rack_feed", ["facility.power.rack_feed=dc_800v"], "facility.power.rack_feed", "busbar_48v"),
+    case("unknown_rack_feed", ["facility.power.rack_feed=dc_380v"], "facility.power.rack_feed", "dc_800v"),
     case("unknown_over_density", ["facility.cooling.over_density=ignore"], "facility.cooling.over_density", "throttle"),
     case("unknown_grid_region", ["facility.grid.carbon=mars"], "facility.grid.carbon='mars'", "erco"),
     case("unknown_price", ["facility.grid.price=free"], "facility.grid.price='free'", "tou"),

@@ -19,13 +19,18 @@ from dcsim.facility.airflow import server_fan_ratio
 from dcsim.facility.config import RackFeed, StageConfig
 from dcsim.facility.cooling import TECHNOLOGIES
 from dcsim.facility.power_path import (
+    DCDC_800V_48V_COEFFICIENTS,
     DEFAULT_STAGES,
     PSU_COEFFICIENTS,
     RACK_FEEDS,
+    RECTIFIER_800V_COEFFICIENTS,
     SERVER_PSU,
     SHELF_COEFFICIENTS,
     PowerPath,
     StageSpec,
+    peak_efficiency,
+    scaled_to_peak,
+    stage_efficiency,
     usable_units,
 )
 
@@ -139,16 +144,21 @@ def test_ac_415v_is_the_path_without_a_feed_conversion():
     assert path.loss_w(it_w) == pytest.approx(expected, rel=1e-12)
 
 
-def test_busbar_48v_loss_is_its_stages_closed_form():
-    """The shelf takes the DC the servers' 1+1 Titanium supplies gave from the wall-plug IT power."""
+def server_dc_w(it_w: float) -> tuple[float, float]:
+    """(DC out of the servers' 1+1 Titanium supplies at a wall-plug ``it_w``, the same at the nameplate)."""
     a, b, c = PSU_COEFFICIENTS
     # 1+1 supplies sized for the nameplate: each carries it alone, so at nameplate x = 1/2
     dc_nameplate_w = CAPACITY_W / (1 + 2 * (a + b / 2 + c / 4))
     psu_installed_w = 2 * dc_nameplate_w
-    it_w = 0.6 * CAPACITY_W
     # dc + installed (a + b x + c x^2) = it, x = dc / installed: the quadratic's positive root
     qa, qb, qc = c / psu_installed_w, 1 + b, psu_installed_w * a - it_w
-    dc_w = (-qb + (qb * qb - 4 * qa * qc) ** 0.5) / (2 * qa)
+    return (-qb + (qb * qb - 4 * qa * qc) ** 0.5) / (2 * qa), dc_nameplate_w
+
+
+def test_busbar_48v_loss_is_its_stages_closed_form():
+    """The shelf takes the DC the servers' 1+1 Titanium supplies gave from the wall-plug IT power."""
+    it_w = 0.6 * CAPACITY_W
+    dc_w, dc_nameplate_w = server_dc_w(it_w)
     shelf_installed_w = 6 * dc_nameplate_w / 5  # 5 + 1 modules
     shelf_in_w = dc_w + three_term_loss_w(SHELF_COEFFICIENTS, shelf_installed_w, dc_w)
     shelf_in_nameplate_w = dc_nameplate_w + three_term_loss_w(SHELF_COEFFICIENTS, shelf_installed_w, dc_nameplate_w)
@@ -167,6 +177,59 @@ def test_busbar_48v_loss_is_its_stages_closed_form():
     assert path.usable_capacity_w() == pytest.approx(CAPACITY_W, rel=1e-9)
 
 
+def test_scaled_to_peak_reaches_the_peak_and_keeps_the_curves_shape():
+    a, b, c = PSU_COEFFICIENTS
+    x_peak = (a / c) ** 0.5  # where a / x + b + c x, the loss per watt out, is least
+    for target in (0.95, 0.98, 0.985, 0.99):
+        scaled = scaled_to_peak(PSU_COEFFICIENTS, target)
+        assert stage_efficiency(scaled, x_peak) == pytest.approx(target, abs=1e-12)
+        assert all(stage_efficiency(scaled, x) < target for x in (0.1, 0.25, 0.5, 0.6, 0.65, 0.83, 1.0))
+        k = scaled[0] / a
+        assert k > 0 and scaled[1] / b == pytest.approx(k, rel=1e-12) and scaled[2] / c == pytest.approx(k, rel=1e-12)
+    assert peak_efficiency(RECTIFIER_800V_COEFFICIENTS) == pytest.approx((x_peak, 0.985), abs=1e-12)
+    assert peak_efficiency(DCDC_800V_48V_COEFFICIENTS) == pytest.approx((x_peak, 0.98), abs=1e-12)
+    for bad in (0.0, 1.0, 1.2):
+        with pytest.raises(ValueError, match="peak_eff"):
+            scaled_to_peak(PSU_COEFFICIENTS, bad)
+
+
+def test_the_800v_chain_at_its_peaks_is_one_good_shelf_rectifier():
+    """0.985 x 0.98 = 96.5 %: GE's shelf rectifier (AC -> 54 V), "96.5 % typical" (docs/power.md);
+    above the Titanium minimum curve the busbar_48v shelf is given (96.1 % at its peak)."""
+    chained = peak_efficiency(RECTIFIER_800V_COEFFICIENTS)[1] * peak_efficiency(DCDC_800V_48V_COEFFICIENTS)[1]
+    assert chained == pytest.approx(0.965, abs=5e-4)
+    assert peak_efficiency(SHELF_COEFFICIENTS)[1] == pytest.approx(0.961, abs=5e-4)
+
+
+@pytest.mark.parametrize("load", [0.25, 0.6, 1.0])
+def test_dc_800v_loss_is_its_stages_closed_form(load):
+    """The rack's DC-DC converter takes the DC the servers' supplies gave; the sidecar rectifier
+    feeds it; the PDU, UPS and transformer carry the rectifier's input."""
+    it_w = load * CAPACITY_W
+    dc_w, dc_nameplate_w = server_dc_w(it_w)
+    dcdc_installed_w = 6 * dc_nameplate_w / 5  # 5 + 1 units, sized for the nameplate
+    dcdc_in_w = dc_w + three_term_loss_w(DCDC_800V_48V_COEFFICIENTS, dcdc_installed_w, dc_w)
+    dcdc_in_nameplate_w = dc_nameplate_w + three_term_loss_w(DCDC_800V_48V_COEFFICIENTS, dcdc_installed_w,
+                                                             dc_nameplate_w)
+    rect_installed_w = 6 * dcdc_in_nameplate_w / 5
+    rect_in_w = dcdc_in_w + three_term_loss_w(RECTIFIER_800V_COEFFICIENTS, rect_installed_w, dcdc_in_w)
+    rect_in_nameplate_w = dcdc_in_nameplate_w + three_term_loss_w(RECTIFIER_800V_COEFFICIENTS, rect_installed_w,
+                                                                  dcdc_in_nameplate_w)
+    upstream = PowerPath.build(rect_in_nameplate_w, upstream_specs())
+
+    path = PowerPath.build(CAPACITY_W, upstream_specs(), RACK_FEEDS["dc_800v"].stages)
+    assert path.loss_w(it_w) == pytest.approx(rect_in_w - it_w + upstream.loss_w(rect_in_w), rel=1e-12)
+    by_stage = path.loss_by_stage_w(it_w)
+    assert list(by_stage) == ["transformer", "ups", "pdu", "rectifier_800v", "dcdc_800v_48v", "server_psu_replaced"]
+    assert by_stage["rectifier_800v"] == pytest.approx(rect_in_w - dcdc_in_w, rel=1e-12)
+    assert by_stage["dcdc_800v_48v"] == pytest.approx(dcdc_in_w - dc_w, rel=1e-12)
+    assert by_stage["server_psu_replaced"] == pytest.approx(dc_w - it_w, rel=1e-12)
+    for name, loss_w in upstream.loss_by_stage_w(rect_in_w).items():
+        assert by_stage[name] == pytest.approx(loss_w, rel=1e-12)
+    assert sum(by_stage.values()) == pytest.approx(path.loss_w(it_w), rel=1e-12)
+    assert path.usable_capacity_w() == pytest.approx(CAPACITY_W, rel=1e-9)
+
+
 def test_ac_415v_is_bit_identical_to_the_default_run():
     base = dcsim.run(RUN).summary()
     fed = dcsim.run([*RUN, "facility.power.rack_feed=ac_415v"]).summary()
@@ -181,9 +244,10 @@ def test_energy_is_conserved_with_each_feed(feed):
     assert e["conversion_loss"] > 0
 
 
-def test_the_48v_feed_changes_losses_not_it_power():
+@pytest.mark.parametrize("feed", ["busbar_48v", "dc_800v"])
+def test_a_dc_feed_changes_losses_not_it_power(feed):
     ac = dcsim.run(RUN).energy_j
-    bus = dcsim.run([*RUN, "facility.power.rack_feed=busbar_48v"]).energy_j
+    bus = dcsim.run([*RUN, f"facility.power.rack_feed={feed}"]).energy_j
     assert bus["gpu"] == ac["gpu"] and bus["host"] == ac["host"]  # IT power stays wall-plug
     assert bus["conversion_loss"] < ac["conversion_loss"] and bus["facility"] < ac["facility"]
 

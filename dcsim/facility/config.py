@@ -84,6 +84,7 @@ class RackFeed(StrEnum):
 
     ac_415v = "ac_415v"  # AC to every server's own power supplies (the default)
     busbar_48v = "busbar_48v"  # OCP Open Rack V3: a rack power shelf feeds a 48-54 V DC busbar
+    dc_800v = "dc_800v"  # NVIDIA 800 VDC sidecar: AC -> 800 V DC rectifier, 800 -> 48 V DC-DC in the rack
 
 
 @dataclass

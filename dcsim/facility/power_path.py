@@ -398,6 +398,42 @@ def transformer_coefficients(efficiency: float, at_load: float) -> tuple[float, 
     return loss / 2.0, 0.0, loss / (2.0 * at_load * at_load)
 
 
+def stage_efficiency(coefficients: tuple[float, float, float], load_fraction: float) -> float:
+    """Efficiency of one unit with ``coefficients`` at ``load_fraction`` of its rating."""
+    a, b, c = coefficients
+    loss = a + b * load_fraction + c * load_fraction * load_fraction
+    return load_fraction / (load_fraction + loss) if load_fraction > 0 else 0.0
+
+
+def peak_efficiency(coefficients: tuple[float, float, float]) -> tuple[float, float]:
+    """(load fraction, efficiency) of a unit's best point over loads in (0, 1].
+
+    The loss per watt delivered, a/x + b + c x, is least at x = sqrt(a/c) (no-load and
+    square-law losses equal), or at full load if that is beyond it.
+    """
+    a, _, c = coefficients
+    if not (a > 0 and c >= 0):
+        raise ValueError(f"a peak needs a no-load loss > 0 and a square-law loss >= 0, got {coefficients}")
+    x = min(1.0, math.sqrt(a / c)) if c > 0 else 1.0
+    return x, stage_efficiency(coefficients, x)
+
+
+def scaled_to_peak(coefficients: tuple[float, float, float], peak_eff: float) -> tuple[float, float, float]:
+    """``coefficients`` times one factor, so that the curve's peak efficiency is ``peak_eff``.
+
+    For a converter of which only the peak is published: the shape of the curve (the ratios
+    a : b : c, and so the load of the peak) is borrowed from ``coefficients``, its level from
+    ``peak_eff``. Scaling every term by k scales the loss at every load by k, so the peak stays
+    at the same load and its loss ratio 1/eta - 1 becomes k times the original one.
+    """
+    if not 0 < peak_eff < 1:
+        raise ValueError(f"peak_eff must be in (0, 1), got {peak_eff}")
+    _, eta = peak_efficiency(coefficients)
+    k = (1.0 / peak_eff - 1.0) / (1.0 / eta - 1.0)
+    a, b, c = coefficients
+    return k * a, k * b, k * c
+
+
 # 10 CFR 431.196(b)(2): liquid-immersed three-phase distribution transformer, 2500 kVA,
 # 99.53 % at 50 % per-unit load (standard from 1 January 2016). MV -> 480 V.
 TRANSFORMER_COEFFICIENTS = transformer_coefficients(0.9953, 0.50)
@@ -452,26 +488,44 @@ class RackFeedSpec:
 # sourced figure and is not counted (docs/power.md).
 SHELF_COEFFICIENTS = PSU_COEFFICIENTS
 
+# 800 V DC as NVIDIA's 800 VDC "sidecar" is first deployed: the AC path above is unchanged; a
+# sidecar power rack rectifies AC to an 800 V DC bus, and a DC-DC converter in each IT rack steps
+# 800 V to the 48-54 V busbar the servers take (replacing their supplies, as busbar_48v does).
+# Only peak efficiencies are published; the loss-curve shape is an ASSUMPTION: the 80 PLUS
+# Titanium curve of the shelf (PSU_COEFFICIENTS, peak 96.1 % at 62 % load) scaled to each peak
+# by scaled_to_peak. Six units each, N+1, as the shelf (ASSUMPTION, no sourced unit count).
+# - AC -> 800 V DC (PFC stage), peak 98.5 %: Wolfspeed (via Arrow), "Finding the right technology
+#   to solve the datacenter power challenge" (2022), Table 1: "80plus titanium applications
+#   demanding a >98.5% pfc peak efficiency".
+RECTIFIER_800V_PEAK_EFF = 0.985
+# - 800 V -> 48 V, isolated 16:1 LLC DCX, peak 98 %: Renesas (P. Scalia), PEI presentation: "a
+#   high power dense isolated 16:1 DC/DC converts 800V down to 48V ... LLC ... (DCX) ... with an
+#   efficiency of 98%".
+DCDC_800V_48V_PEAK_EFF = 0.98
+RECTIFIER_800V_COEFFICIENTS = scaled_to_peak(PSU_COEFFICIENTS, RECTIFIER_800V_PEAK_EFF)
+DCDC_800V_48V_COEFFICIENTS = scaled_to_peak(PSU_COEFFICIENTS, DCDC_800V_48V_PEAK_EFF)
+
 RACK_FEEDS: dict[str, RackFeedSpec] = {
     "ac_415v": RackFeedSpec("ac_415v", (), "415/240 V AC to every server's own 1+1 power supplies (the default)"),
     "busbar_48v": RackFeedSpec(
         "busbar_48v", (StageSpec("power_shelf", *SHELF_COEFFICIENTS, redundancy="N+1", units=6),),
         "OCP Open Rack V3: AC to an N+1 rack power shelf, 48-54 V DC on the rack's busbar to the servers"),
+    "dc_800v": RackFeedSpec(
+        "dc_800v", (StageSpec("rectifier_800v", *RECTIFIER_800V_COEFFICIENTS, redundancy="N+1", units=6),
+                    StageSpec("dcdc_800v_48v", *DCDC_800V_48V_COEFFICIENTS, redundancy="N+1", units=6)),
+        "NVIDIA 800 VDC sidecar: AC to an N+1 sidecar rectifier, 800 V DC to an N+1 DC-DC converter in "
+        "each rack, 48-54 V DC on the rack's busbar to the servers"),
 }
-"""Rack feed technologies (``facility.power.rack_feed``). 800 V DC (NVIDIA's 800 VDC, OCP Mt Diablo
-+/-400 V) is not here: no per-stage efficiency of its facility rectifier could be sourced."""
-
-
-def stage_efficiency(coefficients: tuple[float, float, float], load_fraction: float) -> float:
-    """Efficiency of one unit with ``coefficients`` at ``load_fraction`` of its rating."""
-    a, b, c = coefficients
-    loss = a + b * load_fraction + c * load_fraction * load_fraction
-    return load_fraction / (load_fraction + loss) if load_fraction > 0 else 0.0
+"""Rack feed technologies (``facility.power.rack_feed``), each as the stages below the PDU that
+replace the servers' AC supplies (rack input first). ``dc_800v`` keeps the AC path above it;
+800 V DC with solid-state transformers in place of the transformer, UPS and PDU (NVIDIA's full
+architecture, OCP Mt Diablo +/-400 V) is not here: those stages are above the PDU."""
 
 
 __all__ = [
-    "BUSWAY_COEFFICIENTS", "DEFAULT_STAGES", "PDU_COEFFICIENTS", "PSU_COEFFICIENTS", "RACK_FEEDS",
-    "SERVER_PSU", "SHELF_COEFFICIENTS", "TRANSFORMER_COEFFICIENTS", "UPS_COEFFICIENTS", "ConversionStage",
-    "PowerPath", "RackConversion", "RackFeedSpec", "StageSpec", "fit_loss_coefficients", "stage_efficiency",
-    "transformer_coefficients", "usable_units",
+    "BUSWAY_COEFFICIENTS", "DCDC_800V_48V_COEFFICIENTS", "DEFAULT_STAGES", "PDU_COEFFICIENTS", "PSU_COEFFICIENTS",
+    "RACK_FEEDS", "RECTIFIER_800V_COEFFICIENTS", "SERVER_PSU", "SHELF_COEFFICIENTS", "TRANSFORMER_COEFFICIENTS",
+    "UPS_COEFFICIENTS", "ConversionStage", "PowerPath", "RackConversion", "RackFeedSpec", "StageSpec",
+    "fit_loss_coefficients", "peak_efficiency", "scaled_to_peak", "stage_efficiency", "transformer_coefficients",
+    "usable_units",
 ]

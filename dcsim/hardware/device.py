@@ -34,6 +34,7 @@ from dcsim.hardware.performance import (
     comm_terms,
     context_overhead_s,
     iteration_cost,
+    moe_padding_flops,
     peak_flops_for,
 )
 from dcsim.hardware.power import GpuPowerModel
@@ -155,8 +156,9 @@ class DeviceModel:
             memory_s += k[12] * (kv_read_tokens if kv_read_tokens < win else win)
             pairs_win = seqs * k[13]
             compute_s += k[15] * ((attn_pairs if attn_pairs < pairs_win else pairs_win) - attn_pairs)
-        if k[10]:  # mixture of experts: the experts the new tokens are routed to
+        if k[10]:  # mixture of experts: the experts the new tokens are routed to, their tiles' padding rows
             memory_s += k[10] * (1.0 - k[11] ** new_tokens)
+            compute_s += k[22] * float(moe_padding_flops(model, new_tokens))
         roof_s = compute_s if compute_s > memory_s else memory_s
         time_s = (roof_s + k[4] + k[5] * new_tokens + k[6] + k[7] * decode_seqs
                   + (k[8] if new_tokens > decode_seqs else 0.0)
@@ -282,6 +284,7 @@ class DeviceModel:
                 2.0 * model.ssm_state_bytes_per_seq / tp / ep / kv_bytes_s,
                 win_share * model.attn_flops_per_token_per_ctx / flops_s, context_overhead_s(model, pp) / tp,
                 *a2a,
+                1.0 / flops_s,  # seconds per FLOP, for the MoE tiles' padding rows
             )
             self._folded[key] = k
         return k

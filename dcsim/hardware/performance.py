@@ -5,7 +5,8 @@ An *iteration* of a serving engine processes some new tokens: chunks of prompts
 compute time and the memory time, plus tensor-parallel communication and fixed
 overheads:
 
-    compute_s = (2 * active_params * T + attn_flops_per_ctx * A) / (tp * peak_flops * compute_efficiency)
+    compute_s = (2 * active_params * T + attn_flops_per_ctx * A + moe_padding_flops(T))
+                / (tp * peak_flops * compute_efficiency)
     memory_s  = (weight_bytes_read(T) / tp + kv_bytes_on_tp * K / tp) / (hbm_bw * memory_efficiency)
     comm_s    = 2 * layers * (2 * (tp - 1) * allreduce_hop_latency_s
                               + 2 * (tp - 1) / tp * T * hidden * 2 B / (nvlink_bw / 2 * allreduce_bw_efficiency))
@@ -22,7 +23,8 @@ replica of ``tp`` GPUs, ``ep = 1``; expert parallelism and replicas that span se
 scale-up domains are :func:`comm_terms`'s, below.)
 weight_bytes_read(T) is all the weights for a dense model; a mixture of experts
 reads its dense part and the experts its T tokens are routed to
-(``LlmSpec.weight_bytes_read``). kv_bytes_on_tp is the KV cache of one context token over
+(``LlmSpec.weight_bytes_read``), and its grouped expert GEMMs also compute the rows that pad
+each active expert's tokens to whole tiles (:func:`moe_padding_flops`). kv_bytes_on_tp is the KV cache of one context token over
 the tp GPUs, copies included (``LlmSpec.kv_bytes_per_token_on``): an MLA latent, or a KV
 head when there are fewer KV heads than GPUs, is held by several GPUs. Every function is
 pure and accepts numpy arrays, so a run of decode iterations is costed in one vectorised
@@ -160,6 +162,49 @@ def attention_flops(model: LlmSpec, attn_pairs, decode_seqs):
     win_share = model.sliding_window_layers / n_attn
     return per_pair * ((1.0 - win_share) * attn_pairs
                        + win_share * windowed(attn_pairs, decode_seqs, model.sliding_window))
+
+
+# Rows of the grouped-GEMM tile a MoE kernel pads each active expert's tokens to, by expert
+# precision (vLLM 0.11's kernels). BF16 and FP8 run vLLM's Triton fused_moe, whose
+# moe_align_block_size pads every expert's token list to a multiple of BLOCK_SIZE_M; without
+# a tuned config (vllm/model_executor/layers/fused_moe/fused_moe.py, get_default_config)
+# BLOCK_SIZE_M is 16 while the tokens are at most the experts and 64 above (BF16), and 64 for
+# block-scaled FP8. MXFP4 experts run FlashInfer's TRTLLM-gen MoE, whose tile is the next power
+# of two of 1.3 x the tokens per expert, within 8..64 (vllm/utils/flashinfer.py,
+# calculate_tile_tokens_dim); dcsim applies that rule on every GPU.
+MOE_TILE_SMALL_ROWS, MOE_TILE_ROWS, MOE_MXFP4_TILE_ROWS = 16.0, 64.0, (8.0, 64.0)
+MOE_MXFP4_IMBALANCE = 1.3
+
+
+def moe_tile_rows(model: LlmSpec, new_tokens):
+    """The tile rows (:data:`MOE_TILE_ROWS`) of ``model``'s routed experts for an iteration of ``new_tokens``."""
+    precision = model.expert_precision or model.weight_precision
+    t = np.asarray(new_tokens, dtype=np.float64)
+    if precision in ("mxfp4", "fp4"):
+        per_expert = np.maximum(MOE_MXFP4_IMBALANCE * t * model.experts_per_token / model.num_experts, 1.0)
+        return np.clip(2.0 ** np.ceil(np.log2(per_expert)), *MOE_MXFP4_TILE_ROWS)
+    if precision == "fp8":
+        return np.full_like(t, MOE_TILE_ROWS)
+    return np.where(t <= model.num_experts, MOE_TILE_SMALL_ROWS, MOE_TILE_ROWS)
+
+
+def moe_padding_flops(model: LlmSpec, new_tokens):
+    """FLOPs the tensor cores spend on padding rows in ``model``'s expert GEMMs (0 for a dense model).
+
+    T tokens route T k (token, expert) rows to A = E (1 - (1 - k / E)^T) experts on
+    average; each active expert's rows are padded to whole tiles of r rows, so the GEMMs run
+    A r ceil(T k / (A r)) rows, each 2 x expert_params FLOPs.
+    """
+    if not model.is_moe:
+        return 0.0 * np.asarray(new_tokens, dtype=np.float64)[()]
+    t = np.asarray(new_tokens, dtype=np.float64)
+    e, k = model.num_experts, model.experts_per_token
+    active = e * (1.0 - (1.0 - k / e) ** t)
+    routed = t * k
+    tile = moe_tile_rows(model, t)
+    safe = np.where(active > 0, active, 1.0)
+    rows = np.where(active > 0, safe * tile * np.ceil(routed / (safe * tile)), 0.0)
+    return (2.0 * model.expert_params * (rows - routed))[()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +349,8 @@ def iteration_cost(
     by every group (dense / tp per GPU), and each group's per-sequence overhead covers
     its own sequences. ``ep = 1`` is the formula above, bit for bit.
     """
-    flops = 2.0 * model.active_params * new_tokens + attention_flops(model, attn_pairs, decode_seqs)
+    flops = (2.0 * model.active_params * new_tokens + attention_flops(model, attn_pairs, decode_seqs)
+             + moe_padding_flops(model, new_tokens))
     compute_s = flops / (tp * ep * peak_flops_for(model, gpu) * params.compute_efficiency)
     bw = gpu.hbm_bw_bytes_per_s
     dense_b = model.dense_weight_bytes

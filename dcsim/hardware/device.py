@@ -41,6 +41,7 @@ from dcsim.hardware.power import GpuPowerModel
 from dcsim.hardware.profiles import load_profile
 
 _BISECTION_STEPS = 48
+_PADDING_MEMO_SIZE = 1 << 16  # distinct (model, token count) pairs kept
   # clock resolution 2**-48 of the search interval
 
 
@@ -57,6 +58,8 @@ class DeviceModel:
     fabric: Fabric | None = None
     # constants of iteration_scalar folded per (model, TP), filled on first use
     _folded: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    # a MoE's tile-padding FLOPs per (model name, new tokens), memoised for the scalar path
+    _moe_padding: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     # devices of the same GPU under other caps, made on first use
     _capped: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -158,7 +161,7 @@ class DeviceModel:
             compute_s += k[15] * ((attn_pairs if attn_pairs < pairs_win else pairs_win) - attn_pairs)
         if k[10]:  # mixture of experts: the experts the new tokens are routed to, their tiles' padding rows
             memory_s += k[10] * (1.0 - k[11] ** new_tokens)
-            compute_s += k[22] * float(moe_padding_flops(model, new_tokens))
+            compute_s += k[22] * self._padding_flops(model, new_tokens)
         roof_s = compute_s if compute_s > memory_s else memory_s
         time_s = (roof_s + k[4] + k[5] * new_tokens + k[6] + k[7] * decode_seqs
                   + (k[8] if new_tokens > decode_seqs else 0.0)
@@ -245,6 +248,16 @@ class DeviceModel:
         if reachable:
             return t_f, p_f
         return t_f / ((cap - idle) / (p_f - idle)), cap
+
+    def _padding_flops(self, model: LlmSpec, new_tokens: float) -> float:
+        """:func:`moe_padding_flops` for one iteration, memoised: an engine sees few distinct token counts."""
+        key = (model.name, new_tokens)
+        v = self._moe_padding.get(key)
+        if v is None:
+            if len(self._moe_padding) >= _PADDING_MEMO_SIZE:
+                self._moe_padding.clear()
+            v = self._moe_padding[key] = float(moe_padding_flops(model, new_tokens))
+        return v
 
     def _coefficients(self, model: LlmSpec, tp: int, ep: int = 1) -> tuple[float, ...]:
         key = (model.name, tp, ep)

@@ -269,7 +269,8 @@ def test_utility_loss_longer_than_ride_through_loses_the_it_load():
     assert inlet.loc[780.0] > inlet.loc[660.0] and inlet.loc[1140.0] < inlet.loc[780.0]
     # the work lost with the racks, counted
     assert s["rack_power_offs"] == 4
-    assert s["powered_off_gpu_hours"] == pytest.approx(4 * 32 * (700.0 - t_out) / 3600.0, rel=REL)
+    # t_out is the event time rounded to 1 us (power_events): the tolerance is that rounding's
+    assert s["powered_off_gpu_hours"] == pytest.approx(4 * 32 * (700.0 - t_out) / 3600.0, abs=4 * 32 * 0.5e-6 / 3600.0)
     assert s["training_jobs_interrupted"] >= 1 and s["training_steps_lost"] > 0
     assert s["requests_lost"] + s["requests_requeued"] > 0
     assert_energy_balances(r)

@@ -41,8 +41,8 @@ from dcsim.hardware.power import GpuPowerModel
 from dcsim.hardware.profiles import load_profile
 
 _BISECTION_STEPS = 48
-_PADDING_MEMO_SIZE = 1 << 16  # distinct (model, token count) pairs kept
   # clock resolution 2**-48 of the search interval
+_PADDING_MEMO_SIZE = 1 << 16  # distinct (model, token count) pairs kept
 
 
 @dataclass(frozen=True)

@@ -472,9 +472,13 @@ class LlmSpec:
         """
         if not self.is_moe:
             return self.weight_bytes  # broadcasts against any array of token counts
+        return self.dense_weight_bytes + self.expert_bytes * self.experts_touched(new_tokens)
+
+    def experts_touched(self, new_tokens):
+        """Distinct routed experts ``new_tokens`` tokens touch per MoE layer, on average: E x (1 -
+        (1 - k/E)^T) under uniform, independent routing (:meth:`weight_bytes_read`; arrays welcome)."""
         e, k = self.num_experts, self.experts_per_token
-        touched = e * (1.0 - (1.0 - k / e) ** np.asarray(new_tokens, dtype=float))
-        return self.dense_weight_bytes + self.expert_bytes * touched
+        return e * (1.0 - (1.0 - k / e) ** np.asarray(new_tokens, dtype=float))
 
     @property
     def _kv_bytes_per_token_per_layer(self) -> float:
@@ -615,9 +619,7 @@ def spec_from_mapping(data: Any, file: str = "<mapping>") -> LlmSpec:
         elif key in _STR_FIELDS:
             kwargs[key] = _text(file, key, data[key])
         elif key in _BOOL_FIELDS:
-            if not isinstance(data[key], bool):
-                raise ModelFileError(file, key, f"must be true or false, got {data[key]!r}")
-            kwargs[key] = data[key]
+            kwargs[key] = data[key]  # LlmSpec checks it is a bool
         else:
             kwargs[key] = _integer(file, key, data[key])
     try:

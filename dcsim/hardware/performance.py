@@ -24,8 +24,8 @@ scale-up domains are :func:`comm_terms`'s, below.)
 weight_bytes_read(T) is all the weights for a dense model; a mixture of experts
 reads its dense part and the experts its T tokens are routed to
 (``LlmSpec.weight_bytes_read``), and its grouped expert GEMMs also compute the rows that pad
-each active expert's tokens to whole tiles (:func:`moe_padding_flops`). kv_bytes_on_tp is the KV cache of one context token over
-the tp GPUs, copies included (``LlmSpec.kv_bytes_per_token_on``): an MLA latent, or a KV
+each active expert's tokens to whole tiles (:func:`moe_padding_flops`). kv_bytes_on_tp is
+the KV cache of one context token over the tp GPUs, copies included (``LlmSpec.kv_bytes_per_token_on``): an MLA latent, or a KV
 head when there are fewer KV heads than GPUs, is held by several GPUs. Every function is
 pure and accepts numpy arrays, so a run of decode iterations is costed in one vectorised
 call.
@@ -171,7 +171,7 @@ def attention_flops(model: LlmSpec, attn_pairs, decode_seqs):
 # BLOCK_SIZE_M is 16 while the tokens are at most the experts and 64 above (BF16), and 64 for
 # block-scaled FP8. MXFP4 experts run FlashInfer's TRTLLM-gen MoE, whose tile is the next power
 # of two of 1.3 x the tokens per expert, within 8..64 (vllm/utils/flashinfer.py,
-# calculate_tile_tokens_dim); dcsim applies that rule on every GPU.
+# calculate_tile_tokens_dim); dcsim applies that rule on every GPU, and to FP4 experts too.
 MOE_TILE_SMALL_ROWS, MOE_TILE_ROWS, MOE_MXFP4_TILE_ROWS = 16.0, 64.0, (8.0, 64.0)
 MOE_MXFP4_IMBALANCE = 1.3
 
@@ -198,9 +198,8 @@ def moe_padding_flops(model: LlmSpec, new_tokens):
     if not model.is_moe:
         return 0.0 * np.asarray(new_tokens, dtype=np.float64)[()]
     t = np.asarray(new_tokens, dtype=np.float64)
-    e, k = model.num_experts, model.experts_per_token
-    active = e * (1.0 - (1.0 - k / e) ** t)
-    routed = t * k
+    active = model.experts_touched(t)
+    routed = t * model.experts_per_token
     tile = moe_tile_rows(model, t)
     safe = np.where(active > 0, active, 1.0)
     rows = np.where(active > 0, safe * tile * np.ceil(routed / (safe * tile)), 0.0)

@@ -144,3 +144,37 @@ def test_cooling_density_and_cooling_power_are_reported():
     # the same racks: the same IT, less cooling at the worst hour with liquid
     assert liquid["it_capacity_w"] == air["it_capacity_w"] and liquid["design_cooling_w"] < air["design_cooling_w"]
     assert air["design_meter_w"] == pytest.approx(air["it_capacity_w"] + air["design_loss_w"] + air["design_cooling_w"])
+
+
+def test_request_runs_last_until_enough_requests_arrive_to_resolve_the_target():
+    """A run at exactly the target attainment counts MISSES_AT_TARGET misses: 20 / (1 - target)
+    requests at the fluid answer's arrival rate, at least duration_s, at most 10 x duration_s."""
+    p = _Planner(PlanConfig(write=False, duration_s=600.0, target=0.99), CHAT)
+    p.arrivals_per_replica_s = 0.25  # requests per replica-second at a load of 1
+    assert p.sample_duration_s(1.0, 4) == pytest.approx(2000 / 1.0)  # 2,000 requests at 1 request/s
+    assert p.sample_duration_s(0.5, 4) == pytest.approx(4000.0)  # half the load, twice as long
+    assert p.sample_duration_s(0.1, 4) == 6000.0  # the cap, 10 x duration_s
+    assert _Planner(PlanConfig(write=False, target=1.0), CHAT).sample_duration_s(1.0, 4) == 0.0  # no rate yet
+
+
+def test_session_runs_cover_the_warm_up_and_enough_sessions():
+    """Agentic sessions warm up over a session's lifetime: every fluid run lasts 10 x duration_s,
+    every request run until 400 sessions have started (at most 50 x duration_s), and the fluid
+    prediction the answer is compared with runs as long as the confirming request run."""
+    d = 60.0
+    out = plan(PlanConfig(power_mw=0.2, write=False, duration_s=d, confirm_replicas=2, target=0.95),
+               ["workload=agentic_coding", "workload.services.agent.arrivals.sessions.calls.log_mu=1.5"])
+    rate = 0.2  # conf/workload/agentic_coding.yaml: sessions per second at a multiplier of 1
+    runs = [h for h in out["history"] if h.get("fidelity")]
+    fluid = [h for h in runs if h["fidelity"] == "fluid"]
+    request = [h for h in runs if h["fidelity"] == "request"]
+    assert request and all(h["duration_s"] == 10 * d for h in fluid[:-1])
+    for h in request:
+        assert h["duration_s"] >= min(400 / (rate * h["rate_multiplier"]), 50 * d) * (1 - 1e-9)
+        assert h["duration_s"] <= 50 * d
+    a = out["answer"]
+    assert a["slo_confirmed"]
+    confirm = next(h for h in reversed(request) if h["meets_slo"])
+    assert fluid[-1]["duration_s"] == confirm["duration_s"]
+    assert fluid[-1]["load_per_replica"] == confirm["load_per_replica"] == a["load_per_replica"]
+    assert abs(a["request_vs_fluid"]) < 0.05  # same load, same warm-up: the two fidelities agree

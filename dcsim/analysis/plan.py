@@ -28,8 +28,15 @@ Two searches, both with what dcsim already computes:
    fidelity spreads the load evenly over the replicas, so this search runs on a slice of
    ``slice_racks`` racks at the same per-replica load as the fleet. The answer is then
    confirmed by one request-fidelity run of ``confirm_replicas`` replicas of the slice at
-   the same per-replica load, of ``duration_s`` or 20 mean end-to-end times of an answer if
-   longer (at most 10 x ``duration_s``) (fewer replicas pool less, so their tail is if anything worse);
+   the same per-replica load, of ``duration_s``, or 20 mean end-to-end times of an answer, or
+   the time in which 20 / (1 - ``target``) requests arrive (2,000 at 99 %: about 20 misses at
+   the target, so the attainment measured is not a handful of requests' luck), whichever is
+   longest (at most 10 x ``duration_s``) (fewer replicas pool less, so their tail is if anything worse).
+   A session workload (``arrivals.process=sessions``) warms up over a session's lifetime (tens
+   of calls with think times between them: minutes), which a run of ``duration_s`` would mostly
+   measure, so every slice run of one, fluid and request, lasts at least 10 x ``duration_s``;
+   its calls come in sessions, so a request run also lasts until 400 sessions have started
+   (their calls then vary by about 5 %; at most 50 x ``duration_s``);
    if its SLO attainment is below ``target``, the load is lowered at request fidelity by 3,
    6, 12, 24, 48 and 96 % of the fluid answer until it is met, then bisected twice between
    the last miss and the met load (each run in the history; ``slo_confirmed`` false if even
@@ -54,7 +61,7 @@ from dcsim.config.compose import compose_config
 from dcsim.config.schema import DcsimConfig
 from dcsim.core.errors import ConfigError, require
 from dcsim.scenario import Scenario
-from dcsim.workloads.config import Fidelity
+from dcsim.workloads.config import ArrivalProcess, Fidelity
 
 MAX_RACKS = 1_000_000  # a search bound: no envelope of a real site comes near it
 LOAD_TOLERANCE = 0.02  # relative width at which the load bisection stops
@@ -65,6 +72,14 @@ REFINE_STEPS = 2  # bisection steps at request fidelity after a back-off
 # the tokens counted) and at most MAX_DURATION_FACTOR x duration_s.
 WARMUP_RUNS = 20.0
 MAX_DURATION_FACTOR = 10.0
+# ... and long enough for MISSES_AT_TARGET / (1 - target) requests to arrive, so that a run at
+# exactly the target attainment would count about 20 misses (Poisson: +-22 %), not a handful.
+MISSES_AT_TARGET = 20.0
+# A session workload's calls come in sessions of tens of calls each, so its request runs also last
+# until MIN_SESSIONS sessions have started (their call count then varies by ~5 %: 1 / sqrt(400)
+# with the spread of calls per session), up to SESSION_DURATION_FACTOR x duration_s.
+MIN_SESSIONS = 400.0
+SESSION_DURATION_FACTOR = 50.0
 
 
 @dataclass(frozen=True)
@@ -107,7 +122,7 @@ SLO, and the limit that binds (docs/planning.md). Options (default):
   target=0.99           SLO attainment the answer must reach at request fidelity
   slice_racks=1         racks of the slice the load is searched on
   confirm_replicas=4    replicas serving in each request-fidelity run
-  duration_s=600        simulated seconds of each fluid run (and at least of each request run)
+  duration_s=600        simulated seconds of each fluid run (10 x for sessions; at least of each request run)
   max_racks=1000000     a bound on the rack search
   out_dir=null          the run directory (null: outputs/plan/DATE/TIME)
   write=true            write plan.json and plan.txt
@@ -207,6 +222,11 @@ class _Planner:
         self.history: list[dict[str, Any]] = []
         self.cooling_per_w: float | None = None
         self.request_duration_s = 0.0  # set from the fluid answer before the first request run
+        self.arrivals_per_replica_s = 0.0  # requests per replica-second per unit of load (fluid answer)
+        svc = self.base.workload.services[self.name]
+        # sessions per second at a rate multiplier of 1 (0 unless a session workload)
+        self.session_rate_per_s = (svc.arrivals.sessions.arrival_rate_per_s
+                                   if svc.arrivals.process == ArrivalProcess.sessions else 0.0)
         self._points: dict[int, dict[str, Any]] = {}
 
     # ---- racks
@@ -250,13 +270,19 @@ class _Planner:
         return lo, "power" if not nxt["power_ok"] else "space"
 
     # ---- load
-    def slice_run(self, racks: int, m: float, fidelity: Fidelity, search: str) -> dict[str, Any]:
+    def slice_run(self, racks: int, m: float, fidelity: Fidelity, search: str,
+                  duration_s: float | None = None) -> dict[str, Any]:
         replicas = racks * self.per_rack
-        duration_s = self.p.duration_s
+        if duration_s is None:
+            duration_s = self.p.duration_s * (MAX_DURATION_FACTOR if self.session_rate_per_s else 1.0)
         if fidelity == Fidelity.request:
             replicas = min(replicas, self.p.confirm_replicas)
-            duration_s = max(duration_s, self.request_duration_s)
-        c = _with(self.base, racks, replicas, m * replicas / self.base_replicas, fidelity, duration_s)
+            duration_s = max(duration_s, self.request_duration_s, self.sample_duration_s(m, replicas))
+        multiplier = m * replicas / self.base_replicas
+        if fidelity == Fidelity.request and self.session_rate_per_s:
+            duration_s = max(duration_s, min(MIN_SESSIONS / (self.session_rate_per_s * multiplier),
+                                             SESSION_DURATION_FACTOR * self.p.duration_s))
+        c = _with(self.base, racks, replicas, multiplier, fidelity, duration_s)
         t0 = time.perf_counter()
         summ = build(c).run().summary()
         wall = time.perf_counter() - t0
@@ -273,6 +299,16 @@ class _Planner:
                "wall_s": wall, **{k: summ.get(k) for k in _KPIS}}
         self.history.append(row)
         return row
+
+    def sample_duration_s(self, load: float, replicas: int) -> float:
+        """Simulated seconds in which MISSES_AT_TARGET / (1 - target) requests arrive at ``load``
+        on ``replicas`` replicas (the fluid answer's arrival rate; at most MAX_DURATION_FACTOR x
+        duration_s)."""
+        rate = self.arrivals_per_replica_s * load * replicas
+        cap = MAX_DURATION_FACTOR * self.p.duration_s
+        if rate <= 0.0 or self.p.target >= 1.0:
+            return cap if rate > 0.0 else 0.0
+        return min(MISSES_AT_TARGET / (1.0 - self.p.target) / rate, cap)
 
     def load(self, racks: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """(the fluid answer, the request-fidelity confirmation) on the slice."""
@@ -305,6 +341,8 @@ class _Planner:
         e2e_s = _finite(lo_pt["ttft_p50_s"]) + _finite(lo_pt["tpot_p50_s"]) * _finite(lo_pt["output_tokens"]) / max(
             1.0, _finite(lo_pt["requests_completed"]))
         self.request_duration_s = min(WARMUP_RUNS * e2e_s, MAX_DURATION_FACTOR * self.p.duration_s)
+        self.arrivals_per_replica_s = _finite(lo_pt["requests_arrived"]) / (
+            lo_pt["replicas"] * lo_pt["duration_s"] * lo)
         confirm = self.slice_run(n, lo, Fidelity.request, "confirm")
         fail, step = lo, BACK_OFF
         while not confirm["meets_slo"] and step < 1.0:
@@ -316,7 +354,9 @@ class _Planner:
             return lo_pt, confirm
         if fail != lo:  # between the last load that missed and the one that met it
             confirm = self._bisect(n, confirm, fail, Fidelity.request, "confirm", REFINE_STEPS)
-            lo_pt = self.slice_run(n, confirm["load_per_replica"], Fidelity.fluid, "load")
+        if confirm["load_per_replica"] != lo_pt["load_per_replica"] or confirm["duration_s"] != lo_pt["duration_s"]:
+            # the fluid prediction at the confirmed load, over as long a run (the same warm-up in both)
+            lo_pt = self.slice_run(n, confirm["load_per_replica"], Fidelity.fluid, "load", confirm["duration_s"])
         return lo_pt, confirm
 
     def _bisect(self, n: int, met: dict[str, Any], missed: float, fidelity: Fidelity, search: str,

@@ -38,14 +38,23 @@ def test_calls_sent_by_a_warming_up_workload():
 
 
 def test_hit_share_follows_the_cache_footprint_and_the_think_times():
-    """All sessions' contexts fit: every call that lands on its replica hits. Beyond, a call
-    hits when its gap is shorter than g* = -cycle ln(1 - cache / footprint)."""
+    """All sessions' own contexts fit: every call that lands on its replica hits. Beyond, a
+    call hits when its gap is shorter than g* = -cycle ln(1 - room / footprint), the
+    footprint the sessions' own blocks (context less the 200-token system prompt) and the
+    room the cache less the system prompts' blocks, held once."""
     m = _means([2.0, 2.0, 50.0, 50.0], [5])
     assert m.hit_share(1.0, 1.0, 20.0, 4.0, 1000.0, 4000.0) == 1.0
     assert m.hit_share(0.25, 1.0, 20.0, 4.0, 1000.0, 4000.0) == 0.25
-    g_star = -20.0 * math.log1p(-4000.0 / 8000.0)  # 13.9 s: the 2-s thinks survive, the 50-s ones do not
+    g_star = -20.0 * math.log1p(-4000.0 / (8 * 800.0))  # 19.6 s: the 2-s thinks survive, the 50-s ones do not
     assert 2.0 + 1.0 < g_star < 50.0
     assert m.hit_share(1.0, 1.0, 20.0, 8.0, 1000.0, 4000.0) == pytest.approx(0.5)
+    # 5 sessions' own blocks (4,000 tokens) fit beside one system prompt, not beside six
+    assert m.hit_share(1.0, 1.0, 20.0, 5.0, 1000.0, 4200.0, shared_tokens=200.0) == 1.0
+    room = 4200.0 - 1200.0
+    g_six = -20.0 * math.log1p(-room / 4000.0)  # 27.7 s: again only the 2-s thinks survive
+    assert 2.0 + 1.0 < g_six < 50.0
+    assert m.hit_share(1.0, 1.0, 20.0, 5.0, 1000.0, 4200.0, shared_tokens=1200.0) == pytest.approx(0.5)
+    assert m.hit_share(1.0, 1.0, 20.0, 5.0, 1000.0, 1000.0, shared_tokens=1200.0) == 0.0  # no room left
     assert m.cached_tokens(1.0, 1.0, 20.0, 8.0, 1000.0, 4000.0) == pytest.approx(200.0 + 800.0 * 0.5)
     assert m.cached_tokens(1.0, 1.0, 20.0, 8.0, 1000.0, 0.0) == 0.0
 

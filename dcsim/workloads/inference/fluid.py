@@ -306,7 +306,9 @@ class FluidService:
             decode_s = point.tpot_s * max(s.mean_output_tokens - 1.0, 0.0)
             self.call_s = point.ttft_s + decode_s
             cycle = think + self.call_s  # one call and the think time after it
-            new = m.hit_share(same, decode_s, cycle, lam * cycle, s.mean_prompt_tokens, cache)
+            n = lam * cycle  # sessions in progress on a replica
+            shared = min(float(c.system_prompts), max(n, 1.0)) * m.system_tokens  # system prompts in use
+            new = m.hit_share(same, decode_s, cycle, n, s.mean_prompt_tokens, cache, shared)
             if abs(new - hit) < 1e-4:
                 break
             hit = new

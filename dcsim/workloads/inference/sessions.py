@@ -154,29 +154,34 @@ class SessionMeans:
         return (n * t_s - (float(cum_offsets_s[n - 1]) if n else 0.0)) / self.sessions
 
     def cached_tokens(self, same_replica: float, gap_s: float, cycle_s: float, sessions_per_replica: float,
-                      context_tokens: float, cache_tokens: float) -> float:
+                      context_tokens: float, cache_tokens: float, shared_tokens: float = 0.0) -> float:
         """Mean cached tokens per call. The system prompt's blocks are always cached (every
         call refreshes them); the rest when the call lands where its previous call ran
         (probability ``same_replica``) and its blocks survived LRU eviction. A session's
         blocks survive a gap g (think time + the previous call's ``gap_s`` in flight) when
-        the other sessions on the replica touched fewer than ``cache_tokens`` meanwhile:
-        with n = ``sessions_per_replica`` each calling once per ``cycle_s`` and holding
-        ``context_tokens``, n (1 - exp(-g / cycle_s)) sessions of context_tokens each, so
-        the blocks survive while g < g* = -cycle_s ln(1 - cache / (n context))."""
+        the other sessions on the replica touched fewer than the cache's other blocks
+        meanwhile: the cache less the ``shared_tokens`` every call refreshes (the distinct
+        system prompts' blocks, held once however many sessions use them). With n =
+        ``sessions_per_replica`` each calling once per ``cycle_s`` and holding its own
+        ``context_tokens`` less the system prompt's, n (1 - exp(-g / cycle_s)) sessions'
+        own blocks are touched in g, so the blocks survive while g < g* = -cycle_s ln(1 -
+        (cache - shared) / (n own))."""
         if cache_tokens <= 0 or context_tokens <= 0:
             return 0.0
         return self.system_tokens + (self.reusable_tokens - self.system_tokens) * self.hit_share(
-            same_replica, gap_s, cycle_s, sessions_per_replica, context_tokens, cache_tokens)
+            same_replica, gap_s, cycle_s, sessions_per_replica, context_tokens, cache_tokens, shared_tokens)
 
     def hit_share(self, same_replica: float, gap_s: float, cycle_s: float, sessions_per_replica: float,
-                  context_tokens: float, cache_tokens: float) -> float:
+                  context_tokens: float, cache_tokens: float, shared_tokens: float = 0.0) -> float:
         """The share of calls that find their reusable blocks (see :meth:`cached_tokens`)."""
-        footprint = sessions_per_replica * context_tokens
-        if cache_tokens <= 0 or context_tokens <= 0:
+        own = context_tokens - self.system_tokens  # a session's blocks that are its alone
+        room = cache_tokens - shared_tokens  # what the sessions' own blocks share
+        if cache_tokens <= 0 or context_tokens <= 0 or room <= 0:
             return 0.0
-        if footprint <= cache_tokens:
+        footprint = sessions_per_replica * own
+        if footprint <= room:
             return same_replica
-        g_star = -cycle_s * math.log1p(-cache_tokens / footprint)
+        g_star = -cycle_s * math.log1p(-room / footprint)
         kept = float(np.searchsorted(self.think_s, g_star - gap_s, side="right")) / max(len(self.think_s), 1)
         return same_replica * kept
 

@@ -13,7 +13,11 @@ k = ceil(P / token budget) chunks) and mean output O:
 - busy time per second is lambda k t_mixed(B) + n_d t_decode(B), and TPOT is the busy
   time per iteration;
 - the replica idles only when it holds no request; with L = lambda * E2E requests in
-  it on average, P(empty) = exp(-L) (Poisson occupancy), so busy = 1 - exp(-L).
+  it on average, P(empty) = exp(-L) (Poisson occupancy), so busy = 1 - exp(-L). A
+  least-outstanding router instead sends an arrival to an idle replica while one exists,
+  so the pool of R replicas holds N ~ Poisson(R L) requests on min(N, R) replicas: busy =
+  E[min(N, R)] / R, and an arrival waits behind an iteration only when all R are busy
+  (:func:`pooled_occupancy`). Other routers split the arrivals at random, as if Poisson.
 
 The last two conditions fix n_d (bisection). When no steady state exists the replica
 is saturated: it runs back to back at its largest batch (``max_num_seqs`` or the KV
@@ -42,6 +46,43 @@ from dcsim.workloads.inference.sessions import SessionArrivals
 if TYPE_CHECKING:
     from dcsim.core.simulation import Simulation
     from dcsim.workloads.inference.service import ServiceSpec
+
+
+# Poisson means above which pooled_occupancy takes the normal approximation (its error there
+# is a few parts in 10,000 of the busy share; below, the exact sum over at most R terms).
+_NORMAL_ABOVE = 100.0
+
+
+def pooled_occupancy(mean_in_system: float, pool: int = 1) -> tuple[float, float]:
+    """(share of time a replica holds a request, probability that an arrival finds the replica
+    it is sent to iterating) with ``mean_in_system`` requests per replica on average.
+
+    ``pool = 1``: each replica on its own Poisson share, both 1 - exp(-L). ``pool = R > 1``:
+    a least-outstanding router over R replicas keeps the pool's N ~ Poisson(R L) requests on
+    min(N, R) of them, so the busy share is E[min(N, R)] / R and an arrival waits only when
+    N >= R (arrivals see the time average, PASTA).
+    """
+    if mean_in_system <= 0.0:
+        return 0.0, 0.0
+    if pool <= 1:
+        p = -math.expm1(-mean_in_system)
+        return p, p
+    mu = pool * mean_in_system
+    if mu > _NORMAL_ABOVE:  # N ~ Normal(mu, mu): E[min(N, R)] = mu - E[(N - R)+]
+        sd = math.sqrt(mu)
+        z = (pool - mu) / sd
+        tail = 0.5 * math.erfc(z / math.sqrt(2.0))  # P(N > R)
+        excess = sd * math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi) - (pool - mu) * tail
+        wait = 0.5 * math.erfc((pool - 0.5 - mu) / (sd * math.sqrt(2.0)))  # P(N >= R), continuity-corrected
+        return min(1.0, (mu - excess) / pool), wait
+    pk = math.exp(-mu)  # P(N = 0), then P(N = k) by recurrence
+    below, cdf = 0.0, 0.0
+    for k in range(pool):
+        below += k * pk
+        cdf += pk
+        pk *= mu / (k + 1)
+    wait = max(0.0, 1.0 - cdf)  # P(N >= R)
+    return min(1.0, (below + pool * wait) / pool), wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +196,9 @@ class ReplicaModel:
         decode_iters = max((self.output - 1.0) / b - self.chunks, 0.0)
         return 1.0 / (self.chunks * t_m + decode_iters * t_d)
 
-    def steady_state(self, lam: float) -> FluidPoint:
-        """The replica's steady state at ``lam`` requests per second."""
+    def steady_state(self, lam: float, pool: int = 1) -> FluidPoint:
+        """The replica's steady state at ``lam`` requests per second, one of ``pool`` replicas
+        a least-outstanding router balances (1: its own Poisson share; :func:`pooled_occupancy`)."""
         if lam <= 0:
             return FluidPoint(0.0, 0.0, 0.0, math.nan, math.nan, self.idle_w, False, self.capacity_per_s)
         if lam >= self.capacity_per_s:
@@ -170,7 +212,7 @@ class ReplicaModel:
             busy_time = lam * k * t_m + n_d * t_d
             tpot = busy_time / r_it
             e2e = k * t_m + (o - 1.0) * tpot
-            return busy_time - (1.0 - math.exp(-lam * e2e)), (b, t_m, p_m, t_d, p_d, busy_time, tpot)
+            return busy_time - pooled_occupancy(lam * e2e, pool)[0], (b, t_m, p_m, t_d, p_d, busy_time, tpot)
 
         lo, hi = 0.0, 1.0 / self.decode(0.0)[0]
         g_lo, _ = solve(lo)
@@ -187,7 +229,10 @@ class ReplicaModel:
         _, (b, t_m, p_m, t_d, p_d, busy, tpot) = solve(n_d)
         busy = min(busy, 1.0)  # a full replica iterates back to back below its capacity
         power = lam * k * t_m * p_m + n_d * t_d * p_d + (1.0 - busy) * self.idle_w
-        ttft = self.median_ttft_s(lam, b, busy, t_m, t_d, n_d)
+        # an arrival waits behind an iteration in progress as often as it finds its replica busy:
+        # the busy share on its own, only when the whole pool is busy under a least-outstanding router
+        wait = busy if pool <= 1 else pooled_occupancy(lam * (k * t_m + (o - 1.0) * tpot), pool)[1]
+        ttft = self.median_ttft_s(lam, b, wait, t_m, t_d, n_d)
         return FluidPoint(lam, busy, b, tpot, ttft, power, False, self.capacity_per_s)
 
     def _saturated(self) -> FluidPoint:
@@ -337,10 +382,12 @@ class FluidService:
             self.arrived += lam_total * dt
             # offered load: new arrivals plus the backlog spread over this interval
             offered = lam_total + self.backlog / dt
-            point = self.model.steady_state(offered / n) if n else None
+            pool = n if self.spec.config.router == "least_outstanding" else 1  # pooled_occupancy
+            point = self.model.steady_state(offered / n, pool) if n else None
             if point is not None:
                 base = self._models[self.base_device.cap_w]
-                self._uncapped_w = point.power_w if base is self.model else base.steady_state(offered / n).power_w
+                self._uncapped_w = (point.power_w if base is self.model
+                                    else base.steady_state(offered / n, pool).power_w)
             served_rate = point.rate_per_s * n if point else 0.0
             self.backlog = max(0.0, self.backlog + (lam_total - served_rate) * dt)
             queue_s = self.backlog / served_rate if served_rate > 0 else math.nan

@@ -71,12 +71,11 @@ def test_decode_under_a_moderate_cap_keeps_its_time_and_saves_energy():
 
 def test_decode_cap_sweep_against_samsi_et_al():
     """Decode-heavy LLaMA 65B inference on 4 A100s (Samsi et al. 2023, Table III; no per-cap decode
-    energy measurement on H100 was found) under 175 and 150 W caps, as ratios to 250 W: at 175 W
-    dcsim's time and energy are within 15 % of the measurement at 256-1,024 output tokens except
-    the time at 256 (+18 %). At 150 W, below the voltage curve's knee, dcsim slows more and saves
-    less energy than measured: the errors over 15 % (docs/calibration.md) are exactly these, so
-    a change in either shows. Everywhere the GPU draws at most its cap and energy falls while
-    time grows."""
+    energy measurement on H100 was found) under 175 and 150 W caps, as ratios to 250 W: dcsim's
+    time and energy are within 15 % of the measurement at every cap and output length (within
+    7 % at 175 W), since only the HBM's own power (3.9 pJ/bit) keeps its watts under a lower
+    SM clock (before: +18 % on time at 175 W, 256 tokens, and six misses of 16-39 % at 150 W).
+    Everywhere the GPU draws at most its cap and energy falls while time grows."""
     measured = capsweep.measured_decode_ratios()
     outside = set()
     for n in capsweep.DECODE_OUTPUT_TOKENS:
@@ -86,8 +85,9 @@ def test_decode_cap_sweep_against_samsi_et_al():
                 if abs(ours / theirs - 1.0) > TOLERANCE:
                     outside.add((p.cap_w, n, what))
             assert p.power_w <= p.cap_w * (1.0 + 1e-9) and p.energy_ratio < 1.0 and p.time_ratio > 1.0, p
-    assert outside == {(175.0, 256, "time"), (150.0, 256, "time"), (150.0, 256, "energy"), (150.0, 512, "time"),
-                       (150.0, 512, "energy"), (150.0, 1024, "time"), (150.0, 1024, "energy")}
+    assert outside == set()
+    assert all(abs(p.time_ratio / measured[(p.cap_w, n)][0] - 1.0) < 0.07 for n in capsweep.DECODE_OUTPUT_TOKENS
+               for p in capsweep.decode_sweep(n) if p.cap_w == 175.0)
 
 
 def test_prefill_under_a_cap_runs_at_the_clock_the_cap_allows():

@@ -13,7 +13,7 @@ communication and fixed overheads. A compute-bound prefill therefore slows by ab
 ``1 / f`` while a memory-bound decode, whose compute hides under its weight streaming,
 barely slows; the power at clock ``f`` follows :meth:`GpuPowerModel.power_at_clock_w`
 (the clock domain's power falls as ``f v(f)^2`` with the catalogue's voltage curve, the
-memory's does not). If even the lowest clock (``min_clock``) draws more than the cap,
+HBM's own share of the memory activity's does not). If even the lowest clock (``min_clock``) draws more than the cap,
 the GPU also idles part of the time (duty cycling) so that the average meets the cap.
 The model is checked against measured H100 cap sweeps (``python -m
 dcsim.hardware.capsweep``, docs/calibration.md).
@@ -220,15 +220,16 @@ class DeviceModel:
         assert cap is not None, "only a capped device throttles"
         floor_above_idle = pm.floor_w - idle
         rest = time_s - (compute_s if compute_s > memory_s else memory_s)
-        wc, wo = pm.compute_weight, pm.overhead_weight
-        unclocked = pm.memory_weight * memory_s
+        wc, wo, hbm = pm.compute_weight, pm.overhead_weight, pm.hbm_weight
+        unclocked = hbm * memory_s
+        memory_clocked = (pm.memory_weight - hbm) * memory_s
         v_min, slope = self.gpu.dvfs_min_voltage, self.gpu.dvfs_voltage_slope
 
         def at_clock(f: float) -> tuple[float, float]:  # GpuPowerModel.power_at_clock_w in floats
             c = compute_s / f
             roof = c if c > memory_s else memory_s
             t_f = roof + rest
-            clocked = wc * c + wo * (t_f - roof)
+            clocked = wc * c + memory_clocked + wo * (t_f - roof)
             v = 1.0 - slope * (1.0 - f)
             share = f * (v if v > v_min else v_min) ** 2
             saturation = (clocked + unclocked) / t_f

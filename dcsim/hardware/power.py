@@ -23,12 +23,15 @@ clusters (Hu et al., NSDI 2024, gpu_power_*_cdf.csv) put busy GPUs at 389-413 W 
 **Clock (DVFS).** A power cap lowers the SM clock to a share ``f`` of its maximum, and the
 GPU lowers the voltage with it (the catalogue's curve ``v(f)``, :class:`GpuSpec`): the power
 of the clock domain, the working floor above idle (clocks up, caches powered) and the
-compute and overhead activity, falls as ``f v(f)^2`` (:meth:`GpuSpec.dvfs_power_share`);
-the memory activity keeps its power per byte (the HBM keeps its clock), so it falls only as
-the iteration's bytes per second do:
+compute and overhead activity, falls as ``f v(f)^2`` (:meth:`GpuSpec.dvfs_power_share`).
+Of the memory activity only the HBM's own power keeps its power per byte (the HBM keeps its
+clock): its energy per bit times the bytes per second, at most ``Wh = min(Wm, e_bit x 8 x
+hbm_bw / (tdp_w - floor_w))`` of the range at full streaming; the rest of what a memory-bound
+iteration draws (the SMs issuing the loads, the L2 and the on-chip network) is in the clock
+domain and falls as ``g(f)``:
 
     power_w(f) = idle_w + (floor_w - idle_w) g(f)
-                 + (tdp_w - floor_w) (g(f) (Wc c_f + Wo rest) + Wm m) / time_f / max(1, activity_f)
+                 + (tdp_w - floor_w) (g(f) (Wc c_f + (Wm - Wh) m + Wo rest) + Wh m) / time_f / max(1, activity_f)
 
 with ``c_f = compute_s / f`` and ``time_f`` the iteration's time at clock ``f`` (how the
 clock stretches time is the device's business, ``device.py``). A training step draws
@@ -47,6 +50,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from dcsim.hardware.gpus import GpuSpec
+
+# Energy of moving one bit between an HBM stack and the GPU: about 3.9 pJ/bit for HBM2 (O'Connor
+# et al., "Fine-Grained DRAM: Energy-Efficient DRAM for Extreme Bandwidth Systems", MICRO 2017,
+# the HBM2 baseline FGDRAM halves); taken for every HBM generation (assumption: HBM2e, HBM3 and
+# HBM3e are at or below it per bit). Only this share of a memory-bound iteration's power keeps
+# its watts under a lower SM clock (module docstring); with the datasheet bandwidth it is an
+# upper bound (the achieved streaming rate is 70-85 % of it, docs/calibration.md).
+HBM_J_PER_BIT = 3.9e-12
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +125,19 @@ class GpuPowerModel:
         """Power during an inference iteration of the given roofline parts, at full clock."""
         return self.floor_w + self.dynamic_range_w * self.activity(time_s, compute_s, memory_s)
 
+    @property
+    def hbm_weight(self) -> float:
+        """The share of the memory activity weight that is the HBM's own power, which a lower SM
+        clock leaves as it is: ``min(memory_weight, HBM_J_PER_BIT x 8 x hbm_bw / dynamic range)``."""
+        return min(self.memory_weight, HBM_J_PER_BIT * 8.0 * self.gpu.hbm_bw_bytes_per_s / self.dynamic_range_w)
+
     def power_at_clock_w(self, time_s, compute_s, memory_s, clock):
         """Power of an iteration at relative SM clock ``clock`` whose roofline parts take these
         times at that clock (``compute_s`` already stretched by the clock; module docstring)."""
         rest_s = time_s - np.maximum(compute_s, memory_s)
-        clocked = self.compute_weight * compute_s + self.overhead_weight * rest_s
-        unclocked = self.memory_weight * memory_s
+        hbm = self.hbm_weight
+        clocked = self.compute_weight * compute_s + (self.memory_weight - hbm) * memory_s + self.overhead_weight * rest_s
+        unclocked = hbm * memory_s
         saturation = np.maximum(1.0, (clocked + unclocked) / time_s)  # activity is at most 1
         share = self.gpu.dvfs_power_share(clock)
         return (self.gpu.idle_w + (self.floor_w - self.gpu.idle_w) * share

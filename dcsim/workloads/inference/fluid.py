@@ -77,7 +77,8 @@ def pooled_occupancy(mean_in_system: float, pool: int = 1) -> tuple[float, float
         return min(1.0, (mu - excess) / pool), wait
     pk = math.exp(-mu)  # P(N = 0), then P(N = k) by recurrence
     below, cdf = 0.0, 0.0
-    for k in range(pool):
+    # the terms past mu + 12 sd (+ 30) are below 1e-30: a large pool at a small load stops there
+    for k in range(min(pool, int(mu + 12.0 * math.sqrt(mu)) + 30)):
         below += k * pk
         cdf += pk
         pk *= mu / (k + 1)

@@ -74,7 +74,10 @@ MM_TASKS = ("image-chat", "video-chat")
 # report shows how little the fit moves when they are halved or doubled.
 PROMPT_TOKENS = {
     # LMSYS-Chat-1M, the LMArena conversation set: 69.5 tokens per user prompt on average
-    # (Zheng et al., "LMSYS-Chat-1M", ICLR 2024, Table 1), plus ~30 tokens of chat template.
+    # (Zheng et al., "LMSYS-Chat-1M", ICLR 2024, Table 1), plus ~30 tokens of chat template. A
+    # floor: the benchmark's request for turn t carries the conversation so far, earlier user
+    # prompts and responses (ml-energy/benchmark LMArenaHumanPreferenceDataset.sample); the
+    # set's turn counts were not reachable.
     "lm-arena-chat": 100.0,
     # GPQA Diamond: a graduate-level question with four answer options (Rein et al., 2023) and
     # the answer-format instruction; ~300 tokens assumed (outputs average 7,000 tokens).

@@ -213,7 +213,8 @@ class ReplicaModel:
             busy_time = lam * k * t_m + n_d * t_d
             tpot = busy_time / r_it
             e2e = k * t_m + (o - 1.0) * tpot
-            return busy_time - pooled_occupancy(lam * e2e, pool)[0], (b, t_m, p_m, t_d, p_d, busy_time, tpot)
+            occupied, waits = pooled_occupancy(lam * e2e, pool)
+            return busy_time - occupied, (b, t_m, p_m, t_d, p_d, busy_time, tpot, waits)
 
         lo, hi = 0.0, 1.0 / self.decode(0.0)[0]
         g_lo, _ = solve(lo)
@@ -227,12 +228,12 @@ class ReplicaModel:
                 else:
                     lo = mid
             n_d = 0.5 * (lo + hi)
-        _, (b, t_m, p_m, t_d, p_d, busy, tpot) = solve(n_d)
+        _, (b, t_m, p_m, t_d, p_d, busy, tpot, pool_wait) = solve(n_d)
         busy = min(busy, 1.0)  # a full replica iterates back to back below its capacity
         power = lam * k * t_m * p_m + n_d * t_d * p_d + (1.0 - busy) * self.idle_w
         # an arrival waits behind an iteration in progress as often as it finds its replica busy:
         # the busy share on its own, only when the whole pool is busy under a least-outstanding router
-        wait = busy if pool <= 1 else pooled_occupancy(lam * (k * t_m + (o - 1.0) * tpot), pool)[1]
+        wait = busy if pool <= 1 else pool_wait
         ttft = self.median_ttft_s(lam, b, wait, t_m, t_d, n_d)
         return FluidPoint(lam, busy, b, tpot, ttft, power, False, self.capacity_per_s)
 

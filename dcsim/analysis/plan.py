@@ -278,11 +278,7 @@ class _Planner:
         if fidelity == Fidelity.request:
             replicas = min(replicas, self.p.confirm_replicas)
             duration_s = max(duration_s, self.request_duration_s, self.sample_duration_s(m, replicas))
-        multiplier = m * replicas / self.base_replicas
-        if fidelity == Fidelity.request and self.session_rate_per_s:
-            duration_s = max(duration_s, min(MIN_SESSIONS / (self.session_rate_per_s * multiplier),
-                                             SESSION_DURATION_FACTOR * self.p.duration_s))
-        c = _with(self.base, racks, replicas, multiplier, fidelity, duration_s)
+        c = _with(self.base, racks, replicas, m * replicas / self.base_replicas, fidelity, duration_s)
         t0 = time.perf_counter()
         summ = build(c).run().summary()
         wall = time.perf_counter() - t0
@@ -301,14 +297,21 @@ class _Planner:
         return row
 
     def sample_duration_s(self, load: float, replicas: int) -> float:
-        """Simulated seconds in which MISSES_AT_TARGET / (1 - target) requests arrive at ``load``
-        on ``replicas`` replicas (the fluid answer's arrival rate; at most MAX_DURATION_FACTOR x
-        duration_s)."""
+        """Simulated seconds a request run at ``load`` on ``replicas`` replicas needs for its
+        sample: until MISSES_AT_TARGET / (1 - target) requests arrive (the fluid answer's
+        arrival rate; at most MAX_DURATION_FACTOR x duration_s) and, for a session workload,
+        until MIN_SESSIONS sessions have started (at most SESSION_DURATION_FACTOR x duration_s)."""
         rate = self.arrivals_per_replica_s * load * replicas
         cap = MAX_DURATION_FACTOR * self.p.duration_s
         if rate <= 0.0 or self.p.target >= 1.0:
-            return cap if rate > 0.0 else 0.0
-        return min(MISSES_AT_TARGET / (1.0 - self.p.target) / rate, cap)
+            by_requests = cap if rate > 0.0 else 0.0
+        else:
+            by_requests = min(MISSES_AT_TARGET / (1.0 - self.p.target) / rate, cap)
+        if not self.session_rate_per_s:
+            return by_requests
+        multiplier = load * replicas / self.base_replicas
+        return max(by_requests, min(MIN_SESSIONS / (self.session_rate_per_s * multiplier),
+                                    SESSION_DURATION_FACTOR * self.p.duration_s))
 
     def load(self, racks: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """(the fluid answer, the request-fidelity confirmation) on the slice."""

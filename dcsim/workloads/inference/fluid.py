@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -100,6 +100,19 @@ class FluidPoint:
     capacity_per_s: float
 
 
+class PrefillClass(NamedTuple):
+    """One kind of request's prefill, as the fluid model costs it: ``share`` of the requests
+    prefill ``tokens`` new tokens over ``cached`` tokens already in the prefix cache, in
+    ``chunks`` iterations (a mean: it need not be whole), with ``pairs`` attention pairs in
+    all (new token, context token)."""
+
+    share: float
+    tokens: float
+    cached: float
+    chunks: float
+    pairs: float
+
+
 class ReplicaModel:
     """Iteration costs of one replica at a mean operating point."""
 
@@ -107,7 +120,8 @@ class ReplicaModel:
                  max_batch_tokens: int, max_num_seqs: int, kv_capacity_tokens: int,
                  median_prompt: float | None = None, ep: int = 1, decode_context: float | None = None,
                  vision: VisionWork | None = None, cached_prompt: float = 0.0,
-                 median_new_prompt: float | None = None) -> None:
+                 median_new_prompt: float | None = None,
+                 prefill_mix: tuple[PrefillClass, ...] | None = None) -> None:
         self.device, self.model, self.tp, self.ep = device, model, tp, ep
         # A prompt's first ``cached_prompt`` tokens come from the prefix cache: only the rest
         # is prefilled, its attention over the cached context.
@@ -119,8 +133,17 @@ class ReplicaModel:
         self.median_prompt = ((mean_prompt if median_prompt is None else median_prompt) * share
                               if median_new_prompt is None else median_new_prompt)
         self.output = mean_output
-        self.chunks = max(1, math.ceil(self.prompt / max_batch_tokens))
+        self.chunks: float = max(1, math.ceil(self.prompt / max_batch_tokens))
         self.chunk = self.prompt / self.chunks
+        # requests whose prefills differ in kind (sessions: calls that find their previous
+        # call's blocks and calls that do not): each kind costed on its own and averaged,
+        # since a mean call's prefill (mean new tokens over the mean cached context) puts too
+        # many attention pairs in too few chunks
+        self.prefill_mix = prefill_mix
+        if prefill_mix is not None:
+            self.chunks = sum(c.share * c.chunks for c in prefill_mix)
+            self.prompt = sum(c.share * c.tokens for c in prefill_mix)
+            self.cached = sum(c.share * c.cached for c in prefill_mix)
         # mean context of a decoding sequence, over decode iterations (long answers weigh more)
         self.ctx = mean_prompt + mean_output / 2.0 if decode_context is None else decode_context
         self.max_batch = min(float(max_num_seqs), kv_capacity_tokens / self.ctx)
@@ -132,24 +155,41 @@ class ReplicaModel:
 
     @classmethod
     def of_service(cls, device: DeviceModel, s: ServiceSpec, cached_prompt: float = 0.0,
-                   median_new_prompt: float | None = None) -> ReplicaModel:
+                   median_new_prompt: float | None = None,
+                   prefill_mix: tuple[PrefillClass, ...] | None = None) -> ReplicaModel:
         """One replica of service ``s`` on ``device``, at the service's mean operating point
         (``cached_prompt`` tokens of a mean prompt found in the prefix cache; the median
-        request prefilling ``median_new_prompt`` tokens)."""
+        request prefilling ``median_new_prompt`` tokens; its prefills of the kinds
+        ``prefill_mix``, when given)."""
         return cls(device, s.model, s.config.tp, s.mean_prompt_tokens, s.mean_output_tokens, s.config.max_batch_tokens,
                    s.config.max_num_seqs, s.kv_capacity_tokens, s.median_prompt_tokens, s.config.ep,
-                   s.mean_decode_context_tokens, s.vision, cached_prompt, median_new_prompt)
+                   s.mean_decode_context_tokens, s.vision, cached_prompt, median_new_prompt, prefill_mix)
 
     def mixed(self, b: float, prompt: float | None = None) -> tuple[float, float]:
-        """(time, power) of an iteration with a chunk of a mean prompt (or of ``prompt``) and ``b`` decodes."""
+        """(time, power) of an iteration with a chunk of a mean prompt (or of ``prompt``) and
+        ``b`` decodes; with a prefill mix, the mean over the mix's iterations (time-weighted power)."""
+        if prompt is None and self.prefill_mix is not None:
+            weights = [c.share * c.chunks for c in self.prefill_mix]
+            costs = [self._mixed_one(b, c.chunks, c.tokens / c.chunks, c.cached, c.pairs / c.chunks)
+                     for c in self.prefill_mix]
+            total_t = sum(w * t for w, (t, _) in zip(weights, costs))
+            return total_t / sum(weights), sum(w * t * p for w, (t, p) in zip(weights, costs)) / total_t
         if prompt is None:
             chunks, chunk = self.chunks, self.chunk
         else:
             chunks = max(1, math.ceil(prompt / self.max_batch_tokens))
             chunk = prompt / chunks
-        before = self.cached + chunk * (chunks - 1) / 2.0  # mean context already in the cache or prefilled
-        t, p = self.device.iteration_scalar(self.model, self.tp, b + chunk,
-                                            b * self.ctx + prefill_attn_pairs(chunk, before),
+        return self._mixed_one(b, chunks, chunk, self.cached)
+
+    def _mixed_one(self, b: float, chunks: float, chunk: float, cached: float,
+                   pairs: float | None = None) -> tuple[float, float]:
+        """(time, power) of one of a prefill's ``chunks`` iterations of ``chunk`` tokens over
+        ``cached`` tokens, beside ``b`` decodes; ``pairs``: its attention pairs (None: the
+        chunk's over the mean context before it)."""
+        before = cached + chunk * (chunks - 1) / 2.0  # mean context already in the cache or prefilled
+        if pairs is None:
+            pairs = prefill_attn_pairs(chunk, before)
+        t, p = self.device.iteration_scalar(self.model, self.tp, b + chunk, b * self.ctx + pairs,
                                             b * self.ctx + before + chunk, b, self.ep)
         t_enc, w_enc = self.encoder
         if t_enc:  # one prompt's encoder pass over its k chunks' iterations, on average
@@ -262,6 +302,7 @@ class FluidService:
         self.sessions = spec.arrivals if isinstance(spec.arrivals, SessionArrivals) else None
         self.call_s = 0.0  # sessions: one call's time in the system (TTFT + decode), at the steady state
         self.median_new_prompt: float | None = None  # sessions: what the median call prefills
+        self.prefill_mix: tuple[PrefillClass, ...] | None = None  # sessions: calls that hit and miss
         self.cached_prompt = self._session_cached_tokens() if self.sessions is not None else 0.0
         self._offsets: tuple[np.ndarray, np.ndarray] | None = None  # sessions: when calls are sent, sorted, and cumsums
         if self.sessions is not None and self.call_s > 0:
@@ -326,7 +367,8 @@ class FluidService:
         return self._uncapped_w
 
     def _replica_model(self, device: DeviceModel) -> ReplicaModel:
-        return ReplicaModel.of_service(device, self.spec, self.cached_prompt, self.median_new_prompt)
+        return ReplicaModel.of_service(device, self.spec, self.cached_prompt, self.median_new_prompt,
+                                       self.prefill_mix)
 
     def _session_cached_tokens(self) -> float:
         """Mean prompt tokens of a session's call served from the prefix cache
@@ -347,7 +389,11 @@ class FluidService:
         for _ in range(8):
             cached = m.system_tokens + (m.reusable_tokens - m.system_tokens) * hit
             self.median_new_prompt = m.median_new_tokens(hit)
-            point = ReplicaModel.of_service(self.base_device, s, cached, self.median_new_prompt).steady_state(lam)
+            self.prefill_mix = tuple(PrefillClass(share, *kind)
+                                     for share, kind in zip((hit, 1.0 - hit), m.prefill_kinds(c.max_batch_tokens))
+                                     if share > 0)
+            point = ReplicaModel.of_service(self.base_device, s, cached, self.median_new_prompt,
+                                            self.prefill_mix).steady_state(lam)
             if not point.rate_per_s > 0:
                 break
             decode_s = point.tpot_s * max(s.mean_output_tokens - 1.0, 0.0)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dcsim.hardware.performance import prefill_attn_pairs
 from dcsim.workloads.inference.arrivals import PoissonArrivals
 from dcsim.workloads.inference.requests import LengthDistribution
 
@@ -123,6 +124,21 @@ class SessionMeans:
     call_index: np.ndarray  # per call: its place in its session
     new_if_hit: np.ndarray  # per call, sorted: tokens to prefill when its reusable blocks are cached
     new_if_miss: np.ndarray  # ... when only the system prompt's are
+    pairs_if_hit: float = 0.0  # mean attention pairs of a call's prefill when its reusable blocks are cached
+    pairs_if_miss: float = 0.0  # ... when only the system prompt's are
+
+    def prefill_kinds(self, chunk_tokens: int) -> tuple[tuple[float, float, float, float], ...]:
+        """A call's prefill when it finds its reusable blocks and when it finds only the
+        system prompt's: (new tokens, cached tokens, iterations of at most ``chunk_tokens``,
+        attention pairs), each a mean over the sampled calls. The two differ in kind: a call
+        that misses prefills tens of thousands of tokens over a short cached context in
+        several chunks, one that hits a few hundred over a long one."""
+        def kind(new: np.ndarray, cached: float, pairs: float) -> tuple[float, float, float, float]:
+            if not len(new):
+                return 0.0, cached, 1.0, 0.0
+            return float(new.mean()), cached, float(np.maximum(np.ceil(new / chunk_tokens), 1.0).mean()), pairs
+        return (kind(self.new_if_hit, self.reusable_tokens, self.pairs_if_hit),
+                kind(self.new_if_miss, self.system_tokens, self.pairs_if_miss))
 
     def median_new_tokens(self, hit: float) -> float:
         """Median tokens a call prefills when each call finds its reusable blocks with
@@ -257,6 +273,7 @@ class SessionArrivals:
         b = self.block_tokens
         system = (self.system_prompt_tokens // b) * b
         calls, reusable, shared, thinks, hits, misses = 0, 0.0, 0.0, [], [], []
+        pairs_hit = pairs_miss = 0.0
         before, index = [], []
         for s in range(sessions):
             prompt, _ = self.prompts(plan, s)
@@ -272,13 +289,15 @@ class SessionArrivals:
             shared += float(own.sum())
             hits.append(prompt - previous)
             misses.append(prompt - own)
+            pairs_hit += float(prefill_attn_pairs(prompt - previous, previous).sum())
+            pairs_miss += float(prefill_attn_pairs(prompt - own, own).sum())
             o = int(plan.offset[s])
             thinks.append(plan.think_s[o + 1:o + len(prompt)])
         n = max(calls, 1)
         flat = [np.concatenate(x) if x else np.zeros(0) for x in (before, index)]
         self._means = SessionMeans(calls / sessions, np.sort(np.concatenate(thinks or [np.zeros(0)])), reusable / n,
                                    shared / n, sessions, flat[0], flat[1], np.sort(np.concatenate(hits or [np.zeros(0)])),
-                                   np.sort(np.concatenate(misses or [np.zeros(0)])))
+                                   np.sort(np.concatenate(misses or [np.zeros(0)])), pairs_hit / n, pairs_miss / n)
         return self._means
 
     def mean_rate_per_s(self, t0_s: float, t1_s: float) -> float:

@@ -73,18 +73,20 @@ def conversation_trace(tmp_path_factory):
     return path
 
 
-def _replay(trace, router: str):
+def _replay(trace, router: str, *extra: str):
     S = "workload.services.chat"
     return dcsim.run(["workload=inference_only", f"{S}.replicas=4", f"{S}.arrivals.process=trace",
                       f"{S}.arrivals.trace_path={trace}", f"{S}.prefix_cache_fraction=0.5", f"{S}.router={router}",
-                      "duration_s=160", "output.write=false"]).frames()["requests"]
+                      "duration_s=160", "output.write=false", *(f"{S}.{x}" for x in extra)]).frames()["requests"]
 
 
 def test_affinity_routing_raises_the_cache_hit_share(conversation_trace):
     """Least-outstanding routing scatters a conversation's turns over the replicas (a hit
-    needs the turn to land where the last one ran); affinity routing sends each turn to the
-    replica that holds its history, near the trace's bound of 2/3 of prompt tokens."""
-    least, affinity = _replay(conversation_trace, "least_outstanding"), _replay(conversation_trace, "prefix_affinity")
+    needs the turn to land where the last one ran); affinity routing (with no minimum match)
+    sends each turn to the replica that holds its history, near the trace's bound of 2/3 of
+    prompt tokens."""
+    least = _replay(conversation_trace, "least_outstanding")
+    affinity = _replay(conversation_trace, "prefix_affinity", "affinity_min_match=0")
     for q in (least, affinity):
         assert len(q) == CONVERSATIONS * TURNS and (q["status"] == "completed").all()
     bound = sum(BLOCKS_PER_TURN * (k - 1) for k in range(1, TURNS + 1)) / sum(
@@ -97,6 +99,28 @@ def test_affinity_routing_raises_the_cache_hit_share(conversation_trace):
     later = affinity[affinity["t_arrival_s"] > 0]
     assert (later["cached_tokens"] > 0).all()
     assert affinity["ttft_s"].mean() < least["ttft_s"].mean()
+
+
+def test_a_turn_that_matches_half_its_blocks_or_less_is_routed_by_load(conversation_trace):
+    """With the default ``affinity_min_match`` of 0.5 (SGLang's cache threshold) a second turn,
+    whose history is exactly half its blocks, goes to the least loaded replica, and it may
+    miss; from the third turn on the history is more than half and every turn finds it where
+    the turn before ran."""
+    q = _replay(conversation_trace, "prefix_affinity")
+    assert (q["status"] == "completed").all()
+    turn = (q["prompt_tokens"] // (BLOCKS_PER_TURN * 512)).to_numpy()
+    assert (q["cached_tokens"].to_numpy()[turn >= 3] == (turn[turn >= 3] - 1) * BLOCKS_PER_TURN * 512).all()
+    assert (q["cached_tokens"].to_numpy()[turn == 2] == 0).any()
+
+
+def test_a_match_of_at_most_min_match_is_least_outstanding():
+    """The best cached prefix must be more than ``min_match`` of the request's blocks to count."""
+    r = PrefixAffinityRouter(slack=4, min_match=0.5)
+    assert r.route((2, 0, 1), None, (4, 0, 0), request_blocks=10) == 1  # 0.4 of the request: by load
+    assert r.route((2, 0, 1), None, (5, 0, 0), request_blocks=10) == 1  # exactly half: still by load
+    assert r.route((2, 0, 1), None, (6, 0, 0), request_blocks=10) == 0  # 0.6: the holder, within slack
+    assert r.route((2, 0, 1), None, (4, 0, 0)) == 0  # no block count given: no minimum
+    assert make_router("prefix_affinity", ServiceConfig(affinity_min_match=0.2)).min_match == 0.2
 
 
 def test_affinity_routing_is_deterministic(conversation_trace):

@@ -129,6 +129,22 @@ def test_the_affinity_router_keeps_a_session_on_the_replica_holding_its_context(
     assert (rr_later["cached_tokens"] <= SYSTEM).mean() > 0.5
 
 
+def test_first_calls_that_share_only_the_system_prompt_go_where_there_is_room():
+    """A session's first call matches only the system prompt (960 of 3,960 tokens here), which
+    every replica that served a session holds: with no minimum match the holder within the
+    load slack wins and one replica takes every session while the others idle; with the
+    default (0.5, SGLang's cache threshold) such calls go to the least loaded replica."""
+    def sessions_per_replica(min_match: str) -> dict[int, int]:
+        ov = sessions(f"{SVC}.replicas=4", f"{SVC}.router=prefix_affinity", f"{SVC}.affinity_min_match={min_match}",
+                      *constant(f"{SS}.first_context_tokens", 3000), rate=0.2, duration_s=300.0)
+        req = dcsim.run(ov).frames()["requests"]
+        return req[req["call_index"] == 0].groupby("replica").size().to_dict()
+
+    greedy, default = sessions_per_replica("0"), sessions_per_replica("0.5")
+    assert len(greedy) == 1 and sum(greedy.values()) >= 50
+    assert len(default) >= 3
+
+
 def test_energy_stays_an_exact_ledger(run):
     e = run.energy_j
     assert e["gpu"] + e["host"] + e["conversion_loss"] + e["cooling"] == pytest.approx(e["facility"], rel=1e-9)

@@ -65,31 +65,41 @@ class PowerAwareRouter:
 class PrefixAffinityRouter:
     """Cache-aware routing: among the replicas within ``slack`` outstanding requests of the
     least loaded, the one holding the longest cached prefix of the request's blocks (ties:
-    fewer outstanding, then lower index). With no blocks cached anywhere, or a request
-    without block hashes, it is least-outstanding routing.
+    fewer outstanding, then lower index). A request whose best cached prefix is no more than
+    ``min_match`` of its blocks, or one without block hashes, is routed as by
+    least-outstanding.
 
     The load rule bounds what affinity may cost in queueing, as SGLang's cache-aware router
     falls back to the shortest queue when loads are imbalanced and vLLM production-stack's
     load-aware routing trades the matched share against relative load (docs/traces.md,
-    "Cache-aware routing"). The router reads each replica's cache as it is now (as llm-d's
-    precise prefix-cache scorer does from the engines' KV events), not a router-side guess.
+    "Cache-aware routing"). The match rule is SGLang's ``cache_threshold`` (default 0.5): a
+    request that matches little anywhere (a session's first call, which shares only the
+    system prompt) goes where there is room, not to whichever replica already holds the
+    shared part, which would otherwise draw every new session while idle replicas stay
+    idle. The router reads each replica's cache as it is now (as llm-d's precise
+    prefix-cache scorer does from the engines' KV events), not a router-side guess.
     """
 
     needs_power = False
     needs_prefix = True
 
-    def __init__(self, slack: int = 4) -> None:
+    def __init__(self, slack: int = 4, min_match: float = 0.5) -> None:
         self.slack = slack
+        self.min_match = min_match
 
     @classmethod
     def from_config(cls, service: Any) -> PrefixAffinityRouter:
-        """The router of a service config (``affinity_slack``)."""
-        return cls(slack=service.affinity_slack)
+        """The router of a service config (``affinity_slack``, ``affinity_min_match``)."""
+        return cls(slack=service.affinity_slack, min_match=service.affinity_min_match)
 
     def route(self, outstanding: tuple[int, ...], power_w: tuple[float, ...] | None = None,
-              cached_blocks: tuple[int, ...] | None = None) -> int:
+              cached_blocks: tuple[int, ...] | None = None, request_blocks: int | None = None) -> int:
+        """``cached_blocks[i]``: leading blocks of the request replica i holds; ``request_blocks``:
+        the request's full blocks (None: the match rule is not applied)."""
         least = min(outstanding)
         if cached_blocks is None or not any(cached_blocks):
+            return outstanding.index(least)
+        if request_blocks and max(cached_blocks) <= self.min_match * request_blocks:
             return outstanding.index(least)
         limit = least + self.slack
         candidates = [i for i, n in enumerate(outstanding) if n <= limit]

@@ -207,6 +207,9 @@ class ServiceConfig:
     # prefix_affinity: how many outstanding requests above the least loaded replica a
     # replica may have and still win on its cached prefix (docs/traces.md, cache-aware routing)
     affinity_slack: int = bounded(4, ge=0)
+    # prefix_affinity: a request whose longest cached prefix anywhere is at most this share of
+    # its blocks goes to the least loaded replica (SGLang router's --cache-threshold, default 0.5)
+    affinity_min_match: float = bounded(0.5, ge=0, le=1)
     fidelity: Fidelity = Fidelity.request  # request: every request simulated; fluid: steady state per control interval
     # Serving engine profile whose calibration times and powers the replicas
     # (dcsim/data/calibration/<engine>/): vllm-0.11 (ML.ENERGY v3, the default) or splitwise-2023.

@@ -481,7 +481,7 @@ class InferenceService:
         if req.hash_ids and not decode_pool:  # a decode replica never prefills: its cache is no reason
             blocks = tuple([r.prefix_cache.prefix_blocks(req.hash_ids) if r.prefix_cache is not None else 0
                             for r in pool])
-        return pool[self.router.route(outstanding, power, blocks)]
+        return pool[self.router.route(outstanding, power, blocks, len(req.hash_ids) if blocks else None)]
 
     def _pool(self, decode_pool: bool) -> list[Replica]:
         if self.spec.config.prefill_replicas == 0:

@@ -477,11 +477,12 @@ class InferenceService:
         outstanding = tuple([r.outstanding for r in pool])
         if not getattr(self.router, "needs_prefix", False):
             return pool[self.router.route(outstanding, power)]
-        blocks = None
+        blocks, request_blocks = None, None
         if req.hash_ids and not decode_pool:  # a decode replica never prefills: its cache is no reason
             blocks = tuple([r.prefix_cache.prefix_blocks(req.hash_ids) if r.prefix_cache is not None else 0
                             for r in pool])
-        return pool[self.router.route(outstanding, power, blocks, len(req.hash_ids) if blocks else None)]
+            request_blocks = len(req.hash_ids)
+        return pool[self.router.route(outstanding, power, blocks, request_blocks)]
 
     def _pool(self, decode_pool: bool) -> list[Replica]:
         if self.spec.config.prefill_replicas == 0:

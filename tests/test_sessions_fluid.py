@@ -37,25 +37,48 @@ def test_calls_sent_by_a_warming_up_workload():
     assert m.calls_sent_by(100.0, off, cum) - m.calls_sent_by(90.0, off, cum) == pytest.approx(30.0)
 
 
+def _kept(sessions: int, own: float, room: float, gap_s: float, cycle_s: float, thinks: list[float]) -> float:
+    """Share of calls whose blocks survive on a replica holding ``sessions`` sessions' own blocks:
+    all when they fit, else those whose gap is under g* = -cycle ln(1 - room / footprint)."""
+    footprint = sessions * own
+    if footprint <= room:
+        return 1.0
+    g_star = -cycle_s * math.log1p(-room / footprint)
+    return sum(1 for t in thinks if t <= g_star - gap_s) / len(thinks)
+
+
+def _poisson_hit(n: float, own: float, room: float, gap_s: float, cycle_s: float, thinks: list[float]) -> float:
+    """A call's replica holds its own session and Poisson(n) others: the kept share averaged over them."""
+    return sum(math.exp(k * math.log(n) - n - math.lgamma(k + 1)) * _kept(1 + k, own, room, gap_s, cycle_s, thinks)
+               for k in range(200))
+
+
 def test_hit_share_follows_the_cache_footprint_and_the_think_times():
-    """All sessions' own contexts fit: every call that lands on its replica hits. Beyond, a
-    call hits when its gap is shorter than g* = -cycle ln(1 - room / footprint), the
-    footprint the sessions' own blocks (context less the 200-token system prompt) and the
-    room the cache less the system prompts' blocks, held once."""
-    m = _means([2.0, 2.0, 50.0, 50.0], [5])
-    assert m.hit_share(1.0, 1.0, 20.0, 4.0, 1000.0, 4000.0) == 1.0
-    assert m.hit_share(0.25, 1.0, 20.0, 4.0, 1000.0, 4000.0) == 0.25
-    g_star = -20.0 * math.log1p(-4000.0 / (8 * 800.0))  # 19.6 s: the 2-s thinks survive, the 50-s ones do not
+    """A call's blocks survive when the sessions on its replica fit the cache beside the system
+    prompts (held once), or when its gap is shorter than g* = -cycle ln(1 - room / footprint),
+    the footprint the sessions' own blocks (context less the 200-token system prompt). The
+    sessions a call finds are its own and a Poisson number of others with mean n, so the
+    share is the average over that count: the replicas that hold more than the mean miss."""
+    thinks = [2.0, 2.0, 50.0, 50.0]
+    m = _means(thinks, [5])
+    g_star = -20.0 * math.log1p(-4000.0 / (8 * 800.0))  # 19.6 s at 8 sessions: only the 2-s thinks survive
     assert 2.0 + 1.0 < g_star < 50.0
-    assert m.hit_share(1.0, 1.0, 20.0, 8.0, 1000.0, 4000.0) == pytest.approx(0.5)
-    # 5 sessions' own blocks (4,000 tokens) fit beside one system prompt, not beside six
-    assert m.hit_share(1.0, 1.0, 20.0, 5.0, 1000.0, 4200.0, shared_tokens=200.0) == 1.0
-    room = 4200.0 - 1200.0
-    g_six = -20.0 * math.log1p(-room / 4000.0)  # 27.7 s: again only the 2-s thinks survive
-    assert 2.0 + 1.0 < g_six < 50.0
-    assert m.hit_share(1.0, 1.0, 20.0, 5.0, 1000.0, 4200.0, shared_tokens=1200.0) == pytest.approx(0.5)
-    assert m.hit_share(1.0, 1.0, 20.0, 5.0, 1000.0, 1000.0, shared_tokens=1200.0) == 0.0  # no room left
-    assert m.cached_tokens(1.0, 1.0, 20.0, 8.0, 1000.0, 4000.0) == pytest.approx(200.0 + 800.0 * 0.5)
+    for n, cache, shared in ((4.0, 4000.0, 0.0), (8.0, 4000.0, 0.0), (5.0, 4200.0, 200.0), (5.0, 4200.0, 1200.0)):
+        want = _poisson_hit(n, 800.0, cache - shared, 1.0, 20.0, thinks)
+        assert m.hit_share(1.0, 1.0, 20.0, n, 1000.0, cache, shared_tokens=shared) == pytest.approx(want, rel=1e-9)
+        assert m.hit_share(0.25, 1.0, 20.0, n, 1000.0, cache, shared_tokens=shared) == pytest.approx(0.25 * want)
+    # room for 5 sessions: at a mean of 4 others a call misses only on the 1 - P(K <= 4) = 37 % of
+    # replicas holding more, and then only when its think was one of the 50-s ones
+    assert m.hit_share(1.0, 1.0, 20.0, 4.0, 1000.0, 4000.0) == pytest.approx(
+        1.0 - 0.5 * (1.0 - sum(math.exp(-4.0) * 4.0 ** k / math.factorial(k) for k in range(5))), abs=0.02)
+    # a cache far larger than any likely count keeps every call; one without room keeps none
+    assert m.hit_share(1.0, 1.0, 20.0, 4.0, 1000.0, 40_000.0) == pytest.approx(1.0, abs=1e-9)
+    assert m.hit_share(1.0, 1.0, 20.0, 5.0, 1000.0, 1000.0, shared_tokens=1200.0) == 0.0
+    # more sessions per replica, fewer hits
+    hits = [m.hit_share(1.0, 1.0, 20.0, n, 1000.0, 4000.0) for n in (1.0, 2.0, 4.0, 8.0, 16.0)]
+    assert all(a > b for a, b in zip(hits, hits[1:]))
+    assert m.cached_tokens(1.0, 1.0, 20.0, 8.0, 1000.0, 4000.0) == pytest.approx(
+        200.0 + 800.0 * _poisson_hit(8.0, 800.0, 4000.0, 1.0, 20.0, thinks))
     assert m.cached_tokens(1.0, 1.0, 20.0, 8.0, 1000.0, 0.0) == 0.0
 
 

@@ -181,7 +181,9 @@ class SessionMeans:
         ``sessions_per_replica`` each calling once per ``cycle_s`` and holding its own
         ``context_tokens`` less the system prompt's, n (1 - exp(-g / cycle_s)) sessions'
         own blocks are touched in g, so the blocks survive while g < g* = -cycle_s ln(1 -
-        (cache - shared) / (n own))."""
+        (cache - shared) / (n own)). n is not the mean: a call finds its own session and a
+        Poisson number of others (mean ``sessions_per_replica``) on its replica, and the
+        share kept is averaged over that count."""
         if cache_tokens <= 0 or context_tokens <= 0:
             return 0.0
         return self.system_tokens + (self.reusable_tokens - self.system_tokens) * self.hit_share(
@@ -194,12 +196,22 @@ class SessionMeans:
         room = cache_tokens - shared_tokens  # what the sessions' own blocks share
         if cache_tokens <= 0 or context_tokens <= 0 or room <= 0:
             return 0.0
-        footprint = sessions_per_replica * own
-        if footprint <= room:
-            return same_replica
-        g_star = -cycle_s * math.log1p(-room / footprint)
-        kept = float(np.searchsorted(self.think_s, g_star - gap_s, side="right")) / max(len(self.think_s), 1)
-        return same_replica * kept
+        n = max(sessions_per_replica, 0.0)
+        # the replica a call lands on holds its session and, seen from the call, a Poisson
+        # number of others with mean n (sessions in progress are Poisson, and a call samples
+        # replicas in proportion to their sessions): a replica that holds more than the mean
+        # evicts more, and that tail is where the misses are
+        others = np.arange(0, int(n + 8.0 * math.sqrt(n) + 10.0))
+        weights = np.exp(others * math.log(n) - n - np.array([math.lgamma(k + 1.0) for k in others])) if n > 0 \
+            else (others == 0).astype(np.float64)
+        weights /= weights.sum()
+        footprint = (1.0 + others) * own
+        over = footprint > room
+        kept = np.ones_like(weights)
+        if over.any():
+            g_star = -cycle_s * np.log1p(-room / footprint[over])
+            kept[over] = np.searchsorted(self.think_s, g_star - gap_s, side="right") / max(len(self.think_s), 1)
+        return same_replica * float(weights @ kept)
 
 
 class SessionArrivals:

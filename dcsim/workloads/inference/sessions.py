@@ -202,8 +202,8 @@ class SessionMeans:
         # replicas in proportion to their sessions): a replica that holds more than the mean
         # evicts more, and that tail is where the misses are
         others = np.arange(0, int(n + 8.0 * math.sqrt(n) + 10.0))
-        weights = np.exp(others * math.log(n) - n - np.array([math.lgamma(k + 1.0) for k in others])) if n > 0 \
-            else (others == 0).astype(np.float64)
+        log_factorial = np.concatenate([[0.0], np.cumsum(np.log(others[1:]))])  # ln k!
+        weights = np.exp(others * math.log(n) - n - log_factorial) if n > 0 else (others == 0).astype(np.float64)
         weights /= weights.sum()
         footprint = (1.0 + others) * own
         over = footprint > room

@@ -386,11 +386,11 @@ class FluidService:
         lam = self.sessions.mean_rate_per_s(0.0, 1.0) / c.replicas  # calls per second per replica
         think = float(m.think_s.mean()) if len(m.think_s) else 0.0
         hit = same
+        kinds = m.prefill_kinds(c.max_batch_tokens)  # a hit's and a miss's prefill: the same at every hit share
         for _ in range(8):
             cached = m.system_tokens + (m.reusable_tokens - m.system_tokens) * hit
             self.median_new_prompt = m.median_new_tokens(hit)
-            self.prefill_mix = tuple(PrefillClass(share, *kind)
-                                     for share, kind in zip((hit, 1.0 - hit), m.prefill_kinds(c.max_batch_tokens))
+            self.prefill_mix = tuple(PrefillClass(share, *kind) for share, kind in zip((hit, 1.0 - hit), kinds)
                                      if share > 0)
             point = ReplicaModel.of_service(self.base_device, s, cached, self.median_new_prompt,
                                             self.prefill_mix).steady_state(lam)

@@ -11,7 +11,12 @@ from dcsim.core.errors import ConfigError
 from dcsim.facility.airflow import (
     AIR_CP_J_PER_KG_K,
     AIR_GAS_CONSTANT_J_PER_KG_K,
+    COIL_DP_EXPONENT,
+    FPM_M_PER_S,
+    INCH_WATER_PA,
+    STANDARD_AIR_C,
     AirHandler,
+    DoorCoil,
     ServerFans,
     affinity_power_w,
     affinity_pressure_pa,
@@ -23,7 +28,7 @@ from dcsim.facility.airflow import (
     recirculation_share,
     supply_for_hottest_inlet_c,
 )
-from dcsim.facility.cooling import TECHNOLOGIES, CoolingFileError, technology_from_mapping
+from dcsim.facility.cooling import TECHNOLOGIES, CoolingFileError, CoolingPlant, technology_from_mapping
 from dcsim.facility.pumps import LOOPS, PSI_PA, WATER, PumpLoop, coolant_flow_m3_per_s, head_m_to_pa, loop
 
 DENSITIES_KW = (10, 20, 40, 60, 80, 100, 120, 140)
@@ -164,32 +169,63 @@ def _table(sweep: dict[str, list[float | None]]) -> list[str]:
 
 
 def test_density_sweep_of_fan_and_pump_power_per_kilowatt():
-    """Server fans + CRAH fans + CDU and facility pumps, W per kW of IT, by rack kW (24 C air
-    inlet; "-" above what the technology can cool). This table is checked against the library:
+    """Server fans + CRAH fans + door fans + CDU and facility pumps, W per kW of IT, by rack kW
+    (24 C air inlet; "-" above what the technology can cool). This table is checked against the library:
 
         technology         10     20     40     60     80    100    120    140
         air             127.5  135.3  166.2      -      -      -      -      -
-        rear_door       110.7  110.7  110.7  110.7      -      -      -      -
+        rear_door       112.7  116.5  128.1  143.8      -      -      -      -
         direct_liquid    41.8   41.8   42.1   42.5   43.1   43.8   44.7   45.8
         immersion        20.9   20.9   20.9   20.9   20.9   20.9   20.9   20.9
 
-    Air rises with density (the per-rack delivery drop ~ flow squared); direct liquid rises
-    less (only its 20 % air share meets the room); a rear door (no room air; its door fans
-    are not in this library yet) and immersion are flat: pump power per kW is head / (rho cp
-    dT eta) whatever the rack's size. Liquid removes most of the server fans: the gap
-    between the rows.
+    Air rises with density (the per-rack delivery drop ~ flow squared); a rear door rises
+    faster above 40 kW (its fans push the rack's air through a coil of the rack's face: the
+    drop ~ flow^1.59); direct liquid rises less (only its 20 % air share meets the room);
+    immersion is flat: pump power per kW is head / (rho cp dT eta) whatever the rack's size.
+    Liquid removes most of the server fans: the gap between the rows.
     """
     sweep = _sweep()
     documented = [line.strip() for line in (test_density_sweep_of_fan_and_pump_power_per_kilowatt.__doc__ or "")
                   .splitlines()[3:8]]
     assert documented == _table(sweep)
-    for name in ("air", "direct_liquid"):
+    for name in ("air", "rear_door", "direct_liquid"):
         values = [v for v in sweep[name] if v is not None]
         assert all(b > a for a, b in zip(values, values[1:])), name
-    for name in ("rear_door", "immersion"):
-        values = [v for v in sweep[name] if v is not None]
-        assert max(values) - min(values) < 1e-9, name
+    values = [v for v in sweep["immersion"] if v is not None]
+    assert max(values) - min(values) < 1e-9
     assert sweep["air"][0] > sweep["rear_door"][0] > sweep["direct_liquid"][0] > sweep["immersion"][0]
+
+
+def test_door_coil_reproduces_its_catalogue_points_and_fan_power_is_flow_times_drop_over_efficiency():
+    """One row at 400 and 700 fpm of standard air (70 F): 0.07 and 0.17 in. w.c. (Heatcraft
+    AH-TB p. 40); the door's fans then draw V dp / eta."""
+    one_row = DoorCoil(rows=1.0)
+    for fpm, inches in ((400, 0.07), (700, 0.17)):
+        flow = fpm * FPM_M_PER_S * one_row.face_area_m2
+        assert one_row.pressure_pa(flow, STANDARD_AIR_C) == pytest.approx(inches * INCH_WATER_PA, rel=1e-12)
+    door = DoorCoil()
+    assert door.face_area_m2 == pytest.approx(42 * 0.04445 * 0.4826)
+    exhaust_c = 37.0
+    flow = air_flow_m3_per_s(40e3, 12.0, exhaust_c)
+    assert door.power_w(40e3, 12.0, exhaust_c) == pytest.approx(flow * door.pressure_pa(flow, exhaust_c) / 0.6,
+                                                               rel=1e-12)
+    assert door.pressure_pa(flow, exhaust_c) == pytest.approx(4 * one_row.pressure_pa(flow, exhaust_c), rel=1e-12)
+
+
+def test_door_fans_per_watt_grow_as_the_rack_heat_to_the_coil_exponent():
+    """The door's face is the rack's back whatever the density: twice the heat is twice the face
+    velocity, so the fans' watts per watt rise by 2^n (n = ln(0.17 / 0.07) / ln(7 / 4) = 1.586)."""
+    door = DoorCoil()
+    low, high = door.power_w(20e3, 12.0, 37.0) / 20e3, door.power_w(40e3, 12.0, 37.0) / 40e3
+    assert high / low == pytest.approx(2.0 ** COIL_DP_EXPONENT, rel=1e-12)
+    assert COIL_DP_EXPONENT == pytest.approx(1.5856, abs=1e-4)
+    rear = rack_movers(TECHNOLOGIES["rear_door"], 60e3)
+    assert rear.door_fans * 60e3 == pytest.approx(2.0e3, rel=0.1)  # the 0.5-2 kW per door active doors quote
+    assert rack_movers(TECHNOLOGIES["rear_door"], 35e3).door_fans * 35e3 == pytest.approx(0.5e3, rel=0.1)
+    for name in ("air", "direct_liquid", "immersion"):
+        assert rack_movers(TECHNOLOGIES[name], 30e3).door_fans == 0.0, name
+    plant = CoolingPlant(TECHNOLOGIES["rear_door"], movers=rear)
+    assert plant.coefficients(30.0, 20.0).rack_side == pytest.approx(rear.cdu_pumps + rear.door_fans, rel=1e-12)
 
 
 @pytest.mark.parametrize("call, message", [
@@ -199,6 +235,7 @@ def test_density_sweep_of_fan_and_pump_power_per_kilowatt():
     (lambda: air_flow_m3_per_s(1000.0, 0.0, 24.0), r"^delta_t_k=0\.0 is not allowed: kelvin > 0$"),
     (lambda: ServerFans(0.08, limit_c=20.0), r"^limit_c=20\.0 is not allowed: above ramp_start_c=23\.0$"),
     (lambda: supply_for_hottest_inlet_c(27.0, 12.0, 1.0), r"^recirculation=1\.0 is not allowed: a share in \[0, 1\)$"),
+    (lambda: DoorCoil(rows=0.0), r"^rows=0\.0 is not allowed: coil rows > 0$"),
 ])
 def test_bad_inputs_are_one_line_errors_naming_the_field(call, message):
     with pytest.raises(ConfigError, match=message):
@@ -213,7 +250,7 @@ def test_a_rack_denser_than_its_technology_is_refused():
 def test_server_air_share_is_optional_in_a_cooling_file_and_checked_when_given():
     data = {key: (value if key in ("name", "source") else {"value": value, "source": "x"})
             for key, value in vars(TECHNOLOGIES["air"]).items()
-            if key not in ("provenance", "assumptions", "server_air_share")}
+            if key not in ("provenance", "assumptions", "server_air_share", "door_coil_rows")}
     data["name"] = "air_copy"
     assert technology_from_mapping(dict(data)).server_air_cooled_share == 1.0
     assert technology_from_mapping(dict(data, server_air_share={"value": 0.5, "source": "x"})).server_air_share == 0.5

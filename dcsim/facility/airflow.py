@@ -36,6 +36,11 @@ meters the server fans with :func:`server_fan_ratio` (IT power).
   its own exhaust: ``r = 1 - V_tile / V_rack`` (a mass balance at the inlets, the worst case
   of no mixing with the room). Recirculation therefore rises with density, and the supply
   that keeps the hottest inlet in limits falls with it (:func:`supply_for_hottest_inlet_c`).
+- **Active rear doors.** The door's fans push the rack's whole exhaust through its coil,
+  whose face is the rack's back whatever the density, so the face velocity grows with the
+  rack's heat and the coil's drop with a power of it (a finned-tube coil's catalogue law,
+  ``dp = dp_ref * (rho / rho_ref) * (v / v_ref)^n``, n = 1.59): ``P = V * dp / eta`` per
+  watt rises as ``(rack heat)^n`` (:class:`DoorCoil`).
 """
 
 from __future__ import annotations
@@ -188,6 +193,55 @@ class AirHandler:
         return flow * self.pressure_pa(rack_flow, supply_c, pressure_pa) / self.fan_efficiency
 
 
+# Heatcraft Bulletin AH-TB (January 2011), p. 40, "Type A (1/2 in. O.D.) dry coil air pressure
+# drop": one row, 10 fins per inch, 0.07 in. w.c. at 400 fpm and 0.17 in. at 700 fpm (standard air,
+# 70 F): the exponent ln(0.17 / 0.07) / ln(700 / 400) = 1.586; 1 in. w.c. = 249.089 Pa, 1 fpm = 0.00508 m/s.
+INCH_WATER_PA = 249.089
+FPM_M_PER_S = 0.00508
+COIL_ROW_DP_REF_PA = 0.07 * INCH_WATER_PA
+COIL_V_REF_M_PER_S = 400 * FPM_M_PER_S
+COIL_DP_EXPONENT = math.log(0.17 / 0.07) / math.log(700 / 400)
+STANDARD_AIR_C = (70.0 - 32.0) / 1.8  # the catalogue's entering air, 70 F dry bulb
+# EIA-310: a 42U rack's mounting height is 42 x 44.45 mm = 1.867 m, its 19-inch rails 482.6 mm apart:
+# the coil of a door on the rack's back can be no larger (docs/cooling.md, "Active rear doors").
+RACK_42U_FACE_M2 = 42 * 0.04445 * 0.4826
+
+
+@dataclass(frozen=True)
+class DoorCoil:
+    """An active rear door: its fans push the rack's exhaust through a coil of fixed face area.
+
+    ``dp = rows * dp_ref * (rho / rho_ref) * (v / v_ref)^n``, ``v = V / face``, ``P = V * dp / eta``.
+    The row drop and the exponent are Heatcraft's catalogue figures (one row, 10 fins per inch);
+    the face is the 42U rack's back; four rows and the fan efficiency are assumptions
+    (docs/cooling.md, "Active rear doors").
+    """
+
+    rows: float = 4.0  # rear_door.yaml's door_coil_rows
+    face_area_m2: float = RACK_42U_FACE_M2
+    fan_efficiency: float = 0.6  # EC fans, as the room air handlers (AirHandler)
+
+    def __post_init__(self) -> None:
+        require(math.isfinite(self.rows) and self.rows > 0, "rows", self.rows, "coil rows > 0")
+        require(math.isfinite(self.face_area_m2) and self.face_area_m2 > 0, "face_area_m2", self.face_area_m2,
+                "m2 > 0")
+        require(0.0 < self.fan_efficiency <= 1.0, "fan_efficiency", self.fan_efficiency, "a share in (0, 1]")
+
+    def pressure_pa(self, flow_m3_per_s: float, air_c: float, pressure_pa: float = SEA_LEVEL_PA) -> float:
+        """The coil's air-side drop at ``flow_m3_per_s`` of air at ``air_c``."""
+        require(flow_m3_per_s >= 0, "flow_m3_per_s", flow_m3_per_s, "m3/s >= 0")
+        density_ratio = air_density_kg_per_m3(air_c, pressure_pa) / air_density_kg_per_m3(STANDARD_AIR_C)
+        velocity = flow_m3_per_s / self.face_area_m2
+        return self.rows * COIL_ROW_DP_REF_PA * density_ratio * (velocity / COIL_V_REF_M_PER_S) ** COIL_DP_EXPONENT
+
+    def power_w(self, rack_air_heat_w: float, delta_t_k: float, exhaust_c: float,
+                pressure_pa: float = SEA_LEVEL_PA) -> float:
+        """Door fan power for a rack putting ``rack_air_heat_w`` into air at a ``delta_t_k`` rise,
+        the exhaust at ``exhaust_c`` reaching the coil."""
+        flow = air_flow_m3_per_s(rack_air_heat_w, delta_t_k, exhaust_c, pressure_pa)
+        return flow * self.pressure_pa(flow, exhaust_c, pressure_pa) / self.fan_efficiency
+
+
 def open_tile_recirculation(rack_flow_m3_per_s: float, tile_flow_m3_per_s: float) -> float:
     """Share of a rack's inlet air that is its own exhaust when its tiles pass ``tile_flow``
     and its servers draw ``rack_flow``: ``max(0, 1 - V_tile / V_rack)`` (mass balance)."""
@@ -221,11 +275,12 @@ class MoverPower:
     # how far the room-air supply must then sit below the hottest inlet's design value (K).
     recirculation: float = 0.0
     supply_depression_k: float = 0.0
+    door_fans: float = 0.0  # an active rear door's fans pushing the rack's air through its coil
 
     @property
     def cooling(self) -> float:
-        """Movers outside IT power: handlers and pumps."""
-        return self.air_handlers + self.cdu_pumps + self.facility_pumps
+        """Movers outside IT power: handlers, door fans and pumps."""
+        return self.air_handlers + self.door_fans + self.cdu_pumps + self.facility_pumps
 
     @property
     def total(self) -> float:
@@ -270,7 +325,8 @@ def server_fan_ratio(tech: CoolingTechnology, air_inlet_c: float, fans: ServerFa
 def rack_movers(tech: CoolingTechnology, rack_heat_w: float, air_inlet_c: float = 24.0,
                 fans: ServerFans | None = None, handler: AirHandler | None = None,
                 cdu: PumpLoop | None = None, facility: PumpLoop | None = None,
-                pressure_pa: float = SEA_LEVEL_PA, plenum_pa: float | None = None) -> MoverPower:
+                pressure_pa: float = SEA_LEVEL_PA, plenum_pa: float | None = None,
+                door: DoorCoil | None = None) -> MoverPower:
     """Fans and pumps per watt of IT heat for racks of ``rack_heat_w`` under ``tech``.
 
     Servers run at their rated heat with ``tech.server_air_cooled_share`` of it into air (fans
@@ -279,7 +335,9 @@ def rack_movers(tech: CoolingTechnology, rack_heat_w: float, air_inlet_c: float 
     facility pumps all of it, each at its loop's rise. ``air_inlet_c`` (24 C: 18 C chilled
     water plus the air technology's 6 K approach) is the servers' and handlers' air.
     ``plenum_pa``: open tiles at that plenum pressure (the room air's recirculation and the
-    supply depression it needs are in the result); None: contained aisles.
+    supply depression it needs are in the result); None: contained aisles. A technology
+    with ``door_coil_rows`` (an active rear door) pushes the servers' air through ``door``
+    (by default a :class:`DoorCoil` of that many rows) at the servers' exhaust temperature.
     """
     require(math.isfinite(rack_heat_w) and rack_heat_w > 0, "rack_heat_w", rack_heat_w, "watts > 0")
     tech.check_rack_kw(rack_heat_w / 1000.0)
@@ -302,5 +360,10 @@ def rack_movers(tech: CoolingTechnology, rack_heat_w: float, air_inlet_c: float 
     facility_w = facility.electric_power_w(liquid_w, tech.loop_delta_t_k) if liquid_w > 0 else 0.0
     if room_air_w > 0:
         facility_w += facility.electric_power_w(room_air_w, AIR_LOOP_DELTA_T_K)
+    door_w = 0.0
+    if tech.door_coil_rows is not None:
+        door = DoorCoil(rows=tech.door_coil_rows) if door is None else door
+        server_air_w = rack_heat_w * tech.server_air_cooled_share
+        door_w = door.power_w(server_air_w, rise_k, air_inlet_c + rise_k, pressure_pa)
     return MoverPower(fan_w / rack_heat_w, handler_w / rack_heat_w, cdu_w / rack_heat_w, facility_w / rack_heat_w,
-                      recirculation, depression_k)
+                      recirculation, depression_k, door_w / rack_heat_w)

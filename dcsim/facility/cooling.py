@@ -181,6 +181,9 @@ class CoolingTechnology:
     # Share of the IT heat the servers' own fans push into air (dcsim/facility/airflow.py); None: the
     # share not on liquid, 1 - liquid_fraction. A rear door differs: air-cooled servers, heat to water.
     server_air_share: float | None = None
+    # An active rear door's coil depth in rows: its fans push the servers' air through a coil of the
+    # rack's face (dcsim/facility/airflow.py DoorCoil); None: no door fans.
+    door_coil_rows: float | None = None
     source: str = ""  # one-line summary of the sources
     provenance: dict[str, str] = field(default_factory=dict, hash=False, compare=False)  # figure -> source
     assumptions: tuple[str, ...] = ()  # figures no source gives (their provenance says why)
@@ -195,11 +198,18 @@ class CoolingTechnology:
                 raise CoolingSpecError(name, f"must be > 0, got {getattr(self, name)!r}")
         if self.server_air_share is not None and not 0.0 <= self.server_air_share <= 1.0:
             raise CoolingSpecError("server_air_share", f"must be a share in [0, 1], got {self.server_air_share!r}")
+        if self.door_coil_rows is not None and not 0.0 < self.door_coil_rows <= 20.0:
+            raise CoolingSpecError("door_coil_rows", f"must be coil rows in (0, 20], got {self.door_coil_rows!r}")
 
     @property
     def gpus_on_liquid(self) -> bool:
         """Whether the GPUs sit on the liquid loop (cold plates, bath, or room air cooled by a rear door)."""
         return self.liquid_fraction > 0.0
+
+    @property
+    def door_fans(self) -> bool:
+        """Whether an active rear door's fans push the servers' air through a door coil."""
+        return self.door_coil_rows is not None
 
     @property
     def server_air_cooled_share(self) -> float:
@@ -240,6 +250,7 @@ _FIGURES: dict[str, tuple[float, float, bool, str]] = {
 # Figures a file may leave out (the dataclass default keeps today's results): same form as _FIGURES.
 _OPTIONAL_FIGURES: dict[str, tuple[float, float, bool, str]] = {
     "server_air_share": (0.0, 1.0, True, "a share in [0, 1]"),
+    "door_coil_rows": (0.0, 20.0, False, "coil rows in (0, 20]"),
 }
 _KEYS = ("name", "source", *_FIGURES)
 _ALLOWED_KEYS = (*_KEYS, *_OPTIONAL_FIGURES)
@@ -301,7 +312,7 @@ class CoolingCoefficients:
     chiller: float
     heat_rejection_fans: float  # cooling-tower or dry-cooler fans
     pumps: float  # facility (chilled / condenser water) pumps
-    rack_side: float  # CDU pumps (liquid) or door fans and pumps (rear door)
+    rack_side: float  # CDU pumps, and an active rear door's fans
     air_fans: float  # CRAH fans for the air-cooled share
     water_l_per_j: float  # tower evaporation + blowdown, litres per joule of IT heat
     economiser_share: float  # share of the heat removed without the chiller
@@ -509,7 +520,8 @@ class CoolingPlant:
             chiller=chiller,
             heat_rejection_fans=fans,
             pumps=self.facility_pump_share * removed,
-            rack_side=tech.rack_side_share * tech.liquid_fraction if self.movers is None else self.movers.cdu_pumps,
+            rack_side=tech.rack_side_share * tech.liquid_fraction if self.movers is None
+            else self.movers.cdu_pumps + self.movers.door_fans,
             air_fans=tech.air_side_share * (1.0 - tech.liquid_fraction) if self.movers is None
             else self.movers.air_handlers,
             water_l_per_j=water,

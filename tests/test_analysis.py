@@ -491,7 +491,7 @@ def test_decomposition_parts_sum_to_the_per_token_kpis(df):
     np.testing.assert_allclose(energy.sum(axis=1), ok["energy_per_output_token_facility_j"], rtol=1e-9)
     assert (energy >= 0).all().all() and {"GPUs", "hosts", "server fans", "chillers"} <= set(energy.columns)
     # the cooling parts are the run's cooling energy, per token
-    cooling = energy[["chillers", "heat rejection", "pumps", "air handlers"]].sum(axis=1)
+    cooling = energy[["chillers", "heat rejection", "pumps", "air and rack movers"]].sum(axis=1)
     np.testing.assert_allclose(cooling, ok["cooling_energy_j"] * ok["energy_per_output_token_facility_j"]
                                / ok["facility_energy_j"], rtol=1e-9)
     cost = per_token_decomposition(df, "cost")

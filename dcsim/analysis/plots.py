@@ -377,7 +377,7 @@ ENERGY_PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = IT_PARTS + (
     ("chillers", "chiller_energy_j", ()),
     ("heat rejection", "heat_rejection_energy_j", ()),
     ("pumps", "pumps_energy_j", ()),
-    ("air handlers", "air_energy_j", ()),
+    ("air and rack movers", "air_energy_j", ()),  # CRAH fans, CDU pumps and rear-door fans
 )
 
 

@@ -119,3 +119,27 @@ def test_denser_air_racks_cost_more_cooling_and_fan_energy_per_token(runs):
     assert per_token(dense) > 1.01 * per_token(sparse)
     assert _fans_j(dense) / _other_it_j(dense) == pytest.approx(_fans_j(sparse) / _other_it_j(sparse), rel=1e-12)
     assert dense.summary()["pue"] > sparse.summary()["pue"]
+
+
+def test_denser_rear_door_racks_spend_more_on_door_fans_as_the_coil_law_says():
+    """The same 128 GPUs in 8 rear-door racks of 16 or 4 of 32: each door's coil has the rack's
+    face whatever is inside, so the denser racks push twice the air through the same face and the
+    rack-side movers' energy (CDU pumps and door fans, `air_energy_j`) grows by the ratio of their
+    coefficients at the racks' design heat (`rack_movers`), with the same heat to move."""
+    from dcsim.facility.airflow import rack_movers, server_air_inlet_c
+
+    tech = TECHNOLOGIES["rear_door"]
+    sparse = _run("facility.cooling.technology=rear_door", "facility.num_racks=8", "facility.rack.gpus_per_rack=16")
+    dense = _run("facility.cooling.technology=rear_door")
+    assert _tokens(dense) == pytest.approx(_tokens(sparse), rel=1e-3)
+    node_w = NodeSpec(GPUS["H100-SXM"]).nameplate_w
+
+    def movers(rack_nodes: int) -> float:
+        m = rack_movers(tech, rack_nodes * node_w, server_air_inlet_c(tech, tech.rack_inlet_c))
+        return m.cdu_pumps + m.door_fans
+
+    heat_ratio = dense.summary()["it_energy_j"] / sparse.summary()["it_energy_j"]
+    ratio = dense.summary()["air_energy_j"] / sparse.summary()["air_energy_j"] / heat_ratio
+    assert ratio == pytest.approx(movers(4) / movers(2), rel=1e-3)
+    assert ratio > 1.1
+    assert dense.summary()["pue"] > sparse.summary()["pue"]

@@ -31,6 +31,7 @@ from dcsim.facility.airflow import (
 from dcsim.facility.cooling import TECHNOLOGIES, CoolingFileError, CoolingPlant, technology_from_mapping
 from dcsim.facility.pumps import LOOPS, PSI_PA, WATER, PumpLoop, coolant_flow_m3_per_s, head_m_to_pa, loop
 
+REAR_DOOR_ROWS = TECHNOLOGIES["rear_door"].door_coil_rows
 DENSITIES_KW = (10, 20, 40, 60, 80, 100, 120, 140)
 SWEEP_ORDER = ("air", "rear_door", "direct_liquid", "immersion")
 
@@ -203,7 +204,8 @@ def test_door_coil_reproduces_its_catalogue_points_and_fan_power_is_flow_times_d
     for fpm, inches in ((400, 0.07), (700, 0.17)):
         flow = fpm * FPM_M_PER_S * one_row.face_area_m2
         assert one_row.pressure_pa(flow, STANDARD_AIR_C) == pytest.approx(inches * INCH_WATER_PA, rel=1e-12)
-    door = DoorCoil()
+    door = DoorCoil(rows=REAR_DOOR_ROWS)
+    assert REAR_DOOR_ROWS == 4
     assert door.face_area_m2 == pytest.approx(42 * 0.04445 * 0.4826)
     exhaust_c = 37.0
     flow = air_flow_m3_per_s(40e3, 12.0, exhaust_c)
@@ -215,7 +217,7 @@ def test_door_coil_reproduces_its_catalogue_points_and_fan_power_is_flow_times_d
 def test_door_fans_per_watt_grow_as_the_rack_heat_to_the_coil_exponent():
     """The door's face is the rack's back whatever the density: twice the heat is twice the face
     velocity, so the fans' watts per watt rise by 2^n (n = ln(0.17 / 0.07) / ln(7 / 4) = 1.586)."""
-    door = DoorCoil()
+    door = DoorCoil(rows=REAR_DOOR_ROWS)
     low, high = door.power_w(20e3, 12.0, 37.0) / 20e3, door.power_w(40e3, 12.0, 37.0) / 40e3
     assert high / low == pytest.approx(2.0 ** COIL_DP_EXPONENT, rel=1e-12)
     assert COIL_DP_EXPONENT == pytest.approx(1.5856, abs=1e-4)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 import dcsim
-from dcsim.facility.airflow import FAN_MAX_INLET_C, server_fan_ratio
+from dcsim.facility.airflow import FAN_MAX_INLET_C, rack_movers, server_air_inlet_c, server_fan_ratio
 from dcsim.facility.cooling import TECHNOLOGIES
 from dcsim.hardware.gpus import GPUS
 from dcsim.hardware.node import HOST_FAN_BUSY_W, HOST_FAN_IDLE_W, NodeSpec
@@ -126,8 +126,6 @@ def test_denser_rear_door_racks_spend_more_on_door_fans_as_the_coil_law_says():
     face whatever is inside, so the denser racks push twice the air through the same face and the
     rack-side movers' energy (CDU pumps and door fans, `air_energy_j`) grows by the ratio of their
     coefficients at the racks' design heat (`rack_movers`), with the same heat to move."""
-    from dcsim.facility.airflow import rack_movers, server_air_inlet_c
-
     tech = TECHNOLOGIES["rear_door"]
     sparse = _run("facility.cooling.technology=rear_door", "facility.num_racks=8", "facility.rack.gpus_per_rack=16")
     dense = _run("facility.cooling.technology=rear_door")

@@ -213,11 +213,11 @@ class DoorCoil:
 
     ``dp = rows * dp_ref * (rho / rho_ref) * (v / v_ref)^n``, ``v = V / face``, ``P = V * dp / eta``.
     The row drop and the exponent are Heatcraft's catalogue figures (one row, 10 fins per inch);
-    the face is the 42U rack's back; four rows and the fan efficiency are assumptions
-    (docs/cooling.md, "Active rear doors").
+    the face is the 42U rack's back; the shipped door's four rows and the fan efficiency are
+    assumptions (docs/cooling.md, "Active rear doors").
     """
 
-    rows: float = 4.0  # rear_door.yaml's door_coil_rows
+    rows: float  # a technology file's door_coil_rows (rear_door.yaml: 4)
     face_area_m2: float = RACK_42U_FACE_M2
     fan_efficiency: float = 0.6  # EC fans, as the room air handlers (AirHandler)
 
@@ -337,7 +337,7 @@ def rack_movers(tech: CoolingTechnology, rack_heat_w: float, air_inlet_c: float 
     ``plenum_pa``: open tiles at that plenum pressure (the room air's recirculation and the
     supply depression it needs are in the result); None: contained aisles. A technology
     with ``door_coil_rows`` (an active rear door) pushes the servers' air through ``door``
-    (by default a :class:`DoorCoil` of that many rows) at the servers' exhaust temperature.
+    (None: a :class:`DoorCoil` of that many rows) at the servers' exhaust temperature.
     """
     require(math.isfinite(rack_heat_w) and rack_heat_w > 0, "rack_heat_w", rack_heat_w, "watts > 0")
     tech.check_rack_kw(rack_heat_w / 1000.0)

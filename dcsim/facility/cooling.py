@@ -207,11 +207,6 @@ class CoolingTechnology:
         return self.liquid_fraction > 0.0
 
     @property
-    def door_fans(self) -> bool:
-        """Whether an active rear door's fans push the servers' air through a door coil."""
-        return self.door_coil_rows is not None
-
-    @property
     def server_air_cooled_share(self) -> float:
         """Share of the IT heat moved by server fans: ``server_air_share``, else ``1 - liquid_fraction``."""
         return 1.0 - self.liquid_fraction if self.server_air_share is None else self.server_air_share

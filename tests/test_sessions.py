@@ -221,6 +221,8 @@ def test_a_dropped_call_ends_its_session():
     (f"{SS}.calls.mean=0", f"{SS}.calls.mean"),
     (f"{SS}.think_time.max_s=-2", f"{SS}.think_time.max_s"),
     (f"{SS}.max_context_tokens=1500", f"{SS}.max_context_tokens"),
+    (f"{SS}.user_turn_probability=1.5", f"{SS}.user_turn_probability"),
+    (f"{SS}.user_think_time.max_s=-1", f"{SS}.user_think_time.max_s"),
     (f"{SVC}.arrivals.trace_path=dcsim:traces/AzureLLMInferenceTrace_conv.csv.gz", f"{SVC}.arrivals.trace_path"),
 ])
 def test_bad_session_input_is_one_line_naming_the_field(override, field):
@@ -235,3 +237,75 @@ def test_a_system_prompt_is_refused_where_it_cannot_be_added():
           f"{SVC}.system_prompt_tokens=500"]
     with pytest.raises(ConfigError, match=rf"^{SVC}.system_prompt_tokens=500 is not allowed: 0 with arrivals.process=closed"):
         build(compose_config(ov))
+
+
+USER_S = 40.0  # a user's think time before a call that opens a turn (the tool's: THINK_S)
+
+
+@pytest.fixture(scope="module")
+def turns():
+    return dcsim.run(sessions(f"{SS}.user_turn_probability=0.5", f"{SS}.user_think_time.distribution=constant",
+                              f"{SS}.user_think_time.mean_s={USER_S}", duration_s=600.0))
+
+
+def test_a_call_that_opens_a_user_turn_waits_the_users_think_time(turns):
+    """The timeline with user turns: a call in the same turn as the previous one is sent the
+    tool's think time after it completes, one that opens the next turn the user's; turns
+    count up from 0 by one; the context still grows by the previous output and new tokens."""
+    req = turns.frames()["requests"]
+    done = req[req["status"] == "completed"].sort_values(["session_id", "call_index"])
+    kinds = {"tool": 0, "user": 0}
+    for _, calls in done.groupby("session_id"):
+        c = calls.to_dict("records")
+        assert c[0]["turn_index"] == 0
+        for prev, nxt in zip(c, c[1:]):
+            step = nxt["turn_index"] - prev["turn_index"]
+            assert step in (0, 1)
+            gap = USER_S if step else THINK_S
+            kinds["user" if step else "tool"] += 1
+            assert nxt["t_arrival_s"] == pytest.approx(prev["t_done_s"] + gap, abs=1e-9)
+            assert nxt["prompt_tokens"] == prev["prompt_tokens"] + OUT + NEW
+    assert kinds["tool"] >= 10 and kinds["user"] >= 10
+
+
+def test_the_cached_shares_by_trigger_follow_from_the_requests_table(turns, run):
+    """`session_tool_call_cached_share` and `session_turn_call_cached_share` are the
+    documented sums over the calls after a tool and the calls that open a later turn; a
+    workload without turns has every call in turn 0 and no turn share (NaN), and requests of
+    no session have turn -1."""
+    s = turns.summary()
+    req = turns.frames()["requests"].sort_values(["session_id", "call_index"])
+    calls = req[req["session_id"] >= 0]
+    later = calls[calls["call_index"] > 0]
+    prev_turn = calls.groupby("session_id")["turn_index"].shift(1)
+    opens = calls[calls["turn_index"] > prev_turn]
+    tool = later.drop(opens.index)
+    assert len(opens) >= 10 and len(tool) >= 10
+    assert s["session_turn_call_cached_share"] == pytest.approx(
+        opens["cached_tokens"].sum() / opens["prompt_tokens"].sum(), rel=1e-12)
+    assert s["session_tool_call_cached_share"] == pytest.approx(
+        tool["cached_tokens"].sum() / tool["prompt_tokens"].sum(), rel=1e-12)
+    plain = run.frames()["requests"]
+    assert (plain.loc[plain["session_id"] >= 0, "turn_index"] == 0).all()
+    assert np.isnan(run.summary()["session_turn_call_cached_share"])
+    other = dcsim.run(["workload=inference_only", "duration_s=20", "output.write=false"]).frames()["requests"]
+    assert (other["turn_index"] == -1).all()
+
+
+def test_user_turns_leave_the_other_draws_of_a_session_unchanged():
+    """Turning user turns on adds draws after the others: the sessions' starts, calls,
+    contexts, new and output tokens are the same draws, and the tool's think times stay
+    where no call opens a turn."""
+    const = lambda v: LengthDistribution("exponential", v, 0, 0, 1, 10**6)  # noqa: E731
+    tool = DurationDistribution("exponential", 3.0, 0, 0, 0, 100)
+    user = DurationDistribution("constant", 500.0, 0, 0, 0, 1000)
+    args = (0.5, const(8), tool, const(500), const(700), const(100), 100, 1, BLOCK, 10**6)
+    plain = SessionArrivals(*args).plan(np.random.default_rng(1), np.random.default_rng(2), 200.0)
+    turned = SessionArrivals(*args, 0.3, user).plan(np.random.default_rng(1), np.random.default_rng(2), 200.0)
+    for name in ("t_start_s", "calls", "first_context_tokens", "new_tokens", "output_tokens"):
+        assert np.array_equal(getattr(plain, name), getattr(turned, name))
+    opens = np.diff(turned.turn, prepend=0) > 0
+    assert not opens[turned.offset].any() and (turned.turn[turned.offset] == 0).all()
+    assert 0.2 < opens.mean() < 0.4
+    assert (turned.think_s[opens] == 500.0).all()
+    assert np.array_equal(turned.think_s[~opens], plain.think_s[~opens])

@@ -453,10 +453,29 @@ def _session_kpis(req: _Rows, events: Table, out: dict[str, Any]) -> dict[str, A
         "session_call_ttft_p50_s": _pct(completed_calls["ttft_s"], 50),
         "session_call_ttft_p99_s": _pct(completed_calls["ttft_s"], 99),
         "session_prompt_tokens_cached_share": _ratio(_sum(calls["cached_tokens"]), _sum(calls["prompt_tokens"])),
+        **_turn_cached_shares(calls),
         "energy_per_session_gpu_j": per_session_j,
         "energy_per_session_facility_j": session_facility_j,
         "cost_per_session_usd": session_usd,
     }
+
+
+def _turn_cached_shares(calls: _Rows) -> dict[str, float]:
+    """Cached share of the prompt tokens of the calls that follow a tool and of those that
+    open a later user turn (a call opens one when its ``turn_index`` exceeds its session's
+    previous call's)."""
+    cached, prompt = calls["cached_tokens"].astype(np.float64), calls["prompt_tokens"].astype(np.float64)
+    _, service = np.unique(np.asarray(calls["service"], dtype=str), return_inverse=True)
+    order = np.lexsort((calls["call_index"], calls["session_id"], service))
+    turn = calls["turn_index"][order]
+    same = np.zeros(len(order), dtype=bool)
+    same[1:] = (service[order][1:] == service[order][:-1]) & (calls["session_id"][order][1:] == calls["session_id"][order][:-1])
+    opens = np.zeros(len(order), dtype=bool)
+    opens[1:] = same[1:] & (turn[1:] > turn[:-1])
+    tool = same & ~opens  # a later call of its session in the same turn
+    c, p = cached[order], prompt[order]
+    return {"session_tool_call_cached_share": _ratio(float(c[tool].sum()), float(p[tool].sum())),
+            "session_turn_call_cached_share": _ratio(float(c[opens].sum()), float(p[opens].sum()))}
 
 
 def _attributed(gpu_j: float, req: _Rows, out: dict[str, Any]) -> tuple[float, float]:

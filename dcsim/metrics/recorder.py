@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 REQUEST_COLUMNS = (
     "request_id", "service", "replica", "status", "t_arrival_s", "t_admitted_s", "t_first_token_s", "t_done_s",
     "prompt_tokens", "output_tokens", "generated_tokens", "ttft_s", "tpot_s", "e2e_s", "queue_delay_s", "preemptions",
-    "cached_tokens", "energy_j", "session_id", "call_index",
+    "cached_tokens", "energy_j", "session_id", "call_index", "turn_index",
 )
 JOB_COLUMNS = (
     "job_id", "name", "model", "gpus", "status", "t_submit_s", "t_start_s", "t_end_s", "wait_s", "steps",

@@ -399,6 +399,13 @@ _same("50th and 99th percentile of `ttft_s` over the completed calls of sessions
       session_call_ttft_p50_s="TTFT per call p50", session_call_ttft_p99_s="TTFT per call p99")
 _k("session_prompt_tokens_cached_share", "-", "session prompt tokens served from the prefix cache",
    "sum of `cached_tokens` / sum of `prompt_tokens` over the requests of sessions", ".1%")
+_k("session_tool_call_cached_share", "-", "cached share, calls after a tool",
+   "sum of `cached_tokens` / sum of `prompt_tokens` over the calls of sessions that follow a tool (`call_index` > 0, "
+   "`turn_index` that of the session's previous call): reuse within a user turn", ".1%")
+_k("session_turn_call_cached_share", "-", "cached share, calls opening a user turn",
+   "sum of `cached_tokens` / sum of `prompt_tokens` over the calls that open a session's later user turn "
+   "(`turn_index` > 0 and greater than the previous call's): reuse across turn boundaries; NaN without user turns",
+   ".1%")
 _k("energy_per_response_gpu_j", "J", "energy per response, GPU",
    "mean of `energy_j` over completed requests (GPU energy attributed to requests; idle energy not included)",
    ".1f")
@@ -476,6 +483,9 @@ _k("session_id", "-", "session", "the agentic session the request is a call of (
    "requests of no session", "d")
 _k("call_index", "-", "call in session", "the request's place in its session, from 0; -1 for requests of no session",
    "d")
+_k("turn_index", "-", "user turn in session",
+   "the session's user turn the call belongs to, from 0 (a call whose `turn_index` differs from the previous call's "
+   "opened the turn, sent after a user's think time; the others follow a tool); -1 for requests of no session", "d")
 _k("status", "text", "status",
    "`completed`, `running` or `queued` at the end of the run, `dropped` (prompt + output larger than the KV "
    "cache), or `lost` (streaming on a replica when its rack lost power)", "s")

@@ -23,7 +23,7 @@ import numpy as np
 CATEGORICAL = frozenset({"service", "status", "record_type", "component", "name", "model", "detail", "job_kind"})
 INTEGER = frozenset({"request_id", "replica", "prompt_tokens", "output_tokens", "generated_tokens", "job_id", "gpus",
                      "steps", "steps_done", "restarts", "preemptions", "cached_tokens", "replicas", "saturated",
-                     "node", "rack", "gpu", "session_id", "call_index"})
+                     "node", "rack", "gpu", "session_id", "call_index", "turn_index"})
 
 
 BLOCK_ROWS = 1024  # rows held as tuples before they go into the columns

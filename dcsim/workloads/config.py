@@ -126,11 +126,14 @@ class SessionConfig:
     prompt plus call k's output plus ``new_tokens`` (tool result, user text), so the
     context is append-only and its prefix cached. The first call's prompt is the
     service's shared system prompt (``system_prompt_tokens``) plus ``first_context_tokens``;
-    ``output_tokens`` is drawn per call. A session ends after its calls, when a call is
-    dropped or lost, or before a call whose prompt + output would exceed
-    ``max_context_tokens``. The service's ``arrival_rate_per_s``, ``prompt_tokens`` and
-    ``output_tokens`` are ignored. Defaults: placeholders, set per study (the
-    ``agentic_coding`` preset's are sourced in DATA_SOURCES.md)."""
+    ``output_tokens`` is drawn per call. With ``user_turn_probability`` > 0 each later call
+    opens a new user turn with that probability and is sent ``user_think_time`` (the user
+    reading and writing) after the previous call instead of ``think_time`` (the tool). A
+    session ends after its calls, when a call is dropped or lost, or before a call whose
+    prompt + output would exceed ``max_context_tokens``. The service's
+    ``arrival_rate_per_s``, ``prompt_tokens`` and ``output_tokens`` are ignored.
+    Defaults: placeholders, set per study (the ``agentic_coding`` preset's are sourced in
+    DATA_SOURCES.md)."""
 
     arrival_rate_per_s: float = bounded(0.01, ge=0)  # sessions per second (Poisson)
     calls: LengthConfig = field(default_factory=lambda: _lengths(LengthDistributionKind.exponential, 10.0, 1, 1000))
@@ -140,6 +143,8 @@ class SessionConfig:
     new_tokens: LengthConfig = field(default_factory=lambda: _lengths(LengthDistributionKind.exponential, 1000.0, 1, 32768))
     output_tokens: LengthConfig = field(default_factory=lambda: _lengths(LengthDistributionKind.exponential, 300.0, 1, 8192))
     max_context_tokens: int = bounded(131072, ge=2)  # prompt + output of one call (the model's context window)
+    user_turn_probability: float = bounded(0.0, ge=0, le=1)  # a later call opens a user turn; 0: every call follows a tool
+    user_think_time: DurationConfig = field(default_factory=lambda: DurationConfig(LengthDistributionKind.exponential, 60.0))
 
 
 @dataclass

@@ -365,7 +365,8 @@ def _sessions(field: str, s: ServiceConfig, duration_s: float) -> SessionArrival
     work = SessionArrivals(rate, calls, _durations(f"{sf}.think_time", c.think_time),
                            _lengths(f"{sf}.first_context_tokens", c.first_context_tokens),
                            _lengths(f"{sf}.new_tokens", c.new_tokens), _lengths(f"{sf}.output_tokens", c.output_tokens),
-                           s.system_prompt_tokens, s.system_prompts, s.prefix_block_tokens, c.max_context_tokens)
+                           s.system_prompt_tokens, s.system_prompts, s.prefix_block_tokens, c.max_context_tokens,
+                           c.user_turn_probability, _durations(f"{sf}.user_think_time", c.user_think_time))
     first, _ = work.sample_calls(np.random.default_rng(0), 1000)
     require(len(first) > 0, f"{sf}.max_context_tokens", c.max_context_tokens,
             f"a context window that fits a first call: system_prompt_tokens={s.system_prompt_tokens} + "

@@ -29,11 +29,12 @@ class Request:
         "request_id", "service", "t_arrival_s", "prompt_tokens", "output_tokens", "replica",
         "t_admitted_s", "t_first_token_s", "t_done_s", "ctx", "prefill_remaining", "generated",
         "energy_j", "preemptions", "cached_tokens", "hash_ids", "t_last_token_s", "session_id", "call_index",
-        "vision_tokens",
+        "turn_index", "vision_tokens",
     )
 
     def __init__(self, request_id: int, service: str, t_arrival_s: float, prompt_tokens: int, output_tokens: int,
-                 hash_ids: tuple[int, ...] | None = None, session_id: int = -1, call_index: int = -1) -> None:
+                 hash_ids: tuple[int, ...] | None = None, session_id: int = -1, call_index: int = -1,
+                 turn_index: int = -1) -> None:
         self.request_id = request_id
         self.service = service
         self.t_arrival_s = t_arrival_s
@@ -55,6 +56,7 @@ class Request:
         self.t_last_token_s = math.nan
         self.session_id = session_id  # the agentic session it is a call of (-1: none; sessions.py)
         self.call_index = call_index  # its place in the session, from 0 (-1: none)
+        self.turn_index = turn_index  # the session's user turn it belongs to, from 0 (-1: none)
         # Tokens of its prompt that images or video frames make (multimodal): the
         # iteration that starts its prefill also runs the vision encoder.
         self.vision_tokens = 0
@@ -73,7 +75,7 @@ class Request:
             self.request_id, self.service, self.replica, status, self.t_arrival_s, self.t_admitted_s,
             self.t_first_token_s, self.t_done_s, self.prompt_tokens, self.output_tokens, self.generated,
             ttft, tpot, e2e, self.t_admitted_s - self.t_arrival_s, self.preemptions, self.cached_tokens,
-            self.energy_j, self.session_id, self.call_index,
+            self.energy_j, self.session_id, self.call_index, self.turn_index,
         )
 
 

@@ -433,10 +433,10 @@ class InferenceService:
         self.arrive(req)
 
     def send(self, prompt_tokens: int, output_tokens: int, hash_ids: tuple[int, ...] | None = None,
-             session_id: int = -1, call_index: int = -1) -> None:
+             session_id: int = -1, call_index: int = -1, turn_index: int = -1) -> None:
         """A new request (a user's, a session's call) reaches the service now."""
         req = Request(self._next, self.name, self.sim.env.now, prompt_tokens, output_tokens, hash_ids, session_id,
-                      call_index)
+                      call_index, turn_index)
         self._next += 1
         self.arrive(req)
 

@@ -3,9 +3,11 @@ ids that let the prefix cache see what synthetic prompts share (docs/workloads.m
 
 A session (``arrivals.process=sessions``) starts at a Poisson arrival and sends its first
 call at once: a prompt of the service's system prompt plus the session's first context.
-When call k completes, the agent runs its tool (or the user thinks) for a think time and
-sends call k+1, whose prompt is call k's prompt, call k's output and new tokens (the tool
-result, the user's text): the context is append-only, so every call's prompt starts with
+When call k completes, the agent runs its tool for a think time and sends call k+1; with
+probability ``user_turn_probability`` call k+1 opens a new user turn instead, sent after a
+user's think time (the user reads the answer and writes the next request). Either way
+call k+1's prompt is call k's prompt, call k's output and new tokens (the tool result,
+the user's text): the context is append-only, so every call's prompt starts with
 the previous call's. A session ends after its calls, when one of its calls is dropped or
 lost (the agent gives up), or before a call whose prompt and output would not fit the
 context window. Each end is an event ``session`` (component: the service, detail: how it
@@ -22,7 +24,9 @@ no two different blocks share one.
 
 Every draw is made up front, in bulk: session start times from the ``arrivals/NAME``
 stream, then calls, first contexts, system prompts and, for every call, new tokens,
-output tokens and think times from the ``lengths/NAME`` stream.
+output tokens and think times from the ``lengths/NAME`` stream (and, when user turns are
+on, after them which calls open a turn and the users' think times, so a workload without
+turns draws as before).
 """
 
 from __future__ import annotations
@@ -95,7 +99,8 @@ def session_block_ids(system_ids: tuple[int, ...], session_id: int, prompt_token
 class SessionPlan:
     """Every draw of a run's sessions: per session (start, system prompt, calls, first
     context) and per call, flattened in session order from ``offset[s]`` (new tokens,
-    output tokens, think time before the call; call 0's new tokens and think are unused)."""
+    output tokens, think time before the call, the user turn it belongs to; call 0's new
+    tokens and think are unused, its turn is 0)."""
 
     t_start_s: np.ndarray
     system_prompt: np.ndarray
@@ -105,6 +110,7 @@ class SessionPlan:
     new_tokens: np.ndarray
     output_tokens: np.ndarray
     think_s: np.ndarray
+    turn: np.ndarray  # per call: its session's user turn, from 0 (a call whose turn differs from the previous call's opens it)
 
 
 @dataclass(frozen=True)
@@ -169,7 +175,7 @@ class SessionMeans:
         n = int(np.searchsorted(offsets_s, t_s, side="right"))
         return (n * t_s - (float(cum_offsets_s[n - 1]) if n else 0.0)) / self.sessions
 
-    def cached_tokens(self, same_replica: float, gap_s: float, cycle_s: float, sessions_per_replica: float,
+    def cached_tokens(self, same_replica: float, gap_s: float, call_s: float, sessions_per_replica: float,
                       context_tokens: float, cache_tokens: float, shared_tokens: float = 0.0) -> float:
         """Mean cached tokens per call. The system prompt's blocks are always cached (every
         call refreshes them); the rest when the call lands where its previous call ran
@@ -177,19 +183,42 @@ class SessionMeans:
         blocks survive a gap g (think time + the previous call's ``gap_s`` in flight) when
         the other sessions on the replica touched fewer than the cache's other blocks
         meanwhile: the cache less the ``shared_tokens`` every call refreshes (the distinct
-        system prompts' blocks, held once however many sessions use them). With n =
-        ``sessions_per_replica`` each calling once per ``cycle_s`` and holding its own
-        ``context_tokens`` less the system prompt's, n (1 - exp(-g / cycle_s)) sessions'
-        own blocks are touched in g, so the blocks survive while g < g* = -cycle_s ln(1 -
-        (cache - shared) / (n own)). n is not the mean: a call finds its own session and a
-        Poisson number of others (mean ``sessions_per_replica``) on its replica, and the
-        share kept is averaged over that count."""
+        system prompts' blocks, held once however many sessions use them). Each session calls
+        as a renewal process whose interval X is a think time plus ``call_s`` (one call's
+        time), so a window of g holds a call of a given session with probability
+        phi(g) = E[min(X, g)] / E[X] (the stationary forward recurrence time's law; for
+        exponential X, 1 - exp(-g / E[X])). With n = ``sessions_per_replica`` sessions
+        holding their own ``context_tokens`` less the system prompt's, the blocks survive
+        while g < g*, phi(g*) = (cache - shared) / (n own). A session in a user's long wait
+        thus hardly touches its blocks while the sessions in a turn call every few seconds:
+        the intervals' law, not their mean, decides what a gap costs. n is not the mean: a
+        call finds its own session and a Poisson number of others (mean
+        ``sessions_per_replica``) on its replica, and the share kept is averaged over that
+        count."""
         if cache_tokens <= 0 or context_tokens <= 0:
             return 0.0
         return self.system_tokens + (self.reusable_tokens - self.system_tokens) * self.hit_share(
-            same_replica, gap_s, cycle_s, sessions_per_replica, context_tokens, cache_tokens, shared_tokens)
+            same_replica, gap_s, call_s, sessions_per_replica, context_tokens, cache_tokens, shared_tokens)
 
-    def hit_share(self, same_replica: float, gap_s: float, cycle_s: float, sessions_per_replica: float,
+    def survival_gap_s(self, call_s: float, share: np.ndarray) -> np.ndarray:
+        """g* with phi(g*) = ``share`` (each in (0, 1)): the gap within which a session's
+        blocks survive when the others' blocks touched in it may fill ``share`` of their
+        footprint (see :meth:`cached_tokens`). phi is piecewise linear between the sorted
+        intervals X_j = think_j + call_s: with k intervals below g, N phi(g) E[X] =
+        sum of those k + g (N - k)."""
+        x = self.think_s + max(call_s, 0.0)
+        n = len(x)
+        if not n or not x.sum() > 0:
+            return np.full(len(share), math.inf)
+        below = np.concatenate([[0.0], np.cumsum(x)])  # below[j]: sum of the j smallest intervals
+        phi = (below[:-1] + x * (n - np.arange(n))) / below[-1]  # phi at each interval
+        j = np.searchsorted(phi, share, side="left")
+        out = np.full(len(share), math.inf)
+        inside = j < n
+        out[inside] = (share[inside] * below[-1] - below[j[inside]]) / (n - j[inside])
+        return out
+
+    def hit_share(self, same_replica: float, gap_s: float, call_s: float, sessions_per_replica: float,
                   context_tokens: float, cache_tokens: float, shared_tokens: float = 0.0) -> float:
         """The share of calls that find their reusable blocks (see :meth:`cached_tokens`)."""
         own = context_tokens - self.system_tokens  # a session's blocks that are its alone
@@ -209,7 +238,7 @@ class SessionMeans:
         over = footprint > room
         kept = np.ones_like(weights)
         if over.any():
-            g_star = -cycle_s * np.log1p(-room / footprint[over])
+            g_star = self.survival_gap_s(call_s, room / footprint[over])
             kept[over] = np.searchsorted(self.think_s, g_star - gap_s, side="right") / max(len(self.think_s), 1)
         return same_replica * float(weights @ kept)
 
@@ -224,10 +253,13 @@ class SessionArrivals:
 
     def __init__(self, rate_per_s: float, calls: LengthDistribution, think: DurationDistribution,
                  first_context: LengthDistribution, new_tokens: LengthDistribution, output: LengthDistribution,
-                 system_prompt_tokens: int, system_prompts: int, block_tokens: int, max_context_tokens: int) -> None:
+                 system_prompt_tokens: int, system_prompts: int, block_tokens: int, max_context_tokens: int,
+                 user_turn_probability: float = 0.0, user_think: DurationDistribution | None = None) -> None:
         self.starts = PoissonArrivals(rate_per_s)
         self.calls = calls
         self.think = think
+        self.user_turn_probability = user_turn_probability
+        self.user_think = user_think
         self.first_context = first_context
         self.new_tokens = new_tokens
         self.output = output
@@ -251,8 +283,19 @@ class SessionArrivals:
         system = length_rng.integers(0, self.system_prompts, n)
         total = int(calls.sum())
         offset = np.concatenate([[0], np.cumsum(calls)[:-1]]).astype(np.int64) if n else np.zeros(0, np.int64)
-        return SessionPlan(t, system, calls, first, offset, self.new_tokens.sample_many(length_rng, total),
-                           self.output.sample_many(length_rng, total), self.think.sample_many(length_rng, total))
+        new = self.new_tokens.sample_many(length_rng, total)
+        output = self.output.sample_many(length_rng, total)
+        think = self.think.sample_many(length_rng, total)
+        turn = np.zeros(total, np.int64)
+        if self.user_turn_probability > 0 and total:
+            assert self.user_think is not None, "user turns need a user think time"
+            opens = length_rng.random(total) < self.user_turn_probability
+            head = np.repeat(offset, calls)  # per call: its session's first call
+            opens[head] = False  # a session's first call opens its first turn, turn 0
+            think = np.where(opens, self.user_think.sample_many(length_rng, total), think)
+            count = np.cumsum(opens)
+            turn = count - count[head]
+        return SessionPlan(t, system, calls, first, offset, new, output, think, turn)
 
     def prompts(self, plan: SessionPlan, s: int) -> tuple[np.ndarray, np.ndarray]:
         """Prompt and output tokens of session ``s``'s calls, up to the context window."""
@@ -324,13 +367,13 @@ class SessionDriver:
     """Runs a service's sessions: starts each at its time, sends its calls as the previous
     one completes plus the think time, and ends it (one ``session`` event each).
 
-    ``send(prompt_tokens, output_tokens, hash_ids, session_id, call_index)`` hands a call
+    ``send(prompt_tokens, output_tokens, hash_ids, session_id, call_index, turn_index)`` hands a call
     to the service (which routes it); the service calls :meth:`call_done` when a session's
     call completes, is dropped or is lost.
     """
 
     def __init__(self, workload: SessionArrivals, plan: SessionPlan, env: simpy.Environment, recorder: Collector,
-                 service_name: str, send: Callable[[int, int, tuple[int, ...], int, int], None]) -> None:
+                 service_name: str, send: Callable[[int, int, tuple[int, ...], int, int, int], None]) -> None:
         self.workload = workload
         self.plan = plan
         self.env = env
@@ -366,11 +409,12 @@ class SessionDriver:
         self.active[s] = [k, prompt_tokens]
         ids = session_block_ids(self._system_ids[int(self.plan.system_prompt[s])], s, prompt_tokens,
                                 self.workload.block_tokens)
-        self.send(prompt_tokens, output, ids, s, k)
+        self.send(prompt_tokens, output, ids, s, k, int(self.plan.turn[self.plan.offset[s] + k]))
 
     def call_done(self, session_id: int, call_index: int, output_tokens: int, status: str) -> None:
         """Call ``call_index`` of ``session_id`` ended with ``status`` (completed, dropped or
-        lost): the session thinks and sends its next call, or ends."""
+        lost): the session thinks (its tool runs, or its user writes the next turn) and sends
+        its next call, or ends."""
         if status != "completed":
             self._end(session_id, status)
             return

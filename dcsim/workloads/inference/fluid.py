@@ -401,7 +401,8 @@ class FluidService:
             cycle = think + self.call_s  # one call and the think time after it
             n = lam * cycle  # sessions in progress on a replica
             shared = min(float(c.system_prompts), max(n, 1.0)) * m.system_tokens  # system prompts in use
-            new = m.hit_share(same, decode_s, self.call_s, n, s.mean_prompt_tokens, cache, shared)
+            new = m.hit_share(same, decode_s, self.call_s, n, s.mean_prompt_tokens, cache, shared,
+                              self.sessions.starts.rate_per_s / c.replicas)
             if abs(new - hit) < 1e-4:
                 break
             hit = new

@@ -176,7 +176,8 @@ class SessionMeans:
         return (n * t_s - (float(cum_offsets_s[n - 1]) if n else 0.0)) / self.sessions
 
     def cached_tokens(self, same_replica: float, gap_s: float, call_s: float, sessions_per_replica: float,
-                      context_tokens: float, cache_tokens: float, shared_tokens: float = 0.0) -> float:
+                      context_tokens: float, cache_tokens: float, shared_tokens: float = 0.0,
+                      starts_per_s: float = 0.0) -> float:
         """Mean cached tokens per call. The system prompt's blocks are always cached (every
         call refreshes them); the rest when the call lands where its previous call ran
         (probability ``same_replica``) and its blocks survived LRU eviction. A session's
@@ -187,9 +188,10 @@ class SessionMeans:
         as a renewal process whose interval X is a think time plus ``call_s`` (one call's
         time), so a window of g holds a call of a given session with probability
         phi(g) = E[min(X, g)] / E[X] (the stationary forward recurrence time's law; for
-        exponential X, 1 - exp(-g / E[X])). With n = ``sessions_per_replica`` sessions
-        holding their own ``context_tokens`` less the system prompt's, the blocks survive
-        while g < g*, phi(g*) = (cache - shared) / (n own). A session in a user's long wait
+        exponential X, 1 - exp(-g / E[X])); and the ``starts_per_s`` sessions starting on the
+        replica in g all touch theirs. With n = ``sessions_per_replica`` sessions holding
+        their own ``context_tokens`` less the system prompt's, the blocks survive while
+        g < g*, (n phi(g*) + starts g*) own = cache - shared. A session in a user's long wait
         thus hardly touches its blocks while the sessions in a turn call every few seconds:
         the intervals' law, not their mean, decides what a gap costs. n is not the mean: a
         call finds its own session and a Poisson number of others (mean
@@ -198,28 +200,41 @@ class SessionMeans:
         if cache_tokens <= 0 or context_tokens <= 0:
             return 0.0
         return self.system_tokens + (self.reusable_tokens - self.system_tokens) * self.hit_share(
-            same_replica, gap_s, call_s, sessions_per_replica, context_tokens, cache_tokens, shared_tokens)
+            same_replica, gap_s, call_s, sessions_per_replica, context_tokens, cache_tokens, shared_tokens, starts_per_s)
 
-    def survival_gap_s(self, call_s: float, share: np.ndarray) -> np.ndarray:
-        """g* with phi(g*) = ``share`` (each in (0, 1)): the gap within which a session's
-        blocks survive when the others' blocks touched in it may fill ``share`` of their
-        footprint (see :meth:`cached_tokens`). phi is piecewise linear between the sorted
-        intervals X_j = think_j + call_s: with k intervals below g, N phi(g) E[X] =
-        sum of those k + g (N - k)."""
+    def survival_gap_s(self, call_s: float, share: np.ndarray, slope_per_s: float | np.ndarray = 0.0) -> np.ndarray:
+        """g* with phi(g*) + slope g* = ``share``: the gap within which a session's blocks
+        survive when the others' blocks touched in it may fill ``share`` of their footprint
+        (see :meth:`cached_tokens`; ``slope_per_s``, per query or one for all, counts the
+        sessions that start meanwhile, per session of the footprint). phi is piecewise linear
+        between the sorted intervals X_j = think_j + call_s: with k intervals below g,
+        N phi(g) E[X] = sum of those k + g (N - k); g* by bisection."""
         x = self.think_s + max(call_s, 0.0)
         n = len(x)
+        share = np.asarray(share, dtype=np.float64)
+        slope = np.broadcast_to(np.asarray(slope_per_s, dtype=np.float64), share.shape)
         if not n or not x.sum() > 0:
             return np.full(len(share), math.inf)
-        below = np.concatenate([[0.0], np.cumsum(x)])  # below[j]: sum of the j smallest intervals
-        phi = (below[:-1] + x * (n - np.arange(n))) / below[-1]  # phi at each interval
-        j = np.searchsorted(phi, share, side="left")
+        below = np.concatenate([[0.0], np.cumsum(x)])  # below[k]: sum of the k smallest intervals
+
+        def lhs(g: np.ndarray) -> np.ndarray:
+            k = np.searchsorted(x, g, side="left")
+            return (below[k] + g * (n - k)) / below[-1] + slope * g
+
+        hi = np.where(slope > 0, np.minimum(x[-1], share / np.where(slope > 0, slope, 1.0)), x[-1])
         out = np.full(len(share), math.inf)
-        inside = j < n
-        out[inside] = (share[inside] * below[-1] - below[j[inside]]) / (n - j[inside])
+        reach = lhs(hi) >= share  # phi reaches 1 at the longest interval
+        lo, hi = np.zeros(len(share)), hi
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            below_share = lhs(mid) < share
+            lo, hi = np.where(below_share, mid, lo), np.where(below_share, hi, mid)
+        out[reach] = hi[reach]
         return out
 
     def hit_share(self, same_replica: float, gap_s: float, call_s: float, sessions_per_replica: float,
-                  context_tokens: float, cache_tokens: float, shared_tokens: float = 0.0) -> float:
+                  context_tokens: float, cache_tokens: float, shared_tokens: float = 0.0,
+                  starts_per_s: float = 0.0) -> float:
         """The share of calls that find their reusable blocks (see :meth:`cached_tokens`)."""
         own = context_tokens - self.system_tokens  # a session's blocks that are its alone
         room = cache_tokens - shared_tokens  # what the sessions' own blocks share
@@ -238,7 +253,7 @@ class SessionMeans:
         over = footprint > room
         kept = np.ones_like(weights)
         if over.any():
-            g_star = self.survival_gap_s(call_s, room / footprint[over])
+            g_star = self.survival_gap_s(call_s, room / footprint[over], starts_per_s / (1.0 + others[over]))
             kept[over] = np.searchsorted(self.think_s, g_star - gap_s, side="right") / max(len(self.think_s), 1)
         return same_replica * float(weights @ kept)
 
@@ -319,40 +334,44 @@ class SessionArrivals:
         outputs = np.concatenate([o for _, o in parts] or [np.zeros(0, np.int64)])
         return prompts[:n], outputs[:n]
 
-    def means(self, sessions: int = 2000) -> SessionMeans:
+    def means(self, sessions: int = 20_000) -> SessionMeans:
         """The workload's :class:`SessionMeans`, from ``sessions`` sessions drawn with a fixed seed
-        (computed once)."""
+        (computed once, for every session's calls at once: :meth:`prompts` vectorised)."""
         if self._means is not None:
             return self._means
         plan = self.plan(None, np.random.default_rng(0), 0.0, n_sessions=sessions)
         b = self.block_tokens
         system = (self.system_prompt_tokens // b) * b
-        calls, reusable, shared, thinks, hits, misses = 0, 0.0, 0.0, [], [], []
-        pairs_hit = pairs_miss = 0.0
-        before, index = [], []
-        for s in range(sessions):
-            prompt, _ = self.prompts(plan, s)
-            if not len(prompt):
-                continue
-            calls += len(prompt)
-            o = int(plan.offset[s])
-            before.append(np.concatenate([[0.0], np.cumsum(plan.think_s[o + 1:o + len(prompt)])]))
-            index.append(np.arange(len(prompt), dtype=np.float64))
-            previous = np.minimum(np.concatenate([[system], (prompt[:-1] // b) * b]), prompt - 1)
-            own = np.minimum(system, prompt - 1)
-            reusable += float(previous.sum())
-            shared += float(own.sum())
-            hits.append(prompt - previous)
-            misses.append(prompt - own)
-            pairs_hit += float(prefill_attn_pairs(prompt - previous, previous).sum())
-            pairs_miss += float(prefill_attn_pairs(prompt - own, own).sum())
-            o = int(plan.offset[s])
-            thinks.append(plan.think_s[o + 1:o + len(prompt)])
-        n = max(calls, 1)
-        flat = [np.concatenate(x) if x else np.zeros(0) for x in (before, index)]
-        self._means = SessionMeans(calls / sessions, np.sort(np.concatenate(thinks or [np.zeros(0)])), reusable / n,
-                                   shared / n, sessions, flat[0], flat[1], np.sort(np.concatenate(hits or [np.zeros(0)])),
-                                   np.sort(np.concatenate(misses or [np.zeros(0)])), pairs_hit / n, pairs_miss / n)
+        calls = plan.calls.astype(np.int64)
+        head = np.repeat(plan.offset, calls)  # per call: its session's first call
+        sid = np.repeat(np.arange(sessions), calls)
+        k = np.arange(len(head)) - head  # per call: its index in its session
+        out = plan.output_tokens.astype(np.float64)
+        first = k == 0
+        grow = np.empty(len(k))
+        grow[first] = self.system_prompt_tokens + plan.first_context_tokens[sid[first]]
+        later = np.flatnonzero(~first)
+        grow[later] = out[later - 1] + plan.new_tokens[later]
+        cum = np.cumsum(grow)
+        prompt = cum - cum[head] + grow[head]  # each session's running sum
+        # a session ends before its first call whose prompt + output does not fit
+        end = calls.copy()
+        bad = prompt + out > self.max_context_tokens
+        np.minimum.at(end, sid[bad], k[bad])
+        keep = k < end[sid]
+        prompt, k, thinks = prompt[keep], k[keep], np.where(first, 0.0, plan.think_s)[keep]
+        head_kept = np.flatnonzero(k == 0)
+        before_cum = np.cumsum(thinks)
+        before = before_cum - np.repeat(before_cum[head_kept], np.diff(np.append(head_kept, len(k))))
+        previous_prompt = np.concatenate([[0.0], prompt[:-1]])
+        previous = np.minimum(np.where(k == 0, float(system), (previous_prompt // b) * b), prompt - 1)
+        own = np.minimum(float(system), prompt - 1)
+        n = max(len(prompt), 1)
+        self._means = SessionMeans(
+            len(prompt) / sessions, np.sort(thinks[k > 0]), float(previous.sum()) / n, float(own.sum()) / n,
+            sessions, before, k.astype(np.float64), np.sort(prompt - previous), np.sort(prompt - own),
+            float(prefill_attn_pairs(prompt - previous, previous).sum()) / n,
+            float(prefill_attn_pairs(prompt - own, own).sum()) / n)
         return self._means
 
     def mean_rate_per_s(self, t0_s: float, t1_s: float) -> float:

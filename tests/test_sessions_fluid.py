@@ -101,6 +101,21 @@ def _poisson_hit(n: float, own: float, room: float, gap_s: float, call_s: float,
                for k in range(200))
 
 
+def _poisson_hit_starts(n: float, own: float, room: float, gap_s: float, call_s: float, thinks: list[float],
+                        starts: float) -> float:
+    """As _poisson_hit, with ``starts`` sessions' worth of own blocks (per second) added in the
+    gap: g* solves (1 + k) phi(g) + starts g = room / own, by bisection."""
+    def kept(sessions: int) -> float:
+        if sessions * own <= room:
+            return 1.0
+        lo, hi = 0.0, max(thinks) + call_s
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if sessions * _phi(mid, thinks, call_s) + starts * mid < room / own else (lo, mid)
+        return sum(1 for t in thinks if t <= hi - gap_s) / len(thinks)
+    return sum(math.exp(k * math.log(n) - n - math.lgamma(k + 1)) * kept(1 + k) for k in range(200))
+
+
 def test_the_survival_gap_follows_the_intervals_law():
     """g* solves E[min(X, g*)] / E[X] = share for the intervals X = think + call: for X of 6, 6,
     54 and 54 s (E[X] = 30), (12 + 2 g) / 120 = 0.625 at g = 31.5 s; for exponential X it is
@@ -139,11 +154,14 @@ def test_hit_share_follows_the_cache_footprint_and_the_think_times():
     # a cache far larger than any likely count keeps every call; one without room keeps none
     assert m.hit_share(1.0, 1.0, CALL_S, 4.0, 1000.0, 40_000.0) == pytest.approx(1.0, abs=1e-9)
     assert m.hit_share(1.0, 1.0, CALL_S, 5.0, 1000.0, 1000.0, shared_tokens=1200.0) == 0.0
-    # more sessions per replica, fewer hits; more sessions starting on it, fewer hits
+    # more sessions per replica, fewer hits; more sessions starting on it, fewer hits (each
+    # counted with a session's own blocks)
     hits = [m.hit_share(1.0, 1.0, CALL_S, n, 1000.0, 4000.0) for n in (1.0, 2.0, 4.0, 8.0, 16.0)]
     assert all(a > b for a, b in zip(hits, hits[1:]))
-    turnover = [m.hit_share(1.0, 1.0, CALL_S, 8.0, 1000.0, 4000.0, starts_per_s=r) for r in (0.0, 0.5, 5.0)]
+    turnover = [m.hit_share(1.0, 1.0, CALL_S, 8.0, 1000.0, 4000.0, starts_per_s=r) for r in (0.0, 1.0, 10.0)]
     assert turnover[0] == pytest.approx(hits[3]) and turnover[0] >= turnover[1] > turnover[2]
+    want = _poisson_hit_starts(8.0, 800.0, 4000.0, 1.0, CALL_S, thinks, 10.0)
+    assert turnover[2] == pytest.approx(want, rel=1e-9)
     assert m.cached_tokens(1.0, 1.0, CALL_S, 8.0, 1000.0, 4000.0) == pytest.approx(
         200.0 + 800.0 * _poisson_hit(8.0, 800.0, 4000.0, 1.0, CALL_S, thinks))
     assert m.cached_tokens(1.0, 1.0, CALL_S, 8.0, 1000.0, 0.0) == 0.0

@@ -368,15 +368,26 @@ SUMMARY_ROWS: tuple[tuple[str, ...], ...] = (
     ("preemptions",), ("jobs_completed", "jobs_submitted"), ("job_wait_mean_s",), ("model_flops_utilisation",),
     ("cost_per_gpu_hour_usd", "cost_per_model_eflop_usd"),
 )
+# Shown after the requests' rows when a run has agentic sessions: (label, or None for the
+# registry's, KPIs on the line).
+SESSION_ROWS: tuple[tuple[str | None, tuple[str, ...]], ...] = (
+    (None, ("sessions_completed", "sessions_started")),
+    ("prompt cached: all / after tool / new turn",
+     ("session_prompt_tokens_cached_share", "session_tool_call_cached_share", "session_turn_call_cached_share")),
+    (None, ("energy_per_session_facility_j",)), (None, ("cost_per_session_usd",)),
+)
 
 
 def format_summary(s: dict[str, Any]) -> str:
     """The headline KPIs as an aligned table."""
     rows = []
+    sessions = SESSION_ROWS if s.get("sessions_started") else ()
     for keys in SUMMARY_ROWS:
         slo = s.get("slo_attainment")
         no_slo = keys[0] == "slo_attainment" and (slo is None or slo != slo)
         rows.append((registry.row_label(keys), "no SLO set" if no_slo else registry.row_text(keys, s)))
+        if keys == ("preemptions",):
+            rows.extend((label or registry.row_label(k), registry.row_text(k, s)) for label, k in sessions)
     if s.get("serving_engine"):
         engine = ("serving_engine", "calibration_status")
         rows.append((registry.row_label(engine), registry.row_text(engine, s)))

@@ -322,3 +322,22 @@ def test_the_agentic_preset_reuses_its_cache_as_measured_coding_agents_do():
     assert s["session_tool_call_cached_share"] == pytest.approx(0.975, abs=0.01)
     assert 0.78 - 0.03 < s["session_turn_call_cached_share"] < 0.869 + 0.03
     assert s["session_prompt_tokens_cached_share"] == pytest.approx(0.957, abs=0.01)
+
+
+def test_the_terminal_table_shows_the_sessions_when_there_are_some(turns):
+    """The run's table has the session rows (completed / started, the cached shares, energy and
+    cost per session) after the requests' rows; a run without sessions has none."""
+    from dcsim.cli import format_summary
+
+    s = turns.summary()
+    lines = format_summary(s).splitlines()
+    done = next(line for line in lines if line.strip().startswith("sessions completed / started"))
+    assert done.split()[-3:] == [str(s["sessions_completed"]), "/", str(s["sessions_started"])]
+    cached = next(line for line in lines if line.strip().startswith("prompt cached: all / after tool / new turn"))
+    shares = [f"{100 * s[k]:.1f}" for k in ("session_prompt_tokens_cached_share", "session_tool_call_cached_share",
+                                            "session_turn_call_cached_share")]
+    assert cached.rstrip().endswith(" / ".join(shares) + " %")
+    assert any(line.strip().startswith("energy per session (task), facility") and line.rstrip().endswith(" kJ")
+               for line in lines)
+    plain = dcsim.run(["workload=inference_only", "duration_s=20", "output.write=false"]).summary()
+    assert not any("session" in line for line in format_summary(plain).splitlines())

@@ -24,7 +24,7 @@ from dcsim.hardware.catalogue import CatalogueFileError, catalogue_path, user_di
 # Units a value may be shown in (the CLI table): name -> (multiply by, divide by), so that
 # a shown value is exactly ``value * mul / div``. "$" is a prefix ("$1.11").
 SHOWN_UNITS: dict[str, tuple[float, float]] = {
-    "%": (100.0, 1.0), "kWh": (1.0, KWH_J), "ms": (1e3, 1.0), "min": (1.0, 60.0), "h": (1.0, 3600.0),
+    "%": (100.0, 1.0), "kWh": (1.0, KWH_J), "kJ": (1.0, 1e3), "ms": (1e3, 1.0), "min": (1.0, 60.0), "h": (1.0, 3600.0),
     "$": (1.0, 1.0), "tokens/s": (1.0, 1.0), "req/s": (1.0, 1.0),
 }
 TEXT_UNITS = ("text", "list")  # values that are not numbers
@@ -397,15 +397,16 @@ _same("50th and 99th percentile over completed sessions of t_done(last call) - t
 _same("50th and 99th percentile of `ttft_s` over the completed calls of sessions (the per-call latency an agent "
       "waits before the model's answer starts)", "s", ".3f",
       session_call_ttft_p50_s="TTFT per call p50", session_call_ttft_p99_s="TTFT per call p99")
-_k("session_prompt_tokens_cached_share", "-", "session prompt tokens served from the prefix cache",
-   "sum of `cached_tokens` / sum of `prompt_tokens` over the requests of sessions", ".1%")
-_k("session_tool_call_cached_share", "-", "cached share, calls after a tool",
+_k("session_prompt_tokens_cached_share", "-", "session prompt tokens cached",
+   "sum of `cached_tokens` / sum of `prompt_tokens` over the requests of sessions (served from the prefix cache)",
+   ".1f", "%")
+_k("session_tool_call_cached_share", "-", "session prompt tokens cached after a tool",
    "sum of `cached_tokens` / sum of `prompt_tokens` over the calls of sessions that follow a tool (`call_index` > 0, "
-   "`turn_index` that of the session's previous call): reuse within a user turn", ".1%")
-_k("session_turn_call_cached_share", "-", "cached share, calls opening a user turn",
+   "`turn_index` that of the session's previous call): reuse within a user turn", ".1f", "%")
+_k("session_turn_call_cached_share", "-", "session prompt tokens cached opening a turn",
    "sum of `cached_tokens` / sum of `prompt_tokens` over the calls that open a session's later user turn "
    "(`turn_index` > 0 and greater than the previous call's): reuse across turn boundaries; NaN without user turns",
-   ".1%")
+   ".1f", "%")
 _k("energy_per_response_gpu_j", "J", "energy per response, GPU",
    "mean of `energy_j` over completed requests (GPU energy attributed to requests; idle energy not included)",
    ".1f")
@@ -417,11 +418,11 @@ _k("cost_per_response_usd", "USD", "cost per response",
    "shared as `cost_per_session_usd`", ".5f", "$")
 _k("energy_per_session_gpu_j", "J", "energy per session (task), GPU",
    "mean over completed sessions of the sum of their calls' `energy_j` (GPU energy attributed to requests; idle "
-   "energy not included)")
+   "energy not included)", ".1f", "kJ")
 _k("energy_per_session_facility_j", "J", "energy per session (task), facility",
    "`energy_per_session_gpu_j` x (E_inf / sum of `energy_j` over all requests) x (E_facility / E_GPU): the "
    "replicas' idle energy and the facility's overheads shared in proportion to attributed GPU energy, as "
-   "`energy_per_output_token_facility_j` shares them")
+   "`energy_per_output_token_facility_j` shares them", ".1f", "kJ")
 _k("cost_per_session_usd", "USD", "cost per session (task)",
    "inference's share of `cost_total_usd` (x inference GPU-seconds allocated / installed GPU-seconds, as "
    "`cost_per_million_tokens_usd`) x `energy_per_session_gpu_j` / sum of `energy_j` over all requests: the "

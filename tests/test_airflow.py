@@ -5,6 +5,8 @@ Every figure the library uses is cited in docs/cooling.md ("Air and liquid mover
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from dcsim.core.errors import ConfigError
@@ -28,7 +30,13 @@ from dcsim.facility.airflow import (
     recirculation_share,
     supply_for_hottest_inlet_c,
 )
-from dcsim.facility.cooling import TECHNOLOGIES, CoolingFileError, CoolingPlant, technology_from_mapping
+from dcsim.facility.cooling import (
+    TECHNOLOGIES,
+    CoolingFileError,
+    CoolingPlant,
+    CoolingSpecError,
+    technology_from_mapping,
+)
 from dcsim.facility.pumps import LOOPS, PSI_PA, WATER, PumpLoop, coolant_flow_m3_per_s, head_m_to_pa, loop
 
 REAR_DOOR_ROWS = TECHNOLOGIES["rear_door"].door_coil_rows
@@ -177,24 +185,47 @@ def test_density_sweep_of_fan_and_pump_power_per_kilowatt():
         air             127.5  135.3  166.2      -      -      -      -      -
         rear_door       112.7  116.5  128.1  143.8      -      -      -      -
         direct_liquid    41.8   41.8   42.1   42.5   43.1   43.8   44.7   45.8
-        immersion        20.9   20.9   20.9   20.9   20.9   20.9   20.9   20.9
+        immersion         8.7    8.9    9.6   10.7   12.2   14.1   16.5   19.4
 
     Air rises with density (the per-rack delivery drop ~ flow squared); a rear door rises
     faster above 40 kW (its fans push the rack's air through a coil of the rack's face: the
     drop ~ flow^1.59); direct liquid rises less (only its 20 % air share meets the room);
-    immersion is flat: pump power per kW is head / (rho cp dT eta) whatever the rack's size.
+    immersion rises from its facility pumps' flat 8.7 W per kW as its tank's own CDU pumps
+    speed up (the CDU loop's head at the tank's 150 kW rating, its square of the flow below).
     Liquid removes most of the server fans: the gap between the rows.
     """
     sweep = _sweep()
     documented = [line.strip() for line in (test_density_sweep_of_fan_and_pump_power_per_kilowatt.__doc__ or "")
                   .splitlines()[3:8]]
     assert documented == _table(sweep)
-    for name in ("air", "rear_door", "direct_liquid"):
+    for name in ("air", "rear_door", "direct_liquid", "immersion"):
         values = [v for v in sweep[name] if v is not None]
         assert all(b > a for a, b in zip(values, values[1:])), name
-    values = [v for v in sweep["immersion"] if v is not None]
-    assert max(values) - min(values) < 1e-9
     assert sweep["air"][0] > sweep["rear_door"][0] > sweep["direct_liquid"][0] > sweep["immersion"][0]
+
+
+def test_a_tanks_own_cdu_pumps_follow_the_affinity_laws():
+    """An immersion tank's CDU is sized for its 150 kW: there its pumps draw the CDU loop's
+    flow x head / efficiency; at half the heat the flow halves on the same system curve, the
+    head falls to a quarter, the power to an eighth (a quarter per watt); facility pumps stay
+    flow x their fixed head per watt."""
+    tech = TECHNOLOGIES["immersion"]
+    assert tech.cdu_rated_kw == 150.0
+    loop = LOOPS["cdu_secondary"]
+    rated = rack_movers(tech, 150e3, 24.0)
+    assert rated.cdu_pumps * 150e3 == pytest.approx(loop.electric_power_w(150e3, tech.loop_delta_t_k), rel=1e-12)
+    half = rack_movers(tech, 75e3, 24.0)
+    assert half.cdu_pumps * 75e3 == pytest.approx(rated.cdu_pumps * 150e3 / 8.0, rel=1e-12)
+    assert half.facility_pumps == pytest.approx(rated.facility_pumps, rel=1e-12)
+    # a shared CDU (direct liquid: in-row units sized per MW) keeps its watts per watt
+    dlc = TECHNOLOGIES["direct_liquid"]
+    assert dlc.cdu_rated_kw is None
+    assert rack_movers(dlc, 40e3, 24.0).cdu_pumps == pytest.approx(rack_movers(dlc, 80e3, 24.0).cdu_pumps, rel=1e-12)
+
+
+def test_a_tank_cdu_rated_below_what_the_technology_allows_is_refused():
+    with pytest.raises(CoolingSpecError, match=r"cdu_rated_kw.*max_rack_kw=150"):
+        replace(TECHNOLOGIES["immersion"], cdu_rated_kw=100.0)
 
 
 def test_door_coil_reproduces_its_catalogue_points_and_fan_power_is_flow_times_drop_over_efficiency():
@@ -252,7 +283,7 @@ def test_a_rack_denser_than_its_technology_is_refused():
 def test_server_air_share_is_optional_in_a_cooling_file_and_checked_when_given():
     data = {key: (value if key in ("name", "source") else {"value": value, "source": "x"})
             for key, value in vars(TECHNOLOGIES["air"]).items()
-            if key not in ("provenance", "assumptions", "server_air_share", "door_coil_rows")}
+            if key not in ("provenance", "assumptions", "server_air_share", "door_coil_rows", "cdu_rated_kw")}
     data["name"] = "air_copy"
     assert technology_from_mapping(dict(data)).server_air_cooled_share == 1.0
     assert technology_from_mapping(dict(data, server_air_share={"value": 0.5, "source": "x"})).server_air_share == 0.5

@@ -141,3 +141,21 @@ def test_denser_rear_door_racks_spend_more_on_door_fans_as_the_coil_law_says():
     assert ratio == pytest.approx(movers(4) / movers(2), rel=1e-3)
     assert ratio > 1.1
     assert dense.summary()["pue"] > sparse.summary()["pue"]
+
+
+def test_denser_immersion_tanks_spend_more_on_their_own_cdu_pumps_by_the_affinity_laws():
+    """The same 128 GPUs in 8 tanks of 16 or 4 of 32: each tank's CDU is sized for 150 kW, so
+    the denser tanks push twice the flow through the same pumps and exchanger; the rack-side
+    pumps' energy per unit of heat (`air_energy_j`: no air movers immersed) grows four-fold,
+    the square of the flow, as `rack_movers` gives at the tanks' design heat."""
+    tech = TECHNOLOGIES["immersion"]
+    sparse = _run("facility.cooling.technology=immersion", "facility.num_racks=8", "facility.rack.gpus_per_rack=16")
+    dense = _run("facility.cooling.technology=immersion")
+    assert _tokens(dense) == pytest.approx(_tokens(sparse), rel=1e-3)
+    node_w = NodeSpec(GPUS["H100-SXM"]).nameplate_w
+    heat_ratio = dense.summary()["it_energy_j"] / sparse.summary()["it_energy_j"]
+    ratio = dense.summary()["air_energy_j"] / sparse.summary()["air_energy_j"] / heat_ratio
+    dense_w = rack_movers(tech, 4 * node_w).cdu_pumps
+    assert ratio == pytest.approx(dense_w / rack_movers(tech, 2 * node_w).cdu_pumps, rel=1e-3)
+    assert ratio == pytest.approx(4.0, rel=1e-9)
+    assert dense.summary()["pue"] > sparse.summary()["pue"]

@@ -337,7 +337,9 @@ def rack_movers(tech: CoolingTechnology, rack_heat_w: float, air_inlet_c: float 
     ``plenum_pa``: open tiles at that plenum pressure (the room air's recirculation and the
     supply depression it needs are in the result); None: contained aisles. A technology
     with ``door_coil_rows`` (an active rear door) pushes the servers' air through ``door``
-    (None: a :class:`DoorCoil` of that many rows) at the servers' exhaust temperature.
+    (None: a :class:`DoorCoil` of that many rows) at the servers' exhaust temperature. A
+    technology with ``cdu_rated_kw`` (an immersion tank's own CDU) runs the CDU loop's head at
+    that heat and ``(liquid heat / rated)^2`` of it below, the pumps slowing on a fixed system.
     """
     require(math.isfinite(rack_heat_w) and rack_heat_w > 0, "rack_heat_w", rack_heat_w, "watts > 0")
     tech.check_rack_kw(rack_heat_w / 1000.0)
@@ -357,6 +359,10 @@ def rack_movers(tech: CoolingTechnology, rack_heat_w: float, air_inlet_c: float 
         depression_k = air_inlet_c - supply_for_hottest_inlet_c(air_inlet_c, rise_k, recirculation)
     liquid_w = rack_heat_w * tech.liquid_fraction
     cdu_w = cdu.electric_power_w(liquid_w, tech.loop_delta_t_k) if liquid_w > 0 else 0.0
+    if tech.cdu_rated_kw is not None:
+        # the rack's own CDU: ``cdu``'s head at its rated flow, and on its fixed system curve the
+        # head follows the square of the flow (affinity laws), so its power the cube
+        cdu_w *= (liquid_w / (tech.cdu_rated_kw * 1000.0)) ** 2
     facility_w = facility.electric_power_w(liquid_w, tech.loop_delta_t_k) if liquid_w > 0 else 0.0
     if room_air_w > 0:
         facility_w += facility.electric_power_w(room_air_w, AIR_LOOP_DELTA_T_K)

@@ -184,6 +184,10 @@ class CoolingTechnology:
     # An active rear door's coil depth in rows: its fans push the servers' air through a coil of the
     # rack's face (dcsim/facility/airflow.py DoorCoil); None: no door fans.
     door_coil_rows: float | None = None
+    # The rack's own CDU (an immersion tank's pumps and plate heat exchanger) sized for this much
+    # liquid heat (kW): below it the pumps slow on a fixed system curve, head following the square
+    # of the flow (dcsim/facility/airflow.py rack_movers); None: CDUs shared by many racks, sized per MW.
+    cdu_rated_kw: float | None = None
     source: str = ""  # one-line summary of the sources
     provenance: dict[str, str] = field(default_factory=dict, hash=False, compare=False)  # figure -> source
     assumptions: tuple[str, ...] = ()  # figures no source gives (their provenance says why)
@@ -200,6 +204,9 @@ class CoolingTechnology:
             raise CoolingSpecError("server_air_share", f"must be a share in [0, 1], got {self.server_air_share!r}")
         if self.door_coil_rows is not None and not 0.0 < self.door_coil_rows <= 20.0:
             raise CoolingSpecError("door_coil_rows", f"must be coil rows in (0, 20], got {self.door_coil_rows!r}")
+        if self.cdu_rated_kw is not None and not self.max_rack_kw <= self.cdu_rated_kw <= 2000.0:
+            raise CoolingSpecError("cdu_rated_kw", f"must be kW in [max_rack_kw={self.max_rack_kw:g}, 2000] (the "
+                                   f"rack's CDU carries every rack the technology allows), got {self.cdu_rated_kw!r}")
 
     @property
     def gpus_on_liquid(self) -> bool:
@@ -246,6 +253,7 @@ _FIGURES: dict[str, tuple[float, float, bool, str]] = {
 _OPTIONAL_FIGURES: dict[str, tuple[float, float, bool, str]] = {
     "server_air_share": (0.0, 1.0, True, "a share in [0, 1]"),
     "door_coil_rows": (0.0, 20.0, False, "coil rows in (0, 20]"),
+    "cdu_rated_kw": (0.0, 2000.0, False, "kW per rack in (0, 2000]"),
 }
 _KEYS = ("name", "source", *_FIGURES)
 _ALLOWED_KEYS = (*_KEYS, *_OPTIONAL_FIGURES)

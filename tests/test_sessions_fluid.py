@@ -28,9 +28,11 @@ def _means(think: list[float], calls: list[int]) -> SessionMeans:
 
 def test_session_means_are_those_of_the_sessions_calls():
     """SessionMeans (computed for all sampled sessions at once) is what the sessions' own
-    calls give, one session at a time through ``prompts``: calls within the context window
-    (here it cuts many sessions short), reusable and system-prompt tokens per call, the think
-    times between calls and each call's offset in its session."""
+    calls give, one session at a time (each call's prompt the previous one's plus its output
+    and the next new tokens; a session stops before the first call whose prompt and output
+    pass the 20,000-token window, which here cuts many short): calls within the window,
+    reusable and system-prompt tokens per call, the think times between calls and each call's
+    offset in its session."""
     length = lambda d, v: LengthDistribution(d, v, 0, 0, 1, 10**6)  # noqa: E731
     work = SessionArrivals(1.0, length("exponential", 12), DurationDistribution("exponential", 4.0, 0, 0, 0, 100),
                            length("exponential", 3000), length("exponential", 900), length("exponential", 200),
@@ -39,8 +41,11 @@ def test_session_means_are_those_of_the_sessions_calls():
     plan = work.plan(None, np.random.default_rng(0), 0.0, n_sessions=500)
     prompts, thinks, offsets = [], [], []
     for s in range(500):
-        p, _ = work.prompts(plan, s)
-        o = int(plan.offset[s])
+        o, n = int(plan.offset[s]), int(plan.calls[s])
+        out = plan.output_tokens[o:o + n]
+        p = np.cumsum(np.concatenate([[1000 + plan.first_context_tokens[s]], out[:-1] + plan.new_tokens[o + 1:o + n]]))
+        fits = p + out <= 20_000
+        p = p[:n if fits.all() else int(np.argmin(fits))]
         prompts.append(p)
         thinks.append(plan.think_s[o + 1:o + len(p)])
         offsets.append(np.concatenate([[0.0], np.cumsum(plan.think_s[o + 1:o + len(p)])]) + 3.0 * np.arange(len(p)))

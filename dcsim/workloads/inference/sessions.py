@@ -224,7 +224,7 @@ class SessionMeans:
         hi = np.where(slope > 0, np.minimum(x[-1], share / np.where(slope > 0, slope, 1.0)), x[-1])
         out = np.full(len(share), math.inf)
         reach = lhs(hi) >= share  # phi reaches 1 at the longest interval
-        lo, hi = np.zeros(len(share)), hi
+        lo = np.zeros(len(share))
         for _ in range(200):
             mid = 0.5 * (lo + hi)
             below_share = lhs(mid) < share
@@ -312,54 +312,49 @@ class SessionArrivals:
             turn = count - count[head]
         return SessionPlan(t, system, calls, first, offset, new, output, think, turn)
 
-    def prompts(self, plan: SessionPlan, s: int) -> tuple[np.ndarray, np.ndarray]:
-        """Prompt and output tokens of session ``s``'s calls, up to the context window."""
-        o = int(plan.offset[s])
-        k = int(plan.calls[s])
-        out = plan.output_tokens[o:o + k]
-        grow = np.concatenate([[self.system_prompt_tokens + int(plan.first_context_tokens[s])],
-                               out[:-1] + plan.new_tokens[o + 1:o + k]])
-        prompt = np.cumsum(grow)
-        fits = prompt + out <= self.max_context_tokens
-        n = int(np.argmin(fits)) if not fits.all() else k
-        return prompt[:n], out[:n]
+    def calls_in_window(self, plan: SessionPlan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every call of ``plan`` that is sent, all sessions at once, in session order:
+        (its place in the plan's per-call arrays, its index in its session, its prompt
+        tokens). A call's prompt is the previous call's plus that call's output and its own
+        new tokens (a first call: the system prompt and the first context), and a session
+        ends before its first call whose prompt and output would not fit the context window
+        (as :class:`SessionDriver` ends it)."""
+        calls = plan.calls.astype(np.int64)
+        head = np.repeat(plan.offset, calls)  # per call: its session's first call
+        sid = np.repeat(np.arange(len(calls)), calls)
+        k = np.arange(len(head)) - head  # per call: its index in its session
+        out = plan.output_tokens
+        first = k == 0
+        grow = np.empty(len(k), np.int64)
+        grow[first] = self.system_prompt_tokens + plan.first_context_tokens[sid[first]]
+        later = np.flatnonzero(~first)
+        grow[later] = out[later - 1] + plan.new_tokens[later]
+        cum = np.cumsum(grow)
+        prompt = cum - cum[head] + grow[head]  # each session's running sum
+        end = calls.copy()
+        bad = prompt + out > self.max_context_tokens
+        np.minimum.at(end, sid[bad], k[bad])
+        keep = np.flatnonzero(k < end[sid])
+        return keep, k[keep], prompt[keep]
 
     def sample_calls(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Prompt and output tokens of about ``n`` calls of independent sessions (the
         builder's estimate of mean lengths, and the KV-cache sizing)."""
         sessions = max(1, math.ceil(n / max(1.0, float(self.calls.sample_many(rng, 1000).mean()))))
         plan = self.plan(None, rng, 0.0, n_sessions=sessions)
-        parts = [self.prompts(plan, s) for s in range(sessions)]
-        prompts = np.concatenate([p for p, _ in parts] or [np.zeros(0, np.int64)])
-        outputs = np.concatenate([o for _, o in parts] or [np.zeros(0, np.int64)])
-        return prompts[:n], outputs[:n]
+        keep, _, prompts = self.calls_in_window(plan)
+        return prompts[:n], plan.output_tokens[keep][:n]
 
     def means(self, sessions: int = 20_000) -> SessionMeans:
         """The workload's :class:`SessionMeans`, from ``sessions`` sessions drawn with a fixed seed
-        (computed once, for every session's calls at once: :meth:`prompts` vectorised)."""
+        (computed once)."""
         if self._means is not None:
             return self._means
         plan = self.plan(None, np.random.default_rng(0), 0.0, n_sessions=sessions)
         b = self.block_tokens
         system = (self.system_prompt_tokens // b) * b
-        calls = plan.calls.astype(np.int64)
-        head = np.repeat(plan.offset, calls)  # per call: its session's first call
-        sid = np.repeat(np.arange(sessions), calls)
-        k = np.arange(len(head)) - head  # per call: its index in its session
-        out = plan.output_tokens.astype(np.float64)
-        first = k == 0
-        grow = np.empty(len(k))
-        grow[first] = self.system_prompt_tokens + plan.first_context_tokens[sid[first]]
-        later = np.flatnonzero(~first)
-        grow[later] = out[later - 1] + plan.new_tokens[later]
-        cum = np.cumsum(grow)
-        prompt = cum - cum[head] + grow[head]  # each session's running sum
-        # a session ends before its first call whose prompt + output does not fit
-        end = calls.copy()
-        bad = prompt + out > self.max_context_tokens
-        np.minimum.at(end, sid[bad], k[bad])
-        keep = k < end[sid]
-        prompt, k, thinks = prompt[keep], k[keep], np.where(first, 0.0, plan.think_s)[keep]
+        keep, k, prompt = self.calls_in_window(plan)
+        thinks = np.where(k == 0, 0.0, plan.think_s[keep])
         head_kept = np.flatnonzero(k == 0)
         before_cum = np.cumsum(thinks)
         before = before_cum - np.repeat(before_cum[head_kept], np.diff(np.append(head_kept, len(k))))

@@ -69,6 +69,49 @@ def test_vision_tokens_of_an_image_follow_the_processor_resize():
     assert llama.work("Llama-4-Scout", 1, (300, 200)).tokens == 144  # fits one tile: no thumbnail
 
 
+def test_qwen3_vl_keeps_two_frames_per_second_of_clip_within_its_pixel_budget():
+    """Qwen3-VL's video processor (its video_preprocessor_config.json: fps 2, min_frames 4,
+    max_frames 768, 4,096-25,165,824 pixels over the kept frames). The ML.ENERGY benchmark's
+    clip, 32 frames written at 30 fps (1.07 s): int(2.13) = 2 frames, raised to 4, two temporal
+    patches of 11 x 20 tokens. A minute at 30 fps: 120 frames, whose 120 x 352 x 640 pixels
+    exceed the budget, so each frame is scaled by sqrt(120 x 360 x 640 / 25,165,824) = 1.048
+    to 320 x 608 px (10 x 19 tokens) in 60 temporal patches. Without a clip rate every frame
+    given is encoded, as before."""
+    v = MODEL.vision
+    assert v is not None
+    assert v.frames_kept(32, 30.0) == 4
+    assert v.work(MODEL.name, video_frames=32, video_px=(640, 360), video_fps=30.0).tokens == 2 * 11 * 20
+    assert v.frames_kept(1800, 30.0) == 120
+    assert v.video_grid(120, 640, 360) == (20, 38)
+    minute = v.work(MODEL.name, video_frames=1800, video_px=(640, 360), video_fps=30.0)
+    assert (minute.tokens, minute.patches) == (60 * 10 * 19, 60 * 20 * 38)
+    assert v.frames_kept(5000, 1.0) == 768 and v.frames_kept(3, 1.0) == 3  # at most 768, never more than given
+    assert v.work(MODEL.name, video_frames=32, video_px=(640, 360)).tokens == 16 * 11 * 20
+    omni = MODELS["Qwen3-Omni-30B-A3B"].vision
+    assert omni is not None
+    with pytest.raises(LlmSpecError, match="video_sample_fps"):
+        omni.work("Qwen3-Omni-30B-A3B", video_frames=32, video_px=(640, 360), video_fps=30.0)
+
+
+def test_a_service_with_a_clip_rate_prompts_with_the_frames_kept():
+    """Through the config: 32 frames of a 30-fps clip add the 440 tokens of the 4 frames
+    Qwen3-VL keeps; a clip rate without a video, or for a model whose processor the
+    catalogue does not describe, is refused naming the field."""
+    o = ["workload=inference_only", "workload.services.chat.replicas=1", "workload.services.chat.tp=1",
+         "workload.services.chat.model=Qwen3-VL-8B", "workload.services.chat.video_frames=32",
+         "workload.services.chat.video_fps=30", "workload.services.chat.prompt_tokens.distribution=constant",
+         "workload.services.chat.prompt_tokens.mean=50", "workload.services.chat.output_tokens.distribution=constant",
+         "workload.services.chat.output_tokens.mean=30", "workload.services.chat.arrival_rate_per_s=1",
+         "duration_s=20", "output.write=false", "facility.num_racks=1"]
+    req = dcsim.run(o).frames()["requests"]
+    assert len(req) > 5 and (req["prompt_tokens"] == 50 + 440).all()
+    for bad, words in ((["workload.services.chat.video_frames=0"], "without a video"),
+                       (["workload.services.chat.model=Qwen3-Omni-30B-A3B"], "does not describe")):
+        with pytest.raises(ConfigError, match=words) as e:
+            dcsim.run(o + bad)
+        assert "chat.video_fps" in str(e.value)
+
+
 def test_encoder_time_is_in_the_ttft_and_equals_its_flops_over_the_roofline():
     """On an idle replica a request with an image waits for the encoder, then for its prefill:
     TTFT = encoder FLOPs / (peak x compute efficiency) + the prefill of text + vision tokens."""
@@ -193,6 +236,15 @@ def test_bad_vision_block_names_its_field():
         replace(v, min_pixels=0)
     with pytest.raises(LlmSpecError, match="vision.image_px"):
         replace(v, image_px=900, min_pixels=0, max_pixels=0)
+    with pytest.raises(LlmSpecError, match="vision.video_max_pixels"):
+        replace(v, video_min_pixels=10**8)
+    with pytest.raises(LlmSpecError, match="vision.video_max_frames"):
+        replace(v, video_min_frames=0)
+    with pytest.raises(LlmSpecError, match="vision.video_sample_fps"):
+        replace(v, video_sample_fps=0.0)  # min/max frames left without the rate they bound
+    with pytest.raises(LlmSpecError, match="vision.temporal_patch"):
+        replace(MODELS["Gemma-3-27B"].vision,  # type: ignore[arg-type]
+                video_sample_fps=2.0, video_min_frames=4, video_max_frames=8)
 
 
 @needs_shared(DATA)

@@ -147,16 +147,43 @@ class VisionSpec:
     temporal_patch: int = 0  # video frames folded into one patch; 0 = the model takes no video
     max_tiles: int = 0  # tiled (Llama 4): an image is cut into at most this many image_px tiles; 0 = one image
     source: str = ""  # the config(s) the numbers come from
+    # The video processor (a video_preprocessor_config.json), when it differs from the image one:
+    # a pixel budget over all the frames it keeps (0 = each frame resized as an image is), and
+    # frame sampling: it keeps video_sample_fps frames per second of the clip, within
+    # [video_min_frames, video_max_frames] and never more than it is given (0 = every frame given).
+    video_min_pixels: int = 0
+    video_max_pixels: int = 0
+    video_sample_fps: float = 0.0
+    video_min_frames: int = 0
+    video_max_frames: int = 0
 
     def __post_init__(self) -> None:
         for f in ("layers", "hidden", "intermediate", "heads", "patch_px", "merge"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise LlmSpecError(f"vision.{f}", f"must be an integer >= 1, got {v!r}")
-        for f in ("image_px", "min_pixels", "max_pixels", "temporal_patch", "max_tiles"):
+        for f in ("image_px", "min_pixels", "max_pixels", "temporal_patch", "max_tiles", "video_min_pixels",
+                  "video_max_pixels", "video_min_frames", "video_max_frames"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise LlmSpecError(f"vision.{f}", f"must be an integer >= 0, got {v!r}")
+        if not (math.isfinite(self.video_sample_fps) and self.video_sample_fps >= 0):
+            raise LlmSpecError("vision.video_sample_fps", f"must be a finite number >= 0, got {self.video_sample_fps!r}")
+        video = (self.video_min_pixels, self.video_max_pixels, self.video_sample_fps, self.video_min_frames,
+                 self.video_max_frames)
+        if any(video) and not self.temporal_patch:
+            raise LlmSpecError("vision.temporal_patch", "must be >= 1 when the video processor is described "
+                               "(video_* fields): a model that takes no video has none")
+        if (self.video_min_pixels or self.video_max_pixels) and not 0 < self.video_min_pixels <= self.video_max_pixels:
+            raise LlmSpecError("vision.video_max_pixels", "a video pixel budget needs 0 < video_min_pixels <= "
+                               f"video_max_pixels, got {self.video_min_pixels} and {self.video_max_pixels}")
+        if self.video_sample_fps and not 1 <= self.video_min_frames <= self.video_max_frames:
+            raise LlmSpecError("vision.video_max_frames", "frame sampling (video_sample_fps > 0) needs 1 <= "
+                               f"video_min_frames <= video_max_frames, got {self.video_min_frames} and "
+                               f"{self.video_max_frames}")
+        if not self.video_sample_fps and (self.video_min_frames or self.video_max_frames):
+            raise LlmSpecError("vision.video_sample_fps", "must be > 0 when video_min_frames or video_max_frames "
+                               "is given (they bound the sampled frames)")
         if not (math.isfinite(self.merger_params) and self.merger_params >= 0):
             raise LlmSpecError("vision.merger_params", f"must be a finite number >= 0, got {self.merger_params!r}")
         if self.hidden % self.heads:
@@ -219,18 +246,56 @@ class VisionSpec:
         w, h = min((c for c, s in zip(canvases, scales) if s == pick), key=lambda c: c[0] * c[1])
         return w * h + (1 if w * h > 1 else 0)
 
+    def frames_kept(self, frames: int, clip_fps: float = 0.0) -> int:
+        """Frames the video processor keeps of ``frames`` frames of a clip at ``clip_fps``
+        frames per second: ``video_sample_fps`` per second of the clip (rounded down), at least
+        ``video_min_frames``, at most ``video_max_frames`` and the frames given (transformers
+        ``Qwen3VLVideoProcessor.sample_frames``). Every frame without a clip rate or sampling."""
+        if clip_fps <= 0 or not self.video_sample_fps:
+            return frames
+        n = int(frames / clip_fps * self.video_sample_fps)
+        return min(max(n, self.video_min_frames), self.video_max_frames, frames)
+
+    def video_grid(self, frames: int, width_px: int, height_px: int) -> tuple[int, int]:
+        """Patches along (height, width) of each frame of a video of ``frames`` kept frames:
+        with a video pixel budget, the frames' sides are rounded to whole merged patches and
+        scaled so that all the frames together (their count rounded to whole temporal patches)
+        stay within [video_min_pixels, video_max_pixels] (the smart resize of transformers'
+        Qwen3-VL video processor); without one, each frame as an image."""
+        if not self.video_max_pixels:
+            return self.grid(width_px, height_px)
+        f = self.patch_px * self.merge
+        h = max(f, round(height_px / f) * f)
+        w = max(f, round(width_px / f) * f)
+        t = max(self.temporal_patch, round(frames / self.temporal_patch) * self.temporal_patch)
+        if t * h * w > self.video_max_pixels:
+            beta = math.sqrt(frames * height_px * width_px / self.video_max_pixels)
+            h = max(f, math.floor(height_px / beta / f) * f)
+            w = max(f, math.floor(width_px / beta / f) * f)
+        elif t * h * w < self.video_min_pixels:
+            beta = math.sqrt(self.video_min_pixels / (frames * height_px * width_px))
+            h = math.ceil(height_px * beta / f) * f
+            w = math.ceil(width_px * beta / f) * f
+        return h // self.patch_px, w // self.patch_px
+
     def work(self, name: str, images: int = 0, image_px: tuple[int, int] = (0, 0), video_frames: int = 0,
-             video_px: tuple[int, int] = (0, 0)) -> VisionWork:
+             video_px: tuple[int, int] = (0, 0), video_fps: float = 0.0) -> VisionWork:
         """Tokens and encoder work of a request with ``images`` images of ``image_px``
-        (width, height) and one video of ``video_frames`` frames of ``video_px``."""
+        (width, height) and one video of ``video_frames`` frames of ``video_px``: every frame,
+        or, with the clip's frame rate ``video_fps``, the frames the processor keeps
+        (:meth:`frames_kept`; a processor the catalogue does not describe refuses it)."""
         if video_frames and not self.temporal_patch:
             raise LlmSpecError("vision.temporal_patch", f"{name} takes no video input")
+        if video_fps and not self.video_sample_fps:
+            raise LlmSpecError("vision.video_sample_fps", f"{name}: its catalogue file does not describe how its "
+                               "video processor samples frames; give the frames it encodes, without a clip rate")
         slices = []  # (count, patches) of each attention group: an image or a video's temporal slice
         if images:
             gh, gw = self.grid(*image_px)
             slices.append((images * self.tiles(*image_px), gh * gw))
         if video_frames:
-            gh, gw = self.grid(*video_px)
+            video_frames = self.frames_kept(video_frames, video_fps)
+            gh, gw = self.video_grid(video_frames, *video_px)
             slices.append((-(-video_frames // self.temporal_patch), gh * gw))
         patches = sum(n * p for n, p in slices)
         return VisionWork(self.encoder(name), patches // self.merge ** 2, patches,
@@ -568,14 +633,15 @@ def _precision(file: str, key: str, value: Any) -> str:
 
 
 _VISION_INT = ("layers", "hidden", "intermediate", "heads", "patch_px", "merge", "image_px", "min_pixels",
-               "max_pixels", "temporal_patch", "max_tiles")
+               "max_pixels", "temporal_patch", "max_tiles", "video_min_pixels", "video_max_pixels", "video_min_frames",
+               "video_max_frames")
 
 
 def _vision(file: str, data: Any) -> VisionSpec:
     """The ``vision:`` block of a model file."""
     if not isinstance(data, dict):
         raise ModelFileError(file, "vision", f"must hold a mapping of fields, got {type(data).__name__}")
-    allowed = set(_VISION_INT) | {"merger_params", "source"}
+    allowed = set(_VISION_INT) | {"merger_params", "source", "video_sample_fps"}
     for key in data:
         if key not in allowed:
             raise ModelFileError(file, f"vision.{key}", f"is not a vision field; allowed: {sorted(allowed)}")
@@ -584,6 +650,8 @@ def _vision(file: str, data: Any) -> VisionSpec:
             raise ModelFileError(file, f"vision.{key}", "is missing")
     kw: dict[str, Any] = {k: _integer(file, f"vision.{k}", data[k]) for k in _VISION_INT if k in data}
     kw["merger_params"] = number(file, "vision.merger_params", data["merger_params"], ModelFileError)
+    if "video_sample_fps" in data:
+        kw["video_sample_fps"] = number(file, "vision.video_sample_fps", data["video_sample_fps"], ModelFileError)
     kw["source"] = _text(file, "vision.source", data["source"])
     return VisionSpec(**kw)
 

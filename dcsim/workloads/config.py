@@ -260,12 +260,16 @@ class ServiceConfig:
     # (VisionSpec.work) are added to the prompt, and the iteration that starts a request's
     # prefill also runs the encoder. Default resolutions: the assumptions of the vllm-0.11
     # multimodal validation (1024 x 768 images, 640 x 360 frames; not measured).
+    # video_fps: the frame rate of the clip those frames make up; with it, a model whose video
+    # processor resamples (Qwen3-VL: 2 frames per second of clip, at least 4) encodes the
+    # frames it keeps (VisionSpec.frames_kept). 0: every frame given is encoded.
     images_per_request: int = bounded(0, ge=0)
     image_width_px: int = bounded(1024, ge=1)
     image_height_px: int = bounded(768, ge=1)
     video_frames: int = bounded(0, ge=0)
     video_width_px: int = bounded(640, ge=1)
     video_height_px: int = bounded(360, ge=1)
+    video_fps: float = bounded(0.0, ge=0)
 
 
 @dataclass

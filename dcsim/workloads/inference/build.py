@@ -195,6 +195,8 @@ def _cpu_tier(field: str, s: ServiceConfig, gpu: GpuSpec) -> None:
 
 def _vision(field: str, model: LlmSpec, s: ServiceConfig, trace: Any) -> VisionWork | None:
     """The vision input of each request of the service, validated; None without one."""
+    require(not s.video_fps or s.video_frames > 0, f"{field}.video_fps", s.video_fps,
+            f"0 without a video ({field}.video_frames = 0): it is the frame rate of the video's clip")
     if not (s.images_per_request or s.video_frames):
         return None
     key, value = ("images_per_request", s.images_per_request) if s.images_per_request else ("video_frames", s.video_frames)
@@ -204,11 +206,14 @@ def _vision(field: str, model: LlmSpec, s: ServiceConfig, trace: Any) -> VisionW
     assert model.vision is not None  # required just above
     require(not s.video_frames or model.vision.temporal_patch > 0, f"{field}.video_frames", s.video_frames,
             f"0: {model.name}'s vision encoder takes images only")
+    require(not s.video_fps or model.vision.video_sample_fps > 0, f"{field}.video_fps", s.video_fps,
+            f"0 for {model.name}: its catalogue file does not describe how its video processor samples frames "
+            f"(give {field}.video_frames as the frames it encodes)")
     require(trace is None, f"{field}.{key}", value, "0 with a replayed trace (its prompt lengths count every token)")
     require(s.arrivals.process != "sessions", f"{field}.{key}", value,
             "0 with agentic sessions (a session's calls carry no images in this model)")
     return model.vision.work(model.name, s.images_per_request, (s.image_width_px, s.image_height_px),
-                             s.video_frames, (s.video_width_px, s.video_height_px))
+                             s.video_frames, (s.video_width_px, s.video_height_px), s.video_fps)
 
 
 def _with_vision_tokens(sampler: Any, tokens: int) -> Any:

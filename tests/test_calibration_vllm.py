@@ -31,6 +31,24 @@ def test_every_text_row_of_a_described_model_is_used(rows):
 
 
 @needs_data
+def test_each_row_knows_how_many_requests_the_benchmark_submitted(rows):
+    """N = the task's requests x the sweep's repeats (ml-energy/benchmark @ c1d6557 configs):
+    gpt-oss-120b on one B200 at max_num_seqs 3,072 ran 198 GPQA questions 18 times, a
+    one-cohort window (N / B 1.16); every data row has an entry, 5 text rows have no sweep
+    entry for their batch."""
+    import csv
+
+    keys = {(r["model_id"], r["task"], r["gpu_model"], int(r["num_gpus"]), int(r["max_num_seqs"]))
+            for r in csv.DictReader(open(DATA / "configurations.csv", newline=""))}
+    assert set(cv.benchmark_requests()) == keys
+    oss = next(r for r in rows if r.model_id == "openai/gpt-oss-120b" and r.gpu.name == "B200" and r.tp == 1
+               and r.max_num_seqs == 3072)
+    assert (oss.requests, cv.window_bin(oss)) == (198 * 18, "N/B under 1.5")
+    assert sum(r.requests == 0 for r in rows) == 5
+    assert all(r.requests >= r.max_num_seqs for r in rows if r.requests)
+
+
+@needs_data
 @pytest.mark.parametrize("gpu", ["H100-SXM", "B200"])
 def test_shipped_profile_reproduces_its_recorded_errors(rows, gpu):
     """The shipped constants give, at the measured batch, the in-sample errors their file records."""

@@ -124,6 +124,10 @@ def report(data_dir: str) -> str:
         markdown(table, ("all", "architecture", "precision", "batch")),
         "**Per left-out family and task**",
         markdown(table, ("family", "task")),
+        "**Per steady-state window** (N requests submitted at once over max_num_seqs B, from the "
+        "benchmark's configs: `dcsim/data/mlenergy/benchmark_requests.csv`; the window closes when all "
+        "but B + 1 have finished, so under 1.5 it closes before half a batch has finished)",
+        markdown(table, ("window",)),
         "**Sensitivity to the assumed prompt lengths** (in-sample fit, engine batch): "
         + sensitivity("prompts", fits, rows, lambda x: cv.load_rows(data_dir, prompt_scale=x)),
         figs,

@@ -174,6 +174,7 @@ class Row:
     measured: dict  # metric -> value
     vision: VisionWork | None = None  # a multimodal row's vision tokens (in prompt) and encoder work
     ep: int = 1  # attention groups of a data-parallel-attention replica (tp x ep GPUs, experts over all)
+    requests: int = 0  # requests the benchmark submitted for the row (benchmark_requests); 0 = not known
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -205,12 +206,38 @@ def media(task: str, pixel_scale: float = 1.0) -> dict[str, Any]:
     return out
 
 
+def benchmark_requests() -> dict[tuple[str, str, str, int, int], int]:
+    """(model_id, task, gpu_model, num_gpus, max_num_seqs) -> the requests the benchmark submitted
+    (``dcsim/data/mlenergy/benchmark_requests.csv``, written by ``tools/mlenergy_requests.py`` from
+    the benchmark's configs; 0 where its sweep has no entry)."""
+    from importlib import resources
+
+    text = resources.files("dcsim.data").joinpath("mlenergy", "benchmark_requests.csv").read_text()
+    return {(r["model_id"], r["task"], r["gpu_model"], int(r["num_gpus"]), int(r["max_num_seqs"])):
+            int(r["num_requests"] or 0) for r in csv.DictReader(text.splitlines())}
+
+
+# Steady-state windows by requests submitted over max_num_seqs (N / B). The benchmark measures
+# from the moment B requests have their first token until all but B + 1 have finished
+# (docs/calibration.md, "The benchmark's steady state is not always steady").
+WINDOW_BINS = ((0.0, 1.5, "N/B under 1.5"), (1.5, 2.5, "N/B 1.5-2.5"), (2.5, 5.0, "N/B 2.5-5"),
+               (5.0, math.inf, "N/B 5+"))
+
+
+def window_bin(row: Row) -> str:
+    if not row.requests:
+        return "N/B not known"
+    ratio = row.requests / row.max_num_seqs
+    return next(label for lo, hi, label in WINDOW_BINS if lo <= ratio < hi)
+
+
 def load_rows(data_dir: str | Path, prompt_scale: float = 1.0, tasks: tuple[str, ...] = TEXT_TASKS,
               pixel_scale: float = 1.0) -> list[Row]:
     """The rows of ``tasks`` whose model dcsim describes (a multimodal task's: whose model has a
     vision encoder); the prompt is the text part (x ``prompt_scale``) plus the vision tokens."""
     data_dir = Path(data_dir)
     moments = output_moments(data_dir / "output_lengths.csv")
+    submitted = benchmark_requests()
     rows = []
     for r in _read_csv(data_dir / "configurations.csv"):
         if r["task"] not in tasks or r["model_id"] not in MODEL_ID or MODEL_ID[r["model_id"]][0] not in MODELS:
@@ -233,7 +260,8 @@ def load_rows(data_dir: str | Path, prompt_scale: float = 1.0, tasks: tuple[str,
         rows.append(Row(r["model_id"], r["task"], GPUS[GPU[r["gpu_model"]]], model, FAMILY[name],
                         "MoE" if model.is_moe else ("hybrid" if model.attention_layers else "dense"),
                         model.weight_precision, tp, int(r["max_num_seqs"]), float(r["avg_batch_size"]), prompt,
-                        m1, prompt + m2 / (2.0 * m1), measured, vision, dp))
+                        m1, prompt + m2 / (2.0 * m1), measured, vision, dp,
+                        submitted.get((r["model_id"], r["task"], r["gpu_model"], n, int(r["max_num_seqs"])), 0)))
     return rows
 
 
@@ -441,7 +469,8 @@ def error_table(rows: list[Row], preds: list[dict]) -> list[dict]:
     for i, r in enumerate(rows):
         g = r.gpu.name
         for kind, val in (("all", "all"), ("architecture", r.architecture), ("precision", r.precision),
-                          ("batch", batch_bin(r.max_num_seqs)), ("family", r.family), ("task", r.task)):
+                          ("batch", batch_bin(r.max_num_seqs)), ("family", r.family), ("task", r.task),
+                          ("window", window_bin(r))):
             slices.setdefault((g, f"{kind}={val}" if kind != "all" else "all"), []).append(i)
     table = []
     for (g, s), idx in sorted(slices.items()):

@@ -53,6 +53,36 @@ def test_evicted_blocks_go_to_the_cpu_tier_in_lru_order():
     assert cached(hbm) == [D, E] and cached(cpu) == [B, C]
 
 
+def test_a_cache_lifetime_drops_blocks_idle_longer_than_it_and_a_use_renews_it():
+    """Lifetime 10 s (a provider's prompt cache): A and B cached at t = 0; A used at 9 s lives
+    on, B (idle since 0) is gone at 10.5 s; A, last used at 9 s, is gone at 19.5 s. Evicted to
+    the CPU tier, a block keeps its time of last use there: C (last used at 0) goes down at 5 s
+    and expires from the CPU tier at 10.5 s like the others."""
+    now = [0.0]
+    cpu = PrefixCache(capacity_blocks=4, block_tokens=BLOCK, ttl_s=10.0, clock=lambda: now[0])
+    hbm = PrefixCache(capacity_blocks=2, block_tokens=BLOCK, lower=cpu, ttl_s=10.0, clock=lambda: now[0])
+    hbm.insert((A, B))
+    now[0] = 9.0
+    assert hbm.take((A,)) == (1, 0)
+    assert cached(hbm) == [B, A]
+    now[0] = 10.5
+    assert hbm.prefix_blocks((B,)) == 0 and hbm.prefix_blocks((A,)) == 1
+    assert cached(hbm) == [A]
+    now[0] = 19.5
+    assert hbm.take((A,)) == (0, 0) and cached(hbm) == []
+    now = [0.0]
+    cpu = PrefixCache(capacity_blocks=4, block_tokens=BLOCK, ttl_s=10.0, clock=lambda: now[0])
+    hbm = PrefixCache(capacity_blocks=1, block_tokens=BLOCK, lower=cpu, ttl_s=10.0, clock=lambda: now[0])
+    hbm.insert((C,))
+    now[0] = 5.0
+    hbm.insert((D,))  # C down, last used at 0
+    assert cached(hbm) == [D] and cpu._blocks[C] == 0.0
+    now[0] = 10.5
+    assert hbm.take((C,)) == (0, 0) and cached(cpu) == []
+    with pytest.raises(ValueError, match="clock"):
+        PrefixCache(capacity_blocks=1, block_tokens=BLOCK, ttl_s=1.0)
+
+
 def test_a_reload_moves_blocks_back_up_and_the_prefix_spans_both_tiers():
     """The prefix is the leading blocks found in either tier; the CPU tier's come back to HBM
     (most recent), and HBM's least recent go down in their place. A routing peek reads HBM only."""

@@ -268,6 +268,30 @@ def test_a_call_that_opens_a_user_turn_waits_the_users_think_time(turns):
     assert kinds["tool"] >= 10 and kinds["user"] >= 10
 
 
+def test_a_cache_lifetime_shorter_than_the_users_wait_misses_every_new_turn(turns):
+    """prefix_cache_ttl_s = 20 s between the tool's 2-s think time and the user's 40-s wait:
+    a call after a tool finds its previous prompt's blocks (as without a lifetime), a call
+    that opens a turn finds only the system prompt's, which the other sessions keep using.
+    Refused without a prefix cache."""
+    life = dcsim.run(sessions(f"{SS}.user_turn_probability=0.5", f"{SS}.user_think_time.distribution=constant",
+                              f"{SS}.user_think_time.mean_s={USER_S}", f"{SVC}.prefix_cache_ttl_s=20",
+                              duration_s=600.0))
+    for res in (turns, life):
+        req = res.frames()["requests"].sort_values(["session_id", "call_index"])
+        calls = req[(req["session_id"] >= 0) & (req["status"] == "completed")]
+        prev_turn = calls.groupby("session_id")["turn_index"].shift(1)
+        opens = calls[calls["turn_index"] > prev_turn]
+        tool = calls[(calls["call_index"] > 0) & ~(calls["turn_index"] > prev_turn)]
+        assert len(opens) >= 10 and len(tool) >= 10
+        assert (tool["cached_tokens"] >= tool["prompt_tokens"] - OUT - NEW - BLOCK).all()
+        if res is life:
+            assert (opens["cached_tokens"] <= SYSTEM).all()
+        else:
+            assert (opens["cached_tokens"] >= opens["prompt_tokens"] - OUT - NEW - BLOCK).all()
+    with pytest.raises(ConfigError, match="prefix_cache_ttl_s"):
+        dcsim.run(["workload=inference_only", "duration_s=10", "output.write=false", f"{SVC}.prefix_cache_ttl_s=300"])
+
+
 def test_the_cached_shares_by_trigger_follow_from_the_requests_table(turns, run):
     """`session_tool_call_cached_share` and `session_turn_call_cached_share` are the
     documented sums over the calls after a tool and the calls that open a later turn; a

@@ -170,6 +170,13 @@ def test_hit_share_follows_the_cache_footprint_and_the_think_times():
     assert m.cached_tokens(1.0, 1.0, CALL_S, 8.0, 1000.0, 4000.0) == pytest.approx(
         200.0 + 800.0 * _poisson_hit(8.0, 800.0, 4000.0, 1.0, CALL_S, thinks))
     assert m.cached_tokens(1.0, 1.0, CALL_S, 8.0, 1000.0, 0.0) == 0.0
+    # a cache lifetime: a call keeps its blocks only if its session was idle (decode 1 s + think)
+    # for less than it: with room for all, 10 s keeps the 2-s thinks only, 60 s all of them;
+    # without room, the shorter of the lifetime and g* (31.5 s at 8 sessions) decides
+    assert m.hit_share(1.0, 1.0, CALL_S, 4.0, 1000.0, 40_000.0, ttl_s=10.0) == pytest.approx(0.5)
+    assert m.hit_share(1.0, 1.0, CALL_S, 4.0, 1000.0, 40_000.0, ttl_s=60.0) == pytest.approx(1.0, abs=1e-9)
+    assert m.hit_share(1.0, 1.0, CALL_S, 8.0, 1000.0, 4000.0, ttl_s=60.0) == hits[3]
+    assert m.hit_share(1.0, 1.0, CALL_S, 8.0, 1000.0, 4000.0, ttl_s=2.5) == 0.0
 
 
 def test_a_cached_prefix_is_not_prefilled_but_attended_to():

@@ -230,6 +230,10 @@ class ServiceConfig:
     max_batch_tokens: int = bounded(8192, ge=1)
     gpu_memory_utilization: float = bounded(0.9, gt=0, le=1)  # vLLM default
     prefix_cache_fraction: float = bounded(0.0, ge=0, lt=1)  # share of the KV cache kept for cached prompt blocks; 0: off
+    # Lifetime of a cached block since its last use, s, as API providers' prompt caches expire
+    # their entries (Anthropic: 5 minutes, or 1 hour; Azure OpenAI: 5-10 minutes idle, at most an
+    # hour); 0: blocks stay until evicted (vLLM). Needs prefix_cache_fraction > 0.
+    prefix_cache_ttl_s: float = bounded(0.0, ge=0)
     prefix_block_tokens: int = bounded(512, ge=1)  # tokens per cached block (Mooncake's hash_ids blocks)
     prefill_replicas: int = bounded(0, ge=0)  # > 0: disaggregated, the first replicas prefill and the rest decode
     # The GPU type the replicas run on, of a facility with facility.rack_groups (null: facility.node.gpu);

@@ -184,7 +184,10 @@ def decode_context_tokens(prompts: np.ndarray, outputs: np.ndarray) -> float:
 
 
 def _cpu_tier(field: str, s: ServiceConfig, gpu: GpuSpec) -> None:
-    """A CPU-memory KV tier needs a prefix cache to evict from and a GPU whose host link is known."""
+    """A CPU-memory KV tier needs a prefix cache to evict from and a GPU whose host link is known;
+    so does a cache lifetime (a cache to expire)."""
+    require(s.prefix_cache_fraction > 0 or s.prefix_cache_ttl_s == 0, f"{field}.prefix_cache_ttl_s",
+            s.prefix_cache_ttl_s, f"0 unless the prefix cache is on ({field}.prefix_cache_fraction > 0)")
     if s.kv_cpu_tier_gb == 0:
         return
     require(s.prefix_cache_fraction > 0, f"{field}.kv_cpu_tier_gb", s.kv_cpu_tier_gb,

@@ -63,20 +63,46 @@ ROLES = ("both", "prefill", "decode")
 
 class PrefixCache:
     """An LRU set of KV blocks, by block hash; evicted blocks go to ``lower`` (the CPU-memory
-    tier, itself an LRU that drops its own evictions), or are dropped without one."""
+    tier, itself an LRU that drops its own evictions), or are dropped without one.
 
-    def __init__(self, capacity_blocks: int, block_tokens: int, lower: PrefixCache | None = None) -> None:
+    With ``ttl_s > 0`` (and the simulation's ``clock``) a block not used for ``ttl_s`` seconds
+    is dropped from either tier, as API providers' prompt caches expire their entries (a
+    use refreshes the lifetime). The LRU order is the order of last use, so the expired
+    blocks are always the least recently used ones, at the front."""
+
+    def __init__(self, capacity_blocks: int, block_tokens: int, lower: PrefixCache | None = None,
+                 ttl_s: float = 0.0, clock: Callable[[], float] | None = None) -> None:
+        if ttl_s > 0 and clock is None:
+            raise ValueError("a prefix cache with a lifetime (ttl_s > 0) needs the simulation's clock")
         self.capacity_blocks = capacity_blocks
         self.block_tokens = block_tokens
         self.lower = lower
-        self._blocks: OrderedDict[int, None] = OrderedDict()
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._blocks: OrderedDict[int, float] = OrderedDict()  # hash -> time of last use (0 without a lifetime)
 
     def __contains__(self, block_hash: int) -> bool:
         return block_hash in self._blocks
 
+    def _expire(self) -> float:
+        """Drop the blocks past their lifetime, here and below; the time now (0 without one)."""
+        if not self.ttl_s:
+            return 0.0
+        assert self._clock is not None  # checked at construction
+        now = self._clock()
+        oldest = now - self.ttl_s
+        blocks = self._blocks
+        while blocks and next(iter(blocks.values())) < oldest:
+            blocks.popitem(last=False)
+        if self.lower is not None:
+            self.lower._expire()
+        return now
+
     def prefix_blocks(self, hash_ids: tuple[int, ...]) -> int:
         """Leading blocks of ``hash_ids`` cached now, without touching the LRU order (what a
         cache-aware router reads before it picks a replica)."""
+        if self.ttl_s:
+            self._expire()
         n = 0
         for h in hash_ids:
             if h not in self._blocks:
@@ -93,11 +119,15 @@ class PrefixCache:
         """Admit a prompt: (leading blocks of ``hash_ids`` cached here or in the lower tier, how
         many of them were in the lower tier). The hits become most recent here; those of the
         lower tier leave it and come here (a reload), which may evict others down."""
+        now = self._expire()
         lower = self.lower
+        blocks = self._blocks
         n, up = 0, []
         for h in hash_ids:
-            if h in self._blocks:
-                self._blocks.move_to_end(h)
+            if h in blocks:
+                blocks.move_to_end(h)
+                if now:
+                    blocks[h] = now
             elif lower is not None and h in lower:
                 up.append(h)
             else:
@@ -110,16 +140,24 @@ class PrefixCache:
             self.insert(tuple(up))
         return n, len(up)
 
-    def insert(self, hash_ids: tuple[int, ...]) -> None:
-        """Cache the blocks of a prefilled prompt, evicting the least recently used (down a tier)."""
-        for h in hash_ids:
-            self._blocks[h] = None
-            self._blocks.move_to_end(h)
+    def insert(self, hash_ids: tuple[int, ...], used_s: tuple[float, ...] | None = None) -> None:
+        """Cache the blocks of a prefilled prompt, evicting the least recently used (down a
+        tier, with the times they were last used: ``used_s``, else now)."""
+        now = self._expire()
+        blocks = self._blocks
+        if used_s is None:
+            for h in hash_ids:
+                blocks[h] = now
+                blocks.move_to_end(h)
+        else:
+            for h, t in zip(hash_ids, used_s):
+                blocks[h] = t
+                blocks.move_to_end(h)
         evicted = []
-        while len(self._blocks) > self.capacity_blocks:
-            evicted.append(self._blocks.popitem(last=False)[0])
+        while len(blocks) > self.capacity_blocks:
+            evicted.append(blocks.popitem(last=False))
         if evicted and self.lower is not None:
-            self.lower.insert(tuple(evicted))
+            self.lower.insert(tuple(h for h, _ in evicted), tuple(t for _, t in evicted))
 
 
 class LinearSegment:
@@ -193,10 +231,13 @@ class Replica:
         self.kv_capacity_tokens = service.kv_capacity_for(role)
         self.kv_watermark_tokens = int(0.01 * self.kv_capacity_tokens)  # vLLM keeps 1 % free at admission
         block = s.config.prefix_block_tokens
-        cpu_tier = (PrefixCache(int(s.config.kv_cpu_tier_gb * GB_B / (block * self.model.kv_bytes_per_token)), block)
+        ttl, clock = s.config.prefix_cache_ttl_s, (lambda: self.env.now)
+        cpu_tier = (PrefixCache(int(s.config.kv_cpu_tier_gb * GB_B / (block * self.model.kv_bytes_per_token)), block,
+                                ttl_s=ttl, clock=clock)
                     if s.config.kv_cpu_tier_gb > 0 else None)
         self.prefix_cache = (
-            PrefixCache(int(s.config.prefix_cache_fraction * self.kv_capacity_tokens) // block, block, cpu_tier)
+            PrefixCache(int(s.config.prefix_cache_fraction * self.kv_capacity_tokens) // block, block, cpu_tier,
+                        ttl, clock)
             if s.config.prefix_cache_fraction > 0 else None
         )
         # Host memory -> HBM, one way, the replica's tp GPUs each on its own host link (PCIe, C2C).

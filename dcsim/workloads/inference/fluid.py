@@ -402,7 +402,7 @@ class FluidService:
             n = lam * cycle  # sessions in progress on a replica
             shared = min(float(c.system_prompts), max(n, 1.0)) * m.system_tokens  # system prompts in use
             new = m.hit_share(same, decode_s, self.call_s, n, s.mean_prompt_tokens, cache, shared,
-                              self.sessions.starts.rate_per_s / c.replicas)
+                              self.sessions.starts.rate_per_s / c.replicas, c.prefix_cache_ttl_s)
             if abs(new - hit) < 1e-4:
                 break
             hit = new

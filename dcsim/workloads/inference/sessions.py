@@ -234,8 +234,11 @@ class SessionMeans:
 
     def hit_share(self, same_replica: float, gap_s: float, call_s: float, sessions_per_replica: float,
                   context_tokens: float, cache_tokens: float, shared_tokens: float = 0.0,
-                  starts_per_s: float = 0.0) -> float:
-        """The share of calls that find their reusable blocks (see :meth:`cached_tokens`)."""
+                  starts_per_s: float = 0.0, ttl_s: float = 0.0) -> float:
+        """The share of calls that find their reusable blocks (see :meth:`cached_tokens`). With a
+        cache lifetime ``ttl_s`` a call also misses when its session was idle longer than that:
+        its blocks are kept only if the gap is under the smaller of the survival gap and
+        ``ttl_s``."""
         own = context_tokens - self.system_tokens  # a session's blocks that are its alone
         room = cache_tokens - shared_tokens  # what the sessions' own blocks share
         if cache_tokens <= 0 or context_tokens <= 0 or room <= 0:
@@ -252,9 +255,15 @@ class SessionMeans:
         footprint = (1.0 + others) * own
         over = footprint > room
         kept = np.ones_like(weights)
+        limit = np.full(len(weights), math.inf)  # the longest idle gap a session's blocks survive
         if over.any():
-            g_star = self.survival_gap_s(call_s, room / footprint[over], starts_per_s / (1.0 + others[over]))
-            kept[over] = np.searchsorted(self.think_s, g_star - gap_s, side="right") / max(len(self.think_s), 1)
+            limit[over] = self.survival_gap_s(call_s, room / footprint[over], starts_per_s / (1.0 + others[over]))
+        if ttl_s > 0:
+            limit = np.minimum(limit, ttl_s)
+        bounded = np.isfinite(limit)
+        if bounded.any():
+            kept[bounded] = (np.searchsorted(self.think_s, limit[bounded] - gap_s, side="right")
+                             / max(len(self.think_s), 1))
         return same_replica * float(weights @ kept)
 
 

@@ -40,12 +40,16 @@ def test_each_row_knows_how_many_requests_the_benchmark_submitted(rows):
 
     keys = {(r["model_id"], r["task"], r["gpu_model"], int(r["num_gpus"]), int(r["max_num_seqs"]))
             for r in csv.DictReader(open(DATA / "configurations.csv", newline=""))}
-    assert set(cv.benchmark_requests()) == keys
+    assert set(cv.benchmark_protocol()) == keys
     oss = next(r for r in rows if r.model_id == "openai/gpt-oss-120b" and r.gpu.name == "B200" and r.tp == 1
                and r.max_num_seqs == 3072)
     assert (oss.requests, cv.window_bin(oss)) == (198 * 18, "N/B under 1.5")
     assert sum(r.requests == 0 for r in rows) == 5
     assert all(r.requests >= r.max_num_seqs for r in rows if r.requests)
+    # the servers' memory share: vLLM's 0.9, except the H100 multimodal configs' 0.85 ("frequent OOMs")
+    assert {r.gpu_memory_utilization for r in rows} == {0.9}
+    mm = cv.load_rows(DATA, tasks=cv.MM_TASKS)
+    assert {(r.gpu.name, r.gpu_memory_utilization) for r in mm} == {("H100-SXM", 0.85), ("B200", 0.9)}
 
 
 @needs_data

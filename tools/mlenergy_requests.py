@@ -1,4 +1,5 @@
-"""How many requests each ML.ENERGY Benchmark v3 configuration submitted, from the benchmark's own configs.
+"""How many requests each ML.ENERGY Benchmark v3 configuration submitted, and the share of GPU
+memory its server could use, from the benchmark's own configs.
 
 The benchmark (github.com/ml-energy/benchmark) submits ``num_requests x num_request_repeats``
 requests at once and measures the steady state from the moment ``max_num_seqs`` of them have
@@ -54,6 +55,14 @@ def requests_of(read, row: dict[str, str]) -> int | None:
     return None
 
 
+def memory_utilization_of(read, row: dict[str, str]) -> float:
+    """The ``gpu-memory-utilization`` the row's server ran with (its ``monolithic.config.yaml``;
+    vLLM's default 0.9 when the config does not set it: the H100 multimodal configs set 0.85)."""
+    text = read(f"configs/vllm/{row['task']}/{row['model_id']}/{row['gpu_model']}/monolithic.config.yaml")
+    config = (yaml.safe_load(text) if text else None) or {}
+    return float(config.get("gpu-memory-utilization", 0.9))
+
+
 def main(argv: list[str]) -> None:
     if len(argv) != 2:
         raise SystemExit("usage: python tools/mlenergy_requests.py <ml-energy/benchmark checkout> <configurations.csv>")
@@ -63,10 +72,10 @@ def main(argv: list[str]) -> None:
     keys = ("model_id", "task", "gpu_model", "num_gpus", "max_num_seqs")
     with open(OUT, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow((*keys, "num_requests"))
+        w.writerow((*keys, "num_requests", "gpu_memory_utilization"))
         for r in rows:
             n = requests_of(read, r)
-            w.writerow((*(r[k] for k in keys), "" if n is None else n))
+            w.writerow((*(r[k] for k in keys), "" if n is None else n, memory_utilization_of(read, r)))
     print(f"wrote {OUT} ({len(rows)} rows)")
 
 

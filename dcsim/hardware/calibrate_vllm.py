@@ -174,7 +174,8 @@ class Row:
     measured: dict  # metric -> value
     vision: VisionWork | None = None  # a multimodal row's vision tokens (in prompt) and encoder work
     ep: int = 1  # attention groups of a data-parallel-attention replica (tp x ep GPUs, experts over all)
-    requests: int = 0  # requests the benchmark submitted for the row (benchmark_requests); 0 = not known
+    requests: int = 0  # requests the benchmark submitted for the row (benchmark_protocol); 0 = not known
+    gpu_memory_utilization: float = 0.9  # the share of GPU memory its server could use (benchmark_protocol)
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -206,15 +207,17 @@ def media(task: str, pixel_scale: float = 1.0) -> dict[str, Any]:
     return out
 
 
-def benchmark_requests() -> dict[tuple[str, str, str, int, int], int]:
-    """(model_id, task, gpu_model, num_gpus, max_num_seqs) -> the requests the benchmark submitted
-    (``dcsim/data/mlenergy/benchmark_requests.csv``, written by ``tools/mlenergy_requests.py`` from
-    the benchmark's configs; 0 where its sweep has no entry)."""
+def benchmark_protocol() -> dict[tuple[str, str, str, int, int], tuple[int, float]]:
+    """(model_id, task, gpu_model, num_gpus, max_num_seqs) -> (the requests the benchmark
+    submitted, 0 where its sweep has no entry; the server's gpu-memory-utilization), from
+    ``dcsim/data/mlenergy/benchmark_requests.csv``, written by ``tools/mlenergy_requests.py``
+    from the benchmark's configs."""
     from importlib import resources
 
     text = resources.files("dcsim.data").joinpath("mlenergy", "benchmark_requests.csv").read_text()
     return {(r["model_id"], r["task"], r["gpu_model"], int(r["num_gpus"]), int(r["max_num_seqs"])):
-            int(r["num_requests"] or 0) for r in csv.DictReader(text.splitlines())}
+            (int(r["num_requests"] or 0), float(r["gpu_memory_utilization"]))
+            for r in csv.DictReader(text.splitlines())}
 
 
 # Steady-state windows by requests submitted over max_num_seqs (N / B). The benchmark measures
@@ -237,7 +240,7 @@ def load_rows(data_dir: str | Path, prompt_scale: float = 1.0, tasks: tuple[str,
     vision encoder); the prompt is the text part (x ``prompt_scale``) plus the vision tokens."""
     data_dir = Path(data_dir)
     moments = output_moments(data_dir / "output_lengths.csv")
-    submitted = benchmark_requests()
+    protocol = benchmark_protocol()
     rows = []
     for r in _read_csv(data_dir / "configurations.csv"):
         if r["task"] not in tasks or r["model_id"] not in MODEL_ID or MODEL_ID[r["model_id"]][0] not in MODELS:
@@ -261,14 +264,15 @@ def load_rows(data_dir: str | Path, prompt_scale: float = 1.0, tasks: tuple[str,
                         "MoE" if model.is_moe else ("hybrid" if model.attention_layers else "dense"),
                         model.weight_precision, tp, int(r["max_num_seqs"]), float(r["avg_batch_size"]), prompt,
                         m1, prompt + m2 / (2.0 * m1), measured, vision, dp,
-                        submitted.get((r["model_id"], r["task"], r["gpu_model"], n, int(r["max_num_seqs"])), 0)))
+                        *protocol.get((r["model_id"], r["task"], r["gpu_model"], n, int(r["max_num_seqs"])), (0, 0.9))))
     return rows
 
 
-def engine_batch(row: Row, gpu_memory_utilization: float = 0.9) -> float:
+def engine_batch(row: Row) -> float:
     """Running batch the engine holds at saturation: max_num_seqs, or what the KV cache holds
-    at the mean context of a running sequence when that is fewer."""
-    kv = max_kv_tokens(row.model, row.gpu, row.tp, gpu_memory_utilization, row.context, row.ep)
+    at the mean context of a running sequence when that is fewer (in the share of GPU memory the
+    row's server could use: vLLM's 0.9, 0.85 in the benchmark's H100 multimodal configs)."""
+    kv = max_kv_tokens(row.model, row.gpu, row.tp, row.gpu_memory_utilization, row.context, row.ep)
     return float(min(row.max_num_seqs, max(1.0, kv / row.context)))
 
 

@@ -219,15 +219,23 @@ class VisionSpec:
         if self.image_px:
             side = self.image_px // self.patch_px
             return side, side
+        return self._fit(width_px, height_px, self.min_pixels, self.max_pixels)
+
+    def _fit(self, width_px: int, height_px: int, min_pixels: int, max_pixels: int, frames: int = 1,
+             frames_rounded: int = 1) -> tuple[int, int]:
+        """Patches along (height, width) of each of ``frames`` images (one image, or a video's
+        kept frames, counted as ``frames_rounded`` whole temporal patches' worth) after the
+        processor's smart resize: sides rounded to whole merged patches, then scaled so that
+        ``frames_rounded`` such frames hold ``min_pixels``-``max_pixels`` pixels."""
         f = self.patch_px * self.merge
         h = max(f, round(height_px / f) * f)
         w = max(f, round(width_px / f) * f)
-        if h * w > self.max_pixels:
-            beta = math.sqrt(height_px * width_px / self.max_pixels)
+        if frames_rounded * h * w > max_pixels:
+            beta = math.sqrt(frames * height_px * width_px / max_pixels)
             h = max(f, math.floor(height_px / beta / f) * f)
             w = max(f, math.floor(width_px / beta / f) * f)
-        elif h * w < self.min_pixels:
-            beta = math.sqrt(self.min_pixels / (height_px * width_px))
+        elif frames_rounded * h * w < min_pixels:
+            beta = math.sqrt(min_pixels / (frames * height_px * width_px))
             h = math.ceil(height_px * beta / f) * f
             w = math.ceil(width_px * beta / f) * f
         return h // self.patch_px, w // self.patch_px
@@ -264,19 +272,8 @@ class VisionSpec:
         Qwen3-VL video processor); without one, each frame as an image."""
         if not self.video_max_pixels:
             return self.grid(width_px, height_px)
-        f = self.patch_px * self.merge
-        h = max(f, round(height_px / f) * f)
-        w = max(f, round(width_px / f) * f)
         t = max(self.temporal_patch, round(frames / self.temporal_patch) * self.temporal_patch)
-        if t * h * w > self.video_max_pixels:
-            beta = math.sqrt(frames * height_px * width_px / self.video_max_pixels)
-            h = max(f, math.floor(height_px / beta / f) * f)
-            w = max(f, math.floor(width_px / beta / f) * f)
-        elif t * h * w < self.video_min_pixels:
-            beta = math.sqrt(self.video_min_pixels / (frames * height_px * width_px))
-            h = math.ceil(height_px * beta / f) * f
-            w = math.ceil(width_px * beta / f) * f
-        return h // self.patch_px, w // self.patch_px
+        return self._fit(width_px, height_px, self.video_min_pixels, self.video_max_pixels, frames, t)
 
     def work(self, name: str, images: int = 0, image_px: tuple[int, int] = (0, 0), video_frames: int = 0,
              video_px: tuple[int, int] = (0, 0), video_fps: float = 0.0) -> VisionWork:

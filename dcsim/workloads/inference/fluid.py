@@ -388,7 +388,7 @@ class FluidService:
         hit = same
         kinds = m.prefill_kinds(c.max_batch_tokens)  # a hit's and a miss's prefill: the same at every hit share
         for _ in range(8):
-            cached = m.system_tokens + (m.reusable_tokens - m.system_tokens) * hit
+            cached = m.cached_at(hit)
             self.median_new_prompt = m.median_new_tokens(hit)
             self.prefill_mix = tuple(PrefillClass(share, *kind) for share, kind in zip((hit, 1.0 - hit), kinds)
                                      if share > 0)
@@ -406,7 +406,7 @@ class FluidService:
             if abs(new - hit) < 1e-4:
                 break
             hit = new
-        return m.system_tokens + (m.reusable_tokens - m.system_tokens) * hit
+        return m.cached_at(hit)
 
     def _call_rate_per_s(self, t0_s: float, t1_s: float) -> float:
         """Calls per second over [t0, t1): the arrival process's; for sessions, starts x the

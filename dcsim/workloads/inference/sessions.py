@@ -175,9 +175,14 @@ class SessionMeans:
         n = int(np.searchsorted(offsets_s, t_s, side="right"))
         return (n * t_s - (float(cum_offsets_s[n - 1]) if n else 0.0)) / self.sessions
 
+    def cached_at(self, hit_share: float) -> float:
+        """Mean cached tokens per call when ``hit_share`` of the calls find their reusable blocks:
+        the system prompt's always, the rest of the reusable blocks on a hit."""
+        return self.system_tokens + (self.reusable_tokens - self.system_tokens) * hit_share
+
     def cached_tokens(self, same_replica: float, gap_s: float, call_s: float, sessions_per_replica: float,
                       context_tokens: float, cache_tokens: float, shared_tokens: float = 0.0,
-                      starts_per_s: float = 0.0) -> float:
+                      starts_per_s: float = 0.0, ttl_s: float = 0.0) -> float:
         """Mean cached tokens per call. The system prompt's blocks are always cached (every
         call refreshes them); the rest when the call lands where its previous call ran
         (probability ``same_replica``) and its blocks survived LRU eviction. A session's
@@ -196,11 +201,11 @@ class SessionMeans:
         the intervals' law, not their mean, decides what a gap costs. n is not the mean: a
         call finds its own session and a Poisson number of others (mean
         ``sessions_per_replica``) on its replica, and the share kept is averaged over that
-        count."""
+        count; a cache lifetime ``ttl_s`` bounds the gap too (:meth:`hit_share`)."""
         if cache_tokens <= 0 or context_tokens <= 0:
             return 0.0
-        return self.system_tokens + (self.reusable_tokens - self.system_tokens) * self.hit_share(
-            same_replica, gap_s, call_s, sessions_per_replica, context_tokens, cache_tokens, shared_tokens, starts_per_s)
+        return self.cached_at(self.hit_share(same_replica, gap_s, call_s, sessions_per_replica, context_tokens,
+                                             cache_tokens, shared_tokens, starts_per_s, ttl_s))
 
     def survival_gap_s(self, call_s: float, share: np.ndarray, slope_per_s: float | np.ndarray = 0.0) -> np.ndarray:
         """g* with phi(g*) + slope g* = ``share``: the gap within which a session's blocks

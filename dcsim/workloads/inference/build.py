@@ -72,6 +72,9 @@ def service_from_config(field: str, name: str, s: ServiceConfig, topology: Topol
             f"an integer >= max_num_seqs={s.max_num_seqs}")
     require(0 <= s.prefill_replicas < max(s.replicas, 1), f"{field}.prefill_replicas", s.prefill_replicas,
             f"0 (not disaggregated) or fewer than replicas={s.replicas}, so that decode replicas remain")
+    require(s.prefix_cache_fraction > 0 or s.prefix_cache_ttl_s == 0, f"{field}.prefix_cache_ttl_s",
+            s.prefix_cache_ttl_s, f"0 unless the prefix cache is on ({field}.prefix_cache_fraction > 0): a lifetime "
+            "is that of cached blocks")
     for g in dict.fromkeys((gpu, decode_gpu)):
         _cpu_tier(field, s, g)
     autoscale = _autoscale(f"{field}.autoscale", s)
@@ -184,10 +187,7 @@ def decode_context_tokens(prompts: np.ndarray, outputs: np.ndarray) -> float:
 
 
 def _cpu_tier(field: str, s: ServiceConfig, gpu: GpuSpec) -> None:
-    """A CPU-memory KV tier needs a prefix cache to evict from and a GPU whose host link is known;
-    so does a cache lifetime (a cache to expire)."""
-    require(s.prefix_cache_fraction > 0 or s.prefix_cache_ttl_s == 0, f"{field}.prefix_cache_ttl_s",
-            s.prefix_cache_ttl_s, f"0 unless the prefix cache is on ({field}.prefix_cache_fraction > 0)")
+    """A CPU-memory KV tier needs a prefix cache to evict from and a GPU whose host link is known."""
     if s.kv_cpu_tier_gb == 0:
         return
     require(s.prefix_cache_fraction > 0, f"{field}.kv_cpu_tier_gb", s.kv_cpu_tier_gb,

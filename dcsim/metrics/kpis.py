@@ -467,9 +467,9 @@ def _turn_cached_shares(calls: _Rows) -> dict[str, float]:
     cached, prompt = calls["cached_tokens"].astype(np.float64), calls["prompt_tokens"].astype(np.float64)
     _, service = np.unique(np.asarray(calls["service"], dtype=str), return_inverse=True)
     order = np.lexsort((calls["call_index"], calls["session_id"], service))
-    turn = calls["turn_index"][order]
-    same = np.zeros(len(order), dtype=bool)
-    same[1:] = (service[order][1:] == service[order][:-1]) & (calls["session_id"][order][1:] == calls["session_id"][order][:-1])
+    turn, svc, sid = calls["turn_index"][order], service[order], calls["session_id"][order]
+    same = np.zeros(len(order), dtype=bool)  # the call follows another of its session
+    same[1:] = (svc[1:] == svc[:-1]) & (sid[1:] == sid[:-1])
     opens = np.zeros(len(order), dtype=bool)
     opens[1:] = same[1:] & (turn[1:] > turn[:-1])
     tool = same & ~opens  # a later call of its session in the same turn

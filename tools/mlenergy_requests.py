@@ -21,6 +21,7 @@ sweep has no entry for its ``max_num_seqs`` is written with an empty ``num_reque
 from __future__ import annotations
 
 import csv
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,7 @@ COMMIT = "c1d6557"
 
 
 def _reader(repo: str):
+    @functools.cache  # every row of a task reads its benchmark.yaml, every batch of a model its sweeps
     def read(path: str) -> str | None:
         p = subprocess.run(["git", "-C", repo, "show", f"{COMMIT}:{path}"], capture_output=True, text=True)
         return p.stdout if p.returncode == 0 else None
